@@ -1,0 +1,10 @@
+/** Tests run against package sources (not dist) so `npm test` needs no prior build of the code under test. */
+module.exports = {
+  testEnvironment: 'node',
+  roots: ['<rootDir>/packages'],
+  testMatch: ['**/src/**/*.test.ts'],
+  transform: { '^.+\\.(t|j)sx?$': ['@swc/jest', { jsc: { target: 'es2022' } }] },
+  moduleNameMapper: { '^@vqvid/([a-z-]+)$': '<rootDir>/packages/$1/src/index.ts' },
+  testTimeout: 120000,
+  maxWorkers: process.env.CI ? 2 : '50%',
+};

@@ -1,0 +1,24 @@
+/**
+ * @vqvid/core — the shared vocabulary of vqvid: plain-data types that cross package borders, their
+ * validators, the one error class, a seeded RNG, a checksummed binary container, atomic file writes and
+ * the tfjs backend helper.
+ * @packageDocumentation
+ */
+export type { Video, PatchGrid, Codebook, CodeVolume, ProgressEvent, OnProgress } from './types';
+export { VqvidError, fail, describeValue } from './errors';
+export type { VqvidErrorCode } from './errors';
+export {
+  assertVideo,
+  assertPatchGrid,
+  assertCodebook,
+  assertCodeVolume,
+  assertInt,
+  assertNumber,
+  assertFinite,
+} from './validate';
+export { Rng } from './rng';
+export { packContainer, unpackContainer, crc32, CONTAINER_VERSION } from './container';
+export type { StoredArray } from './container';
+export { writeFileAtomic, readFileChecked } from './fs';
+export { selectTfBackend } from './backend';
+export type { TfBackendHost, BackendChoice } from './backend';

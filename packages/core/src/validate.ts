@@ -1,0 +1,124 @@
+import { fail } from './errors';
+import type { CodeVolume, Codebook, PatchGrid, Video } from './types';
+
+/**
+ * Asserts `v` is an integer in [min, max]; names `arg` in the error.
+ * @example
+ * ```ts
+ * assertInt(opts.k, 'k', 1);
+ * ```
+ */
+export function assertInt(v: unknown, arg: string, min = -Infinity, max = Infinity): asserts v is number {
+  if (typeof v !== 'number' || !Number.isInteger(v)) fail('E_RANGE', arg, 'an integer', v);
+  if (v < min || v > max) fail('E_RANGE', arg, `an integer in [${min}, ${max}]`, v);
+}
+
+/**
+ * Asserts `v` is a finite number in [min, max].
+ * @example
+ * ```ts
+ * assertNumber(opts.lr, 'lr', 0);
+ * ```
+ */
+export function assertNumber(v: unknown, arg: string, min = -Infinity, max = Infinity): asserts v is number {
+  if (typeof v !== 'number' || !Number.isFinite(v)) fail('E_RANGE', arg, 'a finite number', v);
+  if (v < min || v > max) fail('E_RANGE', arg, `a number in [${min}, ${max}]`, v);
+}
+
+/**
+ * Asserts every element of `a` is finite (no NaN, no Infinity).
+ * @example
+ * ```ts
+ * assertFinite(video.data, 'video.data');
+ * ```
+ */
+export function assertFinite(a: ArrayLike<number>, arg: string): void {
+  for (let i = 0; i < a.length; i++) {
+    const x = a[i];
+    if (!Number.isFinite(x)) fail('E_RANGE', `${arg}[${i}]`, 'a finite number', x);
+  }
+}
+
+function assertF32(a: unknown, arg: string, length: number): void {
+  if (!(a instanceof Float32Array)) fail('E_DTYPE', arg, 'a Float32Array', a);
+  if (a.length !== length) fail('E_SHAPE', `${arg}.length`, `${length}`, a.length);
+}
+
+function assertObject(v: unknown, arg: string, what: string): asserts v is Record<string, unknown> {
+  if (typeof v !== 'object' || v === null) fail('E_SHAPE', arg, what, v);
+}
+
+/**
+ * Asserts `v` is a well-formed {@link Video} (positive integer sizes, Float32Array of the right length).
+ * @example
+ * ```ts
+ * assertVideo(video, 'video');
+ * ```
+ */
+export function assertVideo(v: unknown, arg = 'video'): asserts v is Video {
+  assertObject(v, arg, 'a Video { width, height, frames, data }');
+  assertInt(v.width, `${arg}.width`, 1);
+  assertInt(v.height, `${arg}.height`, 1);
+  assertInt(v.frames, `${arg}.frames`, 1);
+  if (v.fps !== undefined) assertNumber(v.fps, `${arg}.fps`, 0);
+  assertF32(v.data, `${arg}.data`, (v.width as number) * (v.height as number) * (v.frames as number));
+}
+
+/**
+ * Asserts `g` is a well-formed {@link PatchGrid}.
+ * @example
+ * ```ts
+ * assertPatchGrid(grid, 'grid');
+ * ```
+ */
+export function assertPatchGrid(g: unknown, arg = 'grid'): asserts g is PatchGrid {
+  assertObject(g, arg, 'a PatchGrid { size, stride, rows, cols, frames, data }');
+  assertInt(g.size, `${arg}.size`, 1);
+  assertInt(g.stride, `${arg}.stride`, 1);
+  assertInt(g.rows, `${arg}.rows`, 1);
+  assertInt(g.cols, `${arg}.cols`, 1);
+  assertInt(g.frames, `${arg}.frames`, 1);
+  const n = (g.frames as number) * (g.rows as number) * (g.cols as number) * (g.size as number) ** 2;
+  assertF32(g.data, `${arg}.data`, n);
+}
+
+/**
+ * Asserts `c` is a well-formed {@link Codebook} with finite centroids.
+ * @example
+ * ```ts
+ * assertCodebook(codebook, 'codebook');
+ * ```
+ */
+export function assertCodebook(c: unknown, arg = 'codebook'): asserts c is Codebook {
+  assertObject(c, arg, 'a Codebook { k, dim, centroids, meta }');
+  assertInt(c.k, `${arg}.k`, 1);
+  assertInt(c.dim, `${arg}.dim`, 1);
+  assertF32(c.centroids, `${arg}.centroids`, (c.k as number) * (c.dim as number));
+  assertFinite(c.centroids as Float32Array, `${arg}.centroids`);
+  assertObject(c.meta, `${arg}.meta`, 'an object');
+}
+
+/**
+ * Asserts `v` is a well-formed {@link CodeVolume}: every code an integer in [0, k).
+ * @example
+ * ```ts
+ * assertCodeVolume(codes, 'codes');
+ * ```
+ */
+export function assertCodeVolume(v: unknown, arg = 'codes'): asserts v is CodeVolume {
+  assertObject(v, arg, 'a CodeVolume { rows, cols, frames, k, codes }');
+  assertInt(v.rows, `${arg}.rows`, 1);
+  assertInt(v.cols, `${arg}.cols`, 1);
+  assertInt(v.frames, `${arg}.frames`, 1);
+  assertInt(v.k, `${arg}.k`, 1);
+  const codes = v.codes;
+  if (!(codes instanceof Uint16Array || codes instanceof Int32Array)) {
+    fail('E_DTYPE', `${arg}.codes`, 'a Uint16Array or Int32Array', codes);
+  }
+  const n = (v.rows as number) * (v.cols as number) * (v.frames as number);
+  if (codes.length !== n) fail('E_SHAPE', `${arg}.codes.length`, `${n}`, codes.length);
+  const k = v.k as number;
+  for (let i = 0; i < n; i++) {
+    if (codes[i] < 0 || codes[i] >= k) fail('E_RANGE', `${arg}.codes[${i}]`, `a code in [0, ${k})`, codes[i]);
+  }
+}
