@@ -22,3 +22,4 @@ export type { StoredArray } from './container';
 export { writeFileAtomic, readFileChecked } from './fs';
 export { selectTfBackend } from './backend';
 export type { TfBackendHost, BackendChoice } from './backend';
+export { sliceVideo, sliceCodes } from './slice';

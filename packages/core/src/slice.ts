@@ -1,0 +1,39 @@
+import { fail } from './errors';
+import type { CodeVolume, Video } from './types';
+import { assertCodeVolume, assertInt, assertVideo } from './validate';
+
+function checkRange(frames: number, start: number, end: number, arg: string): void {
+  assertInt(start, `${arg} start`, 0, frames - 1);
+  assertInt(end, `${arg} end`, start + 1, frames);
+  if (end <= start) fail('E_RANGE', `${arg} end`, `> start (${start})`, end);
+}
+
+/**
+ * Frames [start, end) of a video as a new Video sharing no memory with the input.
+ * @example
+ * ```ts
+ * const last = sliceVideo(video, video.frames - 1, video.frames); // one frame
+ * ```
+ */
+export function sliceVideo(video: Video, start: number, end = start + 1): Video {
+  assertVideo(video, 'video');
+  checkRange(video.frames, start, end, 'sliceVideo');
+  const n = video.width * video.height;
+  const out: Video = { width: video.width, height: video.height, frames: end - start, data: video.data.slice(start * n, end * n) };
+  if (video.fps !== undefined) out.fps = video.fps;
+  return out;
+}
+
+/**
+ * Frames [start, end) of a code volume as a new CodeVolume (same dtype, copied).
+ * @example
+ * ```ts
+ * const train = sliceCodes(codes, 0, Math.floor(codes.frames * 0.8));
+ * ```
+ */
+export function sliceCodes(codes: CodeVolume, start: number, end = start + 1): CodeVolume {
+  assertCodeVolume(codes, 'codes');
+  checkRange(codes.frames, start, end, 'sliceCodes');
+  const n = codes.rows * codes.cols;
+  return { rows: codes.rows, cols: codes.cols, frames: end - start, k: codes.k, codes: codes.codes.slice(start * n, end * n) };
+}
