@@ -1,0 +1,56 @@
+import type { Video } from '@vqvid/core';
+import { meanOverFrames } from './frames';
+import type { PixelMetricOptions } from './frames';
+import { msePerFrame, psnrPerFrame } from './pixel';
+import { sharpnessPerFrame } from './sharpness';
+import { ssimPerFrame } from './ssim';
+
+/** One value per frame of each metric (Float64Array of length `frames`). */
+export interface PerFrameMetrics {
+  mse: Float64Array;
+  psnr: Float64Array;
+  ssim: Float64Array;
+  sharpness: Float64Array;
+}
+
+/** What {@link evaluateFrames} returns: frame means, and the per-frame values they come from. */
+export interface FrameMetrics {
+  /** Mean squared error, squared pixel units. */
+  mse: number;
+  /** PSNR in dB (Infinity if any frame is exact; see {@link psnr}). */
+  psnr: number;
+  /** Mean SSIM in [-1, 1]. */
+  ssim: number;
+  /** Sharpness difference in dB (Mathieu et al. 2016). */
+  sharpness: number;
+  /** Number of frames compared. */
+  frames: number;
+  perFrame: PerFrameMetrics;
+}
+
+/**
+ * MSE, PSNR, SSIM and sharpness of predicted frames against the truth in one call (what benches
+ * report): each is the mean over frames, with the same `peak` and optional `mask` as the single
+ * metrics ({@link mse}, {@link psnr}, {@link ssim}, {@link sharpness}). Frames must be at least 11x11.
+ * @example
+ * ```ts
+ * const m = evaluateFrames(pred, truth, { peak: 255, mask: motionMask(prev, truth) });
+ * console.log(m.psnr.toFixed(2), m.ssim.toFixed(3), m.perFrame.psnr);
+ * ```
+ */
+export function evaluateFrames(pred: Video, truth: Video, options: PixelMetricOptions = {}): FrameMetrics {
+  const perFrame: PerFrameMetrics = {
+    mse: msePerFrame(pred, truth, options),
+    psnr: psnrPerFrame(pred, truth, options),
+    ssim: ssimPerFrame(pred, truth, options),
+    sharpness: sharpnessPerFrame(pred, truth, options),
+  };
+  return {
+    mse: meanOverFrames(perFrame.mse),
+    psnr: meanOverFrames(perFrame.psnr),
+    ssim: meanOverFrames(perFrame.ssim),
+    sharpness: meanOverFrames(perFrame.sharpness),
+    frames: pred.frames,
+    perFrame,
+  };
+}
