@@ -1,0 +1,121 @@
+import * as tf from '@tensorflow/tfjs-core';
+import '@tensorflow/tfjs-backend-cpu';
+import '@tensorflow/tfjs-backend-wasm';
+import { Rng } from '@vqvid/core';
+import { registerWasmKernels } from './index';
+
+function randomArray(rng: Rng, n: number): Float32Array {
+  const a = new Float32Array(n);
+  for (let i = 0; i < n; i++) a[i] = rng.normal();
+  return a;
+}
+
+/** Runs `f` on a backend and returns its result as a plain array (so tensors never cross backends). */
+async function on(backend: string, f: () => tf.Tensor): Promise<Float32Array | Int32Array> {
+  await tf.setBackend(backend);
+  const t = tf.tidy(f);
+  const v = (await t.data()) as Float32Array | Int32Array;
+  t.dispose();
+  return v;
+}
+
+function expectClose(a: ArrayLike<number>, b: ArrayLike<number>, tol = 1e-5): void {
+  expect(a.length).toBe(b.length);
+  let worst = 0;
+  for (let i = 0; i < a.length; i++) worst = Math.max(worst, Math.abs(a[i] - b[i]) / Math.max(1, Math.abs(b[i])));
+  expect(worst).toBeLessThanOrEqual(tol);
+}
+
+describe('registerWasmKernels', () => {
+  const names = registerWasmKernels();
+
+  afterAll(async () => {
+    await tf.setBackend('cpu');
+  });
+
+  it('registers the missing kernels, idempotently', () => {
+    expect(names.sort()).toEqual(['Conv2DBackpropFilter', 'UnsortedSegmentSum']);
+    expect(registerWasmKernels().sort()).toEqual(names);
+    for (const n of names) expect(tf.getKernel(n, 'wasm')).toBeDefined();
+  });
+
+  it('wasm initialises in jest (node) without setWasmPaths', async () => {
+    expect(await tf.setBackend('wasm')).toBe(true);
+    expect(tf.getBackend()).toBe('wasm');
+  });
+
+  it('UnsortedSegmentSum matches cpu (float32 and int32, out-of-range ids dropped)', async () => {
+    const rng = new Rng(1);
+    const x = randomArray(rng, 13 * 3 * 2);
+    const ids = Int32Array.from({ length: 13 }, () => rng.int(7) - 1); // includes -1: dropped
+    const f = () => tf.unsortedSegmentSum(tf.tensor3d(x, [13, 3, 2]), tf.tensor1d(ids, 'int32'), 5);
+    const cpu = await on('cpu', f);
+    const wasm = await on('wasm', f);
+    expectClose(wasm, cpu);
+    const xi = Int32Array.from(x, (v) => Math.round(v * 10));
+    const g = () => tf.unsortedSegmentSum(tf.tensor2d(xi, [13, 6], 'int32'), tf.tensor1d(ids, 'int32'), 6);
+    expect(Array.from(await on('wasm', g))).toEqual(Array.from(await on('cpu', g)));
+  });
+
+  it('gradient of tf.gather (axis 0 and 1) matches cpu under wasm', async () => {
+    const rng = new Rng(2);
+    const p = randomArray(rng, 6 * 4);
+    const w0 = randomArray(rng, 9 * 4);
+    const w1 = randomArray(rng, 6 * 9);
+    const idx = Int32Array.from({ length: 9 }, () => rng.int(4));
+    const loss = (axis: number, w: Float32Array, wShape: [number, number]) => (e: tf.Tensor) =>
+      tf.sum(tf.mul(tf.gather(e, tf.tensor1d(idx, 'int32'), axis), tf.tensor2d(w, wShape)));
+    const g0 = () => tf.grad(loss(0, w0, [9, 4]))(tf.tensor2d(p, [6, 4]));
+    const g1 = () => tf.grad(loss(1, w1, [6, 9]))(tf.tensor2d(p, [6, 4]));
+    expectClose(await on('wasm', g0), await on('cpu', g0));
+    expectClose(await on('wasm', g1), await on('cpu', g1));
+  });
+
+  it.each([
+    ['NHWC', 'same', 1],
+    ['NHWC', 'valid', 2],
+    ['NCHW', 'valid', 1],
+    ['NCHW', 'same', 2],
+  ] as const)('Conv2DBackpropFilter matches cpu (%s, %s, stride %d)', async (format, pad, stride) => {
+    const rng = new Rng(3);
+    const xShape: [number, number, number, number] = format === 'NHWC' ? [2, 7, 6, 3] : [2, 3, 7, 6];
+    const x = randomArray(rng, 2 * 7 * 6 * 3);
+    const filterShape: [number, number, number, number] = [3, 2, 3, 4];
+    const outHW = (n: number, f: number) => (pad === 'same' ? Math.ceil(n / stride) : Math.ceil((n - f + 1) / stride));
+    const [oh, ow] = [outHW(7, 3), outHW(6, 2)];
+    const dyShape: [number, number, number, number] = format === 'NHWC' ? [2, oh, ow, 4] : [2, 4, oh, ow];
+    const dy = randomArray(rng, 2 * oh * ow * 4);
+    // conv2DBackpropFilter is not a public op, so the kernel is run directly (NCHW is only reachable this way on wasm).
+    const f = () =>
+      tf.engine().runKernel(
+        tf.Conv2DBackpropFilter,
+        { x: tf.tensor4d(x, xShape), dy: tf.tensor4d(dy, dyShape) },
+        { strides: stride, pad, dataFormat: format, filterShape } as unknown as tf.NamedAttrMap,
+      ) as tf.Tensor;
+    expectClose(await on('wasm', f), await on('cpu', f), 1e-4);
+  });
+
+  it('gradient of tf.conv2d w.r.t. its filter matches cpu under wasm', async () => {
+    const rng = new Rng(5);
+    const x = randomArray(rng, 2 * 6 * 5 * 3);
+    const w = randomArray(rng, 3 * 3 * 3 * 2);
+    const g = () =>
+      tf.grad((f: tf.Tensor) => tf.sum(tf.square(tf.conv2d(tf.tensor4d(x, [2, 6, 5, 3]), f as tf.Tensor4D, 1, 'same'))))(
+        tf.tensor4d(w, [3, 3, 3, 2]),
+      );
+    expectClose(await on('wasm', g), await on('cpu', g), 1e-4);
+  });
+
+  it('keeps numTensors flat under repeated gather gradients on wasm', async () => {
+    await tf.setBackend('wasm');
+    const e = tf.variable(tf.randomNormal([50, 8], 0, 1, 'float32', 4));
+    const idx = tf.tensor1d([3, 1, 4, 1, 5, 9, 2, 6], 'int32');
+    const step = () => tf.tidy(() => tf.variableGrads(() => tf.sum(tf.square(tf.gather(e, idx)))).value);
+    step().dispose();
+    const before = tf.memory().numTensors;
+    for (let i = 0; i < 5; i++) step().dispose();
+    expect(tf.memory().numTensors).toBe(before);
+    e.dispose();
+    idx.dispose();
+  });
+});
