@@ -1,1 +1,15 @@
-export {};
+/**
+ * @vqvid/quantize — k-means vector quantization of patches: k-means++ seeding, Lloyd and mini-batch
+ * k-means, with the nearest-centroid search on interchangeable backends (gpu.js webgpu / webgl2 /
+ * headlessgl / webasm kernels, and a blocked TypeScript cpu path), all checked against a naive reference.
+ * @packageDocumentation
+ */
+export { Quantizer } from './quantizer';
+export type { QuantizerOptions, QuantizerJSON, PatchInput, EncodedCodes } from './quantizer';
+export { assignNaive } from './assign';
+export type { AssignBackend, AssignResult, BackendName, BackendRequest } from './assign';
+export { createBackend, autoOrder } from './backends';
+export type { BackendChoiceResult, CreateBackendOptions } from './backends';
+export { assign, compareBackends, maxRelativeError, clusteredProblem } from './compare';
+export type { AssignOutput, BackendComparison } from './compare';
+export type { GpuConstructor } from './gpujs';

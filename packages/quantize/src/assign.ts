@@ -1,0 +1,100 @@
+import { fail } from '@vqvid/core';
+
+/** Names of the assignment backends, fastest-first within each environment. */
+export type BackendName = 'webgpu' | 'webgl2' | 'headlessgl' | 'webasm' | 'cpu';
+
+/** What a backend request may say: a name, or `'auto'` for the fastest that works here. */
+export type BackendRequest = BackendName | 'auto';
+
+/**
+ * Result of one assignment step: `labels[i]` is the index of the nearest centroid of point i (lowest index on
+ * ties) and `dist[i]` its squared Euclidean distance, recomputed exactly as Σ(x − c)² for the chosen centroid.
+ */
+export interface AssignResult {
+  labels: Int32Array;
+  dist: Float32Array;
+}
+
+/**
+ * The one interface every assignment backend implements (internal to the package, exported for benchmarks).
+ * `data` holds `n` rows of `dim` floats, `centroids` holds `k` rows of `dim` floats.
+ */
+export interface AssignBackend {
+  readonly name: BackendName;
+  assign(data: Float32Array, n: number, centroids: Float32Array, k: number, dim: number): Promise<AssignResult>;
+  /** Releases kernels, contexts and worker pools. */
+  dispose(): void;
+}
+
+/**
+ * The slow, obviously-correct reference: for every point, every centroid, Σ(x − c)² in float64; strict `<`
+ * so the lowest index wins ties.
+ * @param data n x dim row-major points. @param centroids k x dim row-major centroids.
+ * @example
+ * ```ts
+ * const { labels, dist } = assignNaive(new Float32Array([0, 0, 5, 5]), 2, new Float32Array([1, 1, 4, 4]), 2, 2);
+ * // labels = [0, 1], dist = [2, 2]
+ * ```
+ */
+export function assignNaive(data: Float32Array, n: number, centroids: Float32Array, k: number, dim: number): AssignResult {
+  const labels = new Int32Array(n);
+  const dist = new Float32Array(n);
+  for (let i = 0; i < n; i++) {
+    let best = Infinity;
+    let bestJ = 0;
+    for (let j = 0; j < k; j++) {
+      let s = 0;
+      for (let d = 0; d < dim; d++) {
+        const t = data[i * dim + d] - centroids[j * dim + d];
+        s += t * t;
+      }
+      if (s < best) {
+        best = s;
+        bestJ = j;
+      }
+    }
+    labels[i] = bestJ;
+    dist[i] = best;
+  }
+  return { labels, dist };
+}
+
+/** Squared norms of `k` rows of `dim` floats, accumulated in float64. */
+export function rowNorms(rows: Float32Array, k: number, dim: number): Float64Array {
+  const out = new Float64Array(k);
+  for (let j = 0; j < k; j++) {
+    let s = 0;
+    for (let d = j * dim, e = d + dim; d < e; d++) s += rows[d] * rows[d];
+    out[j] = s;
+  }
+  return out;
+}
+
+/**
+ * Exact squared distance of each point to its labelled centroid; every backend reports these, so distances
+ * agree across backends whenever labels do (O(n·dim), cheap next to the O(n·k·dim) search).
+ */
+export function labelDistances(data: Float32Array, n: number, centroids: Float32Array, dim: number, labels: Int32Array): Float32Array {
+  const dist = new Float32Array(n);
+  for (let i = 0; i < n; i++) {
+    const xo = i * dim;
+    const co = labels[i] * dim;
+    let s = 0;
+    for (let d = 0; d < dim; d++) {
+      const t = data[xo + d] - centroids[co + d];
+      s += t * t;
+    }
+    dist[i] = s;
+  }
+  return dist;
+}
+
+/** Validates the raw arguments shared by every assignment entry point. */
+export function checkAssignArgs(data: unknown, n: number, centroids: unknown, k: number, dim: number): void {
+  if (!(data instanceof Float32Array)) fail('E_DTYPE', 'data', 'a Float32Array', data);
+  if (!(centroids instanceof Float32Array)) fail('E_DTYPE', 'centroids', 'a Float32Array', centroids);
+  if (!Number.isInteger(dim) || dim < 1) fail('E_RANGE', 'dim', 'an integer >= 1', dim);
+  if (!Number.isInteger(k) || k < 1) fail('E_RANGE', 'k', 'an integer >= 1', k);
+  if (data.length !== n * dim) fail('E_SHAPE', 'data.length', `n * dim = ${n * dim}`, data.length);
+  if (centroids.length !== k * dim) fail('E_SHAPE', 'centroids.length', `k * dim = ${k * dim}`, centroids.length);
+}

@@ -1,0 +1,227 @@
+import { GPU } from 'gpu.js';
+import { VqvidError } from '@vqvid/core';
+import { type AssignBackend, type AssignResult, type BackendName, assignNaive, labelDistances, rowNorms } from './assign';
+
+/** Centroids handled per inner step of a kernel thread: 8 accumulators share one read of the point. */
+export const CENTROID_BLOCK = 8;
+/**
+ * Norm given to padding centroids (k rounded up to a multiple of the block): no real squared distance
+ * reaches it, so padding never wins; the search starts from the same value with a strict `<`.
+ */
+const PAD_NORM = 3.4e38;
+
+/** Per-backend tiling limits, in floats per kernel argument and centroids per kernel call. */
+export interface TileLimits {
+  /** Most floats one kernel argument (a tile of points, or of centroids) may hold. */
+  maxFloatsPerArg: number;
+  /** Most output cells (points) per call. */
+  maxPointsPerCall: number;
+  /** Most centroids per call; GPU drivers kill shaders that loop too long (watchdog). */
+  maxCentroidsPerCall: number;
+}
+
+/**
+ * Kernel source, generated so the centroid block is unrolled without copy-paste. One thread = one point;
+ * for each block of 8 centroids it accumulates 8 dot products from one read of x[d] (on webasm four
+ * threads form one f32x4 SIMD lane group, so the gathered x is amortised 8 times), then folds the block into
+ * the running argmin of ||c||² − 2x·c in increasing index order with a strict `<`: lowest index wins ties.
+ */
+export function assignKernelSource(block = CENTROID_BLOCK): string {
+  const idx = Array.from({ length: block }, (_, b) => b);
+  const acc = idx.map((b) => `let s${b} = 0;`).join(' ');
+  const fma = idx.map((b) => `s${b} += xv * c[o${b === 0 ? '' : ` + ${b} * D`}];`).join(' ');
+  const fold = idx
+    .map((b) => `const v${b} = cn[j + ${b}] - 2 * s${b}; if (v${b} < best) { best = v${b}; bi = j + ${b}; }`)
+    .join('\n      ');
+  return `function assignTile(x, c, cn) {
+  const D = this.constants.dim;
+  const xb = this.thread.x * D;
+  let best = ${PAD_NORM};
+  let bi = 0;
+  for (let j = 0; j < this.constants.k; j += ${block}) {
+    ${acc}
+    const cb = j * D;
+    for (let d = 0; d < this.constants.dim; d++) {
+      const xv = x[xb + d];
+      const o = cb + d;
+      ${fma}
+    }
+    ${fold}
+  }
+  return bi;
+}`;
+}
+
+type GpuKernel = ((...args: unknown[]) => Promise<ArrayLike<number>>) & {
+  kernel?: { constructor: { mode?: string; features?: { maxTextureSize?: number | null } }; fallbackReason?: string | null };
+  destroy?: () => void;
+};
+
+interface GpuInstance {
+  createKernel(source: string, settings: Record<string, unknown>): GpuKernel;
+  destroy(): void;
+}
+
+/** The gpu.js constructor; a browser page may hand in the one from `gpu.js/dist/gpu-browser.js`. */
+export type GpuConstructor = new (settings: Record<string, unknown>) => unknown;
+
+const roundUp = (v: number, m: number) => Math.ceil(v / m) * m;
+
+/**
+ * Assignment on gpu.js kernels (`webasm`, `webgl2`, `webgpu`, `headlessgl`): points and centroids are cut
+ * into tiles that respect the backend's limits, each tile pair is one asynchronous kernel call, and tiles
+ * over k are merged on the host with exact distances (strict `<`, earlier tile first, so ties still go to
+ * the lowest index). Construct with {@link GpuJsBackend.create}, which proves the backend really runs.
+ */
+export class GpuJsBackend implements AssignBackend {
+  private readonly kernels = new Map<string, GpuKernel>();
+
+  private constructor(
+    readonly name: BackendName,
+    private readonly gpu: GpuInstance,
+    readonly limits: TileLimits,
+  ) {}
+
+  /**
+   * Creates the backend and runs a small known problem through it; throws E_BACKEND (with gpu.js's reason)
+   * when the mode is unsupported here or gpu.js silently degraded the kernel to another mode.
+   */
+  static async create(mode: Exclude<BackendName, 'cpu'>, Ctor: GpuConstructor = GPU as unknown as GpuConstructor): Promise<GpuJsBackend> {
+    let gpu: GpuInstance;
+    try {
+      gpu = new Ctor({ mode }) as GpuInstance;
+    } catch (e) {
+      throw new VqvidError('E_BACKEND', `backend ${mode}: gpu.js cannot start it here (${(e as Error).message})`);
+    }
+    const backend = new GpuJsBackend(mode, gpu, defaultLimits(mode));
+    try {
+      await backend.selfTest();
+    } catch (e) {
+      backend.dispose();
+      throw e instanceof VqvidError ? e : new VqvidError('E_BACKEND', `backend ${mode}: self-test failed (${(e as Error).message})`);
+    }
+    return backend;
+  }
+
+  async assign(data: Float32Array, n: number, centroids: Float32Array, k: number, dim: number): Promise<AssignResult> {
+    const tileN = Math.min(roundUp(n, 4), this.limits.maxPointsPerCall, Math.max(4, Math.floor(this.limits.maxFloatsPerArg / dim / 4) * 4));
+    const tileK = Math.min(roundUp(k, CENTROID_BLOCK), this.limits.maxCentroidsPerCall,
+      Math.max(CENTROID_BLOCK, Math.floor(this.limits.maxFloatsPerArg / dim / CENTROID_BLOCK) * CENTROID_BLOCK));
+    const kernel = this.kernelFor(tileK, dim, tileN);
+    const labels = new Int32Array(n);
+    const dist = new Float32Array(n);
+    const pointTile = new Float32Array(tileN * dim);
+    for (let k0 = 0; k0 < k; k0 += tileK) {
+      const { c, cn } = centroidTile(centroids, k, dim, k0, tileK);
+      for (let p0 = 0; p0 < n; p0 += tileN) {
+        const count = Math.min(tileN, n - p0);
+        const x = count === tileN ? data.subarray(p0 * dim, (p0 + tileN) * dim) : padRows(pointTile, data, p0, count, dim);
+        const out = await kernel(x, c, cn);
+        this.mergeTile(out, count, k0, p0, data, centroids, dim, labels, dist, k > tileK);
+      }
+    }
+    return { labels, dist: k > tileK ? dist : labelDistances(data, n, centroids, dim, labels) };
+  }
+
+  dispose(): void {
+    for (const kern of this.kernels.values()) kern.destroy?.();
+    this.kernels.clear();
+    try {
+      this.gpu.destroy();
+    } catch {
+      // a context that failed to start has nothing to release
+    }
+  }
+
+  /** Folds one kernel output into the running labels; with several k tiles, by exact distance. */
+  private mergeTile(
+    out: ArrayLike<number>, count: number, k0: number, p0: number, data: Float32Array, centroids: Float32Array,
+    dim: number, labels: Int32Array, dist: Float32Array, tiled: boolean,
+  ): void {
+    if (!tiled) {
+      for (let i = 0; i < count; i++) labels[p0 + i] = Math.round(out[i]);
+      return;
+    }
+    const cand = new Int32Array(count);
+    for (let i = 0; i < count; i++) cand[i] = Math.round(out[i]) + k0;
+    const cd = labelDistances(data.subarray(p0 * dim, (p0 + count) * dim), count, centroids, dim, cand);
+    for (let i = 0; i < count; i++) {
+      if (k0 === 0 || cd[i] < dist[p0 + i]) {
+        dist[p0 + i] = cd[i];
+        labels[p0 + i] = cand[i];
+      }
+    }
+  }
+
+  private kernelFor(tileK: number, dim: number, tileN: number): GpuKernel {
+    const key = `${tileK}|${dim}|${tileN}`;
+    let kernel = this.kernels.get(key);
+    if (!kernel) {
+      if (this.kernels.size >= 8) this.disposeKernels();
+      kernel = this.gpu.createKernel(assignKernelSource(), {
+        output: [tileN],
+        constants: { k: tileK, dim },
+        asyncMode: true,
+        precision: 'single',
+        tactic: 'precision',
+      });
+      this.kernels.set(key, kernel);
+    }
+    return kernel;
+  }
+
+  private disposeKernels(): void {
+    for (const kern of this.kernels.values()) kern.destroy?.();
+    this.kernels.clear();
+  }
+
+  /** Integer-valued problem (exact in f32) with a tie and k not a multiple of the block. */
+  private async selfTest(): Promise<void> {
+    const n = 13, k = 11, dim = 3;
+    const data = new Float32Array(n * dim).map((_, i) => (i * 7) % 11);
+    const cents = new Float32Array(k * dim).map((_, i) => (i * 5) % 9);
+    cents.copyWithin(3 * dim, 0, dim); // centroid 3 duplicates centroid 0: lowest index must win
+    const got = await this.assign(data, n, cents, k, dim);
+    const ran = [...this.kernels.values()][0]?.kernel;
+    const mode = ran?.constructor.mode;
+    if (mode !== this.name) {
+      throw new VqvidError('E_BACKEND', `backend ${this.name}: gpu.js ran the kernel on ${mode ?? 'unknown'} (${ran?.fallbackReason ?? 'no reason given'})`);
+    }
+    const want = assignNaive(data, n, cents, k, dim);
+    for (let i = 0; i < n; i++) {
+      if (got.labels[i] !== want.labels[i]) {
+        throw new VqvidError('E_BACKEND', `backend ${this.name}: self-test label ${i} is ${got.labels[i]}, expected ${want.labels[i]}`);
+      }
+    }
+    const tex = ran?.constructor.features?.maxTextureSize;
+    if (tex) this.limits.maxFloatsPerArg = Math.min(this.limits.maxFloatsPerArg, tex * tex);
+  }
+}
+
+/**
+ * Starting limits per mode; GL modes are tightened to maxTextureSize² floats after the self-test reads the
+ * real texture limit. webasm: one wasm memory is at most 4096 pages (256 MiB) holding all arguments and the
+ * output, so each argument is kept to 32 MiB. webgpu: 32 MiB stays under the default 128 MiB
+ * maxStorageBufferBindingSize. GPU modes cap centroids per call at 2048 so a call stays well under driver
+ * watchdog timeouts.
+ */
+function defaultLimits(mode: BackendName): TileLimits {
+  const gpu = mode !== 'webasm';
+  return { maxFloatsPerArg: 8 << 20, maxPointsPerCall: gpu ? 1 << 18 : 1 << 20, maxCentroidsPerCall: gpu ? 2048 : 1 << 16 };
+}
+
+/** Centroids k0..k0+tileK as a kernel argument, padded with zero rows whose norm never wins. */
+function centroidTile(centroids: Float32Array, k: number, dim: number, k0: number, tileK: number): { c: Float32Array; cn: Float32Array } {
+  const count = Math.min(tileK, k - k0);
+  const c = new Float32Array(tileK * dim);
+  c.set(centroids.subarray(k0 * dim, (k0 + count) * dim));
+  const cn = new Float32Array(tileK).fill(PAD_NORM);
+  cn.set(rowNorms(c, count, dim));
+  return { c, cn };
+}
+
+function padRows(tile: Float32Array, data: Float32Array, p0: number, count: number, dim: number): Float32Array {
+  tile.fill(0);
+  tile.set(data.subarray(p0 * dim, (p0 + count) * dim));
+  return tile;
+}

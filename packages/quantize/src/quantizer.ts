@@ -1,0 +1,334 @@
+import {
+  type Codebook, type CodeVolume, type OnProgress, type PatchGrid, Rng, VqvidError, assertCodeVolume, assertCodebook,
+  assertFinite, assertInt, assertNumber, assertPatchGrid, fail, packContainer, readFileChecked, unpackContainer,
+  writeFileAtomic,
+} from '@vqvid/core';
+import type { AssignBackend, BackendName, BackendRequest } from './assign';
+import { createBackend } from './backends';
+import type { GpuConstructor } from './gpujs';
+import { type AssignFn, type LoopResult, type Rows, lloyd, miniBatch, seedKMeansPP, seedRandom } from './kmeans';
+
+/** Points: a {@link PatchGrid} (one row per cell) or a plain matrix of `data.length / dim` rows of `dim` floats. */
+export type PatchInput = PatchGrid | { data: Float32Array; dim: number };
+
+/** Options of {@link Quantizer}; every field but `k` has a default. */
+export interface QuantizerOptions {
+  /** Number of centroids (codebook size), 1..65536 for Uint16 codes, up to 2^24 otherwise. */
+  k: number;
+  /** Seed of every random choice (subsampling, seeding, mini-batches). Default 1. */
+  seed?: number;
+  /** Assignment backend; 'auto' (default) takes the fastest that works here. */
+  backend?: BackendRequest;
+  /** Seeding: 'kmeans++' (default, see seedKMeansPP) or 'random' (k distinct random points). */
+  init?: 'kmeans++' | 'random';
+  /** Most Lloyd iterations, or mini-batch steps when batchSize is set. Default 50. */
+  maxIter?: number;
+  /** Stop when inertia changes by less than this fraction between iterations. Default 1e-4. */
+  tol?: number;
+  /** Set to run mini-batch k-means (Sculley 2010) with batches of this many points. */
+  batchSize?: number;
+  /** Progress of fit ('seed', 'fit' stages) and encode ('encode'). */
+  onProgress?: OnProgress;
+  /** gpu.js constructor for a browser page (window.GPU of gpu-browser.js); Node imports gpu.js itself. */
+  gpu?: GpuConstructor;
+  /** Where a fallback away from an explicitly requested backend is logged. Default console.warn. */
+  log?: (message: string) => void;
+}
+
+/** A {@link CodeVolume} with, when asked for, the squared distance of each patch to its centroid. */
+export type EncodedCodes = CodeVolume & { distances?: Float32Array };
+
+/** Plain-JSON form of a fitted quantizer, from {@link Quantizer.toJSON}. */
+export interface QuantizerJSON {
+  format: 'vqvid-quantizer';
+  version: 1;
+  options: { k: number; seed: number; init: 'kmeans++' | 'random'; maxIter: number; tol: number; batchSize?: number };
+  codebook: { k: number; dim: number; centroids: number[]; meta: Record<string, unknown> };
+  stats: { inertia: number; iterations: number; inertiaHistory: number[]; clusterSizes: number[] };
+}
+
+type Resolved = Required<Pick<QuantizerOptions, 'k' | 'seed' | 'backend' | 'init' | 'maxIter' | 'tol'>> & { batchSize?: number };
+
+const ENCODE_CHUNK = 1 << 16;
+
+/**
+ * k-means vector quantizer of patches: `fit` learns a codebook of k centroids, `encode` maps patches to the
+ * index of their nearest centroid, `decode` maps codes back to centroid patches. The assignment step runs
+ * on the backend in {@link Quantizer.backend} (see the package README for backends and tolerances).
+ * @example
+ * ```ts
+ * const q = new Quantizer({ k: 1024, seed: 1 });
+ * await q.fit(grid);                   // grid: PatchGrid from @vqvid/patches
+ * const codes = await q.encode(grid);  // CodeVolume, Uint16Array codes
+ * const back = q.decode(codes);        // PatchGrid of centroids
+ * await q.save('codebook.vqcb');
+ * q.dispose();
+ * ```
+ */
+export class Quantizer {
+  /** Resolved options (defaults filled in). */
+  readonly options: Resolved;
+  /** Backend that ran the last assignment; null before the first fit/encode. */
+  backend: BackendName | null = null;
+  /** Why the backend differs from the requested one (or the first 'auto' preference); null when it does not. */
+  backendReason: string | null = null;
+  /** Sum of squared distances of the training points to their centroids after fit. */
+  inertia = NaN;
+  /** Lloyd iterations (or mini-batch steps) fit ran. */
+  iterations = 0;
+  /** Training points per centroid after fit (length k). */
+  clusterSizes = new Int32Array(0);
+  /** Inertia before the first and after every iteration (mini-batch: per-step estimates of the total). */
+  inertiaHistory: number[] = [];
+
+  private book: Codebook | null = null;
+  private engine: Promise<AssignBackend> | null = null;
+  private readonly hooks: Pick<QuantizerOptions, 'onProgress' | 'gpu' | 'log'>;
+
+  /** @param options see {@link QuantizerOptions}; validated here (E_RANGE on a bad value). */
+  constructor(options: QuantizerOptions) {
+    if (typeof options !== 'object' || options === null) fail('E_RANGE', 'options', 'an options object with k', options);
+    const { k, seed = 1, backend = 'auto', init = 'kmeans++', maxIter = 50, tol = 1e-4, batchSize } = options;
+    assertInt(k, 'k', 1, 1 << 24);
+    assertInt(seed, 'seed');
+    assertInt(maxIter, 'maxIter', 1);
+    assertNumber(tol, 'tol', 0);
+    if (batchSize !== undefined) assertInt(batchSize, 'batchSize', 1);
+    if (init !== 'kmeans++' && init !== 'random') fail('E_RANGE', 'init', "'kmeans++' or 'random'", init);
+    this.options = { k, seed, backend, init, maxIter, tol, batchSize };
+    this.hooks = { onProgress: options.onProgress, gpu: options.gpu, log: options.log };
+  }
+
+  /** The fitted codebook {k, dim, centroids, meta}; E_STATE before fit or load. */
+  get codebook(): Codebook {
+    if (!this.book) throw new VqvidError('E_STATE', 'quantizer: not fitted; call fit() or Quantizer.load() first');
+    return this.book;
+  }
+
+  /**
+   * Learns k centroids from the points: seeding, then Lloyd iterations (or mini-batch steps when batchSize
+   * is set). E_RANGE when k exceeds the number of points or a value is not finite.
+   * @example
+   * ```ts
+   * await new Quantizer({ k: 256 }).fit({ data: rows, dim: 64 });
+   * ```
+   */
+  async fit(points: PatchInput): Promise<this> {
+    const { rows, size, stride } = toRows(points, 'points');
+    const { k, seed, init, maxIter, tol, batchSize } = this.options;
+    if (k > rows.n) fail('E_RANGE', 'k', `at most the number of points (${rows.n})`, k);
+    const assign = await this.assignFn(rows.dim);
+    const rng = new Rng(seed);
+    this.hooks.onProgress?.({ stage: 'seed', done: 0, total: 1, fraction: 0 });
+    const start = init === 'random' ? seedRandom(rows, k, rng) : await seedKMeansPP(rows, k, rng, assign);
+    const loop = { maxIter, tol, onProgress: this.hooks.onProgress };
+    const result = batchSize === undefined
+      ? await lloyd(rows, start, k, loop, assign)
+      : await miniBatch(rows, start, k, Math.min(batchSize, rows.n), rng, loop, assign);
+    this.adopt(result, rows, size, stride);
+    return this;
+  }
+
+  /**
+   * Nearest-centroid code of every patch (lowest index on ties), on the grid's rows/cols/frames; a plain
+   * matrix gives rows = n, cols = frames = 1. Codes are Uint16Array when k ≤ 65536, else Int32Array.
+   * @example
+   * ```ts
+   * const codes = await q.encode(grid);
+   * const { distances } = await q.encode(grid, { withDistances: true }); // squared distances, per patch
+   * ```
+   */
+  async encode(points: PatchInput, opts: { withDistances?: boolean } = {}): Promise<EncodedCodes> {
+    const book = this.codebook;
+    const { rows, grid } = toRows(points, 'points');
+    if (rows.dim !== book.dim) fail('E_SHAPE', 'points dim', `${book.dim} (the codebook's)`, rows.dim);
+    const assign = await this.assignFn(rows.dim);
+    const codes = book.k <= 65536 ? new Uint16Array(rows.n) : new Int32Array(rows.n);
+    const distances = opts.withDistances ? new Float32Array(rows.n) : undefined;
+    for (let p0 = 0; p0 < rows.n; p0 += ENCODE_CHUNK) {
+      const count = Math.min(ENCODE_CHUNK, rows.n - p0);
+      const { labels, dist } = await assign(rows.data.subarray(p0 * rows.dim, (p0 + count) * rows.dim), count, book.centroids, book.k);
+      codes.set(labels, p0);
+      distances?.set(dist, p0);
+      this.hooks.onProgress?.({ stage: 'encode', done: p0 + count, total: rows.n, fraction: (p0 + count) / rows.n });
+    }
+    const shape = grid ? { rows: grid.rows, cols: grid.cols, frames: grid.frames } : { rows: rows.n, cols: 1, frames: 1 };
+    return distances ? { ...shape, k: book.k, codes, distances } : { ...shape, k: book.k, codes };
+  }
+
+  /**
+   * Patch grid whose cell (t, r, c) is the centroid of code (t, r, c). Patch size and stride come from the
+   * grid fit saw, or from `opts` (required after fitting on a plain matrix).
+   * @example
+   * ```ts
+   * const back = q.decode(codes);                   // same size/stride as the training grid
+   * const back2 = q.decode(codes, { size: 8, stride: 4 });
+   * ```
+   */
+  decode(codes: CodeVolume, opts: { size?: number; stride?: number } = {}): PatchGrid {
+    const book = this.codebook;
+    assertCodeVolume(codes, 'codes');
+    if (codes.k !== book.k) fail('E_SHAPE', 'codes.k', `${book.k} (the codebook's)`, codes.k);
+    const size = opts.size ?? book.meta.size;
+    const stride = opts.stride ?? book.meta.stride ?? size;
+    assertInt(size, 'size', 1);
+    assertInt(stride, 'stride', 1);
+    if (size * size !== book.dim) fail('E_SHAPE', 'size', `sqrt of the codebook dim ${book.dim}`, size);
+    const data = new Float32Array(codes.codes.length * book.dim);
+    for (let i = 0; i < codes.codes.length; i++) {
+      data.set(book.centroids.subarray(codes.codes[i] * book.dim, (codes.codes[i] + 1) * book.dim), i * book.dim);
+    }
+    return { size, stride, rows: codes.rows, cols: codes.cols, frames: codes.frames, data };
+  }
+
+  /**
+   * Plain-JSON snapshot (options, codebook, fit statistics); {@link Quantizer.fromJSON} restores it exactly.
+   * @example
+   * ```ts
+   * const copy = Quantizer.fromJSON(JSON.parse(JSON.stringify(q.toJSON())));
+   * ```
+   */
+  toJSON(): QuantizerJSON {
+    const book = this.codebook;
+    const { k, seed, init, maxIter, tol, batchSize } = this.options;
+    return {
+      format: 'vqvid-quantizer',
+      version: 1,
+      options: batchSize === undefined ? { k, seed, init, maxIter, tol } : { k, seed, init, maxIter, tol, batchSize },
+      codebook: { k: book.k, dim: book.dim, centroids: Array.from(book.centroids), meta: { ...book.meta } },
+      stats: this.stats(),
+    };
+  }
+
+  /**
+   * Rebuilds a quantizer from {@link Quantizer.toJSON} output; E_FORMAT when it is not one.
+   * @param extra runtime-only options (backend, onProgress, gpu, log) that JSON does not carry.
+   * @example
+   * ```ts
+   * const q = Quantizer.fromJSON(json, { backend: 'cpu' });
+   * ```
+   */
+  static fromJSON(json: QuantizerJSON, extra: Partial<Pick<QuantizerOptions, 'backend' | 'onProgress' | 'gpu' | 'log'>> = {}): Quantizer {
+    return asFormat('json', () => {
+      if (json?.format !== 'vqvid-quantizer' || json.version !== 1) fail('E_FORMAT', 'json.format', "'vqvid-quantizer' version 1", json?.format);
+      const c = json.codebook;
+      if (!Array.isArray(c?.centroids)) fail('E_FORMAT', 'json.codebook.centroids', 'an array of numbers', c?.centroids);
+      return Quantizer.restore(json.options, { ...c, centroids: Float32Array.from(c.centroids) }, json.stats, extra);
+    });
+  }
+
+  /**
+   * Saves codebook, options and statistics as a checksummed vqvid 'codebook' container, atomically (a failed
+   * write leaves no file behind). Node only.
+   * @example
+   * ```ts
+   * await q.save('out/codebook.vqcb');
+   * ```
+   */
+  async save(path: string): Promise<void> {
+    const { codebook, options, stats } = this.toJSON();
+    const header = { format: 'vqvid-quantizer', version: 1, options, k: codebook.k, dim: codebook.dim, meta: codebook.meta, stats: { ...stats, clusterSizes: undefined } };
+    const bytes = packContainer('codebook', header, { centroids: this.codebook.centroids, clusterSizes: this.clusterSizes });
+    await writeFileAtomic(path, bytes);
+  }
+
+  /**
+   * Loads a file written by {@link Quantizer.save}; E_NOT_FOUND for a missing file, E_FORMAT for a corrupt,
+   * truncated or foreign one. Node only.
+   * @example
+   * ```ts
+   * const q = await Quantizer.load('out/codebook.vqcb', { backend: 'cpu' });
+   * ```
+   */
+  static async load(path: string, extra: Partial<Pick<QuantizerOptions, 'backend' | 'onProgress' | 'gpu' | 'log'>> = {}): Promise<Quantizer> {
+    const { header, arrays } = unpackContainer(await readFileChecked(path), 'codebook', path);
+    return asFormat(path, () => {
+      const h = header as Record<string, any>; // shapes are checked by restore()
+      if (h.format !== 'vqvid-quantizer') fail('E_FORMAT', 'header.format', "'vqvid-quantizer'", h.format);
+      const sizes = arrays.clusterSizes;
+      if (!(sizes instanceof Int32Array)) fail('E_FORMAT', 'clusterSizes', 'an int32 array', sizes);
+      const book = { k: h.k, dim: h.dim, centroids: arrays.centroids as Float32Array, meta: h.meta }; // restore() checks the dtype
+      return Quantizer.restore(h.options, book, { ...h.stats, clusterSizes: Array.from(sizes) }, extra);
+    });
+  }
+
+  /** Releases the backend (kernels, GPU contexts, worker pools). The quantizer stays usable. */
+  dispose(): void {
+    const engine = this.engine;
+    this.engine = null;
+    engine?.then((b) => b.dispose(), () => undefined);
+  }
+
+  private static restore(options: QuantizerJSON['options'], book: Codebook, stats: QuantizerJSON['stats'], extra: Partial<QuantizerOptions>): Quantizer {
+    const q = new Quantizer({ ...options, ...extra });
+    assertCodebook(book, 'codebook');
+    if (book.k !== q.options.k) fail('E_FORMAT', 'codebook.k', `${q.options.k} (options.k)`, book.k);
+    if (!Array.isArray(stats?.inertiaHistory) || !Array.isArray(stats.clusterSizes) || stats.clusterSizes.length !== book.k) {
+      fail('E_FORMAT', 'stats', 'inertiaHistory and k clusterSizes', stats);
+    }
+    q.book = { k: book.k, dim: book.dim, centroids: book.centroids, meta: { ...book.meta } };
+    q.inertia = stats.inertia;
+    q.iterations = stats.iterations;
+    q.inertiaHistory = [...stats.inertiaHistory];
+    q.clusterSizes = Int32Array.from(stats.clusterSizes);
+    return q;
+  }
+
+  private stats(): QuantizerJSON['stats'] {
+    return { inertia: this.inertia, iterations: this.iterations, inertiaHistory: [...this.inertiaHistory], clusterSizes: Array.from(this.clusterSizes) };
+  }
+
+  private adopt(r: LoopResult, rows: Rows, size: number | undefined, stride: number | undefined): void {
+    const { k, seed, init, batchSize } = this.options;
+    this.inertia = r.inertia;
+    this.iterations = r.iterations;
+    this.inertiaHistory = r.inertiaHistory;
+    this.clusterSizes = new Int32Array(k);
+    for (const j of r.labels) this.clusterSizes[j]++;
+    const meta: Record<string, unknown> = { seed, init, algorithm: batchSize === undefined ? 'lloyd' : 'minibatch', trainedOn: rows.n, backend: this.backend };
+    if (size !== undefined) Object.assign(meta, { size, stride });
+    this.book = { k, dim: rows.dim, centroids: r.centroids, meta };
+  }
+
+  private async assignFn(dim: number): Promise<AssignFn> {
+    if (!this.engine) {
+      this.engine = createBackend(this.options.backend, { gpu: this.hooks.gpu, log: this.hooks.log }).then(({ backend, reason }) => {
+        this.backend = backend.name;
+        this.backendReason = reason;
+        return backend;
+      });
+    }
+    const backend = await this.engine;
+    return (data, n, centroids, k) => backend.assign(data, n, centroids, k, dim);
+  }
+}
+
+/** Rows of a PatchInput plus the grid geometry when it is a PatchGrid; validates shape and finiteness. */
+export function toRows(points: PatchInput, arg: string): { rows: Rows; grid?: PatchGrid; size?: number; stride?: number } {
+  if (typeof points !== 'object' || points === null) fail('E_SHAPE', arg, 'a PatchGrid or { data, dim }', points);
+  let rows: Rows;
+  let grid: PatchGrid | undefined;
+  if ('size' in points) {
+    assertPatchGrid(points, arg);
+    grid = points;
+    rows = { data: points.data, n: points.frames * points.rows * points.cols, dim: points.size * points.size };
+  } else {
+    const { data, dim } = points;
+    if (!(data instanceof Float32Array)) fail('E_DTYPE', `${arg}.data`, 'a Float32Array', data);
+    assertInt(dim, `${arg}.dim`, 1);
+    if (data.length === 0 || data.length % dim !== 0) fail('E_SHAPE', `${arg}.data.length`, `a positive multiple of dim ${dim}`, data.length);
+    rows = { data, n: data.length / dim, dim };
+  }
+  assertFinite(rows.data, `${arg}.data`);
+  return { rows, grid, size: grid?.size, stride: grid?.stride };
+}
+
+/** Runs `f`, turning any shape/range complaint about stored data into E_FORMAT that names the source. */
+function asFormat<T>(source: string, f: () => T): T {
+  try {
+    return f();
+  } catch (e) {
+    if (e instanceof VqvidError && e.code !== 'E_FORMAT') throw new VqvidError('E_FORMAT', `${source}: not a valid quantizer (${e.message})`, { source });
+    throw e;
+  }
+}
