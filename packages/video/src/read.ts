@@ -1,0 +1,302 @@
+import { open, stat } from 'node:fs/promises';
+import { VqvidError, assertInt, fail } from '@vqvid/core';
+import type { OnProgress, Video } from '@vqvid/core';
+import { ffmpegCountFrames, ffmpegGrayFrames, ffmpegProbe } from './ffmpeg';
+import type { StreamInfo } from './ffmpeg';
+import { makeFrameResizer } from './resize';
+import { Y4M_MAX_LINE, hasY4mMagic, lumaToFloat, parseFrameLine, parseY4mHeader } from './y4m';
+import type { Y4mHeader } from './y4m';
+
+/** How to decode: 'y4m' natively, 'ffmpeg' for anything else, 'auto' by magic bytes then extension. */
+export type VideoFormat = 'auto' | 'y4m' | 'ffmpeg';
+
+/** Options of {@link readVideo} and {@link streamVideo}. */
+export interface ReadVideoOptions {
+  /** First frame to return (0-based). Default 0. */
+  start?: number;
+  /** Most frames to return. Default all. */
+  maxFrames?: number;
+  /** Resize target in pixels (area averaging). Giving only one keeps the aspect ratio. */
+  width?: number;
+  height?: number;
+  format?: VideoFormat;
+  /** Called after each frame with stage 'read'. */
+  onProgress?: OnProgress;
+}
+
+/** One decoded gray frame; `index` is its position in the source video. */
+export interface VideoFrame {
+  index: number;
+  width: number;
+  height: number;
+  /** height*width values 0..255, row-major. */
+  data: Float32Array;
+}
+
+/** What {@link probeVideo} finds out without decoding the frames. */
+export interface VideoInfo {
+  width: number;
+  height: number;
+  fps?: number;
+  /** Exact frame count: always for Y4M, for ffmpeg sources only with `countFrames`. */
+  frames?: number;
+  /** Seconds, as the container states (ffmpeg sources). */
+  duration?: number;
+  format: 'y4m' | 'ffmpeg';
+  codec?: string;
+}
+
+/** Random access to a file or an in-memory byte string. */
+interface ByteSource {
+  size: number;
+  read(pos: number, len: number): Promise<Uint8Array>;
+  close(): Promise<void>;
+}
+
+function sourceName(src: string | Uint8Array): string {
+  return typeof src === 'string' ? src : 'bytes';
+}
+
+async function openSource(src: string | Uint8Array): Promise<ByteSource> {
+  if (typeof src !== 'string') {
+    return { size: src.length, read: async (pos, len) => src.subarray(pos, pos + len), close: async () => undefined };
+  }
+  const handle = await open(src, 'r').catch((e: NodeJS.ErrnoException) => {
+    if (e.code === 'ENOENT') throw new VqvidError('E_NOT_FOUND', `${src}: file does not exist`, { path: src });
+    throw new VqvidError('E_IO', `${src}: could not open (${e.message})`, { path: src });
+  });
+  const { size } = await handle.stat();
+  return {
+    size,
+    read: async (pos, len) => {
+      const buf = new Uint8Array(Math.max(0, Math.min(len, size - pos)));
+      const { bytesRead } = await handle.read(buf, 0, buf.length, pos);
+      return buf.subarray(0, bytesRead);
+    },
+    close: () => handle.close(),
+  };
+}
+
+async function checkSource(src: unknown): Promise<void> {
+  if (src instanceof Uint8Array) return;
+  if (typeof src !== 'string' || src === '') fail('E_SHAPE', 'src', 'a file path or a Uint8Array', src);
+  const s = await stat(src).catch(() => null);
+  if (!s) throw new VqvidError('E_NOT_FOUND', `${src}: file does not exist`, { path: src });
+  if (!s.isFile()) throw new VqvidError('E_FORMAT', `${src}: not a regular file`, { path: src });
+}
+
+/** Resolves 'auto' by the Y4M magic, then by a '.y4m' extension (so a broken .y4m is reported as Y4M). */
+async function detectFormat(src: string | Uint8Array, format: VideoFormat = 'auto'): Promise<'y4m' | 'ffmpeg'> {
+  if (format !== 'auto' && format !== 'y4m' && format !== 'ffmpeg') fail('E_RANGE', 'format', "'auto', 'y4m' or 'ffmpeg'", format);
+  if (format !== 'auto') return format;
+  const bytes = typeof src === 'string' ? await readHead(src, 10) : src;
+  if (hasY4mMagic(bytes)) return 'y4m';
+  return typeof src === 'string' && /\.y4m$/i.test(src) ? 'y4m' : 'ffmpeg';
+}
+
+async function readHead(path: string, n: number): Promise<Uint8Array> {
+  const s = await openSource(path);
+  try {
+    return await s.read(0, n);
+  } finally {
+    await s.close();
+  }
+}
+
+/**
+ * Y4M frames as (index, luma bytes); luma is read only from frame `from` on, but every frame line is
+ * parsed and every frame's length checked, so truncation is caught wherever it is.
+ */
+async function* y4mFrames(s: ByteSource, source: string, header: Y4mHeader, from = 0): AsyncGenerator<{ index: number; luma: Uint8Array | null }> {
+  const luma = header.width * header.height;
+  let pos = header.headerBytes;
+  for (let index = 0; pos < s.size; index++) {
+    const line = parseFrameLine(await s.read(pos, 64), 0, source) ?? parseFrameLine(await s.read(pos, Y4M_MAX_LINE), 0, source);
+    if (!line) throw new VqvidError('E_FORMAT', `${source}: not a readable Y4M stream (truncated FRAME line at byte ${pos})`, { source });
+    const dataStart = pos + line.dataStart;
+    if (dataStart + header.frameBytes > s.size) {
+      throw new VqvidError('E_FORMAT', `${source}: not a readable Y4M stream (frame ${index} truncated: needs ${header.frameBytes} bytes, ${s.size - dataStart} left)`, { source });
+    }
+    yield { index, luma: index >= from ? await s.read(dataStart, luma) : null };
+    pos = dataStart + header.frameBytes;
+  }
+}
+
+async function readY4mHeader(s: ByteSource, source: string): Promise<Y4mHeader> {
+  return parseY4mHeader(await s.read(0, Y4M_MAX_LINE), source);
+}
+
+/** Internal stream: byte frames from either decoder plus the size/fps they have, known by the first frame. */
+interface RawStream {
+  meta: { width?: number; height?: number; fps?: number; total?: number };
+  frames: AsyncGenerator<{ index: number; luma: Uint8Array | null }>;
+}
+
+async function* counted(gen: AsyncGenerator<Uint8Array>): AsyncGenerator<{ index: number; luma: Uint8Array }> {
+  let index = 0;
+  for await (const luma of gen) yield { index: index++, luma };
+}
+
+async function openRaw(src: string | Uint8Array, format: VideoFormat | undefined, start: number, limit: number | undefined): Promise<RawStream> {
+  await checkSource(src);
+  const source = sourceName(src);
+  if ((await detectFormat(src, format)) === 'ffmpeg') {
+    const info: { stream?: StreamInfo } = {};
+    const meta: RawStream['meta'] = {};
+    const gen = ffmpegGrayFrames(src, source, limit, info);
+    async function* withMeta() {
+      for await (const f of counted(gen)) {
+        Object.assign(meta, { width: info.stream!.width, height: info.stream!.height, fps: info.stream!.fps });
+        yield f;
+      }
+    }
+    return { meta, frames: withMeta() };
+  }
+  const s = await openSource(src);
+  try {
+    const header = await readY4mHeader(s, source);
+    async function* closing() {
+      try {
+        yield* y4mFrames(s, source, header, start);
+      } finally {
+        await s.close();
+      }
+    }
+    return { meta: { width: header.width, height: header.height, fps: header.fps }, frames: closing() };
+  } catch (e) {
+    await s.close();
+    throw e;
+  }
+}
+
+function targetSize(opts: ReadVideoOptions, w: number, h: number): [number, number] {
+  if (opts.width === undefined && opts.height === undefined) return [w, h];
+  const tw = opts.width ?? Math.max(1, Math.round((w * opts.height!) / h));
+  const th = opts.height ?? Math.max(1, Math.round((h * opts.width!) / w));
+  return [tw, th];
+}
+
+function checkOptions(opts: ReadVideoOptions): void {
+  if (typeof opts !== 'object' || opts === null) fail('E_SHAPE', 'opts', 'an options object', opts);
+  if (opts.start !== undefined) assertInt(opts.start, 'start', 0);
+  if (opts.maxFrames !== undefined) assertInt(opts.maxFrames, 'maxFrames', 1);
+  if (opts.width !== undefined) assertInt(opts.width, 'width', 1, 1 << 15);
+  if (opts.height !== undefined) assertInt(opts.height, 'height', 1, 1 << 15);
+}
+
+/** Frames with the meta of their source; the shared engine of streamVideo and readVideo. */
+async function* frameStream(src: string | Uint8Array, opts: ReadVideoOptions, meta: { fps?: number }): AsyncGenerator<VideoFrame> {
+  checkOptions(opts);
+  const start = opts.start ?? 0;
+  const limit = opts.maxFrames === undefined ? undefined : start + opts.maxFrames;
+  const raw = await openRaw(src, opts.format, start, limit);
+  let resize: ((f: Float32Array) => Float32Array) | null | undefined;
+  let emitted = 0;
+  let seen = 0;
+  try {
+    for await (const { index, luma } of raw.frames) {
+      seen = index + 1;
+      if (index < start || !luma) continue;
+      const w = raw.meta.width!;
+      const h = raw.meta.height!;
+      const [tw, th] = targetSize(opts, w, h);
+      if (resize === undefined) {
+        meta.fps = raw.meta.fps;
+        resize = tw === w && th === h ? null : makeFrameResizer(w, h, tw, th);
+      }
+      const full = new Float32Array(w * h);
+      lumaToFloat(luma, 0, w * h, full);
+      yield { index, width: tw, height: th, data: resize ? resize(full) : full };
+      emitted++;
+      opts.onProgress?.({ stage: 'read', done: emitted, total: opts.maxFrames });
+      if (limit !== undefined && index + 1 >= limit) break;
+    }
+  } finally {
+    await raw.frames.return(undefined);
+  }
+  if (emitted === 0 && seen === 0) throw new VqvidError('E_FORMAT', `${sourceName(src)}: zero frames`, { source: sourceName(src) });
+  if (emitted === 0) fail('E_RANGE', 'start', `a frame index below the frame count ${seen}`, start);
+}
+
+/**
+ * Streams gray frames (values 0..255) one at a time, so a long video never sits in memory. Y4M is read
+ * natively; anything else is decoded by ffmpeg through a pipe that is only read as fast as the consumer
+ * pulls, and ffmpeg is killed when the consumer stops early.
+ * @param src a file path or the file's bytes.
+ * @example
+ * ```ts
+ * for await (const frame of streamVideo('clip.avi', { maxFrames: 100, width: 160, height: 120 })) {
+ *   console.log(frame.index, frame.data.length);
+ * }
+ * ```
+ */
+export function streamVideo(src: string | Uint8Array, opts: ReadVideoOptions = {}): AsyncIterable<VideoFrame> {
+  return frameStream(src, opts, {});
+}
+
+/**
+ * Reads a video (or a frame range of it) into one gray {@link Video}, values 0..255.
+ * @param src a file path or the file's bytes; Y4M natively, anything else through ffmpeg.
+ * @example
+ * ```ts
+ * const video = await readVideo('../shared/data/vtest.avi', { width: 320, height: 240, maxFrames: 50 });
+ * ```
+ */
+export async function readVideo(src: string | Uint8Array, opts: ReadVideoOptions = {}): Promise<Video> {
+  const meta: { fps?: number } = {};
+  const parts: Float32Array[] = [];
+  let width = 0;
+  let height = 0;
+  for await (const f of frameStream(src, opts, meta)) {
+    parts.push(f.data);
+    width = f.width;
+    height = f.height;
+  }
+  const data = new Float32Array(parts.length * width * height);
+  parts.forEach((p, i) => data.set(p, i * p.length));
+  parts.length = 0;
+  const video: Video = { width, height, frames: data.length / (width * height), data };
+  if (meta.fps !== undefined && meta.fps > 0) video.fps = meta.fps;
+  return video;
+}
+
+/** Options of {@link probeVideo}. */
+export interface ProbeVideoOptions {
+  format?: VideoFormat;
+  /** For ffmpeg sources, decode once to count frames exactly (Y4M frames are always counted). */
+  countFrames?: boolean;
+}
+
+/**
+ * Size, frame rate and (for Y4M, or with `countFrames`) the exact frame count of a video, without keeping
+ * any frame. ffmpeg sources are probed by parsing the stderr of `ffmpeg -i`.
+ * @example
+ * ```ts
+ * const { width, height, fps, frames } = await probeVideo('clip.y4m');
+ * ```
+ */
+export async function probeVideo(src: string | Uint8Array, opts: ProbeVideoOptions = {}): Promise<VideoInfo> {
+  await checkSource(src);
+  const source = sourceName(src);
+  if ((await detectFormat(src, opts.format)) === 'ffmpeg') {
+    const s = await ffmpegProbe(src, source);
+    const info: VideoInfo = { width: s.width, height: s.height, format: 'ffmpeg' };
+    if (s.fps !== undefined) info.fps = s.fps;
+    if (s.duration !== undefined) info.duration = s.duration;
+    if (s.codec !== undefined) info.codec = s.codec;
+    if (opts.countFrames) info.frames = await ffmpegCountFrames(src, source);
+    return info;
+  }
+  const s = await openSource(src);
+  try {
+    const header = await readY4mHeader(s, source);
+    let frames = 0;
+    for await (const f of y4mFrames(s, source, header, Infinity)) frames = f.index + 1;
+    if (frames === 0) throw new VqvidError('E_FORMAT', `${source}: zero frames`, { source });
+    const info: VideoInfo = { width: header.width, height: header.height, frames, format: 'y4m', codec: `y4m C${header.colorspace}` };
+    if (header.fps !== undefined) info.fps = header.fps;
+    return info;
+  } finally {
+    await s.close();
+  }
+}
