@@ -77,8 +77,9 @@ interface Workspace {
   padIndex: Int32Array;
   /** One padded row of each of the five products x, y, x², y², xy. */
   padded: Float64Array[];
-  /** The five products filtered along x, then along y (the local weighted means). */
+  /** The five products filtered along x. */
   horizontal: Float64Array[];
+  /** ... and then along y: the local Gaussian-weighted means of x, y, x², y², xy. */
   maps: Float64Array[];
   /** The SSIM map of the last frame. */
   s: Float64Array;
