@@ -3,7 +3,8 @@ import type { AssignBackend, BackendName, BackendRequest } from './assign';
 import { CpuBackend } from './cpu';
 import { type GpuConstructor, GpuJsBackend } from './gpujs';
 
-const ALL: readonly BackendName[] = ['webgpu', 'webgl2', 'headlessgl', 'webasm', 'cpu'];
+/** Every backend name, fastest first. */
+export const BACKEND_NAMES: readonly BackendName[] = ['webgpu', 'webgl2', 'headlessgl', 'webasm', 'cpu'];
 
 /** A started backend and, when it is not the one asked for, why. */
 export interface BackendChoiceResult {
@@ -45,7 +46,7 @@ export function autoOrder(): BackendName[] {
  * ```
  */
 export async function createBackend(request: BackendRequest = 'auto', opts: CreateBackendOptions = {}): Promise<BackendChoiceResult> {
-  if (request !== 'auto' && !ALL.includes(request)) fail('E_RANGE', 'backend', `'auto' or one of ${ALL.join(', ')}`, request);
+  if (request !== 'auto' && !BACKEND_NAMES.includes(request)) fail('E_RANGE', 'backend', `'auto' or one of ${BACKEND_NAMES.join(', ')}`, request);
   const order = request === 'auto' ? autoOrder() : [request, ...autoOrder().filter((b) => b !== request)];
   const reasons: string[] = [];
   for (const name of order) {

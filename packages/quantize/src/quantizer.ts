@@ -4,7 +4,7 @@ import {
   writeFileAtomic,
 } from '@vqvid/core';
 import type { AssignBackend, BackendName, BackendRequest } from './assign';
-import { createBackend } from './backends';
+import { BACKEND_NAMES, createBackend } from './backends';
 import type { GpuConstructor } from './gpujs';
 import { type AssignFn, type LoopResult, type Rows, lloyd, miniBatch, seedKMeansPP, seedRandom } from './kmeans';
 
@@ -95,6 +95,7 @@ export class Quantizer {
     assertNumber(tol, 'tol', 0);
     if (batchSize !== undefined) assertInt(batchSize, 'batchSize', 1);
     if (init !== 'kmeans++' && init !== 'random') fail('E_RANGE', 'init', "'kmeans++' or 'random'", init);
+    if (backend !== 'auto' && !BACKEND_NAMES.includes(backend)) fail('E_RANGE', 'backend', `'auto' or one of ${BACKEND_NAMES.join(', ')}`, backend);
     this.options = { k, seed, backend, init, maxIter, tol, batchSize };
     this.hooks = { onProgress: options.onProgress, gpu: options.gpu, log: options.log };
   }

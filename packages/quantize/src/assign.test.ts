@@ -1,0 +1,135 @@
+import { Rng, VqvidError } from '@vqvid/core';
+import { type AssignBackend, type BackendName, assignNaive } from './assign';
+import { createBackend } from './backends';
+import { clusteredProblem, maxRelativeError, assign } from './compare';
+import { cpuArgmin } from './cpu';
+import { GpuJsBackend } from './gpujs';
+
+const randomProblem = (n: number, k: number, dim: number, seed: number) => {
+  const rng = new Rng(seed);
+  return {
+    data: Float32Array.from({ length: n * dim }, () => rng.normal()),
+    centroids: Float32Array.from({ length: k * dim }, () => rng.normal()),
+  };
+};
+
+/** Integer data (exact in f32): many exact ties, plus duplicated centroids (0 = 5, 2 = 9 = last). */
+const tieProblem = (n: number, k: number, dim: number) => {
+  const data = Float32Array.from({ length: n * dim }, (_, i) => (i * 7) % 5);
+  const centroids = Float32Array.from({ length: k * dim }, (_, i) => (i * 3) % 4);
+  centroids.copyWithin(5 * dim, 0, dim);
+  centroids.copyWithin(9 * dim, 2 * dim, 3 * dim);
+  centroids.copyWithin((k - 1) * dim, 2 * dim, 3 * dim);
+  return { data, centroids };
+};
+
+const started: AssignBackend[] = [];
+let names: BackendName[] = [];
+
+beforeAll(async () => {
+  // every backend that really starts in this environment (in Node: webasm and cpu; GL/WebGPU if present)
+  for (const name of ['webgpu', 'webgl2', 'headlessgl', 'webasm', 'cpu'] as BackendName[]) {
+    const { backend } = await createBackend(name, { log: () => undefined });
+    if (backend.name === name) started.push(backend);
+    else backend.dispose();
+  }
+  names = started.map((b) => b.name);
+});
+afterAll(() => started.forEach((b) => b.dispose()));
+
+const cases: [string, (s: number) => { data: Float32Array; centroids: Float32Array }, number, number, number][] = [
+  ['random, k and n not multiples of tiles', (s) => randomProblem(37, 19, 7, s), 37, 19, 7],
+  ['clustered, dim 64', (s) => clusteredProblem(300, 45, 64, s), 300, 45, 64],
+  ['single centroid', (s) => randomProblem(9, 1, 3, s), 9, 1, 3],
+];
+
+describe('assignment backends agree with assignNaive', () => {
+  test('cpu and webasm start in Node', () => {
+    expect(names).toEqual(expect.arrayContaining(['webasm', 'cpu']));
+  });
+
+  test.each(cases)('%s', async (_name, make, n, k, dim) => {
+    const { data, centroids } = make(3);
+    const want = assignNaive(data, n, centroids, k, dim);
+    for (const backend of started) {
+      const got = await backend.assign(data, n, centroids, k, dim);
+      expect(maxRelativeError(data, n, centroids, k, dim, got.labels, want)).toBeLessThan(1e-4);
+      for (let i = 0; i < n; i++) expect(got.dist[i]).toBeCloseTo(want.dist[i], 3);
+      expect(Array.from(got.labels)).toEqual(Array.from(want.labels)); // well separated: exact agreement
+    }
+  });
+
+  test('exact ties go to the lowest index on every backend', async () => {
+    const n = 50, k = 13, dim = 5;
+    const { data, centroids } = tieProblem(n, k, dim);
+    const want = assignNaive(data, n, centroids, k, dim);
+    expect(want.labels).not.toContain(5); // duplicates of 0 and 2 never win
+    expect(want.labels).not.toContain(9);
+    expect(want.labels).not.toContain(k - 1);
+    for (const backend of started) {
+      const got = await backend.assign(data, n, centroids, k, dim);
+      expect({ name: backend.name, labels: Array.from(got.labels) }).toEqual({ name: backend.name, labels: Array.from(want.labels) });
+      expect(Array.from(got.dist)).toEqual(Array.from(want.dist));
+    }
+  });
+
+  test('gpu.js tiling over points and centroids merges tiles like one pass', async () => {
+    const backend = started.find((b) => b instanceof GpuJsBackend) as GpuJsBackend;
+    expect(backend).toBeDefined();
+    const saved = { ...backend.limits };
+    Object.assign(backend.limits, { maxPointsPerCall: 12, maxCentroidsPerCall: 16 });
+    try {
+      for (const { data, centroids } of [tieProblem(41, 37, 5), randomProblem(41, 37, 5, 9)]) {
+        const want = assignNaive(data, 41, centroids, 37, 5);
+        const got = await backend.assign(data, 41, centroids, 37, 5);
+        expect(Array.from(got.labels)).toEqual(Array.from(want.labels));
+      }
+    } finally {
+      Object.assign(backend.limits, saved);
+    }
+  });
+
+  test('webasm threaded path (n >= 4096 cells) agrees', async () => {
+    const backend = started.find((b) => b.name === 'webasm')!;
+    const { data, centroids } = clusteredProblem(5000, 12, 8, 4);
+    const want = assignNaive(data, 5000, centroids, 12, 8);
+    const got = await backend.assign(data, 5000, centroids, 12, 8);
+    expect(maxRelativeError(data, 5000, centroids, 12, 8, got.labels, want)).toBeLessThan(1e-4);
+  });
+
+  test('cpu blocked search: centroid tile boundary and duplicate across tiles', () => {
+    const { data, centroids } = randomProblem(23, 300, 4, 5);
+    centroids.copyWithin(200 * 4, 7 * 4, 8 * 4); // 200 duplicates 7, in a later tile
+    const want = assignNaive(data, 23, centroids, 300, 4);
+    expect(Array.from(cpuArgmin(data, 23, centroids, 300, 4))).toEqual(Array.from(want.labels));
+  });
+});
+
+describe('backend choice', () => {
+  test('an unavailable request falls back with a logged reason', async () => {
+    const log = jest.fn();
+    const { backend, reason } = await createBackend('headlessgl', { log });
+    try {
+      if (backend.name !== 'headlessgl') {
+        expect(reason).toMatch(/headlessgl/);
+        expect(log).toHaveBeenCalledWith(expect.stringContaining(`using ${backend.name}`));
+      }
+    } finally {
+      backend.dispose();
+    }
+  });
+
+  test('an unknown backend name is a VqvidError', async () => {
+    await expect(createBackend('opencl' as BackendName)).rejects.toThrow(VqvidError);
+  });
+
+  test('assign() validates shapes and reports the backend', async () => {
+    const { data, centroids } = randomProblem(6, 2, 3, 1);
+    const out = await assign(data, 3, centroids, 2, { backend: 'cpu' });
+    expect(out.backend).toBe('cpu');
+    expect(Array.from(out.labels)).toEqual(Array.from(assignNaive(data, 6, centroids, 2, 3).labels));
+    await expect(assign(data, 4, centroids, 2)).rejects.toMatchObject({ code: 'E_SHAPE' });
+    await expect(assign(data, 3, centroids, 3)).rejects.toMatchObject({ code: 'E_SHAPE' });
+    await expect(assign(data, 3, centroids, 0)).rejects.toMatchObject({ code: 'E_RANGE' });
+  });
+});
