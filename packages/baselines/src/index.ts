@@ -1,1 +1,11 @@
-export {};
+/**
+ * @vqvid/baselines — the honest yardsticks every learned vqvid model must beat: copy-last, linear
+ * interpolation/extrapolation, dense optical flow (pyramidal Farnebäck) with motion-compensated
+ * interpolation/extrapolation, and n-gram language models over code volumes.
+ * @packageDocumentation
+ */
+export { copyLast, linearInterpolate, linearExtrapolate } from './frames';
+export { opticalFlow, warp } from './flow';
+export type { FlowField, OpticalFlowOptions } from './flow';
+export { flowInterpolate, flowExtrapolate } from './flowframes';
+export type { FlowInterpolateOptions } from './flowframes';

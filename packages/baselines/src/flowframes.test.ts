@@ -1,0 +1,94 @@
+import type { Video } from '@vqvid/core';
+import { flowExtrapolate, flowInterpolate } from './flowframes';
+import { copyLast, linearExtrapolate, linearInterpolate } from './frames';
+import { makeTexture, render, shifted } from './fixtures/texture';
+import type { Texture } from './fixtures/texture';
+
+const SIZE = 64;
+const MARGIN = 8;
+
+/** Mean squared error over the interior (content entering through the border is unknowable). */
+function interiorMse(a: Video, b: Video, margin = MARGIN): number {
+  let s = 0;
+  let n = 0;
+  for (let y = margin; y < a.height - margin; y++) {
+    for (let x = margin; x < a.width - margin; x++) {
+      const i = y * a.width + x;
+      s += (a.data[i] - b.data[i]) ** 2;
+      n++;
+    }
+  }
+  return s / n;
+}
+
+const tex = makeTexture(11);
+const at = (dx: number, dy: number): Video => shifted(SIZE, SIZE, tex, dx, dy);
+
+describe('flowInterpolate', () => {
+  test('midpoint of a translating texture: MSE far below linear interpolation', () => {
+    const a = at(0, 0);
+    const b = at(4, -3);
+    const truth = at(2, -1.5);
+    const flowMse = interiorMse(flowInterpolate(a, b), truth);
+    const linMse = interiorMse(linearInterpolate(a, b), truth);
+    expect(linMse).toBeGreaterThan(50);
+    expect(flowMse).toBeLessThan(0.01 * linMse);
+  });
+
+  test('t = 0.25 lands a quarter of the way', () => {
+    const truth = at(1, -0.75);
+    const out = flowInterpolate(at(0, 0), at(4, -3), { t: 0.25 });
+    expect(interiorMse(out, truth)).toBeLessThan(0.01 * interiorMse(at(2, -1.5), truth));
+  });
+
+  test('frame pairs of multi-frame inputs are interpolated independently', () => {
+    const a = render(SIZE, SIZE, 2, tex, (t, x, y) => [x - 3 * t, y]);
+    const b = render(SIZE, SIZE, 2, tex, (t, x, y) => [x - 3 * t - 2, y - 2 * t]);
+    const out = flowInterpolate(a, b);
+    expect(out.frames).toBe(2);
+    const n = SIZE * SIZE;
+    const second: Video = { width: SIZE, height: SIZE, frames: 1, data: out.data.slice(n) };
+    expect(interiorMse(second, at(4, 1))).toBeLessThan(1);
+  });
+
+  test('occlusion: content entering through the border is taken from the frame that shows it', () => {
+    const a = at(0, 0);
+    const b = at(6, -4);
+    const truth = at(3, -2);
+    const aware = interiorMse(flowInterpolate(a, b), truth, 0);
+    const plain = interiorMse(flowInterpolate(a, b, { occlusion: false }), truth, 0);
+    expect(aware).toBeLessThan(0.1 * plain);
+  });
+
+  test('occlusion: a square sliding over a textured background beats linear interpolation', () => {
+    const bg = makeTexture(3);
+    const fg: Texture = (x, y) => 255 - bg(y * 1.3 + 40, x * 0.7 - 17);
+    const scene = (shift: number): Video => {
+      const inside = (x: number, y: number): boolean => x >= 20 + shift && x < 40 + shift && y >= 20 && y < 40;
+      return render(SIZE, SIZE, 1, (x, y) => (inside(x, y) ? fg(x - shift, y) : bg(x, y)), (_t, x, y) => [x, y]);
+    };
+    const truth = scene(3);
+    const flowMse = interiorMse(flowInterpolate(scene(0), scene(6)), truth, 0);
+    const linMse = interiorMse(linearInterpolate(scene(0), scene(6)), truth, 0);
+    expect(flowMse).toBeLessThan(0.5 * linMse);
+  });
+
+  test('validates t and sigma', () => {
+    expect(() => flowInterpolate(at(0, 0), at(1, 0), { t: 2 })).toThrow(/opts.t/);
+    expect(() => flowInterpolate(at(0, 0), at(1, 0), { consistencySigma: -1 })).toThrow(/consistencySigma/);
+    expect(() => flowInterpolate(at(0, 0), at(1, 0), { occlusion: 1 as unknown as boolean })).toThrow(/occlusion/);
+  });
+});
+
+describe('flowExtrapolate', () => {
+  test('constant translation: next frame predicted far better than copy-last and linear extrapolation', () => {
+    const prev = at(0, 0);
+    const cur = at(2.5, 1.5);
+    const truth = at(5, 3);
+    const flowMse = interiorMse(flowExtrapolate(prev, cur), truth);
+    const copyMse = interiorMse(copyLast(cur), truth);
+    const linMse = interiorMse(linearExtrapolate(prev, cur), truth);
+    expect(copyMse).toBeGreaterThan(100);
+    expect(flowMse).toBeLessThan(0.01 * Math.min(copyMse, linMse));
+  });
+});
