@@ -1,6 +1,12 @@
 import { assertInt, fail } from '@vqvid/core';
 
-/** Integer code arrays accepted by the accuracy metrics (what CodeVolume.codes holds). */
+/**
+ * Integer code arrays accepted by the accuracy metrics (what CodeVolume.codes holds).
+ * @example
+ * ```ts
+ * const codes: CodeArray = volume.codes;
+ * ```
+ */
 export type CodeArray = Int32Array | Uint16Array;
 
 function assertArrayLike(a: unknown, arg: string): asserts a is ArrayLike<number> {

@@ -5,7 +5,13 @@ import { msePerFrame, psnrPerFrame } from './pixel';
 import { sharpnessPerFrame } from './sharpness';
 import { ssimPerFrame } from './ssim';
 
-/** One value per frame of each metric (Float64Array of length `frames`). */
+/**
+ * One value per frame of each metric (Float64Array of length `frames`).
+ * @example
+ * ```ts
+ * const worst = Math.min(...evaluateFrames(pred, truth).perFrame.psnr);
+ * ```
+ */
 export interface PerFrameMetrics {
   mse: Float64Array;
   psnr: Float64Array;
@@ -13,7 +19,14 @@ export interface PerFrameMetrics {
   sharpness: Float64Array;
 }
 
-/** What {@link evaluateFrames} returns: frame means, and the per-frame values they come from. */
+/**
+ * What {@link evaluateFrames} returns: frame means, and the per-frame values they come from.
+ * @example
+ * ```ts
+ * const m: FrameMetrics = evaluateFrames(pred, truth);
+ * console.log(`PSNR ${m.psnr.toFixed(2)} dB over ${m.frames} frames`);
+ * ```
+ */
 export interface FrameMetrics {
   /** Mean squared error, squared pixel units. */
   mse: number;

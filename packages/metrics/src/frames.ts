@@ -4,10 +4,21 @@ import type { Video } from '@vqvid/core';
 /**
  * Which pixels a masked metric looks at: nonzero bytes are "in". Either one frame (`width*height`,
  * applied to every frame) or one mask per frame (`frames*width*height`).
+ * @example
+ * ```ts
+ * const centre: PixelMask = new Uint8Array(w * h);
+ * centre.fill(1, (h / 2) * w, (h / 2 + 1) * w); // the middle row of every frame
+ * ```
  */
 export type PixelMask = Uint8Array;
 
-/** Options shared by the pixel-level metrics. */
+/**
+ * Options shared by the pixel-level metrics.
+ * @example
+ * ```ts
+ * const options: PixelMetricOptions = { peak: 1, mask: motionMask(prev, truth) };
+ * ```
+ */
 export interface PixelMetricOptions {
   /** Largest possible pixel value (data range), used by PSNR, SSIM and sharpness. Default 255. */
   peak?: number;

@@ -1,7 +1,13 @@
 import { assertFinite, assertInt, assertNumber, assertVideo, fail } from '@vqvid/core';
 import type { Video } from '@vqvid/core';
 
-/** Options of {@link motionMask}. */
+/**
+ * Options of {@link motionMask}.
+ * @example
+ * ```ts
+ * const options: MotionMaskOptions = { threshold: 8, dilate: 2 };
+ * ```
+ */
 export interface MotionMaskOptions {
   /** A pixel moves when |cur − prev| is strictly greater than this (pixel units). Default 10. */
   threshold?: number;
@@ -9,7 +15,13 @@ export interface MotionMaskOptions {
   dilate?: number;
 }
 
-/** Options of {@link flowMagnitudeMask}: frame size, needed only to dilate. */
+/**
+ * Options of {@link flowMagnitudeMask}: frame size, needed only to dilate.
+ * @example
+ * ```ts
+ * const options: FlowMaskOptions = { width: 320, height: 240, dilate: 1 };
+ * ```
+ */
 export interface FlowMaskOptions {
   width?: number;
   height?: number;

@@ -74,7 +74,7 @@ describe('psnr', () => {
 
   test.each(reference.cases.map((c) => [c.name, c] as const))('matches scikit-image on %s', (_, c) => {
     const { pred, truth } = casePair(c);
-    expect(Math.abs(mse(pred, truth) - c.mse)).toBeLessThan(1e-4 * Math.max(1, c.mse));
-    expect(Math.abs(psnr(pred, truth, { peak: c.peak }) - c.psnr)).toBeLessThan(1e-4);
+    expect(Math.abs(mse(pred, truth) - c.mse)).toBeLessThan(1e-9 * Math.max(1, c.mse));
+    expect(Math.abs(psnr(pred, truth, { peak: c.peak }) - c.psnr)).toBeLessThan(1e-9);
   });
 });

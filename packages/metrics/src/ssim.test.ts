@@ -86,11 +86,11 @@ describe('ssim', () => {
 
   test.each(reference.cases.map((c) => [c.name, c] as const))('matches scikit-image on %s', (_, c) => {
     const { pred, truth } = casePair(c);
-    expect(Math.abs(ssim(pred, truth, { peak: c.peak }) - c.ssim)).toBeLessThan(1e-4);
+    expect(Math.abs(ssim(pred, truth, { peak: c.peak }) - c.ssim)).toBeLessThan(1e-9);
     if (c.ssimMap) {
       const map = ssimMap(pred, truth, { peak: c.peak });
       const maxErr = c.ssimMap.reduce((m, v, i) => Math.max(m, Math.abs(v - map[i])), 0);
-      expect(maxErr).toBeLessThan(1e-4);
+      expect(maxErr).toBeLessThan(1e-9);
     }
   });
 
