@@ -22,9 +22,16 @@ export interface StreamInfo {
 /** Running ffmpeg children, so early stops can be checked to leave none behind. */
 const live = new Set<ChildProcess>();
 
+let killed = 0;
+
 /** Number of ffmpeg processes started by this module that have not exited yet. */
 export function liveFfmpegCount(): number {
   return live.size;
+}
+
+/** Number of ffmpeg processes this module had to kill (consumers that stopped early). */
+export function killedFfmpegCount(): number {
+  return killed;
 }
 
 /**
@@ -99,8 +106,8 @@ export interface FfmpegRun {
   exited: Promise<{ code: number | null; signal: string | null }>;
   /** Resolves with each stderr growth; lets a reader wait for a header line without polling. */
   onStderr: (fn: () => void) => void;
-  /** Kills the process if it still runs. */
-  stop: () => void;
+  /** Kills the process if it still runs and waits until it is gone. */
+  stop: () => Promise<void>;
 }
 
 /** Keeps ffmpeg's stderr bounded; headers come first and the error tail last, so both ends are kept. */
@@ -142,8 +149,12 @@ export async function startFfmpeg(args: string[], stdin: 'pipe' | 'ignore', sour
     stderr: () => head + tail,
     exited,
     onStderr: (fn) => listeners.push(fn),
-    stop: () => {
-      if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+    stop: async () => {
+      if (child.exitCode === null && child.signalCode === null && live.has(child)) {
+        child.kill('SIGKILL');
+        killed++;
+      }
+      await exited.catch(() => undefined);
     },
   };
 }
@@ -234,7 +245,7 @@ export async function* ffmpegGrayFrames(
     if (code !== 0) throw ffmpegError(source, run.stderr(), code, signal);
     if (filled !== 0) throw new VqvidError('E_FORMAT', `${source}: ffmpeg output ended inside a frame`, { source });
   } finally {
-    run.stop();
+    await run.stop();
   }
 }
 
@@ -256,6 +267,6 @@ export async function ffmpegEncode(
     const { code, signal } = await run.exited;
     if (code !== 0) throw ffmpegError(output, run.stderr(), code, signal);
   } finally {
-    run.stop();
+    await run.stop();
   }
 }

@@ -1,0 +1,185 @@
+import { mkdtempSync, rmSync, writeFileSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { VqvidError, assertVideo } from '@vqvid/core';
+import type { Video } from '@vqvid/core';
+import { probeVideo, readVideo, streamVideo } from './read';
+import { writeVideo } from './write';
+import { encodeY4m } from './y4m';
+import { resizeVideo } from './resize';
+import { killedFfmpegCount, liveFfmpegCount } from './ffmpeg';
+import { syntheticVideo } from './synthetic';
+
+let dir: string;
+beforeAll(() => {
+  dir = mkdtempSync(join(tmpdir(), 'vqvid-video-'));
+});
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+const clip = (frames = 6, width = 24, height = 16): Video => {
+  const v = syntheticVideo({ kind: 'bouncing', width, height, frames, seed: 7, fps: 10 });
+  // Integer pixels so lossless round trips can be compared exactly.
+  return { ...v, data: v.data.map(Math.round) };
+};
+
+async function expectError(p: Promise<unknown>, code: string, text: RegExp): Promise<void> {
+  const e = await p.then(() => null, (err: unknown) => err);
+  expect(e).toBeInstanceOf(VqvidError);
+  expect((e as VqvidError).code).toBe(code);
+  expect((e as Error).message).toMatch(text);
+}
+
+describe('Y4M files', () => {
+  test('writeVideo .y4m then readVideo gives the pixels and fps back; file equals encodeY4m', async () => {
+    const v = clip();
+    const path = join(dir, 'a.y4m');
+    await writeVideo(path, v);
+    expect(new Uint8Array(readFileSync(path))).toEqual(encodeY4m(v));
+    const r = await readVideo(path);
+    assertVideo(r);
+    expect(r).toMatchObject({ width: 24, height: 16, frames: 6, fps: 10 });
+    expect(r.data).toEqual(v.data);
+  });
+
+  test('start, maxFrames and resize (same result as resizeVideo)', async () => {
+    const v = clip(8);
+    const path = join(dir, 'b.y4m');
+    await writeVideo(path, v, { colorspace: '420jpeg' });
+    const r = await readVideo(path, { start: 2, maxFrames: 3, width: 10, height: 7 });
+    expect(r).toMatchObject({ width: 10, height: 7, frames: 3 });
+    const want = resizeVideo({ ...v, frames: 3, data: v.data.slice(2 * 24 * 16, 5 * 24 * 16) }, 10, 7);
+    expect(r.data).toEqual(want.data);
+    const onlyWidth = await readVideo(path, { maxFrames: 1, width: 12 });
+    expect([onlyWidth.width, onlyWidth.height]).toEqual([12, 8]);
+  });
+
+  test('streamVideo yields source indices; bytes input works; probe counts frames', async () => {
+    const v = clip(5);
+    const bytes = encodeY4m(v);
+    const seen: number[] = [];
+    for await (const f of streamVideo(bytes, { start: 1 })) {
+      seen.push(f.index);
+      expect(f.data).toEqual(v.data.subarray(f.index * 384, (f.index + 1) * 384));
+    }
+    expect(seen).toEqual([1, 2, 3, 4]);
+    const path = join(dir, 'c.y4m');
+    writeFileSync(path, bytes);
+    expect(await probeVideo(path)).toMatchObject({ width: 24, height: 16, fps: 10, frames: 5, format: 'y4m' });
+    expect(await probeVideo(bytes)).toMatchObject({ frames: 5 });
+  });
+
+  test('onProgress reports each frame', async () => {
+    const events: number[] = [];
+    await readVideo(encodeY4m(clip(3)), { onProgress: (e) => events.push(e.done) });
+    expect(events).toEqual([1, 2, 3]);
+  });
+
+  test('errors name the file: truncated, bad magic in .y4m, missing, zero frames, start too far', async () => {
+    const bytes = encodeY4m(clip(3));
+    const cut = join(dir, 'cut.y4m');
+    writeFileSync(cut, bytes.subarray(0, bytes.length - 10));
+    await expectError(readVideo(cut), 'E_FORMAT', /cut\.y4m.*frame 2 truncated/);
+    await expectError(probeVideo(cut), 'E_FORMAT', /truncated/);
+    const wrong = join(dir, 'wrong.y4m');
+    writeFileSync(wrong, 'NOTY4M W2 H2\n');
+    await expectError(readVideo(wrong), 'E_FORMAT', /wrong\.y4m.*magic/);
+    await expectError(readVideo(join(dir, 'nope.y4m')), 'E_NOT_FOUND', /nope\.y4m/);
+    await expectError(readVideo(new TextEncoder().encode('YUV4MPEG2 W2 H2 Cmono\n')), 'E_FORMAT', /zero frames/);
+    await expectError(readVideo(bytes, { start: 3 }), 'E_RANGE', /start/);
+    await expectError(readVideo(bytes, { maxFrames: 0 }), 'E_RANGE', /maxFrames/);
+    await expectError(readVideo(bytes, { format: 'mpeg' as 'y4m' }), 'E_RANGE', /format/);
+  });
+});
+
+describe('ffmpeg sources', () => {
+  test.each(['mkv', 'avi'])('lossless .%s round trip (ffv1): frames, size and pixels exact', async (ext) => {
+    const v = clip(6);
+    const path = join(dir, `lossless.${ext}`);
+    await writeVideo(path, v);
+    const r = await readVideo(path);
+    expect(r).toMatchObject({ width: 24, height: 16, frames: 6 });
+    expect(r.fps).toBeCloseTo(10, 5);
+    expect(r.data).toEqual(v.data);
+    expect(await probeVideo(path, { countFrames: true })).toMatchObject({ width: 24, height: 16, frames: 6, format: 'ffmpeg', codec: 'ffv1' });
+  });
+
+  test('lossy .mp4 (odd size padded for H.264): frame count and size kept, pixels close', async () => {
+    const v = clip(5, 23, 15);
+    const path = join(dir, 'lossy.mp4');
+    await writeVideo(path, v);
+    const r = await readVideo(path);
+    expect(r).toMatchObject({ width: 24, height: 16, frames: 5 });
+    let err = 0;
+    for (let t = 0; t < 5; t++) {
+      for (let y = 0; y < 15; y++) {
+        for (let x = 0; x < 23; x++) err += Math.abs(r.data[(t * 16 + y) * 24 + x] - v.data[(t * 15 + y) * 23 + x]);
+      }
+    }
+    expect(err / (5 * 15 * 23)).toBeLessThan(4); // crf 18 on a 0..255 textured clip
+    const full = await probeVideo(path);
+    expect([full.width, full.height]).toEqual([24, 16]);
+  });
+
+  test('start/maxFrames and resize match the Y4M path exactly', async () => {
+    const v = clip(8);
+    const path = join(dir, 'range.mkv');
+    await writeVideo(path, v);
+    const opts = { start: 3, maxFrames: 4, width: 9, height: 5 };
+    const a = await readVideo(path, opts);
+    const b = await readVideo(encodeY4m(v), opts);
+    expect(a.frames).toBe(4);
+    expect(a.data).toEqual(b.data);
+  });
+
+  test('bytes input is piped through stdin', async () => {
+    const v = clip(3);
+    const path = join(dir, 'pipe.mkv');
+    await writeVideo(path, v);
+    const r = await readVideo(new Uint8Array(readFileSync(path)));
+    expect(r.data).toEqual(v.data);
+  });
+
+  test('a slow consumer holds ffmpeg back (back-pressure); stopping early kills it', async () => {
+    const killedBefore = killedFfmpegCount();
+    const v = syntheticVideo({ kind: 'pan', width: 64, height: 64, frames: 120, seed: 1 });
+    const path = join(dir, 'long.nut');
+    await writeVideo(path, v); // 480 kB of raw frames: far more than the pipe buffers
+    let n = 0;
+    for await (const f of streamVideo(path)) {
+      expect(f.index).toBe(n);
+      n++;
+      if (n === 2) {
+        // Unread output would let ffmpeg finish in well under this time; blocked on the pipe it cannot.
+        await new Promise((r) => setTimeout(r, 300));
+        expect(liveFfmpegCount()).toBe(1);
+        break;
+      }
+    }
+    expect(n).toBe(2);
+    expect(liveFfmpegCount()).toBe(0);
+    expect(killedFfmpegCount()).toBe(killedBefore + 1);
+  });
+
+  test('errors: a non-video file, a missing file, a missing ffmpeg', async () => {
+    const junk = join(dir, 'junk.mp4');
+    writeFileSync(junk, Buffer.from(Array.from({ length: 4000 }, (_, i) => (i * 7919) % 251)));
+    await expectError(readVideo(junk), 'E_FORMAT', /junk\.mp4.*not a video ffmpeg can decode/);
+    await expectError(probeVideo(junk), 'E_FORMAT', /junk\.mp4/);
+    await expectError(readVideo(join(dir, 'absent.avi')), 'E_NOT_FOUND', /absent\.avi/);
+    const saved = process.env.VQVID_FFMPEG;
+    process.env.VQVID_FFMPEG = join(dir, 'no-such-ffmpeg');
+    try {
+      await expectError(readVideo(join(dir, 'lossless.mkv')), 'E_TOOL', /VQVID_FFMPEG.*no-such-ffmpeg/);
+      await expectError(writeVideo(join(dir, 'x.mkv'), clip(1)), 'E_TOOL', /VQVID_FFMPEG/);
+    } finally {
+      if (saved === undefined) delete process.env.VQVID_FFMPEG;
+      else process.env.VQVID_FFMPEG = saved;
+    }
+  });
+
+  test('an ffmpeg that cannot encode leaves no file behind', async () => {
+    const out = join(dir, 'bad.mkv');
+    await expectError(writeVideo(out, clip(2), { codec: 'no_such_codec' }), 'E_TOOL', /bad\.mkv/);
+    expect(() => readFileSync(out)).toThrow();
+  });
+});
