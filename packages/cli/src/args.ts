@@ -1,0 +1,128 @@
+import { parseArgs } from 'node:util';
+
+/** One option of a subcommand: how it is parsed, checked and described in `--help`. */
+export interface OptionSpec {
+  /** 'flag' is a boolean switch; the others take a value. */
+  kind: 'flag' | 'string' | 'int' | 'number' | 'choice';
+  short?: string;
+  /** What `--help` shows; hidden options (test knobs) have none. */
+  help?: string;
+  /** Placeholder of the value in `--help`, e.g. 'file'. */
+  value?: string;
+  choices?: readonly string[];
+  default?: string | number | boolean;
+}
+
+/** The options every subcommand accepts. */
+export const COMMON_OPTIONS: Record<string, OptionSpec> = {
+  help: { kind: 'flag', short: 'h', help: 'show this help and exit' },
+  json: { kind: 'flag', help: 'print the result as JSON on stdout' },
+  seed: { kind: 'int', value: 'int', default: 1, help: 'seed of every random choice' },
+  quiet: { kind: 'flag', short: 'q', help: 'no progress output' },
+  verbose: { kind: 'flag', short: 'v', help: 'more detail, and stack traces on errors' },
+};
+
+/** A command-line mistake (unknown option, missing argument, malformed number): exit code 2. */
+export class UsageError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'UsageError';
+  }
+}
+
+/** Parsed values of a subcommand's options, with typed getters that know the defaults. */
+export class ParsedArgs {
+  constructor(
+    readonly positionals: string[],
+    private readonly values: Record<string, string | number | boolean | undefined>,
+  ) {}
+
+  has(name: string): boolean {
+    return this.values[name] !== undefined;
+  }
+  flag(name: string): boolean {
+    return this.values[name] === true;
+  }
+  str(name: string): string | undefined {
+    const v = this.values[name];
+    return v === undefined ? undefined : String(v);
+  }
+  num(name: string): number | undefined {
+    const v = this.values[name];
+    return typeof v === 'number' ? v : undefined;
+  }
+  /** A value the command cannot run without; a usage error when absent. */
+  required(name: string): string {
+    const v = this.str(name);
+    if (v === undefined) throw new UsageError(`missing required option --${name}`);
+    return v;
+  }
+}
+
+function convert(name: string, spec: OptionSpec, raw: string): string | number {
+  if (spec.kind === 'int' || spec.kind === 'number') {
+    const n = raw.trim() === '' ? NaN : Number(raw);
+    const ok = spec.kind === 'int' ? Number.isInteger(n) : Number.isFinite(n);
+    if (!ok) throw new UsageError(`--${name}: expected ${spec.kind === 'int' ? 'an integer' : 'a number'}, got ${JSON.stringify(raw)}`);
+    return n;
+  }
+  if (spec.kind === 'choice' && !spec.choices!.includes(raw)) {
+    throw new UsageError(`--${name}: expected one of ${spec.choices!.join(', ')}, got ${JSON.stringify(raw)}`);
+  }
+  return raw;
+}
+
+/**
+ * Parses `argv` against `specs` (strictly: unknown options and malformed numbers are usage errors),
+ * fills defaults and checks the positional count.
+ */
+export function parseCommandArgs(
+  argv: string[],
+  specs: Record<string, OptionSpec>,
+  positionals: { min: number; max: number },
+): ParsedArgs {
+  const options: Record<string, { type: 'string' | 'boolean'; short?: string }> = {};
+  for (const [name, spec] of Object.entries(specs)) {
+    options[name] = { type: spec.kind === 'flag' ? 'boolean' : 'string', ...(spec.short ? { short: spec.short } : {}) };
+  }
+  let parsed: ReturnType<typeof parseArgs>;
+  try {
+    parsed = parseArgs({ args: argv, options, strict: true, allowPositionals: true });
+  } catch (e) {
+    throw new UsageError((e as Error).message.split('. ')[0].replace(/\.$/, ''));
+  }
+  const values: Record<string, string | number | boolean | undefined> = {};
+  for (const [name, spec] of Object.entries(specs)) {
+    const raw = parsed.values[name];
+    if (typeof raw === 'string') values[name] = convert(name, spec, raw);
+    else if (raw === true) values[name] = true;
+    else values[name] = spec.default;
+  }
+  const pos = parsed.positionals;
+  if (!values.help) {
+    if (pos.length < positionals.min) throw new UsageError(`expected ${positionals.min} argument(s), got ${pos.length}`);
+    if (pos.length > positionals.max) throw new UsageError(`unexpected argument ${JSON.stringify(pos[positionals.max])}`);
+  }
+  return new ParsedArgs(pos, values);
+}
+
+function optionLine(name: string, spec: OptionSpec): [string, string] {
+  const short = spec.short ? `-${spec.short}, ` : '    ';
+  const value = spec.kind === 'flag' ? '' : ` <${spec.value ?? (spec.kind === 'choice' ? spec.choices!.join('|') : spec.kind)}>`;
+  const dflt = spec.default !== undefined && spec.kind !== 'flag' ? ` (default ${spec.default})` : '';
+  return [`  ${short}--${name}${value}`, `${spec.help}${dflt}`];
+}
+
+/** The `--help` text of a subcommand: usage line, description, its options, then the common ones. */
+export function formatHelp(usage: string, description: string, specs: Record<string, OptionSpec>): string {
+  const section = (title: string, entries: [string, OptionSpec][]) => {
+    const lines = entries.filter(([, s]) => s.help).map(([n, s]) => optionLine(n, s));
+    const width = Math.max(...lines.map(([l]) => l.length)) + 2;
+    return `${title}:\n${lines.map(([l, r]) => l.padEnd(width) + r).join('\n')}`;
+  };
+  const own = Object.entries(specs).filter(([n]) => !(n in COMMON_OPTIONS));
+  const parts = [`Usage: ${usage}`, description];
+  if (own.some(([, s]) => s.help)) parts.push(section('Options', own));
+  parts.push(section('Common options', Object.entries(COMMON_OPTIONS)));
+  return parts.join('\n\n') + '\n';
+}

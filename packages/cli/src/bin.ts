@@ -1,0 +1,28 @@
+import { main } from './main';
+
+// The package.json next to dist/ is the one source of the version, so changesets bumps stay true.
+function version(): string {
+  return (require('../package.json') as { version: string }).version;
+}
+
+const controller = new AbortController();
+process.on('SIGINT', () => {
+  // A second Ctrl-C means "now": skip the checkpoint the first one is waiting for.
+  if (controller.signal.aborted) process.exit(130);
+  controller.abort();
+});
+
+const argv = process.argv.slice(2);
+if (argv[0] === '--version' || argv[0] === '-V') {
+  process.stdout.write(version() + '\n');
+} else {
+  main(argv, { stdout: process.stdout, stderr: process.stderr, signal: controller.signal }).then(
+    (code) => {
+      process.exitCode = code;
+    },
+    (e: unknown) => {
+      process.stderr.write(`vqvid: error: ${(e as Error).message}\n`);
+      process.exitCode = 1;
+    },
+  );
+}

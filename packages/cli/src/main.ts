@@ -1,0 +1,101 @@
+import { VqvidError } from '@vqvid/core';
+import { COMMON_OPTIONS, UsageError, formatHelp, parseCommandArgs } from './args';
+import type { Command, CommandContext } from './command';
+import { COMMANDS } from './commands/index';
+import { ProgressReporter } from './progress';
+import type { ProgressMode } from './progress';
+
+/** Where `main` reads and writes: process streams in the binary, buffers in embedders. */
+export interface CliIO {
+  stdout: { write(text: string): void };
+  stderr: { write(text: string): void; isTTY: boolean; columns?: number };
+  /** Aborted on Ctrl-C by the binary; long steps stop cleanly. */
+  signal?: AbortSignal;
+}
+
+/** Exit code of a run cut short by Ctrl-C (128 + SIGINT), as shells report it. */
+export const EXIT_INTERRUPTED = 130;
+
+function globalHelp(): string {
+  const width = Math.max(...COMMANDS.map((c) => c.name.length)) + 4;
+  return [
+    'Usage: vqvid <command> [options]',
+    'Video language modelling: patches -> k-means codes -> recurrent conv net.',
+    'Commands:\n' + COMMANDS.map((c) => `  ${c.name.padEnd(width)}${c.summary}`).join('\n'),
+    "Run 'vqvid <command> --help' for the options of a command; 'vqvid demo' runs everything on a built-in clip.",
+  ].join('\n\n') + '\n';
+}
+
+function progressMode(quiet: boolean, isTTY: boolean): ProgressMode {
+  if (quiet) return 'off';
+  return isTTY ? 'bar' : 'lines';
+}
+
+function errorExit(io: CliIO, e: unknown, verbose: boolean, command?: Command): number {
+  const err = e instanceof Error ? e : new Error(String(e));
+  const aborted = err instanceof VqvidError && err.code === 'E_ABORTED';
+  const hint = err instanceof UsageError ? ` (see 'vqvid ${command ? command.name + ' ' : ''}--help')` : '';
+  io.stderr.write(`vqvid: ${aborted ? 'interrupted' : 'error'}: ${err.message}${hint}\n`);
+  if (verbose && err.stack && !(err instanceof UsageError)) io.stderr.write(err.stack + '\n');
+  if (aborted) return EXIT_INTERRUPTED;
+  return err instanceof UsageError ? 2 : 1;
+}
+
+async function runCommand(command: Command, argv: string[], io: CliIO): Promise<number> {
+  const verboseGuess = argv.includes('--verbose') || argv.includes('-v');
+  let ctx: CommandContext | undefined;
+  let reporter: ProgressReporter | undefined;
+  try {
+    const args = parseCommandArgs(argv, { ...command.options, ...COMMON_OPTIONS }, command.positionals);
+    if (args.flag('help')) {
+      io.stdout.write(formatHelp(command.usage, command.description, { ...command.options, ...COMMON_OPTIONS }));
+      return 0;
+    }
+    const quiet = args.flag('quiet');
+    const verbose = args.flag('verbose');
+    reporter = new ProgressReporter(io.stderr, progressMode(quiet, io.stderr.isTTY));
+    const r = reporter;
+    const say = (m: string) => {
+      r.finishLine();
+      io.stderr.write(m + '\n');
+    };
+    ctx = {
+      args,
+      seed: args.num('seed')!,
+      json: args.flag('json'),
+      quiet,
+      verbose,
+      onProgress: r.onProgress,
+      signal: io.signal ?? new AbortController().signal,
+      log: (m) => (quiet ? undefined : say(m)),
+      debug: (m) => (verbose ? say(m) : undefined),
+    };
+    const result = await command.run(ctx);
+    reporter.finishLine();
+    if (ctx.json) io.stdout.write(JSON.stringify(result.data, null, 2) + '\n');
+    else if (result.text) io.stdout.write(result.text.replace(/\n?$/, '\n'));
+    return 0;
+  } catch (e) {
+    reporter?.finishLine();
+    return errorExit(io, e, ctx?.verbose ?? verboseGuess, command);
+  }
+}
+
+/**
+ * Runs the `vqvid` command line `argv` (without "node" and the script) and resolves to the exit code:
+ * 0 success, 1 failure (one line "vqvid: error: ..." on stderr), 2 usage error, 130 interrupted.
+ * @example
+ * ```ts
+ * const code = await main(['quantize', 'clip.y4m', '--k', '64', '-o', 'clip.vqcb']);
+ * ```
+ */
+export async function main(argv: string[], io: CliIO): Promise<number> {
+  const [name, ...rest] = argv;
+  if (name === undefined || name === '--help' || name === '-h' || name === 'help') {
+    io.stdout.write(globalHelp());
+    return name === undefined ? 2 : 0;
+  }
+  const command = COMMANDS.find((c) => c.name === name);
+  if (!command) return errorExit(io, new UsageError(`unknown command ${JSON.stringify(name)}`), false);
+  return runCommand(command, rest, io);
+}
