@@ -2,7 +2,7 @@ import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type Video, Rng, VqvidError } from '@vqvid/core';
-import { extractPatches } from '@vqvid/patches';
+import { extractPatches, samplePatches } from '@vqvid/patches';
 import { assignNaive } from './assign';
 import { clusteredProblem } from './compare';
 import { Quantizer } from './quantizer';
@@ -116,6 +116,14 @@ describe('Quantizer behaviour', () => {
     const seeds = new Quantizer({ k: 6, seed: 1, maxIter: 1, init: 'random', backend: 'cpu' });
     await seeds.fit(points); // inertiaHistory[0] is the inertia of the same random seeds
     expect(q.inertia).toBeLessThan(seeds.inertiaHistory[0]);
+  });
+
+  test('a samplePatches result is accepted and its patch size remembered', async () => {
+    const sample = samplePatches(clip(), { size: 4, stride: 2, count: 40, seed: 1 });
+    const q = new Quantizer({ k: 3, backend: 'cpu' });
+    await q.fit(sample);
+    expect(q.codebook.meta).toMatchObject({ size: 4, stride: 4 });
+    expect(q.decode({ rows: 1, cols: 2, frames: 1, k: 3, codes: new Uint16Array([2, 0]) }).size).toBe(4);
   });
 
   test('a requested backend that cannot start falls back with a reason', async () => {

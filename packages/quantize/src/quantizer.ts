@@ -8,8 +8,11 @@ import { BACKEND_NAMES, createBackend } from './backends';
 import type { GpuConstructor } from './gpujs';
 import { type AssignFn, type LoopResult, type Rows, lloyd, miniBatch, seedKMeansPP, seedRandom } from './kmeans';
 
-/** Points: a {@link PatchGrid} (one row per cell) or a plain matrix of `data.length / dim` rows of `dim` floats. */
-export type PatchInput = PatchGrid | { data: Float32Array; dim: number };
+/**
+ * Points: a {@link PatchGrid} (one row per cell), or a plain matrix of `data.length / dim` rows of `dim` floats
+ * (such as a `samplePatches` result), optionally carrying the patch `size` (and `stride`) for later decoding.
+ */
+export type PatchInput = PatchGrid | { data: Float32Array; dim: number; size?: number; stride?: number };
 
 /** Options of {@link Quantizer}; every field but `k` has a default. */
 export interface QuantizerOptions {
@@ -309,7 +312,7 @@ export function toRows(points: PatchInput, arg: string): { rows: Rows; grid?: Pa
   if (typeof points !== 'object' || points === null) fail('E_SHAPE', arg, 'a PatchGrid or { data, dim }', points);
   let rows: Rows;
   let grid: PatchGrid | undefined;
-  if ('size' in points) {
+  if ('rows' in points && 'cols' in points) {
     assertPatchGrid(points, arg);
     grid = points;
     rows = { data: points.data, n: points.frames * points.rows * points.cols, dim: points.size * points.size };
@@ -319,9 +322,15 @@ export function toRows(points: PatchInput, arg: string): { rows: Rows; grid?: Pa
     assertInt(dim, `${arg}.dim`, 1);
     if (data.length === 0 || data.length % dim !== 0) fail('E_SHAPE', `${arg}.data.length`, `a positive multiple of dim ${dim}`, data.length);
     rows = { data, n: data.length / dim, dim };
+    if (points.size !== undefined) {
+      assertInt(points.size, `${arg}.size`, 1);
+      if (points.size ** 2 !== dim) fail('E_SHAPE', `${arg}.size`, `the square root of dim ${dim}`, points.size);
+      if (points.stride !== undefined) assertInt(points.stride, `${arg}.stride`, 1);
+    }
   }
   assertFinite(rows.data, `${arg}.data`);
-  return { rows, grid, size: grid?.size, stride: grid?.stride };
+  const geometry = grid ?? (points as { size?: number; stride?: number });
+  return { rows, grid, size: geometry.size, stride: geometry.size === undefined ? undefined : (geometry.stride ?? geometry.size) };
 }
 
 /** Runs `f`, turning any shape/range complaint about stored data into E_FORMAT that names the source. */

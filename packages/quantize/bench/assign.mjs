@@ -1,0 +1,73 @@
+#!/usr/bin/env node
+// Assignment throughput (distance evaluations N·K per second) of every backend that starts here and of the
+// naive loop, measured in the same run; prints JSON with ratios to naive.
+// Usage: node bench/assign.mjs [--quick] [--seconds S] [--k 1024,10000] [--dim 64] [--backends webasm,cpu]
+import os from 'node:os';
+import { assignNaive, clusteredProblem, createBackend } from '../dist/index.mjs';
+
+const args = process.argv.slice(2);
+const opt = (name, dflt) => {
+  const i = args.indexOf(`--${name}`);
+  return i >= 0 ? args[i + 1] : dflt;
+};
+const quick = args.includes('--quick');
+const seconds = Number(opt('seconds', quick ? 0.4 : 3));
+const ks = opt('k', '1024,10000').split(',').map(Number);
+const dim = Number(opt('dim', 64));
+const wanted = opt('backends', 'webgpu,webgl2,headlessgl,webasm,cpu').split(',');
+
+/** Times fn(n) at a calibration size, then at the n that should take `seconds`; returns evals/s of the big run. */
+async function measure(fn, k, maxN) {
+  let n = 64;
+  let t = performance.now();
+  await fn(n);
+  let s = (performance.now() - t) / 1000;
+  while (s < 0.1 && n < maxN) { // grow until the timing is meaningful
+    n = Math.min(maxN, n * 4);
+    t = performance.now();
+    await fn(n);
+    s = (performance.now() - t) / 1000;
+  }
+  n = Math.max(64, Math.min(maxN, Math.round((n * seconds) / s / 4) * 4));
+  t = performance.now();
+  await fn(n);
+  s = (performance.now() - t) / 1000;
+  return { n, seconds: +s.toFixed(3), evalsPerSec: Math.round((n * k) / s) };
+}
+
+const results = [];
+for (const k of ks) {
+  const maxN = 1 << 20;
+  const { data, centroids } = clusteredProblem(maxN >> 4, k, dim, 1);
+  const pool = new Float32Array(maxN * dim);
+  for (let o = 0; o < pool.length; o += data.length) pool.set(data.subarray(0, Math.min(data.length, pool.length - o)), o);
+  const naive = await measure(async (n) => assignNaive(pool.subarray(0, n * dim), n, centroids, k, dim), k, maxN);
+  results.push({ k, dim, backend: 'naive', ...naive, ratioToNaive: 1 });
+  for (const name of wanted) {
+    const { backend, reason } = await createBackend(name, { log: () => undefined });
+    if (backend.name !== name) {
+      results.push({ k, dim, backend: name, unavailable: reason });
+      backend.dispose();
+      continue;
+    }
+    const r = await measure((n) => backend.assign(pool.subarray(0, n * dim), n, centroids, k, dim), k, maxN);
+    results.push({ k, dim, backend: name, ...r, ratioToNaive: +(r.evalsPerSec / naive.evalsPerSec).toFixed(2) });
+    backend.dispose();
+  }
+}
+const at10k = results.filter((r) => r.k === 10000 && r.backend !== 'naive' && r.evalsPerSec);
+const best = at10k.sort((a, b) => b.evalsPerSec - a.evalsPerSec)[0];
+console.log(JSON.stringify({
+  bench: 'quantize/assign',
+  machine: { cpus: os.cpus().length, model: os.cpus()[0]?.model, loadavg: os.loadavg().map((v) => +v.toFixed(2)), node: process.version },
+  quick,
+  results,
+  goal: best && {
+    target: 'best CPU backend >= 160e6 distance evals/s at K = 10000 on 2 cores (about 30x naive)',
+    best: best.backend,
+    evalsPerSec: best.evalsPerSec,
+    ratioToNaive: best.ratioToNaive,
+    met: best.evalsPerSec >= 160e6,
+  },
+}, null, 2));
+process.exit(0);

@@ -1,0 +1,95 @@
+#!/usr/bin/env node
+// Fit benchmark on a real video: patches sampled from the first 80% of the frames (train), reconstruction
+// PSNR of the last 20% (test: encode -> decode -> average overlapping patches), for several K.
+// Usage: node bench/fit.mjs --video PATH [--quick] [--k 256,1024,4096,10000] [--n 200000] [--frames 200]
+//        [--size 8] [--stride 4] [--maxIter 20] [--batchSize B] [--backend auto] [--seed 1]
+import { spawn } from 'node:child_process';
+import { createRequire } from 'node:module';
+import { extractPatches, reassemble, samplePatches } from '@vqvid/patches';
+import { Quantizer } from '../dist/index.mjs';
+
+const args = process.argv.slice(2);
+const opt = (name, dflt) => {
+  const i = args.indexOf(`--${name}`);
+  return i >= 0 ? args[i + 1] : dflt;
+};
+const quick = args.includes('--quick');
+const video = opt('video', '/work/shared/data/vtest.avi');
+const ks = opt('k', quick ? '256,1024' : '256,1024,4096,10000').split(',').map(Number);
+const n = Number(opt('n', quick ? 20000 : 200000));
+const frames = Number(opt('frames', quick ? 40 : 200));
+const size = Number(opt('size', 8));
+const stride = Number(opt('stride', 4));
+const maxIter = Number(opt('maxIter', quick ? 5 : 20));
+const batchSize = opt('batchSize') ? Number(opt('batchSize')) : undefined;
+const backend = opt('backend', 'auto');
+const seed = Number(opt('seed', 1));
+const width = 320, height = 240;
+
+/** Gray 320x240 frames in 0..255: through @vqvid/video when it is built, else ffmpeg directly. */
+async function readGray(path) {
+  try {
+    const { readVideo } = await import('@vqvid/video');
+    return await readVideo(path, { width, height, maxFrames: frames });
+  } catch (e) {
+    if (!/Cannot find|ERR_MODULE_NOT_FOUND|ERR_PACKAGE_PATH/.test(String(e?.code ?? e?.message))) throw e;
+  }
+  const ffmpeg = createRequire(import.meta.url)('@ffmpeg-installer/ffmpeg').path;
+  const chunks = [];
+  await new Promise((resolve, reject) => {
+    const p = spawn(ffmpeg, ['-v', 'error', '-i', path, '-frames:v', String(frames), '-vf', `scale=${width}:${height}`, '-f', 'rawvideo', '-pix_fmt', 'gray', '-']);
+    p.stdout.on('data', (c) => chunks.push(c));
+    p.on('error', reject);
+    p.on('close', (code) => (code === 0 ? resolve() : reject(new Error(`ffmpeg exited with ${code}`))));
+  });
+  const bytes = Buffer.concat(chunks);
+  const count = Math.floor(bytes.length / (width * height));
+  return { width, height, frames: count, data: Float32Array.from(bytes.subarray(0, count * width * height)) };
+}
+
+const slice = (v, t0, t1) => ({ width: v.width, height: v.height, frames: t1 - t0, data: v.data.slice(t0 * v.width * v.height, t1 * v.width * v.height) });
+
+const raw = await readGray(video);
+let mean = 0, ss = 0;
+for (const x of raw.data) mean += x;
+mean /= raw.data.length;
+for (const x of raw.data) ss += (x - mean) ** 2;
+const std = Math.sqrt(ss / raw.data.length);
+const norm = { ...raw, data: raw.data.map((x) => x / std) }; // the paper divides by the std only
+const cut = Math.round(raw.frames * 0.8);
+const train = slice(norm, 0, cut);
+const test = slice(norm, cut, raw.frames);
+const sample = samplePatches(train, { size, stride, count: n, seed });
+const testGrid = extractPatches(test, { size, stride });
+
+const results = [];
+for (const k of ks) {
+  if (k > sample.count) {
+    results.push({ k, skipped: `k exceeds the ${sample.count} training patches` });
+    continue;
+  }
+  const q = new Quantizer({ k, seed, maxIter, backend, batchSize });
+  let t = performance.now();
+  await q.fit(sample); // a PatchSample: rows of dim floats plus the patch size
+  const fitSeconds = (performance.now() - t) / 1000;
+  t = performance.now();
+  const codes = await q.encode(testGrid);
+  const back = reassemble(q.decode(codes, { stride }), { width: test.width, height: test.height });
+  const codecSeconds = (performance.now() - t) / 1000;
+  let se = 0;
+  for (let i = 0; i < test.data.length; i++) se += ((back.data[i] - test.data[i]) * std) ** 2;
+  const mse = se / test.data.length;
+  results.push({
+    k, backend: q.backend, fitSeconds: +fitSeconds.toFixed(2), iterations: q.iterations,
+    inertiaPerPatch: +(q.inertia / sample.count).toFixed(4), emptyClusters: q.clusterSizes.filter((c) => c === 0).length,
+    encodeDecodeSeconds: +codecSeconds.toFixed(2), testPsnrDb: +(10 * Math.log10((255 * 255) / mse)).toFixed(2),
+  });
+  q.dispose();
+}
+console.log(JSON.stringify({
+  bench: 'quantize/fit',
+  video, frames: raw.frames, trainFrames: cut, testFrames: raw.frames - cut, width, height, std: +std.toFixed(3),
+  patch: { size, stride }, trainPatches: sample.count, testPatches: testGrid.frames * testGrid.rows * testGrid.cols,
+  maxIter, batchSize: batchSize ?? null, results,
+}, null, 2));
+process.exit(0);
