@@ -9,3 +9,5 @@ export { opticalFlow, warp } from './flow';
 export type { FlowField, OpticalFlowOptions } from './flow';
 export { flowInterpolate, flowExtrapolate } from './flowframes';
 export type { FlowInterpolateOptions } from './flowframes';
+export { CodeNgramModel, UnigramModel, BigramModel, SpatialNgramModel } from './ngram';
+export type { CodeEvaluation, NgramOptions, SpatialNgramOptions } from './ngram';

@@ -1,0 +1,346 @@
+import { assertCodeVolume, assertInt, assertNumber, fail } from '@vqvid/core';
+import type { CodeVolume } from '@vqvid/core';
+
+/** Cross-entropy summary of a code model on some codes (natural-log based). */
+export interface CodeEvaluation {
+  /** Mean negative log-probability, nats per code. */
+  nll: number;
+  /** The same in bits per code (nll / ln 2). */
+  bitsPerCode: number;
+  /** exp(nll): the effective number of equally likely codes. */
+  perplexity: number;
+  /** Number of codes scored (cells of frames 1..T−1). */
+  count: number;
+}
+
+/** Smoothing options shared by the n-gram code models. */
+export interface NgramOptions {
+  /** Add-α pseudo-count of every code in the unigram, so unseen codes keep non-zero probability; default 0.5. */
+  alpha?: number;
+  /**
+   * How a context's counts are mixed with the next-shorter context's distribution:
+   * 'witten-bell' (default) gives the shorter context weight T/(c+T) (T distinct codes seen after the
+   * context, c its count); 'absolute' subtracts `discount` from every seen count and gives the shorter
+   * context the freed mass D·T/c.
+   */
+  smoothing?: 'witten-bell' | 'absolute';
+  /** Discount D in (0, 1] of absolute discounting; default 0.75. */
+  discount?: number;
+}
+
+/** Options of {@link SpatialNgramModel}. */
+export interface SpatialNgramOptions extends NgramOptions {
+  /** Neighbours at t−1 in the context besides the cell itself: 4 (up, down, left, right) or 8 (plus diagonals); default 4. */
+  neighbours?: 4 | 8;
+}
+
+/** Counts of the codes that followed one context. */
+interface ContextStats {
+  total: number;
+  counts: Map<number, number>;
+}
+
+const NEIGHBOURS_4: ReadonlyArray<readonly [number, number]> = [[0, 0], [-1, 0], [1, 0], [0, -1], [0, 1]];
+const NEIGHBOURS_8 = [...NEIGHBOURS_4, [-1, -1], [-1, 1], [1, -1], [1, 1]] as const;
+
+/**
+ * Shared machinery of the n-gram code models: a back-off chain from the longest context (codes of frame
+ * t−1 at fixed offsets around the predicted cell, the cell itself first) down to an add-α unigram.
+ * Every conditional distribution sums to 1 exactly over the K codes.
+ *
+ * Convention (shared with the learned models): scores cover every cell of frames 1..T−1 of a volume, in
+ * frame-major, row-major order — frame 0 has no context. Neighbours outside the grid are the symbol K.
+ * The unigram counts every cell of the training volumes, frame 0 included (it needs no context).
+ * @example
+ * ```ts
+ * const m = new BigramModel().fit(trainCodes);
+ * const { bitsPerCode } = m.evaluate(testCodes);
+ * ```
+ */
+export abstract class CodeNgramModel {
+  /** Vocabulary size K, known after {@link CodeNgramModel.fit}. */
+  k_: number | null = null;
+  private unigram_ = new Float64Array(0);
+  private unigramTotal_ = 0;
+  private tables_: Map<string, ContextStats>[] = [];
+  private readonly alpha: number;
+  private readonly smoothing: 'witten-bell' | 'absolute';
+  private readonly discount: number;
+
+  /**
+   * @param offsets (dr, dc) positions in frame t−1 that form the full context, the cell itself first.
+   * @param orders context lengths of the back-off levels above the unigram, shortest first.
+   */
+  protected constructor(
+    private readonly offsets: ReadonlyArray<readonly [number, number]>,
+    private readonly orders: readonly number[],
+    opts: NgramOptions,
+  ) {
+    this.alpha = opts.alpha ?? 0.5;
+    this.smoothing = opts.smoothing ?? 'witten-bell';
+    this.discount = opts.discount ?? 0.75;
+    assertNumber(this.alpha, 'opts.alpha', 1e-12);
+    if (this.smoothing !== 'witten-bell' && this.smoothing !== 'absolute') {
+      fail('E_RANGE', 'opts.smoothing', "'witten-bell' or 'absolute'", this.smoothing);
+    }
+    assertNumber(this.discount, 'opts.discount', 1e-12, 1);
+  }
+
+  /** Number of symbols in a context (0 for the unigram). */
+  get contextLength(): number {
+    return this.offsets.length;
+  }
+
+  /**
+   * Counts codes and their contexts in one or more volumes (all with the same k); replaces earlier counts.
+   * @returns this, for chaining.
+   * @example
+   * ```ts
+   * const m = new SpatialNgramModel({ neighbours: 8 }).fit([clipA, clipB]);
+   * ```
+   */
+  fit(codes: CodeVolume | CodeVolume[]): this {
+    const list = Array.isArray(codes) ? codes : [codes];
+    if (list.length === 0) fail('E_SHAPE', 'codes', 'at least one CodeVolume', list);
+    list.forEach((v, i) => assertCodeVolume(v, Array.isArray(codes) ? `codes[${i}]` : 'codes'));
+    const k = list[0].k;
+    list.forEach((v, i) => {
+      if (v.k !== k) fail('E_SHAPE', `codes[${i}].k`, `${k} (as codes[0].k)`, v.k);
+    });
+    this.k_ = k;
+    this.unigram_ = new Float64Array(k);
+    this.unigramTotal_ = 0;
+    this.tables_ = this.orders.map(() => new Map<string, ContextStats>());
+    for (const v of list) {
+      for (let i = 0; i < v.codes.length; i++) this.unigram_[v.codes[i]]++;
+      this.unigramTotal_ += v.codes.length;
+      this.forEachCell(v, 1, v.frames - 1, (ctx, x) => this.orders.forEach((len, l) => this.count(l, key(ctx, len), x)));
+    }
+    return this;
+  }
+
+  /**
+   * Natural-log probability of every cell of frames 1..T−1 given its context in the previous frame.
+   * @returns Float64Array of length (frames − 1)·rows·cols, frame-major then row-major.
+   * @example
+   * ```ts
+   * const lp = model.logProb(codes); // lp[(t - 1) * rows * cols + r * cols + c]
+   * ```
+   */
+  logProb(codes: CodeVolume): Float64Array {
+    this.assertScorable(codes, 'codes');
+    const out = new Float64Array((codes.frames - 1) * codes.rows * codes.cols);
+    let i = 0;
+    this.forEachCell(codes, 1, codes.frames - 1, (ctx, x) => {
+      out[i++] = Math.log(this.prob(ctx, x));
+    });
+    return out;
+  }
+
+  /**
+   * Cross-entropy of the model on one or more volumes (cells of frames 1..T−1 of each).
+   * @example
+   * ```ts
+   * const { nll, bitsPerCode, perplexity, count } = model.evaluate(testCodes);
+   * ```
+   */
+  evaluate(codes: CodeVolume | CodeVolume[]): CodeEvaluation {
+    const list = Array.isArray(codes) ? codes : [codes];
+    if (list.length === 0) fail('E_SHAPE', 'codes', 'at least one CodeVolume', list);
+    let sum = 0;
+    let count = 0;
+    for (const v of list) {
+      const lp = this.logProb(v);
+      for (let i = 0; i < lp.length; i++) sum -= lp[i];
+      count += lp.length;
+    }
+    const nll = sum / count;
+    return { nll, bitsPerCode: nll / Math.LN2, perplexity: Math.exp(nll), count };
+  }
+
+  /**
+   * Most probable code of every cell of the frame after the last frame of `prev` (ties → lowest code).
+   * @param prev codes whose last frame is the context.
+   * @returns a one-frame CodeVolume of the same grid and k.
+   * @example
+   * ```ts
+   * const next = model.predict(sliceCodes(codes, t - 1, t)); // guess of frame t
+   * ```
+   */
+  predict(prev: CodeVolume): CodeVolume {
+    const k = this.assertFitted();
+    assertCodeVolume(prev, 'prev');
+    if (prev.k !== k) fail('E_SHAPE', 'prev.k', `${k} (the fitted k)`, prev.k);
+    const cells = prev.rows * prev.cols;
+    const out: CodeVolume = { rows: prev.rows, cols: prev.cols, frames: 1, k, codes: k <= 65536 ? new Uint16Array(cells) : new Int32Array(cells) };
+    const cache = new Map<string, number>();
+    const dist = new Float64Array(k);
+    let i = 0;
+    this.forEachCell(prev, prev.frames, prev.frames, (ctx) => {
+      const id = key(ctx, ctx.length);
+      let best = cache.get(id);
+      if (best === undefined) {
+        best = argmax(this.fillDistribution(ctx, dist));
+        cache.set(id, best);
+      }
+      out.codes[i++] = best;
+    });
+    return out;
+  }
+
+  /**
+   * The full conditional distribution p(· | context) over the K codes.
+   * @param context {@link CodeNgramModel.contextLength} symbols: the cell's previous code, then its
+   * neighbours' previous codes (K = outside the grid). Contexts never seen back off to shorter ones.
+   * @returns Float64Array(K) summing to 1.
+   * @example
+   * ```ts
+   * const p = new BigramModel().fit(codes).distribution([prevCode]);
+   * ```
+   */
+  distribution(context: ArrayLike<number>): Float64Array {
+    const k = this.assertFitted();
+    if (context.length !== this.contextLength) fail('E_SHAPE', 'context.length', `${this.contextLength}`, context.length);
+    for (let j = 0; j < context.length; j++) assertInt(context[j], `context[${j}]`, 0, j === 0 ? k - 1 : k);
+    return this.fillDistribution(Array.from(context), new Float64Array(k));
+  }
+
+  /** p(x | ctx) through the back-off chain, one code at a time (cheap). */
+  private prob(ctx: number[], x: number): number {
+    const k = this.k_ as number;
+    let p = (this.unigram_[x] + this.alpha) / (this.unigramTotal_ + this.alpha * k);
+    this.orders.forEach((len, l) => {
+      const s = this.tables_[l].get(key(ctx, len));
+      if (s) p = this.mix(s, s.counts.get(x) ?? 0, p);
+    });
+    return p;
+  }
+
+  /** The whole distribution for one context, written into `out` (length K). */
+  private fillDistribution(ctx: number[], out: Float64Array): Float64Array {
+    const k = this.k_ as number;
+    const z = this.unigramTotal_ + this.alpha * k;
+    for (let x = 0; x < k; x++) out[x] = (this.unigram_[x] + this.alpha) / z;
+    this.orders.forEach((len, l) => {
+      const s = this.tables_[l].get(key(ctx, len));
+      if (!s) return;
+      const lower = this.mix(s, 0, 1);
+      for (let x = 0; x < k; x++) out[x] *= lower;
+      for (const [x, c] of s.counts) out[x] += this.mix(s, c, 0);
+    });
+    return out;
+  }
+
+  /** Smoothed p(x | h) from x's count c in context h and the lower-order probability pLower. */
+  private mix(s: ContextStats, c: number, pLower: number): number {
+    const types = s.counts.size;
+    if (this.smoothing === 'witten-bell') return (c + types * pLower) / (s.total + types);
+    return Math.max(c - this.discount, 0) / s.total + ((this.discount * types) / s.total) * pLower;
+  }
+
+  private count(level: number, id: string, x: number): void {
+    let s = this.tables_[level].get(id);
+    if (!s) {
+      s = { total: 0, counts: new Map() };
+      this.tables_[level].set(id, s);
+    }
+    s.total++;
+    s.counts.set(x, (s.counts.get(x) ?? 0) + 1);
+  }
+
+  /**
+   * Calls `visit(context, code)` for every cell of target frames firstT..lastT of `v`, frame-major; the
+   * context is read from the frame before. A target frame past the end (prediction) gives code −1.
+   */
+  private forEachCell(v: CodeVolume, firstT: number, lastT: number, visit: (ctx: number[], x: number) => void): void {
+    const { rows, cols, codes, k } = v;
+    const ctx = new Array<number>(this.offsets.length);
+    for (let t = firstT; t <= lastT; t++) {
+      const prevBase = (t - 1) * rows * cols;
+      for (let r = 0; r < rows; r++) {
+        for (let c = 0; c < cols; c++) {
+          for (let j = 0; j < ctx.length; j++) {
+            const rr = r + this.offsets[j][0];
+            const cc = c + this.offsets[j][1];
+            ctx[j] = rr < 0 || rr >= rows || cc < 0 || cc >= cols ? k : codes[prevBase + rr * cols + cc];
+          }
+          visit(ctx, t < v.frames ? codes[(t * rows + r) * cols + c] : -1);
+        }
+      }
+    }
+  }
+
+  private assertFitted(): number {
+    if (this.k_ === null) fail('E_STATE', 'model', 'a fitted model (call fit first)', this.k_);
+    return this.k_;
+  }
+
+  private assertScorable(codes: CodeVolume, arg: string): void {
+    const k = this.assertFitted();
+    assertCodeVolume(codes, arg);
+    if (codes.k !== k) fail('E_SHAPE', `${arg}.k`, `${k} (the fitted k)`, codes.k);
+    if (codes.frames < 2) fail('E_SHAPE', `${arg}.frames`, 'at least 2 (frame 0 is only context)', codes.frames);
+  }
+}
+
+function key(ctx: number[], len: number): string {
+  return len === 1 ? String(ctx[0]) : ctx.slice(0, len).join(',');
+}
+
+function argmax(p: Float64Array): number {
+  let best = 0;
+  for (let i = 1; i < p.length; i++) if (p[i] > p[best]) best = i;
+  return best;
+}
+
+/**
+ * Context-free code model: p(x) = (count(x) + α) / (N + α·K).
+ * Scored on the same cells as the contextual models (frames 1..T−1) so the numbers compare.
+ * @example
+ * ```ts
+ * const uni = new UnigramModel({ alpha: 1 }).fit(train);
+ * uni.evaluate(test).bitsPerCode; // ≤ log2(K) on data that resembles train
+ * ```
+ */
+export class UnigramModel extends CodeNgramModel {
+  /** @param opts smoothing; only `alpha` matters here. */
+  constructor(opts: NgramOptions = {}) {
+    super([], [], opts);
+  }
+}
+
+/**
+ * Same-cell bigram: p(x_t(r,c) | x_{t−1}(r,c)), smoothed towards the unigram (see {@link NgramOptions}).
+ * @example
+ * ```ts
+ * const bi = new BigramModel().fit(train);
+ * const p = bi.distribution([prevCode]); // Float64Array(K)
+ * ```
+ */
+export class BigramModel extends CodeNgramModel {
+  /** @param opts smoothing options. */
+  constructor(opts: NgramOptions = {}) {
+    super(NEIGHBOURS_4.slice(0, 1), [1], opts);
+  }
+}
+
+/**
+ * Spatio-temporal n-gram: the context is the cell's previous code and its 4 or 8 neighbours' previous
+ * codes; backs off full context → same-cell bigram → unigram.
+ * Context order for {@link CodeNgramModel.distribution}: self, up, down, left, right, then (with 8)
+ * up-left, up-right, down-left, down-right; K stands for "outside the grid".
+ * @example
+ * ```ts
+ * const sp = new SpatialNgramModel({ neighbours: 4 }).fit(train);
+ * const next = sp.predict(lastFrameCodes);
+ * ```
+ */
+export class SpatialNgramModel extends CodeNgramModel {
+  /** @param opts smoothing options and the neighbourhood (4 or 8). */
+  constructor(opts: SpatialNgramOptions = {}) {
+    const n = opts.neighbours ?? 4;
+    if (n !== 4 && n !== 8) fail('E_RANGE', 'opts.neighbours', '4 or 8', n);
+    const offsets = n === 4 ? NEIGHBOURS_4 : NEIGHBOURS_8;
+    super(offsets, [1, offsets.length], opts);
+  }
+}
