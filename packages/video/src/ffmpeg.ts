@@ -224,7 +224,8 @@ export async function* ffmpegGrayFrames(
       if (!info.stream) {
         const s = await waitForStderr(run, (e) => parseStreamInfo(e, 'Output'));
         if (!s) break;
-        info.stream = s;
+        const duration = parseStreamInfo(run.stderr(), 'Input')?.duration;
+        info.stream = duration === undefined ? s : { ...s, duration };
       }
       const size = info.stream.width * info.stream.height;
       let at = 0;

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { VqvidError, assertVideo } from '@vqvid/core';
 import type { Video } from '@vqvid/core';
-import { probeVideo, readVideo, streamVideo } from './read';
+import { FrameCollector, probeVideo, readVideo, streamVideo } from './read';
 import { writeVideo } from './write';
 import { encodeY4m } from './y4m';
 import { resizeVideo } from './resize';
@@ -66,6 +66,26 @@ describe('Y4M files', () => {
     writeFileSync(path, bytes);
     expect(await probeVideo(path)).toMatchObject({ width: 24, height: 16, fps: 10, frames: 5, format: 'y4m' });
     expect(await probeVideo(bytes)).toMatchObject({ frames: 5 });
+  });
+
+  test('long FRAME lines (more frames expected than present) give exactly the frames present', async () => {
+    const v = clip(20, 4, 2);
+    const plain = encodeY4m(v);
+    const head = plain.indexOf(10) + 1;
+    const parts: number[] = Array.from(plain.subarray(0, head));
+    const line = Array.from(new TextEncoder().encode(`FRAME Ip X${'a'.repeat(40)}\n`));
+    for (let t = 0; t < 20; t++) parts.push(...line, ...plain.subarray(head + t * 14 + 6, head + (t + 1) * 14));
+    const r = await readVideo(Uint8Array.from(parts));
+    expect(r.frames).toBe(20);
+    expect(r.data).toEqual(v.data);
+  });
+
+  test('FrameCollector grows past a low expected count and trims a high one', () => {
+    for (const expected of [1, 3, 7, 50]) {
+      const c = new FrameCollector(2, expected);
+      for (let t = 0; t < 7; t++) c.push(new Float32Array([t, -t]));
+      expect(Array.from(c.finish())).toEqual([0, -0, 1, -1, 2, -2, 3, -3, 4, -4, 5, -5, 6, -6]);
+    }
   });
 
   test('onProgress reports each frame', async () => {

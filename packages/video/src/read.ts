@@ -128,7 +128,8 @@ async function readY4mHeader(s: ByteSource, source: string): Promise<Y4mHeader> 
 
 /** Internal stream: byte frames from either decoder plus the size/fps they have, known by the first frame. */
 interface RawStream {
-  meta: { width?: number; height?: number; fps?: number; total?: number };
+  /** `expected`: frame count guessed from the container (duration x fps, or Y4M size / frame size). */
+  meta: { width?: number; height?: number; fps?: number; expected?: number };
   frames: AsyncGenerator<{ index: number; luma: Uint8Array | null }>;
 }
 
@@ -146,7 +147,9 @@ async function openRaw(src: string | Uint8Array, format: VideoFormat | undefined
     const gen = ffmpegGrayFrames(src, source, limit, info);
     async function* withMeta() {
       for await (const f of counted(gen)) {
-        Object.assign(meta, { width: info.stream!.width, height: info.stream!.height, fps: info.stream!.fps });
+        const { width, height, fps, duration } = info.stream!;
+        const expected = fps && duration ? Math.round(fps * duration) : undefined;
+        Object.assign(meta, { width, height, fps, expected });
         yield f;
       }
     }
@@ -162,7 +165,8 @@ async function openRaw(src: string | Uint8Array, format: VideoFormat | undefined
         await s.close();
       }
     }
-    return { meta: { width: header.width, height: header.height, fps: header.fps }, frames: closing() };
+    const expected = Math.floor((s.size - header.headerBytes) / (header.frameBytes + 6));
+    return { meta: { width: header.width, height: header.height, fps: header.fps, expected }, frames: closing() };
   } catch (e) {
     await s.close();
     throw e;
@@ -184,8 +188,47 @@ function checkOptions(opts: ReadVideoOptions): void {
   if (opts.height !== undefined) assertInt(opts.height, 'height', 1, 1 << 15);
 }
 
+/** A container's stated duration may be wrong; trust it for at most this many floats (512 MB) up front. */
+const MAX_FIRST_ALLOCATION = 2 ** 27;
+
+/**
+ * Concatenates equal-sized frames into one array, preallocated from an expected count and doubled when
+ * that was low, so a whole read holds its frames once, not as a list plus its concatenation.
+ */
+export class FrameCollector {
+  private data: Float32Array;
+  private frames = 0;
+
+  constructor(private readonly frameSize: number, expected = 16) {
+    this.data = new Float32Array(Math.max(1, Math.min(expected, Math.ceil(MAX_FIRST_ALLOCATION / frameSize))) * frameSize);
+  }
+
+  push(frame: Float32Array): void {
+    const n = this.frameSize;
+    if ((this.frames + 1) * n > this.data.length) {
+      const grown = new Float32Array(2 * this.frames * n);
+      grown.set(this.data);
+      this.data = grown;
+    }
+    this.data.set(frame, this.frames * n);
+    this.frames++;
+  }
+
+  /** The frames pushed so far, trimmed to their exact length. */
+  finish(): Float32Array {
+    const used = this.frames * this.frameSize;
+    return used === this.data.length ? this.data : this.data.slice(0, used);
+  }
+}
+
+/** What readVideo learns from the stream: frame rate and the expected frame count (for preallocation). */
+interface StreamMeta {
+  fps?: number;
+  expected?: number;
+}
+
 /** Frames with the meta of their source; the shared engine of streamVideo and readVideo. */
-async function* frameStream(src: string | Uint8Array, opts: ReadVideoOptions, meta: { fps?: number }): AsyncGenerator<VideoFrame> {
+async function* frameStream(src: string | Uint8Array, opts: ReadVideoOptions, meta: StreamMeta): AsyncGenerator<VideoFrame> {
   checkOptions(opts);
   const start = opts.start ?? 0;
   const limit = opts.maxFrames === undefined ? undefined : start + opts.maxFrames;
@@ -202,13 +245,14 @@ async function* frameStream(src: string | Uint8Array, opts: ReadVideoOptions, me
       const [tw, th] = targetSize(opts, w, h);
       if (resize === undefined) {
         meta.fps = raw.meta.fps;
+        if (raw.meta.expected !== undefined) meta.expected = Math.max(1, Math.min(raw.meta.expected - start, opts.maxFrames ?? Infinity));
         resize = tw === w && th === h ? null : makeFrameResizer(w, h, tw, th);
       }
       const full = new Float32Array(w * h);
       lumaToFloat(luma, 0, w * h, full);
       yield { index, width: tw, height: th, data: resize ? resize(full) : full };
       emitted++;
-      opts.onProgress?.({ stage: 'read', done: emitted, total: opts.maxFrames });
+      opts.onProgress?.({ stage: 'read', done: emitted, total: meta.expected });
       if (limit !== undefined && index + 1 >= limit) break;
     }
   } finally {
@@ -243,19 +287,18 @@ export function streamVideo(src: string | Uint8Array, opts: ReadVideoOptions = {
  * ```
  */
 export async function readVideo(src: string | Uint8Array, opts: ReadVideoOptions = {}): Promise<Video> {
-  const meta: { fps?: number } = {};
-  const parts: Float32Array[] = [];
+  const meta: StreamMeta = {};
+  let collector: FrameCollector | null = null;
   let width = 0;
   let height = 0;
   for await (const f of frameStream(src, opts, meta)) {
-    parts.push(f.data);
-    width = f.width;
-    height = f.height;
+    ({ width, height } = f);
+    collector ??= new FrameCollector(width * height, meta.expected);
+    collector.push(f.data);
   }
-  const data = new Float32Array(parts.length * width * height);
-  parts.forEach((p, i) => data.set(p, i * p.length));
-  parts.length = 0;
-  const video: Video = { width, height, frames: data.length / (width * height), data };
+  const data = collector!.finish();
+  const frames = data.length / (width * height);
+  const video: Video = { width, height, frames, data };
   if (meta.fps !== undefined && meta.fps > 0) video.fps = meta.fps;
   return video;
 }
