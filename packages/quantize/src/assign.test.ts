@@ -89,12 +89,14 @@ describe('assignment backends agree with assignNaive', () => {
     }
   });
 
-  test('webasm threaded path (n >= 4096 cells) agrees', async () => {
-    const backend = started.find((b) => b.name === 'webasm')!;
-    const { data, centroids } = clusteredProblem(5000, 12, 8, 4);
-    const want = assignNaive(data, 5000, centroids, 12, 8);
-    const got = await backend.assign(data, 5000, centroids, 12, 8);
-    expect(maxRelativeError(data, 5000, centroids, 12, 8, got.labels, want)).toBeLessThan(1e-4);
+  test('webasm threaded path (>= 4096 threads = 16384 points) agrees', async () => {
+    const backend = started.find((b) => b.name === 'webasm') as GpuJsBackend;
+    const n = 20000;
+    const { data, centroids } = clusteredProblem(n, 12, 8, 4);
+    const want = assignNaive(data, n, centroids, 12, 8);
+    const got = await backend.assign(data, n, centroids, 12, 8);
+    expect(backend.lastRunPath).toBe('threaded');
+    expect(maxRelativeError(data, n, centroids, 12, 8, got.labels, want)).toBeLessThan(1e-4);
   });
 
   test('cpu blocked search: centroid tile boundary and duplicate across tiles', () => {
