@@ -8,6 +8,11 @@ import type { Plane } from './pyramid';
 /**
  * A dense displacement field: pixel (x, y) of the first frame moves to (x + u, y + v) in the second.
  * `u` and `v` are in pixels, row-major, length width*height.
+ * @example
+ * ```ts
+ * const { u, v, width } = opticalFlow(a, b);
+ * const speed = Math.hypot(u[y * width + x], v[y * width + x]); // px per frame at (x, y)
+ * ```
  */
 export interface FlowField {
   width: number;
@@ -16,7 +21,13 @@ export interface FlowField {
   v: Float32Array;
 }
 
-/** Tuning of {@link opticalFlow}; the defaults follow Farnebäck / OpenCV's usual settings. */
+/**
+ * Tuning of {@link opticalFlow}; the defaults follow Farnebäck / OpenCV's usual settings.
+ * @example
+ * ```ts
+ * const fine = opticalFlow(a, b, { winSize: 9, iterations: 5 }); // sharper motion boundaries, noisier
+ * ```
+ */
 export interface OpticalFlowOptions {
   /** Pyramid levels including the full-size one; default: as many as keep the coarsest side ≥ 12 px, at most 6. */
   levels?: number;

@@ -5,7 +5,13 @@ import type { FlowField, FlowParams, OpticalFlowOptions } from './flow';
 import { assertFramePair, mapFramePairs } from './frames';
 import { sampleBilinear } from './pyramid';
 
-/** Options of {@link flowInterpolate}: the flow options plus the time and occlusion handling. */
+/**
+ * Options of {@link flowInterpolate}: the flow options plus the time and occlusion handling.
+ * @example
+ * ```ts
+ * const quarter = flowInterpolate(a, b, { t: 0.25, consistencySigma: 0.5 });
+ * ```
+ */
 export interface FlowInterpolateOptions extends OpticalFlowOptions {
   /** Position of the wanted frame between a (0) and b (1); default 0.5. */
   t?: number;

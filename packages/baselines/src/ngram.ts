@@ -1,7 +1,13 @@
 import { assertCodeVolume, assertInt, assertNumber, fail } from '@vqvid/core';
 import type { CodeVolume } from '@vqvid/core';
 
-/** Cross-entropy summary of a code model on some codes (natural-log based). */
+/**
+ * Cross-entropy summary of a code model on some codes (natural-log based).
+ * @example
+ * ```ts
+ * const { bitsPerCode, perplexity } = new BigramModel().fit(train).evaluate(test);
+ * ```
+ */
 export interface CodeEvaluation {
   /** Mean negative log-probability, nats per code. */
   nll: number;
@@ -13,7 +19,13 @@ export interface CodeEvaluation {
   count: number;
 }
 
-/** Smoothing options shared by the n-gram code models. */
+/**
+ * Smoothing options shared by the n-gram code models.
+ * @example
+ * ```ts
+ * const bi = new BigramModel({ smoothing: 'absolute', discount: 0.8, alpha: 1 });
+ * ```
+ */
 export interface NgramOptions {
   /** Add-α pseudo-count of every code in the unigram, so unseen codes keep non-zero probability; default 0.5. */
   alpha?: number;
@@ -28,7 +40,13 @@ export interface NgramOptions {
   discount?: number;
 }
 
-/** Options of {@link SpatialNgramModel}. */
+/**
+ * Options of {@link SpatialNgramModel}.
+ * @example
+ * ```ts
+ * const sp = new SpatialNgramModel({ neighbours: 8, smoothing: 'witten-bell' });
+ * ```
+ */
 export interface SpatialNgramOptions extends NgramOptions {
   /** Neighbours at t−1 in the context besides the cell itself: 4 (up, down, left, right) or 8 (plus diagonals); default 4. */
   neighbours?: 4 | 8;
@@ -58,7 +76,7 @@ const NEIGHBOURS_8 = [...NEIGHBOURS_4, [-1, -1], [-1, 1], [1, -1], [1, 1]] as co
  * ```
  */
 export abstract class CodeNgramModel {
-  /** Vocabulary size K, known after {@link CodeNgramModel.fit}. */
+  /** Vocabulary size K, known after {@link CodeNgramModel.fit} (null before). */
   k_: number | null = null;
   private unigram_ = new Float64Array(0);
   private unigramTotal_ = 0;
@@ -86,7 +104,13 @@ export abstract class CodeNgramModel {
     assertNumber(this.discount, 'opts.discount', 1e-12, 1);
   }
 
-  /** Number of symbols in a context (0 for the unigram). */
+  /**
+   * Number of symbols in a context: 0 (unigram), 1 (bigram), 5 or 9 (spatial).
+   * @example
+   * ```ts
+   * new SpatialNgramModel({ neighbours: 8 }).contextLength; // 9
+   * ```
+   */
   get contextLength(): number {
     return this.offsets.length;
   }
