@@ -16,22 +16,24 @@ const ks = opt('k', '1024,10000').split(',').map(Number);
 const dim = Number(opt('dim', 64));
 const wanted = opt('backends', 'webgpu,webgl2,headlessgl,webasm,cpu').split(',');
 
-/** Times fn(n) at a calibration size, then at the n that should take `seconds`; returns evals/s of the big run. */
+/** Seconds of one fn(n) call after a warm-up call of the same size (kernels compile per size). */
+async function timed(fn, n) {
+  await fn(n);
+  const t = performance.now();
+  await fn(n);
+  return (performance.now() - t) / 1000;
+}
+
+/** Calibrates on growing n until a call takes 0.1 s, then measures at the n that should take `seconds`. */
 async function measure(fn, k, maxN) {
-  let n = 64;
-  let t = performance.now();
-  await fn(n);
-  let s = (performance.now() - t) / 1000;
-  while (s < 0.1 && n < maxN) { // grow until the timing is meaningful
+  let n = 256;
+  let s = await timed(fn, n);
+  while (s < 0.1 && n < maxN) {
     n = Math.min(maxN, n * 4);
-    t = performance.now();
-    await fn(n);
-    s = (performance.now() - t) / 1000;
+    s = await timed(fn, n);
   }
-  n = Math.max(64, Math.min(maxN, Math.round((n * seconds) / s / 4) * 4));
-  t = performance.now();
-  await fn(n);
-  s = (performance.now() - t) / 1000;
+  n = Math.max(256, Math.min(maxN, Math.round((n * seconds) / s / 16) * 16));
+  s = await timed(fn, n);
   return { n, seconds: +s.toFixed(3), evalsPerSec: Math.round((n * k) / s) };
 }
 
@@ -46,7 +48,7 @@ for (const k of ks) {
   for (const name of wanted) {
     const { backend, reason } = await createBackend(name, { log: () => undefined });
     if (backend.name !== name) {
-      results.push({ k, dim, backend: name, unavailable: reason });
+      results.push({ k, dim, backend: name, unavailable: reason.split('; ')[0] });
       backend.dispose();
       continue;
     }
