@@ -5,7 +5,9 @@ import { VqvidError } from '@vqvid/core';
 
 /** Which ffmpeg binary is used and why. */
 export interface FfmpegBinary {
+  /** Executable path (or plain 'ffmpeg' for a PATH lookup). */
   path: string;
+  /** Where the path came from, in order of preference. */
   from: 'VQVID_FFMPEG' | '@ffmpeg-installer/ffmpeg' | 'PATH';
 }
 

@@ -9,9 +9,10 @@ export type { ReadVideoOptions, VideoFrame, VideoInfo, VideoFormat, ProbeVideoOp
 export { writeVideo, defaultCodecArgs } from './write';
 export type { WriteVideoOptions } from './write';
 export { encodeY4m, decodeY4m, parseY4m, parseY4mHeader } from './y4m';
-export type { Y4mHeader, Y4mFrameIndex, Y4mColorspace, Y4mInterlace, EncodeY4mOptions } from './y4m';
+export type { Y4mHeader, Y4mIndex, Y4mFrameIndex, Y4mColorspace, Y4mInterlace, EncodeY4mOptions } from './y4m';
 export { resizeVideo } from './resize';
 export { rgbToGray, normalize, denormalize, BT601 } from './preprocess';
+export type { Normalized } from './preprocess';
 export { syntheticVideo } from './synthetic';
 export type { SyntheticVideoOptions } from './synthetic';
 export { encodePng, writePng, frameStrip, colorize } from './png';

@@ -5,16 +5,23 @@ import { drawText, textWidth, GLYPH_H } from './font';
 
 /** A gray image: height*width values, row-major (0..255 unless a range says otherwise). */
 export interface GrayImage {
+  /** Width in pixels. */
   width: number;
+  /** Height in pixels. */
   height: number;
+  /** height*width gray values. */
   data: Float32Array | Uint8Array;
 }
 
 /** An 8-bit RGB image, channels interleaved, row-major. */
 export interface RgbImage {
+  /** Width in pixels. */
   width: number;
+  /** Height in pixels. */
   height: number;
+  /** Always 3 (R, G, B); tells RGB images from gray ones. */
   channels: 3;
+  /** height*width*3 bytes. */
   data: Uint8Array;
 }
 
@@ -26,7 +33,9 @@ export type ValueRange = 'fixed' | 'auto' | [number, number];
 
 /** Options of {@link encodePng} / {@link writePng} for gray images. */
 export interface PngOptions {
+  /** Values mapped to black..white (or the ends of the colormap); default 'fixed' (0..255). */
   range?: ValueRange;
+  /** Default 'gray' (written as a gray PNG); 'heat' writes RGB. */
   colormap?: Colormap;
 }
 
@@ -141,9 +150,13 @@ export async function writePng(path: string, image: GrayImage | RgbImage, opts: 
 
 /** One row of a strip: a video with an optional label and its own range/colormap. */
 export interface StripRow {
+  /** Text drawn left of the row (3x5 pixel font: letters, digits, a few signs). */
   label?: string;
+  /** The frames of the row. */
   video: Video;
+  /** Value range of this row; default the strip's `range`. */
   range?: ValueRange;
+  /** Colormap of this row; default the strip's `colormap`. */
   colormap?: Colormap;
 }
 

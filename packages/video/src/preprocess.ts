@@ -1,7 +1,13 @@
 import { assertFinite, assertInt, assertNumber, assertVideo, fail } from '@vqvid/core';
 import type { Video } from '@vqvid/core';
 
-/** ITU-R BT.601 luma weights for R, G, B. */
+/**
+ * ITU-R BT.601 luma weights for R, G, B, as used by {@link rgbToGray}.
+ * @example
+ * ```ts
+ * const y = BT601[0] * r + BT601[1] * g + BT601[2] * b;
+ * ```
+ */
 export const BT601 = [0.299, 0.587, 0.114] as const;
 
 /**
@@ -28,6 +34,14 @@ export function rgbToGray(rgb: Uint8Array | Float32Array, width: number, height:
   return { width, height, frames: n / (width * height), data };
 }
 
+/** A normalized video and the factor that undoes it. */
+export interface Normalized {
+  /** The input divided by `std`. */
+  video: Video;
+  /** Population standard deviation of the input's pixels. */
+  std: number;
+}
+
 /**
  * Divides a video by the standard deviation of all its pixels (population std, no mean removal), as the
  * paper preprocesses; returns the scaled copy and the std to undo it. Constant video → E_RANGE.
@@ -37,7 +51,7 @@ export function rgbToGray(rgb: Uint8Array | Float32Array, width: number, height:
  * const back = denormalize(z, std);
  * ```
  */
-export function normalize(video: Video): { video: Video; std: number } {
+export function normalize(video: Video): Normalized {
   assertVideo(video, 'video');
   assertFinite(video.data, 'video.data');
   const d = video.data;

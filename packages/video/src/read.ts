@@ -16,9 +16,11 @@ export interface ReadVideoOptions {
   start?: number;
   /** Most frames to return. Default all. */
   maxFrames?: number;
-  /** Resize target in pixels (area averaging). Giving only one keeps the aspect ratio. */
+  /** Resize target width in pixels (area averaging). Giving only one of width/height keeps the aspect ratio. */
   width?: number;
+  /** Resize target height in pixels (area averaging). */
   height?: number;
+  /** Decoder choice; default 'auto'. */
   format?: VideoFormat;
   /** Called after each frame with stage 'read'. */
   onProgress?: OnProgress;
@@ -26,8 +28,11 @@ export interface ReadVideoOptions {
 
 /** One decoded gray frame; `index` is its position in the source video. */
 export interface VideoFrame {
+  /** 0-based frame number in the source (so the first frame read with `start: 10` has index 10). */
   index: number;
+  /** Frame width in pixels (after resizing). */
   width: number;
+  /** Frame height in pixels (after resizing). */
   height: number;
   /** height*width values 0..255, row-major. */
   data: Float32Array;
@@ -35,14 +40,19 @@ export interface VideoFrame {
 
 /** What {@link probeVideo} finds out without decoding the frames. */
 export interface VideoInfo {
+  /** Width in pixels. */
   width: number;
+  /** Height in pixels. */
   height: number;
+  /** Frames per second, when the container states it. */
   fps?: number;
   /** Exact frame count: always for Y4M, for ffmpeg sources only with `countFrames`. */
   frames?: number;
   /** Seconds, as the container states (ffmpeg sources). */
   duration?: number;
+  /** Which decoder reads it. */
   format: 'y4m' | 'ffmpeg';
+  /** Codec name as ffmpeg reports it, or 'y4m C<colourspace>'. */
   codec?: string;
 }
 
@@ -305,6 +315,7 @@ export async function readVideo(src: string | Uint8Array, opts: ReadVideoOptions
 
 /** Options of {@link probeVideo}. */
 export interface ProbeVideoOptions {
+  /** Decoder choice; default 'auto'. */
   format?: VideoFormat;
   /** For ffmpeg sources, decode once to count frames exactly (Y4M frames are always counted). */
   countFrames?: boolean;

@@ -5,8 +5,11 @@ import type { Video } from '@vqvid/core';
 export interface SyntheticVideoOptions {
   /** 'bouncing' textured shapes, a sub-pixel 'pan' over a natural-like texture, or one shape that 'translate's by `step`. */
   kind: 'bouncing' | 'pan' | 'translate';
+  /** Frame width in pixels. */
   width: number;
+  /** Frame height in pixels. */
   height: number;
+  /** Number of frames. */
   frames: number;
   /** Every random choice derives from this. Default 0. */
   seed?: number;

@@ -24,6 +24,11 @@ export interface WriteVideoOptions {
 /**
  * Output arguments used when no codec is given: lossless FFV1 for .avi/.mkv/.nut, H.264 (even-padded,
  * yuv420p so players accept it) for .mp4/.mov, VP9 for .webm, ffmpeg's own choice otherwise (.gif...).
+ * @param ext the output extension, lower case with its dot.
+ * @example
+ * ```ts
+ * defaultCodecArgs('.mkv'); // ['-c:v', 'ffv1']
+ * ```
  */
 export function defaultCodecArgs(ext: string): string[] {
   const even = ['-vf', 'pad=ceil(iw/2)*2:ceil(ih/2)*2', '-pix_fmt', 'yuv420p'];

@@ -27,13 +27,17 @@ export type Y4mInterlace = 'p' | 't' | 'b' | 'm' | '?';
 
 /** Everything in a Y4M stream header, plus derived byte sizes. */
 export interface Y4mHeader {
+  /** W parameter: width in pixels. */
   width: number;
+  /** H parameter: height in pixels. */
   height: number;
   /** Frame rate as a ratio [numerator, denominator], when given and non-zero. */
   fpsRatio?: [number, number];
+  /** fpsRatio as a number of frames per second. */
   fps?: number;
   /** Pixel aspect ratio [numerator, denominator]; [0, 0] means unknown. */
   aspect?: [number, number];
+  /** I parameter; 'p' when absent. */
   interlace: Y4mInterlace;
   /** The C parameter ('420jpeg' when absent, as the format specifies). */
   colorspace: string;
@@ -43,6 +47,14 @@ export interface Y4mHeader {
   headerBytes: number;
   /** Bytes of one frame's planes (without the FRAME line). */
   frameBytes: number;
+}
+
+/** A parsed Y4M byte string: its header and where each frame is. */
+export interface Y4mIndex {
+  /** The stream header. */
+  header: Y4mHeader;
+  /** One entry per frame, in order. */
+  frames: Y4mFrameIndex[];
 }
 
 /** One frame of a parsed Y4M byte string: where its luma plane starts and its FRAME parameters. */
@@ -170,7 +182,7 @@ export function parseFrameLine(bytes: Uint8Array, pos: number, source: string): 
  * console.log(header.interlace, frames[0].params);
  * ```
  */
-export function parseY4m(bytes: Uint8Array, source = 'bytes'): { header: Y4mHeader; frames: Y4mFrameIndex[] } {
+export function parseY4m(bytes: Uint8Array, source = 'bytes'): Y4mIndex {
   const header = parseY4mHeader(bytes, source);
   const frames: Y4mFrameIndex[] = [];
   let pos = header.headerBytes;
@@ -216,6 +228,7 @@ export interface EncodeY4mOptions {
   colorspace?: Y4mColorspace;
   /** Frame rate; default video.fps, else 25. */
   fps?: number;
+  /** Interlacing flag to write; default 'p'. */
   interlace?: Y4mInterlace;
   /** Extra X header comments (without the 'X'). */
   comments?: string[];
