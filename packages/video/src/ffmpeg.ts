@@ -88,13 +88,16 @@ export function parseStreamInfo(stderr: string, section: 'Input' | 'Output'): St
   return info;
 }
 
-/** Turns a failed ffmpeg run into a VqvidError naming the source and ffmpeg's own last words. */
-export function ffmpegError(source: string, stderr: string, code: number | null, signal: string | null): VqvidError {
+/**
+ * Turns a failed ffmpeg run into a VqvidError naming the file and ffmpeg's own last words. Only a
+ * decoding run can blame its input (E_NOT_FOUND, E_FORMAT); an encoding failure is ffmpeg's (E_TOOL).
+ */
+export function ffmpegError(source: string, stderr: string, code: number | null, signal: string | null, decoding = true): VqvidError {
   const tail = stderr.trim().split('\n').slice(-3).join(' | ').slice(0, 400);
-  if (/No such file or directory/.test(stderr)) {
+  if (decoding && /No such file or directory/.test(stderr)) {
     return new VqvidError('E_NOT_FOUND', `${source}: file does not exist (ffmpeg: ${tail})`, { source });
   }
-  if (/Invalid data found|does not contain any stream|matches no streams|Invalid argument/.test(stderr)) {
+  if (decoding && /Invalid data found|does not contain any stream|matches no streams|Invalid argument/.test(stderr)) {
     return new VqvidError('E_FORMAT', `${source}: not a video ffmpeg can decode (ffmpeg: ${tail})`, { source, stderr: tail });
   }
   const how = signal ? `signal ${signal}` : `code ${code}`;
@@ -171,14 +174,15 @@ export async function waitForStderr<T>(run: FfmpegRun, test: (s: string) => T | 
   }
 }
 
-/** The input arguments for a path or for bytes fed through stdin. */
-export function inputArgs(src: string | Uint8Array): string[] {
-  return ['-i', typeof src === 'string' ? `file:${src}` : 'pipe:0'];
-}
-
-/** Writes `bytes` to ffmpeg's stdin and closes it; errors (EPIPE) are left to the exit status. */
-export function feedStdin(run: FfmpegRun, bytes: Uint8Array): void {
-  run.child.stdin!.end(bytes);
+/**
+ * Starts ffmpeg reading `src`: a path by name, bytes through stdin (written at once; an EPIPE when ffmpeg
+ * stops reading early is left to its exit status). `args` follow the input.
+ */
+async function startOn(src: string | Uint8Array, args: string[], source: string): Promise<FfmpegRun> {
+  const input = ['-i', typeof src === 'string' ? `file:${src}` : 'pipe:0'];
+  const run = await startFfmpeg([...input, ...args], typeof src === 'string' ? 'ignore' : 'pipe', source);
+  if (typeof src !== 'string') run.child.stdin!.end(src);
+  return run;
 }
 
 /**
@@ -186,8 +190,7 @@ export function feedStdin(run: FfmpegRun, bytes: Uint8Array): void {
  * (no output given); only a missing stream counts as failure.
  */
 export async function ffmpegProbe(src: string | Uint8Array, source: string): Promise<StreamInfo> {
-  const run = await startFfmpeg(inputArgs(src), typeof src === 'string' ? 'ignore' : 'pipe', source);
-  if (typeof src !== 'string') feedStdin(run, src);
+  const run = await startOn(src, [], source);
   const { code, signal } = await run.exited;
   const info = parseStreamInfo(run.stderr(), 'Input');
   if (!info) throw ffmpegError(source, run.stderr() + '\nno video stream', code, signal);
@@ -196,9 +199,7 @@ export async function ffmpegProbe(src: string | Uint8Array, source: string): Pro
 
 /** Counts decodable frames exactly by decoding to the null muxer (one frame per decoded picture). */
 export async function ffmpegCountFrames(src: string | Uint8Array, source: string): Promise<number> {
-  const args = [...inputArgs(src), '-map', '0:v:0', '-vsync', 'passthrough', '-f', 'null', '-'];
-  const run = await startFfmpeg(args, typeof src === 'string' ? 'ignore' : 'pipe', source);
-  if (typeof src !== 'string') feedStdin(run, src);
+  const run = await startOn(src, ['-map', '0:v:0', '-vsync', 'passthrough', '-f', 'null', '-'], source);
   const { code, signal } = await run.exited;
   const all = [...run.stderr().matchAll(/frame=\s*(\d+)/g)];
   if (code !== 0 || all.length === 0) throw ffmpegError(source, run.stderr(), code, signal);
@@ -212,12 +213,11 @@ export async function* ffmpegGrayFrames(
   limit: number | undefined,
   info: { stream?: StreamInfo },
 ): AsyncGenerator<Uint8Array> {
-  const args = [...inputArgs(src), '-map', '0:v:0', '-vsync', 'passthrough'];
+  const args = ['-map', '0:v:0', '-vsync', 'passthrough'];
   if (limit !== undefined) args.push('-frames:v', String(limit));
   args.push('-f', 'rawvideo', '-pix_fmt', 'gray', 'pipe:1');
-  const run = await startFfmpeg(args, typeof src === 'string' ? 'ignore' : 'pipe', source);
+  const run = await startOn(src, args, source);
   try {
-    if (typeof src !== 'string') feedStdin(run, src);
     let frame: Uint8Array | null = null;
     let filled = 0;
     // Pulling chunks one at a time is the back-pressure: while the consumer works, stdout is not read,
@@ -268,7 +268,7 @@ export async function ffmpegEncode(
     for (const buf of frames()) if (!(await Promise.race([write(buf), run.exited.then(() => false)]))) break;
     stdin.end();
     const { code, signal } = await run.exited;
-    if (code !== 0) throw ffmpegError(output, run.stderr(), code, signal);
+    if (code !== 0) throw ffmpegError(output, run.stderr(), code, signal, false);
   } finally {
     await run.stop();
   }

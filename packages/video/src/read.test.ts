@@ -108,6 +108,7 @@ describe('Y4M files', () => {
     await expectError(readVideo(bytes, { start: 3 }), 'E_RANGE', /start/);
     await expectError(readVideo(bytes, { maxFrames: 0 }), 'E_RANGE', /maxFrames/);
     await expectError(readVideo(bytes, { format: 'mpeg' as 'y4m' }), 'E_RANGE', /format/);
+    expect(() => streamVideo(bytes, { width: -1 })).toThrow(/width/); // checked when called, before any pull
   });
 });
 

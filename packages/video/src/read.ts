@@ -143,11 +143,6 @@ interface RawStream {
   frames: AsyncGenerator<{ index: number; luma: Uint8Array | null }>;
 }
 
-async function* counted(gen: AsyncGenerator<Uint8Array>): AsyncGenerator<{ index: number; luma: Uint8Array }> {
-  let index = 0;
-  for await (const luma of gen) yield { index: index++, luma };
-}
-
 async function openRaw(src: string | Uint8Array, format: VideoFormat | undefined, start: number, limit: number | undefined): Promise<RawStream> {
   await checkSource(src);
   const source = sourceName(src);
@@ -156,11 +151,12 @@ async function openRaw(src: string | Uint8Array, format: VideoFormat | undefined
     const meta: RawStream['meta'] = {};
     const gen = ffmpegGrayFrames(src, source, limit, info);
     async function* withMeta() {
-      for await (const f of counted(gen)) {
+      let index = 0;
+      for await (const luma of gen) {
         const { width, height, fps, duration } = info.stream!;
         const expected = fps && duration ? Math.round(fps * duration) : undefined;
         Object.assign(meta, { width, height, fps, expected });
-        yield f;
+        yield { index: index++, luma };
       }
     }
     return { meta, frames: withMeta() };
@@ -243,7 +239,7 @@ async function* frameStream(src: string | Uint8Array, opts: ReadVideoOptions, me
   const start = opts.start ?? 0;
   const limit = opts.maxFrames === undefined ? undefined : start + opts.maxFrames;
   const raw = await openRaw(src, opts.format, start, limit);
-  let resize: ((f: Float32Array) => Float32Array) | null | undefined;
+  let resize: ((f: Uint8Array) => Float32Array) | null | undefined;
   let emitted = 0;
   let seen = 0;
   try {
@@ -258,9 +254,7 @@ async function* frameStream(src: string | Uint8Array, opts: ReadVideoOptions, me
         if (raw.meta.expected !== undefined) meta.expected = Math.max(1, Math.min(raw.meta.expected - start, opts.maxFrames ?? Infinity));
         resize = tw === w && th === h ? null : makeFrameResizer(w, h, tw, th);
       }
-      const full = new Float32Array(w * h);
-      lumaToFloat(luma, 0, w * h, full);
-      yield { index, width: tw, height: th, data: resize ? resize(full) : full };
+      yield { index, width: tw, height: th, data: resize ? resize(luma) : lumaToFloat(luma, 0, w * h, new Float32Array(w * h)) };
       emitted++;
       opts.onProgress?.({ stage: 'read', done: emitted, total: meta.expected });
       if (limit !== undefined && index + 1 >= limit) break;
@@ -285,6 +279,7 @@ async function* frameStream(src: string | Uint8Array, opts: ReadVideoOptions, me
  * ```
  */
 export function streamVideo(src: string | Uint8Array, opts: ReadVideoOptions = {}): AsyncIterable<VideoFrame> {
+  checkOptions(opts); // now, not at the first pull
   return frameStream(src, opts, {});
 }
 

@@ -35,7 +35,7 @@ function axisWeights(n: number, m: number): AxisWeights {
 }
 
 /** A reusable resizer for frames of one size: precomputes both axes' weights once. */
-export function makeFrameResizer(srcW: number, srcH: number, dstW: number, dstH: number): (src: Float32Array, srcOffset?: number, out?: Float32Array) => Float32Array {
+export function makeFrameResizer(srcW: number, srcH: number, dstW: number, dstH: number): (src: Float32Array | Uint8Array, srcOffset?: number, out?: Float32Array) => Float32Array {
   const ax = axisWeights(srcW, dstW);
   const ay = axisWeights(srcH, dstH);
   const rows = new Float64Array(srcH * dstW);

@@ -199,9 +199,10 @@ export function parseY4m(bytes: Uint8Array, source = 'bytes'): Y4mIndex {
   return { header, frames };
 }
 
-/** Copies `n` bytes of luma starting at `offset` into `out` at `at`, as floats. */
-export function lumaToFloat(bytes: Uint8Array, offset: number, n: number, out: Float32Array, at = 0): void {
+/** Copies `n` bytes of luma starting at `offset` into `out` at `at`, as floats; returns `out`. */
+export function lumaToFloat(bytes: Uint8Array, offset: number, n: number, out: Float32Array, at = 0): Float32Array {
   for (let i = 0; i < n; i++) out[at + i] = bytes[offset + i];
+  return out;
 }
 
 /**
