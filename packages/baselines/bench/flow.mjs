@@ -106,7 +106,8 @@ function synthetic(runs) {
 function readGray(path, frames) {
   const ffmpeg = require('@ffmpeg-installer/ffmpeg').path;
   return new Promise((resolve, reject) => {
-    const p = spawn(ffmpeg, ['-v', 'error', '-i', path, '-frames:v', String(frames), '-vf', `scale=${W}:${H}`, '-f', 'rawvideo', '-pix_fmt', 'gray', '-']);
+    // -vsync 0: decoded frames only; without it ffmpeg repeats frames of variable-rate files (tree.avi: 68 → 449).
+    const p = spawn(ffmpeg, ['-v', 'error', '-i', path, '-vsync', '0', '-frames:v', String(frames), '-vf', `scale=${W}:${H}`, '-f', 'rawvideo', '-pix_fmt', 'gray', '-']);
     const chunks = [];
     p.stdout.on('data', (c) => chunks.push(c));
     p.stderr.on('data', (c) => process.stderr.write(c));
