@@ -141,6 +141,17 @@ describe('ffmpeg sources', () => {
     expect([full.width, full.height]).toEqual([24, 16]);
   });
 
+  test('.gif through ffmpeg keeps frame count and size; gray survives its palette closely', async () => {
+    const v = clip(4);
+    const path = join(dir, 'strip.gif');
+    await writeVideo(path, v);
+    const r = await readVideo(path);
+    expect(r).toMatchObject({ width: 24, height: 16, frames: 4 });
+    let err = 0;
+    for (let i = 0; i < r.data.length; i++) err += Math.abs(r.data[i] - v.data[i]);
+    expect(err / r.data.length).toBeLessThan(3);
+  });
+
   test('start/maxFrames and resize match the Y4M path exactly', async () => {
     const v = clip(8);
     const path = join(dir, 'range.mkv');

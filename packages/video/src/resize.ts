@@ -39,23 +39,28 @@ export function makeFrameResizer(srcW: number, srcH: number, dstW: number, dstH:
   const ax = axisWeights(srcW, dstW);
   const ay = axisWeights(srcH, dstH);
   const rows = new Float64Array(srcH * dstW);
+  const { first: fx, count: cx, weights: wx, offsets: ox } = ax;
+  const { first: fy, count: cy, weights: wy, offsets: oy } = ay;
   return (src, srcOffset = 0, out = new Float32Array(dstW * dstH)) => {
     for (let y = 0; y < srcH; y++) {
       const base = srcOffset + y * srcW;
       for (let j = 0; j < dstW; j++) {
         let acc = 0;
-        const o = ax.offsets[j];
-        const f = base + ax.first[j];
-        for (let k = 0; k < ax.count[j]; k++) acc += ax.weights[o + k] * src[f + k];
+        const o = ox[j];
+        const f = base + fx[j];
+        for (let k = 0; k < cx[j]; k++) acc += wx[o + k] * src[f + k];
         rows[y * dstW + j] = acc;
       }
     }
+    out.fill(0);
+    // Row by row so the inner loop runs along contiguous memory.
     for (let i = 0; i < dstH; i++) {
-      const o = ay.offsets[i];
-      for (let j = 0; j < dstW; j++) {
-        let acc = 0;
-        for (let k = 0; k < ay.count[i]; k++) acc += ay.weights[o + k] * rows[(ay.first[i] + k) * dstW + j];
-        out[i * dstW + j] = acc;
+      const o = oy[i];
+      const dst = i * dstW;
+      for (let k = 0; k < cy[i]; k++) {
+        const w = wy[o + k];
+        const r = (fy[i] + k) * dstW;
+        for (let j = 0; j < dstW; j++) out[dst + j] += w * rows[r + j];
       }
     }
     return out;
