@@ -6,7 +6,7 @@ export function toByte(v: number): number {
   return v >= 255 ? 255 : Math.round(v);
 }
 
-/** Gray bytes of one frame of `data` starting at `offset`. */
+/** Gray bytes (rounded, clamped) of the `n` values of `data` from `offset`, written into `out`. */
 export function frameToBytes(data: Float32Array, offset: number, n: number, out = new Uint8Array(n)): Uint8Array {
   for (let i = 0; i < n; i++) out[i] = toByte(data[offset + i]);
   return out;

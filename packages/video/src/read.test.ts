@@ -116,7 +116,9 @@ describe('ffmpeg sources', () => {
   test.each(['mkv', 'avi'])('lossless .%s round trip (ffv1): frames, size and pixels exact', async (ext) => {
     const v = clip(6);
     const path = join(dir, `lossless.${ext}`);
-    await writeVideo(path, v);
+    const done: number[] = [];
+    await writeVideo(path, v, { onProgress: (e) => done.push(e.done) });
+    expect(done).toEqual([1, 2, 3, 4, 5, 6]);
     const r = await readVideo(path);
     expect(r).toMatchObject({ width: 24, height: 16, frames: 6 });
     expect(r.fps).toBeCloseTo(10, 5);

@@ -235,11 +235,13 @@ interface StreamMeta {
 
 /** Frames with the meta of their source; the shared engine of streamVideo and readVideo. */
 async function* frameStream(src: string | Uint8Array, opts: ReadVideoOptions, meta: StreamMeta): AsyncGenerator<VideoFrame> {
-  checkOptions(opts);
   const start = opts.start ?? 0;
   const limit = opts.maxFrames === undefined ? undefined : start + opts.maxFrames;
   const raw = await openRaw(src, opts.format, start, limit);
+  // Set from the first frame: ffmpeg sources only know their size once decoding has started.
   let resize: ((f: Uint8Array) => Float32Array) | null | undefined;
+  let tw = 0;
+  let th = 0;
   let emitted = 0;
   let seen = 0;
   try {
@@ -248,8 +250,8 @@ async function* frameStream(src: string | Uint8Array, opts: ReadVideoOptions, me
       if (index < start || !luma) continue;
       const w = raw.meta.width!;
       const h = raw.meta.height!;
-      const [tw, th] = targetSize(opts, w, h);
       if (resize === undefined) {
+        [tw, th] = targetSize(opts, w, h);
         meta.fps = raw.meta.fps;
         if (raw.meta.expected !== undefined) meta.expected = Math.max(1, Math.min(raw.meta.expected - start, opts.maxFrames ?? Infinity));
         resize = tw === w && th === h ? null : makeFrameResizer(w, h, tw, th);
@@ -279,7 +281,7 @@ async function* frameStream(src: string | Uint8Array, opts: ReadVideoOptions, me
  * ```
  */
 export function streamVideo(src: string | Uint8Array, opts: ReadVideoOptions = {}): AsyncIterable<VideoFrame> {
-  checkOptions(opts); // now, not at the first pull
+  checkOptions(opts); // when called, not at the first pull
   return frameStream(src, opts, {});
 }
 
@@ -292,6 +294,7 @@ export function streamVideo(src: string | Uint8Array, opts: ReadVideoOptions = {
  * ```
  */
 export async function readVideo(src: string | Uint8Array, opts: ReadVideoOptions = {}): Promise<Video> {
+  checkOptions(opts);
   const meta: StreamMeta = {};
   let collector: FrameCollector | null = null;
   let width = 0;

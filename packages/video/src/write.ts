@@ -1,7 +1,7 @@
 import { rename, rm } from 'node:fs/promises';
 import { basename, dirname, extname, join } from 'node:path';
 import { VqvidError, assertNumber, assertVideo, fail, writeFileAtomic } from '@vqvid/core';
-import type { Video } from '@vqvid/core';
+import type { OnProgress, Video } from '@vqvid/core';
 import { ffmpegEncode } from './ffmpeg';
 import { frameToBytes } from './pixels';
 import { encodeY4m } from './y4m';
@@ -19,6 +19,8 @@ export interface WriteVideoOptions {
   codec?: string;
   /** Extra ffmpeg output arguments, placed before the output path. */
   ffmpegArgs?: string[];
+  /** Called after each frame handed to ffmpeg (stage 'write'). */
+  onProgress?: OnProgress;
 }
 
 /**
@@ -77,7 +79,10 @@ export async function writeVideo(path: string, video: Video, opts: WriteVideoOpt
   args.push(...codec, ...(opts.ffmpegArgs ?? []), `file:${tmp}`);
   const n = video.width * video.height;
   function* frames() {
-    for (let t = 0; t < video.frames; t++) yield frameToBytes(video.data, t * n, n);
+    for (let t = 0; t < video.frames; t++) {
+      yield frameToBytes(video.data, t * n, n);
+      opts.onProgress?.({ stage: 'write', done: t + 1, total: video.frames, fraction: (t + 1) / video.frames });
+    }
   }
   try {
     await ffmpegEncode(args, path, frames);

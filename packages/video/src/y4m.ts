@@ -1,6 +1,6 @@
 import { VqvidError, assertVideo, fail } from '@vqvid/core';
 import type { Video } from '@vqvid/core';
-import { fpsToRatio, toByte } from './pixels';
+import { fpsToRatio, frameToBytes } from './pixels';
 
 /** 8-bit Y4M colour spaces this package reads; the luma plane is always first and `width*height` bytes. */
 const CHROMA_BYTES: Record<string, (w: number, h: number) => number> = {
@@ -264,7 +264,7 @@ export function encodeY4m(video: Video, opts: EncodeY4mOptions = {}): Uint8Array
   for (let t = 0; t < frames; t++) {
     const at = head.length + t * frameLen;
     out.set(frameLine, at);
-    for (let i = 0; i < w * h; i++) out[at + 6 + i] = toByte(video.data[t * w * h + i]);
+    frameToBytes(video.data, t * w * h, w * h, out.subarray(at + 6, at + 6 + w * h));
     out.fill(128, at + 6 + w * h, at + frameLen);
   }
   return out;
