@@ -2,7 +2,7 @@ import { Rng, VqvidError } from '@vqvid/core';
 import { type AssignBackend, type BackendName, assignNaive } from './assign';
 import { createBackend } from './backends';
 import { clusteredProblem, maxRelativeError, assign } from './compare';
-import { cpuArgmin } from './cpu';
+import { CpuBackend, cpuArgmin } from './cpu';
 import { GpuJsBackend } from './gpujs';
 
 const randomProblem = (n: number, k: number, dim: number, seed: number) => {
@@ -104,6 +104,22 @@ describe('assignment backends agree with assignNaive', () => {
     centroids.copyWithin(200 * 4, 7 * 4, 8 * 4); // 200 duplicates 7, in a later tile
     const want = assignNaive(data, 23, centroids, 300, 4);
     expect(Array.from(cpuArgmin(data, 23, centroids, 300, 4))).toEqual(Array.from(want.labels));
+  });
+
+  test('cpu backend: wasm SIMD path and TypeScript path both match, across point and centroid tiles', async () => {
+    const simd = new CpuBackend();
+    const ts = new CpuBackend(false);
+    expect(simd.path(64)).toBe('wasm-simd'); // Node 20 has WebAssembly SIMD
+    expect(ts.path(64)).toBe('typescript');
+    // 4100 points: two point tiles (4096) and a partial panel; 517 centroids: three centroid tiles (256) + padding
+    const { data, centroids } = clusteredProblem(4100, 517, 9, 8);
+    centroids.copyWithin(300 * 9, 3 * 9, 4 * 9); // a duplicate in another centroid tile
+    const want = assignNaive(data, 4100, centroids, 517, 9);
+    for (const b of [simd, ts]) {
+      const got = await b.assign(data, 4100, centroids, 517, 9);
+      expect(maxRelativeError(data, 4100, centroids, 517, 9, got.labels, want)).toBeLessThan(1e-4);
+      expect(got.labels).not.toContain(300);
+    }
   });
 });
 

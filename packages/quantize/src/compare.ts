@@ -38,6 +38,13 @@ export async function assign(
  * How far a result is from exact: over all points, the largest (d(x, chosen) − d(x, nearest)) divided by
  * (d(x, nearest) + eps·(||x||² + ||c_nearest||²)), so 0 means every choice is a true nearest centroid.
  * The eps term is the rounding floor of the float32 expansion ||x||² − 2x·c + ||c||².
+ * @param labels the labels to judge; @param reference {@link assignNaive} on the same problem.
+ * @example
+ * ```ts
+ * const want = assignNaive(data, n, centroids, k, dim);
+ * const { labels } = await assign(data, dim, centroids, k, { backend: 'webasm' });
+ * maxRelativeError(data, n, centroids, k, dim, labels, want) < 1e-4; // the package's tolerance
+ * ```
  */
 export function maxRelativeError(data: Float32Array, n: number, centroids: Float32Array, k: number, dim: number,
   labels: Int32Array, reference: AssignResult, eps = 1e-6): number {
@@ -111,7 +118,14 @@ export async function compareBackends(opts: {
   return { naiveMs, results };
 }
 
-/** Points scattered around k random centers (std 0.3 around N(0,1) centers): realistic near-ties included. */
+/**
+ * A seeded test problem: `n` points of dimension `dim` scattered (std 0.3) around `k` random N(0,1) centers,
+ * which are returned as the centroids; near-ties included.
+ * @example
+ * ```ts
+ * const { data, centroids } = clusteredProblem(10000, 1024, 64, 1); // data: 10000 x 64, centroids: 1024 x 64
+ * ```
+ */
 export function clusteredProblem(n: number, k: number, dim: number, seed: number): { data: Float32Array; centroids: Float32Array } {
   const rng = new Rng(seed);
   const centroids = Float32Array.from({ length: k * dim }, () => rng.normal());

@@ -1,4 +1,5 @@
 import { type AssignBackend, type AssignResult, labelDistances, rowNorms } from './assign';
+import { SimdKernel } from './wasm-simd';
 
 /** Centroids per cache tile: 128 x 64 floats = 32 KiB, the size of a typical L1 data cache. */
 const CENTROID_TILE = 128;
@@ -6,22 +7,40 @@ const CENTROID_TILE = 128;
 const POINT_TILE = 256;
 
 /**
- * Hand-written TypeScript assignment: ||c||² − 2x·c (||x||² is constant per point), four points per inner
- * step sharing each centroid load, tiled over centroids so a tile stays in L1 while a tile of points passes.
- * Pure JS, no Node imports, so it runs in browsers too.
+ * Hand-written single-thread assignment of ||c||² − 2x·c (||x||² is constant per point): the WebAssembly
+ * SIMD kernel of `wasm-simd.ts` where the engine supports SIMD (float32), else blocked TypeScript (float64
+ * accumulation). No Node imports, so it runs in browsers too.
  */
 export class CpuBackend implements AssignBackend {
   readonly name = 'cpu' as const;
+  private readonly simd = new Map<number, SimdKernel | null>();
+
+  /** @param useSimd false forces the TypeScript path (tests compare both). */
+  constructor(private readonly useSimd = true) {}
+
+  /** Which path assign() takes for this dim. */
+  path(dim: number): 'wasm-simd' | 'typescript' {
+    return this.kernel(dim) ? 'wasm-simd' : 'typescript';
+  }
 
   async assign(data: Float32Array, n: number, centroids: Float32Array, k: number, dim: number): Promise<AssignResult> {
-    const labels = cpuArgmin(data, n, centroids, k, dim);
+    const simd = this.kernel(dim);
+    const labels = simd ? simd.argmin(data, n, centroids, rowNorms(centroids, k, dim), k) : cpuArgmin(data, n, centroids, k, dim);
     return { labels, dist: labelDistances(data, n, centroids, dim, labels) };
   }
 
-  dispose(): void {}
+  dispose(): void {
+    this.simd.clear();
+  }
+
+  private kernel(dim: number): SimdKernel | null {
+    if (!this.useSimd) return null;
+    if (!this.simd.has(dim)) this.simd.set(dim, SimdKernel.create(dim));
+    return this.simd.get(dim) ?? null;
+  }
 }
 
-/** Nearest-centroid labels (lowest index on ties) by the tiled ||c||² − 2x·c search. */
+/** Nearest-centroid labels (lowest index on ties) by the tiled ||c||² − 2x·c search in TypeScript. */
 export function cpuArgmin(data: Float32Array, n: number, centroids: Float32Array, k: number, dim: number): Int32Array {
   const norms = rowNorms(centroids, k, dim);
   const labels = new Int32Array(n);
