@@ -1,11 +1,11 @@
 import { mkdtempSync, rmSync, writeFileSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { VqvidError, assertVideo } from '@vqvid/core';
+import { Rng, VqvidError, assertVideo } from '@vqvid/core';
 import type { Video } from '@vqvid/core';
 import { FrameCollector, probeVideo, readVideo, streamVideo } from './read';
 import { writeVideo } from './write';
-import { encodeY4m } from './y4m';
+import { decodeY4m, encodeY4m } from './y4m';
 import { resizeVideo } from './resize';
 import { killedFfmpegCount, liveFfmpegCount } from './ffmpeg';
 import { syntheticVideo } from './synthetic';
@@ -85,6 +85,30 @@ describe('Y4M files', () => {
       const c = new FrameCollector(2, expected);
       for (let t = 0; t < 7; t++) c.push(new Float32Array([t, -t]));
       expect(Array.from(c.finish())).toEqual([0, -0, 1, -1, 2, -2, 3, -3, 4, -4, 5, -5, 6, -6]);
+    }
+  });
+
+  test('the streaming Y4M reader agrees with decodeY4m on 300 mutated byte strings', async () => {
+    const rng = new Rng(77);
+    const base = encodeY4m(clip(3, 5, 3), { colorspace: '420' });
+    for (let i = 0; i < 300; i++) {
+      let b = Uint8Array.from(base);
+      if (rng.next() < 0.5) for (let k = 1 + rng.int(3); k > 0; k--) b[rng.int(b.length)] ^= 1 << rng.int(8);
+      else b = b.subarray(0, rng.int(b.length + 1));
+      const sync = (() => {
+        try {
+          return decodeY4m(b);
+        } catch (e) {
+          return e as Error;
+        }
+      })();
+      const streamed = await readVideo(b, { format: 'y4m' }).catch((e: Error) => e);
+      if (sync instanceof Error) {
+        expect(streamed).toBeInstanceOf(VqvidError);
+        expect((streamed as VqvidError).code).toBe((sync as VqvidError).code);
+      } else {
+        expect(streamed).toEqual(sync);
+      }
     }
   });
 
