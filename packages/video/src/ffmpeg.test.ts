@@ -1,4 +1,4 @@
-import { ffmpegError, parseStreamInfo } from './ffmpeg';
+import { ffmpegError, parseStreamInfo, resolveFfmpeg } from './ffmpeg';
 
 // Excerpts of real ffmpeg 4.x stderr.
 const DECODE = `Input #0, avi, from 'file:/data/tree.avi':
@@ -44,5 +44,23 @@ describe('ffmpegError', () => {
     expect(enc.code).toBe('E_TOOL');
     expect(enc.message).toMatch(/out\.mp4: ffmpeg failed with code 1 .*Invalid argument/);
     expect(ffmpegError('x', '', null, 'SIGSEGV').message).toMatch(/signal SIGSEGV/);
+  });
+});
+
+describe('resolveFfmpeg', () => {
+  const saved = process.env.VQVID_FFMPEG;
+  afterEach(() => {
+    if (saved === undefined) delete process.env.VQVID_FFMPEG;
+    else process.env.VQVID_FFMPEG = saved;
+  });
+  test('VQVID_FFMPEG first, else the @ffmpeg-installer binary', async () => {
+    delete process.env.VQVID_FFMPEG;
+    const installed = await resolveFfmpeg();
+    expect(installed.from).toBe('@ffmpeg-installer/ffmpeg');
+    expect(installed.path).toMatch(/ffmpeg$/);
+    process.env.VQVID_FFMPEG = installed.path;
+    expect(await resolveFfmpeg()).toEqual({ path: installed.path, from: 'VQVID_FFMPEG' });
+    process.env.VQVID_FFMPEG = '/nonexistent/ffmpeg';
+    await expect(resolveFfmpeg()).rejects.toMatchObject({ code: 'E_TOOL' });
   });
 });
