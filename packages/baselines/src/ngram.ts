@@ -1,5 +1,6 @@
 import { assertCodeVolume, assertInt, assertNumber, fail } from '@vqvid/core';
 import type { CodeVolume } from '@vqvid/core';
+import { SparseCounts } from './counts';
 
 /**
  * Cross-entropy summary of a code model on some codes (natural-log based).
@@ -52,12 +53,6 @@ export interface SpatialNgramOptions extends NgramOptions {
   neighbours?: 4 | 8;
 }
 
-/** Counts of the codes that followed one context. */
-interface ContextStats {
-  total: number;
-  counts: Map<number, number>;
-}
-
 const NEIGHBOURS_4: ReadonlyArray<readonly [number, number]> = [[0, 0], [-1, 0], [1, 0], [0, -1], [0, 1]];
 const NEIGHBOURS_8 = [...NEIGHBOURS_4, [-1, -1], [-1, 1], [1, -1], [1, 1]] as const;
 
@@ -80,7 +75,9 @@ export abstract class CodeNgramModel {
   k_: number | null = null;
   private unigram_ = new Float64Array(0);
   private unigramTotal_ = 0;
-  private tables_: Map<string, ContextStats>[] = [];
+  private counts_ = new SparseCounts(1);
+  /** Scratch: context ids of the back-off levels for the cell being scored. */
+  private readonly ids: number[] = [];
   private readonly alpha: number;
   private readonly smoothing: 'witten-bell' | 'absolute';
   private readonly discount: number;
@@ -128,17 +125,21 @@ export abstract class CodeNgramModel {
     if (list.length === 0) fail('E_SHAPE', 'codes', 'at least one CodeVolume', list);
     list.forEach((v, i) => assertCodeVolume(v, Array.isArray(codes) ? `codes[${i}]` : 'codes'));
     const k = list[0].k;
+    assertInt(k, 'codes.k', 1, MAX_K);
     list.forEach((v, i) => {
       if (v.k !== k) fail('E_SHAPE', `codes[${i}].k`, `${k} (as codes[0].k)`, v.k);
     });
     this.k_ = k;
     this.unigram_ = new Float64Array(k);
     this.unigramTotal_ = 0;
-    this.tables_ = this.orders.map(() => new Map<string, ContextStats>());
+    this.counts_ = new SparseCounts(k);
     for (const v of list) {
       for (let i = 0; i < v.codes.length; i++) this.unigram_[v.codes[i]]++;
       this.unigramTotal_ += v.codes.length;
-      this.forEachCell(v, 1, v.frames - 1, (ctx, x) => this.orders.forEach((len, l) => this.count(l, key(ctx, len), x)));
+      this.forEachCell(v, 1, v.frames - 1, (ctx, x) => {
+        this.counts_.prefixIds(ctx, this.orders, true, this.ids);
+        for (let l = 0; l < this.orders.length; l++) this.counts_.add(this.ids[l], x);
+      });
     }
     return this;
   }
@@ -197,11 +198,13 @@ export abstract class CodeNgramModel {
     if (prev.k !== k) fail('E_SHAPE', 'prev.k', `${k} (the fitted k)`, prev.k);
     const cells = prev.rows * prev.cols;
     const out: CodeVolume = { rows: prev.rows, cols: prev.cols, frames: 1, k, codes: k <= 65536 ? new Uint16Array(cells) : new Int32Array(cells) };
+    // Cells whose context resolves to the same back-off ids share one distribution.
     const cache = new Map<string, number>();
     const dist = new Float64Array(k);
     let i = 0;
     this.forEachCell(prev, prev.frames, prev.frames, (ctx) => {
-      const id = key(ctx, ctx.length);
+      this.counts_.prefixIds(ctx, this.orders, false, this.ids);
+      const id = this.ids.join(',');
       let best = cache.get(id);
       if (best === undefined) {
         best = argmax(this.fillDistribution(ctx, dist));
@@ -232,44 +235,45 @@ export abstract class CodeNgramModel {
   /** p(x | ctx) through the back-off chain, one code at a time (cheap). */
   private prob(ctx: number[], x: number): number {
     const k = this.k_ as number;
+    const counts = this.counts_;
     let p = (this.unigram_[x] + this.alpha) / (this.unigramTotal_ + this.alpha * k);
-    this.orders.forEach((len, l) => {
-      const s = this.tables_[l].get(key(ctx, len));
-      if (s) p = this.mix(s, s.counts.get(x) ?? 0, p);
-    });
+    counts.prefixIds(ctx, this.orders, false, this.ids);
+    for (let l = 0; l < this.orders.length; l++) {
+      const id = this.ids[l];
+      const total = counts.contextTotal(id);
+      if (total > 0) p = this.mix(total, counts.contextTypes(id), counts.pair(id, x), p);
+    }
     return p;
   }
 
   /** The whole distribution for one context, written into `out` (length K). */
   private fillDistribution(ctx: number[], out: Float64Array): Float64Array {
     const k = this.k_ as number;
+    const counts = this.counts_;
     const z = this.unigramTotal_ + this.alpha * k;
     for (let x = 0; x < k; x++) out[x] = (this.unigram_[x] + this.alpha) / z;
-    this.orders.forEach((len, l) => {
-      const s = this.tables_[l].get(key(ctx, len));
-      if (!s) return;
-      const lower = this.mix(s, 0, 1);
+    counts.prefixIds(ctx, this.orders, false, this.ids);
+    for (let l = 0; l < this.orders.length; l++) {
+      const id = this.ids[l];
+      const total = counts.contextTotal(id);
+      if (total === 0) continue;
+      const types = counts.contextTypes(id);
+      const lower = this.mix(total, types, 0, 1);
       for (let x = 0; x < k; x++) out[x] *= lower;
-      for (const [x, c] of s.counts) out[x] += this.mix(s, c, 0);
-    });
+      counts.forEachPair(id, (x, c) => {
+        out[x] += this.mix(total, types, c, 0);
+      });
+    }
     return out;
   }
 
-  /** Smoothed p(x | h) from x's count c in context h and the lower-order probability pLower. */
-  private mix(s: ContextStats, c: number, pLower: number): number {
-    const types = s.counts.size;
-    if (this.smoothing === 'witten-bell') return (c + types * pLower) / (s.total + types);
-    return Math.max(c - this.discount, 0) / s.total + ((this.discount * types) / s.total) * pLower;
-  }
-
-  private count(level: number, id: string, x: number): void {
-    let s = this.tables_[level].get(id);
-    if (!s) {
-      s = { total: 0, counts: new Map() };
-      this.tables_[level].set(id, s);
-    }
-    s.total++;
-    s.counts.set(x, (s.counts.get(x) ?? 0) + 1);
+  /**
+   * Smoothed p(x | h) from the context's total count and distinct codes, x's count c in it and the
+   * lower-order probability pLower.
+   */
+  private mix(total: number, types: number, c: number, pLower: number): number {
+    if (this.smoothing === 'witten-bell') return (c + types * pLower) / (total + types);
+    return Math.max(c - this.discount, 0) / total + ((this.discount * types) / total) * pLower;
   }
 
   /**
@@ -307,9 +311,8 @@ export abstract class CodeNgramModel {
   }
 }
 
-function key(ctx: number[], len: number): string {
-  return len === 1 ? String(ctx[0]) : ctx.slice(0, len).join(',');
-}
+/** Largest vocabulary: keeps the numeric count keys exact (see SparseCounts). */
+const MAX_K = 2 ** 20;
 
 function argmax(p: Float64Array): number {
   let best = 0;
