@@ -114,7 +114,19 @@ describe('opticalFlow (pyramidal Farnebäck) on synthetic motion with known grou
     for (let i = 0; i < f1.u.length; i += 97) expect(f2.u[i]).toBeCloseTo(f1.u[i], 3);
   });
 
+  test('tiny frames give finite flows (nothing to match: zero)', () => {
+    for (const [w, h] of [[1, 5], [3, 3], [5, 1]]) {
+      const a: Video = { width: w, height: h, frames: 1, data: Float32Array.from({ length: w * h }, (_, i) => i * 10) };
+      const b: Video = { ...a, data: a.data.map((x) => 255 - x) };
+      const f = opticalFlow(a, b);
+      expect(f.u.length).toBe(w * h);
+      expect([...f.u, ...f.v].every(Number.isFinite)).toBe(true);
+    }
+  });
+
   test('validates its inputs', () => {
+    const nan: Video = { ...base, data: base.data.map((x, i) => (i === 5 ? NaN : x)) };
+    expect(() => opticalFlow(base, nan)).toThrow(/b.data\[5\]/);
     const two: Video = { width: SIZE, height: SIZE, frames: 2, data: new Float32Array(SIZE * SIZE * 2) };
     expect(() => opticalFlow(two, base)).toThrow(/a.frames: expected 1/);
     expect(() => opticalFlow(base, base, { winSize: 4 })).toThrow(/odd/);

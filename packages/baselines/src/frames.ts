@@ -1,4 +1,4 @@
-import { assertNumber, assertVideo, fail } from '@vqvid/core';
+import { assertFinite, assertNumber, assertVideo, fail } from '@vqvid/core';
 import type { Video } from '@vqvid/core';
 
 /** Pixels of frame `t` (a view, not a copy). */
@@ -14,7 +14,7 @@ export function videoLike(like: Video, data: Float32Array, frames = 1): Video {
   return out;
 }
 
-/** Validates two videos that are combined frame by frame: same width, height and frame count. */
+/** Validates two videos that are combined frame by frame: same width, height and frame count, finite pixels. */
 export function assertFramePair(a: Video, b: Video, nameA: string, nameB: string): void {
   assertVideo(a, nameA);
   assertVideo(b, nameB);
@@ -22,6 +22,9 @@ export function assertFramePair(a: Video, b: Video, nameA: string, nameB: string
     fail('E_SHAPE', nameB, `${a.width}x${a.height} frames like ${nameA}`, `${b.width}x${b.height}`);
   }
   if (a.frames !== b.frames) fail('E_SHAPE', `${nameB}.frames`, `${a.frames} (as ${nameA}.frames)`, b.frames);
+  // One NaN would spread through every blur and warp of the flow code.
+  assertFinite(a.data, `${nameA}.data`);
+  assertFinite(b.data, `${nameB}.data`);
 }
 
 /**

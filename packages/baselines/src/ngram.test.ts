@@ -1,4 +1,4 @@
-import { Rng, VqvidError } from '@vqvid/core';
+import { Rng, VqvidError, sliceCodes } from '@vqvid/core';
 import type { CodeVolume } from '@vqvid/core';
 import { BigramModel, SpatialNgramModel, UnigramModel } from './ngram';
 import type { CodeNgramModel, NgramOptions } from './ngram';
@@ -106,6 +106,17 @@ describe('log-probs equal a brute-force count-based reference', () => {
   const K = 4;
   const train = [randomVolume(2, 3, 4, 5, K), randomVolume(3, 2, 3, 4, K)];
   const heldOut = randomVolume(4, 3, 4, 3, K);
+
+  test('a volume with thousands of distinct contexts (count arrays grow) matches too', () => {
+    const big = [randomVolume(8, 10, 12, 25, 6)];
+    const opts: Required<NgramOptions> = { alpha: 0.5, smoothing: 'witten-bell', discount: 0.75 };
+    const m = new SpatialNgramModel({ ...opts, neighbours: 8 }).fit(big);
+    // Seen contexts (a slice of the training data) and mostly unseen ones.
+    for (const probe of [sliceCodes(big[0], 22, 25), randomVolume(9, 4, 4, 3, 6)]) {
+      const want = referenceLogProbs(big, probe, 8, opts);
+      Array.from(m.logProb(probe)).forEach((g, i) => expect(g).toBeCloseTo(want[i], 12));
+    }
+  });
   const cases: Array<[string, 0 | 1 | 4 | 8, (o: NgramOptions) => CodeNgramModel]> = [
     ['unigram', 0, (o) => new UnigramModel(o)],
     ['bigram', 1, (o) => new BigramModel(o)],
