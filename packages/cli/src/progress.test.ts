@@ -34,6 +34,17 @@ describe('ProgressReporter', () => {
     expect(s.out[1]).toContain('4/4');
     expect(s.out[2]).toBe('\n');
   });
+  it('shows training events with a 1-based epoch and bits/code, and epoch summaries only as lines', () => {
+    const tty = sink(true);
+    const bar = new ProgressReporter(tty, 'bar', () => 0);
+    bar.onProgress({ stage: 'train', done: 3, total: 10, metrics: { loss: Math.LN2 * 2, epoch: 0 } });
+    bar.onProgress({ stage: 'epoch', done: 1, total: 2, metrics: { loss: 1 } });
+    expect(tty.out).toHaveLength(1);
+    expect(tty.out[0]).toContain('epoch 1  loss 1.386  bits/code 2');
+    const pipe = sink(false);
+    new ProgressReporter(pipe, 'lines', () => 0).onProgress({ stage: 'epoch', done: 1, total: 2, metrics: { epoch: 0, loss: Math.LN2, valBits: 1.5 } });
+    expect(pipe.out).toEqual(['epoch     50%  1/2  loss 0.6931  bits/code 1  val bits/code 1.500\n']);
+  });
   it('writes occasional plain lines when not a TTY, and nothing when off', () => {
     let now = 0;
     const s = sink(false);

@@ -13,7 +13,7 @@ export type ProgressMode = 'bar' | 'lines' | 'off';
 const LINE_INTERVAL_MS = 5000;
 const BAR_INTERVAL_MS = 100;
 
-const LABELS: Record<string, string> = { bitsPerCode: 'bits/code', loss: 'loss', inertia: 'inertia' };
+const LABELS: Record<string, string> = { bitsPerCode: 'bits/code', valBits: 'val bits/code' };
 
 function formatNumber(v: number): string {
   if (Number.isInteger(v)) return String(v);
@@ -46,9 +46,21 @@ export function formatProgress(e: ProgressEvent, elapsedS: number, barWidth: num
   if (f !== undefined) parts.push(`${(f * 100).toFixed(0).padStart(3)}%`);
   parts.push(e.total !== undefined ? `${e.done}/${e.total}` : String(e.done));
   for (const [k, v] of Object.entries(e.metrics ?? {})) parts.push(`${LABELS[k] ?? k} ${formatNumber(v)}`);
-  if (f !== undefined && f > 0 && f < 1) parts.push(`ETA ${formatDuration((elapsedS * (1 - f)) / f)}`);
+  if (f !== undefined && f > 0 && f < 1 && elapsedS > 0) parts.push(`ETA ${formatDuration((elapsedS * (1 - f)) / f)}`);
   if (e.message) parts.push(e.message);
   return parts.join('  ');
+}
+
+/** Training events shown the way people read them: 1-based epoch, loss in nats and in bits/code. */
+function enrich(e: ProgressEvent): ProgressEvent {
+  const m = e.metrics;
+  if ((e.stage !== 'train' && e.stage !== 'epoch') || !m || m.loss === undefined) return e;
+  const metrics: Record<string, number> = {};
+  // an epoch summary's `done` already counts epochs
+  if (m.epoch !== undefined && e.stage === 'train') metrics.epoch = m.epoch + 1;
+  Object.assign(metrics, { loss: m.loss, bitsPerCode: m.loss / Math.LN2 });
+  if (m.valBits !== undefined) metrics.valBits = m.valBits;
+  return { ...e, metrics };
 }
 
 /**
@@ -68,8 +80,14 @@ export class ProgressReporter {
   ) {}
 
   /** The callback to hand to long operations. */
-  readonly onProgress: OnProgress = (e) => {
+  readonly onProgress: OnProgress = (event) => {
     if (this.mode === 'off') return;
+    // Per-epoch summaries would break the training bar in two; as plain lines they are the useful ones.
+    if (event.stage === 'epoch') {
+      if (this.mode === 'lines') this.sink.write(formatProgress(enrich(event), 0, 0) + '\n');
+      return;
+    }
+    const e = enrich(event);
     const t = this.now();
     if (e.stage !== this.stage) {
       this.finishLine();

@@ -1,7 +1,22 @@
 import type { Command } from '../command';
 import { benchCommand } from './bench';
+import { demoCommand } from './demo';
 import { encodeCommand } from './encode';
+import { evalCommand } from './eval';
+import { fillCommand } from './fill';
+import { generateCommand, predictCommand } from './predict';
 import { quantizeCommand } from './quantize';
+import { trainCommand } from './train';
 
 /** Every subcommand, in the order `vqvid --help` lists them. */
-export const COMMANDS: Command[] = [quantizeCommand, encodeCommand, benchCommand];
+export const COMMANDS: Command[] = [
+  demoCommand,
+  quantizeCommand,
+  encodeCommand,
+  trainCommand,
+  predictCommand,
+  fillCommand,
+  generateCommand,
+  evalCommand,
+  benchCommand,
+];

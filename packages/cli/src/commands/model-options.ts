@@ -1,0 +1,42 @@
+import type { OptionSpec, ParsedArgs } from '../args';
+import type { CommandContext } from '../command';
+import type { ModelKind, TrainSettings } from '../modeling';
+
+/** Architecture options of `vqvid train` (and the demo). */
+export const ARCH_OPTIONS: Record<string, OptionSpec> = {
+  arch: { kind: 'choice', choices: ['rcnn', 'rnn'], default: 'rcnn', help: 'network: recurrent conv net, or the 1x1 RNN baseline' },
+  hidden: { kind: 'int', default: 64, value: 'n', help: 'recurrent state width' },
+  embed: { kind: 'int', default: 32, value: 'n', help: 'code embedding width' },
+  kernel: { kind: 'int', default: 3, value: 'cells', help: 'conv kernel side (rcnn)' },
+  layers: { kind: 'int', default: 2, value: 'n', help: 'conv layers' },
+  softmax: { kind: 'choice', choices: ['full', 'factored'], default: 'full', help: 'output layer' },
+};
+
+/** Training-loop options of `vqvid train` (and the demo). */
+export const FIT_OPTIONS: Record<string, OptionSpec> = {
+  epochs: { kind: 'int', default: 10, value: 'n', help: 'training epochs' },
+  'steps-per-epoch': { kind: 'int', value: 'n', help: 'batches per epoch (default: one pass over the codes)' },
+  bptt: { kind: 'int', default: 6, value: 'frames', help: 'frames per truncated-BPTT window' },
+  batch: { kind: 'int', default: 8, value: 'n', help: 'windows per batch' },
+  crop: { kind: 'int', default: 16, value: 'cells', help: 'side of the random crop of the code grid' },
+  lr: { kind: 'number', default: 0.002, value: 'rate', help: 'Adam learning rate' },
+  'max-seconds': { kind: 'number', value: 's', help: 'stop training after this wall-clock time' },
+};
+
+/** {@link TrainSettings} from parsed {@link ARCH_OPTIONS} and {@link FIT_OPTIONS}. */
+export function trainSettings(args: ParsedArgs, ctx: CommandContext, kind = args.str('arch') as ModelKind): TrainSettings {
+  const model = { hidden: args.num('hidden'), embedDim: args.num('embed'), layers: args.num('layers'), seed: ctx.seed, softmax: args.str('softmax') as 'full' | 'factored' };
+  return {
+    kind,
+    model: kind === 'rnn' ? model : { ...model, kernel: args.num('kernel') },
+    epochs: args.num('epochs')!,
+    stepsPerEpoch: args.num('steps-per-epoch'),
+    bptt: args.num('bptt'),
+    batch: args.num('batch'),
+    crop: args.num('crop'),
+    lr: args.num('lr'),
+    maxSeconds: args.num('max-seconds'),
+    onProgress: ctx.onProgress,
+    signal: ctx.signal,
+  };
+}

@@ -1,0 +1,104 @@
+import { extname } from 'node:path';
+import { sliceCodes, sliceVideo } from '@vqvid/core';
+import type { CodeVolume, Video } from '@vqvid/core';
+import { frameStrip, writePng, writeVideo } from '@vqvid/video';
+import type { StripRow } from '@vqvid/video';
+import type { Command, CommandContext } from '../command';
+import { saveCodes } from '../files';
+import { loadModel } from '../modeling';
+import { decodeCodes, loadCodesOrVideo } from '../pipeline';
+import type { CodesMeta } from '../pipeline';
+import { loadQuantizer } from './load';
+import { CODEBOOK_OPTION, OUTPUT_OPTION, READ_OPTIONS, ensureParent, readOptions, secondsSince, table } from './shared';
+
+/** What an output file can hold: a strip for .png, frames for a video file, codes for .vqc. */
+export interface FramesOut {
+  strip: StripRow[];
+  video: Video;
+  codes: CodeVolume;
+  meta: CodesMeta;
+}
+
+/** Writes to `path` by its extension: codes (.vqc), a PNG strip (.png) or a video file. */
+export async function writeFrames(path: string, { strip, video, codes, meta }: FramesOut): Promise<string> {
+  await ensureParent(path);
+  const ext = extname(path).toLowerCase();
+  if (ext === '.vqc') {
+    await saveCodes(path, codes, { ...meta });
+    return 'codes';
+  }
+  if (ext === '.png') {
+    await writePng(path, frameStrip(strip, { maxFrames: 8, scale: 2 }));
+    return 'png strip';
+  }
+  await writeVideo(path, video, { fps: meta.fps ?? 25 });
+  return 'video';
+}
+
+/** Shared body of predict and generate: the model's continuation of the input, decoded and written. */
+function continuationCommand(name: 'predict' | 'generate', defaults: { steps: number; mode: 'argmax' | 'sample' }, summary: string, description: string): Command {
+  return {
+    name,
+    summary,
+    usage: `vqvid ${name} <video|codes.vqc> --model model-dir --codebook codebook.vqcb [--steps ${defaults.steps}] -o out.y4m|out.png|out.vqc`,
+    description,
+    positionals: { min: 1, max: 1 },
+    options: {
+      model: { kind: 'string', short: 'm', value: 'dir', help: 'model folder written by vqvid train (required)' },
+      ...CODEBOOK_OPTION,
+      steps: { kind: 'int', default: defaults.steps, value: 'n', help: 'frames to predict' },
+      context: { kind: 'int', value: 'n', help: 'use only the first n frames as context (default all)' },
+      mode: { kind: 'choice', choices: ['argmax', 'sample'], default: defaults.mode, help: 'most likely code per cell, or a seeded sample' },
+      temperature: { kind: 'number', default: 1, value: 't', help: 'sampling temperature' },
+      'top-k': { kind: 'int', value: 'n', help: 'sample only among the n most likely codes' },
+      ...READ_OPTIONS,
+      ...OUTPUT_OPTION('output: .y4m/.mp4/... video, .png strip, or .vqc codes'),
+    },
+    async run(ctx: CommandContext) {
+      const { args } = ctx;
+      const t0 = Date.now();
+      const q = await loadQuantizer(args.required('codebook'), ctx);
+      const model = await loadModel(args.required('model'), q);
+      const input = await loadCodesOrVideo(args.positionals[0], q, readOptions(args, ctx));
+      const frames = args.num('context') ?? input.codes.frames;
+      const context = sliceCodes(input.codes, 0, frames);
+      const steps = args.num('steps')!;
+      const opts = { mode: args.str('mode') as 'argmax' | 'sample', temperature: args.num('temperature'), topK: args.num('top-k'), seed: ctx.seed };
+      const future = model.generate(context, steps, Object.fromEntries(Object.entries(opts).filter(([, v]) => v !== undefined)));
+      const predicted = decodeCodes(q, future, input.meta);
+      const shown = Math.min(frames, 4);
+      const before: Video = input.video ? sliceVideo(input.video, frames - shown, frames) : decodeCodes(q, sliceCodes(context, frames - shown, frames), input.meta);
+      const rows: StripRow[] = [{ label: 'context', video: before }, { label: name, video: predicted }];
+      const output = args.str('output');
+      const kind = output ? await writeFrames(output, { strip: rows, video: predicted, codes: future, meta: input.meta }) : null;
+      model.dispose();
+      q.dispose();
+      const data = { output: output ?? null, kind, contextFrames: frames, steps, mode: opts.mode, rows: future.rows, cols: future.cols, seconds: secondsSince(t0) };
+      const text = table([
+        ['output', output ? `${output} (${kind})` : '(none; pass -o to write frames)'],
+        ['context', `${frames} frames`],
+        [name, `${steps} frames (${opts.mode})`],
+        ['seconds', data.seconds],
+      ]);
+      return { data, text };
+    },
+  };
+}
+
+/** `vqvid predict`: the most likely next frames. */
+export const predictCommand = continuationCommand(
+  'predict',
+  { steps: 4, mode: 'argmax' },
+  'predict the next frames of a video',
+  'Encodes the input (or reads codes), runs the model over it and predicts the next --steps frames, each from\n' +
+    'the context and the frames predicted before it, then decodes them with the codebook.',
+);
+
+/** `vqvid generate`: sampled continuations. */
+export const generateCommand = continuationCommand(
+  'generate',
+  { steps: 16, mode: 'sample' },
+  'sample a continuation of a video',
+  'Like predict, but samples each code from the model (seeded by --seed, shaped by --temperature and\n' +
+    '--top-k) to generate a longer continuation.',
+);

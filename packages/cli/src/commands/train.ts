@@ -1,0 +1,86 @@
+import { join } from 'node:path';
+import { mkdir } from 'node:fs/promises';
+import { sliceCodes, writeFileAtomic } from '@vqvid/core';
+import type { Command } from '../command';
+import { isContainer, loadCodes } from '../files';
+import { trainModel } from '../modeling';
+import { encodeVideo, loadVideo } from '../pipeline';
+import type { CodesMeta } from '../pipeline';
+import { loadQuantizer } from './load';
+import { ARCH_OPTIONS, FIT_OPTIONS, trainSettings } from './model-options';
+import { CODEBOOK_OPTION, OUTPUT_OPTION, READ_OPTIONS, readOptions, secondsSince, table } from './shared';
+import type { CommandContext } from '../command';
+import type { CodeVolume } from '@vqvid/core';
+
+/** Codes from a codes file, or from a video encoded with --codebook. */
+async function trainingCodes(ctx: CommandContext): Promise<{ codes: CodeVolume; meta: Partial<CodesMeta> }> {
+  const path = ctx.args.positionals[0];
+  if (await isContainer(path, 'input')) return loadCodes(path, 'input');
+  const q = await loadQuantizer(ctx.args.required('codebook'), ctx);
+  const video = await loadVideo(path, readOptions(ctx.args, ctx));
+  const out = await encodeVideo(q, video, { source: path });
+  q.dispose();
+  return out;
+}
+
+/** `vqvid train`: fit an RCNN (or the RNN baseline) on codes. */
+export const trainCommand: Command = {
+  name: 'train',
+  summary: 'train an RCNN (or RNN) language model on codes',
+  usage: 'vqvid train <video|codes.vqc> [--codebook codebook.vqcb] -o model-dir',
+  description:
+    'Trains the recurrent convolutional network on a code volume (a codes file, or a video encoded on the fly\n' +
+    'with --codebook). A checkpoint is written after every epoch; Ctrl-C stops at the next batch, saves it and\n' +
+    'exits with code 130, and --resume continues from it. The model folder gets model.vqm and train.json.',
+  positionals: { min: 1, max: 1 },
+  options: {
+    ...CODEBOOK_OPTION,
+    ...ARCH_OPTIONS,
+    ...FIT_OPTIONS,
+    'val-frames': { kind: 'int', default: 0, value: 'n', help: 'hold out the last n frames to report validation bits/code' },
+    'checkpoint-dir': { kind: 'string', value: 'dir', help: 'where checkpoints go (default <model-dir>/checkpoint)' },
+    resume: { kind: 'flag', help: 'continue from the checkpoint' },
+    ...READ_OPTIONS,
+    ...OUTPUT_OPTION('model folder to write (default model)'),
+  },
+  async run(ctx) {
+    const { args } = ctx;
+    const t0 = Date.now();
+    const out = args.str('output') ?? 'model';
+    const { codes, meta } = await trainingCodes(ctx);
+    const valFrames = args.num('val-frames')!;
+    const split = codes.frames - valFrames;
+    const settings = trainSettings(args, ctx);
+    settings.checkpointDir = args.str('checkpoint-dir') ?? join(out, 'checkpoint');
+    settings.resume = args.flag('resume');
+    const train = valFrames > 0 ? sliceCodes(codes, 0, split) : codes;
+    if (valFrames > 0) settings.validation = sliceCodes(codes, split, codes.frames);
+    await mkdir(settings.checkpointDir, { recursive: true });
+    const { model, result, timeCapped } = await trainModel(train, settings);
+    await model.save(out);
+    const record = { arch: settings.kind, config: model.config, codes: { ...meta, rows: codes.rows, cols: codes.cols, frames: codes.frames }, history: result };
+    await writeFileAtomic(join(out, 'train.json'), JSON.stringify(record, null, 2));
+    model.dispose();
+    const last = result.epochs[result.epochs.length - 1];
+    const data = {
+      model: out,
+      arch: settings.kind,
+      k: codes.k,
+      epochs: result.epochs.length,
+      steps: result.steps,
+      stopped: timeCapped ? 'time limit' : result.stopped,
+      trainBitsPerCode: last ? last.loss / Math.LN2 : null,
+      valBitsPerCode: last?.valBits ?? null,
+      history: result.epochs,
+      seconds: secondsSince(t0),
+    };
+    const rows: Array<[string, string | number]> = [
+      ['model', `${out} (${settings.kind}, K = ${codes.k})`],
+      ['epochs / steps', `${data.epochs} / ${data.steps} (${data.stopped})`],
+      ['train bits/code', data.trainBitsPerCode?.toFixed(3) ?? '-'],
+    ];
+    if (data.valBitsPerCode !== null) rows.push(['val bits/code', data.valBitsPerCode.toFixed(3)]);
+    rows.push(['seconds', data.seconds]);
+    return { data, text: table(rows) };
+  },
+};

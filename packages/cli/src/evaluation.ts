@@ -1,0 +1,166 @@
+import { sliceCodes, sliceVideo } from '@vqvid/core';
+import type { CodeVolume, Video } from '@vqvid/core';
+import { BigramModel, SpatialNgramModel, UnigramModel, copyLast, flowExtrapolate, flowInterpolate, linearExtrapolate, linearInterpolate } from '@vqvid/baselines';
+import { codeAccuracy, evaluateFrames } from '@vqvid/metrics';
+import type { RCNN } from '@vqvid/model';
+import type { Quantizer } from '@vqvid/quantize';
+import type { CodesMeta } from './pipeline';
+import { decodeCodes } from './pipeline';
+
+/** Bits per code of one code model on the test codes. */
+export interface CodeScore {
+  name: string;
+  bitsPerCode: number;
+  perplexity: number;
+}
+
+/** Pixel metrics of one method's frames against the truth (means over the frames compared). */
+export interface FrameScore {
+  name: string;
+  psnr: number;
+  ssim: number;
+  mse: number;
+  sharpness: number;
+  /** Share of cells whose code matches the true code (code models only). */
+  codeAccuracy?: number;
+}
+
+/** A named model to score. */
+export interface NamedModel {
+  name: string;
+  model: RCNN;
+}
+
+/**
+ * Bits per code on `test` of each model and of the n-gram baselines fitted on `train`, with the uniform
+ * log2 K for scale; every score covers the cells of frames 1..T-1 of `test`.
+ */
+export function codeScores(models: NamedModel[], train: CodeVolume, test: CodeVolume): CodeScore[] {
+  const out: CodeScore[] = models.map(({ name, model }) => {
+    const e = model.evaluate(test);
+    return { name, bitsPerCode: e.bitsPerCode, perplexity: e.perplexity };
+  });
+  const ngrams = [
+    ['spatial n-gram', new SpatialNgramModel()],
+    ['bigram', new BigramModel()],
+    ['unigram', new UnigramModel()],
+  ] as const;
+  for (const [name, m] of ngrams) {
+    const e = m.fit(train).evaluate(test);
+    out.push({ name, bitsPerCode: e.bitsPerCode, perplexity: e.perplexity });
+  }
+  out.push({ name: 'uniform', bitsPerCode: Math.log2(test.k), perplexity: test.k });
+  return out;
+}
+
+function clamp255(v: Video): Video {
+  const data = v.data.map((x) => Math.min(255, Math.max(0, x)));
+  return { ...v, data };
+}
+
+function score(name: string, pred: Video, truth: Video, acc?: number): FrameScore {
+  const m = evaluateFrames(clamp255(pred), truth, { peak: 255 });
+  const s: FrameScore = { name, psnr: m.psnr, ssim: m.ssim, mse: m.mse, sharpness: m.sharpness };
+  if (acc !== undefined) s.codeAccuracy = acc;
+  return s;
+}
+
+/** Frames t of `list` stacked into one video (the truth or a method's guesses at those times). */
+export function stackFrames(frames: Video[]): Video {
+  const n = frames[0].width * frames[0].height;
+  const data = new Float32Array(frames.length * n);
+  frames.forEach((f, i) => data.set(f.data.subarray(0, n), i * n));
+  return { width: frames[0].width, height: frames[0].height, frames: frames.length, data };
+}
+
+/** Everything needed to turn codes back into frames and compare them with the real video. */
+export interface PixelSetup {
+  video: Video;
+  codes: CodeVolume;
+  meta: CodesMeta;
+  quantizer: Quantizer;
+}
+
+/** Predicted frames per method for a set of target times, plus the truth; what strips and tables read. */
+export interface FrameResults {
+  times: number[];
+  truth: Video;
+  /** Per method its frames, and for code models the codes they chose. */
+  predictions: Array<{ name: string; video: Video; codes?: CodeVolume }>;
+  scores: FrameScore[];
+}
+
+function decodeFrame(s: PixelSetup, codes: CodeVolume): Video {
+  return decodeCodes(s.quantizer, codes, s.meta);
+}
+
+/**
+ * One-step-ahead prediction of each frame t in `times` (t >= 2) from everything before it: each model's
+ * argmax codes decoded, the codebook's own reconstruction of frame t (the ceiling of any code model),
+ * and the copy-last, linear and optical-flow extrapolations of the real frames.
+ */
+export function nextFrameResults(s: PixelSetup, models: NamedModel[], times: number[]): FrameResults {
+  const truth = stackFrames(times.map((t) => sliceVideo(s.video, t)));
+  const predictions: FrameResults['predictions'] = [];
+  const accs: number[] = [];
+  for (const { name, model } of models) {
+    const guesses = times.map((t) => model.predictNext(sliceCodes(s.codes, 0, t)));
+    const acc = codeAccuracy(concatCodes(guesses).codes, concatCodes(times.map((t) => sliceCodes(s.codes, t))).codes);
+    const codes = concatCodes(guesses);
+    predictions.push({ name, video: decodeFrame(s, codes), codes });
+    accs.push(acc);
+  }
+  const before = (t: number, back: number) => sliceVideo(s.video, t - back);
+  predictions.push({ name: 'codebook ceiling', video: stackFrames(times.map((t) => decodeFrame(s, sliceCodes(s.codes, t)))) });
+  predictions.push({ name: 'copy-last', video: stackFrames(times.map((t) => copyLast(before(t, 1)))) });
+  predictions.push({ name: 'linear extrapolation', video: stackFrames(times.map((t) => linearExtrapolate(before(t, 2), before(t, 1)))) });
+  predictions.push({ name: 'flow extrapolation', video: stackFrames(times.map((t) => flowExtrapolate(before(t, 2), before(t, 1)))) });
+  const scores = predictions.map((p, i) => score(p.name, p.video, truth, accs[i]));
+  return { times, truth, predictions, scores };
+}
+
+/**
+ * The frame t filled from the frames around it: each model's fill (codes of frames before t and frame t+1)
+ * decoded, the codebook ceiling, and linear and optical-flow interpolation of frames t-1 and t+1.
+ */
+export function fillResults(s: PixelSetup, models: NamedModel[], t: number): FrameResults {
+  const truth = sliceVideo(s.video, t);
+  const predictions: FrameResults['predictions'] = [];
+  const accs: number[] = [];
+  const trueCodes = sliceCodes(s.codes, t);
+  for (const { name, model } of models) {
+    const filled = model.fill(sliceCodes(s.codes, 0, t), sliceCodes(s.codes, t + 1));
+    accs.push(codeAccuracy(asInt32(filled.codes), asInt32(trueCodes.codes)));
+    predictions.push({ name, video: decodeFrame(s, filled), codes: filled });
+  }
+  const a = sliceVideo(s.video, t - 1);
+  const b = sliceVideo(s.video, t + 1);
+  predictions.push({ name: 'codebook ceiling', video: decodeFrame(s, trueCodes) });
+  predictions.push({ name: 'linear interpolation', video: linearInterpolate(a, b) });
+  predictions.push({ name: 'flow interpolation', video: flowInterpolate(a, b) });
+  const scores = predictions.map((p, i) => score(p.name, p.video, truth, accs[i]));
+  return { times: [t], truth, predictions, scores };
+}
+
+function asInt32(c: Uint16Array | Int32Array): Int32Array {
+  return c instanceof Int32Array ? c : Int32Array.from(c);
+}
+
+/** Volumes of one grid and k stacked along time. */
+export function concatCodes(list: CodeVolume[]): CodeVolume {
+  const n = list[0].rows * list[0].cols;
+  const codes = new Int32Array(list.reduce((s, v) => s + v.frames, 0) * n);
+  let at = 0;
+  for (const v of list) {
+    codes.set(v.codes, at);
+    at += v.codes.length;
+  }
+  return { rows: list[0].rows, cols: list[0].cols, frames: codes.length / n, k: list[0].k, codes };
+}
+
+/** |a - b| per pixel, for error rows of strips. */
+export function absDiff(a: Video, b: Video): Video {
+  const data = new Float32Array(a.data.length);
+  for (let i = 0; i < data.length; i++) data[i] = Math.abs(a.data[i] - b.data[i]);
+  return { width: a.width, height: a.height, frames: a.frames, data };
+}

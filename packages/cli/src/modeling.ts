@@ -1,0 +1,94 @@
+import { VqvidError, assertInt } from '@vqvid/core';
+import type { CodeVolume, OnProgress } from '@vqvid/core';
+import { RCNN, RNN, initBackend } from '@vqvid/model';
+import type { FitResult, ModelOptions } from '@vqvid/model';
+import type { Quantizer } from '@vqvid/quantize';
+import { checkCodebookK } from './pipeline';
+
+/** Which network: the recurrent convolutional net or its 1x1 (no spatial context) RNN baseline. */
+export type ModelKind = 'rcnn' | 'rnn';
+
+let backend: Promise<string> | null = null;
+
+/** Activates the tfjs backend once per process (wasm, else cpu) and names it. */
+export function ensureBackend(): Promise<string> {
+  backend ??= initBackend().then((c) => c.backend);
+  return backend;
+}
+
+/** Architecture and training knobs of {@link trainModel}. */
+export interface TrainSettings {
+  kind: ModelKind;
+  model: Omit<ModelOptions, 'k'>;
+  epochs: number;
+  stepsPerEpoch?: number;
+  bptt?: number;
+  batch?: number;
+  crop?: number;
+  lr?: number;
+  validation?: CodeVolume;
+  checkpointDir?: string;
+  resume?: boolean;
+  /** Wall-clock cap: training stops after this many seconds (the model keeps its current weights). */
+  maxSeconds?: number;
+  onProgress?: OnProgress;
+  /** The user's Ctrl-C; unlike the time cap it makes training end in E_ABORTED. */
+  signal: AbortSignal;
+}
+
+/** What {@link trainModel} returns: the model, its history, and whether the time cap cut it short. */
+export interface Trained {
+  model: RCNN;
+  result: FitResult;
+  timeCapped: boolean;
+  seconds: number;
+}
+
+function defined<T extends object>(o: T): Partial<T> {
+  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;
+}
+
+/**
+ * Builds and trains an RCNN or RNN on `codes`. Ctrl-C stops at the next batch (after the checkpoint is
+ * written) and throws E_ABORTED; the optional time cap just ends training early.
+ */
+export async function trainModel(codes: CodeVolume, s: TrainSettings): Promise<Trained> {
+  await ensureBackend();
+  const Ctor = s.kind === 'rnn' ? RNN : RCNN;
+  const model = new Ctor({ ...s.model, k: codes.k });
+  const signals = [s.signal];
+  if (s.maxSeconds !== undefined) signals.push(AbortSignal.timeout(Math.max(1, s.maxSeconds * 1000)));
+  const t0 = Date.now();
+  const result = await model.fit(codes, defined({
+    epochs: s.epochs,
+    stepsPerEpoch: s.stepsPerEpoch,
+    bptt: s.bptt,
+    batch: s.batch,
+    crop: s.crop,
+    lr: s.lr,
+    validation: s.validation,
+    checkpointDir: s.checkpointDir,
+    resume: s.resume,
+    onProgress: s.onProgress,
+    signal: signals.length > 1 ? AbortSignal.any(signals) : s.signal,
+  }));
+  if (result.stopped === 'aborted' && s.signal.aborted) {
+    model.dispose();
+    const where = s.checkpointDir ? `; checkpoint saved in ${s.checkpointDir}, continue with --resume` : '';
+    throw new VqvidError('E_ABORTED', `training stopped after ${result.steps} steps${where}`);
+  }
+  return { model, result, timeCapped: result.stopped === 'aborted', seconds: (Date.now() - t0) / 1000 };
+}
+
+/** Loads a model folder written by `vqvid train`, checking it speaks the codebook's K. */
+export async function loadModel(dir: string, q?: Quantizer): Promise<RCNN> {
+  await ensureBackend();
+  const model = await RCNN.load(dir);
+  if (q) checkCodebookK(q, model.config.k, 'model');
+  return model;
+}
+
+/** Frame index t is a valid "middle" frame: it has a frame before and after it. */
+export function checkMiddleFrame(t: number, frames: number, arg = '--frame'): void {
+  assertInt(t, arg, 1, frames - 2);
+}
