@@ -221,6 +221,14 @@ function argmaxOf(p: Float64Array): number {
   return best;
 }
 
+test('fit reports progress once per frame', () => {
+  const events: Array<[number, number | undefined]> = [];
+  new BigramModel().fit([randomVolume(1, 2, 2, 3, 4), randomVolume(2, 2, 2, 2, 4)], {
+    onProgress: (e) => events.push([e.done, e.total]),
+  });
+  expect(events).toEqual([[1, 5], [2, 5], [3, 5], [4, 5], [5, 5]]);
+});
+
 describe('bad input', () => {
   const v = randomVolume(1, 2, 2, 3, 4);
   test('using a model before fit is E_STATE', () => {

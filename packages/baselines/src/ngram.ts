@@ -1,5 +1,5 @@
 import { assertCodeVolume, assertInt, assertNumber, fail } from '@vqvid/core';
-import type { CodeVolume } from '@vqvid/core';
+import type { CodeVolume, OnProgress } from '@vqvid/core';
 import { SparseCounts } from './counts';
 
 /**
@@ -113,14 +113,16 @@ export abstract class CodeNgramModel {
   }
 
   /**
-   * Counts codes and their contexts in one or more volumes (all with the same k); replaces earlier counts.
+   * Counts codes and their contexts in one or more volumes (all with the same k, at most 2^20); replaces
+   * earlier counts.
+   * @param opts.onProgress called once per frame counted (stage 'fit', done/total frames).
    * @returns this, for chaining.
    * @example
    * ```ts
    * const m = new SpatialNgramModel({ neighbours: 8 }).fit([clipA, clipB]);
    * ```
    */
-  fit(codes: CodeVolume | CodeVolume[]): this {
+  fit(codes: CodeVolume | CodeVolume[], opts: { onProgress?: OnProgress } = {}): this {
     const list = Array.isArray(codes) ? codes : [codes];
     if (list.length === 0) fail('E_SHAPE', 'codes', 'at least one CodeVolume', list);
     list.forEach((v, i) => assertCodeVolume(v, Array.isArray(codes) ? `codes[${i}]` : 'codes'));
@@ -133,13 +135,21 @@ export abstract class CodeNgramModel {
     this.unigram_ = new Float64Array(k);
     this.unigramTotal_ = 0;
     this.counts_ = new SparseCounts(k);
+    const total = list.reduce((n, v) => n + v.frames, 0);
+    let done = 0;
     for (const v of list) {
       for (let i = 0; i < v.codes.length; i++) this.unigram_[v.codes[i]]++;
       this.unigramTotal_ += v.codes.length;
-      this.forEachCell(v, 1, v.frames - 1, (ctx, x) => {
-        this.counts_.prefixIds(ctx, this.orders, true, this.ids);
-        for (let l = 0; l < this.orders.length; l++) this.counts_.add(this.ids[l], x);
-      });
+      for (let t = 1; t <= v.frames; t++) {
+        if (t < v.frames) {
+          this.forEachCell(v, t, t, (ctx, x) => {
+            this.counts_.prefixIds(ctx, this.orders, true, this.ids);
+            for (let l = 0; l < this.orders.length; l++) this.counts_.add(this.ids[l], x);
+          });
+        }
+        done++;
+        opts.onProgress?.({ stage: 'fit', done, total, fraction: done / total });
+      }
     }
     return this;
   }
