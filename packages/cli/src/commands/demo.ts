@@ -116,7 +116,7 @@ export const demoCommand: Command = {
     const trainCodes = sliceCodes(codes, 0, split);
     // The RCNN costs about 4x the RNN per step; the cap keeps a slow or busy machine inside the time budget.
     const rcnn = await train(ctx, 'rcnn', trainCodes, size, (maxSeconds * 2) / 3);
-    const rnn = await train(ctx, 'rnn', trainCodes, size, maxSeconds - rcnn.seconds);
+    const rnn = await train(ctx, 'rnn', trainCodes, size, Math.max(maxSeconds / 6, maxSeconds - rcnn.seconds));
     const models: NamedModel[] = [{ name: 'rcnn', model: rcnn.model }, { name: 'rnn', model: rnn.model }];
 
     ctx.log('demo: evaluating');
@@ -166,7 +166,7 @@ export const demoCommand: Command = {
       {
         title: 'Codebook',
         text: `${q.codebook.k} centroids of ${size.patch}x${size.patch} patches (k-means++ and Lloyd, ${q.iterations} iterations, backend ${q.backend}).`,
-        figures: [{ title: 'Codebook atlas', caption: 'every centroid as a tile, one gray scale for all.', png: encodePng(codebookAtlas(q.codebook)), file: 'codebook.png', pixelated: true }],
+        figures: [{ title: 'Codebook atlas', caption: 'every centroid as a tile, one gray scale for all.', png: encodePng(frameStrip([codebookAtlas(q.codebook)], { scale: 4, gap: 0 })), file: 'codebook.png', pixelated: true }],
       },
     ];
     models.forEach((m) => m.model.dispose());

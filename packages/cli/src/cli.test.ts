@@ -1,0 +1,209 @@
+/**
+ * End-to-end tests of the built `vqvid` binary (dist/bin.js): each test spawns node on it, as a user's shell
+ * would, and checks exit codes, stdout/stderr and the files written. Sizes are tiny so the suite stays fast.
+ */
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { decodeY4m, encodeY4m, syntheticVideo } from '@vqvid/video';
+import { loadCodes } from './files';
+
+const root = resolve(__dirname, '..', '..', '..');
+const bin = resolve(__dirname, '..', 'dist', 'bin.js');
+let dir: string;
+
+beforeAll(() => {
+  if (!existsSync(bin)) {
+    // `npm test` builds first; a bare `jest packages/cli` builds the CLI and what it imports here.
+    execFileSync('npx', ['turbo', 'run', 'build', '--filter=@vqvid/cli...'], { cwd: root, stdio: 'ignore' });
+  }
+  if (!existsSync(bin)) throw new Error(`${bin} is missing: build with npx turbo run build --filter=@vqvid/cli...`);
+  dir = mkdtempSync(join(tmpdir(), 'vqvid-cli-'));
+  const clip = syntheticVideo({ kind: 'bouncing', width: 32, height: 24, frames: 10, seed: 3 });
+  writeFileSync(join(dir, 'clip.y4m'), encodeY4m(clip));
+}, 600_000);
+
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+interface Run {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+function vqvid(...args: string[]): Run {
+  const r = spawnSync(process.execPath, [bin, ...args], { cwd: dir, encoding: 'utf8', timeout: 120_000 });
+  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+/** Asserts a failed run printed exactly one "vqvid: error:" line and no stack trace. */
+function expectOneLineError(r: Run, code: number, message: RegExp): void {
+  expect(r.code).toBe(code);
+  const lines = r.stderr.trim().split('\n');
+  expect(lines).toHaveLength(1);
+  expect(lines[0]).toMatch(/^vqvid: error: /);
+  expect(lines[0]).toMatch(message);
+  expect(r.stderr).not.toMatch(/\n\s+at /);
+}
+
+const TINY_MODEL = ['--hidden', '8', '--embed', '4', '--epochs', '2', '--steps-per-epoch', '2', '--batch', '2', '--crop', '4'];
+
+describe('vqvid --help', () => {
+  it('lists every command, and each command has its own help', () => {
+    const top = vqvid('--help');
+    expect(top.code).toBe(0);
+    const names = ['demo', 'quantize', 'encode', 'train', 'predict', 'fill', 'generate', 'eval', 'bench'];
+    for (const n of names) expect(top.stdout).toMatch(new RegExp(`^  ${n} `, 'm'));
+    for (const n of names) {
+      const r = vqvid(n, '--help');
+      expect(r.code).toBe(0);
+      expect(r.stdout).toMatch(new RegExp(`^Usage: vqvid ${n}`));
+      expect(r.stdout).toContain('--json');
+    }
+    expect(vqvid('quantize', '--help').stdout).toMatch(/--k <int> +number of codes K \(default 128\)/);
+    expect(vqvid('demo', '--help').stdout).not.toContain('--tiny');
+  });
+
+  it('prints the package version', () => {
+    const pkg = JSON.parse(readFileSync(resolve(__dirname, '..', 'package.json'), 'utf8'));
+    expect(vqvid('--version').stdout.trim()).toBe(pkg.version);
+  });
+});
+
+describe('vqvid demo --tiny', () => {
+  it('writes the report folder and prints where it is', () => {
+    const out = join(dir, 'demo');
+    const r = vqvid('demo', '--tiny', '-o', out, '--json', '--quiet');
+    expect(r.code).toBe(0);
+    expect(r.stderr).toBe('');
+    const data = JSON.parse(r.stdout);
+    expect(data.report).toBe(join(out, 'index.html'));
+    for (const f of ['index.html', 'report.json', 'next.png', 'fill.png', 'codebook.png']) expect(existsSync(join(out, f))).toBe(true);
+    const report = JSON.parse(readFileSync(join(out, 'report.json'), 'utf8'));
+    const bits = Object.fromEntries(report.bitsPerCode.map((s: { name: string; bitsPerCode: number }) => [s.name, s.bitsPerCode]));
+    expect(Object.keys(bits)).toEqual(['rcnn', 'rnn', 'spatial n-gram', 'bigram', 'unigram', 'uniform']);
+    expect(bits.uniform).toBe(Math.log2(16));
+    for (const v of Object.values(bits)) expect(v).toBeGreaterThan(0);
+    const names = report.nextFrame.map((s: { name: string }) => s.name);
+    expect(names).toEqual(['rcnn', 'rnn', 'codebook ceiling', 'copy-last', 'linear extrapolation', 'flow extrapolation']);
+    expect(report.fill.scores.map((s: { name: string }) => s.name)).toContain('flow interpolation');
+    const html = readFileSync(join(out, 'index.html'), 'utf8');
+    expect(html).toContain('<svg');
+    expect(html).toContain('src="codebook.png"');
+    expect(html).toMatch(/<td>rcnn<\/td>/);
+  });
+});
+
+describe('quantize, encode, train, predict, fill, generate, eval on a small .y4m', () => {
+  it('runs the pipeline file to file', () => {
+    let r = vqvid('quantize', 'clip.y4m', '--k', '8', '--patch', '8', '-o', 'cb.vqcb', '--json', '-q');
+    expect(r.code).toBe(0);
+    expect(JSON.parse(r.stdout)).toMatchObject({ k: 8, dim: 64, frames: 10, width: 32, height: 24 });
+
+    r = vqvid('encode', 'clip.y4m', '--codebook', 'cb.vqcb', '-o', 'codes.vqc', '-q');
+    expect(r.code).toBe(0);
+    expect(r.stdout).toContain('10 frames x 3 x 4 cells, K = 8');
+
+    r = vqvid('train', 'codes.vqc', '-o', 'model', ...TINY_MODEL, '--json', '-q');
+    expect(r.code).toBe(0);
+    const trained = JSON.parse(r.stdout);
+    expect(trained).toMatchObject({ arch: 'rcnn', k: 8, epochs: 2, steps: 4, stopped: 'completed' });
+    expect(existsSync(join(dir, 'model', 'model.vqm'))).toBe(true);
+    expect(JSON.parse(readFileSync(join(dir, 'model', 'train.json'), 'utf8')).history.epochs).toHaveLength(2);
+
+    r = vqvid('predict', 'clip.y4m', '--model', 'model', '--codebook', 'cb.vqcb', '--steps', '3', '-o', 'next.y4m', '-q');
+    expect(r.code).toBe(0);
+    const next = decodeY4m(new Uint8Array(readFileSync(join(dir, 'next.y4m'))));
+    expect([next.frames, next.width, next.height]).toEqual([3, 32, 24]);
+
+    r = vqvid('fill', 'codes.vqc', '-m', 'model', '-c', 'cb.vqcb', '--frame', '4', '-o', 'fill.png', '--json', '-q');
+    expect(r.code).toBe(0);
+    const filled = JSON.parse(r.stdout);
+    expect(filled.frame).toBe(4);
+    expect(filled.methods.map((m: { name: string }) => m.name)).toEqual(['rcnn', 'codebook ceiling', 'linear interpolation', 'flow interpolation']);
+    expect(readFileSync(join(dir, 'fill.png')).subarray(1, 4).toString()).toBe('PNG');
+
+    r = vqvid('generate', 'codes.vqc', '-m', 'model', '-c', 'cb.vqcb', '--steps', '5', '--seed', '7', '-o', 'gen.vqc', '-q');
+    expect(r.code).toBe(0);
+    return loadCodes(join(dir, 'gen.vqc')).then(({ codes, meta }) => {
+      expect([codes.frames, codes.rows, codes.cols, codes.k]).toEqual([5, 3, 4, 8]);
+      expect(meta).toMatchObject({ size: 8, stride: 8, width: 32, height: 24 });
+
+      r = vqvid('eval', 'clip.y4m', '-m', 'model', '-c', 'cb.vqcb', '--test-frames', '4', '--json', '-q');
+      expect(r.code).toBe(0);
+      const ev = JSON.parse(r.stdout);
+      expect(ev.split).toBe(6);
+      expect(ev.bitsPerCode.map((s: { name: string }) => s.name)).toEqual(['rcnn', 'spatial n-gram', 'bigram', 'unigram', 'uniform']);
+      expect(ev.nextFrame).toHaveLength(5);
+      const table = vqvid('eval', 'clip.y4m', '-m', 'model', '-c', 'cb.vqcb', '--test-frames', '4', '-q');
+      expect(table.stdout).toMatch(/^bigram +\d+\.\d{3} +\d+\.\d{2}$/m);
+    });
+  });
+});
+
+describe('errors', () => {
+  beforeAll(() => {
+    // a codebook of another K, to check the model/codebook K mismatch
+    if (!existsSync(join(dir, 'cb.vqcb'))) vqvid('quantize', 'clip.y4m', '--k', '8', '-o', 'cb.vqcb', '-q');
+    vqvid('quantize', 'clip.y4m', '--k', '4', '-o', 'cb4.vqcb', '-q');
+    if (!existsSync(join(dir, 'model', 'model.vqm'))) vqvid('train', 'clip.y4m', '-c', 'cb.vqcb', '-o', 'model', ...TINY_MODEL, '-q');
+  });
+
+  it('a missing file: exit 1, one line naming it', () => {
+    expectOneLineError(vqvid('quantize', 'nope.y4m', '-q'), 1, /nope\.y4m does not exist/);
+    expectOneLineError(vqvid('encode', 'clip.y4m', '--codebook', 'missing.vqcb', '-q'), 1, /missing\.vqcb does not exist/);
+  });
+
+  it('a wrong format: exit 1', () => {
+    expectOneLineError(vqvid('encode', 'clip.y4m', '--codebook', 'clip.y4m', '-q'), 1, /clip\.y4m: not a valid vqvid codebook file/);
+    writeFileSync(join(dir, 'junk.y4m'), 'this is not a video');
+    expectOneLineError(vqvid('quantize', 'junk.y4m', '-q'), 1, /junk\.y4m/);
+    expectOneLineError(vqvid('quantize', 'cb.vqcb', '-q'), 1, /cb\.vqcb: is a vqvid container .* expected a video/);
+  });
+
+  it("a codebook whose K differs from the model's: exit 1", () => {
+    expectOneLineError(vqvid('predict', 'clip.y4m', '-m', 'model', '-c', 'cb4.vqcb', '-q'), 1, /model k: expected the codebook's K = 4, got 8/);
+  });
+
+  it('bad options: exit 2 for usage errors, 1 for out-of-range values', () => {
+    expectOneLineError(vqvid('quantize', 'clip.y4m', '--k', 'abc'), 2, /--k: expected an integer, got "abc" \(see 'vqvid quantize --help'\)/);
+    expectOneLineError(vqvid('quantize', 'clip.y4m', '--bogus'), 2, /Unknown option '--bogus'/);
+    expectOneLineError(vqvid('quantize'), 2, /expected 1 argument\(s\), got 0/);
+    expectOneLineError(vqvid('frobnicate'), 2, /unknown command "frobnicate"/);
+    expectOneLineError(vqvid('encode', 'clip.y4m'), 2, /missing required option --codebook/);
+    expectOneLineError(vqvid('quantize', 'clip.y4m', '--k', '0', '-q'), 1, /k: expected an integer in \[1, /);
+    expectOneLineError(vqvid('fill', 'clip.y4m', '-m', 'model', '-c', 'cb.vqcb', '--frame', '9', '-q'), 1, /--frame: expected an integer in \[1, 8\], got 9/);
+  });
+
+  it('--verbose adds the stack trace', () => {
+    const r = vqvid('quantize', 'nope.y4m', '-q', '--verbose');
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/^vqvid: error: .*nope\.y4m does not exist\n/);
+    expect(r.stderr).toMatch(/\n\s+at /);
+  });
+});
+
+describe('Ctrl-C during training', () => {
+  it('exits 130 after saving a checkpoint, and --resume finishes the run', async () => {
+    const args = ['train', 'codes.vqc', '-o', 'model-int', '--hidden', '8', '--embed', '4', '--epochs', '40', '--steps-per-epoch', '1', '--batch', '2', '--crop', '4'];
+    if (!existsSync(join(dir, 'codes.vqc'))) vqvid('encode', 'clip.y4m', '-c', 'cb.vqcb', '-o', 'codes.vqc', '-q');
+    const child = spawn(process.execPath, [bin, ...args], { cwd: dir });
+    let stderr = '';
+    const code = await new Promise<number | null>((done) => {
+      child.stderr.on('data', (d: Buffer) => {
+        stderr += d.toString();
+        // the first progress line means training has started
+        if (/^train /m.test(stderr) && !child.killed) child.kill('SIGINT');
+      });
+      child.on('exit', (c) => done(c));
+    });
+    expect(code).toBe(130);
+    expect(stderr).toMatch(/^vqvid: interrupted: training stopped after \d+ steps; checkpoint saved in model-int\/checkpoint, continue with --resume$/m);
+    expect(existsSync(join(dir, 'model-int', 'checkpoint', 'checkpoint.vqm'))).toBe(true);
+    expect(existsSync(join(dir, 'model-int', 'model.vqm'))).toBe(false);
+    const r = vqvid(...args, '--resume', '--json', '-q');
+    expect(r.code).toBe(0);
+    expect(JSON.parse(r.stdout)).toMatchObject({ epochs: 40, steps: 40, stopped: 'completed' });
+  });
+});
