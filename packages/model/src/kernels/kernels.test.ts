@@ -2,7 +2,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
 import '@tensorflow/tfjs-backend-wasm';
 import { Rng } from '@vqvid/core';
-import { registerWasmKernels } from './index';
+import { registerCpuKernels, registerWasmKernels } from './index';
 
 function randomArray(rng: Rng, n: number): Float32Array {
   const a = new Float32Array(n);
@@ -104,6 +104,19 @@ describe('registerWasmKernels', () => {
         tf.tensor4d(w, [3, 3, 3, 2]),
       );
     expectClose(await on('wasm', g), await on('cpu', g), 1e-4);
+  });
+
+  it('registerCpuKernels replaces cpu UnsortedSegmentSum with one giving the same values', async () => {
+    const rng = new Rng(6);
+    const x = randomArray(rng, 40 * 5);
+    const ids = Int32Array.from({ length: 40 }, () => rng.int(12) - 1);
+    const f = () => tf.unsortedSegmentSum(tf.tensor2d(x, [40, 5]), tf.tensor1d(ids, 'int32'), 11);
+    const original = await on('cpu', f);
+    const before = tf.getKernel('UnsortedSegmentSum', 'cpu');
+    expect(registerCpuKernels()).toEqual(['UnsortedSegmentSum']);
+    expect(registerCpuKernels()).toEqual(['UnsortedSegmentSum']);
+    expect(tf.getKernel('UnsortedSegmentSum', 'cpu')).not.toBe(before);
+    expectClose(await on('cpu', f), original);
   });
 
   it('keeps numTensors flat under repeated gather gradients on wasm', async () => {

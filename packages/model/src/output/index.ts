@@ -3,7 +3,7 @@
  * training cost grows with √K instead of K. Both give exact normalised probabilities.
  */
 import { assertInt, fail } from '@vqvid/core';
-import { registerWasmKernels } from '../kernels';
+import { registerCpuKernels, registerWasmKernels } from '../kernels';
 import { assignClasses, classesFromClassOf } from './classes';
 import { FactoredSoftmax } from './factored';
 import { FullSoftmax } from './full';
@@ -32,6 +32,7 @@ export interface OutputLayerOptions {
 
 /**
  * Creates an output layer with freshly initialised (seeded) weights: W ~ N(0, 1/hidden), zero biases.
+ * Also registers this package's kernels ({@link registerWasmKernels}, {@link registerCpuKernels}).
  * To restore a saved layer, pass its `toJSON()` as `config` and then assign the saved weights to
  * `variables` in order.
  * @example
@@ -47,8 +48,9 @@ export function createOutputLayer(opts: OutputLayerOptions): OutputLayer {
   assertInt(opts.hidden, 'hidden', 1);
   assertInt(opts.seed, 'seed');
   if (opts.config !== undefined) checkConfig(opts.config, opts);
-  // logProb's gradient needs UnsortedSegmentSum, which wasm lacks; registering is idempotent and cheap.
+  // logProb's gradient needs UnsortedSegmentSum, which wasm lacks and cpu has in O(K·n·hidden); both idempotent.
   registerWasmKernels();
+  registerCpuKernels();
   if (opts.kind === 'full') return new FullSoftmax(opts.k, opts.hidden, opts.seed);
   const classes =
     opts.config !== undefined
