@@ -1,1 +1,18 @@
-export {};
+/**
+ * @vqvid/model — the rCNN video language model of Ranzato et al. 2014 (and its per-cell RNN baseline)
+ * over grids of patch codes, on tfjs-core: training, exact likelihood, prediction, generation, filling,
+ * save/load.
+ * @packageDocumentation
+ */
+export { RCNN, RNN } from './rcnn';
+export type { EvaluateResult, NextDistribution } from './rcnn';
+export type { ModelOptions, ModelConfig, CellKind, SoftmaxKind } from './config';
+export type { FitOptions, FitResult, EpochRecord } from './train';
+export type { PredictOptions } from './sample';
+export type { FillOptions } from './fill';
+export { initBackend } from './backend';
+export { im2colConv } from './im2col';
+export { MODEL_FORMAT_VERSION } from './persist';
+export { createOutputLayer, assignClasses } from './output';
+export type { OutputLayer, OutputLayerOptions, ClassAssignment } from './output';
+export { registerWasmKernels } from './kernels';

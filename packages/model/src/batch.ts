@@ -1,0 +1,101 @@
+import { Rng } from '@vqvid/core';
+import type { CodeVolume } from '@vqvid/core';
+
+/**
+ * Shape of every training batch: `steps` input frames (targets are the next frames) of a `cropRows` x
+ * `cropCols` crop, read with a margin of the conv receptive radius so crop cells see their true
+ * neighbours; the margin is dropped along a dimension the crop already covers whole.
+ */
+export interface BatchGeometry {
+  steps: number;
+  batch: number;
+  cropRows: number;
+  cropCols: number;
+  marginRows: number;
+  marginCols: number;
+}
+
+/** One training batch as plain arrays, ready for tensors. */
+export interface Batch {
+  /** int32 [steps*batch, cropRows+2*marginRows, cropCols+2*marginCols], frame-major then window. */
+  inputs: Int32Array;
+  /** 1 inside the real grid, 0 outside (same layout as inputs); null when no margin is used. */
+  mask: Float32Array | null;
+  /** int32 [steps, batch, cropRows, cropCols]: the codes of the next frame on the crop. */
+  targets: Int32Array;
+}
+
+/** Geometry for the given volumes: crop and window length shrink to the smallest grid / sequence. */
+export function batchGeometry(volumes: CodeVolume[], bptt: number, batch: number, crop: number, radius: number): BatchGeometry {
+  const minRows = Math.min(...volumes.map((v) => v.rows));
+  const minCols = Math.min(...volumes.map((v) => v.cols));
+  const maxRows = Math.max(...volumes.map((v) => v.rows));
+  const maxCols = Math.max(...volumes.map((v) => v.cols));
+  const minFrames = Math.min(...volumes.map((v) => v.frames));
+  const cropRows = Math.min(crop, minRows);
+  const cropCols = Math.min(crop, minCols);
+  return {
+    steps: Math.min(bptt, minFrames - 1),
+    batch,
+    cropRows,
+    cropCols,
+    marginRows: cropRows < maxRows ? radius : 0,
+    marginCols: cropCols < maxCols ? radius : 0,
+  };
+}
+
+/** Seed of epoch `epoch`'s random choices: a pure function of (seed, epoch), so a resumed run replays them. */
+export function epochSeed(seed: number, epoch: number): number {
+  return (Math.imul(seed, 0x9e3779b1) ^ Math.imul(epoch + 1, 0x85ebca6b)) | 0;
+}
+
+/**
+ * Window origins of an epoch: per step and batch entry (volume, t0, r0, c0), volumes drawn in proportion to
+ * how many windows they hold. Layout [steps][batch][4].
+ */
+export function epochPlan(volumes: CodeVolume[], g: BatchGeometry, stepsPerEpoch: number, rng: Rng): Int32Array {
+  const weights = volumes.map((v) => (v.frames - g.steps) * (v.rows - g.cropRows + 1) * (v.cols - g.cropCols + 1));
+  const plan = new Int32Array(stepsPerEpoch * g.batch * 4);
+  for (let i = 0; i < stepsPerEpoch * g.batch; i++) {
+    const vi = volumes.length === 1 ? 0 : rng.weighted(weights);
+    const v = volumes[vi];
+    plan[i * 4] = vi;
+    plan[i * 4 + 1] = rng.int(v.frames - g.steps);
+    plan[i * 4 + 2] = rng.int(v.rows - g.cropRows + 1);
+    plan[i * 4 + 3] = rng.int(v.cols - g.cropCols + 1);
+  }
+  return plan;
+}
+
+/** Gathers step `step` of an epoch plan into a {@link Batch}. */
+export function assembleBatch(volumes: CodeVolume[], g: BatchGeometry, plan: Int32Array, step: number): Batch {
+  const er = g.cropRows + 2 * g.marginRows;
+  const ec = g.cropCols + 2 * g.marginCols;
+  const useMask = g.marginRows > 0 || g.marginCols > 0;
+  const inputs = new Int32Array(g.steps * g.batch * er * ec);
+  const mask = useMask ? new Float32Array(inputs.length) : null;
+  const targets = new Int32Array(g.steps * g.batch * g.cropRows * g.cropCols);
+  for (let b = 0; b < g.batch; b++) {
+    const o = (step * g.batch + b) * 4;
+    const v = volumes[plan[o]];
+    const [t0, r0, c0] = [plan[o + 1], plan[o + 2], plan[o + 3]];
+    const cell = (t: number, r: number, c: number) => v.codes[(t * v.rows + r) * v.cols + c];
+    for (let l = 0; l < g.steps; l++) {
+      const base = (l * g.batch + b) * er * ec;
+      for (let y = 0; y < er; y++) {
+        const r = r0 - g.marginRows + y;
+        for (let x = 0; x < ec; x++) {
+          const c = c0 - g.marginCols + x;
+          if (r < 0 || r >= v.rows || c < 0 || c >= v.cols) continue;
+          inputs[base + y * ec + x] = cell(t0 + l, r, c);
+          if (mask) mask[base + y * ec + x] = 1;
+        }
+      }
+      const tb = (l * g.batch + b) * g.cropRows * g.cropCols;
+      for (let y = 0; y < g.cropRows; y++) {
+        for (let x = 0; x < g.cropCols; x++) targets[tb + y * g.cropCols + x] = cell(t0 + l + 1, r0 + y, c0 + x);
+      }
+    }
+  }
+  return { inputs, mask, targets };
+}

@@ -1,0 +1,87 @@
+import { assertInt, fail } from '@vqvid/core';
+
+/** Which recurrent cell updates the per-cell state. */
+export type CellKind = 'tanh' | 'gru';
+
+/** Which output layer turns a hidden state into a distribution over the K codes. */
+export type SoftmaxKind = 'full' | 'factored';
+
+/**
+ * Options of an {@link RCNN} (all but `k` optional).
+ * @example
+ * ```ts
+ * const opts: ModelOptions = { k: 1024, kernel: 3, layers: 2, softmax: 'factored' };
+ * ```
+ */
+export interface ModelOptions {
+  /** Number of codes K (the codebook size); codes are integers in [0, k). */
+  k: number;
+  /** Width of the code embedding (default 128). */
+  embedDim?: number;
+  /** Width of the per-cell recurrent state and of the hidden conv layers (default 128). */
+  hidden?: number;
+  /** Side of the square conv kernel in cells, odd (default 3; 1 = no spatial context, the RNN baseline). */
+  kernel?: number;
+  /** Number of conv layers; receptive field = layers*(kernel-1)+1 cells per side (default 2). */
+  layers?: number;
+  /** Recurrent cell: 'tanh' (Elman, the default) or 'gru' (gated, 1x1). */
+  cell?: CellKind;
+  /** Output layer: full softmax or class-factored softmax (default 'full'). */
+  softmax?: SoftmaxKind;
+  /** Number of classes of the factored softmax (default chosen by the output layer, about sqrt(k)). */
+  classes?: number;
+  /** Seed of every random choice of the model (initialisation, crops, sampling defaults); default 1. */
+  seed?: number;
+}
+
+/** {@link ModelOptions} with every default filled in; what a saved model records. */
+export interface ModelConfig {
+  k: number;
+  embedDim: number;
+  hidden: number;
+  kernel: number;
+  layers: number;
+  cell: CellKind;
+  softmax: SoftmaxKind;
+  classes?: number;
+  seed: number;
+}
+
+const MAX_K = 65536;
+
+/** Validates user options and fills defaults; `fixedKernel` pins the kernel (the RNN baseline). */
+export function resolveConfig(opts: ModelOptions, fixedKernel?: number): ModelConfig {
+  if (typeof opts !== 'object' || opts === null) fail('E_RANGE', 'options', 'an object with at least k', opts);
+  assertInt(opts.k, 'k', 2, MAX_K);
+  const cfg: ModelConfig = {
+    k: opts.k,
+    embedDim: opts.embedDim ?? 128,
+    hidden: opts.hidden ?? 128,
+    kernel: fixedKernel ?? opts.kernel ?? 3,
+    layers: opts.layers ?? 2,
+    cell: opts.cell ?? 'tanh',
+    softmax: opts.softmax ?? 'full',
+    seed: opts.seed ?? 1,
+  };
+  if (fixedKernel !== undefined && opts.kernel !== undefined && opts.kernel !== fixedKernel) {
+    fail('E_RANGE', 'kernel', `${fixedKernel} (this model has no spatial context)`, opts.kernel);
+  }
+  assertInt(cfg.embedDim, 'embedDim', 1, 4096);
+  assertInt(cfg.hidden, 'hidden', 1, 4096);
+  assertInt(cfg.kernel, 'kernel', 1, 15);
+  if (cfg.kernel % 2 === 0) fail('E_RANGE', 'kernel', 'an odd integer', cfg.kernel);
+  assertInt(cfg.layers, 'layers', 1, 8);
+  assertInt(cfg.seed, 'seed');
+  if (cfg.cell !== 'tanh' && cfg.cell !== 'gru') fail('E_RANGE', 'cell', "'tanh' or 'gru'", cfg.cell);
+  if (cfg.softmax !== 'full' && cfg.softmax !== 'factored') fail('E_RANGE', 'softmax', "'full' or 'factored'", cfg.softmax);
+  if (opts.classes !== undefined) {
+    assertInt(opts.classes, 'classes', 1, cfg.k);
+    cfg.classes = opts.classes;
+  }
+  return cfg;
+}
+
+/** Radius in cells of the conv stage's receptive field (2 for the default 3x3 kernel, 2 layers). */
+export function receptiveRadius(cfg: Pick<ModelConfig, 'kernel' | 'layers'>): number {
+  return ((cfg.kernel - 1) / 2) * cfg.layers;
+}

@@ -1,0 +1,117 @@
+import * as tf from '@tensorflow/tfjs-core';
+import { assertInt } from '@vqvid/core';
+import type { CodeVolume } from '@vqvid/core';
+import { receptiveRadius } from './config';
+import type { RCNN } from './rcnn';
+import { topIndices } from './sample';
+
+/**
+ * Options of {@link RCNN.fill}.
+ * @example
+ * ```ts
+ * const opts: FillOptions = { candidates: 8, sweeps: 3 };
+ * ```
+ */
+export interface FillOptions {
+  /** M: candidate codes per cell, the top-M of p(x_t | past) (default 8). */
+  candidates?: number;
+  /** Maximum coordinate-ascent sweeps over the grid (default 3); stops early when a sweep changes nothing. */
+  sweeps?: number;
+}
+
+/**
+ * Coordinate ascent on S(x_t) = Σ_i ln p(x_t,i | past) + Σ_j ln p(x_{t+1},j | past, x_t).
+ * Changing cell i moves h_t, hence p(x_{t+1},j), only for |j - i|∞ <= radius; cells on a lattice of step
+ * 2*radius+1 touch disjoint sets of j, so one colour of the lattice is updated exactly at once: the M
+ * candidate frames (colour cells set to candidate m) go through one batched recurrent step, and each colour
+ * cell takes the candidate maximising its own term plus the next-frame terms of its neighbourhood.
+ */
+export function fillFrame(
+  model: RCNN,
+  hPrev: tf.Tensor2D,
+  rows: number,
+  cols: number,
+  next: ArrayLike<number>,
+  opts: FillOptions = {},
+): CodeVolume {
+  const k = model.config.k;
+  const m = opts.candidates ?? Math.min(8, k);
+  const sweeps = opts.sweeps ?? 3;
+  assertInt(m, 'candidates', 1, k);
+  assertInt(sweeps, 'sweeps', 0, 1000);
+  const n = rows * cols;
+  const lpAll = tf.tidy(() => model.output.logProbsAll(hPrev).dataSync() as Float32Array);
+  const cand = new Int32Array(n * m);
+  for (let i = 0; i < n; i++) cand.set(topIndices(lpAll, i, k, m), i * m);
+  const frame = new Int32Array(n);
+  for (let i = 0; i < n; i++) frame[i] = cand[i * m];
+  const stride = 2 * receptiveRadius(model.config) + 1;
+  const radius = receptiveRadius(model.config);
+  const targets = tf.tensor1d(Int32Array.from({ length: m * n }, (_, i) => next[i % n]), 'int32');
+  const hTiled = tf.tile(hPrev, [m, 1]) as tf.Tensor2D;
+  try {
+    for (let s = 0; s < sweeps; s++) {
+      let changed = 0;
+      for (let gr = 0; gr < Math.min(stride, rows); gr++) {
+        for (let gc = 0; gc < Math.min(stride, cols); gc++) {
+          changed += updateColour(model, { hTiled, targets, lpAll, cand, frame, m, rows, cols, gr, gc, stride, radius });
+        }
+      }
+      if (changed === 0) break;
+    }
+  } finally {
+    targets.dispose();
+    hTiled.dispose();
+  }
+  return { rows, cols, frames: 1, k, codes: frame };
+}
+
+interface ColourArgs {
+  hTiled: tf.Tensor2D;
+  targets: tf.Tensor1D;
+  lpAll: Float32Array;
+  cand: Int32Array;
+  frame: Int32Array;
+  m: number;
+  rows: number;
+  cols: number;
+  gr: number;
+  gc: number;
+  stride: number;
+  radius: number;
+}
+
+/** Best candidate for every cell of one colour, all at once; returns how many cells changed. */
+function updateColour(model: RCNN, a: ColourArgs): number {
+  const { m, rows, cols, cand, frame, radius } = a;
+  const n = rows * cols;
+  const cells: number[] = [];
+  for (let r = a.gr; r < rows; r += a.stride) for (let c = a.gc; c < cols; c += a.stride) cells.push(r * cols + c);
+  const frames = new Int32Array(m * n);
+  for (let j = 0; j < m; j++) {
+    frames.set(frame, j * n);
+    for (const i of cells) frames[j * n + i] = cand[i * m + j];
+  }
+  const h = model.step(a.hTiled, frames, rows, cols, false);
+  const lpNext = tf.tidy(() => model.output.logProb(h, a.targets).dataSync() as Float32Array);
+  h.dispose();
+  let changed = 0;
+  for (const i of cells) {
+    const r0 = Math.floor(i / cols);
+    const c0 = i % cols;
+    let bestJ = 0;
+    let bestScore = -Infinity;
+    for (let j = 0; j < m; j++) {
+      let score = a.lpAll[i * model.config.k + cand[i * m + j]];
+      for (let r = Math.max(0, r0 - radius); r <= Math.min(rows - 1, r0 + radius); r++) {
+        for (let c = Math.max(0, c0 - radius); c <= Math.min(cols - 1, c0 + radius); c++) score += lpNext[j * n + r * cols + c];
+      }
+      if (score > bestScore) [bestScore, bestJ] = [score, j];
+    }
+    if (frame[i] !== cand[i * m + bestJ]) {
+      frame[i] = cand[i * m + bestJ];
+      changed++;
+    }
+  }
+  return changed;
+}

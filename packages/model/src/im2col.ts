@@ -1,0 +1,31 @@
+import * as tf from '@tensorflow/tfjs-core';
+
+/**
+ * 'Same' 2-D convolution with zero padding written as pad + k*k shifted slices + matMul, because the wasm
+ * backend has no Conv2DBackpropFilter kernel while pad, slice, concat and matMul all have gradients there.
+ * `x` is [B, R, C, Cin]; `w` is [kernel*kernel*Cin, Cout] with rows ordered (dy, dx, cin), i.e. the
+ * tf.conv2d filter [kh, kw, Cin, Cout] reshaped; result [B, R, C, Cout].
+ */
+export function im2colConv(x: tf.Tensor4D, w: tf.Tensor2D, kernel: number): tf.Tensor4D {
+  return tf.tidy(() => {
+    const [b, rows, cols, cin] = x.shape;
+    const flat = im2col(x, kernel);
+    const y = tf.matMul(tf.reshape(flat, [b * rows * cols, kernel * kernel * cin]), w);
+    return tf.reshape(y, [b, rows, cols, w.shape[1]]);
+  });
+}
+
+/** [B, R, C, Cin] -> [B, R, C, kernel*kernel*Cin]: each cell's zero-padded neighbourhood, (dy, dx, cin) order. */
+export function im2col(x: tf.Tensor4D, kernel: number): tf.Tensor4D {
+  if (kernel === 1) return x.clone();
+  return tf.tidy(() => {
+    const [b, rows, cols, cin] = x.shape;
+    const p = (kernel - 1) / 2;
+    const padded = tf.pad(x, [[0, 0], [p, p], [p, p], [0, 0]]);
+    const parts: tf.Tensor4D[] = [];
+    for (let dy = 0; dy < kernel; dy++) {
+      for (let dx = 0; dx < kernel; dx++) parts.push(tf.slice(padded, [0, dy, dx, 0], [b, rows, cols, cin]));
+    }
+    return tf.concat(parts, 3);
+  });
+}

@@ -1,0 +1,252 @@
+import * as tf from '@tensorflow/tfjs-core';
+import * as fsp from 'node:fs/promises';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { sliceCodes, VqvidError } from '@vqvid/core';
+import type { CodeVolume } from '@vqvid/core';
+import { initBackend, RCNN, RNN, MODEL_FORMAT_VERSION } from './index';
+import { motionCodes, randomCodes } from './testing';
+
+let tmp: string;
+beforeAll(async () => {
+  await initBackend(['wasm']);
+  tmp = await fsp.mkdtemp(path.join(os.tmpdir(), 'vqvid-model-'));
+});
+afterAll(async () => {
+  await fsp.rm(tmp, { recursive: true, force: true });
+});
+
+const small = { k: 3, embedDim: 4, hidden: 6, seed: 4 };
+const quick = { epochs: 1, stepsPerEpoch: 3, batch: 2, bptt: 3, lr: 0.01 };
+
+function expectVqvid(f: () => unknown, code: string, arg: string): void {
+  try {
+    f();
+  } catch (e) {
+    expect(e).toBeInstanceOf(VqvidError);
+    expect((e as VqvidError).code).toBe(code);
+    expect((e as VqvidError).message).toContain(arg);
+    return;
+  }
+  throw new Error('expected a VqvidError');
+}
+
+async function expectVqvidAsync(p: Promise<unknown>, code: string, arg?: string): Promise<void> {
+  const e = await p.then(() => null, (err) => err);
+  expect(e).toBeInstanceOf(VqvidError);
+  expect((e as VqvidError).code).toBe(code);
+  if (arg) expect((e as VqvidError).message).toContain(arg);
+}
+
+describe('RCNN inference', () => {
+  it('logProb and evaluate agree, cover frames 1..T-1 and are normalised', () => {
+    const m = new RCNN(small);
+    const codes = motionCodes(4);
+    const lp = m.logProb(codes);
+    expect(lp.length).toBe(3 * 64);
+    const r = m.evaluate(codes);
+    expect(r.count).toBe(3 * 64);
+    const mean = -lp.reduce((a, b) => a + b, 0) / lp.length;
+    expect(r.nll).toBeCloseTo(mean, 10);
+    expect(r.bitsPerCode).toBeCloseTo(mean / Math.LN2, 10);
+    expect(r.perplexity).toBeCloseTo(Math.exp(mean), 8);
+    // the distribution after frames 0..2 sums to 1 per cell and gives the same ln p of frame 3
+    const d = m.predictDistribution(sliceCodes(codes, 0, 3));
+    for (let i = 0; i < 64; i++) {
+      const row = d.probs!.subarray(i * 3, i * 3 + 3);
+      expect(row[0] + row[1] + row[2]).toBeCloseTo(1, 5);
+      expect(Math.log(row[codes.codes[3 * 64 + i]])).toBeCloseTo(lp[2 * 64 + i], 4);
+      const h = -row.reduce((a, p) => a + p * Math.log2(p), 0);
+      expect(d.entropy[i]).toBeCloseTo(h, 4);
+    }
+    m.dispose();
+  });
+
+  it('predictNext argmax picks the most probable code; sampling is seeded', () => {
+    const m = new RCNN(small);
+    const ctx = motionCodes(3);
+    const d = m.predictDistribution(ctx);
+    const next = m.predictNext(ctx);
+    expect(next.frames).toBe(1);
+    for (let i = 0; i < 64; i++) {
+      const row = Array.from(d.probs!.subarray(i * 3, i * 3 + 3));
+      expect(next.codes[i]).toBe(row.indexOf(Math.max(...row)));
+    }
+    const a = m.predictNext(ctx, { mode: 'sample', seed: 9, temperature: 2 });
+    const b = m.predictNext(ctx, { mode: 'sample', seed: 9, temperature: 2 });
+    expect(Array.from(a.codes)).toEqual(Array.from(b.codes));
+    const top1 = m.predictNext(ctx, { mode: 'sample', seed: 9, topK: 1 });
+    expect(Array.from(top1.codes)).toEqual(Array.from(next.codes));
+    const gen = m.generate(ctx, 3);
+    expect(gen.frames).toBe(3);
+    expect(Array.from(gen.codes.subarray(0, 64))).toEqual(Array.from(next.codes));
+    m.dispose();
+  });
+
+  it('fill returns the argmax when sweeps = 0 and never lowers the fill objective', () => {
+    const m = new RCNN({ k: 4, embedDim: 4, hidden: 6, seed: 8 });
+    const codes = randomCodes(5, 5, 6, 4, 3);
+    const before = sliceCodes(codes, 0, 3);
+    const after = sliceCodes(codes, 4, 5);
+    const objective = (frame: CodeVolume) => {
+      const vol = { ...codes, frames: 5, codes: Int32Array.from(codes.codes) };
+      vol.codes.set(frame.codes, 3 * 30);
+      const lp = m.logProb(sliceCodes(vol, 0, 5));
+      return lp.subarray(2 * 30, 4 * 30).reduce((a, b) => a + b, 0);
+    };
+    const f0 = m.fill(before, after, { sweeps: 0 });
+    expect(Array.from(f0.codes)).toEqual(Array.from(m.predictNext(before).codes));
+    const f3 = m.fill(before, after, { sweeps: 50, candidates: 4 });
+    expect(objective(f3)).toBeGreaterThanOrEqual(objective(f0) - 1e-4);
+    // with all K candidates, coordinate ascent ends at a point no single-cell change improves
+    const best = objective(f3);
+    for (let i = 0; i < 30; i += 7) {
+      for (let c = 0; c < 4; c++) {
+        const alt = { ...f3, codes: Int32Array.from(f3.codes) };
+        alt.codes[i] = c;
+        expect(objective(alt)).toBeLessThanOrEqual(best + 1e-3);
+      }
+    }
+    m.dispose();
+  });
+});
+
+describe('bad input', () => {
+  it('names the argument', async () => {
+    expectVqvid(() => new RCNN({ k: 3, kernel: 2 }), 'E_RANGE', 'kernel');
+    expectVqvid(() => new RCNN({ k: 1 }), 'E_RANGE', 'k');
+    expectVqvid(() => new RCNN({ k: 3, layers: 0 }), 'E_RANGE', 'layers');
+    expectVqvid(() => new RCNN({ k: 3, softmax: 'big' as 'full' }), 'E_RANGE', 'softmax');
+    expectVqvid(() => new RNN({ k: 3, kernel: 3 }), 'E_RANGE', 'kernel');
+    const m = new RCNN(small);
+    expectVqvid(() => m.evaluate({ ...motionCodes(3), k: 4 }), 'E_SHAPE', 'codes.k');
+    expectVqvid(() => m.evaluate(motionCodes(1)), 'E_SHAPE', 'codes.frames');
+    expectVqvid(() => m.predictNext({ ...motionCodes(2), codes: new Int32Array(3) }), 'E_SHAPE', 'context.codes.length');
+    expectVqvid(() => m.generate(motionCodes(2), 0), 'E_RANGE', 'steps');
+    expectVqvid(() => m.predictNext(motionCodes(2), { mode: 'best' as 'argmax' }), 'E_RANGE', 'mode');
+    expectVqvid(() => m.fill(motionCodes(2), motionCodes(1, 0, 6, 8)), 'E_SHAPE', 'after');
+    await expectVqvidAsync(m.fit(motionCodes(1), quick), 'E_SHAPE', 'codes.frames');
+    await expectVqvidAsync(m.fit(motionCodes(4), { ...quick, bptt: 0 }), 'E_RANGE', 'bptt');
+    await expectVqvidAsync(m.fit(motionCodes(4), { ...quick, lr: -1 }), 'E_RANGE', 'lr');
+    await expectVqvidAsync(m.fit(motionCodes(4), { ...quick, resume: true }), 'E_RANGE', 'resume');
+    await expectVqvidAsync(m.fit(motionCodes(4), { ...quick, validation: { ...motionCodes(3), k: 5 } }), 'E_SHAPE', 'validation[0].k');
+    m.dispose();
+  });
+});
+
+describe('save / load', () => {
+  it('round-trips predictions exactly, for RCNN and RNN', async () => {
+    for (const M of [RCNN, RNN]) {
+      const m = new M({ ...small, cell: 'gru', softmax: 'factored', classes: 2 });
+      await m.fit(motionCodes(6), quick);
+      const dir = path.join(tmp, `rt-${M.name}`);
+      await m.save(dir);
+      const back = await RCNN.load(dir);
+      expect(back).toBeInstanceOf(M);
+      expect(back.config).toEqual(m.config);
+      const codes = motionCodes(5, 1);
+      expect(Array.from(back.logProb(codes))).toEqual(Array.from(m.logProb(codes)));
+      expect(Array.from(back.predictNext(codes).codes)).toEqual(Array.from(m.predictNext(codes).codes));
+      m.dispose();
+      back.dispose();
+    }
+  });
+
+  it('refuses corrupt, version-mismatched and missing files with a VqvidError', async () => {
+    const m = new RCNN(small);
+    const dir = path.join(tmp, 'bad');
+    await m.save(dir);
+    const file = path.join(dir, 'model.vqm');
+    const bytes = new Uint8Array(await fsp.readFile(file));
+    bytes[bytes.length - 10] ^= 0xff;
+    await fsp.writeFile(file, bytes);
+    await expectVqvidAsync(RCNN.load(dir), 'E_FORMAT');
+    // a well-formed container of another model format version
+    const { packContainer } = await import('@vqvid/core');
+    await fsp.writeFile(file, packContainer('vqvid-model', { formatVersion: MODEL_FORMAT_VERSION + 1, className: 'RCNN' }, {}));
+    await expectVqvidAsync(RCNN.load(dir), 'E_VERSION');
+    await expectVqvidAsync(RCNN.load(path.join(tmp, 'nowhere')), 'E_NOT_FOUND');
+    m.dispose();
+  });
+});
+
+describe('training', () => {
+  it('resuming from a checkpoint gives the same weights as an uninterrupted run', async () => {
+    const data = motionCodes(12);
+    const opts = { epochs: 2, stepsPerEpoch: 3, batch: 2, bptt: 3, crop: 5, lr: 0.01, lrDecay: 0.5, validation: motionCodes(5, 2) };
+    const straight = new RCNN(small);
+    const r1 = await straight.fit(data, opts);
+    const dir = path.join(tmp, 'ckpt');
+    const first = new RCNN(small);
+    await first.fit(data, { ...opts, epochs: 1, checkpointDir: dir });
+    first.dispose();
+    const resumed = new RCNN(small);
+    const r2 = await resumed.fit(data, { ...opts, checkpointDir: dir, resume: true });
+    expect(r2.epochs.map((e) => e.loss)).toEqual(r1.epochs.map((e) => e.loss));
+    expect(r2.steps).toBe(6);
+    const a = straight.exportWeights();
+    const b = resumed.exportWeights();
+    expect(Object.keys(b)).toEqual(Object.keys(a));
+    for (const key of Object.keys(a)) expect(Array.from(b[key])).toEqual(Array.from(a[key]));
+    straight.dispose();
+    resumed.dispose();
+  });
+
+  it('an abort mid-epoch checkpoints, and resuming still matches the uninterrupted run', async () => {
+    const data = motionCodes(12);
+    const opts = { epochs: 1, stepsPerEpoch: 4, batch: 2, bptt: 3, crop: 6, lr: 0.01 };
+    const straight = new RCNN(small);
+    await straight.fit(data, opts);
+    const dir = path.join(tmp, 'abort');
+    const ctrl = new AbortController();
+    const first = new RCNN(small);
+    const r = await first.fit(data, {
+      ...opts,
+      checkpointDir: dir,
+      onProgress: (e) => e.stage === 'train' && e.done === 2 && ctrl.abort(),
+      signal: ctrl.signal,
+    });
+    expect(r.stopped).toBe('aborted');
+    expect(r.steps).toBe(2);
+    first.dispose();
+    // a stray temp file from a crashed checkpoint write is ignored
+    await fsp.writeFile(path.join(dir, 'checkpoint.vqm.tmp-9-x'), 'garbage');
+    const resumed = new RCNN(small);
+    const r2 = await resumed.fit(data, { ...opts, checkpointDir: dir, resume: true });
+    expect(r2.steps).toBe(4);
+    const a = straight.exportWeights();
+    const b = resumed.exportWeights();
+    for (const key of Object.keys(a)) expect(Array.from(b[key])).toEqual(Array.from(a[key]));
+    straight.dispose();
+    resumed.dispose();
+  });
+
+  it('early stopping keeps the best validation weights', async () => {
+    const m = new RCNN(small);
+    const val = motionCodes(6, 1);
+    // a huge learning rate makes validation worse after the first epoch
+    const r = await m.fit(motionCodes(10), { epochs: 4, stepsPerEpoch: 2, batch: 2, bptt: 3, lr: 3, clip: 100, patience: 1, validation: val });
+    const vals = r.epochs.map((e) => e.valNll!);
+    const bestEpoch = vals.indexOf(Math.min(...vals));
+    expect(r.bestEpoch).toBe(bestEpoch);
+    expect(r.bestValNll).toBe(vals[bestEpoch]);
+    if (r.stopped === 'early') expect(r.epochs.length).toBe(bestEpoch + 2);
+    expect(m.evaluate(val).nll).toBeCloseTo(vals[bestEpoch], 6);
+    m.dispose();
+  });
+
+  it('keeps tf.memory().numTensors flat across training, prediction and evaluation', async () => {
+    const m = new RCNN({ ...small, softmax: 'factored' });
+    const codes = motionCodes(8);
+    await m.fit(codes, quick);
+    const start = tf.memory().numTensors;
+    await m.fit(codes, { ...quick, stepsPerEpoch: 4, validation: motionCodes(4, 1) });
+    m.predictNext(codes, { mode: 'sample', seed: 1 });
+    m.predictDistribution(codes);
+    m.generate(codes, 2);
+    m.fill(sliceCodes(codes, 0, 3), sliceCodes(codes, 4, 5));
+    m.evaluate(codes);
+    expect(tf.memory().numTensors).toBe(start);
+    m.dispose();
+  });
+});

@@ -1,0 +1,354 @@
+import * as tf from '@tensorflow/tfjs-core';
+import { assertCodeVolume, assertInt, fail, Rng, VqvidError } from '@vqvid/core';
+import type { CodeVolume, StoredArray } from '@vqvid/core';
+import { ModelConfig, ModelOptions, resolveConfig } from './config';
+import { Network } from './network';
+import { createOutputLayer, OutputLayer } from './output';
+import { readStore, takeF32, writeStore } from './persist';
+import { chooseCodes, PredictOptions, resolvePredict } from './sample';
+import { fillFrame, FillOptions } from './fill';
+import { fitModel, FitOptions, FitResult } from './train';
+
+/** Exact likelihood of a code volume under a model, over every cell of frames 1..T-1. */
+export interface EvaluateResult {
+  /** Mean negative log-likelihood in nats per code. */
+  nll: number;
+  /** Mean negative log-likelihood in bits per code (nll / ln 2). */
+  bitsPerCode: number;
+  /** exp(nll). */
+  perplexity: number;
+  /** Number of predicted codes ((T-1) * rows * cols). */
+  count: number;
+}
+
+/** Predicted distribution of the next frame, per cell. */
+export interface NextDistribution {
+  rows: number;
+  cols: number;
+  k: number;
+  /** Entropy of each cell's distribution in bits, [rows*cols] row-major. */
+  entropy: Float32Array;
+  /** Probabilities [rows*cols, k] row-major (absent when `{ probs: false }`). */
+  probs?: Float32Array;
+}
+
+/** Model classes by the name written into saved files, to rebuild the right class on load. */
+const CLASSES: Record<string, new (opts: ModelOptions) => RCNN> = {};
+
+/**
+ * The recurrent convolutional network of Ranzato et al. 2014: a language model over a grid of patch codes.
+ * Each code of frame t is embedded, a conv stage mixes a `kernel`-wide neighbourhood over `layers` layers, a
+ * per-cell (1x1) recurrent state carries the past, and an output layer gives ln p(code of frame t+1) per cell.
+ * @example
+ * ```ts
+ * await initBackend();
+ * const m = new RCNN({ k: 1024, softmax: 'factored' });
+ * await m.fit(trainCodes, { epochs: 5, validation: valCodes });
+ * console.log(m.evaluate(testCodes).bitsPerCode);
+ * const next = m.predictNext(testCodes);
+ * ```
+ */
+export class RCNN {
+  /** Kernel forced by a subclass (the RNN baseline pins it to 1). */
+  protected static readonly fixedKernel: number | undefined = undefined;
+  /** Name written into saved files (not `constructor.name`, which bundlers may mangle). */
+  protected static readonly modelName: string = 'RCNN';
+  /** The resolved options (defaults filled in). */
+  readonly config: ModelConfig;
+  /** @internal embedding, conv stage and recurrent cell. */
+  readonly net: Network;
+  /** History of the last {@link RCNN.fit} (per-epoch losses and validation). */
+  history_: FitResult | null = null;
+  private out: OutputLayer | null = null;
+  private readonly outputSeed: number;
+
+  /** @param opts model options; `k` is required. */
+  constructor(opts: ModelOptions) {
+    this.config = resolveConfig(opts, (new.target as typeof RCNN).fixedKernel);
+    const rng = new Rng(this.config.seed);
+    this.net = new Network(this.config, rng);
+    this.outputSeed = rng.nextUint32() | 0;
+    if (this.config.softmax === 'full') this.buildOutput();
+  }
+
+  /** @internal the output layer, built on first use (the factored one wants code frequencies: fit builds it). */
+  get output(): OutputLayer {
+    return this.out ?? this.buildOutput();
+  }
+
+  /** @internal (re)builds the output layer from code counts or a saved configuration. */
+  buildOutput(frequencies?: ArrayLike<number>, saved?: Record<string, unknown>): OutputLayer {
+    this.out?.dispose();
+    const { softmax: kind, k, hidden, classes } = this.config;
+    this.out = createOutputLayer({ kind, k, hidden, seed: this.outputSeed, classes, frequencies, config: saved });
+    return this.out;
+  }
+
+  /** @internal whether the output layer exists yet. */
+  get outputBuilt(): boolean {
+    return this.out !== null;
+  }
+
+  /** @internal every trainable variable, in a fixed order (the Adam state follows it). */
+  variables(): tf.Variable[] {
+    return [...this.net.weights.map((w) => w.variable), ...this.output.variables];
+  }
+
+  /** @internal copies of every weight, keyed as in saved files. */
+  exportWeights(prefix = ''): Record<string, Float32Array> {
+    const out: Record<string, Float32Array> = {};
+    for (const w of this.net.weights) out[`${prefix}w:${w.name}`] = (w.variable.dataSync() as Float32Array).slice();
+    this.output.variables.forEach((v, i) => (out[`${prefix}out:${i}`] = (v.dataSync() as Float32Array).slice()));
+    return out;
+  }
+
+  /** @internal assigns weights written by {@link exportWeights}; E_FORMAT when one is missing or mis-sized. */
+  importWeights(arrays: Record<string, StoredArray>, source: string, prefix = ''): void {
+    const assign = (v: tf.Variable, name: string) => {
+      const data = takeF32(arrays, `${prefix}${name}`, v.size, source);
+      tf.tidy(() => v.assign(tf.tensor(data, v.shape, 'float32')));
+    };
+    for (const w of this.net.weights) assign(w.variable, `w:${w.name}`);
+    this.output.variables.forEach((v, i) => assign(v, `out:${i}`));
+  }
+
+  /**
+   * Trains the model (truncated BPTT on random crops, Adam, clipping, lr decay, early stopping, checkpoints).
+   * @param codes training codes: one CodeVolume or several (same k; grids may differ).
+   * @param opts see {@link FitOptions}.
+   * @returns per-epoch history and why training stopped.
+   * @example
+   * ```ts
+   * const r = await m.fit(codes, { epochs: 10, validation: val, patience: 2, checkpointDir: 'ckpt' });
+   * ```
+   */
+  async fit(codes: CodeVolume | CodeVolume[], opts: FitOptions = {}): Promise<FitResult> {
+    const volumes = Array.isArray(codes) ? codes : [codes];
+    if (volumes.length === 0) fail('E_SHAPE', 'codes', 'at least one CodeVolume', volumes);
+    volumes.forEach((v, i) => this.checkCodes(v, volumes.length > 1 ? `codes[${i}]` : 'codes', 2));
+    this.history_ = await fitModel(this, volumes, opts);
+    return this.history_;
+  }
+
+  /**
+   * Exact likelihood of `codes`: every cell of frames 1..T-1, each frame conditioned on all frames before
+   * it (frame 0 only conditions, as in the n-gram baselines).
+   * @example
+   * ```ts
+   * const { bitsPerCode, perplexity } = m.evaluate(testCodes);
+   * ```
+   */
+  evaluate(codes: CodeVolume): EvaluateResult {
+    const lp = this.logProb(codes);
+    let sum = 0;
+    for (let i = 0; i < lp.length; i++) sum -= lp[i];
+    const nll = sum / lp.length;
+    return { nll, bitsPerCode: nll / Math.LN2, perplexity: Math.exp(nll), count: lp.length };
+  }
+
+  /**
+   * ln p of every predicted cell: frames 1..T-1, frame-major then row-major ((T-1)*rows*cols values).
+   * @example
+   * ```ts
+   * const lp = m.logProb(codes); // Float64Array, nats
+   * ```
+   */
+  logProb(codes: CodeVolume): Float64Array {
+    this.checkCodes(codes, 'codes', 2);
+    const n = codes.rows * codes.cols;
+    const out = new Float64Array((codes.frames - 1) * n);
+    const last = this.stateAfter(codes, (t, h) => {
+      if (t === codes.frames - 1) return;
+      const lp = tf.tidy(() => this.output.logProb(h, tf.reshape(frameTensor(codes, t + 1), [n]) as tf.Tensor1D));
+      out.set(lp.dataSync(), t * n);
+      lp.dispose();
+    });
+    last.dispose();
+    return out;
+  }
+
+  /**
+   * The next frame after `context` (one CodeVolume frame): per-cell argmax or a seeded sample.
+   * @param context ≥ 1 frame; its last frame is the present.
+   * @example
+   * ```ts
+   * const next = m.predictNext(codes, { mode: 'sample', temperature: 0.8, topK: 20, seed: 3 });
+   * ```
+   */
+  predictNext(context: CodeVolume, opts?: PredictOptions): CodeVolume {
+    return this.generate(context, 1, opts);
+  }
+
+  /**
+   * Per-cell distribution of the next frame: entropy in bits (for uncertainty heat maps) and probabilities.
+   * @param opts `probs: false` skips the [cells, k] probability array.
+   * @example
+   * ```ts
+   * const { entropy } = m.predictDistribution(codes, { probs: false });
+   * ```
+   */
+  predictDistribution(context: CodeVolume, opts: { probs?: boolean } = {}): NextDistribution {
+    this.checkCodes(context, 'context', 1);
+    const logp = this.nextLogProbs(this.stateAfter(context));
+    const { rows, cols } = context;
+    const k = this.config.k;
+    const entropy = new Float32Array(rows * cols);
+    const probs = new Float32Array(logp.length);
+    for (let i = 0; i < rows * cols; i++) {
+      let e = 0;
+      for (let c = 0; c < k; c++) {
+        const p = Math.exp(logp[i * k + c]);
+        probs[i * k + c] = p;
+        if (p > 0) e -= p * logp[i * k + c];
+      }
+      entropy[i] = e / Math.LN2;
+    }
+    return opts.probs === false ? { rows, cols, k, entropy } : { rows, cols, k, entropy, probs };
+  }
+
+  /**
+   * `steps` frames after `context`, each predicted from the context and the frames generated before it.
+   * @example
+   * ```ts
+   * const future = m.generate(codes, 10, { mode: 'sample', seed: 1 }); // CodeVolume of 10 frames
+   * ```
+   */
+  generate(context: CodeVolume, steps: number, opts?: PredictOptions): CodeVolume {
+    this.checkCodes(context, 'context', 1);
+    assertInt(steps, 'steps', 1);
+    const p = resolvePredict(opts, this.config.k, this.config.seed);
+    const rng = new Rng(p.seed);
+    const n = context.rows * context.cols;
+    const out = new Int32Array(steps * n);
+    let h = this.stateAfter(context);
+    for (let s = 0; s < steps; s++) {
+      const frame = chooseCodes(this.nextLogProbs(h, s === steps - 1), this.config.k, p, rng);
+      out.set(frame, s * n);
+      if (s < steps - 1) h = this.step(h, frame, context.rows, context.cols, true);
+    }
+    return { rows: context.rows, cols: context.cols, frames: steps, k: this.config.k, codes: out };
+  }
+
+  /**
+   * The missing frame t between `before` (its last frame is t-1; earlier frames are context) and `after`
+   * (its first frame is t+1), maximising ln p(x_t | past) + ln p(x_{t+1} | past, x_t) by coordinate ascent
+   * over the top-M candidates of each cell (see the README for method and cost).
+   * @example
+   * ```ts
+   * const mid = m.fill(sliceCodes(codes, 0, 5), sliceCodes(codes, 6, 7), { candidates: 8, sweeps: 3 });
+   * ```
+   */
+  fill(before: CodeVolume, after: CodeVolume, opts?: FillOptions): CodeVolume {
+    this.checkCodes(before, 'before', 1);
+    this.checkCodes(after, 'after', 1);
+    if (after.rows !== before.rows || after.cols !== before.cols) {
+      fail('E_SHAPE', 'after', `a ${before.rows}x${before.cols} grid like before`, `${after.rows}x${after.cols}`);
+    }
+    const h = this.stateAfter(before);
+    try {
+      return fillFrame(this, h, before.rows, before.cols, after.codes.subarray(0, before.rows * before.cols), opts);
+    } finally {
+      h.dispose();
+    }
+  }
+
+  /**
+   * Saves config and weights into `dir` (created if needed) as one checksummed, versioned file, atomically.
+   * @example
+   * ```ts
+   * await m.save('models/rcnn'); const again = await RCNN.load('models/rcnn');
+   * ```
+   */
+  async save(dir: string): Promise<void> {
+    const header = { className: (this.constructor as typeof RCNN).modelName, config: this.config, output: this.output.toJSON() };
+    await writeStore(dir, 'model', header, this.exportWeights());
+  }
+
+  /**
+   * Loads a model saved by {@link RCNN.save} (an RCNN or an RNN, as saved). E_NOT_FOUND, E_FORMAT (corrupt)
+   * or E_VERSION (other format version) otherwise.
+   * @example
+   * ```ts
+   * const m = await RCNN.load('models/rcnn');
+   * ```
+   */
+  static async load(dir: string): Promise<RCNN> {
+    const { header, arrays } = await readStore(dir, 'model');
+    const Ctor = CLASSES[String(header.className)];
+    if (!Ctor || typeof header.config !== 'object' || header.config === null) {
+      throw new VqvidError('E_FORMAT', `${dir}: saved model has an unknown class ${String(header.className)}`, { path: dir });
+    }
+    const m = new Ctor(header.config as ModelOptions);
+    m.buildOutput(undefined, header.output as Record<string, unknown>);
+    m.importWeights(arrays, dir);
+    return m;
+  }
+
+  /** Frees the model's tensors; the object is unusable afterwards. */
+  dispose(): void {
+    this.net.dispose();
+    this.out?.dispose();
+    this.out = null;
+  }
+
+  /** @internal validation shared by every entry point: a CodeVolume of this model's k with ≥ minFrames frames. */
+  checkCodes(codes: CodeVolume, arg: string, minFrames: number): void {
+    assertCodeVolume(codes, arg);
+    if (codes.k !== this.config.k) fail('E_SHAPE', `${arg}.k`, `${this.config.k} (the model's k)`, codes.k);
+    if (codes.frames < minFrames) fail('E_SHAPE', `${arg}.frames`, `at least ${minFrames}`, codes.frames);
+  }
+
+  /** @internal one recurrent step on a whole-grid batch: `frames` int32 [b*rows*cols] (b frames), `h` [b*n, H]. */
+  step(h: tf.Tensor2D | null, frames: ArrayLike<number>, rows: number, cols: number, disposePrev: boolean): tf.Tensor2D {
+    const b = frames.length / (rows * cols);
+    const next = tf.tidy(() => {
+      const x = tf.tensor3d(Int32Array.from(frames), [b, rows, cols], 'int32');
+      return this.net.cell(this.net.inputDrive(x, null), h);
+    });
+    if (disposePrev) h?.dispose();
+    return next;
+  }
+
+  /** Hidden state after every frame of `codes` from a zero state, [rows*cols, H]; `onStep(t, h_t)` sees each. */
+  private stateAfter(codes: CodeVolume, onStep?: (t: number, h: tf.Tensor2D) => void): tf.Tensor2D {
+    const n = codes.rows * codes.cols;
+    let h: tf.Tensor2D | null = null;
+    for (let t = 0; t < codes.frames; t++) {
+      h = this.step(h, codes.codes.subarray(t * n, (t + 1) * n), codes.rows, codes.cols, true);
+      onStep?.(t, h);
+    }
+    return h!;
+  }
+
+  /** ln p over the k codes for every cell given the state `h` ([cells, k] row-major); disposes `h` if asked. */
+  private nextLogProbs(h: tf.Tensor2D, disposeH = true): Float32Array {
+    const lp = this.output.logProbsAll(h);
+    const data = lp.dataSync() as Float32Array;
+    lp.dispose();
+    if (disposeH) h.dispose();
+    return data;
+  }
+}
+
+/** Frame `t` of `codes` as an int32 [1, rows, cols] tensor. */
+function frameTensor(codes: CodeVolume, t: number): tf.Tensor3D {
+  const n = codes.rows * codes.cols;
+  return tf.tensor3d(Int32Array.from(codes.codes.subarray(t * n, (t + 1) * n)), [1, codes.rows, codes.cols], 'int32');
+}
+
+/**
+ * The paper's per-location baseline: the same recurrent model with a 1x1 input (kernel 1, no spatial
+ * context), so each cell sees only its own history.
+ * @example
+ * ```ts
+ * const rnn = new RNN({ k: 1024 });
+ * await rnn.fit(trainCodes, { epochs: 5 });
+ * ```
+ */
+export class RNN extends RCNN {
+  protected static override readonly fixedKernel: number | undefined = 1;
+  protected static override readonly modelName: string = 'RNN';
+}
+
+CLASSES.RCNN = RCNN;
+CLASSES.RNN = RNN;

@@ -1,0 +1,327 @@
+import * as tf from '@tensorflow/tfjs-core';
+import { assertCodeVolume, assertInt, assertNumber, fail, Rng, VqvidError } from '@vqvid/core';
+import type { CodeVolume, OnProgress, StoredArray } from '@vqvid/core';
+import { assembleBatch, Batch, BatchGeometry, batchGeometry, epochPlan, epochSeed } from './batch';
+import { receptiveRadius } from './config';
+import { hasCheckpoint, readStore, takeF32, writeStore } from './persist';
+import type { RCNN } from './rcnn';
+
+/**
+ * Training options of {@link RCNN.fit}; every field optional.
+ * @example
+ * ```ts
+ * const opts: FitOptions = { epochs: 20, lr: 2e-3, lrDecay: 0.95, validation: val, patience: 3, checkpointDir: 'ckpt' };
+ * ```
+ */
+export interface FitOptions {
+  /** Frames of truncated back-propagation through time per window (default 6); each window starts from a zero state. */
+  bptt?: number;
+  /** Windows per batch (default 8). */
+  batch?: number;
+  /** Side of the random square crop in cells (default 16; the whole grid when smaller). */
+  crop?: number;
+  /** Number of epochs (default 10). */
+  epochs?: number;
+  /** Batches per epoch (default: enough to cover every predicted cell of the training codes once). */
+  stepsPerEpoch?: number;
+  /** Adam learning rate of epoch 0 (default 2e-3). */
+  lr?: number;
+  /** Learning rate multiplier per epoch: lr_e = lr * lrDecay^e (default 0.95). */
+  lrDecay?: number;
+  /** Maximum global gradient norm (default 5). */
+  clip?: number;
+  /** Codes whose perplexity is measured after every epoch; enables early stopping and best-weight keeping. */
+  validation?: CodeVolume | CodeVolume[];
+  /** Stop after this many epochs without a better validation nll (default 3). */
+  patience?: number;
+  /** Directory of the checkpoint written atomically after every epoch (and when aborted). */
+  checkpointDir?: string;
+  /** Continue from the checkpoint in `checkpointDir` when there is one (same result as an uninterrupted run). */
+  resume?: boolean;
+  /** Progress per batch ('train') and per epoch ('epoch'). */
+  onProgress?: OnProgress;
+  /** Aborting stops after the current batch, writes a checkpoint and returns with `stopped: 'aborted'`. */
+  signal?: AbortSignal;
+}
+
+/** One epoch of {@link FitResult}. */
+export interface EpochRecord {
+  epoch: number;
+  /** Mean training loss of the epoch, nats per code. */
+  loss: number;
+  lr: number;
+  /** Validation nll (nats per code) and bits per code, when validation codes were given. */
+  valNll?: number;
+  valBits?: number;
+}
+
+/** What {@link RCNN.fit} returns (also kept as `model.history_`). */
+export interface FitResult {
+  epochs: EpochRecord[];
+  /** Epoch whose weights the model holds at the end when validation was used (else the last), -1 if none. */
+  bestEpoch: number;
+  bestValNll?: number;
+  stopped: 'completed' | 'early' | 'aborted';
+  /** Optimizer steps taken in total (resumed runs included). */
+  steps: number;
+}
+
+interface Resolved {
+  bptt: number;
+  batch: number;
+  crop: number;
+  epochs: number;
+  stepsPerEpoch?: number;
+  lr: number;
+  lrDecay: number;
+  clip: number;
+  patience: number;
+  validation: CodeVolume[];
+  checkpointDir?: string;
+  resume: boolean;
+  onProgress?: OnProgress;
+  signal?: AbortSignal;
+}
+
+/** Everything a checkpoint holds besides weights and optimizer moments. */
+interface TrainState {
+  epoch: number;
+  step: number;
+  globalStep: number;
+  lossSum: number;
+  lossCount: number;
+  history: EpochRecord[];
+  bestNll: number | null;
+  bestEpoch: number;
+  badEpochs: number;
+}
+
+/** The parts of tfjs's AdamOptimizer a bit-exact resume must read and write (not in its public typings). */
+interface AdamInternals {
+  learningRate: number;
+  accBeta1: tf.Variable;
+  accBeta2: tf.Variable;
+}
+
+function resolveFit(o: FitOptions): Resolved {
+  if (typeof o !== 'object' || o === null) fail('E_RANGE', 'options', 'an object', o);
+  const r: Resolved = {
+    bptt: o.bptt ?? 6,
+    batch: o.batch ?? 8,
+    crop: o.crop ?? 16,
+    epochs: o.epochs ?? 10,
+    stepsPerEpoch: o.stepsPerEpoch,
+    lr: o.lr ?? 2e-3,
+    lrDecay: o.lrDecay ?? 0.95,
+    clip: o.clip ?? 5,
+    patience: o.patience ?? 3,
+    validation: o.validation === undefined ? [] : Array.isArray(o.validation) ? o.validation : [o.validation],
+    checkpointDir: o.checkpointDir,
+    resume: o.resume ?? false,
+    onProgress: o.onProgress,
+    signal: o.signal,
+  };
+  assertInt(r.bptt, 'bptt', 1, 1000);
+  assertInt(r.batch, 'batch', 1, 4096);
+  assertInt(r.crop, 'crop', 1, 4096);
+  assertInt(r.epochs, 'epochs', 0);
+  if (r.stepsPerEpoch !== undefined) assertInt(r.stepsPerEpoch, 'stepsPerEpoch', 1);
+  assertNumber(r.lr, 'lr', 1e-12, 10);
+  assertNumber(r.lrDecay, 'lrDecay', 1e-6, 1);
+  assertNumber(r.clip, 'clip', 1e-12);
+  assertInt(r.patience, 'patience', 1);
+  r.validation.forEach((v, i) => assertCodeVolume(v, `validation[${i}]`));
+  if (r.checkpointDir !== undefined && (typeof r.checkpointDir !== 'string' || r.checkpointDir === '')) {
+    fail('E_RANGE', 'checkpointDir', 'a directory path', r.checkpointDir);
+  }
+  if (r.resume && r.checkpointDir === undefined) fail('E_RANGE', 'resume', 'checkpointDir to resume from', r.resume);
+  if (r.onProgress !== undefined && typeof r.onProgress !== 'function') fail('E_RANGE', 'onProgress', 'a function', r.onProgress);
+  return r;
+}
+
+function codeCounts(volumes: CodeVolume[], k: number): Float64Array {
+  const counts = new Float64Array(k);
+  for (const v of volumes) for (let i = 0; i < v.codes.length; i++) counts[v.codes[i]]++;
+  return counts;
+}
+
+/** Mean loss of one batch, after one Adam step on its clipped gradient. */
+function trainStep(model: RCNN, g: BatchGeometry, b: Batch, opt: tf.AdamOptimizer, clip: number): number {
+  const er = g.cropRows + 2 * g.marginRows;
+  const ec = g.cropCols + 2 * g.marginCols;
+  const hidden = model.config.hidden;
+  return tf.tidy(() => {
+    const inputs = tf.tensor3d(b.inputs, [g.steps * g.batch, er, ec], 'int32');
+    const mask = b.mask ? tf.tensor4d(b.mask, [g.steps * g.batch, er, ec, 1], 'float32') : null;
+    const targets = tf.tensor1d(b.targets, 'int32');
+    const vars = model.variables();
+    const { value, grads } = tf.variableGrads(() => {
+      const hs = model.net.window(inputs, mask, g.steps);
+      const crop = tf.slice(hs, [0, 0, g.marginRows, g.marginCols, 0], [g.steps, g.batch, g.cropRows, g.cropCols, hidden]);
+      return tf.neg(tf.mean(model.output.logProb(tf.reshape(crop, [-1, hidden]) as tf.Tensor2D, targets))) as tf.Scalar;
+    }, vars);
+    const norm = tf.sqrt(tf.addN(Object.values(grads).map((gr) => tf.sum(tf.square(gr)))));
+    const scale = tf.minimum(1, tf.div(clip, tf.add(norm, 1e-12)));
+    const clipped: Record<string, tf.Tensor> = {};
+    for (const v of vars) clipped[v.name] = tf.mul(grads[v.name], scale);
+    opt.applyGradients(clipped as Record<string, tf.Variable>);
+    return value.dataSync()[0];
+  });
+}
+
+/** Mean validation nll over all volumes, weighted by predicted cells. */
+function validate(model: RCNN, volumes: CodeVolume[]): number {
+  let sum = 0;
+  let count = 0;
+  for (const v of volumes) {
+    const r = model.evaluate(v);
+    sum += r.nll * r.count;
+    count += r.count;
+  }
+  return sum / count;
+}
+
+async function writeCheckpoint(
+  dir: string,
+  model: RCNN,
+  opt: tf.AdamOptimizer,
+  state: TrainState,
+  best: Record<string, Float32Array> | null,
+): Promise<void> {
+  const arrays: Record<string, StoredArray> = { ...model.exportWeights() };
+  if (best) for (const [name, a] of Object.entries(best)) arrays[`best:${name}`] = a;
+  const named = await opt.getWeights();
+  const iterations = named[0].tensor.dataSync()[0];
+  const moments = named.slice(1);
+  moments.forEach((m, i) => (arrays[`adam:${i}`] = (m.tensor.dataSync() as Float32Array).slice()));
+  named[0].tensor.dispose();
+  const internals = opt as unknown as AdamInternals;
+  const header = {
+    config: model.config,
+    output: model.output.toJSON(),
+    state,
+    adam: {
+      iterations,
+      moments: moments.length,
+      accBeta1: internals.accBeta1.dataSync()[0],
+      accBeta2: internals.accBeta2.dataSync()[0],
+    },
+  };
+  await writeStore(dir, 'checkpoint', header, arrays);
+}
+
+async function readCheckpoint(
+  dir: string,
+  model: RCNN,
+  opt: tf.AdamOptimizer,
+): Promise<{ state: TrainState; best: Record<string, Float32Array> | null }> {
+  const { header, arrays } = await readStore(dir, 'checkpoint');
+  if (JSON.stringify(header.config) !== JSON.stringify(model.config)) {
+    throw new VqvidError('E_STATE', `checkpointDir: the checkpoint in ${dir} belongs to a model with other options`, { path: dir });
+  }
+  model.buildOutput(undefined, header.output as Record<string, unknown>);
+  model.importWeights(arrays, dir);
+  const adam = header.adam as { iterations: number; moments: number; accBeta1: number; accBeta2: number };
+  const vars = model.variables();
+  if (adam.moments > 0) {
+    const named: { name: string; tensor: tf.Tensor }[] = [{ name: 'iter', tensor: tf.scalar(adam.iterations) }];
+    for (let i = 0; i < adam.moments; i++) {
+      const v = vars[i % vars.length];
+      named.push({ name: `${v.name}/${i < vars.length ? 'm' : 'v'}`, tensor: tf.tensor(takeF32(arrays, `adam:${i}`, v.size, dir), v.shape) });
+    }
+    await opt.setWeights(named);
+    named.forEach((n) => n.tensor.dispose());
+    // setWeights recomputes beta^t with pow(); the straight run multiplied step by step: restore the exact value
+    const internals = opt as unknown as AdamInternals;
+    internals.accBeta1.assign(tf.scalar(adam.accBeta1));
+    internals.accBeta2.assign(tf.scalar(adam.accBeta2));
+  }
+  let best: Record<string, Float32Array> | null = null;
+  for (const [name, a] of Object.entries(arrays)) {
+    if (!name.startsWith('best:')) continue;
+    best ??= {};
+    best[name.slice(5)] = a as Float32Array;
+  }
+  return { state: header.state as TrainState, best };
+}
+
+function freshState(): TrainState {
+  return { epoch: 0, step: 0, globalStep: 0, lossSum: 0, lossCount: 0, history: [], bestNll: null, bestEpoch: -1, badEpochs: 0 };
+}
+
+/** The training loop behind {@link RCNN.fit}. */
+export async function fitModel(model: RCNN, volumes: CodeVolume[], o: FitOptions): Promise<FitResult> {
+  const r = resolveFit(o);
+  r.validation.forEach((v, i) => model.checkCodes(v, `validation[${i}]`, 2));
+  const cfg = model.config;
+  const g = batchGeometry(volumes, r.bptt, r.batch, r.crop, receptiveRadius(cfg));
+  const cellsPerStep = g.steps * g.batch * g.cropRows * g.cropCols;
+  const totalCells = volumes.reduce((s, v) => s + (v.frames - 1) * v.rows * v.cols, 0);
+  const stepsPerEpoch = r.stepsPerEpoch ?? Math.max(1, Math.round(totalCells / cellsPerStep));
+
+  const resuming = r.resume && (await hasCheckpoint(r.checkpointDir!));
+  if (!resuming && !model.outputBuilt) model.buildOutput(codeCounts(volumes, cfg.k));
+  const opt = tf.train.adam(r.lr);
+  let state = freshState();
+  let best: Record<string, Float32Array> | null = null;
+  if (resuming) ({ state, best } = await readCheckpoint(r.checkpointDir!, model, opt));
+  const internals = opt as unknown as AdamInternals;
+  let stopped: FitResult['stopped'] = 'completed';
+  try {
+    epochs: while (state.epoch < r.epochs) {
+      const lr = r.lr * Math.pow(r.lrDecay, state.epoch);
+      internals.learningRate = lr;
+      const plan = epochPlan(volumes, g, stepsPerEpoch, new Rng(epochSeed(cfg.seed, state.epoch)));
+      for (; state.step < stepsPerEpoch; state.step++) {
+        if (r.signal?.aborted) {
+          stopped = 'aborted';
+          if (r.checkpointDir) await writeCheckpoint(r.checkpointDir, model, opt, state, best);
+          break epochs;
+        }
+        const loss = trainStep(model, g, assembleBatch(volumes, g, plan, state.step), opt, r.clip);
+        if (!Number.isFinite(loss)) throw new VqvidError('E_STATE', `training diverged (loss ${loss}) at epoch ${state.epoch}; lower lr`);
+        state.lossSum += loss;
+        state.lossCount++;
+        state.globalStep++;
+        r.onProgress?.({
+          stage: 'train',
+          done: state.epoch * stepsPerEpoch + state.step + 1,
+          total: r.epochs * stepsPerEpoch,
+          fraction: (state.epoch * stepsPerEpoch + state.step + 1) / (r.epochs * stepsPerEpoch),
+          metrics: { loss, epoch: state.epoch },
+        });
+      }
+      const rec: EpochRecord = { epoch: state.epoch, loss: state.lossSum / Math.max(1, state.lossCount), lr };
+      if (r.validation.length) {
+        rec.valNll = validate(model, r.validation);
+        rec.valBits = rec.valNll / Math.LN2;
+        if (state.bestNll === null || rec.valNll < state.bestNll) {
+          state.bestNll = rec.valNll;
+          state.bestEpoch = state.epoch;
+          state.badEpochs = 0;
+          best = model.exportWeights();
+        } else state.badEpochs++;
+      }
+      state.history.push(rec);
+      state.epoch++;
+      Object.assign(state, { step: 0, lossSum: 0, lossCount: 0 });
+      if (r.checkpointDir) await writeCheckpoint(r.checkpointDir, model, opt, state, best);
+      r.onProgress?.({ stage: 'epoch', done: state.epoch, total: r.epochs, metrics: { ...rec } as Record<string, number> });
+      if (r.validation.length && state.badEpochs >= r.patience) {
+        stopped = 'early';
+        break;
+      }
+    }
+  } finally {
+    opt.dispose();
+  }
+  if (stopped !== 'aborted' && best) model.importWeights(best, 'best weights');
+  const result: FitResult = {
+    epochs: state.history,
+    bestEpoch: best ? state.bestEpoch : state.history.length - 1,
+    stopped,
+    steps: state.globalStep,
+  };
+  if (state.bestNll !== null) result.bestValNll = state.bestNll;
+  return result;
+}
