@@ -65,6 +65,11 @@ describe('opticalFlow (pyramidal Farnebäck) on synthetic motion with known grou
     expect(err).toBeLessThan(bound);
   });
 
+  test("window 'gaussian' (OpenCV's FARNEBACK_GAUSSIAN): translation by (1.5, -0.75) px, AEE < 0.06 px", () => {
+    const flow = opticalFlow(base, shifted(SIZE, SIZE, tex, 1.5, -0.75), { window: 'gaussian' });
+    expect(aee(flow, () => [1.5, -0.75])).toBeLessThan(0.06);
+  });
+
   test('rotation by 3° about the centre: AEE < 0.2 px', () => {
     const th = (3 * Math.PI) / 180;
     const c = (SIZE - 1) / 2;
@@ -131,5 +136,6 @@ describe('opticalFlow (pyramidal Farnebäck) on synthetic motion with known grou
     expect(() => opticalFlow(two, base)).toThrow(/a.frames: expected 1/);
     expect(() => opticalFlow(base, base, { winSize: 4 })).toThrow(/odd/);
     expect(() => opticalFlow(base, base, { levels: 0 })).toThrow(VqvidError);
+    expect(() => opticalFlow(base, base, { window: 'hann' as 'box' })).toThrow(/opts.window/);
   });
 });

@@ -2,7 +2,7 @@ import { assertInt, assertNumber, assertVideo, fail } from '@vqvid/core';
 import type { Video } from '@vqvid/core';
 import { assertFramePair, valueRange, videoLike } from './frames';
 import { POLY_CHANNELS, polyExpand } from './polyexp';
-import { boxBlur, buildPyramid, sampleBilinear, upsampleFlow } from './pyramid';
+import { boxBlur, buildPyramid, gaussianBlur, sampleBilinear, upsampleFlow } from './pyramid';
 import type { Plane } from './pyramid';
 
 /**
@@ -39,6 +39,11 @@ export interface OpticalFlowOptions {
   winSize?: number;
   /** Refinement iterations per pyramid level; default 3. */
   iterations?: number;
+  /**
+   * Weighting of the averaging window: 'box' (default, uniform over winSize²) or 'gaussian'
+   * (σ = 0.3·⌊winSize/2⌋, as OpenCV's FARNEBACK_GAUSSIAN).
+   */
+  window?: 'box' | 'gaussian';
 }
 
 interface FlowParams {
@@ -47,6 +52,7 @@ interface FlowParams {
   polySigma: number;
   winSize: number;
   iterations: number;
+  window: 'box' | 'gaussian';
 }
 
 /**
@@ -66,6 +72,7 @@ function resolveOptions(w: number, h: number, opts: OpticalFlowOptions): FlowPar
     polySigma: opts.polySigma ?? 1.1,
     winSize: opts.winSize ?? 15,
     iterations: opts.iterations ?? 3,
+    window: opts.window ?? 'box',
   };
   assertInt(p.levels, 'opts.levels', 1, 12);
   assertInt(p.polyRadius, 'opts.polyRadius', 1, 15);
@@ -73,6 +80,7 @@ function resolveOptions(w: number, h: number, opts: OpticalFlowOptions): FlowPar
   assertInt(p.winSize, 'opts.winSize', 1, 255);
   if (p.winSize % 2 === 0) fail('E_RANGE', 'opts.winSize', 'an odd integer', p.winSize);
   assertInt(p.iterations, 'opts.iterations', 1, 100);
+  if (p.window !== 'box' && p.window !== 'gaussian') fail('E_RANGE', 'opts.window', "'box' or 'gaussian'", p.window);
   return p;
 }
 
@@ -133,7 +141,10 @@ function refineLevel(a: Plane, b: Plane, flow: FlowField, p: FlowParams): FlowFi
   const m = new Float32Array(a.width * a.height * POLY_CHANNELS);
   for (let it = 0; it < p.iterations; it++) {
     buildConstraints(r0, r1, flow, m);
-    solveFlow(boxBlur(m, a.width, a.height, POLY_CHANNELS, p.winSize >> 1), flow);
+    const avg = p.window === 'gaussian'
+      ? gaussianBlur(m, a.width, a.height, POLY_CHANNELS, 0.3 * (p.winSize >> 1))
+      : boxBlur(m, a.width, a.height, POLY_CHANNELS, p.winSize >> 1);
+    solveFlow(avg, flow);
   }
   return flow;
 }

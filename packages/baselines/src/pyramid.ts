@@ -109,3 +109,39 @@ export function boxBlur(src: Float32Array, w: number, h: number, channels: numbe
 function addRow(acc: Float64Array, src: Float32Array, offset: number, sign: number): void {
   for (let i = 0; i < acc.length; i++) acc[i] += sign * src[offset + i];
 }
+
+/**
+ * Normalised separable Gaussian filter (σ in pixels, taps to ±3σ) of a `channels`-interleaved plane,
+ * replicate border.
+ */
+export function gaussianBlur(src: Float32Array, w: number, h: number, channels: number, sigma: number): Float32Array {
+  const r = Math.max(1, Math.ceil(3 * sigma));
+  const taps = Array.from({ length: 2 * r + 1 }, (_, i) => Math.exp(-((i - r) ** 2) / (2 * sigma * sigma)));
+  const sum = taps.reduce((a, b) => a + b, 0);
+  const g = taps.map((x) => x / sum);
+  const rowLen = w * channels;
+  const tmp = new Float32Array(src.length);
+  for (let y = 0; y < h; y++) {
+    for (let k = -r; k <= r; k++) {
+      const from = clamp(y + k, h) * rowLen;
+      const wk = g[k + r];
+      for (let i = 0; i < rowLen; i++) tmp[y * rowLen + i] += wk * src[from + i];
+    }
+  }
+  const out = new Float32Array(src.length);
+  // Rows are copied into a replicate-padded buffer so the inner loop needs no clamping.
+  const padded = new Float64Array((w + 2 * r) * channels);
+  for (let y = 0; y < h; y++) {
+    const base = y * rowLen;
+    for (let x = -r; x < w + r; x++) {
+      const from = base + clamp(x, w) * channels;
+      for (let c = 0; c < channels; c++) padded[(x + r) * channels + c] = tmp[from + c];
+    }
+    for (let k = 0; k <= 2 * r; k++) {
+      const wk = g[k];
+      const off = k * channels;
+      for (let i = 0; i < rowLen; i++) out[base + i] += wk * padded[off + i];
+    }
+  }
+  return out;
+}
