@@ -1,20 +1,18 @@
 #!/usr/bin/env node
 // Assignment throughput (distance evaluations N·K per second) of every backend that starts here and of the
 // naive loop, measured in the same run; prints JSON with ratios to naive.
-// Usage: node bench/assign.mjs [--quick] [--seconds S] [--k 1024,10000] [--dim 64] [--backends webasm,cpu]
+// Usage: node bench/assign.mjs [--quick] [--seconds S] [--k 1024,10000] [--dim 64] [--backends webasm,cpu] [--minN 32768]
 import os from 'node:os';
 import { assignNaive, clusteredProblem, createBackend } from '../dist/index.mjs';
+import { opt, quick } from './args.mjs';
 
-const args = process.argv.slice(2);
-const opt = (name, dflt) => {
-  const i = args.indexOf(`--${name}`);
-  return i >= 0 ? args[i + 1] : dflt;
-};
-const quick = args.includes('--quick');
 const seconds = Number(opt('seconds', quick ? 0.4 : 3));
 const ks = opt('k', '1024,10000').split(',').map(Number);
 const dim = Number(opt('dim', 64));
 const wanted = opt('backends', 'webgpu,webgl2,headlessgl,webasm,cpu').split(',');
+// gpu.js webasm only splits a call over its worker pool from 4096 threads (16,384 points) per worker up:
+// measure at least 32,768 points so both cores of a 2-core machine take part.
+const minN = Number(opt('minN', quick ? 256 : 32768));
 
 /** Seconds of one fn(n) call after a warm-up call of the same size (kernels compile per size). */
 async function timed(fn, n) {
@@ -25,14 +23,14 @@ async function timed(fn, n) {
 }
 
 /** Calibrates on growing n until a call takes 0.1 s, then measures at the n that should take `seconds`. */
-async function measure(fn, k, maxN) {
+async function measure(fn, k, maxN, least = 256) {
   let n = 256;
   let s = await timed(fn, n);
   while (s < 0.1 && n < maxN) {
     n = Math.min(maxN, n * 4);
     s = await timed(fn, n);
   }
-  n = Math.max(256, Math.min(maxN, Math.round((n * seconds) / s / 16) * 16));
+  n = Math.max(least, Math.min(maxN, Math.round((n * seconds) / s / 16) * 16));
   s = await timed(fn, n);
   return { n, seconds: +s.toFixed(3), evalsPerSec: Math.round((n * k) / s) };
 }
@@ -52,7 +50,7 @@ for (const k of ks) {
       backend.dispose();
       continue;
     }
-    const r = await measure((n) => backend.assign(pool.subarray(0, n * dim), n, centroids, k, dim), k, maxN);
+    const r = await measure((n) => backend.assign(pool.subarray(0, n * dim), n, centroids, k, dim), k, maxN, name === 'cpu' ? 256 : minN);
     results.push({ k, dim, backend: name, ...r, ratioToNaive: +(r.evalsPerSec / naive.evalsPerSec).toFixed(2) });
     backend.dispose();
   }

@@ -7,13 +7,8 @@ import { spawn } from 'node:child_process';
 import { createRequire } from 'node:module';
 import { extractPatches, reassemble, samplePatches } from '@vqvid/patches';
 import { Quantizer } from '../dist/index.mjs';
+import { opt, quick } from './args.mjs';
 
-const args = process.argv.slice(2);
-const opt = (name, dflt) => {
-  const i = args.indexOf(`--${name}`);
-  return i >= 0 ? args[i + 1] : dflt;
-};
-const quick = args.includes('--quick');
 const video = opt('video', '/work/shared/data/vtest.avi');
 const ks = opt('k', quick ? '256,1024' : '256,1024,4096,10000').split(',').map(Number);
 const n = Number(opt('n', quick ? 20000 : 200000));

@@ -107,18 +107,20 @@ describe('assignment backends agree with assignNaive', () => {
   });
 
   test('cpu backend: wasm SIMD path and TypeScript path both match, across point and centroid tiles', async () => {
-    const simd = new CpuBackend();
-    const ts = new CpuBackend(false);
-    expect(simd.path(64)).toBe('wasm-simd'); // Node 20 has WebAssembly SIMD
-    expect(ts.path(64)).toBe('typescript');
-    // 4100 points: two point tiles (4096) and a partial panel; 517 centroids: three centroid tiles (256) + padding
-    const { data, centroids } = clusteredProblem(4100, 517, 9, 8);
+    const backends = [new CpuBackend(), new CpuBackend('simd-1'), new CpuBackend('typescript')];
+    // Node 20 has WebAssembly SIMD, shared memory and worker_threads
+    const cores = require('node:os').availableParallelism();
+    expect(await Promise.all(backends.map((b) => b.path(9)))).toEqual([cores > 1 ? `wasm-simd x${Math.min(8, cores)}` : 'wasm-simd x1', 'wasm-simd x1', 'typescript']);
+    // 16390 points: two point tiles (16384) and a partial panel; 517 centroids: three centroid tiles (256) + padding
+    const n = 16390, k = 517;
+    const { data, centroids } = clusteredProblem(n, k, 9, 8);
     centroids.copyWithin(300 * 9, 3 * 9, 4 * 9); // a duplicate in another centroid tile
-    const want = assignNaive(data, 4100, centroids, 517, 9);
-    for (const b of [simd, ts]) {
-      const got = await b.assign(data, 4100, centroids, 517, 9);
-      expect(maxRelativeError(data, 4100, centroids, 517, 9, got.labels, want)).toBeLessThan(1e-4);
+    const want = assignNaive(data, n, centroids, k, 9);
+    for (const b of backends) {
+      const got = await b.assign(data, n, centroids, k, 9);
+      expect(maxRelativeError(data, n, centroids, k, 9, got.labels, want)).toBeLessThan(1e-4);
       expect(got.labels).not.toContain(300);
+      b.dispose();
     }
   });
 });

@@ -1,5 +1,6 @@
 import { type AssignBackend, type AssignResult, labelDistances, rowNorms } from './assign';
-import { SimdKernel } from './wasm-simd';
+import { threadedRunner } from './simd-threads';
+import { SimdKernel, localRunner } from './wasm-simd';
 
 /** Centroids per cache tile: 128 x 64 floats = 32 KiB, the size of a typical L1 data cache. */
 const CENTROID_TILE = 128;
@@ -7,36 +8,48 @@ const CENTROID_TILE = 128;
 const POINT_TILE = 256;
 
 /**
- * Hand-written single-thread assignment of ||c||² − 2x·c (||x||² is constant per point): the WebAssembly
- * SIMD kernel of `wasm-simd.ts` where the engine supports SIMD (float32), else blocked TypeScript (float64
- * accumulation). No Node imports, so it runs in browsers too.
+ * Hand-written assignment of ||c||² − 2x·c (||x||² is constant per point): the WebAssembly SIMD kernel of
+ * `wasm-simd.ts` (float32) on worker threads sharing its memory where possible, else on the calling thread;
+ * blocked TypeScript (float64 accumulation) where the engine has no WebAssembly SIMD.
  */
 export class CpuBackend implements AssignBackend {
   readonly name = 'cpu' as const;
-  private readonly simd = new Map<number, SimdKernel | null>();
+  private readonly kernels = new Map<number, Promise<SimdKernel | null>>();
 
-  /** @param useSimd false forces the TypeScript path (tests compare both). */
-  constructor(private readonly useSimd = true) {}
+  /**
+   * @param mode 'auto': threaded SIMD, else single-thread SIMD, else TypeScript; the others force a path
+   * (tests compare all of them).
+   */
+  constructor(private readonly mode: 'auto' | 'simd-1' | 'typescript' = 'auto') {}
 
-  /** Which path assign() takes for this dim. */
-  path(dim: number): 'wasm-simd' | 'typescript' {
-    return this.kernel(dim) ? 'wasm-simd' : 'typescript';
+  /** Which path assign() takes for this dim: 'wasm-simd x<threads>' or 'typescript'. */
+  async path(dim: number): Promise<string> {
+    const k = await this.kernel(dim);
+    return k ? `wasm-simd x${k.threads}` : 'typescript';
   }
 
   async assign(data: Float32Array, n: number, centroids: Float32Array, k: number, dim: number): Promise<AssignResult> {
-    const simd = this.kernel(dim);
-    const labels = simd ? simd.argmin(data, n, centroids, rowNorms(centroids, k, dim), k) : cpuArgmin(data, n, centroids, k, dim);
+    const simd = await this.kernel(dim);
+    const labels = simd ? await simd.argmin(data, n, centroids, rowNorms(centroids, k, dim), k) : cpuArgmin(data, n, centroids, k, dim);
     return { labels, dist: labelDistances(data, n, centroids, dim, labels) };
   }
 
   dispose(): void {
-    this.simd.clear();
+    for (const k of this.kernels.values()) k.then((kern) => kern?.dispose(), () => undefined);
+    this.kernels.clear();
   }
 
-  private kernel(dim: number): SimdKernel | null {
-    if (!this.useSimd) return null;
-    if (!this.simd.has(dim)) this.simd.set(dim, SimdKernel.create(dim));
-    return this.simd.get(dim) ?? null;
+  private kernel(dim: number): Promise<SimdKernel | null> {
+    let k = this.kernels.get(dim);
+    if (!k) {
+      k = (async () => {
+        if (this.mode === 'typescript') return null;
+        const runner = (this.mode === 'auto' ? await threadedRunner(dim).catch(() => null) : null) ?? localRunner(dim);
+        return runner && new SimdKernel(runner, dim);
+      })();
+      this.kernels.set(dim, k);
+    }
+    return k;
   }
 }
 

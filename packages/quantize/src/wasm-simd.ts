@@ -40,7 +40,8 @@ const name = (s: string) => [...uleb(s.length), ...Array.from(s, (c) => c.charCo
 
 // opcodes
 const I32 = 0x7f, V128 = 0x7b;
-const GET = 0x20, SET = 0x21, I32_CONST = 0x41, I32_ADD = 0x6a, I32_NE = 0x47, LOOP = 0x03, BR_IF = 0x0d, END = 0x0b;
+const GET = 0x20, SET = 0x21, I32_CONST = 0x41, I32_ADD = 0x6a, I32_MUL = 0x6c, I32_NE = 0x47, I32_EQ = 0x46, SELECT = 0x1b;
+const LOOP = 0x03, BR_IF = 0x0d, END = 0x0b;
 const simd = (op: number, ...imm: number[]) => [0xfd, ...uleb(op), ...imm];
 const LOAD = (off: number) => simd(0x00, 4, ...uleb(off));
 const LOAD_SPLAT = (off: number) => simd(0x09, 2, ...uleb(off));
@@ -49,27 +50,36 @@ const I32X4_SPLAT = simd(0x11), F32X4_LT = simd(0x43), BITSELECT = simd(0x52);
 const F32X4_ADD = simd(0xe4), F32X4_SUB = simd(0xe5), F32X4_MUL = simd(0xe6);
 const ZERO = simd(0x0c, ...new Array(16).fill(0));
 
-// run(xp, panels, cp, cnp, blocks, j0, bestp, labp): params 0..7, then locals
-const P = { xp: 0, panels: 1, cp: 2, cnp: 3, blocks: 4, j0: 5, bestp: 6, labp: 7 };
-const L = { pi: 8, bi: 9, c: 10, cn: 11, j: 12 }; // i32 locals
-const V0 = 13; // v128 locals: best[PV], lab[PV], x[PV], cv, acc[PV * B]
+// run(xp, panels, cp, cnp, tiles, tileBlocks, lastBlocks, bestp, labp): params 0..8, then locals
+const P = { xp: 0, panels: 1, cp: 2, cnp: 3, tiles: 4, tileBlocks: 5, lastBlocks: 6, bestp: 7, labp: 8 };
+const L = { pi: 9, bi: 10, c: 11, cn: 12, j: 13, ti: 14, x: 15, best: 16, lab: 17, blocks: 18, tc: 19, tcn: 20, tj: 21 };
+const I32_LOCALS = 13;
+const V0 = 22; // v128 locals: best[PV], lab[PV], x[PV], cv, acc[PV * B]
 const range = (n: number, from = 0) => Array.from({ length: n }, (_, i) => from + i);
-const vlocals = () => {
-  const pv = SIMD_VECTORS;
-  return { best: range(pv, V0), lab: range(pv, V0 + pv), x: range(pv, V0 + 2 * pv), cv: V0 + 3 * pv, acc: (p: number, b: number) => V0 + 3 * pv + 1 + p * SIMD_CENTROIDS + b, count: 3 * pv + 1 + pv * SIMD_CENTROIDS };
+const V = {
+  best: range(SIMD_VECTORS, V0),
+  lab: range(SIMD_VECTORS, V0 + SIMD_VECTORS),
+  x: range(SIMD_VECTORS, V0 + 2 * SIMD_VECTORS),
+  cv: V0 + 3 * SIMD_VECTORS,
+  acc: (p: number, b: number) => V0 + 3 * SIMD_VECTORS + 1 + p * SIMD_CENTROIDS + b,
+  count: 3 * SIMD_VECTORS + 1 + SIMD_VECTORS * SIMD_CENTROIDS,
 };
 
 const get = (i: number) => [GET, ...uleb(i)];
 const set = (i: number) => [SET, ...uleb(i)];
 const addConst = (i: number, v: number) => [...get(i), I32_CONST, ...sleb(v), I32_ADD, ...set(i)];
+/** local[i] += local[m] * v */
+const addScaled = (i: number, m: number, v: number) => [...get(i), ...get(m), I32_CONST, ...sleb(v), I32_MUL, I32_ADD, ...set(i)];
+/** do { body; local[counter]++ } while (local[counter] != local[limit]) */
+const doWhile = (counter: number, limit: number, body: number[]) =>
+  [I32_CONST, 0, ...set(counter), LOOP, 0x40, ...body, ...addConst(counter, 1), ...get(counter), ...get(limit), I32_NE, BR_IF, 0, END];
 
 /** Body of one centroid block for the current panel: unrolled dot products, then the argmin fold. */
 function blockBody(dim: number): number[] {
-  const V = vlocals();
   const code: number[] = [];
   for (let p = 0; p < SIMD_VECTORS; p++) for (let b = 0; b < SIMD_CENTROIDS; b++) code.push(...ZERO, ...set(V.acc(p, b)));
   for (let d = 0; d < dim; d++) {
-    for (let p = 0; p < SIMD_VECTORS; p++) code.push(...get(P.xp), ...LOAD(d * SIMD_POINTS * 4 + p * 16), ...set(V.x[p]));
+    for (let p = 0; p < SIMD_VECTORS; p++) code.push(...get(L.x), ...LOAD(d * SIMD_POINTS * 4 + p * 16), ...set(V.x[p]));
     for (let b = 0; b < SIMD_CENTROIDS; b++) {
       code.push(...get(L.c), ...LOAD_SPLAT((b * dim + d) * 4), ...set(V.cv));
       for (let p = 0; p < SIMD_VECTORS; p++) code.push(...get(V.acc(p, b)), ...get(V.x[p]), ...get(V.cv), ...F32X4_MUL, ...F32X4_ADD, ...set(V.acc(p, b)));
@@ -87,89 +97,141 @@ function blockBody(dim: number): number[] {
   return code;
 }
 
-function runBody(dim: number): number[] {
-  const V = vlocals();
-  const panelBytes = SIMD_POINTS * dim * 4;
-  const code: number[] = [I32_CONST, 0, ...set(L.pi), LOOP, 0x40];
-  for (let p = 0; p < SIMD_VECTORS; p++) {
-    code.push(...get(P.bestp), ...LOAD(p * 16), ...set(V.best[p]), ...get(P.labp), ...LOAD(p * 16), ...set(V.lab[p]));
-  }
-  code.push(...get(P.cp), ...set(L.c), ...get(P.cnp), ...set(L.cn), ...get(P.j0), ...set(L.j), I32_CONST, 0, ...set(L.bi));
-  code.push(LOOP, 0x40, ...blockBody(dim));
-  code.push(...addConst(L.c, SIMD_CENTROIDS * dim * 4), ...addConst(L.cn, SIMD_CENTROIDS * 4), ...addConst(L.j, SIMD_CENTROIDS), ...addConst(L.bi, 1));
-  code.push(...get(L.bi), ...get(P.blocks), I32_NE, BR_IF, 0, END);
-  for (let p = 0; p < SIMD_VECTORS; p++) {
-    code.push(...get(P.bestp), ...get(V.best[p]), ...STORE(p * 16), ...get(P.labp), ...get(V.lab[p]), ...STORE(p * 16));
-  }
-  code.push(...addConst(P.xp, panelBytes), ...addConst(P.bestp, SIMD_POINTS * 4), ...addConst(P.labp, SIMD_POINTS * 4), ...addConst(L.pi, 1));
-  code.push(...get(L.pi), ...get(P.panels), I32_NE, BR_IF, 0, END, END);
+/** One panel against one centroid tile: running best/labels loaded, all blocks of the tile, stored back. */
+function panelBody(dim: number): number[] {
+  const code: number[] = [];
+  for (let p = 0; p < SIMD_VECTORS; p++) code.push(...get(L.best), ...LOAD(p * 16), ...set(V.best[p]), ...get(L.lab), ...LOAD(p * 16), ...set(V.lab[p]));
+  code.push(...get(L.tc), ...set(L.c), ...get(L.tcn), ...set(L.cn), ...get(L.tj), ...set(L.j));
+  code.push(...doWhile(L.bi, L.blocks, [...blockBody(dim), ...addConst(L.c, SIMD_CENTROIDS * dim * 4), ...addConst(L.cn, SIMD_CENTROIDS * 4), ...addConst(L.j, SIMD_CENTROIDS)]));
+  for (let p = 0; p < SIMD_VECTORS; p++) code.push(...get(L.best), ...get(V.best[p]), ...STORE(p * 16), ...get(L.lab), ...get(V.lab[p]), ...STORE(p * 16));
+  code.push(...addConst(L.x, SIMD_POINTS * dim * 4), ...addConst(L.best, SIMD_POINTS * 4), ...addConst(L.lab, SIMD_POINTS * 4));
   return code;
 }
 
-/** Bytes of the module for one dim: exports `mem` (growable memory) and `run`. */
-export function simdModuleBytes(dim: number): Uint8Array<ArrayBuffer> {
-  const type = section(1, vec([[0x60, ...vec(new Array(8).fill([I32])), 0]]));
-  const func = section(3, vec([[0]]));
-  const memory = section(5, vec([[0x00, 1]]));
-  const exports = section(7, vec([[...name('run'), 0x00, 0], [...name('mem'), 0x02, 0]]));
-  const locals = vec([[5, I32], [vlocals().count, V128]]);
-  const body = [...locals, ...runBody(dim)];
-  const code = section(10, vec([[...uleb(body.length), ...body]]));
-  return new Uint8Array([0x00, 0x61, 0x73, 0x6d, 1, 0, 0, 0, ...type, ...func, ...memory, ...exports, ...code]);
+/** Centroid tiles outermost (a tile stays in L2 while every panel passes), panels, then blocks. */
+function runBody(dim: number): number[] {
+  const tile = [
+    // blocks = ti + 1 == tiles ? lastBlocks : tileBlocks
+    ...get(P.lastBlocks), ...get(P.tileBlocks), ...get(L.ti), I32_CONST, 1, I32_ADD, ...get(P.tiles), I32_EQ, SELECT, ...set(L.blocks),
+    ...get(P.xp), ...set(L.x), ...get(P.bestp), ...set(L.best), ...get(P.labp), ...set(L.lab),
+    ...doWhile(L.pi, P.panels, panelBody(dim)),
+    ...addScaled(L.tc, P.tileBlocks, SIMD_CENTROIDS * dim * 4), ...addScaled(L.tcn, P.tileBlocks, SIMD_CENTROIDS * 4),
+    ...addScaled(L.tj, P.tileBlocks, SIMD_CENTROIDS),
+  ];
+  return [...get(P.cp), ...set(L.tc), ...get(P.cnp), ...set(L.tcn), I32_CONST, 0, ...set(L.tj), ...doWhile(L.ti, P.tiles, tile), END];
 }
 
-type Run = (xp: number, panels: number, cp: number, cnp: number, blocks: number, j0: number, bestp: number, labp: number) => void;
+/** Most wasm pages a shared memory may grow to (1 GiB); shared memories must declare a maximum. */
+const SHARED_MAX_PAGES = 16384;
 
-/** The compiled kernel for one dim, with its own memory; null when the engine lacks WebAssembly SIMD. */
+/**
+ * Bytes of the module for one dim. Unshared: defines and exports a growable `mem`. Shared: imports
+ * `env.mem` as a shared memory so worker threads can run the same kernel over disjoint panels.
+ */
+export function simdModuleBytes(dim: number, shared = false): Uint8Array<ArrayBuffer> {
+  const type = section(1, vec([[0x60, ...vec(new Array(9).fill([I32])), 0]]));
+  const imports = shared ? section(2, vec([[...name('env'), ...name('mem'), 0x02, 0x03, 1, ...uleb(SHARED_MAX_PAGES)]])) : [];
+  const func = section(3, vec([[0]]));
+  const memory = shared ? [] : section(5, vec([[0x00, 1]]));
+  const exports = section(7, vec(shared ? [[...name('run'), 0x00, 0]] : [[...name('run'), 0x00, 0], [...name('mem'), 0x02, 0]]));
+  const locals = vec([[I32_LOCALS, I32], [V.count, V128]]);
+  const body = [...locals, ...runBody(dim)];
+  const code = section(10, vec([[...uleb(body.length), ...body]]));
+  return new Uint8Array([0x00, 0x61, 0x73, 0x6d, 1, 0, 0, 0, ...type, ...imports, ...func, ...memory, ...exports, ...code]);
+}
+
+/** Arguments of the kernel's run(): byte offsets and counts. */
+export type RunArgs = [xp: number, panels: number, cp: number, cnp: number, tiles: number, tileBlocks: number, lastBlocks: number, bestp: number, labp: number];
+type Run = (...args: RunArgs) => void;
+
+/** Runs kernel calls somewhere: on this thread, or spread over worker threads sharing the memory. */
+export interface SimdRunner {
+  memory: WebAssembly.Memory;
+  /** Runs every job (disjoint panels) and resolves when all are done. */
+  runAll(jobs: RunArgs[]): Promise<void>;
+  /** How many jobs run at once. */
+  readonly threads: number;
+  dispose(): void;
+}
+
+/** A runner on the calling thread over the module's own memory. */
+export function localRunner(dim: number): SimdRunner | null {
+  if (typeof WebAssembly === 'undefined') return null;
+  const bytes = simdModuleBytes(dim);
+  if (!WebAssembly.validate(bytes)) return null;
+  const { run, mem } = new WebAssembly.Instance(new WebAssembly.Module(bytes), {}).exports as unknown as { run: Run; mem: WebAssembly.Memory };
+  return { memory: mem, threads: 1, runAll: async (jobs) => jobs.forEach((j) => run(...j)), dispose: () => undefined };
+}
+
+/** Points per call of the kernel (a tile of packed points); threads split a tile's panels. */
+const POINT_TILE = 16384;
+/** Centroids per cache tile: 256 x 64 floats = 64 KiB, L2-resident while every panel passes. */
+const CENTROID_TILE = 256;
+const PAD_NORM = 3.4e38;
+
+/**
+ * The nearest-centroid search on a {@link SimdRunner}: packs points into panels, pads centroids to whole
+ * blocks (padding norm 3.4e38 never wins), splits each point tile's panels over the runner's threads.
+ * Calls are serialised because they share the kernel memory.
+ */
 export class SimdKernel {
-  private constructor(private readonly run: Run, private readonly mem: WebAssembly.Memory, readonly dim: number) {}
+  private queue: Promise<unknown> = Promise.resolve();
 
-  static create(dim: number): SimdKernel | null {
-    if (typeof WebAssembly === 'undefined') return null;
-    const bytes = simdModuleBytes(dim);
-    if (!WebAssembly.validate(bytes)) return null;
-    const instance = new WebAssembly.Instance(new WebAssembly.Module(bytes), {});
-    const { run, mem } = instance.exports as unknown as { run: Run; mem: WebAssembly.Memory };
-    return new SimdKernel(run, mem, dim);
+  constructor(private readonly runner: SimdRunner, readonly dim: number) {}
+
+  /** Labels of the nearest centroid of `n` points (lowest index on ties), computed in float32. */
+  argmin(data: Float32Array, n: number, centroids: Float32Array, norms: Float64Array, k: number): Promise<Int32Array> {
+    const next = this.queue.then(() => this.search(data, n, centroids, norms, k));
+    this.queue = next.catch(() => undefined);
+    return next;
   }
 
-  /**
-   * Labels of the nearest centroid of `n` points (lowest index on ties), from the ||c||² − 2x·c search in
-   * float32. Points go through in tiles of 4096, centroids in tiles of 256 (64 KiB at dim 64: L2-resident).
-   */
-  argmin(data: Float32Array, n: number, centroids: Float32Array, norms: Float64Array, k: number): Int32Array {
+  /** Threads the runner uses. */
+  get threads(): number {
+    return this.runner.threads;
+  }
+
+  dispose(): void {
+    this.runner.dispose();
+  }
+
+  private async search(data: Float32Array, n: number, centroids: Float32Array, norms: Float64Array, k: number): Promise<Int32Array> {
     const dim = this.dim;
-    const tileN = Math.min(Math.floor(4096 / SIMD_POINTS), Math.ceil(n / SIMD_POINTS)) * SIMD_POINTS;
+    const tileN = Math.min(POINT_TILE, Math.ceil(n / SIMD_POINTS) * SIMD_POINTS);
     const kPad = Math.ceil(k / SIMD_CENTROIDS) * SIMD_CENTROIDS;
-    const tileK = Math.floor(256 / SIMD_CENTROIDS) * SIMD_CENTROIDS;
-    const xBytes = tileN * dim * 4, cBytes = kPad * dim * 4, nBytes = kPad * 4;
-    const xp = 0, cp = xBytes, cnp = cp + cBytes, bestp = cnp + nBytes, labp = bestp + tileN * 4;
+    const tileBlocks = Math.min(CENTROID_TILE, kPad) / SIMD_CENTROIDS;
+    const tiles = Math.ceil(kPad / SIMD_CENTROIDS / tileBlocks);
+    const lastBlocks = kPad / SIMD_CENTROIDS - (tiles - 1) * tileBlocks;
+    const cp = tileN * dim * 4, cnp = cp + kPad * dim * 4, bestp = cnp + kPad * 4, labp = bestp + tileN * 4;
     this.reserve(labp + tileN * 4);
-    const f32 = new Float32Array(this.mem.buffer);
+    const f32 = new Float32Array(this.runner.memory.buffer);
     f32.fill(0, cp / 4, cnp / 4);
     f32.set(centroids.subarray(0, k * dim), cp / 4);
-    f32.fill(3.4e38, cnp / 4, bestp / 4); // padding centroids never win
+    f32.fill(PAD_NORM, cnp / 4, bestp / 4);
     for (let j = 0; j < k; j++) f32[cnp / 4 + j] = norms[j];
     const labels = new Int32Array(n);
-    const lab = new Int32Array(this.mem.buffer, labp, tileN);
+    const lab = new Int32Array(this.runner.memory.buffer, labp, tileN);
     for (let p0 = 0; p0 < n; p0 += tileN) {
       const count = Math.min(tileN, n - p0);
       const panels = Math.ceil(count / SIMD_POINTS);
-      packPanels(f32, xp / 4, data, p0, count, panels, dim);
-      f32.fill(3.4e38, bestp / 4, bestp / 4 + tileN);
+      packPanels(f32, 0, data, p0, count, panels, dim);
+      f32.fill(PAD_NORM, bestp / 4, bestp / 4 + tileN);
       lab.fill(0);
-      for (let k0 = 0; k0 < kPad; k0 += tileK) {
-        const blocks = Math.min(tileK, kPad - k0) / SIMD_CENTROIDS;
-        this.run(xp, panels, cp + k0 * dim * 4, cnp + k0 * 4, blocks, k0, bestp, labp);
+      const per = Math.ceil(panels / this.runner.threads);
+      const jobs: RunArgs[] = [];
+      for (let a = 0; a < panels; a += per) {
+        const m = Math.min(per, panels - a);
+        jobs.push([a * SIMD_POINTS * dim * 4, m, cp, cnp, tiles, tileBlocks, lastBlocks, bestp + a * SIMD_POINTS * 4, labp + a * SIMD_POINTS * 4]);
       }
+      await this.runner.runAll(jobs);
       labels.set(lab.subarray(0, count), p0);
     }
     return labels;
   }
 
   private reserve(bytes: number): void {
-    const have = this.mem.buffer.byteLength;
-    if (bytes > have) this.mem.grow(Math.ceil((bytes - have) / 65536));
+    const have = this.runner.memory.buffer.byteLength;
+    if (bytes > have) this.runner.memory.grow(Math.ceil((bytes - have) / 65536));
   }
 }
 
