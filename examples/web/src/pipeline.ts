@@ -1,0 +1,124 @@
+import type { CodeVolume, Video } from '@vqvid/core';
+import { sliceCodes, sliceVideo } from '@vqvid/core';
+import { bitsPerCode, psnr } from '@vqvid/metrics';
+import { RCNN, initBackend } from '@vqvid/model';
+import { extractPatches, reassemble } from '@vqvid/patches';
+import { Quantizer } from '@vqvid/quantize';
+import { denormalize, normalize } from '@vqvid/video';
+import { locateTfjsWasm } from './tfjs-wasm';
+
+/** Sizes of the demo run; small enough to train in seconds on a laptop CPU. */
+export const DEMO = { patch: 8, k: 32, epochs: 20, lr: 0.02, hidden: 32, embedDim: 16, seed: 1 } as const;
+
+/** What the page shows after one run. */
+export interface DemoResult {
+  /** Quantizer assignment backend that actually ran (webgl2, webgpu, webasm or cpu). */
+  backend: string;
+  /** Why it is not the first choice ('auto' prefers webgpu), or null. */
+  backendReason: string | null;
+  /** tfjs backend the code model trained on. */
+  modelBackend: string;
+  /** Last frame: original, quantized, predicted (0..255 gray, width x height). */
+  original: Video;
+  quantized: Video;
+  predicted: Video;
+  /** Entropy in bits of the predicted distribution of every cell of the last frame, rows x cols. */
+  entropy: Float32Array;
+  rows: number;
+  cols: number;
+  /** PSNR (dB, peak 255) of the quantized and of the predicted last frame against the original. */
+  psnrQuantized: number;
+  psnrPredicted: number;
+  /** Mean -log2 p(true code) of the last frame's cells under the model. */
+  bitsPerCode: number;
+  /** Seconds per stage: k-means fit + encode, model training, prediction. */
+  seconds: { quantize: number; train: number; predict: number };
+}
+
+/** Progress line for the page. */
+export type Say = (message: string) => void;
+
+/**
+ * The whole pipeline on one clip: normalise, cut 8x8 patches, fit k-means on the GPU backend, encode;
+ * train a small rCNN on every frame but the last, predict the last frame's codes and their distribution;
+ * decode and reassemble to pixels.
+ */
+export async function runDemo(video: Video, say: Say): Promise<DemoResult> {
+  const clock = stopwatch();
+  const { video: z, std } = normalize(video);
+  const grid = extractPatches(z, { size: DEMO.patch });
+  say(`k-means: ${grid.frames * grid.rows * grid.cols} patches, K = ${DEMO.k}`);
+  const quantizer = new Quantizer({ k: DEMO.k, seed: DEMO.seed, backend: 'auto' });
+  try {
+    await quantizer.fit(grid);
+    const codes = await quantizer.encode(grid);
+    const toPixels = (c: CodeVolume) => denormalize(reassemble(quantizer.decode(c), { width: video.width, height: video.height }), std);
+    const last = video.frames - 1;
+    const lastOf = (v: Video) => sliceVideo(v, v.frames - 1, v.frames);
+    const original = lastOf(video);
+    const quantized = lastOf(toPixels(codes));
+    const quantizeSeconds = clock();
+
+    say('training the rCNN on the codes of all frames but the last');
+    const { model, backendName } = await trainModel(sliceCodes(codes, 0, last), say);
+    const trainSeconds = clock();
+    try {
+      const context = sliceCodes(codes, 0, last);
+      const dist = model.predictDistribution(context);
+      const predicted = toPixels(model.predictNext(context));
+      const predictSeconds = clock();
+      return {
+        seconds: { quantize: quantizeSeconds, train: trainSeconds, predict: predictSeconds },
+        backend: quantizer.backend ?? 'none',
+        backendReason: quantizer.backendReason,
+        modelBackend: backendName,
+        original,
+        quantized,
+        predicted,
+        entropy: dist.entropy,
+        rows: codes.rows,
+        cols: codes.cols,
+        psnrQuantized: psnr(quantized, original),
+        psnrPredicted: psnr(predicted, original),
+        bitsPerCode: bitsPerCode(logProbsOfTruth(dist.probs!, sliceCodes(codes, last, last + 1), DEMO.k)),
+      };
+    } finally {
+      model.dispose();
+    }
+  } finally {
+    quantizer.dispose();
+  }
+}
+
+/** Returns a function that gives the seconds since it was last called (or created). */
+export function stopwatch(): () => number {
+  let t = performance.now();
+  return () => {
+    const now = performance.now();
+    const s = (now - t) / 1000;
+    t = now;
+    return s;
+  };
+}
+
+/** ln p(true code) of every cell, from the [cells, k] probabilities the model predicted. */
+function logProbsOfTruth(probs: Float32Array, truth: CodeVolume, k: number): Float64Array {
+  const out = new Float64Array(truth.codes.length);
+  for (let i = 0; i < out.length; i++) out[i] = Math.log(probs[i * k + truth.codes[i]]);
+  return out;
+}
+
+async function trainModel(codes: CodeVolume, say: Say): Promise<{ model: RCNN; backendName: string }> {
+  locateTfjsWasm();
+  const { backend } = await initBackend(['wasm', 'cpu']);
+  const model = new RCNN({ k: DEMO.k, hidden: DEMO.hidden, embedDim: DEMO.embedDim, seed: DEMO.seed });
+  await model.fit(codes, {
+    epochs: DEMO.epochs,
+    lr: DEMO.lr,
+    bptt: Math.min(6, codes.frames - 1),
+    onProgress: (e) => {
+      if (e.stage === 'epoch') say(`training the rCNN: epoch ${e.done}/${e.total}`);
+    },
+  });
+  return { model, backendName: backend };
+}
