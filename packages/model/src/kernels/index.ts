@@ -127,9 +127,37 @@ function conv2DBackpropFilter(args: KernelArgs, io: KernelIO): tf.TensorInfo {
   return io.emit([fh, fw, ci, co], 'float32', dw);
 }
 
+/** The same product with transposed operands materialised first (see {@link registerWasmKernels}). */
+function wasmMatMulWithoutTransposeFlags(original: tf.KernelConfig): tf.KernelFunc {
+  return (args) => {
+    const attrs = args.attrs as unknown as tf.BatchMatMulAttrs;
+    if (!attrs.transposeA && !attrs.transposeB) return original.kernelFunc(args);
+    const backend = args.backend as { disposeData(dataId: object): boolean };
+    const transpose = tf.getKernel(tf.Transpose, 'wasm')!.kernelFunc;
+    const swapped = (t: tf.TensorInfo): tf.TensorInfo => {
+      const perm = t.shape.map((_, i) => i);
+      [perm[perm.length - 2], perm[perm.length - 1]] = [perm.length - 1, perm.length - 2];
+      return transpose({ inputs: { x: t }, backend: args.backend, attrs: { perm } }) as tf.TensorInfo;
+    };
+    const { a, b } = args.inputs as { a: tf.TensorInfo; b: tf.TensorInfo };
+    const a2 = attrs.transposeA ? swapped(a) : a;
+    const b2 = attrs.transposeB ? swapped(b) : b;
+    try {
+      const plain = { ...attrs, transposeA: false, transposeB: false } as unknown as tf.NamedAttrMap;
+      return original.kernelFunc({ inputs: { a: a2, b: b2 }, backend: args.backend, attrs: plain });
+    } finally {
+      if (a2 !== a) backend.disposeData(a2.dataId);
+      if (b2 !== b) backend.disposeData(b2.dataId);
+    }
+  };
+}
+
 const WASM_KERNELS: ReadonlyArray<{ kernelName: string; compute: Compute }> = [
   { kernelName: tf.UnsortedSegmentSum, compute: unsortedSegmentSum },
   { kernelName: tf.Conv2DBackpropFilter, compute: conv2DBackpropFilter },
+];
+const WASM_WRAPPERS: ReadonlyArray<{ kernelName: string; wrap: (original: tf.KernelConfig) => tf.KernelFunc }> = [
+  { kernelName: tf.BatchMatMul, wrap: wasmMatMulWithoutTransposeFlags },
 ];
 const CPU_REPLACEMENTS: ReadonlyArray<{ kernelName: string; compute: Compute }> = [
   { kernelName: tf.UnsortedSegmentSum, compute: unsortedSegmentSum },
@@ -137,7 +165,7 @@ const CPU_REPLACEMENTS: ReadonlyArray<{ kernelName: string; compute: Compute }> 
 
 const provided: Record<'wasm' | 'cpu', Set<string>> = { wasm: new Set(), cpu: new Set() };
 
-function register(backendName: 'wasm' | 'cpu', kernels: ReadonlyArray<{ kernelName: string; compute: Compute }>, replace: boolean): string[] {
+function register(backendName: 'wasm' | 'cpu', kernels: ReadonlyArray<{ kernelName: string; compute: Compute }>, replace: boolean): void {
   for (const { kernelName, compute } of kernels) {
     if (provided[backendName].has(kernelName)) continue;
     const existing = tf.getKernel(kernelName, backendName) !== undefined;
@@ -147,25 +175,39 @@ function register(backendName: 'wasm' | 'cpu', kernels: ReadonlyArray<{ kernelNa
     tf.registerKernel({ kernelName, backendName, kernelFunc });
     provided[backendName].add(kernelName);
   }
-  return [...provided[backendName]];
+}
+
+function wrapWasm(): void {
+  for (const { kernelName, wrap } of WASM_WRAPPERS) {
+    const original = tf.getKernel(kernelName, 'wasm');
+    if (provided.wasm.has(kernelName) || original === undefined) continue;
+    tf.unregisterKernel(kernelName, 'wasm');
+    // The original setupFunc binds the wasm function its kernelFunc calls, when the backend initialises.
+    tf.registerKernel({ ...original, kernelFunc: wrap(original) });
+    provided.wasm.add(kernelName);
+  }
 }
 
 /**
  * Registers, for the 'wasm' backend, the kernels of this module that the backend does not already have
  * (UnsortedSegmentSum: gradient of `tf.gather`; Conv2DBackpropFilter: gradient of `tf.conv2d` w.r.t. its
- * filter). Idempotent; a kernel that tfjs already provides for wasm is left alone.
+ * filter), and wraps BatchMatMul so that transposed operands are transposed explicitly first: wasm's own
+ * transposeA/transposeB path is 10–25× slower than a transpose plus a plain product, and every matMul
+ * gradient uses it. Idempotent; other kernels are left alone.
  * @returns the names of the kernels this module provides for 'wasm' (the same list on every call).
  * @example
  * ```ts
  * import * as tf from '@tensorflow/tfjs-core';
  * import '@tensorflow/tfjs-backend-wasm';
- * registerWasmKernels();           // ['UnsortedSegmentSum', 'Conv2DBackpropFilter']
+ * registerWasmKernels();           // ['UnsortedSegmentSum', 'Conv2DBackpropFilter', 'BatchMatMul']
  * await tf.setBackend('wasm');
  * const g = tf.grad((e: tf.Tensor) => tf.sum(tf.gather(e, [0, 2, 0])))(tf.ones([4, 8]));
  * ```
  */
 export function registerWasmKernels(): string[] {
-  return register('wasm', WASM_KERNELS, false);
+  register('wasm', WASM_KERNELS, false);
+  wrapWasm();
+  return [...provided.wasm];
 }
 
 /**
@@ -179,5 +221,6 @@ export function registerWasmKernels(): string[] {
  * ```
  */
 export function registerCpuKernels(): string[] {
-  return register('cpu', CPU_REPLACEMENTS, true);
+  register('cpu', CPU_REPLACEMENTS, true);
+  return [...provided.cpu];
 }

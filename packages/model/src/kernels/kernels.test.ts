@@ -34,7 +34,7 @@ describe('registerWasmKernels', () => {
   });
 
   it('registers the missing kernels, idempotently', () => {
-    expect(names.sort()).toEqual(['Conv2DBackpropFilter', 'UnsortedSegmentSum']);
+    expect(names.sort()).toEqual(['BatchMatMul', 'Conv2DBackpropFilter', 'UnsortedSegmentSum']);
     expect(registerWasmKernels().sort()).toEqual(names);
     for (const n of names) expect(tf.getKernel(n, 'wasm')).toBeDefined();
   });
@@ -104,6 +104,39 @@ describe('registerWasmKernels', () => {
         tf.tensor4d(w, [3, 3, 3, 2]),
       );
     expectClose(await on('wasm', g), await on('cpu', g), 1e-4);
+  });
+
+  it.each([
+    [[5, 3], [3, 4]],
+    [[2, 5, 3], [2, 3, 4]],
+    [[2, 5, 3], [1, 3, 4]], // broadcast batch
+    [[1, 3], [3, 1]], // size-one dims: wasm's transpose returns a shared view there
+  ])('BatchMatMul %j x %j matches cpu for every transpose flag, without leaking wasm memory', async (aShape, bShape) => {
+    const rng = new Rng(7);
+    const swap = (s: number[]) => [...s.slice(0, -2), s[s.length - 1], s[s.length - 2]];
+    for (const [ta, tb] of [[false, false], [true, false], [false, true], [true, true]]) {
+      const av = randomArray(rng, aShape.reduce((x, y) => x * y, 1));
+      const bv = randomArray(rng, bShape.reduce((x, y) => x * y, 1));
+      const f = () => tf.matMul(tf.tensor(av, ta ? swap(aShape) : aShape), tf.tensor(bv, tb ? swap(bShape) : bShape), ta, tb);
+      const cpu = await on('cpu', f);
+      const dataIds = tf.engine().backend.numDataIds();
+      expectClose(await on('wasm', f), cpu);
+      expect(tf.engine().backend.numDataIds()).toBe(dataIds);
+    }
+  });
+
+  it('gradient of tf.matMul matches cpu under wasm', async () => {
+    const rng = new Rng(8);
+    const a = randomArray(rng, 6 * 4);
+    const b = randomArray(rng, 4 * 5);
+    const g = () => {
+      const [ga, gb] = tf.grads((x: tf.Tensor, y: tf.Tensor) => tf.sum(tf.square(tf.matMul(x as tf.Tensor2D, y as tf.Tensor2D))))([
+        tf.tensor2d(a, [6, 4]),
+        tf.tensor2d(b, [4, 5]),
+      ]);
+      return tf.concat([tf.reshape(ga, [-1]), tf.reshape(gb, [-1])]);
+    };
+    expectClose(await on('wasm', g), await on('cpu', g), 1e-5);
   });
 
   it('registerCpuKernels replaces cpu UnsortedSegmentSum with one giving the same values', async () => {
