@@ -22,7 +22,13 @@ export const COMMON_OPTIONS: Record<string, OptionSpec> = {
   verbose: { kind: 'flag', short: 'v', help: 'more detail, and stack traces on errors' },
 };
 
-/** A command-line mistake (unknown option, missing argument, malformed number): exit code 2. */
+/**
+ * A command-line mistake (unknown option, missing argument, malformed number): exit code 2.
+ * @example
+ * ```ts
+ * throw new UsageError('missing required option --codebook');
+ * ```
+ */
 export class UsageError extends Error {
   constructor(message: string) {
     super(message);

@@ -4,6 +4,11 @@ import type { Codebook, Video } from '@vqvid/core';
 /**
  * All centroids of a codebook of square patches laid out as tiles on a grid with a 1-pixel gap, as a
  * one-frame Video in 0..255 (one linear scale over the whole codebook, so tiles compare by brightness).
+ * Needs square patches (dim = size*size); `columns` defaults to ceil(sqrt(k)), `gap` (pixels) to 1.
+ * @example
+ * ```ts
+ * await writePng('codebook.png', frameStrip([codebookAtlas(quantizer.codebook)], { scale: 4, gap: 0 }));
+ * ```
  */
 export function codebookAtlas(codebook: Codebook, opts: { columns?: number; gap?: number } = {}): Video {
   assertCodebook(codebook, 'codebook');

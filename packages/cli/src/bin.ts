@@ -5,18 +5,23 @@ function version(): string {
   return (require('../package.json') as { version: string }).version;
 }
 
-const controller = new AbortController();
-process.on('SIGINT', () => {
-  // A second Ctrl-C means "now": skip the checkpoint the first one is waiting for.
-  if (controller.signal.aborted) process.exit(130);
-  controller.abort();
-});
+// Only interruptible commands catch Ctrl-C (to save a checkpoint); the others keep Node's default, which
+// ends the process at once with code 130.
+function catchInterrupt(): AbortSignal {
+  const controller = new AbortController();
+  process.on('SIGINT', () => {
+    // A second Ctrl-C means "now": skip the checkpoint the first one is waiting for.
+    if (controller.signal.aborted) process.exit(130);
+    controller.abort();
+  });
+  return controller.signal;
+}
 
 const argv = process.argv.slice(2);
 if (argv[0] === '--version' || argv[0] === '-V') {
   process.stdout.write(version() + '\n');
 } else {
-  main(argv, { stdout: process.stdout, stderr: process.stderr, signal: controller.signal }).then(
+  main(argv, { stdout: process.stdout, stderr: process.stderr, catchInterrupt }).then(
     (code) => {
       process.exitCode = code;
     },

@@ -10,7 +10,7 @@ export interface CommandContext {
   verbose: boolean;
   /** Progress of long steps (bars on a TTY, plain lines otherwise, nothing with --quiet). */
   onProgress: OnProgress;
-  /** Aborted on Ctrl-C; training stops at the next batch and saves a checkpoint. */
+  /** Aborted on Ctrl-C in commands marked `interruptible`; training then saves a checkpoint and stops. */
   signal: AbortSignal;
   /** An informational line on stderr (suppressed by --quiet). */
   log(message: string): void;
@@ -34,5 +34,7 @@ export interface Command {
   description: string;
   options: Record<string, OptionSpec>;
   positionals: { min: number; max: number };
+  /** Ctrl-C aborts `ctx.signal` instead of ending the process (the command saves its work first). */
+  interruptible?: boolean;
   run(ctx: CommandContext): Promise<CommandResult>;
 }

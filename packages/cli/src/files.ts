@@ -19,14 +19,27 @@ export interface SavedCodes {
   meta: Record<string, unknown>;
 }
 
-/** Saves codes in the checksummed vqvid container, kind 'codes' (atomic write). */
+/**
+ * Saves a code volume in the checksummed vqvid container, kind 'codes' (atomic write), with `meta`
+ * (JSON: patch size, stride, frame size in pixels, std) that decoding needs.
+ * @example
+ * ```ts
+ * await saveCodes('clip.vqc', codes, { size: 8, stride: 8, width: 96, height: 96, std: 41.2 });
+ * ```
+ */
 export async function saveCodes(path: string, codes: CodeVolume, meta: Record<string, unknown>): Promise<void> {
   assertCodeVolume(codes, 'codes');
   const header = { rows: codes.rows, cols: codes.cols, frames: codes.frames, k: codes.k, meta };
   await writeFileAtomic(path, packContainer(CODES_KIND, header, { codes: codes.codes }));
 }
 
-/** Loads a file written by {@link saveCodes}; E_NOT_FOUND / E_FORMAT name the path. */
+/**
+ * Loads a file written by {@link saveCodes} (or `vqvid encode`); E_NOT_FOUND / E_FORMAT name the path.
+ * @example
+ * ```ts
+ * const { codes, meta } = await loadCodes('clip.vqc');
+ * ```
+ */
 export async function loadCodes(path: string, arg = 'codes'): Promise<SavedCodes> {
   const { header, arrays } = unpackContainer(await readFileChecked(path, arg), CODES_KIND, path);
   const codes = {

@@ -9,11 +9,20 @@ import type { ProgressMode } from './progress';
 export interface CliIO {
   stdout: { write(text: string): void };
   stderr: { write(text: string): void; isTTY: boolean; columns?: number };
-  /** Aborted on Ctrl-C by the binary; long steps stop cleanly. */
-  signal?: AbortSignal;
+  /**
+   * Called before an interruptible command (train) runs: from then on Ctrl-C aborts the returned signal
+   * instead of ending the process. Without it such commands cannot be interrupted cleanly.
+   */
+  catchInterrupt?: () => AbortSignal;
 }
 
-/** Exit code of a run cut short by Ctrl-C (128 + SIGINT), as shells report it. */
+/**
+ * Exit code of a run cut short by Ctrl-C (128 + SIGINT), as shells report it.
+ * @example
+ * ```ts
+ * if ((await main(argv, io)) === EXIT_INTERRUPTED) console.error('stopped; rerun with --resume');
+ * ```
+ */
 export const EXIT_INTERRUPTED = 130;
 
 function globalHelp(): string {
@@ -66,7 +75,7 @@ async function runCommand(command: Command, argv: string[], io: CliIO): Promise<
       quiet,
       verbose,
       onProgress: r.onProgress,
-      signal: io.signal ?? new AbortController().signal,
+      signal: (command.interruptible && io.catchInterrupt?.()) || new AbortController().signal,
       log: (m) => (quiet ? undefined : say(m)),
       debug: (m) => (verbose ? say(m) : undefined),
     };
@@ -86,7 +95,8 @@ async function runCommand(command: Command, argv: string[], io: CliIO): Promise<
  * 0 success, 1 failure (one line "vqvid: error: ..." on stderr), 2 usage error, 130 interrupted.
  * @example
  * ```ts
- * const code = await main(['quantize', 'clip.y4m', '--k', '64', '-o', 'clip.vqcb']);
+ * const io = { stdout: process.stdout, stderr: process.stderr };
+ * const code = await main(['quantize', 'clip.y4m', '--k', '64', '-o', 'clip.vqcb'], io);
  * ```
  */
 export async function main(argv: string[], io: CliIO): Promise<number> {

@@ -56,9 +56,15 @@ export async function trainModel(codes: CodeVolume, s: TrainSettings): Promise<T
   await ensureBackend();
   const Ctor = s.kind === 'rnn' ? RNN : RCNN;
   const model = new Ctor({ ...s.model, k: codes.k });
-  const signals = [s.signal];
-  if (s.maxSeconds !== undefined) signals.push(AbortSignal.timeout(Math.max(1, s.maxSeconds * 1000)));
   const t0 = Date.now();
+  // Training runs whole epochs without yielding to the event loop, so a timer could not fire in time;
+  // the per-batch progress callback checks the clock instead.
+  const deadline = s.maxSeconds === undefined ? Infinity : t0 + s.maxSeconds * 1000;
+  const cap = new AbortController();
+  const onProgress: OnProgress = (e) => {
+    s.onProgress?.(e);
+    if (Date.now() > deadline) cap.abort();
+  };
   const result = await model.fit(codes, defined({
     epochs: s.epochs,
     stepsPerEpoch: s.stepsPerEpoch,
@@ -69,8 +75,8 @@ export async function trainModel(codes: CodeVolume, s: TrainSettings): Promise<T
     validation: s.validation,
     checkpointDir: s.checkpointDir,
     resume: s.resume,
-    onProgress: s.onProgress,
-    signal: signals.length > 1 ? AbortSignal.any(signals) : s.signal,
+    onProgress,
+    signal: AbortSignal.any([s.signal, cap.signal]),
   }));
   if (result.stopped === 'aborted' && s.signal.aborted) {
     model.dispose();

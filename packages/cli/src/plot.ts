@@ -22,7 +22,11 @@ export function niceTicks(lo: number, hi: number, count = 5): number[] {
 
 /**
  * A small self-contained SVG line chart (inline in the report's HTML), x = 1..n, one polyline per series
- * with a legend; non-finite values are skipped.
+ * with a legend; non-finite values are skipped. Width and height in pixels (default 480x260).
+ * @example
+ * ```ts
+ * const svg = lineChartSvg([{ name: 'RCNN', values: bitsPerEpoch }], { title: 'Training', xLabel: 'epoch', yLabel: 'bits/code' });
+ * ```
  */
 export function lineChartSvg(series: Series[], opts: { title: string; xLabel: string; yLabel: string; width?: number; height?: number }): string {
   const W = opts.width ?? 480;

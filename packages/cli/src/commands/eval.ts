@@ -5,7 +5,7 @@ import { loadModel } from '../modeling';
 import { loadCodesOrVideo } from '../pipeline';
 import { codeTable, frameTable, renderText } from '../tables';
 import { loadQuantizer } from './load';
-import { CODEBOOK_OPTION, READ_OPTIONS, readOptions, secondsSince } from './shared';
+import { CODEBOOK_OPTION, MODEL_OPTION, READ_OPTIONS, readOptions, secondsSince } from './shared';
 
 /** `vqvid eval`: bits/code against n-grams, and next-frame quality against pixel baselines. */
 export const evalCommand: Command = {
@@ -19,7 +19,7 @@ export const evalCommand: Command = {
     "codebook's reconstruction and the copy-last, linear and optical-flow extrapolations.",
   positionals: { min: 1, max: 1 },
   options: {
-    model: { kind: 'string', short: 'm', value: 'dir', help: 'model folder written by vqvid train (required)' },
+    ...MODEL_OPTION,
     ...CODEBOOK_OPTION,
     'test-frames': { kind: 'int', default: 8, value: 'n', help: 'frames at the end scored as the test part' },
     ...READ_OPTIONS,

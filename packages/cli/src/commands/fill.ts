@@ -7,7 +7,7 @@ import { decodeCodes, loadCodesOrVideo } from '../pipeline';
 import { frameTable, renderText } from '../tables';
 import { loadQuantizer } from './load';
 import { writeFrames } from './predict';
-import { CODEBOOK_OPTION, OUTPUT_OPTION, READ_OPTIONS, readOptions, secondsSince } from './shared';
+import { CODEBOOK_OPTION, MODEL_OPTION, OUTPUT_OPTION, READ_OPTIONS, readOptions, secondsSince } from './shared';
 
 /** `vqvid fill`: reconstruct a missing frame from the frames around it. */
 export const fillCommand: Command = {
@@ -20,7 +20,7 @@ export const fillCommand: Command = {
     "codebook's own reconstruction of it and linear and optical-flow interpolation of frames t-1 and t+1.",
   positionals: { min: 1, max: 1 },
   options: {
-    model: { kind: 'string', short: 'm', value: 'dir', help: 'model folder written by vqvid train (required)' },
+    ...MODEL_OPTION,
     ...CODEBOOK_OPTION,
     frame: { kind: 'int', value: 't', help: 'index of the missing frame (default: the middle one)' },
     ...READ_OPTIONS,

@@ -8,7 +8,13 @@ import { generateCommand, predictCommand } from './predict';
 import { quantizeCommand } from './quantize';
 import { trainCommand } from './train';
 
-/** Every subcommand, in the order `vqvid --help` lists them. */
+/**
+ * Every subcommand, in the order `vqvid --help` lists them.
+ * @example
+ * ```ts
+ * console.log(COMMANDS.map((c) => `${c.name}: ${c.summary}`).join('\n'));
+ * ```
+ */
 export const COMMANDS: Command[] = [
   demoCommand,
   quantizeCommand,

@@ -1,5 +1,5 @@
 import { extname } from 'node:path';
-import { sliceCodes, sliceVideo } from '@vqvid/core';
+import { assertInt, sliceCodes, sliceVideo } from '@vqvid/core';
 import type { CodeVolume, Video } from '@vqvid/core';
 import { frameStrip, writePng, writeVideo } from '@vqvid/video';
 import type { StripRow } from '@vqvid/video';
@@ -9,7 +9,7 @@ import { loadModel } from '../modeling';
 import { decodeCodes, loadCodesOrVideo } from '../pipeline';
 import type { CodesMeta } from '../pipeline';
 import { loadQuantizer } from './load';
-import { CODEBOOK_OPTION, OUTPUT_OPTION, READ_OPTIONS, ensureParent, readOptions, secondsSince, table } from './shared';
+import { CODEBOOK_OPTION, MODEL_OPTION, OUTPUT_OPTION, READ_OPTIONS, ensureParent, readOptions, secondsSince, table } from './shared';
 
 /** What an output file can hold: a strip for .png, frames for a video file, codes for .vqc. */
 export interface FramesOut {
@@ -44,7 +44,7 @@ function continuationCommand(name: 'predict' | 'generate', defaults: { steps: nu
     description,
     positionals: { min: 1, max: 1 },
     options: {
-      model: { kind: 'string', short: 'm', value: 'dir', help: 'model folder written by vqvid train (required)' },
+      ...MODEL_OPTION,
       ...CODEBOOK_OPTION,
       steps: { kind: 'int', default: defaults.steps, value: 'n', help: 'frames to predict' },
       context: { kind: 'int', value: 'n', help: 'use only the first n frames as context (default all)' },
@@ -61,6 +61,7 @@ function continuationCommand(name: 'predict' | 'generate', defaults: { steps: nu
       const model = await loadModel(args.required('model'), q);
       const input = await loadCodesOrVideo(args.positionals[0], q, readOptions(args, ctx));
       const frames = args.num('context') ?? input.codes.frames;
+      assertInt(frames, '--context', 1, input.codes.frames);
       const context = sliceCodes(input.codes, 0, frames);
       const steps = args.num('steps')!;
       const opts = { mode: args.str('mode') as 'argmax' | 'sample', temperature: args.num('temperature'), topK: args.num('top-k'), seed: ctx.seed };

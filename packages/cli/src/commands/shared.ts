@@ -21,6 +21,11 @@ export const CODEBOOK_OPTION: Record<string, OptionSpec> = {
   codebook: { kind: 'string', short: 'c', value: 'file', help: 'codebook written by vqvid quantize (required)' },
 };
 
+/** Where the model of a command comes from. */
+export const MODEL_OPTION: Record<string, OptionSpec> = {
+  model: { kind: 'string', short: 'm', value: 'dir', help: 'model folder written by vqvid train (required)' },
+};
+
 /** {@link ReadOptions} from the parsed `--max-frames/--width/--height`, with read progress. */
 export function readOptions(args: ParsedArgs, ctx: CommandContext): ReadOptions {
   const out: ReadOptions = { onProgress: ctx.onProgress };

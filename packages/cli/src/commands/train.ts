@@ -33,6 +33,7 @@ export const trainCommand: Command = {
     'with --codebook). A checkpoint is written after every epoch; Ctrl-C stops at the next batch, saves it and\n' +
     'exits with code 130, and --resume continues from it. The model folder gets model.vqm and train.json.',
   positionals: { min: 1, max: 1 },
+  interruptible: true,
   options: {
     ...CODEBOOK_OPTION,
     ...ARCH_OPTIONS,
