@@ -45,6 +45,17 @@ describe('ProgressReporter', () => {
     new ProgressReporter(pipe, 'lines', () => 0).onProgress({ stage: 'epoch', done: 1, total: 2, metrics: { epoch: 0, loss: Math.LN2, valBits: 1.5 } });
     expect(pipe.out).toEqual(['epoch     50%  1/2  loss 0.6931  bits/code 1  val bits/code 1.500\n']);
   });
+  it('narrows the bar to keep the numbers on a narrow terminal', () => {
+    const s = { ...sink(true), columns: 70 };
+    new ProgressReporter(s, 'bar', () => 0).onProgress({ stage: 'train', done: 2, total: 4, metrics: { loss: 1, epoch: 0 } });
+    const line = s.out[0].replace('\r', '').replace('\x1b[K', '');
+    expect(line.length).toBeLessThanOrEqual(69);
+    expect(line).toMatch(/^train +\[#{7}-{6}\] +50% {2}2\/4 {2}epoch 1 {2}loss 1 {2}bits\/code 1\.443$/);
+    const narrow = { ...sink(true), columns: 40 };
+    new ProgressReporter(narrow, 'bar', () => 0).onProgress({ stage: 'train', done: 2, total: 4, metrics: { loss: 1, epoch: 0 } });
+    expect(narrow.out[0]).not.toContain('#');
+    expect(narrow.out[0].length).toBeLessThanOrEqual(1 + 39 + 3);
+  });
   it('writes occasional plain lines when not a TTY, and nothing when off', () => {
     let now = 0;
     const s = sink(false);

@@ -102,7 +102,9 @@ export class ProgressReporter {
     const elapsed = (t - this.stageStart) / 1000;
     if (this.mode === 'bar') {
       const cols = this.sink.columns ?? 80;
-      const line = formatProgress(e, elapsed, 20).slice(0, cols - 1);
+      // The numbers matter more than the bar: it shrinks (or goes) when the terminal is narrow.
+      const room = cols - 1 - formatProgress(e, elapsed, 0).length - 4;
+      const line = formatProgress(e, elapsed, room >= 8 ? Math.min(20, room) : 0).slice(0, cols - 1);
       this.sink.write(`\r${line}\x1b[K`);
       this.drawn = true;
     } else {

@@ -20,7 +20,7 @@ const esc = (s: string) => s.replace(/[<>&"]/g, (c) => `&#${c.charCodeAt(0)};`);
 const STYLE = `body{font-family:system-ui,sans-serif;max-width:1100px;margin:2em auto;padding:0 1em;color:#222}
 table{border-collapse:collapse;margin:.5em 0 1.5em}td,th{border:1px solid #ccc;padding:.25em .6em;text-align:right}
 td:first-child,th:first-child{text-align:left}figure{margin:1em 0}figcaption{color:#555;font-size:.9em}
-img.pixelated{image-rendering:pixelated}code{background:#f4f4f4;padding:0 .2em}`;
+figure img{max-width:100%;height:auto}img.pixelated{image-rendering:pixelated}code{background:#f4f4f4;padding:0 .2em}`;
 
 function figureHtml(f: Figure): string {
   const body = 'svg' in f
