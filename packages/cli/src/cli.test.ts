@@ -3,7 +3,7 @@
  * would, and checks exit codes, stdout/stderr and the files written. Sizes are tiny so the suite stays fast.
  */
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { decodeY4m, encodeY4m, syntheticVideo } from '@vqvid/video';
@@ -181,6 +181,27 @@ describe('errors', () => {
     expect(r.code).toBe(1);
     expect(r.stderr).toMatch(/^vqvid: error: .*nope\.y4m does not exist\n/);
     expect(r.stderr).toMatch(/\n\s+at /);
+  });
+});
+
+describe('vqvid bench', () => {
+  it('runs bench/run.mjs of the checkout it is called in, passing arguments after --', () => {
+    const repo = mkdtempSync(join(tmpdir(), 'vqvid-bench-'));
+    try {
+      const none = spawnSync(process.execPath, [bin, 'bench'], { cwd: repo, encoding: 'utf8' });
+      expectOneLineError({ code: none.status, stdout: none.stdout, stderr: none.stderr }, 1, /bench: no bench\/run\.mjs in .* or above/);
+      mkdirSync(join(repo, 'bench'));
+      writeFileSync(join(repo, 'bench', 'run.mjs'), 'console.log(JSON.stringify({ args: process.argv.slice(2), cwd: process.cwd() }));');
+      mkdirSync(join(repo, 'sub'));
+      const r = spawnSync(process.execPath, [bin, 'bench', '--', '--quick'], { cwd: join(repo, 'sub'), encoding: 'utf8' });
+      expect(r.status).toBe(0);
+      expect(JSON.parse(r.stdout)).toEqual({ args: ['--quick'], cwd: realpathSync(repo) });
+      writeFileSync(join(repo, 'bench', 'run.mjs'), 'process.exit(3);');
+      const failed = spawnSync(process.execPath, [bin, 'bench'], { cwd: repo, encoding: 'utf8' });
+      expectOneLineError({ code: failed.status, stdout: failed.stdout, stderr: failed.stderr }, 1, /bench: .*run\.mjs exited with code 3/);
+    } finally {
+      rmSync(repo, { recursive: true, force: true });
+    }
   });
 });
 

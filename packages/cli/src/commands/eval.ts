@@ -42,7 +42,7 @@ export const evalCommand: Command = {
     q.dispose();
     const data = { testFrames: n, split, bitsPerCode: codeRows, nextFrame: frames, seconds: secondsSince(t0) };
     const parts = [`bits per code on frames ${split}..${codes.frames - 1}:`, renderText(codeTable(codeRows))];
-    if (frames) parts.push(`next-frame prediction of frames ${split}..${codes.frames - 1}:`, renderText(frameTable(frames)));
+    if (frames) parts.push('', `next-frame prediction of frames ${split}..${codes.frames - 1}:`, renderText(frameTable(frames)));
     return { data, text: parts.join('\n') };
   },
 };

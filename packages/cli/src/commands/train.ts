@@ -1,7 +1,8 @@
-import { join } from 'node:path';
 import { mkdir } from 'node:fs/promises';
+import { join } from 'node:path';
 import { sliceCodes, writeFileAtomic } from '@vqvid/core';
-import type { Command } from '../command';
+import type { CodeVolume } from '@vqvid/core';
+import type { Command, CommandContext } from '../command';
 import { isContainer, loadCodes } from '../files';
 import { trainModel } from '../modeling';
 import { encodeVideo, loadVideo } from '../pipeline';
@@ -9,8 +10,6 @@ import type { CodesMeta } from '../pipeline';
 import { loadQuantizer } from './load';
 import { ARCH_OPTIONS, FIT_OPTIONS, trainSettings } from './model-options';
 import { CODEBOOK_OPTION, OUTPUT_OPTION, READ_OPTIONS, readOptions, secondsSince, table } from './shared';
-import type { CommandContext } from '../command';
-import type { CodeVolume } from '@vqvid/core';
 
 /** Codes from a codes file, or from a video encoded with --codebook. */
 async function trainingCodes(ctx: CommandContext): Promise<{ codes: CodeVolume; meta: Partial<CodesMeta> }> {
