@@ -65,6 +65,13 @@ describe('vqvid --help', () => {
     expect(vqvid('demo', '--help').stdout).not.toContain('--tiny');
   });
 
+  it('without a command prints the help on stderr and exits 2', () => {
+    const r = vqvid();
+    expect(r.code).toBe(2);
+    expect(r.stdout).toBe('');
+    expect(r.stderr).toMatch(/^Usage: vqvid <command>/);
+  });
+
   it('prints the package version', () => {
     const pkg = JSON.parse(readFileSync(resolve(__dirname, '..', 'package.json'), 'utf8'));
     expect(vqvid('--version').stdout.trim()).toBe(pkg.version);

@@ -101,9 +101,14 @@ async function runCommand(command: Command, argv: string[], io: CliIO): Promise<
  */
 export async function main(argv: string[], io: CliIO): Promise<number> {
   const [name, ...rest] = argv;
-  if (name === undefined || name === '--help' || name === '-h' || name === 'help') {
+  // Asked-for help goes to stdout; help shown because no command was given is a usage error.
+  if (name === undefined) {
+    io.stderr.write(globalHelp());
+    return 2;
+  }
+  if (name === '--help' || name === '-h' || name === 'help') {
     io.stdout.write(globalHelp());
-    return name === undefined ? 2 : 0;
+    return 0;
   }
   const command = COMMANDS.find((c) => c.name === name);
   if (!command) return errorExit(io, new UsageError(`unknown command ${JSON.stringify(name)}`), false);

@@ -4,7 +4,7 @@ import { sliceCodes, writeFileAtomic } from '@vqvid/core';
 import type { CodeVolume } from '@vqvid/core';
 import type { Command, CommandContext } from '../command';
 import { isContainer, loadCodes } from '../files';
-import { trainModel } from '../modeling';
+import { ensureBackend, trainModel } from '../modeling';
 import { encodeVideo, loadVideo } from '../pipeline';
 import type { CodesMeta } from '../pipeline';
 import { loadQuantizer } from './load';
@@ -56,6 +56,7 @@ export const trainCommand: Command = {
     const train = valFrames > 0 ? sliceCodes(codes, 0, split) : codes;
     if (valFrames > 0) settings.validation = sliceCodes(codes, split, codes.frames);
     await mkdir(settings.checkpointDir, { recursive: true });
+    ctx.debug(`tfjs backend: ${await ensureBackend()}`);
     const { model, result, timeCapped } = await trainModel(train, settings);
     await model.save(out);
     const record = { arch: settings.kind, config: model.config, codes: { ...meta, rows: codes.rows, cols: codes.cols, frames: codes.frames }, history: result };
