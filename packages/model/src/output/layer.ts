@@ -70,7 +70,20 @@ export function chosenLogit(h: tf.Tensor2D, w: tf.Tensor2D, b: tf.Tensor1D, cols
   return tf.add(tf.sum(tf.mul(h, wCols), 1), tf.gather(b, cols)) as tf.Tensor1D;
 }
 
-/** ln Σ exp(logits) per row, [n, m] → [n]. */
-export function logNormaliser(z: tf.Tensor2D): tf.Tensor1D {
-  return tf.logSumExp(z, 1) as tf.Tensor1D;
-}
+/**
+ * ln Σ exp(logits) per row, [n, m] → [n], with its gradient given directly as dy·softmax(z): the factored
+ * layer calls this once per class, and tf.logSumExp's recorded max/sub/exp/sum/log chain would add about
+ * ten small backward ops per call, which dominate on wasm.
+ */
+export const logNormaliser: (z: tf.Tensor2D) => tf.Tensor1D = tf.customGrad((...args: Array<tf.Tensor | tf.GradSaveFunc>) => {
+  const [z, save] = args as [tf.Tensor, tf.GradSaveFunc];
+  const value = tf.logSumExp(z, 1);
+  save([z, value]);
+  return {
+    value,
+    gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
+      const [zs, lse] = saved;
+      return tf.mul(tf.expandDims(dy, 1), tf.exp(tf.sub(zs, tf.expandDims(lse, 1))));
+    },
+  };
+}) as unknown as (z: tf.Tensor2D) => tf.Tensor1D;
