@@ -9,7 +9,7 @@ const quick = args.includes('--quick');
 const bi = args.indexOf('--backends');
 const backends = bi >= 0 ? args[bi + 1].split(',') : ['wasm', 'cpu'];
 const ks = [1024, 10000];
-const grid = { rows: 16, cols: 16 };
+const grid = quick ? { rows: 8, cols: 8 } : { rows: 16, cols: 16 };
 const fit = { bptt: 4, batch: quick ? 2 : 4, crop: 16 };
 const steps = quick ? 2 : 5;
 const model = { embedDim: quick ? 32 : 64, hidden: quick ? 32 : 64, kernel: 3, layers: 2 };

@@ -25,7 +25,7 @@ afterAll(async () => {
   await fsp.rm(tmp, { recursive: true, force: true });
 });
 
-const small = { k: 3, embedDim: 4, hidden: 6, seed: 4 };
+const small = { k: 4, embedDim: 4, hidden: 6, seed: 4 };
 const quick = { epochs: 1, stepsPerEpoch: 3, batch: 2, bptt: 3, lr: 0.01 };
 
 test('a failed or interrupted write leaves the previous model and checkpoint loadable', async () => {

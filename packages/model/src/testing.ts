@@ -1,8 +1,10 @@
 import type { CodeVolume } from '@vqvid/core';
 
 /**
- * Deterministic motion on a code grid, for tests: background code 0, a 2x2 block of code 1 bouncing left-right
- * in rows 1-2 (columns 0..5), and a 1x2 bar of code 2 bouncing up-down in columns 6-7. Their paths never meet.
+ * Deterministic motion on an 8-column code grid, for tests (k = 4): background code 0, a 2x1 block of code 1
+ * (rows 1-2) bouncing left-right between the grid edges, a static wall of code 3 in row 3, and a 1x2 bar of
+ * code 2 bouncing up-down between the wall and the bottom edge in columns 5-6. Every bounce happens against
+ * something visible within two cells, so the next frame is a local function of the last two.
  * Not exported from the package.
  */
 export function motionCodes(frames: number, phase = 0, rows = 8, cols = 8): CodeVolume {
@@ -13,12 +15,14 @@ export function motionCodes(frames: number, phase = 0, rows = 8, cols = 8): Code
   };
   for (let t = 0; t < frames; t++) {
     const base = t * rows * cols;
-    const x = bounce(t + phase, cols - 4); // block columns x, x+1 within 0..cols-3
-    for (const r of [1, 2]) for (const c of [x, x + 1]) codes[base + r * cols + c] = 1;
-    const y = bounce(t + 2 * phase + 1, rows - 1);
-    for (const c of [cols - 2, cols - 1]) codes[base + y * cols + c] = 2;
+    // one cell wide: a cell next to the block then sees the grid edge it bounces on (radius 2)
+    const x = bounce(t + phase, cols - 1);
+    for (const r of [1, 2]) codes[base + r * cols + x] = 1;
+    for (let c = 0; c < cols; c++) codes[base + 3 * cols + c] = 3;
+    const y = 4 + bounce(t + 2 * phase + 1, rows - 5);
+    for (const c of [5, 6]) codes[base + y * cols + c] = 2;
   }
-  return { rows, cols, frames, k: 3, codes };
+  return { rows, cols, frames, k: 4, codes };
 }
 
 /** Uniformly random codes (for shape, memory and speed checks). */
