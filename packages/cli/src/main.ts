@@ -44,7 +44,9 @@ function errorExit(io: CliIO, e: unknown, verbose: boolean, command?: Command): 
   const err = e instanceof Error ? e : new Error(String(e));
   const aborted = err instanceof VqvidError && err.code === 'E_ABORTED';
   const hint = err instanceof UsageError ? ` (see 'vqvid ${command ? command.name + ' ' : ''}--help')` : '';
-  io.stderr.write(`vqvid: ${aborted ? 'interrupted' : 'error'}: ${err.message}${hint}\n`);
+  // One line even when a tool (ffmpeg) put several into the message.
+  const message = err.message.split('\n').map((l) => l.trim()).filter(Boolean).join(' | ');
+  io.stderr.write(`vqvid: ${aborted ? 'interrupted' : 'error'}: ${message}${hint}\n`);
   if (verbose && err.stack && !(err instanceof UsageError)) io.stderr.write(err.stack + '\n');
   if (aborted) return EXIT_INTERRUPTED;
   return err instanceof UsageError ? 2 : 1;
