@@ -1,6 +1,6 @@
 /**
- * Kernels that tfjs-backend-wasm 4.22 lacks but training needs, written in TypeScript over the
- * backend's typed arrays and registered for the 'wasm' backend.
+ * Kernels that tfjs-backend-wasm 4.22 lacks (or runs slowly) but training needs, written in TypeScript over
+ * the backend's typed arrays; one slow cpu kernel is replaced as well.
  *
  * Why: `tf.grad` through `tf.gather` (the embedding lookup, the target pick of the softmax) calls
  * UnsortedSegmentSum, which the wasm backend does not have, so training would throw there. The cpu backend
