@@ -1,14 +1,15 @@
 // End-to-end test of the browser demo: builds the page (and the packages it imports) with turbo + vite,
-// serves dist/ on 127.0.0.1 with COOP/COEP headers, drives Debian's Chromium (WebGL2 through SwiftShader)
-// with playwright-core, waits for #status = done and checks the backend, metrics, backend comparison and a
-// non-blank screenshot. Run: npm run e2e -w @vqvid/example-web
+// serves dist/ on 127.0.0.1 with COOP/COEP headers, drives Debian's Chromium (WebGL2 and WebGPU through
+// SwiftShader) with playwright-core, and for the synthetic clip shown on load and for a WebM file picked in
+// the page waits for #status = done, then checks the backend, the metrics, the backend comparison and that
+// the rendered frames are not blank. Run: npm run e2e -w @vqvid/example-web
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { existsSync, readFileSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import { tmpdir } from 'node:os';
 import { dirname, extname, join, normalize, resolve, sep } from 'node:path';
-import { test } from 'node:test';
+import { after, before, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { chromium } from 'playwright-core';
 import { PNG } from 'pngjs';
@@ -59,18 +60,19 @@ function lumaStats(png) {
   return { mean, variance: sq / (width * height) - mean * mean };
 }
 
-test('the browser demo quantizes on a shader backend, predicts, and agrees with the naive reference', { timeout: 600_000 }, async (t) => {
+/** Browser, page and server shared by the tests, started once. */
+const ctx = { server: null, browser: null, page: null, errors: [], shots: mkdtempSync(join(tmpdir(), 'vqvid-e2e-')) };
+
+before(async () => {
   assert.ok(existsSync(CHROMIUM), `no Chromium at ${CHROMIUM} (apt-get install chromium, or set CHROMIUM_PATH)`);
-  let t0 = Date.now();
+  const t0 = Date.now();
   // E2E_SKIP_BUILD=1 reuses dist/ when iterating on the test itself.
   if (!process.env.E2E_SKIP_BUILD) {
     execFileSync('npx', ['turbo', 'run', 'build', '--filter=@vqvid/example-web...', '--output-logs=errors-only'], { cwd: ROOT, stdio: 'inherit' });
   }
-  console.log(`# build: ${((Date.now() - t0) / 1000).toFixed(1)} s`);
-
-  const server = await serve(DIST);
-  t.after(() => server.close());
-  const browser = await chromium.launch({
+  console.log(`# build: ${((Date.now() - t0) / 1000).toFixed(1)} s; screenshots go to ${ctx.shots}`);
+  ctx.server = await serve(DIST);
+  ctx.browser = await chromium.launch({
     executablePath: CHROMIUM,
     headless: true,
     args: [
@@ -87,30 +89,33 @@ test('the browser demo quantizes on a shader backend, predicts, and agrees with 
       '--disable-quic',
     ],
   });
-  t.after(() => browser.close());
-  const page = await browser.newPage({ viewport: { width: 1280, height: 1100 } });
-  const errors = [];
-  page.on('pageerror', (e) => errors.push(String(e)));
-  page.on('console', (m) => m.type() === 'error' && errors.push(`${m.text()} ${m.location().url}`));
-  page.on('response', (r) => r.status() >= 400 && errors.push(`${r.status()} ${r.url()}`));
+  ctx.page = await ctx.browser.newPage({ viewport: { width: 1280, height: 1100 } });
+  ctx.page.on('pageerror', (e) => ctx.errors.push(String(e)));
+  ctx.page.on('console', (m) => m.type() === 'error' && ctx.errors.push(`${m.text()} ${m.location().url}`));
+  ctx.page.on('response', (r) => r.status() >= 400 && ctx.errors.push(`${r.status()} ${r.url()}`));
+}, { timeout: 300_000 });
 
-  t0 = Date.now();
-  await page.goto(`http://127.0.0.1:${server.address().port}/`);
+after(async () => {
+  await ctx.browser?.close();
+  ctx.server?.close();
+});
+
+const read = (id) => ctx.page.locator(`#${id}`).textContent();
+
+/** Waits for the run to end, saves screenshots (page and frames) under `name`, and returns the page's results. */
+async function finishedRun(name) {
+  const { page } = ctx;
+  const t0 = Date.now();
   await page.waitForFunction(() => ['done', 'error'].includes(document.getElementById('status')?.textContent ?? ''), null, { timeout: PAGE_TIMEOUT_MS });
-  const shot = await page.screenshot({ fullPage: true });
-  const file = join(mkdtempSync(join(tmpdir(), 'vqvid-e2e-')), 'page.png');
-  writeFileSync(file, shot);
-  const canvasShot = await page.locator('#frames').screenshot();
-  writeFileSync(file.replace('page.png', 'frames.png'), canvasShot);
-  console.log(`# screenshots: ${file} and frames.png beside it`);
-  const read = (id) => page.locator(`#${id}`).textContent();
+  console.log(`# ${name}: page run ${((Date.now() - t0) / 1000).toFixed(1)} s`);
+  writeFileSync(join(ctx.shots, `${name}-page.png`), await page.screenshot({ fullPage: true }));
+  const frames = await page.locator('#frames').screenshot();
+  writeFileSync(join(ctx.shots, `${name}-frames.png`), frames);
   const status = await read('status');
-  console.log(`# page run: ${((Date.now() - t0) / 1000).toFixed(1)} s`);
-  assert.equal(status, 'done', `page ended with status ${status}: ${await read('detail')}; errors: ${errors.join(' | ')}`);
-  assert.deepEqual(errors, []);
-  assert.equal(await page.evaluate(() => crossOriginIsolated), true, 'COOP/COEP headers should make the page cross-origin isolated');
-
+  assert.equal(status, 'done', `page ended with status ${status}: ${await read('detail')}; errors: ${ctx.errors.join(' | ')}`);
+  assert.deepEqual(ctx.errors, []);
   const report = {
+    input: await read('input-desc'),
     backend: await read('backend'),
     backendReason: await page.locator('#backend').getAttribute('title'),
     psnr: Number(await read('psnr')),
@@ -119,28 +124,49 @@ test('the browser demo quantizes on a shader backend, predicts, and agrees with 
     k: Number(await read('k')),
     model: await read('model'),
     timings: JSON.parse(await read('timings')),
-    compare: JSON.parse(await read('compare')),
   };
-  console.log(`# ${JSON.stringify(report)}`);
-  const { backend, psnr, psnrPred, bits, k, compare } = report;
-  assert.ok(SHADER_BACKENDS.includes(backend), `quantizer backend ${backend} is not a shader backend (${report.backendReason})`);
-  // Quantizing a textured 96x96 clip with K = 32 loses detail but keeps the picture: well above noise level.
-  assert.ok(psnr > 15 && psnr < 60, `PSNR of the quantized frame ${psnr}`);
+  console.log(`# ${name}: ${JSON.stringify(report)}`);
+  assert.ok(SHADER_BACKENDS.includes(report.backend), `quantizer backend ${report.backend} is not a shader backend (${report.backendReason})`);
   // With non-overlapping patches the quantized frame holds the nearest centroid of every patch, so no predicted
   // code choice can get closer to the original.
-  assert.ok(psnrPred > 10 && psnrPred <= psnr, `PSNR of the predicted frame ${psnrPred} (quantized: ${psnr})`);
+  assert.ok(report.psnrPred > 10 && report.psnrPred <= report.psnr, `PSNR of the predicted frame ${report.psnrPred} (quantized: ${report.psnr})`);
+  const { variance } = lumaStats(frames);
+  assert.ok(variance > 100, `the frames look blank (luma variance ${variance})`);
+  return report;
+}
+
+test('on load, the synthetic clip is quantized on a shader backend and predicted, and every backend agrees with the naive reference', { timeout: 300_000 }, async () => {
+  const { page } = ctx;
+  await page.goto(`http://127.0.0.1:${ctx.server.address().port}/`);
+  const report = await finishedRun('synthetic');
+  assert.equal(await page.evaluate(() => crossOriginIsolated), true, 'COOP/COEP headers should make the page cross-origin isolated');
+  assert.match(report.input, /^synthetic clip: 96x96, 24 frames$/);
+  // Quantizing the textured clip with K = 32 loses detail but keeps the picture: well above noise level.
+  assert.ok(report.psnr > 20 && report.psnr < 60, `PSNR of the quantized frame ${report.psnr}`);
   // A trained model must do far better than the uniform distribution over K codes (log2 K bits) on the
   // held-out frame: most cells of the clip keep their code from one frame to the next.
-  assert.ok(bits > 0 && bits < Math.log2(k) / 2, `bits/code ${bits} should be below log2 K / 2 = ${Math.log2(k) / 2}`);
+  assert.ok(report.bits > 0 && report.bits < Math.log2(report.k) / 2, `bits/code ${report.bits} should be below log2 K / 2`);
 
+  const compare = JSON.parse(await read('compare'));
+  console.log(`# compare: ${JSON.stringify(compare)}`);
+  assert.deepEqual(compare.results.map((r) => r.requested), ['webgpu', 'webgl2', 'webasm', 'cpu']);
   // SwiftShader gives headless Chromium both WebGL2 and WebGPU, so each requested backend must run as itself.
   for (const r of compare.results) {
     assert.equal(r.backend, r.requested, `${r.requested} fell back to ${r.backend}: ${r.reason}`);
     assert.ok(r.maxRelError < MAX_REL_ERROR, `${r.backend}: max relative error ${r.maxRelError}`);
     assert.ok(r.labelAgreement >= 0.99, `${r.backend}: label agreement ${r.labelAgreement}`);
   }
+});
 
-  const { variance } = lumaStats(canvasShot);
-  console.log(`# luma variance of the frames: ${variance.toFixed(1)}`);
-  assert.ok(variance > 100, `the frames look blank (luma variance ${variance})`);
+test('a video file picked in the page is decoded by the browser and runs through the same pipeline', { timeout: 300_000 }, async () => {
+  // A WebM (VP9) written by @vqvid/video through ffmpeg: 160x120, 12 frames at 5 fps (2.4 s).
+  const { syntheticVideo, writeVideo } = await import('@vqvid/video'); // built by before()
+  const file = join(ctx.shots, 'clip.webm');
+  await writeVideo(file, syntheticVideo({ kind: 'bouncing', width: 160, height: 120, frames: 12, seed: 2, fps: 5 }));
+  await ctx.page.setInputFiles('#file', file);
+  const report = await finishedRun('file');
+  // The page samples every 0.2 s at 128 pixels wide: 12 frames of 128x96.
+  assert.match(report.input, /^clip\.webm: 128x96, 1[12] frames$/);
+  assert.ok(report.psnr > 15, `PSNR of the quantized frame ${report.psnr}`);
+  assert.ok(Number.isFinite(report.bits) && report.bits > 0, `bits/code ${report.bits}`);
 });
