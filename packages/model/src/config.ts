@@ -1,9 +1,21 @@
 import { assertInt, fail } from '@vqvid/core';
 
-/** Which recurrent cell updates the per-cell state. */
+/**
+ * Which recurrent cell updates the per-cell state: 'tanh' (Elman) or 'gru' (gated, 1x1).
+ * @example
+ * ```ts
+ * const m = new RCNN({ k: 256, cell: 'gru' as CellKind });
+ * ```
+ */
 export type CellKind = 'tanh' | 'gru';
 
-/** Which output layer turns a hidden state into a distribution over the K codes. */
+/**
+ * Which output layer turns a hidden state into a distribution over the K codes.
+ * @example
+ * ```ts
+ * const m = new RCNN({ k: 10000, softmax: 'factored' as SoftmaxKind, classes: 100 });
+ * ```
+ */
 export type SoftmaxKind = 'full' | 'factored';
 
 /**
@@ -34,7 +46,13 @@ export interface ModelOptions {
   seed?: number;
 }
 
-/** {@link ModelOptions} with every default filled in; what a saved model records. */
+/**
+ * {@link ModelOptions} with every default filled in; what a saved model records (`model.config`).
+ * @example
+ * ```ts
+ * const { kernel, layers }: ModelConfig = new RCNN({ k: 64 }).config; // 3, 2
+ * ```
+ */
 export interface ModelConfig {
   k: number;
   embedDim: number;

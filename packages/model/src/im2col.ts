@@ -5,6 +5,10 @@ import * as tf from '@tensorflow/tfjs-core';
  * backend has no Conv2DBackpropFilter kernel while pad, slice, concat and matMul all have gradients there.
  * `x` is [B, R, C, Cin]; `w` is [kernel*kernel*Cin, Cout] with rows ordered (dy, dx, cin), i.e. the
  * tf.conv2d filter [kh, kw, Cin, Cout] reshaped; result [B, R, C, Cout].
+ * @example
+ * ```ts
+ * const y = im2colConv(x, tf.reshape(filter, [9 * cin, cout]), 3); // = tf.conv2d(x, filter, 1, 'same')
+ * ```
  */
 export function im2colConv(x: tf.Tensor4D, w: tf.Tensor2D, kernel: number): tf.Tensor4D {
   return tf.tidy(() => {

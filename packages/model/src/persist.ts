@@ -1,7 +1,13 @@
 import { fail, packContainer, readFileChecked, unpackContainer, VqvidError, writeFileAtomic } from '@vqvid/core';
 import type { StoredArray } from '@vqvid/core';
 
-/** Version of the saved-model and checkpoint layout; a file with another version is refused with E_VERSION. */
+/**
+ * Version of the saved-model and checkpoint layout; a file with another version is refused with E_VERSION.
+ * @example
+ * ```ts
+ * if (MODEL_FORMAT_VERSION !== 1) console.log('model files changed layout');
+ * ```
+ */
 export const MODEL_FORMAT_VERSION = 1;
 /** File name of a saved model inside its directory. */
 export const MODEL_FILE = 'model.vqm';

@@ -9,7 +9,13 @@ import { chooseCodes, PredictOptions, resolvePredict } from './sample';
 import { fillFrame, FillOptions } from './fill';
 import { fitModel, FitOptions, FitResult } from './train';
 
-/** Exact likelihood of a code volume under a model, over every cell of frames 1..T-1. */
+/**
+ * Exact likelihood of a code volume under a model, over every cell of frames 1..T-1.
+ * @example
+ * ```ts
+ * const { bitsPerCode, count }: EvaluateResult = m.evaluate(testCodes);
+ * ```
+ */
 export interface EvaluateResult {
   /** Mean negative log-likelihood in nats per code. */
   nll: number;
@@ -21,7 +27,14 @@ export interface EvaluateResult {
   count: number;
 }
 
-/** Predicted distribution of the next frame, per cell. */
+/**
+ * Predicted distribution of the next frame, per cell.
+ * @example
+ * ```ts
+ * const d: NextDistribution = m.predictDistribution(codes);
+ * const pOfCode7AtCell0 = d.probs![0 * d.k + 7];
+ * ```
+ */
 export interface NextDistribution {
   rows: number;
   cols: number;

@@ -1,6 +1,12 @@
 import { assertInt, assertNumber, fail, Rng } from '@vqvid/core';
 
-/** How the next code of a cell is chosen from its predicted distribution. */
+/**
+ * How the next code of a cell is chosen from its predicted distribution.
+ * @example
+ * ```ts
+ * const next = m.predictNext(codes, { mode: 'sample', temperature: 0.7, topK: 10, seed: 5 });
+ * ```
+ */
 export interface PredictOptions {
   /** 'argmax' (most probable code, the default) or 'sample' (a random draw). */
   mode?: 'argmax' | 'sample';

@@ -44,7 +44,13 @@ export interface FitOptions {
   signal?: AbortSignal;
 }
 
-/** One epoch of {@link FitResult}. */
+/**
+ * One epoch of {@link FitResult}.
+ * @example
+ * ```ts
+ * for (const e of (await m.fit(codes, { validation: val })).epochs) console.log(e.epoch, e.loss, e.valBits);
+ * ```
+ */
 export interface EpochRecord {
   epoch: number;
   /** Mean training loss of the epoch, nats per code. */
@@ -55,7 +61,13 @@ export interface EpochRecord {
   valBits?: number;
 }
 
-/** What {@link RCNN.fit} returns (also kept as `model.history_`). */
+/**
+ * What {@link RCNN.fit} returns (also kept as `model.history_`).
+ * @example
+ * ```ts
+ * const { stopped, bestEpoch, steps } = await m.fit(codes, { epochs: 50, validation: val, patience: 3 });
+ * ```
+ */
 export interface FitResult {
   epochs: EpochRecord[];
   /** Epoch whose weights the model holds at the end when validation was used (else the last), -1 if none. */
