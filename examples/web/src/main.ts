@@ -48,7 +48,7 @@ async function run(load: () => Promise<Video>, source: string, withCompare: bool
       setText('compare', JSON.stringify(await compareInBrowser(), null, 2));
       seconds.compare = clock();
     }
-    setText('timings', JSON.stringify(seconds));
+    setText('timings', JSON.stringify(seconds, (_, v) => (typeof v === 'number' ? Math.round(v * 100) / 100 : v)));
     say('');
     setText('status', 'done');
   } catch (e) {
