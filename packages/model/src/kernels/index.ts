@@ -29,7 +29,7 @@ interface KernelIO {
 }
 
 type KernelArgs = Parameters<tf.KernelFunc>[0];
-type Compute = (args: KernelArgs, io: KernelIO) => tf.TensorInfo;
+type Compute = (args: KernelArgs, io: KernelIO) => tf.TensorInfo | tf.TensorInfo[];
 
 /** tfjs-backend-wasm's BackendWasm and tfjs-backend-cpu's MathBackendCPU, typed structurally (no hard import). */
 interface WasmBackendLike {
@@ -127,6 +127,39 @@ function conv2DBackpropFilter(args: KernelArgs, io: KernelIO): tf.TensorInfo {
   return io.emit([fh, fw, ci, co], 'float32', dw);
 }
 
+/**
+ * Splits x along an axis reading x once; wasm's own SplitV slices part by part and each slice copies the
+ * whole input out of the heap, so splitting a [128, 10000] matrix into 100 parts moved 500 MB.
+ */
+function splitV(args: KernelArgs, io: KernelIO): tf.TensorInfo[] {
+  const x = args.inputs.x as tf.TensorInfo;
+  const { numOrSizeSplits, axis } = args.attrs as unknown as tf.SplitVAttrs;
+  const ax = tf.util.parseAxisParam(axis, x.shape)[0];
+  const sizes = backend_util.prepareSplitSize(x, numOrSizeSplits, ax);
+  const outer = tf.util.sizeFromShape(x.shape.slice(0, ax));
+  const inner = tf.util.sizeFromShape(x.shape.slice(ax + 1));
+  const rowLength = x.shape[ax] * inner;
+  const xv = numericValues(io, x, 'x');
+  let offset = 0;
+  return sizes.map((size) => {
+    const part = x.dtype === 'int32' || x.dtype === 'bool' ? new Int32Array(outer * size * inner) : new Float32Array(outer * size * inner);
+    for (let o = 0; o < outer; o++) {
+      const from = o * rowLength + offset * inner;
+      part.set(xv.subarray(from, from + size * inner), o * size * inner);
+    }
+    offset += size;
+    const shape = x.shape.slice();
+    shape[ax] = size;
+    return io.emit(shape, x.dtype, part);
+  });
+}
+
+/** Runs `compute` for numeric tensors and the original kernel for strings. */
+function numericOnly(compute: Compute): (original: tf.KernelConfig) => tf.KernelFunc {
+  return (original) => (args) =>
+    (args.inputs.x as tf.TensorInfo).dtype === 'string' ? original.kernelFunc(args) : compute(args, IO_OF.wasm(args.backend));
+}
+
 /** The same product with transposed operands materialised first (see {@link registerWasmKernels}). */
 function wasmMatMulWithoutTransposeFlags(original: tf.KernelConfig): tf.KernelFunc {
   return (args) => {
@@ -158,6 +191,7 @@ const WASM_KERNELS: ReadonlyArray<{ kernelName: string; compute: Compute }> = [
 ];
 const WASM_WRAPPERS: ReadonlyArray<{ kernelName: string; wrap: (original: tf.KernelConfig) => tf.KernelFunc }> = [
   { kernelName: tf.BatchMatMul, wrap: wasmMatMulWithoutTransposeFlags },
+  { kernelName: tf.SplitV, wrap: numericOnly(splitV) },
 ];
 const CPU_REPLACEMENTS: ReadonlyArray<{ kernelName: string; compute: Compute }> = [
   { kernelName: tf.UnsortedSegmentSum, compute: unsortedSegmentSum },
@@ -193,13 +227,14 @@ function wrapWasm(): void {
  * (UnsortedSegmentSum: gradient of `tf.gather`; Conv2DBackpropFilter: gradient of `tf.conv2d` w.r.t. its
  * filter), and wraps BatchMatMul so that transposed operands are transposed explicitly first: wasm's own
  * transposeA/transposeB path is 10–25× slower than a transpose plus a plain product, and every matMul
- * gradient uses it. Idempotent; other kernels are left alone.
+ * gradient uses it; and replaces SplitV by one that reads its input once (wasm's copies the whole input
+ * per part). Idempotent; other kernels are left alone.
  * @returns the names of the kernels this module provides for 'wasm' (the same list on every call).
  * @example
  * ```ts
  * import * as tf from '@tensorflow/tfjs-core';
  * import '@tensorflow/tfjs-backend-wasm';
- * registerWasmKernels();           // ['UnsortedSegmentSum', 'Conv2DBackpropFilter', 'BatchMatMul']
+ * registerWasmKernels();  // ['UnsortedSegmentSum', 'Conv2DBackpropFilter', 'BatchMatMul', 'SplitV']
  * await tf.setBackend('wasm');
  * const g = tf.grad((e: tf.Tensor) => tf.sum(tf.gather(e, [0, 2, 0])))(tf.ones([4, 8]));
  * ```

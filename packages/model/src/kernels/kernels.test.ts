@@ -34,7 +34,7 @@ describe('registerWasmKernels', () => {
   });
 
   it('registers the missing kernels, idempotently', () => {
-    expect(names.sort()).toEqual(['BatchMatMul', 'Conv2DBackpropFilter', 'UnsortedSegmentSum']);
+    expect(names.sort()).toEqual(['BatchMatMul', 'Conv2DBackpropFilter', 'SplitV', 'UnsortedSegmentSum']);
     expect(registerWasmKernels().sort()).toEqual(names);
     for (const n of names) expect(tf.getKernel(n, 'wasm')).toBeDefined();
   });
@@ -121,6 +121,24 @@ describe('registerWasmKernels', () => {
       const cpu = await on('cpu', f);
       const dataIds = tf.engine().backend.numDataIds();
       expectClose(await on('wasm', f), cpu);
+      expect(tf.engine().backend.numDataIds()).toBe(dataIds);
+    }
+  });
+
+  it.each([
+    [0, 2],
+    [1, [1, -1, 2]],
+    [2, [3, 2]],
+    [-1, 5],
+  ] as const)('SplitV on axis %d into %j matches cpu (float32 and int32), without leaking wasm memory', async (axis, splits) => {
+    const rng = new Rng(9);
+    const x = randomArray(rng, 4 * 6 * 5);
+    for (const dtype of ['float32', 'int32'] as const) {
+      const values = dtype === 'int32' ? Int32Array.from(x, (v) => Math.round(v * 100)) : x;
+      const f = () => tf.concat(tf.split(tf.tensor3d(values, [4, 6, 5], dtype), splits as number | number[], axis).map((p) => tf.reshape(p, [-1])));
+      const cpu = await on('cpu', f);
+      const dataIds = tf.engine().backend.numDataIds();
+      expect(Array.from(await on('wasm', f))).toEqual(Array.from(cpu));
       expect(tf.engine().backend.numDataIds()).toBe(dataIds);
     }
   });
