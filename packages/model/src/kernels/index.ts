@@ -35,6 +35,7 @@ type Compute = (args: KernelArgs, io: KernelIO) => tf.TensorInfo | tf.TensorInfo
 interface WasmBackendLike {
   readSync(dataId: object): backend_util.BackendValues;
   makeOutput(shape: number[], dtype: tf.DataType, memoryOffset?: number, values?: backend_util.BackendValues): tf.TensorInfo;
+  typedArrayFromHeap(info: tf.TensorInfo): backend_util.TypedArray;
 }
 interface CpuBackendLike {
   readSync(dataId: object): backend_util.BackendValues;
@@ -142,7 +143,7 @@ function splitV(args: KernelArgs, io: KernelIO): tf.TensorInfo[] {
   const xv = numericValues(io, x, 'x');
   let offset = 0;
   return sizes.map((size) => {
-    const part = x.dtype === 'int32' || x.dtype === 'bool' ? new Int32Array(outer * size * inner) : new Float32Array(outer * size * inner);
+    const part = new (xv.constructor as new (n: number) => backend_util.TypedArray)(outer * size * inner);
     for (let o = 0; o < outer; o++) {
       const from = o * rowLength + offset * inner;
       part.set(xv.subarray(from, from + size * inner), o * size * inner);
@@ -152,6 +153,33 @@ function splitV(args: KernelArgs, io: KernelIO): tf.TensorInfo[] {
     shape[ax] = size;
     return io.emit(shape, x.dtype, part);
   });
+}
+
+/**
+ * tf.slice on wasm through views of the heap: wasm's own Slice copies the whole input out first (readSync),
+ * which makes every slice (and every concat gradient, which slices) cost the size of its input.
+ */
+function wasmSlice(args: KernelArgs): tf.TensorInfo {
+  const backend = args.backend as WasmBackendLike;
+  const x = args.inputs.x as tf.TensorInfo;
+  const attrs = args.attrs as unknown as tf.SliceAttrs;
+  const [begin, size] = tf.slice_util.parseSliceParams(x as tf.Tensor, attrs.begin, attrs.size);
+  const out = backend.makeOutput(size, x.dtype);
+  // Views taken after the allocation above, which may grow (and so detach) the heap.
+  const xv = backend.typedArrayFromHeap(x);
+  const ov = backend.typedArrayFromHeap(out);
+  const rank = x.shape.length;
+  const strides = tf.util.computeStrides(x.shape);
+  const run = rank === 0 ? 1 : size[rank - 1];
+  const rows = run === 0 ? 0 : tf.util.sizeFromShape(size) / run;
+  const index = new Array<number>(Math.max(rank - 1, 0)).fill(0);
+  for (let r = 0; r < rows; r++) {
+    let from = rank === 0 ? 0 : begin[rank - 1];
+    for (let d = 0; d < rank - 1; d++) from += (begin[d] + index[d]) * strides[d];
+    ov.set(xv.subarray(from, from + run), r * run);
+    for (let d = rank - 2; d >= 0 && ++index[d] === size[d]; d--) index[d] = 0;
+  }
+  return out;
 }
 
 /** Runs `compute` for numeric tensors and the original kernel for strings. */
@@ -192,6 +220,7 @@ const WASM_KERNELS: ReadonlyArray<{ kernelName: string; compute: Compute }> = [
 const WASM_WRAPPERS: ReadonlyArray<{ kernelName: string; wrap: (original: tf.KernelConfig) => tf.KernelFunc }> = [
   { kernelName: tf.BatchMatMul, wrap: wasmMatMulWithoutTransposeFlags },
   { kernelName: tf.SplitV, wrap: numericOnly(splitV) },
+  { kernelName: tf.Slice, wrap: numericOnly((args) => wasmSlice(args)) },
 ];
 const CPU_REPLACEMENTS: ReadonlyArray<{ kernelName: string; compute: Compute }> = [
   { kernelName: tf.UnsortedSegmentSum, compute: unsortedSegmentSum },
@@ -227,14 +256,14 @@ function wrapWasm(): void {
  * (UnsortedSegmentSum: gradient of `tf.gather`; Conv2DBackpropFilter: gradient of `tf.conv2d` w.r.t. its
  * filter), and wraps BatchMatMul so that transposed operands are transposed explicitly first: wasm's own
  * transposeA/transposeB path is 10–25× slower than a transpose plus a plain product, and every matMul
- * gradient uses it; and replaces SplitV by one that reads its input once (wasm's copies the whole input
- * per part). Idempotent; other kernels are left alone.
+ * gradient uses it; and replaces SplitV and Slice by ones that read only what they return (wasm's copy the
+ * whole input out of the heap per call, per part for SplitV). Idempotent; other kernels are left alone.
  * @returns the names of the kernels this module provides for 'wasm' (the same list on every call).
  * @example
  * ```ts
  * import * as tf from '@tensorflow/tfjs-core';
  * import '@tensorflow/tfjs-backend-wasm';
- * registerWasmKernels();  // ['UnsortedSegmentSum', 'Conv2DBackpropFilter', 'BatchMatMul', 'SplitV']
+ * registerWasmKernels();  // ['UnsortedSegmentSum', 'Conv2DBackpropFilter', 'BatchMatMul', 'SplitV', 'Slice']
  * await tf.setBackend('wasm');
  * const g = tf.grad((e: tf.Tensor) => tf.sum(tf.gather(e, [0, 2, 0])))(tf.ones([4, 8]));
  * ```

@@ -34,7 +34,7 @@ describe('registerWasmKernels', () => {
   });
 
   it('registers the missing kernels, idempotently', () => {
-    expect(names.sort()).toEqual(['BatchMatMul', 'Conv2DBackpropFilter', 'SplitV', 'UnsortedSegmentSum']);
+    expect(names.sort()).toEqual(['BatchMatMul', 'Conv2DBackpropFilter', 'Slice', 'SplitV', 'UnsortedSegmentSum']);
     expect(registerWasmKernels().sort()).toEqual(names);
     for (const n of names) expect(tf.getKernel(n, 'wasm')).toBeDefined();
   });
@@ -133,9 +133,30 @@ describe('registerWasmKernels', () => {
   ] as const)('SplitV on axis %d into %j matches cpu (float32 and int32), without leaking wasm memory', async (axis, splits) => {
     const rng = new Rng(9);
     const x = randomArray(rng, 4 * 6 * 5);
-    for (const dtype of ['float32', 'int32'] as const) {
-      const values = dtype === 'int32' ? Int32Array.from(x, (v) => Math.round(v * 100)) : x;
-      const f = () => tf.concat(tf.split(tf.tensor3d(values, [4, 6, 5], dtype), splits as number | number[], axis).map((p) => tf.reshape(p, [-1])));
+    for (const dtype of ['float32', 'int32', 'bool'] as const) {
+      const values = dtype === 'float32' ? x : Int32Array.from(x, (v) => (dtype === 'bool' ? +(v > 0) : Math.round(v * 100)));
+      const parts = () => tf.split(tf.tensor3d(values, [4, 6, 5], dtype), splits as number | number[], axis);
+      const f = () => tf.concat(parts().map((p) => tf.reshape(tf.cast(p, 'float32'), [-1])));
+      const cpu = await on('cpu', f);
+      const dataIds = tf.engine().backend.numDataIds();
+      expect(Array.from(await on('wasm', f))).toEqual(Array.from(cpu));
+      expect(tf.engine().backend.numDataIds()).toBe(dataIds);
+    }
+  });
+
+  it.each([
+    [[7], [2], [4]],
+    [[5, 6], [1, 2], [3, -1]],
+    [[4, 1, 6], [1, 0, 2], [2, 1, 3]],
+    [[3, 4, 2, 5], [0, 1, 1, 0], [3, 2, 1, 5]],
+    [[3, 4, 2, 5], [1, 3, 0, 4], [1, 1, 2, 1]],
+    [[2, 3], [0, 3], [2, 0]], // empty result
+  ])('Slice of %j at %j size %j matches cpu (float32, int32, bool), without leaking wasm memory', async (shape, begin, size) => {
+    const rng = new Rng(10);
+    const x = randomArray(rng, shape.reduce((a, b) => a * b, 1));
+    for (const dtype of ['float32', 'int32', 'bool'] as const) {
+      const values = dtype === 'float32' ? x : Int32Array.from(x, (v) => (dtype === 'bool' ? +(v > 0) : Math.round(v * 100)));
+      const f = () => tf.cast(tf.slice(tf.tensor(values, shape, dtype), begin, size), 'float32');
       const cpu = await on('cpu', f);
       const dataIds = tf.engine().backend.numDataIds();
       expect(Array.from(await on('wasm', f))).toEqual(Array.from(cpu));
