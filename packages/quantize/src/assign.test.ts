@@ -111,6 +111,7 @@ describe('assignment backends agree with assignNaive', () => {
     // Node 20 has WebAssembly SIMD, shared memory and worker_threads
     const cores = require('node:os').availableParallelism();
     expect(await Promise.all(backends.map((b) => b.path(9)))).toEqual([cores > 1 ? `wasm-simd x${Math.min(8, cores)}` : 'wasm-simd x1', 'wasm-simd x1', 'typescript']);
+    expect(await backends[0].path(1025)).toBe('typescript'); // beyond MAX_SIMD_DIM the kernel is not unrolled
     // 16390 points: two point tiles (16384) and a partial panel; 517 centroids: three centroid tiles (256) + padding
     const n = 16390, k = 517;
     const { data, centroids } = clusteredProblem(n, k, 9, 8);

@@ -1,4 +1,4 @@
-import { type RunArgs, type SimdRunner, simdModuleBytes } from './wasm-simd';
+import { MAX_SIMD_DIM, type RunArgs, type SimdRunner, simdModuleBytes } from './wasm-simd';
 
 /**
  * Worker-thread runner for the SIMD kernel: one shared WebAssembly.Memory, the kernel module instantiated in
@@ -76,7 +76,7 @@ async function coreCount(): Promise<number> {
  */
 export async function threadedRunner(dim: number, threads?: number): Promise<SimdRunner | null> {
   const total = threads ?? (await coreCount());
-  if (total < 2 || typeof SharedArrayBuffer === 'undefined' || typeof WebAssembly === 'undefined') return null;
+  if (total < 2 || dim > MAX_SIMD_DIM || typeof SharedArrayBuffer === 'undefined' || typeof WebAssembly === 'undefined') return null;
   const bytes = simdModuleBytes(dim, true);
   if (!WebAssembly.validate(bytes)) return null;
   let memory: WebAssembly.Memory;

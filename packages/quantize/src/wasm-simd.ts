@@ -14,6 +14,8 @@ const SIMD_VECTORS = 2;
 const SIMD_CENTROIDS = 4;
 /** Points per panel. */
 const SIMD_POINTS = 4 * SIMD_VECTORS;
+/** Largest dim the unrolled kernel is built for (≈ 140 KB of code at 1024); beyond it the TypeScript path runs. */
+export const MAX_SIMD_DIM = 1024;
 
 const uleb = (v: number): number[] => {
   const out: number[] = [];
@@ -156,7 +158,7 @@ export interface SimdRunner {
 
 /** A runner on the calling thread over the module's own memory. */
 export function localRunner(dim: number): SimdRunner | null {
-  if (typeof WebAssembly === 'undefined') return null;
+  if (typeof WebAssembly === 'undefined' || dim > MAX_SIMD_DIM) return null;
   const bytes = simdModuleBytes(dim);
   if (!WebAssembly.validate(bytes)) return null;
   const { run, mem } = new WebAssembly.Instance(new WebAssembly.Module(bytes), {}).exports as unknown as { run: Run; mem: WebAssembly.Memory };
