@@ -27,13 +27,16 @@ const model = quick ? { embedDim: 32, hidden: 32 } : { embedDim: 64, hidden: 64 
 const fitOpts = { bptt: 6, batch: quick ? 2 : 4, crop: 16, epochs: 1000, stepsPerEpoch: quick ? 5 : 25, lr: 2e-3, lrDecay: 0.97, patience: 4 };
 
 const t0 = performance.now();
+const note = (msg) => console.error(`[vtest ${((performance.now() - t0) / 1000).toFixed(1)}s] ${msg}`);
 const backend = await initBackend();
 const raw = await readVideo(video, { width: 320, height: 240, ...(maxFrames ? { maxFrames: Number(maxFrames) } : {}) });
+note(`read ${raw.frames} frames ${raw.width}x${raw.height}`);
 const { video: norm } = normalize(raw);
 const grid = extractPatches(norm, { size: 8 });
 const q = new Quantizer({ k, seed: 1, batchSize: 4096, maxIter: quick ? 30 : 200 });
 await q.fit(grid);
 const codes = await q.encode(grid);
+note(`quantized: ${codes.rows}x${codes.cols} cells, k = ${k}`);
 q.dispose?.();
 const nTrain = Math.floor(codes.frames * 0.8);
 const nFit = Math.floor(nTrain * 0.875);
@@ -49,6 +52,7 @@ async function trainAndTest(Model, name) {
   const start = performance.now();
   const r = await m.fit(train, { ...fitOpts, validation: val, signal: ctrl.signal });
   clearTimeout(timer);
+  note(`${name}: ${r.steps} steps, ${r.stopped}`);
   const e = m.evaluate(test);
   m.dispose();
   return { name, bitsPerCode: e.bitsPerCode, perplexity: e.perplexity, epochs: r.epochs.length, steps: r.steps, stopped: r.stopped, trainSeconds: (performance.now() - start) / 1000 };

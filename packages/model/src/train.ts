@@ -285,6 +285,8 @@ export async function fitModel(model: RCNN, volumes: CodeVolume[], o: FitOptions
       internals.learningRate = lr;
       const plan = epochPlan(volumes, g, stepsPerEpoch, new Rng(epochSeed(cfg.seed, state.epoch)));
       for (; state.step < stepsPerEpoch; state.step++) {
+        // let timers and events run, so an AbortSignal fired by a timer or a UI is seen between batches
+        await new Promise((resolve) => setTimeout(resolve, 0));
         if (r.signal?.aborted) {
           stopped = 'aborted';
           if (r.checkpointDir) await writeCheckpoint(r.checkpointDir, model, opt, state, best);
