@@ -21,13 +21,11 @@ const argv = process.argv.slice(2);
 if (argv[0] === '--version' || argv[0] === '-V') {
   process.stdout.write(version() + '\n');
 } else {
-  main(argv, { stdout: process.stdout, stderr: process.stderr, catchInterrupt }).then(
-    (code) => {
-      process.exitCode = code;
-    },
-    (e: unknown) => {
-      process.stderr.write(`vqvid: error: ${(e as Error).message}\n`);
-      process.exitCode = 1;
-    },
-  );
+  // Exit once the command is done (after stdout/stderr drain): a backend's worker threads or handles left
+  // open after an error must not keep the process alive.
+  const exit = (code: number) => process.stdout.write('', () => process.stderr.write('', () => process.exit(code)));
+  main(argv, { stdout: process.stdout, stderr: process.stderr, catchInterrupt }).then(exit, (e: unknown) => {
+    process.stderr.write(`vqvid: error: ${(e as Error).message}\n`);
+    exit(1);
+  });
 }

@@ -16,6 +16,8 @@ export interface CommandContext {
   log(message: string): void;
   /** A detail line on stderr shown only with --verbose. */
   debug(message: string): void;
+  /** Registers the release of a resource (backend workers, tensors) for when the command ends, however it ends. */
+  cleanup(release: () => void): void;
 }
 
 /** What a subcommand produces: machine-readable data (printed with --json) and the human summary. */

@@ -55,6 +55,23 @@ describe('main', () => {
     expect(asked).toBe(1);
   });
 
+  it('releases what a command registered, last first, whether it succeeds or fails', async () => {
+    const order: string[] = [];
+    const cmd = (fail: boolean): Command => ({
+      ...failing(new Error('unused')),
+      name: 'res',
+      run: async (ctx) => {
+        ctx.cleanup(() => order.push('first'));
+        ctx.cleanup(() => order.push('second'));
+        if (fail) throw new VqvidError('E_RANGE', 'bad');
+        return { data: {}, text: '' };
+      },
+    });
+    await withCommand(cmd(false), async () => expect(await main(['res'], io().io)).toBe(0));
+    await withCommand(cmd(true), async () => expect(await main(['res'], io().io)).toBe(1));
+    expect(order).toEqual(['second', 'first', 'second', 'first']);
+  });
+
   it('prints the JSON data with --json and the text otherwise', async () => {
     const cmd: Command = {
       ...failing(new Error('unused')),

@@ -56,6 +56,7 @@ async function runCommand(command: Command, argv: string[], io: CliIO): Promise<
   const verboseGuess = argv.includes('--verbose') || argv.includes('-v');
   let ctx: CommandContext | undefined;
   let reporter: ProgressReporter | undefined;
+  const releases: Array<() => void> = [];
   try {
     const args = parseCommandArgs(argv, { ...command.options, ...COMMON_OPTIONS }, command.positionals);
     if (args.flag('help')) {
@@ -80,6 +81,7 @@ async function runCommand(command: Command, argv: string[], io: CliIO): Promise<
       signal: (command.interruptible && io.catchInterrupt?.()) || new AbortController().signal,
       log: (m) => (quiet ? undefined : say(m)),
       debug: (m) => (verbose ? say(m) : undefined),
+      cleanup: (release) => void releases.push(release),
     };
     const result = await command.run(ctx);
     reporter.finishLine();
@@ -89,6 +91,15 @@ async function runCommand(command: Command, argv: string[], io: CliIO): Promise<
   } catch (e) {
     reporter?.finishLine();
     return errorExit(io, e, ctx?.verbose ?? verboseGuess, command);
+  } finally {
+    // Quantizer backends hold worker threads that would keep the process (or an embedder) busy.
+    for (const release of releases.reverse()) {
+      try {
+        release();
+      } catch (e) {
+        io.stderr.write(`vqvid: warning: cleanup failed: ${(e as Error).message}\n`);
+      }
+    }
   }
 }
 

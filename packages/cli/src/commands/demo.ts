@@ -111,12 +111,15 @@ export const demoCommand: Command = {
     ctx.log(`demo: ${clip} clip, ${size.frames} frames of ${size.width}x${size.height}; frames 0..${split - 1} train, ${split}..${size.frames - 1} test`);
 
     const q = await fitCodebook(sliceVideo(video, 0, split), { k: size.k, size: size.patch, stride: size.patch, seed: ctx.seed, samples: 1 << 20, onProgress: ctx.onProgress });
+    ctx.cleanup(() => q.dispose());
     const { codes, meta } = await encodeVideo(q, video);
     const backend = await ensureBackend();
     const trainCodes = sliceCodes(codes, 0, split);
     // The RCNN costs about 4x the RNN per step; the cap keeps a slow or busy machine inside the time budget.
     const rcnn = await train(ctx, 'rcnn', trainCodes, size, (maxSeconds * 2) / 3);
+    ctx.cleanup(() => rcnn.model.dispose());
     const rnn = await train(ctx, 'rnn', trainCodes, size, Math.max(maxSeconds / 6, maxSeconds - rcnn.seconds));
+    ctx.cleanup(() => rnn.model.dispose());
     const models: NamedModel[] = [{ name: 'rcnn', model: rcnn.model }, { name: 'rnn', model: rnn.model }];
 
     ctx.log('demo: evaluating');
@@ -169,8 +172,6 @@ export const demoCommand: Command = {
         figures: [{ title: 'Codebook atlas', caption: 'every centroid as a tile, one gray scale for all.', png: encodePng(frameStrip([codebookAtlas(q.codebook)], { scale: 4, gap: 0 })), file: 'codebook.png', pixelated: true }],
       },
     ];
-    models.forEach((m) => m.model.dispose());
-    q.dispose();
     json.seconds = secondsSince(t0);
     const intro = `vqvid demo: a ${clip} clip of ${size.frames} frames (${size.width}x${size.height}), ${size.patch}x${size.patch} patches quantised to K = ${size.k} codes, models trained on frames 0..${split - 1} and tested on ${split}..${size.frames - 1}. Seed ${ctx.seed}, ${json.seconds} s.`;
     const index = await writeReport(dir, 'vqvid demo report', intro, sections, json);

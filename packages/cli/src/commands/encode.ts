@@ -27,7 +27,6 @@ export const encodeCommand: Command = {
     const q = await loadQuantizer(args.required('codebook'), ctx);
     const video = await loadVideo(path, readOptions(args, ctx));
     const { codes, meta } = await encodeVideo(q, video, { stride: args.num('stride'), source: path });
-    q.dispose();
     await ensureParent(output);
     await saveCodes(output, codes, { ...meta });
     const data = { codes: output, k: codes.k, frames: codes.frames, rows: codes.rows, cols: codes.cols, ...meta, seconds: secondsSince(t0) };

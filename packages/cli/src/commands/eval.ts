@@ -1,10 +1,9 @@
 import { VqvidError, sliceCodes } from '@vqvid/core';
 import type { Command } from '../command';
 import { codeScores, nextFrameResults } from '../evaluation';
-import { loadModel } from '../modeling';
 import { loadCodesOrVideo } from '../pipeline';
 import { codeTable, frameTable, renderText } from '../tables';
-import { loadQuantizer } from './load';
+import { loadQuantizer, loadTrainedModel } from './load';
 import { CODEBOOK_OPTION, MODEL_OPTION, READ_OPTIONS, readOptions, secondsSince } from './shared';
 
 /** `vqvid eval`: bits/code against n-grams, and next-frame quality against pixel baselines. */
@@ -28,7 +27,7 @@ export const evalCommand: Command = {
     const { args } = ctx;
     const t0 = Date.now();
     const q = await loadQuantizer(args.required('codebook'), ctx);
-    const model = await loadModel(args.required('model'), q);
+    const model = await loadTrainedModel(args.required('model'), q, ctx);
     const { codes, meta, video } = await loadCodesOrVideo(args.positionals[0], q, readOptions(args, ctx));
     const n = args.num('test-frames')!;
     const split = codes.frames - n;
@@ -38,8 +37,6 @@ export const evalCommand: Command = {
     const codeRows = codeScores(models, sliceCodes(codes, 0, split), sliceCodes(codes, split, codes.frames));
     const times = Array.from({ length: n }, (_, i) => split + i).filter((t) => t >= 2);
     const frames = video ? nextFrameResults({ video, codes, meta, quantizer: q }, models, times).scores : null;
-    model.dispose();
-    q.dispose();
     const data = { testFrames: n, split, bitsPerCode: codeRows, nextFrame: frames, seconds: secondsSince(t0) };
     const parts = [`bits per code on frames ${split}..${codes.frames - 1}:`, renderText(codeTable(codeRows))];
     if (frames) parts.push('', `next-frame prediction of frames ${split}..${codes.frames - 1}:`, renderText(frameTable(frames)));

@@ -2,10 +2,10 @@ import { sliceVideo } from '@vqvid/core';
 import type { StripRow } from '@vqvid/video';
 import type { Command } from '../command';
 import { absDiff, fillResults, stackFrames } from '../evaluation';
-import { checkMiddleFrame, loadModel } from '../modeling';
+import { checkMiddleFrame } from '../modeling';
 import { decodeCodes, loadCodesOrVideo } from '../pipeline';
 import { frameTable, renderText } from '../tables';
-import { loadQuantizer } from './load';
+import { loadQuantizer, loadTrainedModel } from './load';
 import { writeFrames } from './predict';
 import { CODEBOOK_OPTION, MODEL_OPTION, OUTPUT_OPTION, READ_OPTIONS, readOptions, secondsSince } from './shared';
 
@@ -30,7 +30,7 @@ export const fillCommand: Command = {
     const { args } = ctx;
     const t0 = Date.now();
     const q = await loadQuantizer(args.required('codebook'), ctx);
-    const model = await loadModel(args.required('model'), q);
+    const model = await loadTrainedModel(args.required('model'), q, ctx);
     const input = await loadCodesOrVideo(args.positionals[0], q, readOptions(args, ctx));
     const { codes, meta } = input;
     const t = args.num('frame') ?? Math.floor(codes.frames / 2);
@@ -50,8 +50,6 @@ export const fillCommand: Command = {
       ];
       await writeFrames(output, { strip: rows, video: filled, codes: r.predictions[0].codes!, meta });
     }
-    model.dispose();
-    q.dispose();
     const note = input.video ? '' : '\n(codes input: compared with the codebook reconstruction, not real frames)';
     const data = { frame: t, output: output ?? null, methods: r.scores, realFrames: Boolean(input.video), seconds: secondsSince(t0) };
     return { data, text: `fill of frame ${t}${output ? ` -> ${output}` : ''}\n${renderText(frameTable(r.scores))}${note}` };

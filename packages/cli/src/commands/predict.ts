@@ -5,10 +5,9 @@ import { frameStrip, writePng, writeVideo } from '@vqvid/video';
 import type { StripRow } from '@vqvid/video';
 import type { Command, CommandContext } from '../command';
 import { saveCodes } from '../files';
-import { loadModel } from '../modeling';
 import { decodeCodes, loadCodesOrVideo } from '../pipeline';
 import type { CodesMeta } from '../pipeline';
-import { loadQuantizer } from './load';
+import { loadQuantizer, loadTrainedModel } from './load';
 import { CODEBOOK_OPTION, MODEL_OPTION, OUTPUT_OPTION, READ_OPTIONS, ensureParent, readOptions, secondsSince, table } from './shared';
 
 /** What an output file can hold: a strip for .png, frames for a video file, codes for .vqc. */
@@ -58,7 +57,7 @@ function continuationCommand(name: 'predict' | 'generate', defaults: { steps: nu
       const { args } = ctx;
       const t0 = Date.now();
       const q = await loadQuantizer(args.required('codebook'), ctx);
-      const model = await loadModel(args.required('model'), q);
+      const model = await loadTrainedModel(args.required('model'), q, ctx);
       const input = await loadCodesOrVideo(args.positionals[0], q, readOptions(args, ctx));
       const frames = args.num('context') ?? input.codes.frames;
       assertInt(frames, '--context', 1, input.codes.frames);
@@ -72,8 +71,6 @@ function continuationCommand(name: 'predict' | 'generate', defaults: { steps: nu
       const rows: StripRow[] = [{ label: 'context', video: before }, { label: name, video: predicted }];
       const output = args.str('output');
       const kind = output ? await writeFrames(output, { strip: rows, video: predicted, codes: future, meta: input.meta }) : null;
-      model.dispose();
-      q.dispose();
       const data = { output: output ?? null, kind, contextFrames: frames, steps, mode: opts.mode, rows: future.rows, cols: future.cols, seconds: secondsSince(t0) };
       const text = table([
         ['output', output ? `${output} (${kind})` : '(none; pass -o to write frames)'],

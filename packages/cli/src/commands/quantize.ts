@@ -39,9 +39,9 @@ export const quantizeCommand: Command = {
       backend: args.str('backend') as never,
       onProgress: ctx.onProgress,
     });
+    ctx.cleanup(() => q.dispose());
     await ensureParent(output);
     await q.save(output);
-    q.dispose();
     const data = {
       codebook: output,
       k: q.codebook.k,

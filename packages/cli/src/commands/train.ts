@@ -18,7 +18,6 @@ async function trainingCodes(ctx: CommandContext): Promise<{ codes: CodeVolume; 
   const q = await loadQuantizer(ctx.args.required('codebook'), ctx);
   const video = await loadVideo(path, readOptions(ctx.args, ctx));
   const out = await encodeVideo(q, video, { source: path });
-  q.dispose();
   return out;
 }
 
@@ -58,10 +57,10 @@ export const trainCommand: Command = {
     await mkdir(settings.checkpointDir, { recursive: true });
     ctx.debug(`tfjs backend: ${await ensureBackend()}`);
     const { model, result, timeCapped } = await trainModel(train, settings);
+    ctx.cleanup(() => model.dispose());
     await model.save(out);
     const record = { arch: settings.kind, config: model.config, codes: { ...meta, rows: codes.rows, cols: codes.cols, frames: codes.frames }, history: result };
     await writeFileAtomic(join(out, 'train.json'), JSON.stringify(record, null, 2));
-    model.dispose();
     const last = result.epochs[result.epochs.length - 1];
     const data = {
       model: out,
