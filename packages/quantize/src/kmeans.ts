@@ -50,7 +50,7 @@ export function seedRandom(rows: Rows, k: number, rng: Rng): Float32Array {
  * only. With k ≤ 64 this is exactly sequential k-means++; for large k it is k-means|| without its recluster
  * step, so seeding costs about one Lloyd iteration on the subsample instead of k passes.
  */
-export async function seedKMeansPP(rows: Rows, k: number, rng: Rng, assign: AssignFn): Promise<Float32Array> {
+export async function seedKMeansPP(rows: Rows, k: number, rng: Rng, assign: AssignFn, onProgress?: OnProgress): Promise<Float32Array> {
   const { dim } = rows;
   const s = seedSampleSize(k, rows.n);
   const sub: Rows = { data: gatherRows(rows, sampleIndices(rows.n, s, rng)), n: s, dim };
@@ -69,6 +69,7 @@ export async function seedKMeansPP(rows: Rows, k: number, rng: Rng, assign: Assi
     const { dist } = await assign(sub.data, s, gatherRows(sub, fresh), fresh.length);
     for (let i = 0; i < s; i++) if (dist[i] < d2[i]) d2[i] = dist[i];
     for (const i of fresh) d2[i] = 0;
+    onProgress?.({ stage: 'seed', done: chosen.length, total: k, fraction: chosen.length / k });
   }
   return gatherRows(sub, chosen);
 }

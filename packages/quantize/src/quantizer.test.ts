@@ -83,6 +83,13 @@ describe('Quantizer behaviour', () => {
   const { data } = clusteredProblem(600, 6, 8, 2);
   const points = { data, dim: 8 };
 
+  test('fit reports seeding and iteration progress', async () => {
+    const events: string[] = [];
+    const q = new Quantizer({ k: 6, seed: 1, maxIter: 3, tol: 0, backend: 'cpu', onProgress: (e) => events.push(`${e.stage}:${e.done}/${e.total}`) });
+    await q.fit(points);
+    expect(events).toEqual(['seed:2/6', 'seed:3/6', 'seed:4/6', 'seed:5/6', 'seed:6/6', 'fit:1/3', 'fit:2/3', 'fit:3/3']);
+  });
+
   test('seeded runs are reproducible; another seed differs', async () => {
     const run = async (seed: number) => {
       const q = new Quantizer({ k: 6, seed, backend: 'webasm' });

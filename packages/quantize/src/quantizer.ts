@@ -30,7 +30,7 @@ export interface QuantizerOptions {
   tol?: number;
   /** Set to run mini-batch k-means (Sculley 2010) with batches of this many points. */
   batchSize?: number;
-  /** Progress of fit ('seed', 'fit' stages) and encode ('encode'). */
+  /** Progress of fit (stage 'seed': centers drawn of k; 'fit': iterations with metrics.inertia) and encode ('encode': patches). */
   onProgress?: OnProgress;
   /** gpu.js constructor for a browser page (window.GPU of gpu-browser.js); Node imports gpu.js itself. */
   gpu?: GpuConstructor;
@@ -123,8 +123,7 @@ export class Quantizer {
     if (k > rows.n) fail('E_RANGE', 'k', `at most the number of points (${rows.n})`, k);
     const assign = await this.assignFn(rows.dim);
     const rng = new Rng(seed);
-    this.hooks.onProgress?.({ stage: 'seed', done: 0, total: 1, fraction: 0 });
-    const start = init === 'random' ? seedRandom(rows, k, rng) : await seedKMeansPP(rows, k, rng, assign);
+    const start = init === 'random' ? seedRandom(rows, k, rng) : await seedKMeansPP(rows, k, rng, assign, this.hooks.onProgress);
     const loop = { maxIter, tol, onProgress: this.hooks.onProgress };
     const result = batchSize === undefined
       ? await lloyd(rows, start, k, loop, assign)

@@ -20,13 +20,15 @@ listen((m) => {
 
 interface Channel {
   send(msg: unknown): void;
+  /** Keeps the Node process alive while a job is in flight (true), lets it exit when idle (false). */
+  hold(on: boolean): void;
   /** Resolves with the worker's next message. */
   next(): Promise<string>;
   close(): void;
 }
 
 type WorkerCtor = new (code: string, opts: { eval: boolean }) => {
-  postMessage(m: unknown): void; on(ev: 'message' | 'error', f: (m: unknown) => void): void; unref(): void; terminate(): unknown;
+  postMessage(m: unknown): void; on(ev: 'message' | 'error', f: (m: unknown) => void): void; ref(): void; unref(): void; terminate(): unknown;
 };
 
 /** Node worker_threads module or null, without a static import (browser bundles must not see it). */
@@ -39,10 +41,12 @@ async function nodeWorkers(): Promise<{ Worker: WorkerCtor; cpus: number } | nul
   return { Worker: wt.Worker as WorkerCtor, cpus: (os.availableParallelism?.() ?? os.cpus().length) as number };
 }
 
-function channel(post: (m: unknown) => void, subscribe: (f: (m: string) => void) => void, close: () => void): Channel {
+function channel(
+  post: (m: unknown) => void, subscribe: (f: (m: string) => void) => void, close: () => void, hold: (on: boolean) => void = () => undefined,
+): Channel {
   const waiting: ((m: string) => void)[] = [];
   subscribe((m) => waiting.shift()?.(m));
-  return { send: post, next: () => new Promise((resolve) => waiting.push(resolve)), close };
+  return { send: post, next: () => new Promise((resolve) => waiting.push(resolve)), close, hold };
 }
 
 async function spawnWorkers(count: number): Promise<Channel[] | null> {
@@ -50,8 +54,10 @@ async function spawnWorkers(count: number): Promise<Channel[] | null> {
   if (node) {
     return Array.from({ length: count }, () => {
       const w = new node.Worker(WORKER_SOURCE, { eval: true });
-      w.unref(); // idle workers must not keep a Node process alive
-      return channel((m) => w.postMessage(m), (f) => w.on('message', (m) => f(String(m))), () => void w.terminate());
+      const ch = channel((m) => w.postMessage(m), (f) => w.on('message', (m) => f(String(m))), () => void w.terminate(),
+        (on) => (on ? w.ref() : w.unref()));
+      ch.hold(false); // after the listener, which re-refs the worker: idle workers must not keep a Node process alive
+      return ch;
     });
   }
   const W = (globalThis as { Worker?: new (url: string) => Worker }).Worker;
@@ -89,9 +95,12 @@ export async function threadedRunner(dim: number, threads?: number): Promise<Sim
   const run = (new WebAssembly.Instance(module, { env: { mem: memory } }).exports as unknown as { run: (...a: RunArgs) => void }).run;
   const workers = await spawnWorkers(total - 1);
   if (!workers) return null;
+  workers.forEach((w) => w.hold(true));
   const ready = workers.map((w) => w.next());
   workers.forEach((w) => w.send({ module, memory }));
-  if ((await Promise.all(ready)).some((m) => m !== 'ready')) {
+  const answers = await Promise.all(ready);
+  workers.forEach((w) => w.hold(false));
+  if (answers.some((m) => m !== 'ready')) {
     workers.forEach((w) => w.close());
     return null;
   }
@@ -106,8 +115,10 @@ export async function threadedRunner(dim: number, threads?: number): Promise<Sim
         w.send({ args: job });
         return reply;
       });
+      workers.forEach((w) => w.hold(true)); // a pending reply must keep Node alive (top-level await)
       if (jobs.length) run(...jobs[0]);
-      const bad = (await Promise.all(replies)).find((m) => m !== 'done');
+      const answers = await Promise.all(replies).finally(() => workers.forEach((w) => w.hold(false)));
+      const bad = answers.find((m) => m !== 'done');
       if (bad) throw new Error(`simd worker: ${bad}`);
     },
     dispose: () => workers.forEach((w) => w.close()),
