@@ -102,11 +102,29 @@ after(async () => {
 
 const read = (id) => ctx.page.locator(`#${id}`).textContent();
 
+/**
+ * Resolves when #status says done or error; rejects as soon as the page reports an error (an uncaught
+ * exception, a console error, a failed request), which may come before this is called, e.g. a bundle that
+ * fails while loading.
+ */
+async function untilRunEnds(page) {
+  let timer;
+  const failed = new Promise((_, reject) => {
+    timer = setInterval(() => ctx.errors.length && reject(new Error(`the page reported: ${ctx.errors.join(' | ')}`)), 250);
+  });
+  try {
+    const ended = () => ['done', 'error'].includes(document.getElementById('status')?.textContent ?? '');
+    await Promise.race([page.waitForFunction(ended, null, { timeout: PAGE_TIMEOUT_MS }), failed]);
+  } finally {
+    clearInterval(timer);
+  }
+}
+
 /** Waits for the run to end, saves screenshots (page and frames) under `name`, and returns the page's results. */
 async function finishedRun(name) {
   const { page } = ctx;
   const t0 = Date.now();
-  await page.waitForFunction(() => ['done', 'error'].includes(document.getElementById('status')?.textContent ?? ''), null, { timeout: PAGE_TIMEOUT_MS });
+  await untilRunEnds(page);
   console.log(`# ${name}: page run ${((Date.now() - t0) / 1000).toFixed(1)} s`);
   writeFileSync(join(ctx.shots, `${name}-page.png`), await page.screenshot({ fullPage: true }));
   const frames = await page.locator('#frames').screenshot();

@@ -8,10 +8,15 @@ const isolation = {
   'Cross-Origin-Embedder-Policy': 'require-corp',
 };
 
+const shim = (name: string) => fileURLToPath(new URL(`./src/shims/${name}.ts`, import.meta.url));
+
 export default defineConfig({
   resolve: {
-    // See src/shims/video.ts: @vqvid/video's entry pulls in Node-only modules.
-    alias: [{ find: /^@vqvid\/video$/, replacement: fileURLToPath(new URL('./src/shims/video.ts', import.meta.url)) }],
+    // See src/shims/: @vqvid/video's entry pulls in Node-only modules.
+    alias: [
+      { find: /^@vqvid\/video$/, replacement: shim('video') },
+      { find: /^pngjs$/, replacement: shim('pngjs') },
+    ],
   },
   server: { headers: isolation },
   preview: { headers: isolation },

@@ -1,5 +1,6 @@
 import type { Video } from '@vqvid/core';
-import { rgbToGray } from '@vqvid/video';
+import { colorize, rgbToGray } from '@vqvid/video';
+import type { GrayImage, PngOptions } from '@vqvid/video';
 
 /** How a dropped file is sampled: frame width in pixels (height follows the aspect ratio), frames, seconds apart. */
 export interface DecodeOptions {
@@ -48,45 +49,19 @@ export async function decodeVideoFile(file: Blob, opts: DecodeOptions): Promise<
   }
 }
 
-/** The pixels of frame t (a view, not a copy). */
-export function frameOf(video: Video, t: number): Float32Array {
-  const n = video.width * video.height;
-  return video.data.subarray(t * n, (t + 1) * n);
-}
-
-/** Draws gray values (0..255, clamped) on a canvas of the frame's size. */
-export function drawGray(canvas: HTMLCanvasElement, pixels: Float32Array, width: number, height: number): void {
+/**
+ * Draws a `width` x `height` image of values on a canvas of that size, through a value range and colormap
+ * (`colorize` from @vqvid/video, the same mapping as the CLI's PNG strips); CSS scales small canvases up
+ * with `image-rendering: pixelated`.
+ */
+export function drawValues(canvas: HTMLCanvasElement, image: GrayImage, opts: PngOptions): void {
+  const { width, height, data: rgb } = colorize(image, opts);
   const rgba = new Uint8ClampedArray(width * height * 4);
   for (let i = 0; i < width * height; i++) {
-    rgba.fill(pixels[i], i * 4, i * 4 + 3);
+    rgba.set(rgb.subarray(i * 3, i * 3 + 3), i * 4);
     rgba[i * 4 + 3] = 255;
   }
-  paint(canvas, new ImageData(rgba, width, height));
-}
-
-/**
- * Draws a rows x cols grid of values in [0, max] as a heat map (black → red → yellow → white), each cell
- * `scale` pixels wide, so it lines up with the frames it describes.
- */
-export function drawHeat(canvas: HTMLCanvasElement, values: Float32Array, rows: number, cols: number, max: number, scale: number): void {
-  const width = cols * scale;
-  const height = rows * scale;
-  const rgba = new Uint8ClampedArray(width * height * 4);
-  for (let y = 0; y < height; y++) {
-    for (let x = 0; x < width; x++) {
-      const t = Math.min(1, Math.max(0, values[Math.floor(y / scale) * cols + Math.floor(x / scale)] / max));
-      const o = (y * width + x) * 4;
-      rgba[o] = 255 * Math.min(1, 3 * t);
-      rgba[o + 1] = 255 * Math.min(1, Math.max(0, 3 * t - 1));
-      rgba[o + 2] = 255 * Math.max(0, 3 * t - 2);
-      rgba[o + 3] = 255;
-    }
-  }
-  paint(canvas, new ImageData(rgba, width, height));
-}
-
-function paint(canvas: HTMLCanvasElement, image: ImageData): void {
-  canvas.width = image.width;
-  canvas.height = image.height;
-  canvas.getContext('2d')!.putImageData(image, 0, 0);
+  canvas.width = width;
+  canvas.height = height;
+  canvas.getContext('2d')!.putImageData(new ImageData(rgba, width, height), 0, 0);
 }

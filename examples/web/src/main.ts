@@ -1,7 +1,7 @@
 import { syntheticVideo } from '@vqvid/video';
 import type { Video } from '@vqvid/core';
 import { compareInBrowser } from './compare';
-import { decodeVideoFile, drawGray, drawHeat } from './frames';
+import { decodeVideoFile, drawValues } from './frames';
 import { DEMO, type DemoResult, runDemo, stopwatch } from './pipeline';
 
 const $ = <T extends HTMLElement = HTMLElement>(id: string) => document.getElementById(id) as T;
@@ -12,11 +12,13 @@ const say = (message: string) => setText('detail', message);
 const synthetic = (): Video => syntheticVideo({ kind: 'bouncing', width: 96, height: 96, frames: 24, seed: 1 });
 
 function show(result: DemoResult, source: string, seconds: number): void {
-  const { original: o } = result;
-  drawGray($('original'), o.data, o.width, o.height);
-  drawGray($('quantized'), result.quantized.data, o.width, o.height);
-  drawGray($('predicted'), result.predicted.data, o.width, o.height);
-  drawHeat($('uncertainty'), result.entropy, result.rows, result.cols, Math.log2(DEMO.k), DEMO.patch);
+  for (const id of ['original', 'quantized', 'predicted'] as const) {
+    const { width, height, data } = result[id];
+    drawValues($(id), { width, height, data }, { range: 'fixed', colormap: 'gray' });
+  }
+  // One pixel per cell; the stylesheet scales it to the frames' size.
+  const cells = { width: result.cols, height: result.rows, data: result.entropy };
+  drawValues($('uncertainty'), cells, { range: [0, Math.log2(DEMO.k)], colormap: 'heat' });
   setText('backend', result.backend);
   $('backend').title = result.backendReason ?? '';
   setText('input-desc', source);

@@ -4,3 +4,4 @@
 // this once @vqvid/video ships a browser entry ("browser" condition in its exports map).
 export { syntheticVideo } from '../../../../packages/video/src/synthetic';
 export { rgbToGray, normalize, denormalize } from '../../../../packages/video/src/preprocess';
+export { colorize } from '../../../../packages/video/src/png';
