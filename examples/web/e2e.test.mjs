@@ -61,7 +61,7 @@ function lumaStats(png) {
 }
 
 /** Browser, page and server shared by the tests, started once. */
-const ctx = { server: null, browser: null, page: null, errors: [], shots: mkdtempSync(join(tmpdir(), 'vqvid-e2e-')) };
+const ctx = { server: null, browser: null, page: null, errors: [], firstPsnr: NaN, shots: mkdtempSync(join(tmpdir(), 'vqvid-e2e-')) };
 
 before(async () => {
   assert.ok(existsSync(CHROMIUM), `no Chromium at ${CHROMIUM} (apt-get install chromium, or set CHROMIUM_PATH)`);
@@ -159,6 +159,7 @@ test('on load, the synthetic clip is quantized on a shader backend and predicted
   const report = await finishedRun('synthetic');
   assert.equal(await page.evaluate(() => crossOriginIsolated), true, 'COOP/COEP headers should make the page cross-origin isolated');
   assert.match(report.input, /^synthetic clip: 96x96, 24 frames$/);
+  ctx.firstPsnr = report.psnr;
   // Quantizing the textured clip with K = 32 loses detail but keeps the picture: well above noise level.
   assert.ok(report.psnr > 20 && report.psnr < 60, `PSNR of the quantized frame ${report.psnr}`);
   // A trained model must do far better than the uniform distribution over K codes (log2 K bits) on the
@@ -187,4 +188,22 @@ test('a video file picked in the page is decoded by the browser and runs through
   assert.match(report.input, /^clip\.webm: 128x96, 1[12] frames$/);
   assert.ok(report.psnr > 15, `PSNR of the quantized frame ${report.psnr}`);
   assert.ok(Number.isFinite(report.bits) && report.bits > 0, `bits/code ${report.bits}`);
+});
+
+test('a file the browser cannot decode ends in status error with a message; the synthetic clip then runs again', { timeout: 200_000 }, async () => {
+  const file = join(ctx.shots, 'not-a-video.webm');
+  writeFileSync(file, 'this is text, not a video');
+  const before = ctx.errors.length;
+  await ctx.page.setInputFiles('#file', file);
+  await ctx.page.waitForFunction(() => ['done', 'error'].includes(document.getElementById('status')?.textContent ?? ''), null, { timeout: 30_000 });
+  assert.equal(await read('status'), 'error');
+  assert.match(await read('detail'), /cannot decode this file/);
+  // The page logs the failure to the console, and nothing else goes wrong.
+  assert.deepEqual(ctx.errors.slice(before).map((e) => /cannot decode this file/.test(e)), [true]);
+  ctx.errors.length = before;
+  // The button runs the synthetic clip again; same seed, same result as on load.
+  await ctx.page.click('#synthetic');
+  const report = await finishedRun('again');
+  assert.match(report.input, /^synthetic clip: 96x96, 24 frames$/);
+  assert.equal(report.psnr, ctx.firstPsnr);
 });

@@ -9,12 +9,16 @@ export interface DecodeOptions {
   step: number;
 }
 
-function once(target: EventTarget, ok: string, bad = 'error'): Promise<void> {
+function once(target: EventTarget, ok: string): Promise<void> {
   return new Promise((resolve, reject) => {
-    const done = () => (target.removeEventListener(ok, done), target.removeEventListener(bad, fail), resolve());
-    const fail = () => (target.removeEventListener(ok, done), target.removeEventListener(bad, fail), reject(new Error(`video element: ${bad}`)));
-    target.addEventListener(ok, done);
-    target.addEventListener(bad, fail);
+    const settle = (e: Event) => {
+      target.removeEventListener(ok, settle);
+      target.removeEventListener('error', settle);
+      if (e.type === ok) resolve();
+      else reject(new Error('the browser cannot decode this file (try WebM, MP4 or Ogg)'));
+    };
+    target.addEventListener(ok, settle);
+    target.addEventListener('error', settle);
   });
 }
 
