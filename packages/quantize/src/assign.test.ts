@@ -44,6 +44,15 @@ const cases: [string, (s: number) => { data: Float32Array; centroids: Float32Arr
 ];
 
 describe('assignment backends agree with assignNaive', () => {
+  test('maxRelativeError is 0 for the reference and large for a wrong label', () => {
+    const { data, centroids } = clusteredProblem(50, 5, 4, 1);
+    const want = assignNaive(data, 50, centroids, 5, 4);
+    expect(maxRelativeError(data, 50, centroids, 5, 4, want.labels, want)).toBe(0);
+    const wrong = Int32Array.from(want.labels);
+    wrong[7] = (wrong[7] + 1) % 5;
+    expect(maxRelativeError(data, 50, centroids, 5, 4, wrong, want)).toBeGreaterThan(1);
+  });
+
   test('cpu and webasm start in Node', () => {
     expect(names).toEqual(expect.arrayContaining(['webasm', 'cpu']));
   });

@@ -50,15 +50,19 @@ export function maxRelativeError(data: Float32Array, n: number, centroids: Float
   labels: Int32Array, reference: AssignResult, eps = 1e-6): number {
   const norms = rowNorms(centroids, k, dim);
   const xn = rowNorms(data, n, dim);
-  let worst = 0;
-  for (let i = 0; i < n; i++) {
+  // both distances in float64, so a label equal to the reference's scores exactly 0
+  const d2 = (i: number, j: number) => {
     let s = 0;
     for (let d = 0; d < dim; d++) {
-      const t = data[i * dim + d] - centroids[labels[i] * dim + d];
+      const t = data[i * dim + d] - centroids[j * dim + d];
       s += t * t;
     }
-    const best = reference.dist[i];
-    const err = (s - best) / (best + eps * (xn[i] + norms[reference.labels[i]]) + 1e-30);
+    return s;
+  };
+  let worst = 0;
+  for (let i = 0; i < n; i++) {
+    const best = d2(i, reference.labels[i]);
+    const err = (d2(i, labels[i]) - best) / (best + eps * (xn[i] + norms[reference.labels[i]]) + 1e-30);
     if (err > worst) worst = err;
   }
   return worst;
