@@ -60,11 +60,13 @@ export async function runDemo(video: Video, say: Say): Promise<DemoResult> {
     const quantizeSeconds = clock();
 
     say('training the rCNN on the codes of all frames but the last');
-    const { model, backendName } = await trainModel(sliceCodes(codes, 0, last), say);
+    const context = sliceCodes(codes, 0, last);
+    const { model, backendName } = await trainModel(context, say);
     const trainSeconds = clock();
     try {
-      const context = sliceCodes(codes, 0, last);
-      const dist = model.predictDistribution(context);
+      const { entropy } = model.predictDistribution(context, { probs: false });
+      // ln p of every cell of frames 1..T-1 given the frames before it; the last frame's cells come last.
+      const lastFrameLogProbs = model.logProb(codes).subarray((last - 1) * codes.rows * codes.cols);
       const predicted = toPixels(model.predictNext(context));
       const predictSeconds = clock();
       return {
@@ -75,12 +77,12 @@ export async function runDemo(video: Video, say: Say): Promise<DemoResult> {
         original,
         quantized,
         predicted,
-        entropy: dist.entropy,
+        entropy,
         rows: codes.rows,
         cols: codes.cols,
         psnrQuantized: psnr(quantized, original),
         psnrPredicted: psnr(predicted, original),
-        bitsPerCode: bitsPerCode(logProbsOfTruth(dist.probs!, sliceCodes(codes, last, last + 1), DEMO.k)),
+        bitsPerCode: bitsPerCode(lastFrameLogProbs),
       };
     } finally {
       model.dispose();
@@ -99,13 +101,6 @@ export function stopwatch(): () => number {
     t = now;
     return s;
   };
-}
-
-/** ln p(true code) of every cell, from the [cells, k] probabilities the model predicted. */
-function logProbsOfTruth(probs: Float32Array, truth: CodeVolume, k: number): Float64Array {
-  const out = new Float64Array(truth.codes.length);
-  for (let i = 0; i < out.length; i++) out[i] = Math.log(probs[i * k + truth.codes[i]]);
-  return out;
 }
 
 async function trainModel(codes: CodeVolume, say: Say): Promise<{ model: RCNN; backendName: string }> {
