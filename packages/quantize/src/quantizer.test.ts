@@ -125,6 +125,21 @@ describe('Quantizer behaviour', () => {
     expect(q.inertia).toBeLessThan(seeds.inertiaHistory[0]);
   });
 
+  test('k > 65536 gives Int32Array codes', async () => {
+    const k = 65537;
+    // spacing 0.001; each point sits where that spacing is far above the float32 floor of ||x||² − 2x·c + ||c||²
+    const centroids = Array.from({ length: k }, (_, j) => Math.fround(j / 1000));
+    const q = Quantizer.fromJSON({
+      format: 'vqvid-quantizer', version: 1, options: { k, seed: 1, init: 'random', maxIter: 1, tol: 0 },
+      codebook: { k, dim: 1, centroids, meta: {} },
+      stats: { inertia: 0, iterations: 0, inertiaHistory: [], clusterSizes: new Array(k).fill(0) },
+    }, { backend: 'cpu' });
+    const codes = await q.encode({ data: new Float32Array([70, 0.0032, 1.2343]), dim: 1 });
+    expect(codes.codes).toBeInstanceOf(Int32Array);
+    expect(Array.from(codes.codes)).toEqual([65536, 3, 1234]);
+    q.dispose();
+  });
+
   test('a samplePatches result is accepted and its patch size remembered', async () => {
     const sample = samplePatches(clip(), { size: 4, stride: 2, count: 40, seed: 1 });
     const q = new Quantizer({ k: 3, backend: 'cpu' });
