@@ -1,9 +1,10 @@
 import { Rng, VqvidError } from '@vqvid/core';
-import { type AssignBackend, type BackendName, assignNaive } from './assign';
+import { type AssignBackend, type BackendName, assignNaive, rowNorms } from './assign';
 import { createBackend } from './backends';
 import { clusteredProblem, maxRelativeError, assign } from './compare';
 import { CpuBackend, cpuArgmin } from './cpu';
-import { GpuJsBackend } from './gpujs';
+import { GPU } from 'gpu.js';
+import { GpuJsBackend, assignKernelSource } from './gpujs';
 
 const randomProblem = (n: number, k: number, dim: number, seed: number) => {
   const rng = new Rng(seed);
@@ -96,6 +97,17 @@ describe('assignment backends agree with assignNaive', () => {
     } finally {
       Object.assign(backend.limits, saved);
     }
+  });
+
+  test('the generated kernel source also runs on gpu.js cpu mode (the parser the GL/WebGPU backends share)', async () => {
+    const gpu = new GPU({ mode: 'cpu' });
+    const { data, centroids } = clusteredProblem(16, 8, 3, 2); // one tile: 4 threads x 4 points, 2 blocks
+    const kernel = gpu.createKernel(assignKernelSource(), { output: [4], constants: { k: 8, dim: 3, part: 4 } });
+    const norms = Float32Array.from(rowNorms(centroids, 8, 3));
+    const out = kernel(data, centroids, norms) as Float32Array[];
+    const want = assignNaive(data, 16, centroids, 8, 3).labels;
+    expect(Array.from({ length: 16 }, (_, i) => out[i % 4][Math.floor(i / 4)])).toEqual(Array.from(want));
+    gpu.destroy();
   });
 
   test('webasm threaded path (>= 4096 threads = 16384 points) agrees', async () => {
