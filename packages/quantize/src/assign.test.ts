@@ -24,6 +24,9 @@ const tieProblem = (n: number, k: number, dim: number) => {
   return { data, centroids };
 };
 
+const offset = (p: { data: Float32Array; centroids: Float32Array }, by: number) =>
+  ({ data: p.data.map((v) => v + by), centroids: p.centroids.map((v) => v + by) });
+
 const started: AssignBackend[] = [];
 let names: BackendName[] = [];
 
@@ -42,6 +45,8 @@ const cases: [string, (s: number) => { data: Float32Array; centroids: Float32Arr
   ['random, k and n not multiples of tiles', (s) => randomProblem(37, 19, 7, s), 37, 19, 7],
   ['clustered, dim 64', (s) => clusteredProblem(300, 45, 64, s), 300, 45, 64],
   ['single centroid', (s) => randomProblem(9, 1, 3, s), 9, 1, 3],
+  // norms ~1e9 would swamp float32 ||x||² − 2x·c + ||c||²; backends subtract the centroid mean first
+  ['clustered, 10,000 away from the origin', (s) => offset(clusteredProblem(200, 30, 8, s), 1e4), 200, 30, 8],
 ];
 
 describe('assignment backends agree with assignNaive', () => {

@@ -71,6 +71,28 @@ export function rowNorms(rows: Float32Array, k: number, dim: number): Float64Arr
 }
 
 /**
+ * Mean of the `k` centroid rows, rounded to integers. Backends subtract it from points and centroids before
+ * the float32 search: distances do not change, but the norms that set the rounding floor of
+ * ||x||² − 2x·c + ||c||² shrink to the data's spread instead of its distance from the origin. Integer
+ * rounding keeps integer-valued data exact, so exact ties still go to the lowest index on every backend.
+ */
+export function centroidMean(centroids: Float32Array, k: number, dim: number): Float64Array {
+  const mean = new Float64Array(dim);
+  for (let j = 0; j < k; j++) for (let d = 0; d < dim; d++) mean[d] += centroids[j * dim + d];
+  for (let d = 0; d < dim; d++) mean[d] = Math.round(mean[d] / k);
+  return mean;
+}
+
+/** Rows `from..from+count` of `src` minus `mean`, written into `dst` at row 0 (rows past count untouched). */
+export function centerRows(dst: Float32Array, src: Float32Array, from: number, count: number, dim: number, mean: Float64Array): Float32Array {
+  for (let i = 0; i < count; i++) {
+    const o = (from + i) * dim;
+    for (let d = 0; d < dim; d++) dst[i * dim + d] = src[o + d] - mean[d];
+  }
+  return dst;
+}
+
+/**
  * Exact squared distance of each point to its labelled centroid; every backend reports these, so distances
  * agree across backends whenever labels do (O(n·dim), cheap next to the O(n·k·dim) search).
  */

@@ -30,7 +30,7 @@ export class CpuBackend implements AssignBackend {
 
   async assign(data: Float32Array, n: number, centroids: Float32Array, k: number, dim: number): Promise<AssignResult> {
     const simd = await this.kernel(dim);
-    const labels = simd ? await simd.argmin(data, n, centroids, rowNorms(centroids, k, dim), k) : cpuArgmin(data, n, centroids, k, dim);
+    const labels = simd ? await simd.argmin(data, n, centroids, k) : cpuArgmin(data, n, centroids, k, dim);
     return { labels, dist: labelDistances(data, n, centroids, dim, labels) };
   }
 

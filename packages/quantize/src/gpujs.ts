@@ -1,6 +1,6 @@
 import { GPU } from 'gpu.js';
 import { VqvidError } from '@vqvid/core';
-import { type AssignBackend, type AssignResult, type BackendName, assignNaive, labelDistances, rowNorms } from './assign';
+import { type AssignBackend, type AssignResult, type BackendName, assignNaive, centerRows, centroidMean, labelDistances, rowNorms } from './assign';
 
 /** Centroids handled per inner step of a kernel thread. */
 export const CENTROID_BLOCK = 4;
@@ -117,11 +117,12 @@ export class GpuJsBackend implements AssignBackend {
     const labels = new Int32Array(n);
     const dist = new Float32Array(n);
     const pointTile = new Float32Array(tileN * dim);
+    const mean = centroidMean(centroids, k, dim);
     for (let k0 = 0; k0 < k; k0 += tileK) {
-      const { c, cn } = centroidTile(centroids, k, dim, k0, tileK);
+      const { c, cn } = centroidTile(centroids, k, dim, k0, tileK, mean);
       for (let p0 = 0; p0 < n; p0 += tileN) {
         const count = Math.min(tileN, n - p0);
-        const x = count === tileN ? data.subarray(p0 * dim, (p0 + tileN) * dim) : padRows(pointTile, data, p0, count, dim);
+        const x = centerRows(count < tileN ? pointTile.fill(0) : pointTile, data, p0, count, dim, mean);
         const out = await kernel(x, c, cn);
         this.lastRunPath = kernel.kernel?._lastRunPath ?? null;
         this.mergeTile(out, count, k0, p0, data, centroids, dim, labels, dist, k > tileK);
@@ -218,18 +219,11 @@ function defaultLimits(mode: BackendName): TileLimits {
   return { maxFloatsPerArg: 8 << 20, maxPointsPerCall: gpu ? 1 << 18 : 1 << 20, maxCentroidsPerCall: gpu ? 2048 : 1 << 16 };
 }
 
-/** Centroids k0..k0+tileK as a kernel argument, padded with zero rows whose norm never wins. */
-function centroidTile(centroids: Float32Array, k: number, dim: number, k0: number, tileK: number): { c: Float32Array; cn: Float32Array } {
+/** Centroids k0..k0+tileK minus `mean` as a kernel argument, padded with zero rows whose norm never wins. */
+function centroidTile(centroids: Float32Array, k: number, dim: number, k0: number, tileK: number, mean: Float64Array): { c: Float32Array; cn: Float32Array } {
   const count = Math.min(tileK, k - k0);
-  const c = new Float32Array(tileK * dim);
-  c.set(centroids.subarray(k0 * dim, (k0 + count) * dim));
+  const c = centerRows(new Float32Array(tileK * dim), centroids, k0, count, dim, mean);
   const cn = new Float32Array(tileK).fill(PAD_NORM);
   cn.set(rowNorms(c, count, dim));
   return { c, cn };
-}
-
-function padRows(tile: Float32Array, data: Float32Array, p0: number, count: number, dim: number): Float32Array {
-  tile.fill(0);
-  tile.set(data.subarray(p0 * dim, (p0 + count) * dim));
-  return tile;
 }

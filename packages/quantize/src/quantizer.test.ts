@@ -127,16 +127,16 @@ describe('Quantizer behaviour', () => {
 
   test('k > 65536 gives Int32Array codes', async () => {
     const k = 65537;
-    // spacing 0.001; each point sits where that spacing is far above the float32 floor of ||x||² − 2x·c + ||c||²
+    // spacing 0.001; points near the centroid mean (33), where that spacing is far above the float32 floor
     const centroids = Array.from({ length: k }, (_, j) => Math.fround(j / 1000));
     const q = Quantizer.fromJSON({
       format: 'vqvid-quantizer', version: 1, options: { k, seed: 1, init: 'random', maxIter: 1, tol: 0 },
       codebook: { k, dim: 1, centroids, meta: {} },
       stats: { inertia: 0, iterations: 0, inertiaHistory: [], clusterSizes: new Array(k).fill(0) },
     }, { backend: 'cpu' });
-    const codes = await q.encode({ data: new Float32Array([70, 0.0032, 1.2343]), dim: 1 });
+    const codes = await q.encode({ data: new Float32Array([70, 32.7683, 33.0004]), dim: 1 });
     expect(codes.codes).toBeInstanceOf(Int32Array);
-    expect(Array.from(codes.codes)).toEqual([65536, 3, 1234]);
+    expect(Array.from(codes.codes)).toEqual([65536, 32768, 33000]);
     q.dispose();
   });
 

@@ -1,3 +1,5 @@
+import { centerRows, centroidMean, rowNorms } from './assign';
+
 /**
  * A hand-assembled WebAssembly SIMD kernel for the cpu backend: the nearest-centroid search with register
  * blocking of 8 points (two f32x4 vectors) x 4 centroids, the coordinate loop fully unrolled for the given
@@ -182,8 +184,8 @@ export class SimdKernel {
   constructor(private readonly runner: SimdRunner, readonly dim: number) {}
 
   /** Labels of the nearest centroid of `n` points (lowest index on ties), computed in float32. */
-  argmin(data: Float32Array, n: number, centroids: Float32Array, norms: Float64Array, k: number): Promise<Int32Array> {
-    const next = this.queue.then(() => this.search(data, n, centroids, norms, k));
+  argmin(data: Float32Array, n: number, centroids: Float32Array, k: number): Promise<Int32Array> {
+    const next = this.queue.then(() => this.search(data, n, centroids, k));
     this.queue = next.catch(() => undefined);
     return next;
   }
@@ -197,7 +199,7 @@ export class SimdKernel {
     this.runner.dispose();
   }
 
-  private async search(data: Float32Array, n: number, centroids: Float32Array, norms: Float64Array, k: number): Promise<Int32Array> {
+  private async search(data: Float32Array, n: number, centroids: Float32Array, k: number): Promise<Int32Array> {
     const dim = this.dim;
     const tileN = Math.min(POINT_TILE, Math.ceil(n / SIMD_POINTS) * SIMD_POINTS);
     const kPad = Math.ceil(k / SIMD_CENTROIDS) * SIMD_CENTROIDS;
@@ -207,16 +209,16 @@ export class SimdKernel {
     const cp = tileN * dim * 4, cnp = cp + kPad * dim * 4, bestp = cnp + kPad * 4, labp = bestp + tileN * 4;
     this.reserve(labp + tileN * 4);
     const f32 = new Float32Array(this.runner.memory.buffer);
-    f32.fill(0, cp / 4, cnp / 4);
-    f32.set(centroids.subarray(0, k * dim), cp / 4);
+    const mean = centroidMean(centroids, k, dim);
+    const centered = centerRows(f32.subarray(cp / 4, cnp / 4).fill(0), centroids, 0, k, dim, mean);
     f32.fill(PAD_NORM, cnp / 4, bestp / 4);
-    for (let j = 0; j < k; j++) f32[cnp / 4 + j] = norms[j];
+    f32.set(rowNorms(centered, k, dim), cnp / 4);
     const labels = new Int32Array(n);
     const lab = new Int32Array(this.runner.memory.buffer, labp, tileN);
     for (let p0 = 0; p0 < n; p0 += tileN) {
       const count = Math.min(tileN, n - p0);
       const panels = Math.ceil(count / SIMD_POINTS);
-      packPanels(f32, 0, data, p0, count, panels, dim);
+      packPanels(f32, 0, data, p0, count, panels, dim, mean);
       f32.fill(PAD_NORM, bestp / 4, bestp / 4 + tileN);
       lab.fill(0);
       const per = Math.ceil(panels / this.runner.threads);
@@ -237,12 +239,12 @@ export class SimdKernel {
   }
 }
 
-/** Copies points p0..p0+count into panels of 8 (coordinate-major inside a panel), zero-padding the last. */
-function packPanels(dst: Float32Array, at: number, data: Float32Array, p0: number, count: number, panels: number, dim: number): void {
+/** Copies points p0..p0+count minus `mean` into panels of 8 (coordinate-major inside a panel), zero-padding the last. */
+function packPanels(dst: Float32Array, at: number, data: Float32Array, p0: number, count: number, panels: number, dim: number, mean: Float64Array): void {
   dst.fill(0, at, at + panels * SIMD_POINTS * dim);
   for (let i = 0; i < count; i++) {
     const base = at + Math.floor(i / SIMD_POINTS) * SIMD_POINTS * dim + (i % SIMD_POINTS);
     const src = (p0 + i) * dim;
-    for (let d = 0; d < dim; d++) dst[base + d * SIMD_POINTS] = data[src + d];
+    for (let d = 0; d < dim; d++) dst[base + d * SIMD_POINTS] = data[src + d] - mean[d];
   }
 }
