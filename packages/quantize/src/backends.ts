@@ -26,8 +26,8 @@ const isBrowser = () => typeof (globalThis as { document?: unknown }).document !
 /**
  * Preference order for 'auto', fastest first: in a browser webgpu → webgl2 → cpu → webasm; in Node
  * headlessgl → cpu → webasm (the GL and WebGPU modes of gpu.js need a browser or the native `gl` module).
- * The cpu backend's hand-written SIMD kernel on worker threads measured 2.5–4x faster than gpu.js's webasm
- * kernel in the same run (bench/assign.mjs), so it ranks above it.
+ * The cpu backend's hand-written SIMD kernel on worker threads measured about 2–3x faster than gpu.js's webasm
+ * kernel in full runs of bench/assign.mjs (single noisy quick runs can invert that), so it ranks above it.
  * @example
  * ```ts
  * autoOrder(); // ['headlessgl', 'cpu', 'webasm'] in Node
