@@ -172,6 +172,24 @@ describe('save / load', () => {
 });
 
 describe('training', () => {
+  it('initBackend falls back with a reason and keeps wasm active', async () => {
+    const choice = await initBackend(['no-such-backend', 'wasm']);
+    expect(choice.backend).toBe('wasm');
+    expect(choice.fallbackReason).toContain('no-such-backend');
+    expect(tf.getBackend()).toBe('wasm');
+  });
+
+  it('trains on several volumes of different grids (crop shrinks to the smallest)', async () => {
+    const m = new RCNN(small);
+    const vols = [motionCodes(6), motionCodes(7, 1, 6, 10)];
+    const r = await m.fit(vols, { ...quick, crop: 16, epochs: 2 });
+    expect(r.epochs).toHaveLength(2);
+    expect(r.steps).toBe(6);
+    for (const e of r.epochs) expect(Number.isFinite(e.loss)).toBe(true);
+    await expect(m.fit([vols[0], { ...vols[1], k: 9 }], quick)).rejects.toMatchObject({ code: 'E_SHAPE' });
+    m.dispose();
+  });
+
   it('resuming from a checkpoint gives the same weights as an uninterrupted run', async () => {
     const data = motionCodes(12);
     const opts = { epochs: 2, stepsPerEpoch: 3, batch: 2, bptt: 3, crop: 5, lr: 0.01, lrDecay: 0.5, validation: motionCodes(5, 2) };
