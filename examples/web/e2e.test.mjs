@@ -139,6 +139,8 @@ async function finishedRun(name) {
     psnr: Number(await read('psnr')),
     psnrPred: Number(await read('psnr-pred')),
     bits: Number(await read('bits')),
+    entropyChanging: Number(await read('entropy-changing')),
+    entropySteady: Number(await read('entropy-steady')),
     k: Number(await read('k')),
     model: await read('model'),
     timings: JSON.parse(await read('timings')),
@@ -165,6 +167,8 @@ test('on load, the synthetic clip is quantized on a shader backend and predicted
   // A trained model must do far better than the uniform distribution over K codes (log2 K bits) on the
   // held-out frame: most cells of the clip keep their code from one frame to the next.
   assert.ok(report.bits > 0 && report.bits < Math.log2(report.k) / 2, `bits/code ${report.bits} should be below log2 K / 2`);
+  // The heat map's point (and the paper's): the model is unsure where things move, sure where they stay.
+  assert.ok(report.entropyChanging > 2 * report.entropySteady, `entropy of changing cells ${report.entropyChanging} vs steady ${report.entropySteady}`);
 
   const compare = JSON.parse(await read('compare'));
   console.log(`# compare: ${JSON.stringify(compare)}`);

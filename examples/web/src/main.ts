@@ -26,6 +26,8 @@ function show(result: DemoResult, source: string, seconds: number): void {
   setText('psnr', result.psnrQuantized.toFixed(2));
   setText('psnr-pred', result.psnrPredicted.toFixed(2));
   setText('bits', result.bitsPerCode.toFixed(3));
+  setText('entropy-changing', result.entropyChanging.toFixed(3));
+  setText('entropy-steady', result.entropySteady.toFixed(3));
   setText('model', `rCNN (@vqvid/model), ${DEMO.epochs} epochs on tfjs ${result.modelBackend}; heat map max = log2 K = ${Math.log2(DEMO.k)} bits`);
   setText('time', seconds.toFixed(1));
 }

@@ -31,6 +31,9 @@ export interface DemoResult {
   psnrPredicted: number;
   /** Mean -log2 p(true code) of the last frame's cells under the model. */
   bitsPerCode: number;
+  /** Mean entropy (bits) of the cells whose code changes into the last frame, and of those whose code stays. */
+  entropyChanging: number;
+  entropySteady: number;
   /** Seconds per stage: k-means fit + encode, model training, prediction. */
   seconds: { quantize: number; train: number; predict: number };
 }
@@ -83,6 +86,7 @@ export async function runDemo(video: Video, say: Say): Promise<DemoResult> {
         psnrQuantized: psnr(quantized, original),
         psnrPredicted: psnr(predicted, original),
         bitsPerCode: bitsPerCode(lastFrameLogProbs),
+        ...entropyByChange(entropy, sliceCodes(codes, last - 1, last + 1)),
       };
     } finally {
       model.dispose();
@@ -90,6 +94,22 @@ export async function runDemo(video: Video, say: Say): Promise<DemoResult> {
   } finally {
     quantizer.dispose();
   }
+}
+
+/**
+ * Splits the per-cell entropy by whether the cell's code changes between the two frames of `pair`: a model
+ * that has learnt the clip is unsure where things move and sure where they stay.
+ */
+function entropyByChange(entropy: Float32Array, pair: CodeVolume): { entropyChanging: number; entropySteady: number } {
+  const n = pair.rows * pair.cols;
+  const sum = [0, 0];
+  const count = [0, 0];
+  for (let i = 0; i < n; i++) {
+    const changes = pair.codes[i] !== pair.codes[n + i] ? 0 : 1;
+    sum[changes] += entropy[i];
+    count[changes]++;
+  }
+  return { entropyChanging: sum[0] / count[0], entropySteady: sum[1] / count[1] };
 }
 
 /** Returns a function that gives the seconds since it was last called (or created). */
