@@ -9,7 +9,9 @@ function volume(frames: number, rows: number, cols: number, k = 50): CodeVolume 
 describe('training batches', () => {
   it('shrinks crop and window to the data and adds a margin only where the crop is smaller than a grid', () => {
     const g = batchGeometry([volume(5, 6, 9), volume(9, 10, 4)], 6, 3, 5, 2);
-    expect(g).toEqual({ steps: 4, batch: 3, cropRows: 5, cropCols: 4, marginRows: 2, marginCols: 2 });
+    expect(g).toEqual({ steps: 4, warmup: 0, batch: 3, cropRows: 5, cropCols: 4, marginRows: 2, marginCols: 2 });
+    // warm-up frames take what the shortest volume leaves after the bptt window
+    expect(batchGeometry([volume(7, 6, 9)], 4, 1, 5, 2, 5)).toMatchObject({ steps: 4, warmup: 2 });
     expect(batchGeometry([volume(9, 4, 4)], 3, 1, 16, 2)).toMatchObject({ cropRows: 4, marginRows: 0, marginCols: 0 });
   });
 
@@ -30,7 +32,7 @@ describe('training batches', () => {
 
   it('gathers inputs with a masked margin and next-frame targets on the crop', () => {
     const v = volume(6, 5, 6);
-    const g = { steps: 2, batch: 1, cropRows: 3, cropCols: 2, marginRows: 1, marginCols: 1 };
+    const g = { steps: 2, warmup: 0, batch: 1, cropRows: 3, cropCols: 2, marginRows: 1, marginCols: 1 };
     const plan = Int32Array.from([0, 2, 0, 4]); // t0 = 2, rows 0..2, cols 4..5
     const b = assembleBatch([v], g, plan, 0);
     const at = (t: number, r: number, c: number) => v.codes[(t * 5 + r) * 6 + c];
@@ -46,5 +48,14 @@ describe('training batches', () => {
       }
       for (let y = 0; y < 3; y++) for (let x = 0; x < 2; x++) expect(b.targets[(l * 3 + y) * 2 + x]).toBe(at(3 + l, y, 4 + x));
     }
+  });
+
+  it('puts warm-up frames before the window and takes targets only after them', () => {
+    const v = volume(6, 3, 3);
+    const g = { steps: 2, warmup: 1, batch: 1, cropRows: 3, cropCols: 3, marginRows: 0, marginCols: 0 };
+    const b = assembleBatch([v], g, Int32Array.from([0, 1, 0, 0]), 0); // t0 = 1
+    expect(b.mask).toBeNull();
+    expect(Array.from(b.inputs)).toEqual(Array.from(v.codes.subarray(9, 9 + 27)));   // frames 1, 2, 3
+    expect(Array.from(b.targets)).toEqual(Array.from(v.codes.subarray(27, 27 + 18))); // frames 3, 4
   });
 });

@@ -2,12 +2,14 @@ import { Rng } from '@vqvid/core';
 import type { CodeVolume } from '@vqvid/core';
 
 /**
- * Shape of every training batch: `steps` input frames (targets are the next frames) of a `cropRows` x
+ * Shape of every training batch: `warmup` frames that only build up the state, then `steps` input frames
+ * whose next frames are the targets, on a `cropRows` x
  * `cropCols` crop, read with a margin of the conv receptive radius so crop cells see their true
  * neighbours; the margin is dropped along a dimension the crop already covers whole.
  */
 export interface BatchGeometry {
   steps: number;
+  warmup: number;
   batch: number;
   cropRows: number;
   cropCols: number;
@@ -17,7 +19,7 @@ export interface BatchGeometry {
 
 /** One training batch as plain arrays, ready for tensors. */
 export interface Batch {
-  /** int32 [steps*batch, cropRows+2*marginRows, cropCols+2*marginCols], frame-major then window. */
+  /** int32 [(warmup+steps)*batch, cropRows+2*marginRows, cropCols+2*marginCols], frame-major then window. */
   inputs: Int32Array;
   /** 1 inside the real grid, 0 outside (same layout as inputs); null when no margin is used. */
   mask: Float32Array | null;
@@ -26,7 +28,14 @@ export interface Batch {
 }
 
 /** Geometry for the given volumes: crop and window length shrink to the smallest grid / sequence. */
-export function batchGeometry(volumes: CodeVolume[], bptt: number, batch: number, crop: number, radius: number): BatchGeometry {
+export function batchGeometry(
+  volumes: CodeVolume[],
+  bptt: number,
+  batch: number,
+  crop: number,
+  radius: number,
+  warmup = 0,
+): BatchGeometry {
   const minRows = Math.min(...volumes.map((v) => v.rows));
   const minCols = Math.min(...volumes.map((v) => v.cols));
   const maxRows = Math.max(...volumes.map((v) => v.rows));
@@ -34,8 +43,10 @@ export function batchGeometry(volumes: CodeVolume[], bptt: number, batch: number
   const minFrames = Math.min(...volumes.map((v) => v.frames));
   const cropRows = Math.min(crop, minRows);
   const cropCols = Math.min(crop, minCols);
+  const steps = Math.min(bptt, minFrames - 1);
   return {
-    steps: Math.min(bptt, minFrames - 1),
+    steps,
+    warmup: Math.min(warmup, minFrames - 1 - steps),
     batch,
     cropRows,
     cropCols,
@@ -54,13 +65,14 @@ export function epochSeed(seed: number, epoch: number): number {
  * how many windows they hold. Layout [steps][batch][4].
  */
 export function epochPlan(volumes: CodeVolume[], g: BatchGeometry, stepsPerEpoch: number, rng: Rng): Int32Array {
-  const weights = volumes.map((v) => (v.frames - g.steps) * (v.rows - g.cropRows + 1) * (v.cols - g.cropCols + 1));
+  const span = g.warmup + g.steps;
+  const weights = volumes.map((v) => (v.frames - span) * (v.rows - g.cropRows + 1) * (v.cols - g.cropCols + 1));
   const plan = new Int32Array(stepsPerEpoch * g.batch * 4);
   for (let i = 0; i < stepsPerEpoch * g.batch; i++) {
     const vi = volumes.length === 1 ? 0 : rng.weighted(weights);
     const v = volumes[vi];
     plan[i * 4] = vi;
-    plan[i * 4 + 1] = rng.int(v.frames - g.steps);
+    plan[i * 4 + 1] = rng.int(v.frames - span);
     plan[i * 4 + 2] = rng.int(v.rows - g.cropRows + 1);
     plan[i * 4 + 3] = rng.int(v.cols - g.cropCols + 1);
   }
@@ -72,7 +84,8 @@ export function assembleBatch(volumes: CodeVolume[], g: BatchGeometry, plan: Int
   const er = g.cropRows + 2 * g.marginRows;
   const ec = g.cropCols + 2 * g.marginCols;
   const useMask = g.marginRows > 0 || g.marginCols > 0;
-  const inputs = new Int32Array(g.steps * g.batch * er * ec);
+  const span = g.warmup + g.steps;
+  const inputs = new Int32Array(span * g.batch * er * ec);
   const mask = useMask ? new Float32Array(inputs.length) : null;
   const targets = new Int32Array(g.steps * g.batch * g.cropRows * g.cropCols);
   for (let b = 0; b < g.batch; b++) {
@@ -80,7 +93,7 @@ export function assembleBatch(volumes: CodeVolume[], g: BatchGeometry, plan: Int
     const v = volumes[plan[o]];
     const [t0, r0, c0] = [plan[o + 1], plan[o + 2], plan[o + 3]];
     const cell = (t: number, r: number, c: number) => v.codes[(t * v.rows + r) * v.cols + c];
-    for (let l = 0; l < g.steps; l++) {
+    for (let l = 0; l < span; l++) {
       const base = (l * g.batch + b) * er * ec;
       for (let y = 0; y < er; y++) {
         const r = r0 - g.marginRows + y;
@@ -91,7 +104,8 @@ export function assembleBatch(volumes: CodeVolume[], g: BatchGeometry, plan: Int
           if (mask) mask[base + y * ec + x] = 1;
         }
       }
-      const tb = (l * g.batch + b) * g.cropRows * g.cropCols;
+      if (l < g.warmup) continue;
+      const tb = ((l - g.warmup) * g.batch + b) * g.cropRows * g.cropCols;
       for (let y = 0; y < g.cropRows; y++) {
         for (let x = 0; x < g.cropCols; x++) targets[tb + y * g.cropCols + x] = cell(t0 + l + 1, r0 + y, c0 + x);
       }

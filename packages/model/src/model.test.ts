@@ -179,10 +179,10 @@ describe('training', () => {
     expect(tf.getBackend()).toBe('wasm');
   });
 
-  it('trains on several volumes of different grids (crop shrinks to the smallest)', async () => {
+  it('trains on several volumes of different grids (crop shrinks to the smallest), with warm-up frames', async () => {
     const m = new RCNN(small);
     const vols = [motionCodes(6), motionCodes(7, 1, 6, 10)];
-    const r = await m.fit(vols, { ...quick, crop: 16, epochs: 2 });
+    const r = await m.fit(vols, { ...quick, crop: 16, epochs: 2, warmup: 1 });
     expect(r.epochs).toHaveLength(2);
     expect(r.steps).toBe(6);
     for (const e of r.epochs) expect(Number.isFinite(e.loss)).toBe(true);

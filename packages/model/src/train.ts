@@ -16,6 +16,8 @@ import type { RCNN } from './rcnn';
 export interface FitOptions {
   /** Frames of truncated back-propagation through time per window (default 6); each window starts from a zero state. */
   bptt?: number;
+  /** Frames run before each window's `bptt` frames only to build up the state, without loss (default 0). */
+  warmup?: number;
   /** Windows per batch (default 8). */
   batch?: number;
   /** Side of the random square crop in cells (default 16; the whole grid when smaller). */
@@ -80,6 +82,7 @@ export interface FitResult {
 
 interface Resolved {
   bptt: number;
+  warmup: number;
   batch: number;
   crop: number;
   epochs: number;
@@ -119,6 +122,7 @@ function resolveFit(o: FitOptions): Resolved {
   if (typeof o !== 'object' || o === null) fail('E_RANGE', 'options', 'an object', o);
   const r: Resolved = {
     bptt: o.bptt ?? 6,
+    warmup: o.warmup ?? 0,
     batch: o.batch ?? 8,
     crop: o.crop ?? 16,
     epochs: o.epochs ?? 10,
@@ -134,6 +138,7 @@ function resolveFit(o: FitOptions): Resolved {
     signal: o.signal,
   };
   assertInt(r.bptt, 'bptt', 1, 1000);
+  assertInt(r.warmup, 'warmup', 0, 1000);
   assertInt(r.batch, 'batch', 1, 4096);
   assertInt(r.crop, 'crop', 1, 4096);
   assertInt(r.epochs, 'epochs', 0);
@@ -163,13 +168,14 @@ function trainStep(model: RCNN, g: BatchGeometry, b: Batch, opt: tf.AdamOptimize
   const ec = g.cropCols + 2 * g.marginCols;
   const hidden = model.config.hidden;
   return tf.tidy(() => {
-    const inputs = tf.tensor3d(b.inputs, [g.steps * g.batch, er, ec], 'int32');
-    const mask = b.mask ? tf.tensor4d(b.mask, [g.steps * g.batch, er, ec, 1], 'float32') : null;
+    const span = g.warmup + g.steps;
+    const inputs = tf.tensor3d(b.inputs, [span * g.batch, er, ec], 'int32');
+    const mask = b.mask ? tf.tensor4d(b.mask, [span * g.batch, er, ec, 1], 'float32') : null;
     const targets = tf.tensor1d(b.targets, 'int32');
     const vars = model.variables();
     const { value, grads } = tf.variableGrads(() => {
-      const hs = model.net.window(inputs, mask, g.steps);
-      const crop = tf.slice(hs, [0, 0, g.marginRows, g.marginCols, 0], [g.steps, g.batch, g.cropRows, g.cropCols, hidden]);
+      const hs = model.net.window(inputs, mask, span);
+      const crop = tf.slice(hs, [g.warmup, 0, g.marginRows, g.marginCols, 0], [g.steps, g.batch, g.cropRows, g.cropCols, hidden]);
       return tf.neg(tf.mean(model.output.logProb(tf.reshape(crop, [-1, hidden]) as tf.Tensor2D, targets))) as tf.Scalar;
     }, vars);
     const norm = tf.sqrt(tf.addN(Object.values(grads).map((gr) => tf.sum(tf.square(gr)))));
@@ -266,7 +272,7 @@ export async function fitModel(model: RCNN, volumes: CodeVolume[], o: FitOptions
   const r = resolveFit(o);
   r.validation.forEach((v, i) => model.checkCodes(v, `validation[${i}]`, 2));
   const cfg = model.config;
-  const g = batchGeometry(volumes, r.bptt, r.batch, r.crop, receptiveRadius(cfg));
+  const g = batchGeometry(volumes, r.bptt, r.batch, r.crop, receptiveRadius(cfg), r.warmup);
   const cellsPerStep = g.steps * g.batch * g.cropRows * g.cropCols;
   const totalCells = volumes.reduce((s, v) => s + (v.frames - 1) * v.rows * v.cols, 0);
   const stepsPerEpoch = r.stepsPerEpoch ?? Math.max(1, Math.round(totalCells / cellsPerStep));
