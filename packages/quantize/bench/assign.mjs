@@ -2,7 +2,7 @@
 // Assignment throughput (distance evaluations N·K per second) of every backend that starts here and of the
 // naive loop, measured in the same run; prints JSON with ratios to naive.
 // Each figure is the fastest of --reps calls of about --seconds each.
-// Usage: node bench/assign.mjs [--quick] [--seconds S] [--reps R] [--k 1024,10000] [--dim 64] [--backends webasm,cpu] [--minN 32768]
+// Usage: node bench/assign.mjs [--quick] [--seconds S] [--reps R] [--k 1024,10000] [--dim 64] [--backends tfjs-wasm,webasm,cpu] [--minN 32768]
 import os from 'node:os';
 import { assignNaive, clusteredProblem, createBackend } from '../dist/index.mjs';
 import { opt, quick } from './args.mjs';
@@ -11,7 +11,7 @@ const seconds = Number(opt('seconds', quick ? 0.3 : 1.5));
 const reps = Number(opt('reps', quick ? 2 : 3));
 const ks = opt('k', '1024,10000').split(',').map(Number);
 const dim = Number(opt('dim', 64));
-const wanted = opt('backends', 'webgpu,webgl2,headlessgl,webasm,cpu').split(',');
+const wanted = opt('backends', 'webgpu,webgl2,headlessgl,tfjs-wasm,webasm,cpu').split(',');
 // gpu.js webasm only splits a call over its worker pool from 4096 threads (16,384 points) per worker up:
 // measure at least 32,768 points so both cores of a 2-core machine take part.
 const minN = Number(opt('minN', quick ? 256 : 32768));
@@ -61,7 +61,7 @@ for (const k of ks) {
       backend.dispose();
       continue;
     }
-    const r = await measure((n) => backend.assign(pool.subarray(0, n * dim), n, centroids, k, dim), k, maxN, name === 'cpu' ? 256 : minN);
+    const r = await measure((n) => backend.assign(pool.subarray(0, n * dim), n, centroids, k, dim), k, maxN, name === 'webasm' ? minN : 256);
     results.push({ k, dim, backend: name, ...r, ratioToNaive: +(r.evalsPerSec / naive.evalsPerSec).toFixed(2) });
     backend.dispose();
   }

@@ -1,10 +1,13 @@
 import { Rng, VqvidError } from '@vqvid/core';
-import { type AssignBackend, type BackendName, assignNaive, rowNorms } from './assign';
-import { createBackend } from './backends';
+import { type AssignBackend, type BackendName, assignNaive, labelDistances, rowNorms } from './assign';
+import { BACKEND_NAMES, createBackend } from './backends';
 import { clusteredProblem, maxRelativeError, assign } from './compare';
 import { CpuBackend, cpuArgmin } from './cpu';
 import { GPU } from 'gpu.js';
 import { GpuJsBackend, assignKernelSource } from './gpujs';
+import { TfjsWasmBackend } from './tfjs-wasm';
+import * as tf from '@tensorflow/tfjs-core';
+import '@tensorflow/tfjs-backend-cpu';
 
 const randomProblem = (n: number, k: number, dim: number, seed: number) => {
   const rng = new Rng(seed);
@@ -31,8 +34,8 @@ const started: AssignBackend[] = [];
 let names: BackendName[] = [];
 
 beforeAll(async () => {
-  // every backend that really starts in this environment (in Node: webasm and cpu; GL/WebGPU if present)
-  for (const name of ['webgpu', 'webgl2', 'headlessgl', 'webasm', 'cpu'] as BackendName[]) {
+  // every backend that really starts in this environment (in Node: tfjs-wasm, webasm and cpu; GL/WebGPU if present)
+  for (const name of BACKEND_NAMES) {
     const { backend } = await createBackend(name, { log: () => undefined });
     if (backend.name === name) started.push(backend);
     else backend.dispose();
@@ -59,8 +62,8 @@ describe('assignment backends agree with assignNaive', () => {
     expect(maxRelativeError(data, 50, centroids, 5, 4, wrong, want)).toBeGreaterThan(1);
   });
 
-  test('cpu and webasm start in Node', () => {
-    expect(names).toEqual(expect.arrayContaining(['webasm', 'cpu']));
+  test('tfjs-wasm, webasm and cpu start in Node', () => {
+    expect(names).toEqual(expect.arrayContaining(['tfjs-wasm', 'webasm', 'cpu']));
   });
 
   test.each(cases)('%s', async (_name, make, n, k, dim) => {
@@ -88,19 +91,27 @@ describe('assignment backends agree with assignNaive', () => {
     }
   });
 
-  test('gpu.js tiling over points and centroids merges tiles like one pass', async () => {
-    const backend = started.find((b) => b instanceof GpuJsBackend) as GpuJsBackend;
+  // limits that cut 41 points x 37 centroids into several point tiles and several centroid tiles
+  const tinyTiles: [string, (b: AssignBackend) => object, object][] = [
+    ['gpu.js webasm', (b) => (b as GpuJsBackend).limits, { maxPointsPerCall: 12, maxCentroidsPerCall: 16 }],
+    // tileK = 96 / 8 = 12 centroids (4 tiles), tileN = 96 / 12 = 8 points (6 tiles)
+    ['tfjs-wasm', (b) => (b as TfjsWasmBackend).limits, { maxTileFloats: 96, minPointTile: 8 }],
+  ];
+  test.each(tinyTiles)('%s: tiling over points and centroids merges tiles like one pass', async (name, limitsOf, tiny) => {
+    const backend = started.find((b) => b.name === name.replace('gpu.js ', '')) as AssignBackend;
     expect(backend).toBeDefined();
-    const saved = { ...backend.limits };
-    Object.assign(backend.limits, { maxPointsPerCall: 12, maxCentroidsPerCall: 16 });
+    const limits = limitsOf(backend);
+    const saved = { ...limits };
+    Object.assign(limits, tiny);
     try {
       for (const { data, centroids } of [tieProblem(41, 37, 5), randomProblem(41, 37, 5, 9)]) {
         const want = assignNaive(data, 41, centroids, 37, 5);
         const got = await backend.assign(data, 41, centroids, 37, 5);
         expect(Array.from(got.labels)).toEqual(Array.from(want.labels));
+        expect(Array.from(got.dist)).toEqual(Array.from(labelDistances(data, 41, centroids, 5, got.labels)));
       }
     } finally {
-      Object.assign(backend.limits, saved);
+      Object.assign(limits, saved);
     }
   });
 
@@ -149,6 +160,65 @@ describe('assignment backends agree with assignNaive', () => {
       expect(got.labels).not.toContain(300);
       b.dispose();
     }
+  });
+});
+
+describe('tfjs-wasm and the caller\'s tfjs', () => {
+  const tfjsWasm = () => started.find((b) => b.name === 'tfjs-wasm') as TfjsWasmBackend;
+  const { data, centroids } = clusteredProblem(300, 45, 16, 6);
+  const want = assignNaive(data, 300, centroids, 45, 16);
+  const check = async (b: TfjsWasmBackend) =>
+    expect(Array.from((await b.assign(data, 300, centroids, 45, 16)).labels)).toEqual(Array.from(want.labels));
+
+  test('the active tfjs backend stays as it was, and no tensor or wasm buffer is left over', async () => {
+    await tf.setBackend('cpu');
+    const b = tfjsWasm();
+    await check(b); // first call made nothing persistent either; count from a warm state anyway
+    const tensors = tf.memory().numTensors;
+    const buffers = b.tfBackend.numDataIds();
+    for (let r = 0; r < 5; r++) await check(b);
+    expect(tf.getBackend()).toBe('cpu');
+    expect(tf.memory().numTensors).toBe(tensors);
+    expect(b.tfBackend.numDataIds()).toBe(buffers);
+  });
+
+  test('caller ops on an active wasm backend still run correctly between assign calls', async () => {
+    await tf.setBackend('wasm'); // what @vqvid/model does: the engine's instance is the one tfjs-wasm uses
+    const b = tfjsWasm();
+    expect(tf.engine().backend).toBe(b.tfBackend);
+    const before = tf.memory().numTensors;
+    const x = tf.tensor2d([[1, 2], [3, 4]]);
+    await check(b);
+    const y = tf.tidy(() => tf.argMin(tf.matMul(x, tf.tensor2d([[1, 0, 2], [0, 1, -1]])), 1));
+    await check(b);
+    expect(Array.from(await y.data())).toEqual([2, 2]); // rows [1, 2, 0] and [3, 4, 2]
+    tf.dispose([x, y]);
+    expect(tf.memory().numTensors).toBe(before);
+    expect(tf.getBackend()).toBe('wasm');
+    await tf.setBackend('cpu');
+  });
+
+  test('tf.argMin on wasm returns the first minimum (the lowest-index tie rule)', async () => {
+    await tf.setBackend('wasm');
+    const idx = tf.tidy(() => tf.argMin(tf.tensor2d([[3, 1, 1], [2, 5, 2], [0, 0, 0], [7, 9, -1]]), 1));
+    expect(Array.from(await idx.data())).toEqual([1, 0, 0, 2]);
+    idx.dispose();
+    await tf.setBackend('cpu');
+  });
+
+  test('a missing tfjs module falls back to the next backend with the reason', async () => {
+    await jest.isolateModulesAsync(async () => {
+      jest.doMock('@tensorflow/tfjs-core', () => {
+        throw new Error("Cannot find module '@tensorflow/tfjs-core'");
+      });
+      const { createBackend: create } = await import('./backends');
+      const log = jest.fn();
+      const { backend, reason } = await create('tfjs-wasm', { log });
+      backend.dispose();
+      expect(backend.name).toBe('cpu'); // auto order in Node after tfjs-wasm (headlessgl fails here too)
+      expect(reason).toMatch(/tfjs-wasm: cannot start it here \(Cannot find module '@tensorflow\/tfjs-core'\)/);
+      expect(log).toHaveBeenCalledWith(expect.stringContaining('using cpu'));
+    });
   });
 });
 

@@ -1,7 +1,10 @@
-import { fail } from '@vqvid/core';
+import { VqvidError, fail } from '@vqvid/core';
 
-/** Names of the assignment backends, fastest-first within each environment. */
-export type BackendName = 'webgpu' | 'webgl2' | 'headlessgl' | 'webasm' | 'cpu';
+/**
+ * Names of the assignment backends: gpu.js modes (`webgpu`, `webgl2`, `headlessgl`, `webasm`), tfjs's
+ * WebAssembly backend (`tfjs-wasm`, one XNNPACK GEMM per tile) and the hand-written kernels (`cpu`).
+ */
+export type BackendName = 'webgpu' | 'webgl2' | 'headlessgl' | 'tfjs-wasm' | 'webasm' | 'cpu';
 
 /** What a backend request may say: a name, or `'auto'` for the fastest that works here. */
 export type BackendRequest = BackendName | 'auto';
@@ -109,6 +112,49 @@ export function labelDistances(data: Float32Array, n: number, centroids: Float32
     dist[i] = s;
   }
   return dist;
+}
+
+/**
+ * Folds the labels `cand` (absolute centroid indices) of points p0..p0+cand.length, found in one centroid
+ * tile starting at k0, into the running result. With several centroid tiles the choice is by exact distance,
+ * strict `<` with earlier tiles first, so ties still go to the lowest index.
+ */
+export function mergeTile(
+  cand: Int32Array, p0: number, k0: number, data: Float32Array, centroids: Float32Array, dim: number,
+  result: AssignResult, tiled: boolean,
+): void {
+  if (!tiled) {
+    result.labels.set(cand, p0);
+    return;
+  }
+  const count = cand.length;
+  const cd = labelDistances(data.subarray(p0 * dim, (p0 + count) * dim), count, centroids, dim, cand);
+  for (let i = 0; i < count; i++) {
+    if (k0 === 0 || cd[i] < result.dist[p0 + i]) {
+      result.dist[p0 + i] = cd[i];
+      result.labels[p0 + i] = cand[i];
+    }
+  }
+}
+
+/**
+ * The start-up check of a backend: an integer-valued problem (exact in float32) with a duplicated centroid,
+ * so the lowest-index tie rule is tested too, and k not a multiple of any block. `before` runs between the
+ * assignment and the label check (gpu.js checks which mode really ran). Throws E_BACKEND on a wrong label.
+ */
+export async function selfTest(backend: AssignBackend, before?: () => void): Promise<void> {
+  const n = 13, k = 11, dim = 3;
+  const data = new Float32Array(n * dim).map((_, i) => (i * 7) % 11);
+  const cents = new Float32Array(k * dim).map((_, i) => (i * 5) % 9);
+  cents.copyWithin(3 * dim, 0, dim); // centroid 3 duplicates centroid 0: lowest index must win
+  const got = await backend.assign(data, n, cents, k, dim);
+  before?.();
+  const want = assignNaive(data, n, cents, k, dim);
+  for (let i = 0; i < n; i++) {
+    if (got.labels[i] !== want.labels[i]) {
+      throw new VqvidError('E_BACKEND', `backend ${backend.name}: self-test label ${i} is ${got.labels[i]}, expected ${want.labels[i]}`);
+    }
+  }
 }
 
 /** Validates the raw arguments shared by every assignment entry point. */

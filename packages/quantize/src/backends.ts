@@ -2,9 +2,10 @@ import { VqvidError, fail } from '@vqvid/core';
 import type { AssignBackend, BackendName, BackendRequest } from './assign';
 import { CpuBackend } from './cpu';
 import { type GpuConstructor, GpuJsBackend } from './gpujs';
+import { TfjsWasmBackend } from './tfjs-wasm';
 
 /** Every backend name, fastest first. */
-export const BACKEND_NAMES: readonly BackendName[] = ['webgpu', 'webgl2', 'headlessgl', 'webasm', 'cpu'];
+export const BACKEND_NAMES: readonly BackendName[] = ['webgpu', 'webgl2', 'headlessgl', 'tfjs-wasm', 'webasm', 'cpu'];
 
 /** A started backend and, when it is not the one asked for, why. */
 export interface BackendChoiceResult {
@@ -25,16 +26,24 @@ const isBrowser = () => typeof (globalThis as { document?: unknown }).document !
 
 /**
  * Preference order for 'auto', fastest first: in a browser webgpu → webgl2 → cpu → webasm; in Node
- * headlessgl → cpu → webasm (the GL and WebGPU modes of gpu.js need a browser or the native `gl` module).
- * The cpu backend's hand-written SIMD kernel on worker threads measured about 2–3x faster than gpu.js's webasm
- * kernel in full runs of bench/assign.mjs (single noisy quick runs can invert that), so it ranks above it.
+ * headlessgl → tfjs-wasm → cpu → webasm (the GL and WebGPU modes of gpu.js need a browser or the native `gl`
+ * module). In full runs of bench/assign.mjs tfjs-wasm's XNNPACK GEMM measured about 3x the cpu backend's
+ * hand-written SIMD kernel, which measured about 2–3x gpu.js's webasm kernel. tfjs-wasm is not in the
+ * browser order because there its .wasm files must be served next to the bundle (ask for it by name).
  * @example
  * ```ts
- * autoOrder(); // ['headlessgl', 'cpu', 'webasm'] in Node
+ * autoOrder(); // ['headlessgl', 'tfjs-wasm', 'cpu', 'webasm'] in Node
  * ```
  */
 export function autoOrder(): BackendName[] {
-  return isBrowser() ? ['webgpu', 'webgl2', 'cpu', 'webasm'] : ['headlessgl', 'cpu', 'webasm'];
+  return isBrowser() ? ['webgpu', 'webgl2', 'cpu', 'webasm'] : ['headlessgl', 'tfjs-wasm', 'cpu', 'webasm'];
+}
+
+/** Starts one backend by name; throws (with the reason) when it cannot run here. */
+function startBackend(name: BackendName, gpu?: GpuConstructor): Promise<AssignBackend> | AssignBackend {
+  if (name === 'cpu') return new CpuBackend();
+  if (name === 'tfjs-wasm') return TfjsWasmBackend.create();
+  return GpuJsBackend.create(name, gpu);
 }
 
 /**
@@ -53,7 +62,7 @@ export async function createBackend(request: BackendRequest = 'auto', opts: Crea
   const reasons: string[] = [];
   for (const name of order) {
     try {
-      const backend = name === 'cpu' ? new CpuBackend() : await GpuJsBackend.create(name, opts.gpu);
+      const backend = await startBackend(name, opts.gpu);
       const reason = reasons.length ? `${reasons.join('; ')}; using ${name}` : null;
       if (reason && request !== 'auto') (opts.log ?? console.warn)(`@vqvid/quantize: ${reason}`);
       return { backend, reason };

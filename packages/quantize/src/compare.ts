@@ -1,6 +1,6 @@
 import { Rng, assertInt, fail } from '@vqvid/core';
 import { type AssignResult, type BackendName, type BackendRequest, assignNaive, checkAssignArgs, rowNorms } from './assign';
-import { type CreateBackendOptions, createBackend } from './backends';
+import { BACKEND_NAMES, type CreateBackendOptions, createBackend } from './backends';
 
 /** Result of {@link assign}: labels and squared distances, and the backend that produced them. */
 export interface AssignOutput extends AssignResult {
@@ -93,7 +93,7 @@ export interface BackendComparison {
 export async function compareBackends(opts: {
   n: number; k: number; dim: number; seed?: number; backends?: BackendName[];
 } & CreateBackendOptions): Promise<{ naiveMs: number; results: BackendComparison[] }> {
-  const { n, k, dim, seed = 1, backends = ['webgpu', 'webgl2', 'headlessgl', 'webasm', 'cpu'] } = opts;
+  const { n, k, dim, seed = 1, backends = [...BACKEND_NAMES] } = opts;
   assertInt(n, 'n', 1);
   assertInt(k, 'k', 1);
   assertInt(dim, 'dim', 1);

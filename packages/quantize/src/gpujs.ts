@@ -1,6 +1,6 @@
 import { GPU } from 'gpu.js';
 import { VqvidError } from '@vqvid/core';
-import { type AssignBackend, type AssignResult, type BackendName, assignNaive, centerRows, centroidMean, labelDistances, rowNorms } from './assign';
+import { type AssignBackend, type AssignResult, type BackendName, centerRows, centroidMean, labelDistances, mergeTile, rowNorms, selfTest } from './assign';
 
 /** Centroids handled per inner step of a kernel thread. */
 export const CENTROID_BLOCK = 4;
@@ -91,7 +91,7 @@ export class GpuJsBackend implements AssignBackend {
    * Creates the backend and runs a small known problem through it; throws E_BACKEND (with gpu.js's reason)
    * when the mode is unsupported here or gpu.js silently degraded the kernel to another mode.
    */
-  static async create(mode: Exclude<BackendName, 'cpu'>, Ctor: GpuConstructor = GPU as unknown as GpuConstructor): Promise<GpuJsBackend> {
+  static async create(mode: Exclude<BackendName, 'cpu' | 'tfjs-wasm'>, Ctor: GpuConstructor = GPU as unknown as GpuConstructor): Promise<GpuJsBackend> {
     let gpu: GpuInstance;
     try {
       gpu = new Ctor({ mode }) as GpuInstance;
@@ -114,8 +114,7 @@ export class GpuJsBackend implements AssignBackend {
     const tileK = Math.min(roundUp(k, CENTROID_BLOCK), this.limits.maxCentroidsPerCall,
       Math.max(CENTROID_BLOCK, Math.floor(this.limits.maxFloatsPerArg / dim / CENTROID_BLOCK) * CENTROID_BLOCK));
     const kernel = this.kernelFor(tileK, dim, tileN);
-    const labels = new Int32Array(n);
-    const dist = new Float32Array(n);
+    const result = { labels: new Int32Array(n), dist: new Float32Array(n) };
     const pointTile = new Float32Array(tileN * dim);
     const mean = centroidMean(centroids, k, dim);
     for (let k0 = 0; k0 < k; k0 += tileK) {
@@ -125,10 +124,12 @@ export class GpuJsBackend implements AssignBackend {
         const x = centerRows(count < tileN ? pointTile.fill(0) : pointTile, data, p0, count, dim, mean);
         const out = await kernel(x, c, cn);
         this.lastRunPath = kernel.kernel?._lastRunPath ?? null;
-        this.mergeTile(out, count, k0, p0, data, centroids, dim, labels, dist, k > tileK);
+        const part = out.length;
+        const cand = Int32Array.from({ length: count }, (_, i) => Math.round(out[i % part][Math.floor(i / part)]) + k0);
+        mergeTile(cand, p0, k0, data, centroids, dim, result, k > tileK);
       }
     }
-    return { labels, dist: k > tileK ? dist : labelDistances(data, n, centroids, dim, labels) };
+    return k > tileK ? result : { labels: result.labels, dist: labelDistances(data, n, centroids, dim, result.labels) };
   }
 
   dispose(): void {
@@ -138,27 +139,6 @@ export class GpuJsBackend implements AssignBackend {
       this.gpu.destroy();
     } catch {
       // a context that failed to start has nothing to release
-    }
-  }
-
-  /** Folds one kernel output into the running labels; with several k tiles, by exact distance. */
-  private mergeTile(
-    out: ArrayLike<ArrayLike<number>>, count: number, k0: number, p0: number, data: Float32Array, centroids: Float32Array,
-    dim: number, labels: Int32Array, dist: Float32Array, tiled: boolean,
-  ): void {
-    const cand = new Int32Array(count);
-    const part = out.length;
-    for (let i = 0; i < count; i++) cand[i] = Math.round(out[i % part][Math.floor(i / part)]) + k0;
-    if (!tiled) {
-      labels.set(cand, p0);
-      return;
-    }
-    const cd = labelDistances(data.subarray(p0 * dim, (p0 + count) * dim), count, centroids, dim, cand);
-    for (let i = 0; i < count; i++) {
-      if (k0 === 0 || cd[i] < dist[p0 + i]) {
-        dist[p0 + i] = cd[i];
-        labels[p0 + i] = cand[i];
-      }
     }
   }
 
@@ -184,25 +164,17 @@ export class GpuJsBackend implements AssignBackend {
     this.kernels.clear();
   }
 
-  /** Integer-valued problem (exact in f32) with a tie and k not a multiple of the block. */
+  /** The shared self-test, failing first when gpu.js silently ran the kernel on another mode. */
   private async selfTest(): Promise<void> {
-    const n = 13, k = 11, dim = 3;
-    const data = new Float32Array(n * dim).map((_, i) => (i * 7) % 11);
-    const cents = new Float32Array(k * dim).map((_, i) => (i * 5) % 9);
-    cents.copyWithin(3 * dim, 0, dim); // centroid 3 duplicates centroid 0: lowest index must win
-    const got = await this.assign(data, n, cents, k, dim);
-    const ran = [...this.kernels.values()][0]?.kernel;
-    const mode = ran?.constructor.mode;
-    if (mode !== this.name) {
-      throw new VqvidError('E_BACKEND', `backend ${this.name}: gpu.js ran the kernel on ${mode ?? 'unknown'} (${ran?.fallbackReason ?? 'no reason given'})`);
-    }
-    const want = assignNaive(data, n, cents, k, dim);
-    for (let i = 0; i < n; i++) {
-      if (got.labels[i] !== want.labels[i]) {
-        throw new VqvidError('E_BACKEND', `backend ${this.name}: self-test label ${i} is ${got.labels[i]}, expected ${want.labels[i]}`);
+    const ranKernel = () => [...this.kernels.values()][0]?.kernel;
+    await selfTest(this, () => {
+      const ran = ranKernel();
+      const mode = ran?.constructor.mode;
+      if (mode !== this.name) {
+        throw new VqvidError('E_BACKEND', `backend ${this.name}: gpu.js ran the kernel on ${mode ?? 'unknown'} (${ran?.fallbackReason ?? 'no reason given'})`);
       }
-    }
-    const tex = ran?.constructor.features?.maxTextureSize;
+    });
+    const tex = ranKernel()?.constructor.features?.maxTextureSize;
     if (tex) this.limits.maxFloatsPerArg = Math.min(this.limits.maxFloatsPerArg, tex * tex);
   }
 }
