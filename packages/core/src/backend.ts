@@ -2,14 +2,19 @@ import { VqvidError } from './errors';
 
 /** The part of the tfjs-core namespace the backend helper needs (so core does not depend on tfjs). */
 export interface TfBackendHost {
+  /** Switches to the registered backend `name`; resolves false when it fails to initialise (as tf.setBackend). */
   setBackend(name: string): Promise<boolean>;
+  /** Name of the active backend (as tf.getBackend). */
   getBackend(): string;
+  /** Resolves once the active backend is initialised (as tf.ready). */
   ready(): Promise<void>;
 }
 
 /** Which tfjs backend is active and, when it is not the first choice, why. */
 export interface BackendChoice {
+  /** Name of the tfjs backend now active, e.g. 'wasm' or 'cpu'. */
   backend: string;
+  /** Why earlier candidates were skipped, joined with '; '; absent when the first candidate worked. */
   fallbackReason?: string;
 }
 

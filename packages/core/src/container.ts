@@ -92,7 +92,12 @@ export function unpackContainer(
   bytes: Uint8Array,
   kind: string,
   source = 'input',
-): { header: Record<string, unknown>; arrays: Record<string, StoredArray> } {
+): {
+  /** The JSON header given to {@link packContainer}. */
+  header: Record<string, unknown>;
+  /** The stored typed arrays by name, with the dtype and length they were packed with. */
+  arrays: Record<string, StoredArray>;
+} {
   const bad = (why: string): never => {
     throw new VqvidError('E_FORMAT', `${source}: not a valid vqvid ${kind} file (${why})`, { source });
   };

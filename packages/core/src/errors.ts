@@ -26,6 +26,12 @@ export class VqvidError extends Error {
   /** Optional structured details (argument name, expected, received). */
   readonly details?: Record<string, unknown>;
 
+  /**
+   * Creates an error; most code should call {@link fail}, which builds the message and details.
+   * @param code machine-readable category.
+   * @param message full human-readable message.
+   * @param details optional structured details, kept on {@link VqvidError.details}.
+   */
   constructor(code: VqvidErrorCode, message: string, details?: Record<string, unknown>) {
     super(message);
     this.name = 'VqvidError';
@@ -34,7 +40,17 @@ export class VqvidError extends Error {
   }
 }
 
-/** Short, readable description of a received value for error messages. */
+/**
+ * Short, readable description of a received value for error messages: numbers as written, strings quoted
+ * (cut at 40 characters), typed arrays and arrays as `Type(length)`, anything else as its `typeof`.
+ * @example
+ * ```ts
+ * describeValue(NaN);                  // 'NaN'
+ * describeValue('abc');                // '"abc"'
+ * describeValue(new Float32Array(12)); // 'Float32Array(12)'
+ * describeValue({ width: 4 });         // 'object'
+ * ```
+ */
 export function describeValue(v: unknown): string {
   if (v === null) return 'null';
   if (v === undefined) return 'undefined';

@@ -27,7 +27,10 @@ export class Rng {
   private s3 = 0;
   private spare: number | null = null;
 
-  /** @param seed any integer (taken modulo 2^32). */
+  /**
+   * Creates a generator whose whole stream is fixed by `seed`.
+   * @param seed any integer (taken modulo 2^32).
+   */
   constructor(seed: number) {
     assertInt(seed, 'seed');
     let st = seed >>> 0;
@@ -82,7 +85,7 @@ export class Rng {
   }
 
   /** Shuffles `a` in place (Fisher–Yates) and returns it. */
-  shuffle<T extends { length: number; [i: number]: unknown }>(a: T): T {
+  shuffle<T extends { /** Number of elements to shuffle. */ length: number; [i: number]: unknown }>(a: T): T {
     for (let i = a.length - 1; i > 0; i--) {
       const j = this.int(i + 1);
       const tmp = a[i];

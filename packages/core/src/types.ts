@@ -3,9 +3,13 @@
  * Pixel values are 0..255 as read, or in standard-deviation units after `normalize`.
  */
 export interface Video {
+  /** Frame width in pixels (integer >= 1). */
   width: number;
+  /** Frame height in pixels (integer >= 1). */
   height: number;
+  /** Number of frames (integer >= 1). */
   frames: number;
+  /** Frame rate in frames per second (>= 0), when known; absent when the source did not give one. */
   fps?: number;
   /** length = frames * height * width; index = (t * height + y) * width + x. */
   data: Float32Array;
@@ -16,10 +20,15 @@ export interface Video {
  * Cell (t, r, c) covers pixels y in [r*stride, r*stride+size), x in [c*stride, c*stride+size).
  */
 export interface PatchGrid {
+  /** Side of a square patch in pixels; each patch vector has `size * size` values. */
   size: number;
+  /** Step between neighbouring cells in pixels (equal to `size` for non-overlapping patches). */
   stride: number;
+  /** Number of grid rows (cells down a frame). */
   rows: number;
+  /** Number of grid columns (cells across a frame). */
   cols: number;
+  /** Number of frames. */
   frames: number;
   /** length = frames * rows * cols * size * size; patch vectors are row-major inside a patch. */
   data: Float32Array;
@@ -27,8 +36,11 @@ export interface PatchGrid {
 
 /** k centroids of dimension `dim`, centroid j at `centroids[j*dim .. (j+1)*dim)`. */
 export interface Codebook {
+  /** Number of centroids (codebook size); codes are integers in [0, k). */
   k: number;
+  /** Length of each centroid vector (`size * size` for patch codebooks). */
   dim: number;
+  /** All centroids, [k*dim] row-major: centroid j is `centroids[j*dim .. (j+1)*dim)`. */
   centroids: Float32Array;
   /** Free-form, JSON-serialisable provenance: patch size, stride, normalisation, inertia, seed... */
   meta: Record<string, unknown>;
@@ -36,10 +48,15 @@ export interface Codebook {
 
 /** Integer codes in [0, k) on a rows x cols grid per frame, frame-major then row-major. */
 export interface CodeVolume {
+  /** Number of grid rows per frame (cells). */
   rows: number;
+  /** Number of grid columns per frame (cells). */
   cols: number;
+  /** Number of frames. */
   frames: number;
+  /** Codebook size: every code is an integer in [0, k). */
   k: number;
+  /** Codes, [frames*rows*cols] with index (t * rows + r) * cols + c; Uint16Array when k <= 65536, else Int32Array. */
   codes: Uint16Array | Int32Array;
 }
 
@@ -49,10 +66,13 @@ export interface ProgressEvent {
   stage: string;
   /** Units done and total (iterations, frames, batches...). */
   done: number;
+  /** Units the stage will do in all, when known (same unit as `done`). */
   total?: number;
+  /** Share of the stage completed, in [0, 1] (usually `done / total`); absent when unknown. */
   fraction?: number;
   /** Stage-specific numbers, e.g. { loss, bitsPerCode, inertia, epoch }. */
   metrics?: Record<string, number>;
+  /** Optional human-readable note for logs or a progress bar. */
   message?: string;
 }
 
