@@ -48,7 +48,12 @@ function cellsAlong(n: number, size: number, stride: number, edge: EdgeMode): nu
  * gridShape(320, 240, { size: 8 }); // { rows: 30, cols: 40 }
  * ```
  */
-export function gridShape(width: number, height: number, opts: PatchOptions = {}): { rows: number; cols: number } {
+export function gridShape(width: number, height: number, opts: PatchOptions = {}): {
+  /** Number of cells down a frame. */
+  rows: number;
+  /** Number of cells across a frame. */
+  cols: number;
+} {
   assertInt(width, 'width', 1);
   assertInt(height, 'height', 1);
   const { size, stride, edge } = resolvePatchOptions(opts);

@@ -4,9 +4,13 @@ import { gridShape, resolvePatchOptions, type PatchOptions, type ResolvedPatchOp
 
 /** A set of patch vectors: `count` rows of `dim` = size*size values; what `Quantizer.fit` takes. */
 export interface PatchSample {
+  /** Patch side in pixels. */
   size: number;
+  /** Values per patch vector: size * size. */
   dim: number;
+  /** Number of patches drawn (at most the `count` asked for, fewer when the videos hold fewer patches). */
   count: number;
+  /** Patch vectors, [count*dim] row-major: patch i is `data[i*dim .. (i+1)*dim)`, row-major inside the patch. */
   data: Float32Array;
 }
 
@@ -36,6 +40,10 @@ export class PatchReservoir {
   private readonly data: Float32Array;
   private seen = 0;
 
+  /**
+   * Creates an empty reservoir holding at most `opts.count` patches of `opts.size`² values, drawn with `opts.seed`.
+   * @param opts sample size, seed and patch grid (size, stride, edge) used for every added frame.
+   */
   constructor(opts: SampleOptions) {
     assertInt(opts.count, 'count', 1);
     this.opts = resolvePatchOptions(opts);
