@@ -15,9 +15,13 @@ import type { Plane } from './pyramid';
  * ```
  */
 export interface FlowField {
+  /** Frame width in pixels. */
   width: number;
+  /** Frame height in pixels. */
   height: number;
+  /** Horizontal displacement in pixels (positive = rightwards), [height*width] row-major. */
   u: Float32Array;
+  /** Vertical displacement in pixels (positive = downwards), [height*width] row-major. */
   v: Float32Array;
 }
 

@@ -83,6 +83,7 @@ export abstract class CodeNgramModel {
   private readonly discount: number;
 
   /**
+   * Sets up an unfitted model with the given context shape; subclasses fix `offsets` and `orders`.
    * @param offsets (dr, dc) positions in frame t−1 that form the full context, the cell itself first.
    * @param orders context lengths of the back-off levels above the unigram, shortest first.
    */
@@ -340,7 +341,10 @@ function argmax(p: Float64Array): number {
  * ```
  */
 export class UnigramModel extends CodeNgramModel {
-  /** @param opts smoothing; only `alpha` matters here. */
+  /**
+   * Creates an unfitted unigram model (no context: every cell is scored with the add-α code frequencies).
+   * @param opts smoothing; only `alpha` matters here (default 0.5).
+   */
   constructor(opts: NgramOptions = {}) {
     super([], [], opts);
   }
@@ -355,7 +359,10 @@ export class UnigramModel extends CodeNgramModel {
  * ```
  */
 export class BigramModel extends CodeNgramModel {
-  /** @param opts smoothing options. */
+  /**
+   * Creates an unfitted same-cell bigram model.
+   * @param opts smoothing options (defaults: alpha 0.5, 'witten-bell').
+   */
   constructor(opts: NgramOptions = {}) {
     super(NEIGHBOURS_4.slice(0, 1), [1], opts);
   }
@@ -373,7 +380,10 @@ export class BigramModel extends CodeNgramModel {
  * ```
  */
 export class SpatialNgramModel extends CodeNgramModel {
-  /** @param opts smoothing options and the neighbourhood (4 or 8). */
+  /**
+   * Creates an unfitted spatio-temporal model; throws E_RANGE unless `opts.neighbours` is 4 or 8.
+   * @param opts smoothing options and the neighbourhood (4 or 8; default 4).
+   */
   constructor(opts: SpatialNgramOptions = {}) {
     const n = opts.neighbours ?? 4;
     if (n !== 4 && n !== 8) fail('E_RANGE', 'opts.neighbours', '4 or 8', n);
