@@ -13,9 +13,13 @@ import { ssimPerFrame } from './ssim';
  * ```
  */
 export interface PerFrameMetrics {
+  /** Mean squared error of each frame in squared pixel units, as {@link msePerFrame}. */
   mse: Float64Array;
+  /** PSNR of each frame in dB (Infinity for an identical frame), as {@link psnrPerFrame}. */
   psnr: Float64Array;
+  /** Mean SSIM of each frame in [-1, 1], as {@link ssimPerFrame}. */
   ssim: Float64Array;
+  /** Sharpness difference of each frame in dB, as {@link sharpnessPerFrame}. */
   sharpness: Float64Array;
 }
 
@@ -38,6 +42,7 @@ export interface FrameMetrics {
   sharpness: number;
   /** Number of frames compared. */
   frames: number;
+  /** The per-frame values the means above are taken over, each of length `frames`. */
   perFrame: PerFrameMetrics;
 }
 

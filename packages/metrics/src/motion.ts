@@ -23,7 +23,9 @@ export interface MotionMaskOptions {
  * ```
  */
 export interface FlowMaskOptions {
+  /** Frame width in pixels; required when `dilate` > 0. */
   width?: number;
+  /** Frame height in pixels; required when `dilate` > 0. */
   height?: number;
   /** Grow the mask by this many pixels (needs width and height). Default 0. */
   dilate?: number;
