@@ -54,14 +54,23 @@ export interface ModelOptions {
  * ```
  */
 export interface ModelConfig {
+  /** Number of codes K (2..65536); codes are integers in [0, k). */
   k: number;
+  /** Width of the code embedding. */
   embedDim: number;
+  /** Width of the per-cell recurrent state and of the hidden conv layers. */
   hidden: number;
+  /** Side of the square conv kernel in cells, odd (always 1 for {@link RNN}). */
   kernel: number;
+  /** Number of conv layers. */
   layers: number;
+  /** Recurrent cell kind. */
   cell: CellKind;
+  /** Output layer kind. */
   softmax: SoftmaxKind;
+  /** Number of classes of the factored softmax, only when given in the options (else the output layer picks about sqrt(k)). */
   classes?: number;
+  /** Seed of every random choice of the model. */
   seed: number;
 }
 

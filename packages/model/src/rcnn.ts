@@ -36,8 +36,11 @@ export interface EvaluateResult {
  * ```
  */
 export interface NextDistribution {
+  /** Grid rows of the predicted frame (cells), as in the context codes. */
   rows: number;
+  /** Grid columns of the predicted frame (cells), as in the context codes. */
   cols: number;
+  /** Number of codes K each cell's distribution is over. */
   k: number;
   /** Entropy of each cell's distribution in bits, [rows*cols] row-major. */
   entropy: Float32Array;
@@ -75,7 +78,10 @@ export class RCNN {
   private out: OutputLayer | null = null;
   private readonly outputSeed: number;
 
-  /** @param opts model options; `k` is required. */
+  /**
+   * Creates an untrained model with freshly initialised weights (seeded by `opts.seed`); throws E_RANGE on bad options.
+   * @param opts model options; `k` is required, every other field has a default (see {@link ModelOptions}).
+   */
   constructor(opts: ModelOptions) {
     this.config = resolveConfig(opts, (new.target as typeof RCNN).fixedKernel);
     const rng = new Rng(this.config.seed);

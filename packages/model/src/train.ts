@@ -54,12 +54,15 @@ export interface FitOptions {
  * ```
  */
 export interface EpochRecord {
+  /** Index of the epoch, counting from 0. */
   epoch: number;
   /** Mean training loss of the epoch, nats per code. */
   loss: number;
+  /** Adam learning rate used in this epoch: lr * lrDecay^epoch. */
   lr: number;
-  /** Validation nll (nats per code) and bits per code, when validation codes were given. */
+  /** Validation nll in nats per code, when validation codes were given. */
   valNll?: number;
+  /** Validation bits per code (valNll / ln 2), when validation codes were given. */
   valBits?: number;
 }
 
@@ -71,10 +74,13 @@ export interface EpochRecord {
  * ```
  */
 export interface FitResult {
+  /** One record per completed epoch, in order (those before a resume included). */
   epochs: EpochRecord[];
   /** Epoch whose weights the model holds at the end when validation was used (else the last), -1 if none. */
   bestEpoch: number;
+  /** Lowest validation nll seen, nats per code; absent without validation codes. */
   bestValNll?: number;
+  /** Why training ended: all epochs run, early stop after `patience` epochs without improvement, or the abort signal. */
   stopped: 'completed' | 'early' | 'aborted';
   /** Optimizer steps taken in total (resumed runs included). */
   steps: number;

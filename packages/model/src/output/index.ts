@@ -15,6 +15,7 @@ export { assignClasses } from './classes';
 
 /** Options of {@link createOutputLayer}. */
 export interface OutputLayerOptions {
+  /** 'full' softmax over all K codes, or 'factored' (class, then code within the class). */
   kind: 'full' | 'factored';
   /** Number of codes K. */
   k: number;
