@@ -4,12 +4,15 @@ import { parseArgs } from 'node:util';
 export interface OptionSpec {
   /** 'flag' is a boolean switch; the others take a value. */
   kind: 'flag' | 'string' | 'int' | 'number' | 'choice';
+  /** One-letter alias without the dash, e.g. 'o' for `-o`. */
   short?: string;
   /** What `--help` shows; hidden options (test knobs) have none. */
   help?: string;
   /** Placeholder of the value in `--help`, e.g. 'file'. */
   value?: string;
+  /** The allowed values of a 'choice' option; any other value is a usage error. */
   choices?: readonly string[];
+  /** Value used when the option is not given (shown in `--help` for non-flags); none by default. */
   default?: string | number | boolean;
 }
 
@@ -30,6 +33,10 @@ export const COMMON_OPTIONS: Record<string, OptionSpec> = {
  * ```
  */
 export class UsageError extends Error {
+  /**
+   * Creates a usage error; {@link main} prints it as one "vqvid: error: ..." line and exits with code 2.
+   * @param message what was wrong, e.g. 'missing required option --codebook'.
+   */
   constructor(message: string) {
     super(message);
     this.name = 'UsageError';
@@ -38,21 +45,31 @@ export class UsageError extends Error {
 
 /** Parsed values of a subcommand's options, with typed getters that know the defaults. */
 export class ParsedArgs {
+  /**
+   * Wraps already converted values; commands receive instances built by the argument parser, not their own.
+   * @param positionals the non-option arguments, in order.
+   * @param values option values by long name: numbers for 'int'/'number' options, true for given flags,
+   *   the spec default (or undefined) for options not given.
+   */
   constructor(
     readonly positionals: string[],
     private readonly values: Record<string, string | number | boolean | undefined>,
   ) {}
 
+  /** Whether option `name` has a value, given on the command line or from its default. */
   has(name: string): boolean {
     return this.values[name] !== undefined;
   }
+  /** Whether flag `name` was given (false when absent, unless its default is true). */
   flag(name: string): boolean {
     return this.values[name] === true;
   }
+  /** Value of option `name` as a string (numbers converted back), or undefined when it has none. */
   str(name: string): string | undefined {
     const v = this.values[name];
     return v === undefined ? undefined : String(v);
   }
+  /** Value of a numeric ('int' or 'number') option `name`, or undefined when it has no numeric value. */
   num(name: string): number | undefined {
     const v = this.values[name];
     return typeof v === 'number' ? v : undefined;

@@ -15,7 +15,9 @@ const CODES_KIND = 'codes';
 
 /** A code volume as saved by `vqvid encode`, with where it came from (patch size, stride, frame size). */
 export interface SavedCodes {
+  /** The code volume: a rows x cols grid of codes per frame. */
   codes: CodeVolume;
+  /** JSON metadata saved with the codes (`vqvid encode` writes patch size, stride, frame width/height in pixels, std, fps, source); {} when none. */
   meta: Record<string, unknown>;
 }
 

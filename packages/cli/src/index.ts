@@ -8,7 +8,7 @@ export type { CliIO } from './main';
 export { COMMANDS } from './commands/index';
 export type { Command, CommandContext, CommandResult } from './command';
 export { UsageError } from './args';
-export type { OptionSpec } from './args';
+export type { OptionSpec, ParsedArgs } from './args';
 export { saveCodes, loadCodes } from './files';
 export type { SavedCodes } from './files';
 export { codebookAtlas } from './atlas';

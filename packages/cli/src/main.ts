@@ -7,8 +7,20 @@ import type { ProgressMode } from './progress';
 
 /** Where `main` reads and writes: process streams in the binary, buffers in embedders. */
 export interface CliIO {
-  stdout: { write(text: string): void };
-  stderr: { write(text: string): void; isTTY: boolean; columns?: number };
+  /** Where results go: command output, `--json` data and asked-for help. */
+  stdout: {
+    /** Writes `text` as is (callers include the newlines). */
+    write(text: string): void;
+  };
+  /** Where diagnostics go: progress, log lines, warnings and errors. */
+  stderr: {
+    /** Writes `text` as is (callers include the newlines). */
+    write(text: string): void;
+    /** True for a terminal: progress is then drawn as redrawn bars instead of plain lines. */
+    isTTY: boolean;
+    /** Terminal width in characters, used to size progress bars (default 80). */
+    columns?: number;
+  };
   /**
    * Called before an interruptible command (train) runs: from then on Ctrl-C aborts the returned signal
    * instead of ending the process. Without it such commands cannot be interrupted cleanly.

@@ -1,7 +1,10 @@
 /** One named line of a chart: y values at x = 1..n (e.g. bits/code per epoch). */
 export interface Series {
+  /** Label of the line in the legend. */
   name: string;
+  /** y value of each point, at x = 1..values.length; non-finite values are skipped (the line joins their neighbours). */
   values: number[];
+  /** SVG stroke colour, e.g. '#1f77b4'; default: the next colour of a 5-colour palette by series index. */
   color?: string;
 }
 
