@@ -206,6 +206,25 @@ describe('tfjs-wasm and the caller\'s tfjs', () => {
     await tf.setBackend('cpu');
   });
 
+  test('worker threads (each with its own tfjs) share the jobs, across centroid tiles, and free their buffers', async () => {
+    const b = await TfjsWasmBackend.create();
+    // 8-point GEMMs, 16-point jobs, 2 threads; 96 floats per tile: tileK = 12 (4 centroid tiles of 41)
+    Object.assign(b.limits, { pointTile: 8, pointsPerJob: 16, threads: 2, maxTileFloats: 96, minPointTile: 8 });
+    try {
+      for (const [n, make] of [[150, tieProblem], [101, (m: number, k: number, d: number) => randomProblem(m, k, d, 11)]] as const) {
+        const { data, centroids } = make(n, 41, 5);
+        const want = assignNaive(data, n, centroids, 41, 5);
+        for (let r = 0; r < 3; r++) {
+          const got = await b.assign(data, n, centroids, 41, 5);
+          expect(b.lastRun).toEqual({ threads: 2, workerBuffers: [1] }); // only its centroid tile was live
+          expect(Array.from(got.labels)).toEqual(Array.from(want.labels));
+        }
+      }
+    } finally {
+      b.dispose();
+    }
+  });
+
   test('a missing tfjs module falls back to the next backend with the reason', async () => {
     await jest.isolateModulesAsync(async () => {
       jest.doMock('@tensorflow/tfjs-core', () => {

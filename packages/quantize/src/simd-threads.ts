@@ -18,17 +18,18 @@ listen((m) => {
   try { run(...m.args); port.postMessage('done'); } catch (e) { port.postMessage('error: ' + e.message); }
 });`;
 
-interface Channel {
-  send(msg: unknown): void;
+/** One worker as its owner sees it; messages arrive in order. */
+export interface Channel {
+  send(msg: unknown, transfer?: ArrayBuffer[]): void;
   /** Keeps the Node process alive while a job is in flight (true), lets it exit when idle (false). */
   hold(on: boolean): void;
   /** Resolves with the worker's next message. */
-  next(): Promise<string>;
+  next(): Promise<unknown>;
   close(): void;
 }
 
 type WorkerCtor = new (code: string, opts: { eval: boolean }) => {
-  postMessage(m: unknown): void; on(ev: 'message' | 'error', f: (m: unknown) => void): void; ref(): void; unref(): void; terminate(): unknown;
+  postMessage(m: unknown, transfer?: ArrayBuffer[]): void; on(ev: 'message' | 'error', f: (m: unknown) => void): void; ref(): void; unref(): void; terminate(): unknown;
 };
 
 /** Node worker_threads module or null, without a static import (browser bundles must not see it). */
@@ -42,35 +43,40 @@ async function nodeWorkers(): Promise<{ Worker: WorkerCtor; cpus: number } | nul
 }
 
 function channel(
-  post: (m: unknown) => void, subscribe: (f: (m: string) => void) => void, close: () => void, hold: (on: boolean) => void = () => undefined,
+  post: (m: unknown, transfer?: ArrayBuffer[]) => void, subscribe: (f: (m: unknown) => void) => void, close: () => void,
+  hold: (on: boolean) => void = () => undefined,
 ): Channel {
-  const waiting: ((m: string) => void)[] = [];
+  const waiting: ((m: unknown) => void)[] = [];
   subscribe((m) => waiting.shift()?.(m));
   return { send: post, next: () => new Promise((resolve) => waiting.push(resolve)), close, hold };
 }
 
-async function spawnWorkers(count: number): Promise<Channel[] | null> {
+/**
+ * `count` workers running `source` (CommonJS in Node, where `require` is available to it; a classic
+ * script in a browser), or null where there are none. `nodeOnly`: no browser workers.
+ */
+export async function spawnWorkers(count: number, source = WORKER_SOURCE, nodeOnly = false): Promise<Channel[] | null> {
   const node = await nodeWorkers().catch(() => null);
   if (node) {
     return Array.from({ length: count }, () => {
-      const w = new node.Worker(WORKER_SOURCE, { eval: true });
-      const ch = channel((m) => w.postMessage(m), (f) => w.on('message', (m) => f(String(m))), () => void w.terminate(),
+      const w = new node.Worker(source, { eval: true });
+      const ch = channel((m, t) => w.postMessage(m, t), (f) => w.on('message', f), () => void w.terminate(),
         (on) => (on ? w.ref() : w.unref()));
       ch.hold(false); // after the listener, which re-refs the worker: idle workers must not keep a Node process alive
       return ch;
     });
   }
   const W = (globalThis as { Worker?: new (url: string) => Worker }).Worker;
-  if (!W || typeof Blob === 'undefined' || typeof URL?.createObjectURL !== 'function') return null;
-  const url = URL.createObjectURL(new Blob([WORKER_SOURCE], { type: 'text/javascript' }));
+  if (nodeOnly || !W || typeof Blob === 'undefined' || typeof URL?.createObjectURL !== 'function') return null;
+  const url = URL.createObjectURL(new Blob([source], { type: 'text/javascript' }));
   return Array.from({ length: count }, () => {
     const w = new W(url);
-    return channel((m) => w.postMessage(m), (f) => (w.onmessage = (e) => f(String(e.data))), () => w.terminate());
+    return channel((m, t) => w.postMessage(m, t ?? []), (f) => (w.onmessage = (e) => f(e.data)), () => w.terminate());
   });
 }
 
 /** How many threads to use: the machine's cores (at most 8), from Node's os module or navigator. */
-async function coreCount(): Promise<number> {
+export async function coreCount(): Promise<number> {
   const nav = (globalThis as { navigator?: { hardwareConcurrency?: number } }).navigator;
   const node = await nodeWorkers().catch(() => null);
   return Math.min(8, node?.cpus ?? nav?.hardwareConcurrency ?? 1);

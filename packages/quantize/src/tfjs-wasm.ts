@@ -1,6 +1,7 @@
 import type { KernelBackend, KernelConfig, TensorInfo } from '@tensorflow/tfjs-core';
 import { VqvidError } from '@vqvid/core';
 import { type AssignBackend, type AssignResult, centerRows, centroidMean, labelDistances, mergeTile, rowNorms, selfTest } from './assign';
+import { type Channel, coreCount, spawnWorkers } from './simd-threads';
 
 /** Tile sizes of {@link TfjsWasmBackend}; tests shrink them to exercise the tiling on tiny problems. */
 export interface TfjsWasmLimits {
@@ -13,7 +14,50 @@ export interface TfjsWasmLimits {
   pointTile: number;
   /** Fewest points per GEMM that K tiling may leave, so XNNPACK's packed centroid tile is reused enough. */
   minPointTile: number;
+  /** Points per job handed to a thread; calls with fewer than two jobs stay on the calling thread. */
+  pointsPerJob: number;
+  /** Threads, the caller included (Node worker_threads, each with its own tfjs); null: the cores, at most 4. */
+  threads: number | null;
 }
+
+/** The kernels one thread runs: its tfjs wasm backend instance and that backend's BatchMatMul and ArgMin. */
+interface Kernels {
+  backend: KernelBackend;
+  matMul: KernelConfig;
+  argMin: KernelConfig;
+}
+
+/**
+ * Each worker loads tfjs-core and tfjs-backend-wasm from the paths the caller resolved, activates 'wasm' in
+ * its own tfjs (a worker has its own globals, so the caller's tfjs is untouched), then runs the caller's
+ * {@link argminRows} source on the jobs it is sent; it answers with the labels and its live wasm buffers.
+ */
+const WORKER_SOURCE = `
+const port = require('worker_threads').parentPort;
+const load = (p) => require(p.startsWith('file:') ? require('url').fileURLToPath(p) : p);
+let kern = null, argminRows = null, b = null;
+port.on('message', async (m) => {
+  try {
+    if (m.init) {
+      const tf = load(m.init.core);
+      load(m.init.wasm);
+      if (!(await tf.setBackend('wasm'))) throw new Error('the tfjs wasm backend did not initialise');
+      kern = { backend: tf.backend(), matMul: tf.getKernel('BatchMatMul', 'wasm'), argMin: tf.getKernel('ArgMin', 'wasm') };
+      argminRows = new Function('return (' + m.init.argminRows + ')')();
+      port.postMessage('ready');
+    } else if (m.b) {
+      if (b) kern.backend.disposeData(b.dataId, true);
+      const shape = [m.b.w, m.b.count];
+      b = m.b.count ? { dataId: kern.backend.write(m.b.values, shape, 'float32'), shape, dtype: 'float32' } : null;
+      port.postMessage('ok');
+    } else {
+      const labels = argminRows(kern, m.a, m.rows, b, m.tileN);
+      port.postMessage({ labels, buffers: kern.backend.numDataIds() }, [labels.buffer]);
+    }
+  } catch (e) {
+    port.postMessage('error: ' + (e && e.message));
+  }
+});`;
 
 type TfCore = typeof import('@tensorflow/tfjs-core');
 
@@ -27,14 +71,12 @@ type TfCore = typeof import('@tensorflow/tfjs-core');
  */
 export class TfjsWasmBackend implements AssignBackend {
   readonly name = 'tfjs-wasm' as const;
-  readonly limits: TfjsWasmLimits = { maxTileFloats: 1 << 24, pointTile: 512, minPointTile: 256 };
+  readonly limits: TfjsWasmLimits = { maxTileFloats: 1 << 24, pointTile: 512, minPointTile: 256, pointsPerJob: 8192, threads: null };
+  /** Threads the last assign call used, and each worker's live wasm buffers after its last job (for tests). */
+  lastRun = { threads: 1, workerBuffers: [] as number[] };
+  private pool: Promise<Channel[]> | null = null;
 
-  private constructor(
-    private readonly tf: TfCore,
-    private readonly wasm: KernelBackend,
-    private readonly matMul: KernelConfig,
-    private readonly argMin: KernelConfig,
-  ) {}
+  private constructor(private readonly tf: TfCore, private readonly kern: Kernels) {}
 
   /**
    * Loads tfjs-core and tfjs-backend-wasm (dynamic imports, so bundles that never ask for this backend do
@@ -52,7 +94,7 @@ export class TfjsWasmBackend implements AssignBackend {
         if (!k) throw new Error(`tfjs-backend-wasm registers no ${name} kernel`);
         return k;
       };
-      backend = new TfjsWasmBackend(tf, wasm, kernel(tf.BatchMatMul), kernel(tf.ArgMin));
+      backend = new TfjsWasmBackend(tf, { backend: wasm, matMul: kernel(tf.BatchMatMul), argMin: kernel(tf.ArgMin) });
     } catch (e) {
       throw new VqvidError('E_BACKEND', `backend tfjs-wasm: cannot start it here (${(e as Error).message})`);
     }
@@ -62,71 +104,150 @@ export class TfjsWasmBackend implements AssignBackend {
 
   /** The tfjs backend instance the kernels run on (tests count its buffers with `numDataIds()`). */
   get tfBackend(): KernelBackend {
-    return this.wasm;
+    return this.kern.backend;
   }
 
   async assign(data: Float32Array, n: number, centroids: Float32Array, k: number, dim: number): Promise<AssignResult> {
-    if (this.tf.engine().registry.wasm !== this.wasm) {
+    const { backend, matMul, argMin } = this.kern;
+    if (this.tf.engine().registry.wasm !== backend) {
       throw new VqvidError('E_BACKEND', 'backend tfjs-wasm: the tfjs wasm backend was removed or replaced since this backend started');
     }
     // The kernels bind their wasm functions in module variables; binding them again to the same shared
     // instance is idempotent and covers an engine that never activated 'wasm'.
-    this.matMul.setupFunc?.(this.wasm);
-    this.argMin.setupFunc?.(this.wasm);
+    matMul.setupFunc?.(backend);
+    argMin.setupFunc?.(backend);
     const w = dim + 1;
-    const { maxTileFloats: most, pointTile, minPointTile } = this.limits;
+    const { maxTileFloats: most, pointTile, minPointTile, pointsPerJob } = this.limits;
     const tileK = Math.max(1, Math.min(k, Math.floor(most / minPointTile), Math.floor(most / w)));
     const tileN = Math.max(1, Math.min(n, pointTile, Math.floor(most / tileK), Math.floor(most / w)));
+    const job = Math.max(tileN, Math.floor(pointsPerJob / tileN) * tileN);
+    const workers = n >= 2 * job ? await this.workers() : [];
+    this.lastRun = { threads: workers.length + 1, workerBuffers: [] };
     const mean = centroidMean(centroids, k, dim);
     const result = { labels: new Int32Array(n), dist: new Float32Array(n) };
-    const points = new Float32Array(tileN * w);
     for (let k0 = 0; k0 < k; k0 += tileK) {
       const count = Math.min(tileK, k - k0);
-      const b = this.upload(centroidMatrix(centroids, k0, count, dim, mean), [w, count]);
+      const matrix = centroidMatrix(centroids, k0, count, dim, mean);
+      const b: TensorInfo = { dataId: backend.write(matrix, [w, count], 'float32'), shape: [w, count], dtype: 'float32' };
+      const found = (p0: number, cand: Int32Array) => {
+        if (k0) for (let i = 0; i < cand.length; i++) cand[i] += k0;
+        mergeTile(cand, p0, k0, data, centroids, dim, result, k > tileK);
+      };
       try {
-        for (let p0 = 0; p0 < n; p0 += tileN) {
-          const rows = Math.min(tileN, n - p0);
-          const cand = this.argminTile(augmentedPoints(points, data, p0, rows, dim, mean), rows, b);
-          if (k0) for (let i = 0; i < rows; i++) cand[i] += k0;
-          mergeTile(cand, p0, k0, data, centroids, dim, result, k > tileK);
-        }
+        await this.shareJobs(workers, { values: matrix, w, count }, n, job, (p0, rows) => augmentedPoints(data, p0, rows, dim, mean),
+          (p0, a, rows) => found(p0, argminRows(this.kern, a, rows, b, tileN)), found, tileN);
       } finally {
-        this.free(b);
+        backend.disposeData(b.dataId, true);
       }
     }
     return k > tileK ? result : { labels: result.labels, dist: labelDistances(data, n, centroids, dim, result.labels) };
   }
 
-  /** Nothing of its own to release: the wasm backend instance belongs to tfjs (and maybe to @vqvid/model). */
-  dispose(): void {}
+  /** Closes the worker threads; the wasm backend instance itself belongs to tfjs (and maybe to @vqvid/model). */
+  dispose(): void {
+    this.pool?.then((ws) => ws.forEach((c) => c.close()), () => undefined);
+    this.pool = null;
+  }
 
-  /** argmin over the columns of points[0..rows] · b, as tile-relative centroid indices. */
-  private argminTile(points: Float32Array, rows: number, b: TensorInfo): Int32Array {
-    const a = this.upload(points.subarray(0, rows * b.shape[0]), [rows, b.shape[0]]);
+  /**
+   * Runs the jobs (ranges of `job` points from 0 to n) of one centroid tile: each worker takes the next job
+   * when it answers, the calling thread takes one in between, yielding so answers are picked up.
+   */
+  private async shareJobs(
+    workers: Channel[], b: { values: Float32Array; w: number; count: number }, n: number, job: number,
+    rowsOf: (p0: number, rows: number) => Float32Array, runHere: (p0: number, a: Float32Array, rows: number) => void,
+    found: (p0: number, labels: Int32Array) => void, tileN: number,
+  ): Promise<void> {
+    let next = 0;
+    const take = () => (next < n ? (next += job) - job : -1);
     try {
-      const y = this.matMul.kernelFunc({ inputs: { a, b }, backend: this.wasm, attrs: { transposeA: false, transposeB: false } }) as TensorInfo;
-      try {
-        const idx = this.argMin.kernelFunc({ inputs: { x: y }, backend: this.wasm, attrs: { axis: 1 } }) as TensorInfo;
-        try {
-          return Int32Array.from(this.wasm.readSync(idx.dataId) as Int32Array);
-        } finally {
-          this.free(idx);
+      await Promise.all(workers.map((ch) => ask(ch, { b })));
+      const remote = workers.map(async (ch, i) => {
+        for (let p0 = take(); p0 >= 0; p0 = take()) {
+          const rows = Math.min(job, n - p0);
+          const a = rowsOf(p0, rows);
+          const m = await ask(ch, { a, rows, tileN }, [a.buffer as ArrayBuffer]) as { labels: Int32Array; buffers: number };
+          this.lastRun.workerBuffers[i] = m.buffers;
+          found(p0, m.labels);
         }
-      } finally {
-        this.free(y);
+      });
+      for (let p0 = take(); p0 >= 0; p0 = take()) {
+        runHere(p0, rowsOf(p0, Math.min(job, n - p0)), Math.min(job, n - p0));
+        if (workers.length) await new Promise((r) => setTimeout(r, 0));
       }
-    } finally {
-      this.free(a);
+      await Promise.all(remote);
+      await Promise.all(workers.map((ch) => ask(ch, { b: { values: new Float32Array(0), w: b.w, count: 0 } }))); // frees it
+    } catch (e) {
+      this.dispose(); // a worker may still owe answers: start a fresh pool next time
+      throw e;
     }
   }
 
-  private upload(values: Float32Array, shape: number[]): TensorInfo {
-    return { dataId: this.wasm.write(values, shape, 'float32'), shape, dtype: 'float32' };
+  private workers(): Promise<Channel[]> {
+    this.pool ??= startWorkers(this.limits.threads).catch(() => []);
+    return this.pool;
   }
+}
 
-  private free(t: TensorInfo): void {
-    this.wasm.disposeData(t.dataId, true);
+/** Sends a message and waits for the answer, keeping Node alive meanwhile; an 'error: …' answer throws. */
+async function ask(ch: Channel, msg: unknown, transfer?: ArrayBuffer[]): Promise<unknown> {
+  ch.hold(true);
+  const reply = ch.next();
+  ch.send(msg, transfer);
+  const m = await reply.finally(() => ch.hold(false));
+  if (typeof m === 'string' && m.startsWith('error')) throw new VqvidError('E_BACKEND', `backend tfjs-wasm worker: ${m}`);
+  return m;
+}
+
+/** Worker threads (threads − 1 of them) with tfjs loaded, or none where Node's workers or tfjs fail there. */
+async function startWorkers(threads: number | null): Promise<Channel[]> {
+  const total = threads ?? Math.min(4, await coreCount());
+  const ws = total > 1 ? await spawnWorkers(total - 1, WORKER_SOURCE, true) : null;
+  if (!ws) return [];
+  const init = { core: resolveModule('@tensorflow/tfjs-core'), wasm: resolveModule('@tensorflow/tfjs-backend-wasm'), argminRows: argminRows.toString() };
+  const ok = await Promise.all(ws.map((ch) => ask(ch, { init }).then(() => true, () => false)));
+  if (ok.every(Boolean)) return ws;
+  ws.forEach((ch) => ch.close());
+  return [];
+}
+
+/**
+ * Absolute location of a package as this module resolves it, for workers: CommonJS has require.resolve;
+ * in the ESM build `require` is a bundler shim without `resolve`, and import.meta.resolve answers.
+ */
+function resolveModule(id: string): string {
+  return typeof require === 'function' && typeof require.resolve === 'function' ? require.resolve(id) : import.meta.resolve(id);
+}
+
+/**
+ * argmin over the columns of (rows of `a`, b.shape[0] floats each) · b, in GEMMs of `tileN` rows, as
+ * tile-relative centroid indices; every wasm buffer is freed. Self-contained: workers run its source text.
+ */
+function argminRows(kern: Kernels, a: Float32Array, rows: number, b: TensorInfo, tileN: number): Int32Array {
+  const be = kern.backend;
+  const w = b.shape[0];
+  const out = new Int32Array(rows);
+  const free = (t: TensorInfo) => be.disposeData(t.dataId, true);
+  for (let p0 = 0; p0 < rows; p0 += tileN) {
+    const shape = [Math.min(tileN, rows - p0), w];
+    const x: TensorInfo = { dataId: be.write(a.subarray(p0 * w, (p0 + shape[0]) * w), shape, 'float32'), shape, dtype: 'float32' };
+    try {
+      const y = kern.matMul.kernelFunc({ inputs: { a: x, b }, backend: be, attrs: { transposeA: false, transposeB: false } }) as TensorInfo;
+      try {
+        const idx = kern.argMin.kernelFunc({ inputs: { x: y }, backend: be, attrs: { axis: 1 } }) as TensorInfo;
+        try {
+          out.set(be.readSync(idx.dataId) as Int32Array, p0);
+        } finally {
+          free(idx);
+        }
+      } finally {
+        free(y);
+      }
+    } finally {
+      free(x);
+    }
   }
+  return out;
 }
 
 /**
@@ -142,9 +263,10 @@ async function sharedWasmBackend(tf: TfCore): Promise<KernelBackend> {
   return wasm;
 }
 
-/** Points p0..p0+rows minus `mean`, each followed by a 1, as rows of dim + 1 floats in `out`. */
-function augmentedPoints(out: Float32Array, data: Float32Array, p0: number, rows: number, dim: number, mean: Float64Array): Float32Array {
+/** Points p0..p0+rows minus `mean`, each followed by a 1, as rows of dim + 1 floats. */
+function augmentedPoints(data: Float32Array, p0: number, rows: number, dim: number, mean: Float64Array): Float32Array {
   const w = dim + 1;
+  const out = new Float32Array(rows * w);
   for (let i = 0; i < rows; i++) {
     const o = (p0 + i) * dim;
     for (let d = 0; d < dim; d++) out[i * w + d] = data[o + d] - mean[d];
