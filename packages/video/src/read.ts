@@ -286,7 +286,7 @@ export function streamVideo(src: string | Uint8Array, opts: ReadVideoOptions = {
 }
 
 /**
- * Reads a video (or a frame range of it) into one gray {@link Video}, values 0..255.
+ * Reads a video (or a frame range of it) into one gray {@link @vqvid/core!Video | Video}, values 0..255.
  * @param src a file path or the file's bytes; Y4M natively, anything else through ffmpeg.
  * @example
  * ```ts
