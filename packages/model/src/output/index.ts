@@ -33,7 +33,8 @@ export interface OutputLayerOptions {
 
 /**
  * Creates an output layer with freshly initialised (seeded) weights: W ~ N(0, 1/hidden), zero biases.
- * Also registers this package's kernels ({@link registerWasmKernels}, {@link registerCpuKernels}).
+ * Also registers this package's kernels: the wasm ones ({@link registerWasmKernels}) and the cpu backend's
+ * faster UnsortedSegmentSum.
  * To restore a saved layer, pass its `toJSON()` as `config` and then assign the saved weights to
  * `variables` in order.
  * @example
