@@ -1,7 +1,8 @@
 /**
  * @vqvid/quantize — k-means vector quantization of patches: k-means++ seeding, Lloyd and mini-batch
  * k-means, with the nearest-centroid search on interchangeable backends (gpu.js webgpu / webgl2 /
- * headlessgl / webasm kernels, and a blocked TypeScript cpu path), all checked against a naive reference.
+ * headlessgl / webasm kernels, tfjs-backend-wasm's XNNPACK GEMM as 'tfjs-wasm', and the hand-written
+ * WebAssembly SIMD 'cpu' kernel), all checked against a naive reference.
  * @packageDocumentation
  */
 export { Quantizer } from './quantizer';

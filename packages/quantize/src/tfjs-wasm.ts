@@ -14,7 +14,10 @@ export interface TfjsWasmLimits {
   pointTile: number;
   /** Fewest points per GEMM that K tiling may leave, so XNNPACK's packed centroid tile is reused enough. */
   minPointTile: number;
-  /** Points per job handed to a thread; calls with fewer than two jobs stay on the calling thread. */
+  /**
+   * Most points per job handed to a thread (jobs shrink to about 4 per thread); calls with fewer than twice
+   * this many points stay on the calling thread.
+   */
   pointsPerJob: number;
   /** Threads, the caller included (Node worker_threads, each with its own tfjs); null: the cores, at most 4. */
   threads: number | null;
@@ -120,8 +123,10 @@ export class TfjsWasmBackend implements AssignBackend {
     const { maxTileFloats: most, pointTile, minPointTile, pointsPerJob } = this.limits;
     const tileK = Math.max(1, Math.min(k, Math.floor(most / minPointTile), Math.floor(most / w)));
     const tileN = Math.max(1, Math.min(n, pointTile, Math.floor(most / tileK), Math.floor(most / w)));
-    const job = Math.max(tileN, Math.floor(pointsPerJob / tileN) * tileN);
-    const workers = n >= 2 * job ? await this.workers() : [];
+    const mostJob = Math.max(tileN, Math.floor(pointsPerJob / tileN) * tileN);
+    const workers = n >= 2 * mostJob ? await this.workers() : [];
+    // about 4 jobs per thread, so a thread slowed by other processes leaves its share to the others
+    const job = Math.min(mostJob, Math.ceil(n / (4 * (workers.length + 1)) / tileN) * tileN);
     this.lastRun = { threads: workers.length + 1, workerBuffers: [] };
     const mean = centroidMean(centroids, k, dim);
     const result = { labels: new Int32Array(n), dist: new Float32Array(n) };
