@@ -1,4 +1,3 @@
-import { fileURLToPath } from 'node:url';
 import { defineConfig } from 'vite';
 
 // Cross-origin isolation (COOP/COEP) lets the page use SharedArrayBuffer (threaded wasm); the end-to-end
@@ -8,16 +7,8 @@ const isolation = {
   'Cross-Origin-Embedder-Policy': 'require-corp',
 };
 
-const shim = (name: string) => fileURLToPath(new URL(`./src/shims/${name}.ts`, import.meta.url));
-
 export default defineConfig({
-  resolve: {
-    // See src/shims/: @vqvid/video's entry pulls in Node-only modules.
-    alias: [
-      { find: /^@vqvid\/video$/, replacement: shim('video') },
-      { find: /^pngjs$/, replacement: shim('pngjs') },
-    ],
-  },
+  // @vqvid/video resolves to its portable entry through the `browser` export condition (no ffmpeg, no pngjs).
   server: { headers: isolation },
   preview: { headers: isolation },
   build: { target: 'es2022', chunkSizeWarningLimit: 4096 },

@@ -4,7 +4,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { VqvidError } from '@vqvid/core';
 import type { Video } from '@vqvid/core';
-import { colorize, encodePng, frameStrip, writePng } from './png';
+import { encodePng, writePng } from './png';
+import { colorize, frameStrip } from './image';
 import { textWidth } from './font';
 
 const decode = (bytes: Uint8Array) => PNG.sync.read(Buffer.from(bytes));
