@@ -27,7 +27,7 @@ const isBrowser = () => typeof (globalThis as { document?: unknown }).document !
 /**
  * Preference order for 'auto', fastest first: in a browser webgpu → webgl2 → cpu → webasm; in Node
  * headlessgl → tfjs-wasm → cpu → webasm (the GL and WebGPU modes of gpu.js need a browser or the native `gl`
- * module). In full runs of bench/assign.mjs tfjs-wasm's XNNPACK GEMM measured about 3x the cpu backend's
+ * module). In full runs of bench/assign.mjs tfjs-wasm's XNNPACK GEMM measured 1.4–2.1x the cpu backend's
  * hand-written SIMD kernel, which measured about 2–3x gpu.js's webasm kernel. tfjs-wasm is not in the
  * browser order because there its .wasm files must be served next to the bundle (ask for it by name).
  * @example

@@ -167,7 +167,7 @@ export class TfjsWasmBackend implements AssignBackend {
     const take = () => (next < n ? (next += job) - job : -1);
     try {
       await Promise.all(workers.map((ch) => ask(ch, { b })));
-      const remote = workers.map(async (ch, i) => {
+      const remote = Promise.all(workers.map(async (ch, i) => {
         for (let p0 = take(); p0 >= 0; p0 = take()) {
           const rows = Math.min(job, n - p0);
           const a = rowsOf(p0, rows);
@@ -175,12 +175,13 @@ export class TfjsWasmBackend implements AssignBackend {
           this.lastRun.workerBuffers[i] = m.buffers;
           found(p0, m.labels);
         }
-      });
+      }));
+      remote.catch(() => undefined); // handled below, after the calling thread's jobs, not "unhandled" meanwhile
       for (let p0 = take(); p0 >= 0; p0 = take()) {
         runHere(p0, rowsOf(p0, Math.min(job, n - p0)), Math.min(job, n - p0));
         if (workers.length) await new Promise((r) => setTimeout(r, 0));
       }
-      await Promise.all(remote);
+      await remote;
       await Promise.all(workers.map((ch) => ask(ch, { b: { values: new Float32Array(0), w: b.w, count: 0 } }))); // frees it
     } catch (e) {
       this.dispose(); // a worker may still owe answers: start a fresh pool next time
