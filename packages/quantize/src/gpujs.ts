@@ -60,7 +60,12 @@ type GpuKernel = ((...args: unknown[]) => Promise<ArrayLike<ArrayLike<number>>>)
   destroy?: () => void;
 };
 
+/** Modes whose gpu.js kernels are GL kernels (their class reports mode 'gpu'). */
+const GL_MODES: ReadonlySet<string> = new Set(['webgl2', 'headlessgl']);
+
 interface GpuInstance {
+  /** The kernel class gpu.js selected for this instance's mode. */
+  Kernel?: unknown;
   createKernel(source: string, settings: Record<string, unknown>): GpuKernel;
   destroy(): void;
 }
@@ -170,7 +175,10 @@ export class GpuJsBackend implements AssignBackend {
     await selfTest(this, () => {
       const ran = ranKernel();
       const mode = ran?.constructor.mode;
-      if (mode !== this.name) {
+      // gpu.js's GL kernel classes (webgl, webgl2, headlessgl) all report mode 'gpu'; the class gpu.js
+      // chose for this instance tells which one actually ran.
+      const glRan = mode === 'gpu' && GL_MODES.has(this.name) && ran?.constructor === this.gpu.Kernel;
+      if (mode !== this.name && !glRan) {
         throw new VqvidError('E_BACKEND', `backend ${this.name}: gpu.js ran the kernel on ${mode ?? 'unknown'} (${ran?.fallbackReason ?? 'no reason given'})`);
       }
     });
