@@ -14,7 +14,9 @@ export type BackendRequest = BackendName | 'auto';
  * ties) and `dist[i]` its squared Euclidean distance, recomputed exactly as Σ(x − c)² for the chosen centroid.
  */
 export interface AssignResult {
+  /** [n] index of the nearest centroid of each point, lowest index on ties. */
   labels: Int32Array;
+  /** [n] squared Euclidean distance of each point to its labelled centroid. */
   dist: Float32Array;
 }
 
@@ -23,7 +25,12 @@ export interface AssignResult {
  * `data` holds `n` rows of `dim` floats, `centroids` holds `k` rows of `dim` floats.
  */
 export interface AssignBackend {
+  /** Which backend this is. */
   readonly name: BackendName;
+  /**
+   * Nearest centroid of each of `n` points: `data` is [n*dim] row-major, `centroids` [k*dim] row-major;
+   * resolves to labels and squared Euclidean distances.
+   */
   assign(data: Float32Array, n: number, centroids: Float32Array, k: number, dim: number): Promise<AssignResult>;
   /** Releases kernels, contexts and worker pools. */
   dispose(): void;

@@ -9,6 +9,7 @@ export const BACKEND_NAMES: readonly BackendName[] = ['webgpu', 'webgl2', 'headl
 
 /** A started backend and, when it is not the one asked for, why. */
 export interface BackendChoiceResult {
+  /** The started backend; the caller owns it and calls its dispose() when done. */
   backend: AssignBackend;
   /** null when the requested (or, for 'auto', the first preferred) backend started. */
   reason: string | null;

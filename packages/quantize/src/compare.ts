@@ -4,7 +4,9 @@ import { BACKEND_NAMES, type CreateBackendOptions, createBackend } from './backe
 
 /** Result of {@link assign}: labels and squared distances, and the backend that produced them. */
 export interface AssignOutput extends AssignResult {
+  /** Backend that ran the assignment. */
   backend: BackendName;
+  /** Why it differs from the requested one (for 'auto': from the first preferred); null when it does not. */
   backendReason: string | null;
 }
 
@@ -70,14 +72,19 @@ export function maxRelativeError(data: Float32Array, n: number, centroids: Float
 
 /** Per-backend line of {@link compareBackends}. */
 export interface BackendComparison {
+  /** Backend this line asked for. */
   requested: BackendName;
   /** Backend that actually ran (differs from requested after a fallback). */
   backend: BackendName;
+  /** Why `backend` differs from `requested`; null when the requested backend started. */
   reason: string | null;
+  /** {@link maxRelativeError} of its labels against the naive reference; 0 when every label is a true nearest centroid. */
   maxRelError: number;
   /** Share of points whose label equals the naive reference's. */
   labelAgreement: number;
+  /** Milliseconds of one timed assignment of all n points, after an untimed warm-up call (kernel compilation). */
   ms: number;
+  /** Point–centroid distance evaluations per second in that timed call: n * k / seconds. */
   evalsPerSec: number;
 }
 
@@ -92,7 +99,12 @@ export interface BackendComparison {
  */
 export async function compareBackends(opts: {
   n: number; k: number; dim: number; seed?: number; backends?: BackendName[];
-} & CreateBackendOptions): Promise<{ naiveMs: number; results: BackendComparison[] }> {
+} & CreateBackendOptions): Promise<{
+  /** Milliseconds {@link assignNaive} took on the same problem. */
+  naiveMs: number;
+  /** One line per entry of `backends`, in that order. */
+  results: BackendComparison[];
+}> {
   const { n, k, dim, seed = 1, backends = [...BACKEND_NAMES] } = opts;
   assertInt(n, 'n', 1);
   assertInt(k, 'k', 1);
@@ -130,7 +142,12 @@ export async function compareBackends(opts: {
  * const { data, centroids } = clusteredProblem(10000, 1024, 64, 1); // data: 10000 x 64, centroids: 1024 x 64
  * ```
  */
-export function clusteredProblem(n: number, k: number, dim: number, seed: number): { data: Float32Array; centroids: Float32Array } {
+export function clusteredProblem(n: number, k: number, dim: number, seed: number): {
+  /** Points as [n*dim] row-major floats. */
+  data: Float32Array;
+  /** The k cluster centers as [k*dim] row-major floats. */
+  centroids: Float32Array;
+} {
   const rng = new Rng(seed);
   const centroids = Float32Array.from({ length: k * dim }, () => rng.normal());
   const data = new Float32Array(n * dim);

@@ -6,7 +6,7 @@
  * @packageDocumentation
  */
 export { Quantizer } from './quantizer';
-export type { QuantizerOptions, QuantizerJSON, PatchInput, EncodedCodes } from './quantizer';
+export type { QuantizerOptions, QuantizerJSON, PatchInput, EncodedCodes, ResolvedQuantizerOptions } from './quantizer';
 export { assignNaive } from './assign';
 export type { AssignBackend, AssignResult, BackendName, BackendRequest } from './assign';
 export { createBackend, autoOrder } from './backends';

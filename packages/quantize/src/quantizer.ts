@@ -9,10 +9,19 @@ import type { GpuConstructor } from './gpujs';
 import { type AssignFn, type LoopResult, type Rows, lloyd, miniBatch, seedKMeansPP, seedRandom } from './kmeans';
 
 /**
- * Points: a {@link PatchGrid} (one row per cell), or a plain matrix of `data.length / dim` rows of `dim` floats
+ * Points: a {@link @vqvid/core!PatchGrid | PatchGrid} (one row per cell), or a plain matrix of `data.length / dim` rows of `dim` floats
  * (such as a `samplePatches` result), optionally carrying the patch `size` (and `stride`) for later decoding.
  */
-export type PatchInput = PatchGrid | { data: Float32Array; dim: number; size?: number; stride?: number };
+export type PatchInput = PatchGrid | {
+  /** Points as [n*dim] row-major floats, n = data.length / dim. */
+  data: Float32Array;
+  /** Floats per point (size * size for square patches). */
+  dim: number;
+  /** Patch side in pixels (size * size must equal dim); kept in the codebook meta so decode can rebuild a grid. */
+  size?: number;
+  /** Step between patches in pixels, used only with size; default size (no overlap). */
+  stride?: number;
+};
 
 /** Options of {@link Quantizer}; every field but `k` has a default. */
 export interface QuantizerOptions {
@@ -38,19 +47,62 @@ export interface QuantizerOptions {
   log?: (message: string) => void;
 }
 
-/** A {@link CodeVolume} with, when asked for, the squared distance of each patch to its centroid. */
-export type EncodedCodes = CodeVolume & { distances?: Float32Array };
+/** A {@link @vqvid/core!CodeVolume | CodeVolume} with, when asked for, the squared distance of each patch to its centroid. */
+export type EncodedCodes = CodeVolume & {
+  /** Squared Euclidean distance of each patch to its centroid, in code order; only with `withDistances: true`. */
+  distances?: Float32Array;
+};
 
 /** Plain-JSON form of a fitted quantizer, from {@link Quantizer.toJSON}. */
 export interface QuantizerJSON {
+  /** Format tag, always 'vqvid-quantizer'. */
   format: 'vqvid-quantizer';
+  /** Format version, always 1. */
   version: 1;
-  options: { k: number; seed: number; init: 'kmeans++' | 'random'; maxIter: number; tol: number; batchSize?: number };
-  codebook: { k: number; dim: number; centroids: number[]; meta: Record<string, unknown> };
-  stats: { inertia: number; iterations: number; inertiaHistory: number[]; clusterSizes: number[] };
+  /** Fit options with defaults filled in; the runtime-only ones (backend, onProgress, gpu, log) are not stored. */
+  options: {
+    /** Number of centroids. */
+    k: number;
+    /** Seed of every random choice of fit. */
+    seed: number;
+    /** Seeding method fit used. */
+    init: 'kmeans++' | 'random';
+    /** Most Lloyd iterations (or mini-batch steps). */
+    maxIter: number;
+    /** Relative inertia change below which fit stopped. */
+    tol: number;
+    /** Mini-batch size; absent for full Lloyd k-means. */
+    batchSize?: number;
+  };
+  /** The fitted codebook, centroids as a plain number array. */
+  codebook: {
+    /** Number of centroids. */
+    k: number;
+    /** Floats per centroid (patch size squared for patch input). */
+    dim: number;
+    /** Centroids as [k*dim] row-major numbers. */
+    centroids: number[];
+    /** Fit provenance: seed, init, algorithm ('lloyd' | 'minibatch'), trainedOn (points), backend, and size/stride when known. */
+    meta: Record<string, unknown>;
+  };
+  /** Statistics of the fit. */
+  stats: {
+    /** Sum of squared Euclidean distances of the training points to their centroids after fit. */
+    inertia: number;
+    /** Lloyd iterations (or mini-batch steps) fit ran. */
+    iterations: number;
+    /** Inertia before the first and after every iteration (mini-batch: per-step estimates of the total). */
+    inertiaHistory: number[];
+    /** Training points per centroid (length k). */
+    clusterSizes: number[];
+  };
 }
 
-type Resolved = Required<Pick<QuantizerOptions, 'k' | 'seed' | 'backend' | 'init' | 'maxIter' | 'tol'>> & { batchSize?: number };
+/** {@link QuantizerOptions} as {@link Quantizer.options} holds them: validated, defaults filled in, runtime hooks left out. */
+export type ResolvedQuantizerOptions = Required<Pick<QuantizerOptions, 'k' | 'seed' | 'backend' | 'init' | 'maxIter' | 'tol'>> & {
+  /** Mini-batch size; undefined for full Lloyd k-means. */
+  batchSize?: number;
+};
 
 const ENCODE_CHUNK = 1 << 16;
 
@@ -70,7 +122,7 @@ const ENCODE_CHUNK = 1 << 16;
  */
 export class Quantizer {
   /** Resolved options (defaults filled in). */
-  readonly options: Resolved;
+  readonly options: ResolvedQuantizerOptions;
   /** Backend that ran the last assignment; null before the first fit/encode. */
   backend: BackendName | null = null;
   /** Why the backend differs from the requested one (or the first 'auto' preference); null when it does not. */
@@ -88,7 +140,10 @@ export class Quantizer {
   private engine: Promise<AssignBackend> | null = null;
   private readonly hooks: Pick<QuantizerOptions, 'onProgress' | 'gpu' | 'log'>;
 
-  /** @param options see {@link QuantizerOptions}; validated here (E_RANGE on a bad value). */
+  /**
+   * Creates an unfitted quantizer; call {@link Quantizer.fit} (or use {@link Quantizer.load}) before encoding.
+   * @param options see {@link QuantizerOptions}; validated here (E_RANGE on a bad value).
+   */
   constructor(options: QuantizerOptions) {
     if (typeof options !== 'object' || options === null) fail('E_RANGE', 'options', 'an options object with k', options);
     const { k, seed = 1, backend = 'auto', init = 'kmeans++', maxIter = 50, tol = 1e-4, batchSize } = options;
