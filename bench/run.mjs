@@ -43,14 +43,17 @@ const config = {
   patch: 8,
   split: 'first 80% of frames train (last eighth of those validate), last 20% test',
   quantizeKs: quick ? [64, 256] : [256, 1024, 4096, 10000],
-  quantizeSample: quick ? 20000 : 200000,
-  quantizeMaxIter: quick ? 10 : 20,
+  quantizeSample: quick ? 20000 : 100000,
+  quantizeMaxIter: quick ? 10 : 12,
   modelKs: quick ? [256] : [1024, 10000],
-  model: quick ? { embedDim: 32, hidden: 64, kernel: 3, layers: 2 } : { embedDim: 64, hidden: 128, kernel: 3, layers: 2 },
-  fit: { bptt: 6, batch: 4, crop: 16, epochs: 1000, stepsPerEpoch: quick ? 10 : 25, lr: 2e-3, lrDecay: 0.97, patience: 4 },
-  trainSeconds: quick ? { rcnn: 40, rnn: 20 } : { rcnn: 420, rnn: 180 },
+  model: quick ? { embedDim: 32, hidden: 64, kernel: 3, layers: 2 } : { embedDim: 64, hidden: 96, kernel: 3, layers: 2 },
+  fit: { bptt: 6, batch: 4, crop: 16, epochs: 1000, stepsPerEpoch: quick ? 10 : 25, lr: 3e-3, lrDecay: 0.97, patience: 4 },
+  // seconds per model, by K: the small-K models get the larger share
+  trainSeconds: quick ? { rcnn: [40], rnn: [20] } : { rcnn: [480, 300], rnn: [180, 120] },
   contextFrames: 8,
   evalStride: quick ? 2 : 3,
+  // filling runs (2R+1)^2 * candidates * sweeps network steps per frame: score it on an evenly spaced subset
+  fillTargets: quick ? 4 : 16,
   motionThreshold: 10,
   seed,
 };
@@ -60,6 +63,7 @@ mkdirSync(out, { recursive: true });
 
 // ---- peak memory per stage: sample RSS on a timer, reset at each stage ----
 let peak = 0;
+const loadAtStart = os.loadavg();
 const sampler = setInterval(() => (peak = Math.max(peak, process.memoryUsage().rss)), 50);
 sampler.unref();
 const stages = {};
@@ -151,7 +155,8 @@ const codeModelling = await stage('code-models', async () => {
     const nets = [['rnn', RNN, 'factored'], ['rcnn factored', RCNN, 'factored']];
     if (k <= 1024) nets.push(['rcnn full', RCNN, 'full']);
     for (const [name, M, softmax] of nets) {
-      const { model, train: tr } = await trainModel(M, k, softmax, config.trainSeconds[name.startsWith('rcnn') ? 'rcnn' : 'rnn']);
+      const budget = config.trainSeconds[name.startsWith('rcnn') ? 'rcnn' : 'rnn'][config.modelKs.indexOf(k)];
+      const { model, train: tr } = await trainModel(M, k, softmax, budget);
       const e = model.evaluate(test);
       rows.push({ k, model: name, bitsPerCode: r4(e.bitsPerCode), perplexity: r4(e.perplexity), training: tr });
       models.set(`${name}@${k}`, model);
@@ -240,7 +245,9 @@ const prediction = await stage('predict', async () => {
 
 const filling = await stage('fill', async () => {
   const targets = [];
-  for (let t = testStart + 1; t + 1 < raw.frames; t += config.evalStride) targets.push(t);
+  const span = raw.frames - 2 - (testStart + 1);
+  const count = Math.min(config.fillTargets, span + 1);
+  for (let i = 0; i < count; i++) targets.push(testStart + 1 + Math.round((i * span) / Math.max(1, count - 1)));
   const methods = {};
   for (const t of targets) {
     const a = frame(t - 1), b = frame(t + 1), truth = frame(t);
@@ -297,7 +304,7 @@ const results = {
   command: `npm run bench -- ${process.argv.slice(2).join(' ')}`.trim(),
   date: new Date().toISOString(),
   commit,
-  machine: { cpu: os.cpus()[0]?.model, cores: os.cpus().length, memoryGB: +(os.totalmem() / 2 ** 30).toFixed(1), node: process.version, platform: `${os.platform()}-${os.arch()}` },
+  machine: { cpu: os.cpus()[0]?.model, cores: os.cpus().length, memoryGB: +(os.totalmem() / 2 ** 30).toFixed(1), loadavgAtStart: loadAtStart.map((v) => +v.toFixed(2)), loadavgAtEnd: os.loadavg().map((v) => +v.toFixed(2)), node: process.version, platform: `${os.platform()}-${os.arch()}` },
   config,
   data: { frames: raw.frames, width: raw.width, height: raw.height, std: r4(std), grid: { rows: grid.rows, cols: grid.cols }, trainFrames: nTrain, testFrames: raw.frames - nTrain },
   quantization,
