@@ -29,7 +29,7 @@ export interface TrainSettings {
   validation?: CodeVolume;
   checkpointDir?: string;
   resume?: boolean;
-  /** Wall-clock cap: training stops after this many seconds (the model keeps its current weights). */
+  /** Wall-clock cap: training stops after this many seconds (keeping the best validation weights, when validating). */
   maxSeconds?: number;
   onProgress?: OnProgress;
   /** The user's Ctrl-C; unlike the time cap it makes training end in E_ABORTED. */
@@ -50,21 +50,13 @@ function defined<T extends object>(o: T): Partial<T> {
 
 /**
  * Builds and trains an RCNN or RNN on `codes`. Ctrl-C stops at the next batch (after the checkpoint is
- * written) and throws E_ABORTED; the optional time cap just ends training early.
+ * written) and throws E_ABORTED; the optional time cap ends training early (FitOptions.timeLimit).
  */
 export async function trainModel(codes: CodeVolume, s: TrainSettings): Promise<Trained> {
   await ensureBackend();
   const Ctor = s.kind === 'rnn' ? RNN : RCNN;
   const model = new Ctor({ ...s.model, k: codes.k });
   const t0 = Date.now();
-  // Training runs whole epochs without yielding to the event loop, so a timer could not fire in time;
-  // the per-batch progress callback checks the clock instead.
-  const deadline = s.maxSeconds === undefined ? Infinity : t0 + s.maxSeconds * 1000;
-  const cap = new AbortController();
-  const onProgress: OnProgress = (e) => {
-    s.onProgress?.(e);
-    if (Date.now() > deadline) cap.abort();
-  };
   const result = await model.fit(codes, defined({
     epochs: s.epochs,
     stepsPerEpoch: s.stepsPerEpoch,
@@ -75,15 +67,16 @@ export async function trainModel(codes: CodeVolume, s: TrainSettings): Promise<T
     validation: s.validation,
     checkpointDir: s.checkpointDir,
     resume: s.resume,
-    onProgress,
-    signal: AbortSignal.any([s.signal, cap.signal]),
+    onProgress: s.onProgress,
+    signal: s.signal,
+    timeLimit: s.maxSeconds,
   }));
   if (result.stopped === 'aborted' && s.signal.aborted) {
     model.dispose();
     const where = s.checkpointDir ? `; checkpoint saved in ${s.checkpointDir}, continue with --resume` : '';
     throw new VqvidError('E_ABORTED', `training stopped after ${result.steps} steps${where}`);
   }
-  return { model, result, timeCapped: result.stopped === 'aborted', seconds: (Date.now() - t0) / 1000 };
+  return { model, result, timeCapped: result.stopped === 'time', seconds: (Date.now() - t0) / 1000 };
 }
 
 /** Loads a model folder written by `vqvid train`, checking it speaks the codebook's K. */

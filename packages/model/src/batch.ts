@@ -25,6 +25,8 @@ export interface Batch {
   mask: Float32Array | null;
   /** int32 [steps, batch, cropRows, cropCols]: the codes of the next frame on the crop. */
   targets: Int32Array;
+  /** Code of each target's cell in the frame before it (the present frame), same layout as targets. */
+  present: Int32Array;
 }
 
 /** Geometry for the given volumes: crop and window length shrink to the smallest grid / sequence. */
@@ -88,6 +90,7 @@ export function assembleBatch(volumes: CodeVolume[], g: BatchGeometry, plan: Int
   const inputs = new Int32Array(span * g.batch * er * ec);
   const mask = useMask ? new Float32Array(inputs.length) : null;
   const targets = new Int32Array(g.steps * g.batch * g.cropRows * g.cropCols);
+  const present = new Int32Array(targets.length);
   for (let b = 0; b < g.batch; b++) {
     const o = (step * g.batch + b) * 4;
     const v = volumes[plan[o]];
@@ -107,9 +110,12 @@ export function assembleBatch(volumes: CodeVolume[], g: BatchGeometry, plan: Int
       if (l < g.warmup) continue;
       const tb = ((l - g.warmup) * g.batch + b) * g.cropRows * g.cropCols;
       for (let y = 0; y < g.cropRows; y++) {
-        for (let x = 0; x < g.cropCols; x++) targets[tb + y * g.cropCols + x] = cell(t0 + l + 1, r0 + y, c0 + x);
+        for (let x = 0; x < g.cropCols; x++) {
+          targets[tb + y * g.cropCols + x] = cell(t0 + l + 1, r0 + y, c0 + x);
+          present[tb + y * g.cropCols + x] = cell(t0 + l, r0 + y, c0 + x);
+        }
       }
     }
   }
-  return { inputs, mask, targets };
+  return { inputs, mask, targets, present };
 }

@@ -1,4 +1,4 @@
-import { assertInt, fail } from '@vqvid/core';
+import { assertInt, assertNumber, fail } from '@vqvid/core';
 
 /**
  * Which recurrent cell updates the per-cell state: 'tanh' (Elman) or 'gru' (gated, 1x1).
@@ -42,6 +42,18 @@ export interface ModelOptions {
   softmax?: SoftmaxKind;
   /** Number of classes of the factored softmax (default chosen by the output layer, about sqrt(k)). */
   classes?: number;
+  /**
+   * Direct connections from each cell's present code to its output logits: a learned [k, k] same-cell
+   * bigram table added to the logits (RNNME, Mikolov et al. 2011), zero at the start. Lets the network
+   * learn "stay or flicker to a similar code" at once and spend its state on motion; needs k ≤ 4096
+   * (default false).
+   */
+  direct?: boolean;
+  /**
+   * Dropout rate in [0, 1) during training, on the embedded codes and on the state read by the output layer
+   * (not on the recurrence, as in Zaremba et al. 2014); masks are seeded per step. Default 0.
+   */
+  dropout?: number;
   /** Seed of every random choice of the model (initialisation, crops, sampling defaults); default 1. */
   seed?: number;
 }
@@ -70,11 +82,17 @@ export interface ModelConfig {
   softmax: SoftmaxKind;
   /** Number of classes of the factored softmax, only when given in the options (else the output layer picks about sqrt(k)). */
   classes?: number;
+  /** Whether the output logits get direct connections from the present code. */
+  direct: boolean;
+  /** Training dropout rate (0 = none). */
+  dropout: number;
   /** Seed of every random choice of the model. */
   seed: number;
 }
 
 const MAX_K = 65536;
+/** Largest k with direct connections (the [k, k] table and its two Adam moments: 192 MiB at 4096). */
+const MAX_DIRECT_K = 4096;
 
 /** Validates user options and fills defaults; `fixedKernel` pins the kernel (the RNN baseline). */
 export function resolveConfig(opts: ModelOptions, fixedKernel?: number): ModelConfig {
@@ -88,6 +106,8 @@ export function resolveConfig(opts: ModelOptions, fixedKernel?: number): ModelCo
     layers: opts.layers ?? 2,
     cell: opts.cell ?? 'tanh',
     softmax: opts.softmax ?? 'full',
+    direct: opts.direct ?? false,
+    dropout: opts.dropout ?? 0,
     seed: opts.seed ?? 1,
   };
   if (fixedKernel !== undefined && opts.kernel !== undefined && opts.kernel !== fixedKernel) {
@@ -101,6 +121,9 @@ export function resolveConfig(opts: ModelOptions, fixedKernel?: number): ModelCo
   assertInt(cfg.seed, 'seed');
   if (cfg.cell !== 'tanh' && cfg.cell !== 'gru') fail('E_RANGE', 'cell', "'tanh' or 'gru'", cfg.cell);
   if (cfg.softmax !== 'full' && cfg.softmax !== 'factored') fail('E_RANGE', 'softmax', "'full' or 'factored'", cfg.softmax);
+  assertNumber(cfg.dropout, 'dropout', 0, 0.95);
+  if (typeof cfg.direct !== 'boolean') fail('E_RANGE', 'direct', 'a boolean', cfg.direct);
+  if (cfg.direct && cfg.k > MAX_DIRECT_K) fail('E_RANGE', 'k', `at most ${MAX_DIRECT_K} with direct: true (a [k, k] table)`, cfg.k);
   if (opts.classes !== undefined) {
     assertInt(opts.classes, 'classes', 1, cfg.k);
     cfg.classes = opts.classes;

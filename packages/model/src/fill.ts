@@ -29,6 +29,7 @@ export interface FillOptions {
 export function fillFrame(
   model: RCNN,
   hPrev: tf.Tensor2D,
+  present: ArrayLike<number>,
   rows: number,
   cols: number,
   next: ArrayLike<number>,
@@ -40,7 +41,7 @@ export function fillFrame(
   assertInt(m, 'candidates', 1, k);
   assertInt(sweeps, 'sweeps', 0, 1000);
   const n = rows * cols;
-  const lpAll = tf.tidy(() => model.output.logProbsAll(hPrev).dataSync() as Float32Array);
+  const lpAll = tf.tidy(() => model.output.logProbsAll(hPrev, model.presentTensor(present)).dataSync() as Float32Array);
   const cand = new Int32Array(n * m);
   for (let i = 0; i < n; i++) cand.set(topIndices(lpAll, i, k, m), i * m);
   const frame = new Int32Array(n);
@@ -93,7 +94,8 @@ function updateColour(model: RCNN, a: ColourArgs): number {
     for (const i of cells) frames[j * n + i] = cand[i * m + j];
   }
   const h = model.step(a.hTiled, frames, rows, cols, false);
-  const lpNext = tf.tidy(() => model.output.logProb(h, a.targets).dataSync() as Float32Array);
+  // with direct connections the next frame's terms also see each cell's own candidate code
+  const lpNext = tf.tidy(() => model.output.logProb(h, a.targets, model.presentTensor(frames)).dataSync() as Float32Array);
   h.dispose();
   let changed = 0;
   for (const i of cells) {

@@ -240,6 +240,58 @@ describe('training', () => {
     resumed.dispose();
   });
 
+  it('dropout: seeded masks make training reproducible and resumable, and inference ignores it', async () => {
+    const data = motionCodes(12);
+    const drop = { ...small, dropout: 0.3 };
+    const opts = { epochs: 2, stepsPerEpoch: 2, batch: 2, bptt: 3, crop: 5, lr: 0.01 };
+    const weights = async (cfg: typeof drop | typeof small, extra = {}) => {
+      const m = new RCNN(cfg);
+      await m.fit(data, { ...opts, ...extra });
+      const w = m.exportWeights();
+      m.dispose();
+      return w;
+    };
+    const a = await weights(drop);
+    const b = await weights(drop);
+    const none = await weights(small);
+    const dir = path.join(tmp, 'ckpt-dropout');
+    await weights(drop, { epochs: 1, checkpointDir: dir });
+    const resumed = await weights(drop, { checkpointDir: dir, resume: true });
+    let differs = false;
+    for (const key of Object.keys(a)) {
+      expect(Array.from(b[key])).toEqual(Array.from(a[key]));
+      expect(Array.from(resumed[key])).toEqual(Array.from(a[key]));
+      differs ||= a[key].some((x, i) => x !== none[key][i]);
+    }
+    expect(differs).toBe(true); // the masks really change training
+    // same weights, dropout or not: identical likelihoods (dropout is a training-time regulariser only)
+    const withDrop = new RCNN(drop);
+    const without = new RCNN(small);
+    withDrop.importWeights(a, 'test');
+    without.importWeights(a, 'test');
+    const test = motionCodes(5, 1);
+    expect(Array.from(withDrop.logProb(test))).toEqual(Array.from(without.logProb(test)));
+    withDrop.dispose();
+    without.dispose();
+    expect(() => new RCNN({ ...small, dropout: 1 })).toThrow(expect.objectContaining({ code: 'E_RANGE' }));
+  });
+
+  it('a time limit closes the epoch it interrupts and keeps the best validation weights', async () => {
+    const m = new RCNN(small);
+    const val = motionCodes(5, 1);
+    // the first epoch runs whole (no limit yet); then a limit of 0 s stops after one batch of the next fit
+    const r1 = await m.fit(motionCodes(10), { ...quick, stepsPerEpoch: 2 });
+    expect(r1.stopped).toBe('completed');
+    const r = await m.fit(motionCodes(10), { ...quick, epochs: 5, stepsPerEpoch: 4, validation: val, timeLimit: 0 });
+    expect(r.stopped).toBe('time');
+    expect(r.steps).toBe(1);
+    expect(r.epochs).toHaveLength(1);
+    expect(r.bestEpoch).toBe(0);
+    expect(m.evaluate(val).nll).toBeCloseTo(r.epochs[0].valNll!, 6);
+    await expect(m.fit(motionCodes(10), { ...quick, timeLimit: -1 })).rejects.toMatchObject({ code: 'E_RANGE' });
+    m.dispose();
+  });
+
   it('early stopping keeps the best validation weights', async () => {
     const m = new RCNN(small);
     const val = motionCodes(6, 1);

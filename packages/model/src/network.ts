@@ -5,6 +5,12 @@ import { Rng } from '@vqvid/core';
 import type { ModelConfig } from './config';
 import { im2colConv } from './im2col';
 
+/** Training-time dropout: the rate and the seed of this step's masks (so a resumed run draws the same masks). */
+export interface Dropout {
+  rate: number;
+  seed: number;
+}
+
 /** A trainable weight with a stable name (used for saving and for the Adam state order). */
 export interface NamedVariable {
   name: string;
@@ -67,12 +73,14 @@ export class Network {
    * W_x·conv(embed(x)) for a batch of frames: `codes` int32 [N, R, C]; `mask` [N, R, C, 1] (1 inside the
    * real grid, 0 outside) or null when the tensor is the whole grid. Returns [N*R*C, gates*hidden].
    */
-  inputDrive(codes: tf.Tensor3D, mask: tf.Tensor4D | null): tf.Tensor2D {
+  inputDrive(codes: tf.Tensor3D, mask: tf.Tensor4D | null, dropout?: Dropout): tf.Tensor2D {
     return tf.tidy(() => {
       const [n, rows, cols] = codes.shape;
       const { embedDim, kernel, layers } = this.cfg;
       const flat = tf.reshape(codes, [n * rows * cols]);
       let x: tf.Tensor4D = tf.reshape(tf.gather(this.w('embedding'), flat), [n, rows, cols, embedDim]);
+      // dropout on the embedded codes only (not on the recurrence, as in Zaremba et al. 2014)
+      if (dropout && dropout.rate > 0) x = tf.dropout(x, dropout.rate, undefined, dropout.seed) as tf.Tensor4D;
       for (let l = 0; l < layers; l++) {
         // zero padding must hold at the real grid border, not at a crop border: zero what lies outside
         if (mask) x = tf.mul(x, mask) as tf.Tensor4D;
@@ -105,11 +113,11 @@ export class Network {
    * Hidden states of a window of `steps` frames from a zero state: `codes` int32 [steps*B, R, C] frame-major,
    * `mask` as in {@link inputDrive}. Returns [steps, B, R, C, hidden].
    */
-  window(codes: tf.Tensor3D, mask: tf.Tensor4D | null, steps: number): tf.Tensor5D {
+  window(codes: tf.Tensor3D, mask: tf.Tensor4D | null, steps: number, dropout?: Dropout): tf.Tensor5D {
     return tf.tidy(() => {
       const [n, rows, cols] = codes.shape;
       const b = n / steps;
-      const drive = tf.reshape(this.inputDrive(codes, mask), [steps, b * rows * cols, -1]);
+      const drive = tf.reshape(this.inputDrive(codes, mask, dropout), [steps, b * rows * cols, -1]);
       const perStep = tf.unstack(drive) as tf.Tensor2D[];
       const states: tf.Tensor2D[] = [];
       let h: tf.Tensor2D | null = null;

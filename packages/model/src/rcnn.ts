@@ -98,8 +98,8 @@ export class RCNN {
   /** @internal (re)builds the output layer from code counts or a saved configuration. */
   buildOutput(frequencies?: ArrayLike<number>, saved?: Record<string, unknown>): OutputLayer {
     this.out?.dispose();
-    const { softmax: kind, k, hidden, classes } = this.config;
-    this.out = createOutputLayer({ kind, k, hidden, seed: this.outputSeed, classes, frequencies, config: saved });
+    const { softmax: kind, k, hidden, classes, direct } = this.config;
+    this.out = createOutputLayer({ kind, k, hidden, seed: this.outputSeed, classes, frequencies, config: saved, direct });
     return this.out;
   }
 
@@ -178,7 +178,9 @@ export class RCNN {
     const out = new Float64Array((codes.frames - 1) * n);
     const last = this.stateAfter(codes, (t, h) => {
       if (t === codes.frames - 1) return;
-      const lp = tf.tidy(() => this.output.logProb(h, tf.reshape(frameTensor(codes, t + 1), [n]) as tf.Tensor1D));
+      const lp = tf.tidy(() =>
+        this.output.logProb(h, tf.reshape(frameTensor(codes, t + 1), [n]) as tf.Tensor1D, this.presentTensor(codes.codes.subarray(t * n, (t + 1) * n))),
+      );
       out.set(lp.dataSync(), t * n);
       lp.dispose();
     });
@@ -208,7 +210,7 @@ export class RCNN {
    */
   predictDistribution(context: CodeVolume, opts: { probs?: boolean } = {}): NextDistribution {
     this.checkCodes(context, 'context', 1);
-    const logp = this.nextLogProbs(this.stateAfter(context));
+    const logp = this.nextLogProbs(this.stateAfter(context), lastFrame(context));
     const { rows, cols } = context;
     const k = this.config.k;
     const entropy = new Float32Array(rows * cols);
@@ -240,8 +242,10 @@ export class RCNN {
     const n = context.rows * context.cols;
     const out = new Int32Array(steps * n);
     let h = this.stateAfter(context);
+    let present: ArrayLike<number> = lastFrame(context);
     for (let s = 0; s < steps; s++) {
-      const frame = chooseCodes(this.nextLogProbs(h, s === steps - 1), this.config.k, p, rng);
+      const frame = chooseCodes(this.nextLogProbs(h, present, s === steps - 1), this.config.k, p, rng);
+      present = frame;
       out.set(frame, s * n);
       if (s < steps - 1) h = this.step(h, frame, context.rows, context.cols, true);
     }
@@ -265,7 +269,7 @@ export class RCNN {
     }
     const h = this.stateAfter(before);
     try {
-      return fillFrame(this, h, before.rows, before.cols, after.codes.subarray(0, before.rows * before.cols), opts);
+      return fillFrame(this, h, lastFrame(before), before.rows, before.cols, after.codes.subarray(0, before.rows * before.cols), opts);
     } finally {
       h.dispose();
     }
@@ -339,14 +343,34 @@ export class RCNN {
     return h!;
   }
 
-  /** ln p over the k codes for every cell given the state `h` ([cells, k] row-major); disposes `h` if asked. */
-  private nextLogProbs(h: tf.Tensor2D, disposeH = true): Float32Array {
-    const lp = this.output.logProbsAll(h);
+  /**
+   * @internal the present codes as the output layer wants them: an int32 [n·copies] tensor of `frame`
+   * repeated `copies` times with direct connections, undefined without (the caller's tidy disposes it).
+   */
+  presentTensor(frame: ArrayLike<number>, copies = 1): tf.Tensor1D | undefined {
+    if (!this.config.direct) return undefined;
+    const out = new Int32Array(frame.length * copies);
+    for (let j = 0; j < copies; j++) out.set(frame, j * frame.length);
+    return tf.tensor1d(out, 'int32');
+  }
+
+  /**
+   * ln p over the k codes for every cell given the state `h` and the present frame's codes ([cells, k]
+   * row-major); disposes `h` if asked.
+   */
+  private nextLogProbs(h: tf.Tensor2D, present: ArrayLike<number>, disposeH = true): Float32Array {
+    const lp = tf.tidy(() => this.output.logProbsAll(h, this.presentTensor(present)));
     const data = lp.dataSync() as Float32Array;
     lp.dispose();
     if (disposeH) h.dispose();
     return data;
   }
+}
+
+/** The codes of the last frame of `codes`. */
+function lastFrame(codes: CodeVolume): CodeVolume['codes'] {
+  const n = codes.rows * codes.cols;
+  return codes.codes.subarray((codes.frames - 1) * n, codes.frames * n);
 }
 
 /** Frame `t` of `codes` as an int32 [1, rows, cols] tensor. */

@@ -3,6 +3,7 @@ import { assertCodeVolume, assertInt, assertNumber, fail, Rng, VqvidError } from
 import type { CodeVolume, OnProgress, StoredArray } from '@vqvid/core';
 import { assembleBatch, Batch, BatchGeometry, batchGeometry, epochPlan, epochSeed } from './batch';
 import { receptiveRadius } from './config';
+import { bigramLogTable } from './direct';
 import { hasCheckpoint, readStore, takeF32, writeStore } from './persist';
 import type { RCNN } from './rcnn';
 
@@ -44,6 +45,11 @@ export interface FitOptions {
   onProgress?: OnProgress;
   /** Aborting stops after the current batch, writes a checkpoint and returns with `stopped: 'aborted'`. */
   signal?: AbortSignal;
+  /**
+   * Wall-clock budget in seconds: the batch that crosses it ends the epoch early, which is then closed as
+   * usual (validation, checkpoint), and training ends with `stopped: 'time'` and the best validation weights.
+   */
+  timeLimit?: number;
 }
 
 /**
@@ -80,8 +86,8 @@ export interface FitResult {
   bestEpoch: number;
   /** Lowest validation nll seen, nats per code; absent without validation codes. */
   bestValNll?: number;
-  /** Why training ended: all epochs run, early stop after `patience` epochs without improvement, or the abort signal. */
-  stopped: 'completed' | 'early' | 'aborted';
+  /** Why training ended: all epochs run, early stop after `patience` epochs without improvement, the time limit, or the abort signal. */
+  stopped: 'completed' | 'early' | 'time' | 'aborted';
   /** Optimizer steps taken in total (resumed runs included). */
   steps: number;
 }
@@ -102,6 +108,7 @@ interface Resolved {
   resume: boolean;
   onProgress?: OnProgress;
   signal?: AbortSignal;
+  timeLimit?: number;
 }
 
 /** Everything a checkpoint holds besides weights and optimizer moments. */
@@ -142,6 +149,7 @@ function resolveFit(o: FitOptions): Resolved {
     resume: o.resume ?? false,
     onProgress: o.onProgress,
     signal: o.signal,
+    timeLimit: o.timeLimit,
   };
   assertInt(r.bptt, 'bptt', 1, 1000);
   assertInt(r.warmup, 'warmup', 0, 1000);
@@ -157,6 +165,7 @@ function resolveFit(o: FitOptions): Resolved {
   if (r.checkpointDir !== undefined && (typeof r.checkpointDir !== 'string' || r.checkpointDir === '')) {
     fail('E_RANGE', 'checkpointDir', 'a directory path', r.checkpointDir);
   }
+  if (r.timeLimit !== undefined) assertNumber(r.timeLimit, 'timeLimit', 0);
   if (r.resume && r.checkpointDir === undefined) fail('E_RANGE', 'resume', 'checkpointDir to resume from', r.resume);
   if (r.onProgress !== undefined && typeof r.onProgress !== 'function') fail('E_RANGE', 'onProgress', 'a function', r.onProgress);
   return r;
@@ -168,8 +177,13 @@ function codeCounts(volumes: CodeVolume[], k: number): Float64Array {
   return counts;
 }
 
+/** Seed of the dropout masks of global step `step` (a function of the model seed, so resuming replays it). */
+function dropoutSeed(seed: number, step: number): number {
+  return (Math.imul(seed ^ 0x5bd1e995, 0x27d4eb2d) + Math.imul(step + 1, 0x165667b1)) >>> 0;
+}
+
 /** Mean loss of one batch, after one Adam step on its clipped gradient. */
-function trainStep(model: RCNN, g: BatchGeometry, b: Batch, opt: tf.AdamOptimizer, clip: number): number {
+function trainStep(model: RCNN, g: BatchGeometry, b: Batch, opt: tf.AdamOptimizer, clip: number, step: number): number {
   const er = g.cropRows + 2 * g.marginRows;
   const ec = g.cropCols + 2 * g.marginCols;
   const hidden = model.config.hidden;
@@ -178,11 +192,16 @@ function trainStep(model: RCNN, g: BatchGeometry, b: Batch, opt: tf.AdamOptimize
     const inputs = tf.tensor3d(b.inputs, [span * g.batch, er, ec], 'int32');
     const mask = b.mask ? tf.tensor4d(b.mask, [span * g.batch, er, ec, 1], 'float32') : null;
     const targets = tf.tensor1d(b.targets, 'int32');
+    const present = model.presentTensor(b.present);
     const vars = model.variables();
+    const rate = model.config.dropout;
+    const seed = dropoutSeed(model.config.seed, step);
     const { value, grads } = tf.variableGrads(() => {
-      const hs = model.net.window(inputs, mask, span);
-      const crop = tf.slice(hs, [g.warmup, 0, g.marginRows, g.marginCols, 0], [g.steps, g.batch, g.cropRows, g.cropCols, hidden]);
-      return tf.neg(tf.mean(model.output.logProb(tf.reshape(crop, [-1, hidden]) as tf.Tensor2D, targets))) as tf.Scalar;
+      const hs = model.net.window(inputs, mask, span, { rate, seed });
+      let crop = tf.reshape(tf.slice(hs, [g.warmup, 0, g.marginRows, g.marginCols, 0], [g.steps, g.batch, g.cropRows, g.cropCols, hidden]), [-1, hidden]);
+      // and on the state as the output layer reads it (the recurrence itself keeps the whole state)
+      if (rate > 0) crop = tf.dropout(crop, rate, undefined, seed ^ 0x9e3779b9);
+      return tf.neg(tf.mean(model.output.logProb(crop as tf.Tensor2D, targets, present))) as tf.Scalar;
     }, vars);
     const norm = tf.sqrt(tf.addN(Object.values(grads).map((gr) => tf.sum(tf.square(gr)))));
     const scale = tf.minimum(1, tf.div(clip, tf.add(norm, 1e-12)));
@@ -285,12 +304,15 @@ export async function fitModel(model: RCNN, volumes: CodeVolume[], o: FitOptions
 
   const resuming = r.resume && (await hasCheckpoint(r.checkpointDir!));
   if (!resuming && !model.outputBuilt) model.buildOutput(codeCounts(volumes, cfg.k));
+  // direct connections start from the training codes' same-cell bigram (once: a trained table is kept)
+  if (!resuming && cfg.direct && model.output.directIsZero()) model.output.initDirect(bigramLogTable(volumes, cfg.k));
   const opt = tf.train.adam(r.lr);
   let state = freshState();
   let best: Record<string, Float32Array> | null = null;
   if (resuming) ({ state, best } = await readCheckpoint(r.checkpointDir!, model, opt));
   const internals = opt as unknown as AdamInternals;
   let stopped: FitResult['stopped'] = 'completed';
+  const deadline = r.timeLimit === undefined ? Infinity : performance.now() + r.timeLimit * 1000;
   try {
     epochs: while (state.epoch < r.epochs) {
       const lr = r.lr * Math.pow(r.lrDecay, state.epoch);
@@ -304,7 +326,7 @@ export async function fitModel(model: RCNN, volumes: CodeVolume[], o: FitOptions
           if (r.checkpointDir) await writeCheckpoint(r.checkpointDir, model, opt, state, best);
           break epochs;
         }
-        const loss = trainStep(model, g, assembleBatch(volumes, g, plan, state.step), opt, r.clip);
+        const loss = trainStep(model, g, assembleBatch(volumes, g, plan, state.step), opt, r.clip, state.globalStep);
         if (!Number.isFinite(loss)) throw new VqvidError('E_STATE', `training diverged (loss ${loss}) at epoch ${state.epoch}; lower lr`);
         state.lossSum += loss;
         state.lossCount++;
@@ -316,6 +338,10 @@ export async function fitModel(model: RCNN, volumes: CodeVolume[], o: FitOptions
           fraction: (state.epoch * stepsPerEpoch + state.step + 1) / (r.epochs * stepsPerEpoch),
           metrics: { loss, epoch: state.epoch },
         });
+        if (performance.now() >= deadline) {
+          stopped = 'time';
+          break;
+        }
       }
       const rec: EpochRecord = { epoch: state.epoch, loss: state.lossSum / Math.max(1, state.lossCount), lr };
       if (r.validation.length) {
@@ -333,6 +359,7 @@ export async function fitModel(model: RCNN, volumes: CodeVolume[], o: FitOptions
       Object.assign(state, { step: 0, lossSum: 0, lossCount: 0 });
       if (r.checkpointDir) await writeCheckpoint(r.checkpointDir, model, opt, state, best);
       r.onProgress?.({ stage: 'epoch', done: state.epoch, total: r.epochs, metrics: { ...rec } as Record<string, number> });
+      if (stopped === 'time') break;
       if (r.validation.length && state.badEpochs >= r.patience) {
         stopped = 'early';
         break;

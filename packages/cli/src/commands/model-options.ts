@@ -10,6 +10,8 @@ export const ARCH_OPTIONS: Record<string, OptionSpec> = {
   kernel: { kind: 'int', default: 3, value: 'cells', help: 'conv kernel side (rcnn)' },
   layers: { kind: 'int', default: 2, value: 'n', help: 'conv layers' },
   softmax: { kind: 'choice', choices: ['full', 'factored'], default: 'full', help: 'output layer' },
+  dropout: { kind: 'number', default: 0, value: 'rate', help: 'training dropout on the embedded codes and the output state' },
+  direct: { kind: 'flag', help: 'direct connections from the present code to the logits (k <= 4096)' },
 };
 
 /** Training-loop options of `vqvid train` (and the demo). */
@@ -25,7 +27,15 @@ export const FIT_OPTIONS: Record<string, OptionSpec> = {
 
 /** {@link TrainSettings} from parsed {@link ARCH_OPTIONS} and {@link FIT_OPTIONS}. */
 export function trainSettings(args: ParsedArgs, ctx: CommandContext, kind = args.str('arch') as ModelKind): TrainSettings {
-  const model = { hidden: args.num('hidden'), embedDim: args.num('embed'), layers: args.num('layers'), seed: ctx.seed, softmax: args.str('softmax') as 'full' | 'factored' };
+  const model = {
+    hidden: args.num('hidden'),
+    embedDim: args.num('embed'),
+    layers: args.num('layers'),
+    seed: ctx.seed,
+    softmax: args.str('softmax') as 'full' | 'factored',
+    dropout: args.num('dropout'),
+    direct: args.flag('direct'),
+  };
   return {
     kind,
     model: kind === 'rnn' ? model : { ...model, kernel: args.num('kernel') },

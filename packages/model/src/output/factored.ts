@@ -1,7 +1,20 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { Rng } from '@vqvid/core';
 import type { ClassAssignment } from './classes';
-import { type OutputLayer, checkHidden, checkTargets, chosenLogit, logNormaliser, logits, randomVariable, zeroVariable } from './layer';
+import {
+  type OutputLayer,
+  allZero,
+  checkDirectTable,
+  checkHidden,
+  checkPresent,
+  checkTargets,
+  chosenLogit,
+  logNormaliser,
+  logits,
+  pickEntries,
+  randomVariable,
+  zeroVariable,
+} from './layer';
 
 /** Rows of a batch grouped by the class of their target (a stable counting sort done in JS). */
 interface Grouping {
@@ -19,6 +32,9 @@ interface Grouping {
  * second factor a softmax over the members of c(x) only. Member weights are one [hidden, K] matrix whose
  * columns are permuted so each class's members are contiguous, so a class's slice is one `tf.split` part.
  * `logProb` costs O(n·(C + largest class)·hidden) plus O(K·hidden) for splitting the weights.
+ * With direct connections both levels get a learned table entry for (present code, output): Dc [K, C] on
+ * the class logits and Dx [K, K] (columns permuted like Wx) on the member logits, zero at the start; a
+ * training step reads only the Dx entries of each row's target class.
  */
 export class FactoredSoftmax implements OutputLayer {
   readonly kind = 'factored' as const;
@@ -34,14 +50,22 @@ export class FactoredSoftmax implements OutputLayer {
   /** classOfColumn[j] = class of the code in permuted column j. */
   private readonly classOfColumn: Int32Array;
   private readonly sizes: number[];
+  /** First permuted column of each class. */
+  private readonly starts: number[];
+  /** Direct tables (present code → class logits, → member logits), when direct. */
+  private readonly dc: tf.Variable | null;
+  private readonly dx: tf.Variable | null;
 
   constructor(
     readonly k: number,
     readonly hidden: number,
     seed: number,
     private readonly classes: ClassAssignment,
+    readonly direct = false,
   ) {
     this.sizes = classes.members.map((m) => m.length);
+    this.starts = [];
+    this.sizes.reduce((at, size) => (this.starts.push(at), at + size), 0);
     this.column = new Int32Array(k);
     this.classOfColumn = new Int32Array(k);
     let j = 0;
@@ -56,39 +80,109 @@ export class FactoredSoftmax implements OutputLayer {
     this.bc = zeroVariable(this.sizes.length);
     this.wx = randomVariable(rng, hidden, k);
     this.bx = zeroVariable(k);
-    this.variables = [this.wc, this.bc, this.wx, this.bx];
+    this.dc = direct ? tf.variable(tf.zeros([k, this.sizes.length]), true) : null;
+    this.dx = direct ? tf.variable(tf.zeros([k, k]), true) : null;
+    this.variables = [this.wc, this.bc, this.wx, this.bx, ...(direct ? [this.dc!, this.dx!] : [])];
   }
 
-  logProb(h: tf.Tensor2D, targets: tf.Tensor1D): tf.Tensor1D {
-    const t = checkTargets(targets, checkHidden(h, this.hidden), this.k);
+  logProb(h: tf.Tensor2D, targets: tf.Tensor1D, present?: tf.Tensor1D): tf.Tensor1D {
+    const n = checkHidden(h, this.hidden);
+    const t = checkTargets(targets, n, this.k);
+    const p = checkPresent(present, this.direct, n, this.k);
     const g = this.group(t);
     const sortedColumn = Int32Array.from(g.order, (i) => this.column[t[i]]);
     const targetClass = Int32Array.from(t, (x) => this.classes.classOf[x]);
     return tf.tidy(() => {
       const [wc, bc, wx, bx] = this.weights();
-      const classPart = tf.sub(chosenLogit(h, wc, bc, tf.tensor1d(targetClass, 'int32')), logNormaliser(logits(h, wc, bc)));
+      const classTarget = tf.tensor1d(targetClass, 'int32');
+      let classChosen = chosenLogit(h, wc, bc, classTarget);
+      let classZ = logits(h, wc, bc);
+      if (p) {
+        classChosen = tf.add(classChosen, pickEntries(this.dc as tf.Tensor2D, p, targetClass));
+        classZ = tf.add(classZ, tf.gather(this.dc!, present!));
+      }
+      const classPart = tf.sub(classChosen, logNormaliser(classZ));
       const hs = tf.gather(h, tf.tensor1d(g.order, 'int32'));
       // split (not slice): its gradient is one concat, where each slice's would be a full-size pad.
       const hParts = (g.active.length > 1 ? tf.split(hs, g.counts) : [hs]) as tf.Tensor2D[];
       const wParts = tf.split(wx, this.sizes, 1) as tf.Tensor2D[];
       const bParts = tf.split(bx, this.sizes) as tf.Tensor1D[];
-      const normalisers = g.active.map((c, i) => logNormaliser(logits(hParts[i], wParts[c], bParts[c])));
+      const dParts = p ? this.directParts(p, g) : null;
+      const normalisers = g.active.map((c, i) => {
+        const z = logits(hParts[i], wParts[c], bParts[c]);
+        return logNormaliser(dParts ? tf.add(z, dParts[i]) : z);
+      });
       const lse = normalisers.length > 1 ? tf.concat(normalisers) : normalisers[0];
-      const within = tf.sub(chosenLogit(hs, wx, bx, tf.tensor1d(sortedColumn, 'int32')), lse);
+      let withinChosen = chosenLogit(hs, wx, bx, tf.tensor1d(sortedColumn, 'int32'));
+      if (p) withinChosen = tf.add(withinChosen, pickEntries(this.dx as tf.Tensor2D, Int32Array.from(g.order, (i) => p[i]), sortedColumn));
+      const within = tf.sub(withinChosen, lse);
       return tf.add(classPart, tf.gather(within, tf.tensor1d(g.inverse, 'int32'))) as tf.Tensor1D;
     });
   }
 
-  logProbsAll(h: tf.Tensor2D): tf.Tensor2D {
-    checkHidden(h, this.hidden);
+  logProbsAll(h: tf.Tensor2D, present?: tf.Tensor1D): tf.Tensor2D {
+    const n = checkHidden(h, this.hidden);
+    const p = checkPresent(present, this.direct, n, this.k);
     return tf.tidy(() => {
       const [wc, bc, wx, bx] = this.weights();
-      const classLp = tf.logSoftmax(logits(h, wc, bc));
-      const parts = (tf.split(logits(h, wx, bx), this.sizes, 1) as tf.Tensor2D[]).map((z) => tf.logSoftmax(z));
+      let classZ = logits(h, wc, bc);
+      let memberZ = logits(h, wx, bx);
+      if (p) {
+        classZ = tf.add(classZ, tf.gather(this.dc!, present!));
+        memberZ = tf.add(memberZ, tf.gather(this.dx!, present!));
+      }
+      const classLp = tf.logSoftmax(classZ);
+      const parts = (tf.split(memberZ, this.sizes, 1) as tf.Tensor2D[]).map((z) => tf.logSoftmax(z));
       const within = parts.length > 1 ? tf.concat(parts, 1) : parts[0];
       const permuted = tf.add(within, tf.gather(classLp, tf.tensor1d(this.classOfColumn, 'int32'), 1));
       return tf.gather(permuted, tf.tensor1d(this.column, 'int32'), 1) as tf.Tensor2D;
     });
+  }
+
+  /**
+   * Dx entries for the member logits of each active class: part i is [count_i, size of class active[i]],
+   * rows in grouped order; one gather of n·(class size) entries, not of n·K.
+   */
+  private directParts(present: Int32Array, g: Grouping): tf.Tensor2D[] {
+    let total = 0;
+    g.active.forEach((c, i) => (total += g.counts[i] * this.sizes[c]));
+    const idx = new Int32Array(total);
+    let at = 0;
+    let row = 0;
+    g.active.forEach((c, i) => {
+      const [start, size] = [this.starts[c], this.sizes[c]];
+      for (let j = 0; j < g.counts[i]; j++, row++) {
+        const base = present[g.order[row]] * this.k + start;
+        for (let m = 0; m < size; m++) idx[at++] = base + m;
+      }
+    });
+    const flat = tf.gather(tf.reshape(this.dx!, [-1]), tf.tensor1d(idx, 'int32'));
+    const pieces = g.active.length > 1 ? tf.split(flat, g.active.map((c, i) => g.counts[i] * this.sizes[c])) : [flat];
+    return pieces.map((piece, i) => tf.reshape(piece, [g.counts[i], this.sizes[g.active[i]]]) as tf.Tensor2D);
+  }
+
+  /** Dc[a, c] = ln Σ_{x∈c} p(x | a); Dx[a, column(x)] = ln p(x | a) − Dc[a, c(x)]: both levels normalised. */
+  initDirect(table: Float32Array): void {
+    checkDirectTable(this.direct, table, this.k);
+    const { k } = this;
+    const nc = this.sizes.length;
+    const dc = new Float32Array(k * nc);
+    const dx = new Float32Array(k * k);
+    const mass = new Float64Array(nc);
+    for (let a = 0; a < k; a++) {
+      mass.fill(0);
+      for (let x = 0; x < k; x++) mass[this.classes.classOf[x]] += Math.exp(table[a * k + x]);
+      for (let c = 0; c < nc; c++) dc[a * nc + c] = Math.log(mass[c]);
+      for (let x = 0; x < k; x++) dx[a * k + this.column[x]] = table[a * k + x] - dc[a * nc + this.classes.classOf[x]];
+    }
+    tf.tidy(() => {
+      this.dc!.assign(tf.tensor2d(dc, [k, nc]));
+      this.dx!.assign(tf.tensor2d(dx, [k, k]));
+    });
+  }
+
+  directIsZero(): boolean {
+    return this.dc !== null && allZero([this.dc, this.dx!]);
   }
 
   toJSON(): Record<string, unknown> {
@@ -98,6 +192,7 @@ export class FactoredSoftmax implements OutputLayer {
       hidden: this.hidden,
       classes: this.sizes.length,
       classOf: Array.from(this.classes.classOf),
+      direct: this.direct,
     };
   }
 

@@ -7,7 +7,7 @@ import { registerCpuKernels, registerWasmKernels } from '../kernels';
 import { assignClasses, classesFromClassOf } from './classes';
 import { FactoredSoftmax } from './factored';
 import { FullSoftmax } from './full';
-import type { OutputLayer } from './layer';
+import { MAX_DIRECT_K, type OutputLayer } from './layer';
 
 export type { OutputLayer } from './layer';
 export type { ClassAssignment } from './classes';
@@ -27,6 +27,11 @@ export interface OutputLayerOptions {
   classes?: number;
   /** Factored only: code frequencies [K] for frequency binning; equal-size classes without. */
   frequencies?: ArrayLike<number>;
+  /**
+   * Direct connections from the present code of each cell to the logits (a learned same-cell bigram table,
+   * Mikolov et al. 2011's RNNME); needs k ≤ 4096 (default false).
+   */
+  direct?: boolean;
   /** A previous layer's `toJSON()`: restores its class assignment exactly (classes/frequencies are then ignored). */
   config?: Record<string, unknown>;
 }
@@ -50,15 +55,30 @@ export function createOutputLayer(opts: OutputLayerOptions): OutputLayer {
   assertInt(opts.hidden, 'hidden', 1);
   assertInt(opts.seed, 'seed');
   if (opts.config !== undefined) checkConfig(opts.config, opts);
+  const direct = directOf(opts);
   // logProb's gradient needs UnsortedSegmentSum, which wasm lacks and cpu has in O(K·n·hidden); both idempotent.
   registerWasmKernels();
   registerCpuKernels();
-  if (opts.kind === 'full') return new FullSoftmax(opts.k, opts.hidden, opts.seed);
+  if (opts.kind === 'full') return new FullSoftmax(opts.k, opts.hidden, opts.seed, direct);
   const classes =
     opts.config !== undefined
       ? classesFromClassOf(opts.config.classOf, opts.k, 'config.classOf')
       : assignClasses(opts.k, opts.classes ?? Math.max(1, Math.round(Math.sqrt(opts.k))), opts.frequencies);
-  return new FactoredSoftmax(opts.k, opts.hidden, opts.seed, classes);
+  return new FactoredSoftmax(opts.k, opts.hidden, opts.seed, classes, direct);
+}
+
+/** Whether the layer gets direct connections: from the saved config when restoring (absent = false), else the option. */
+function directOf(opts: OutputLayerOptions): boolean {
+  if (opts.direct !== undefined && typeof opts.direct !== 'boolean') fail('E_RANGE', 'direct', 'a boolean', opts.direct);
+  let direct = opts.direct ?? false;
+  if (opts.config !== undefined) {
+    const saved = opts.config.direct ?? false;
+    if (typeof saved !== 'boolean') fail('E_FORMAT', 'config.direct', 'a boolean', saved);
+    if (opts.direct !== undefined && opts.direct !== saved) fail('E_FORMAT', 'config.direct', `${opts.direct} (as in the options)`, saved);
+    direct = saved;
+  }
+  if (direct && opts.k > MAX_DIRECT_K) fail('E_RANGE', 'k', `at most ${MAX_DIRECT_K} with direct connections (a [k, k] table)`, opts.k);
+  return direct;
 }
 
 function checkConfig(config: Record<string, unknown>, opts: OutputLayerOptions): void {

@@ -12,12 +12,30 @@ export interface OutputLayer {
   readonly k: number;
   /** Width of the hidden state fed in. */
   readonly hidden: number;
-  /** Trainable weights, in a fixed order (full: [W, b]; factored: [Wc, bc, Wx, bx]). */
+  /**
+   * Whether the logits also get direct connections from the present code of the cell (a learned same-cell
+   * bigram table, as in Mikolov et al. 2011's RNNME); `present` is then required by both methods.
+   */
+  readonly direct: boolean;
+  /**
+   * Trainable weights, in a fixed order (full: [W, b], then [D] when direct; factored: [Wc, bc, Wx, bx],
+   * then [Dc, Dx] when direct).
+   */
   readonly variables: tf.Variable[];
-  /** ln p(target | h) for each row: h [n, hidden] float32, targets [n] int32 in [0, K) → [n]. */
-  logProb(h: tf.Tensor2D, targets: tf.Tensor1D): tf.Tensor1D;
-  /** The whole log-distribution: h [n, hidden] → [n, K], each row's exp summing to 1. */
-  logProbsAll(h: tf.Tensor2D): tf.Tensor2D;
+  /**
+   * ln p(target | h, present) for each row: h [n, hidden] float32, targets [n] int32 in [0, K) → [n];
+   * `present` [n] int32, the code of each row's cell in the frame before the target (direct layers only).
+   */
+  logProb(h: tf.Tensor2D, targets: tf.Tensor1D, present?: tf.Tensor1D): tf.Tensor1D;
+  /** The whole log-distribution: h [n, hidden] → [n, K], each row's exp summing to 1 (`present` as in logProb). */
+  logProbsAll(h: tf.Tensor2D, present?: tf.Tensor1D): tf.Tensor2D;
+  /**
+   * Direct layers: sets the direct tables so that, with W and b at zero, p(x | present = a) = exp(table[a·K + x])
+   * exactly; `table` is a row-major [K, K] log-distribution per row (see bigramLogTable). E_STATE otherwise.
+   */
+  initDirect(table: Float32Array): void;
+  /** Direct layers: whether every direct table entry is still zero (never initialised nor trained). */
+  directIsZero(): boolean;
   /** Plain-JSON configuration (kind, sizes, class assignment); the weights live in `variables`. */
   toJSON(): Record<string, unknown>;
   /** Disposes the variables. */
@@ -47,13 +65,52 @@ export function checkHidden(h: unknown, hidden: number): number {
 }
 
 /** Checks targets is int32 [n] with values in [0, k); returns the values (read synchronously, n ints). */
-export function checkTargets(targets: unknown, n: number, k: number): Int32Array {
-  if (!(targets instanceof tf.Tensor)) fail('E_DTYPE', 'targets', 'a tf.Tensor1D', targets);
-  if (targets.rank !== 1 || targets.shape[0] !== n) fail('E_SHAPE', 'targets.shape', `[${n}]`, `[${targets.shape.join(', ')}]`);
-  if (targets.dtype !== 'int32') fail('E_DTYPE', 'targets.dtype', 'int32', targets.dtype);
+export function checkTargets(targets: unknown, n: number, k: number, arg = 'targets'): Int32Array {
+  if (!(targets instanceof tf.Tensor)) fail('E_DTYPE', arg, 'a tf.Tensor1D', targets);
+  if (targets.rank !== 1 || targets.shape[0] !== n) fail('E_SHAPE', `${arg}.shape`, `[${n}]`, `[${targets.shape.join(', ')}]`);
+  if (targets.dtype !== 'int32') fail('E_DTYPE', `${arg}.dtype`, 'int32', targets.dtype);
   const t = targets.dataSync() as Int32Array;
-  for (let i = 0; i < n; i++) if (t[i] < 0 || t[i] >= k) fail('E_RANGE', `targets[${i}]`, `a code in [0, ${k})`, t[i]);
+  for (let i = 0; i < n; i++) if (t[i] < 0 || t[i] >= k) fail('E_RANGE', `${arg}[${i}]`, `a code in [0, ${k})`, t[i]);
   return t;
+}
+
+/**
+ * Entries table[rows[i], cols[i]] of a [R, C] table as [n], through one gather on the flattened table
+ * (its gradient is one UnsortedSegmentSum into R·C).
+ */
+export function pickEntries(table: tf.Tensor2D, rows: ArrayLike<number>, cols: ArrayLike<number>): tf.Tensor1D {
+  const width = table.shape[1];
+  const idx = Int32Array.from({ length: rows.length }, (_, i) => rows[i] * width + cols[i]);
+  return tf.gather(tf.reshape(table, [-1]), tf.tensor1d(idx, 'int32')) as tf.Tensor1D;
+}
+
+/** Largest K a direct layer accepts: its [K, K] table (and Adam's two moments) must stay affordable. */
+export const MAX_DIRECT_K = 4096;
+
+/**
+ * Checks `present` for a layer: null for a layer without direct connections (it must then be absent), else
+ * the values of an int32 [n] tensor of codes in [0, k).
+ */
+export function checkPresent(present: unknown, direct: boolean, n: number, k: number): Int32Array | null {
+  if (!direct) {
+    if (present !== undefined) fail('E_RANGE', 'present', 'nothing (this layer has no direct connections)', 'a tensor');
+    return null;
+  }
+  if (present === undefined) fail('E_RANGE', 'present', 'the present codes [n] (this layer has direct connections)', present);
+  return checkTargets(present, n, k, 'present');
+}
+
+/** Checks an initial direct table: a direct layer and k·k finite values. */
+export function checkDirectTable(direct: boolean, table: unknown, k: number): Float32Array {
+  if (!direct) fail('E_STATE', 'initDirect', 'a layer with direct connections', 'a layer without');
+  if (!(table instanceof Float32Array) || table.length !== k * k) fail('E_SHAPE', 'table', `a Float32Array of ${k * k} (k·k) values`, table);
+  for (let i = 0; i < table.length; i++) if (!Number.isFinite(table[i])) fail('E_RANGE', `table[${i}]`, 'a finite log-probability', table[i]);
+  return table;
+}
+
+/** Whether every entry of the given variables is zero. */
+export function allZero(vars: tf.Variable[]): boolean {
+  return tf.tidy(() => vars.every((v) => tf.any(tf.notEqual(v, 0)).dataSync()[0] === 0));
 }
 
 /** Logits h·W + b: [n, hidden] × [hidden, m] → [n, m]. */

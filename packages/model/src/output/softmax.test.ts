@@ -31,11 +31,14 @@ function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
   return m;
 }
 
-/** Slow float64 reference of the factored distribution, straight from the definition and the saved config. */
-function factoredReference(layer: OutputLayer, h: Float32Array, n: number): Float64Array {
+/**
+ * Slow float64 reference of the factored distribution, straight from the definition and the saved config;
+ * with `present`, the direct tables Dc [K, C] and Dx [K, K] (permuted columns) add to the logits.
+ */
+function factoredReference(layer: OutputLayer, h: Float32Array, n: number, present?: Int32Array): Float64Array {
   const { k, hidden } = layer;
   const classOf = layer.toJSON().classOf as number[];
-  const [wc, bc, wx, bx] = layer.variables.map((v) => v.dataSync());
+  const [wc, bc, wx, bx, dc, dx] = layer.variables.map((v) => v.dataSync());
   const c = bc.length;
   const members = Array.from({ length: c }, (_, cls) => classOf.flatMap((x, code) => (x === cls ? [code] : [])));
   const column = new Int32Array(k);
@@ -48,10 +51,10 @@ function factoredReference(layer: OutputLayer, h: Float32Array, n: number): Floa
     return s;
   };
   for (let i = 0; i < n; i++) {
-    const zc = Array.from({ length: c }, (_, cls) => dot(wc, c, cls, i) + bc[cls]);
+    const zc = Array.from({ length: c }, (_, cls) => dot(wc, c, cls, i) + bc[cls] + (present ? dc[present[i] * c + cls] : 0));
     const zcNorm = Math.log(zc.reduce((a, z) => a + Math.exp(z), 0));
     for (const [cls, m] of members.entries()) {
-      const zx = m.map((code) => dot(wx, k, column[code], i) + bx[column[code]]);
+      const zx = m.map((code) => dot(wx, k, column[code], i) + bx[column[code]] + (present ? dx[present[i] * k + column[code]] : 0));
       const zxNorm = Math.log(zx.reduce((a, z) => a + Math.exp(z), 0));
       m.forEach((code, idx) => (out[i * k + code] = zc[cls] - zcNorm + zx[idx] - zxNorm));
     }
@@ -73,36 +76,55 @@ afterAll(() => {
   for (const l of layers) l.dispose();
 });
 
-describe.each(['full', 'factored'] as const)('%s softmax', (kind) => {
+describe.each([
+  ['full', false],
+  ['full', true],
+  ['factored', false],
+  ['factored', true],
+] as const)('%s softmax, direct %s', (kind, direct) => {
   const k = 7;
   const hidden = 4;
   const n = 9;
+  /** Present codes for a direct layer (seeded), nothing for the others. */
+  const presentFor = (seed: number, rows: number) => (direct ? randomTargets(seed, rows, k) : undefined);
 
   it('is normalised, and logProb is the target column of logProbsAll', () => {
-    const layer = make({ kind, k, hidden, seed: 1, classes: 3, frequencies: FREQ });
+    const layer = make({ kind, k, hidden, seed: 1, classes: 3, frequencies: FREQ, direct });
+    expect(layer.direct).toBe(direct);
+    expect(layer.variables.length).toBe((kind === 'full' ? 2 : 4) + (direct ? (kind === 'full' ? 1 : 2) : 0));
     randomise(layer, 2, 1.5);
     const h = randomHidden(3, n, hidden);
     const t = randomTargets(4, n, k);
-    const all = layer.logProbsAll(h);
+    const present = presentFor(40, n);
+    const all = layer.logProbsAll(h, present);
     expect(all.shape).toEqual([n, k]);
     const sums = tf.sum(tf.exp(all), 1).dataSync();
     expect(maxAbsDiff(sums, new Float32Array(n).fill(1))).toBeLessThan(1e-5);
-    const lp = layer.logProb(h, t);
+    const lp = layer.logProb(h, t, present);
     const allV = all.dataSync();
     const picked = Array.from(t.dataSync(), (x, i) => allV[i * k + x]);
     expect(maxAbsDiff(lp.dataSync(), picked)).toBeLessThan(1e-5);
     // Not uniform: the test would not notice a constant output otherwise.
     expect(Math.max(...allV) - Math.min(...allV)).toBeGreaterThan(1);
-    tf.dispose([h, t, all, lp]);
+    if (present) {
+      // the direct table must matter: another present code gives another distribution
+      const other = tf.tensor1d(Array.from(present.dataSync(), (x) => (x + 1) % k), 'int32');
+      const moved = layer.logProbsAll(h, other);
+      expect(maxAbsDiff(moved.dataSync(), allV)).toBeGreaterThan(0.1);
+      tf.dispose([other, moved]);
+    }
+    tf.dispose([h, t, all, lp, present ?? []]);
   });
 
   it('gradients of logProb w.r.t. h and every variable match central finite differences (cpu)', () => {
-    const layer = make({ kind, k, hidden: 3, seed: 5, classes: 3, frequencies: FREQ });
+    const layer = make({ kind, k, hidden: 3, seed: 5, classes: 3, frequencies: FREQ, direct });
     randomise(layer, 6, 0.7);
     const hv = randomHidden(7, 5, 3);
     const t = randomTargets(8, 5, k);
+    // present codes repeat (rows 0 and 3 share one) so a direct entry collects gradient from two rows
+    const present = direct ? tf.tensor1d([2, 5, 0, 2, 6], 'int32') : undefined;
     const r = tf.tensor1d([0.3, -1.1, 0.8, 0.5, -0.4]); // weights rows so errors cannot cancel
-    const loss = (h: tf.Tensor2D) => tf.sum(tf.mul(layer.logProb(h, t), r)) as tf.Scalar;
+    const loss = (h: tf.Tensor2D) => tf.sum(tf.mul(layer.logProb(h, t, present), r)) as tf.Scalar;
     const analytic = tf.tidy(() => {
       const { grads } = tf.variableGrads(() => loss(hv), layer.variables);
       return [tf.grad(loss)(hv), ...layer.variables.map((v) => grads[v.name])];
@@ -130,41 +152,60 @@ describe.each(['full', 'factored'] as const)('%s softmax', (kind) => {
     });
     // The check must see real gradients, not zeros everywhere.
     expect(Math.max(...analytic.map((a) => tf.max(tf.abs(a)).dataSync()[0]))).toBeGreaterThan(0.1);
-    tf.dispose([hv, t, r, ...analytic]);
+    if (direct) {
+      // and the direct tables get a real gradient of their own (the last variables)
+      const last = analytic[analytic.length - 1];
+      expect(tf.tidy(() => tf.max(tf.abs(last)).dataSync()[0])).toBeGreaterThan(0.05);
+    }
+    tf.dispose([hv, t, r, ...analytic, present ?? []]);
   });
 
   it('toJSON/config round trip restores identical outputs', () => {
-    const a = make({ kind, k, hidden, seed: 9, classes: 3, frequencies: FREQ });
+    const a = make({ kind, k, hidden, seed: 9, classes: 3, frequencies: FREQ, direct });
     randomise(a, 10);
     const config = JSON.parse(JSON.stringify(a.toJSON())) as Record<string, unknown>;
     const b = make({ kind, k, hidden, seed: 11, config });
     expect(b.toJSON()).toEqual(a.toJSON());
+    expect(b.direct).toBe(direct);
     a.variables.forEach((v, i) => b.variables[i].assign(v));
     const h = randomHidden(12, n, hidden);
     const t = randomTargets(13, n, k);
-    const [la, lb] = [a, b].map((l) => l.logProbsAll(h));
+    const present = presentFor(41, n);
+    const [la, lb] = [a, b].map((l) => l.logProbsAll(h, present));
     expect(Array.from(lb.dataSync())).toEqual(Array.from(la.dataSync()));
-    const [pa, pb] = [a, b].map((l) => l.logProb(h, t));
+    const [pa, pb] = [a, b].map((l) => l.logProb(h, t, present));
     expect(Array.from(pb.dataSync())).toEqual(Array.from(pa.dataSync()));
-    tf.dispose([h, t, la, lb, pa, pb]);
+    tf.dispose([h, t, la, lb, pa, pb, present ?? []]);
   });
 
   it('rejects bad inputs with VqvidError', () => {
-    const layer = make({ kind, k, hidden, seed: 1 });
+    const layer = make({ kind, k, hidden, seed: 1, direct });
     const h = randomHidden(1, 3, hidden);
+    const ok = presentFor(42, 3);
     const cases: Array<[() => unknown, string]> = [
-      [() => layer.logProb(h, tf.tensor1d([0, 7, 1], 'int32')), 'E_RANGE'],
-      [() => layer.logProb(h, tf.tensor1d([0, 1, 1])), 'E_DTYPE'],
-      [() => layer.logProb(h, tf.tensor1d([0, 1], 'int32')), 'E_SHAPE'],
-      [() => layer.logProbsAll(randomHidden(1, 3, hidden + 1)), 'E_SHAPE'],
+      [() => layer.logProb(h, tf.tensor1d([0, 7, 1], 'int32'), ok), 'E_RANGE'],
+      [() => layer.logProb(h, tf.tensor1d([0, 1, 1]), ok), 'E_DTYPE'],
+      [() => layer.logProb(h, tf.tensor1d([0, 1], 'int32'), ok), 'E_SHAPE'],
+      [() => layer.logProbsAll(randomHidden(1, 3, hidden + 1), ok), 'E_SHAPE'],
       [() => createOutputLayer({ kind, k: 0, hidden, seed: 1 }), 'E_RANGE'],
       [() => createOutputLayer({ kind, k, hidden, seed: 1, config: { kind, k: 8, hidden } }), 'E_FORMAT'],
+      [() => createOutputLayer({ kind, k, hidden, seed: 1, direct: !direct, config: layer.toJSON() }), 'E_FORMAT'],
+      [() => createOutputLayer({ kind, k: 5000, hidden, seed: 1, direct: true }), 'E_RANGE'],
+      // a direct layer needs the present codes, the others must not get any
+      [() => layer.logProbsAll(h, direct ? undefined : tf.tensor1d([0, 1, 2], 'int32')), 'E_RANGE'],
+      [() => layer.logProb(h, tf.tensor1d([0, 1, 1], 'int32'), direct ? undefined : tf.tensor1d([0, 1, 2], 'int32')), 'E_RANGE'],
+      ...(direct
+        ? ([
+            [() => layer.logProb(h, tf.tensor1d([0, 1, 1], 'int32'), tf.tensor1d([0, 7, 1], 'int32')), 'E_RANGE'],
+            [() => layer.logProbsAll(h, tf.tensor1d([0, 1], 'int32')), 'E_SHAPE'],
+          ] as Array<[() => unknown, string]>)
+        : []),
     ];
     for (const [f, code] of cases) {
       expect(f).toThrow(VqvidError);
       expect(() => f()).toThrow(expect.objectContaining({ code }));
     }
-    h.dispose();
+    tf.dispose([h, ok ?? []]);
   });
 });
 
@@ -181,6 +222,24 @@ describe('factored softmax', () => {
     tf.dispose([h, all]);
   });
 
+  it('with direct connections matches the reference with the Dc and Dx table entries added', () => {
+    const k = 23;
+    const freq = Array.from({ length: k }, (_, i) => ((i * 5) % 13) + 1);
+    const layer = make({ kind: 'factored', k, hidden: 5, seed: 3, classes: 5, frequencies: freq, direct: true });
+    randomise(layer, 14, 1.2);
+    const h = randomHidden(15, 40, 5);
+    const present = randomTargets(16, 40, k);
+    const targets = randomTargets(17, 40, k);
+    const all = layer.logProbsAll(h, present);
+    const ref = factoredReference(layer, h.dataSync() as Float32Array, 40, present.dataSync() as Int32Array);
+    expect(maxAbsDiff(all.dataSync(), ref)).toBeLessThan(2e-5);
+    // logProb takes its own path (only the target class's Dx entries): check it against the reference too
+    const lp = layer.logProb(h, targets, present);
+    const picked = Array.from(targets.dataSync(), (x, i) => ref[i * k + x]);
+    expect(maxAbsDiff(lp.dataSync(), picked)).toBeLessThan(2e-5);
+    tf.dispose([h, present, targets, all, lp]);
+  });
+
   it('with one class equals the full softmax with the same weights', () => {
     const full = make({ kind: 'full', k: 12, hidden: 4, seed: 1 });
     const fact = make({ kind: 'factored', k: 12, hidden: 4, seed: 2, classes: 1 });
@@ -194,6 +253,22 @@ describe('factored softmax', () => {
     expect(maxAbsDiff(results[0][1].dataSync(), results[1][1].dataSync())).toBeLessThan(1e-6);
     tf.dispose([h, t, ...results.flat()]);
   });
+
+  it('with one class and direct connections equals the full softmax with the same D table', () => {
+    const full = make({ kind: 'full', k: 12, hidden: 4, seed: 1, direct: true });
+    const fact = make({ kind: 'factored', k: 12, hidden: 4, seed: 2, classes: 1, direct: true });
+    randomise(full, 3, 1.5);
+    fact.variables[2].assign(full.variables[0]);
+    fact.variables[3].assign(full.variables[1]);
+    fact.variables[5].assign(full.variables[2]);
+    const h = randomHidden(4, 8, 4);
+    const t = randomTargets(5, 8, 12);
+    const present = randomTargets(6, 8, 12);
+    const results = [full, fact].map((l) => [l.logProbsAll(h, present), l.logProb(h, t, present)]);
+    expect(maxAbsDiff(results[0][0].dataSync(), results[1][0].dataSync())).toBeLessThan(1e-6);
+    expect(maxAbsDiff(results[0][1].dataSync(), results[1][1].dataSync())).toBeLessThan(1e-6);
+    tf.dispose([h, t, present, ...results.flat()]);
+  });
 });
 
 describe('on the wasm backend', () => {
@@ -201,15 +276,22 @@ describe('on the wasm backend', () => {
     await tf.setBackend('cpu');
   });
 
-  it.each(['full', 'factored'] as const)('%s: values and gradients agree with cpu; numTensors stays flat', async (kind) => {
-    const layer = make({ kind, k: 40, hidden: 6, seed: 21, classes: 6 });
+  it.each([
+    ['full', false],
+    ['factored', false],
+    ['full', true],
+    ['factored', true],
+  ] as const)('%s (direct %s): values and gradients agree with cpu; numTensors stays flat', async (kind, direct) => {
+    const layer = make({ kind, k: 40, hidden: 6, seed: 21, classes: 6, direct });
     randomise(layer, 22);
     const hv = randomHidden(23, 30, 6).arraySync();
     const tv = Array.from(randomTargets(24, 30, 40).dataSync());
+    const pv = Array.from(randomTargets(25, 30, 40).dataSync());
     const step = () =>
       tf.tidy(() => {
         const h = tf.tensor2d(hv);
-        const f = (x: tf.Tensor2D) => tf.neg(tf.mean(layer.logProb(x, tf.tensor1d(tv, 'int32')))) as tf.Scalar;
+        const present = direct ? tf.tensor1d(pv, 'int32') : undefined;
+        const f = (x: tf.Tensor2D) => tf.neg(tf.mean(layer.logProb(x, tf.tensor1d(tv, 'int32'), present))) as tf.Scalar;
         const { value, grads } = tf.variableGrads(() => f(h), layer.variables);
         return [value, tf.grad(f)(h), ...layer.variables.map((v) => grads[v.name])];
       });
