@@ -44,9 +44,9 @@ export interface ModelOptions {
   classes?: number;
   /**
    * Direct connections from each cell's present code to its output logits: a learned [k, k] same-cell
-   * bigram table added to the logits (RNNME, Mikolov et al. 2011), zero at the start. Lets the network
-   * learn "stay or flicker to a similar code" at once and spend its state on motion; needs k ≤ 4096
-   * (default false).
+   * bigram table added to the logits (RNNME, Mikolov et al. 2011), started by the first fit at the training
+   * codes' bigram. It speeds up the start of training but, on vtest, ends higher than a network without it
+   * (see the package README); needs k ≤ 4096 (default false).
    */
   direct?: boolean;
   /**
