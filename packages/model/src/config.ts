@@ -1,4 +1,5 @@
 import { assertInt, assertNumber, fail } from '@vqvid/core';
+import { MAX_DIRECT_K } from './output/layer';
 
 /**
  * Which recurrent cell updates the per-cell state: 'tanh' (Elman) or 'gru' (gated, 1x1).
@@ -50,7 +51,7 @@ export interface ModelOptions {
    */
   direct?: boolean;
   /**
-   * Dropout rate in [0, 1) during training, on the embedded codes and on the state read by the output layer
+   * Dropout rate in [0, 0.95] during training, on the embedded codes and on the state read by the output layer
    * (not on the recurrence, as in Zaremba et al. 2014); masks are seeded per step. Default 0.
    */
   dropout?: number;
@@ -91,8 +92,6 @@ export interface ModelConfig {
 }
 
 const MAX_K = 65536;
-/** Largest k with direct connections (the [k, k] table and its two Adam moments: 192 MiB at 4096). */
-const MAX_DIRECT_K = 4096;
 
 /** Validates user options and fills defaults; `fixedKernel` pins the kernel (the RNN baseline). */
 export function resolveConfig(opts: ModelOptions, fixedKernel?: number): ModelConfig {

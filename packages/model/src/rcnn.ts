@@ -344,14 +344,11 @@ export class RCNN {
   }
 
   /**
-   * @internal the present codes as the output layer wants them: an int32 [n·copies] tensor of `frame`
-   * repeated `copies` times with direct connections, undefined without (the caller's tidy disposes it).
+   * @internal the present codes as the output layer wants them: an int32 tensor of `codes` with direct
+   * connections, undefined without (the caller's tidy disposes it).
    */
-  presentTensor(frame: ArrayLike<number>, copies = 1): tf.Tensor1D | undefined {
-    if (!this.config.direct) return undefined;
-    const out = new Int32Array(frame.length * copies);
-    for (let j = 0; j < copies; j++) out.set(frame, j * frame.length);
-    return tf.tensor1d(out, 'int32');
+  presentTensor(codes: ArrayLike<number>): tf.Tensor1D | undefined {
+    return this.config.direct ? tf.tensor1d(Int32Array.from(codes), 'int32') : undefined;
   }
 
   /**

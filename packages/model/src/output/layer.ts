@@ -84,7 +84,7 @@ export function pickEntries(table: tf.Tensor2D, rows: ArrayLike<number>, cols: A
   return tf.gather(tf.reshape(table, [-1]), tf.tensor1d(idx, 'int32')) as tf.Tensor1D;
 }
 
-/** Largest K a direct layer accepts: its [K, K] table (and Adam's two moments) must stay affordable. */
+/** Largest K a direct layer accepts: its [K, K] table and Adam's two moments take 192 MiB at 4096. */
 export const MAX_DIRECT_K = 4096;
 
 /**
