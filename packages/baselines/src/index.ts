@@ -11,3 +11,5 @@ export { flowInterpolate, flowExtrapolate } from './flowframes';
 export type { FlowInterpolateOptions } from './flowframes';
 export { CodeNgramModel, UnigramModel, BigramModel, SpatialNgramModel } from './ngram';
 export type { CodeEvaluation, NgramOptions, SpatialNgramOptions } from './ngram';
+export { CopyPreviousModel } from './copyprev';
+export type { CopyPreviousFitOptions } from './copyprev';

@@ -1,0 +1,255 @@
+import { Rng } from '@vqvid/core';
+import { DECODERS, decodeCells, fitDecoderAlpha } from './decoders';
+import type { DecodeCellsOptions, DecoderName } from './decoders';
+
+type Case = Omit<DecodeCellsOptions, 'decoder'>;
+
+/** Random problem; `levels` > 0 quantises probabilities to multiples of 1/levels-ish so ties occur. */
+function randomCase(seed: number, opts: { cells?: number; levels?: number } = {}): Case {
+  const rng = new Rng(seed);
+  const k = 5 + rng.int(36);
+  const dim = 4 + rng.int(13);
+  const cells = opts.cells ?? 10;
+  const probs = new Float32Array(cells * k);
+  const present = new Int32Array(cells);
+  for (let cell = 0; cell < cells; cell++) {
+    const w = Array.from({ length: k }, () => (opts.levels ? 1 + rng.int(opts.levels) : Math.exp(2.5 * rng.normal())));
+    // Some cells make the present code the favourite, the rest pick it at random (often outside the top M).
+    const a = rng.int(k);
+    if (cell % 3 === 0) w[a] = Math.max(...w) * 2;
+    present[cell] = a;
+    const z = w.reduce((s, x) => s + x, 0);
+    w.forEach((x, c) => (probs[cell * k + c] = x / z));
+  }
+  const normals = (n: number) => Float32Array.from({ length: n }, () => rng.normal());
+  return {
+    probs, k, present, dim, reference: normals(cells * dim), centroids: normals(k * dim),
+    alpha: rng.next() < 0.3 ? 1 : rng.next(), topM: 1 + rng.int(k),
+  };
+}
+
+/** Slow reference: full sort, explicit stand-ins, expected errors summed candidate by candidate in float64. */
+function referenceDecode(o: DecodeCellsOptions): Float64Array {
+  const { k, dim, present, reference, centroids, decoder } = o;
+  const alpha = o.alpha ?? 1;
+  const topM = o.topM ?? Math.min(16, k);
+  const cells = o.probs.length / k;
+  const out = new Float64Array(cells * dim);
+  for (let cell = 0; cell < cells; cell++) {
+    const p = Array.from(o.probs.subarray(cell * k, (cell + 1) * k));
+    const order = p.map((_, c) => c).sort((x, y) => p[y] - p[x] || x - y);
+    const P = Array.from(reference.subarray(cell * dim, (cell + 1) * dim));
+    const C = (c: number) => Array.from(centroids.subarray(c * dim, (c + 1) * dim));
+    const a = present[cell];
+    const standIn = (c: number) => {
+      const cc = C(c);
+      return c === a ? P : P.map((x, j) => x + alpha * (cc[j] - x));
+    };
+    const set = [a, ...order.slice(0, topM).filter((c) => c !== a).sort((x, y) => x - y)];
+    const stored = new Map(set.map((c) => [c, standIn(c)]));
+    const z = (c: number) => stored.get(c) ?? standIn(c);
+    const mass = set.reduce((s, c) => s + p[c], 0);
+    const risk = (y: number[]) => set.reduce((s, c) => s + (p[c] / mass) * z(c).reduce((e, zc, j) => e + (y[j] - zc) ** 2, 0), 0);
+    let y: number[];
+    if (decoder === 'centroid') y = C(order[0]);
+    else if (decoder === 'skip') y = z(order[0]);
+    else if (decoder === 'mean') y = P.map((_, j) => set.reduce((s, c) => s + (p[c] / mass) * z(c)[j], 0));
+    else y = set.map(z).reduce((best, cand) => (risk(cand) < risk(best) ? cand : best));
+    out.set(y, cell * dim);
+  }
+  return out;
+}
+
+const rowOf = (a: ArrayLike<number>, cell: number, dim: number) => Array.from(a).slice(cell * dim, (cell + 1) * dim);
+
+function expectClose(got: Float32Array, want: Float64Array, tol = 1e-5): void {
+  expect(got.length).toBe(want.length);
+  let worst = 0;
+  for (let i = 0; i < got.length; i++) worst = Math.max(worst, Math.abs(got[i] - want[i]));
+  expect(worst).toBeLessThan(tol);
+}
+
+describe('decodeCells agrees with the slow reference', () => {
+  const seeds = [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12];
+  test.each(DECODERS.map((d) => [d]))('%s on random cases', (decoder) => {
+    for (const seed of seeds) {
+      const o = { ...randomCase(seed), decoder };
+      expectClose(decodeCells(o), referenceDecode(o));
+      const full = { ...o, topM: o.k };
+      expectClose(decodeCells(full), referenceDecode(full));
+      const byDefault = { ...o, topM: undefined, alpha: undefined };
+      expectClose(decodeCells(byDefault), referenceDecode(byDefault));
+    }
+  });
+
+  // Equal probabilities: the top-M selection must break ties towards lower codes, like the sort.
+  test.each((['centroid', 'skip', 'mean'] as DecoderName[]).map((d) => [d]))('%s with tied probabilities', (decoder) => {
+    for (const seed of seeds) {
+      const o = { ...randomCase(100 + seed, { levels: 3 }), decoder };
+      expectClose(decodeCells(o), referenceDecode(o));
+    }
+  });
+});
+
+describe('hand-made cases', () => {
+  // dim 2, k 3; cell 0's present code is 1, cell 1's is 2.
+  const base = {
+    k: 3,
+    dim: 2,
+    present: [1, 2],
+    reference: Float32Array.from([0.25, -0.5, 3, 4]),
+    centroids: Float32Array.from([1, 2, 10, 20, -7, 0.125]),
+  };
+
+  test("'centroid' breaks ties towards the lowest code", () => {
+    const probs = Float32Array.from([0.25, 0.375, 0.375, 0.5, 0.5, 0]);
+    expect(Array.from(decodeCells({ ...base, probs, decoder: 'centroid' }))).toEqual([10, 20, 1, 2]);
+  });
+
+  test("'skip' returns the reference patch exactly when the argmax is the present code", () => {
+    const probs = Float32Array.from([0.1, 0.7, 0.2, 0.3, 0.3, 0.4]);
+    const y = decodeCells({ ...base, probs, decoder: 'skip', alpha: 0.37 });
+    expect(Array.from(y)).toEqual(Array.from(base.reference));
+  });
+
+  test("alpha = 1 and a one-hot distribution: 'mbr' and 'mean' return that centroid exactly", () => {
+    const probs = Float32Array.from([1, 0, 0, 0, 1, 0]);
+    for (const decoder of ['mbr', 'mean'] as const) {
+      const y = decodeCells({ ...base, probs, decoder, alpha: 1 });
+      expect(Array.from(y)).toEqual([...rowOf(base.centroids, 0, 2), ...rowOf(base.centroids, 1, 2)]);
+    }
+  });
+
+  test('alpha = 0: every decoder but centroid returns the reference patches', () => {
+    for (const seed of [1, 2, 3]) {
+      const o = randomCase(seed);
+      for (const decoder of DECODERS.filter((d) => d !== 'centroid')) {
+        const y = decodeCells({ ...o, decoder, alpha: 0 });
+        expectClose(y, Float64Array.from(o.reference), 1e-6);
+        if (decoder !== 'mean') expect(Array.from(y)).toEqual(Array.from(o.reference));
+      }
+    }
+  });
+
+  test("'mean' equals 'mbr' when one code has probability 1", () => {
+    const o = randomCase(5);
+    const probs = new Float32Array(o.probs.length);
+    for (let cell = 0; cell < 10; cell++) probs[cell * o.k + ((cell * 7) % o.k)] = 1;
+    const mean = decodeCells({ ...o, probs, decoder: 'mean', alpha: 0.6 });
+    const mbr = decodeCells({ ...o, probs, decoder: 'mbr', alpha: 0.6 });
+    expect(Array.from(mean)).toEqual(Array.from(mbr));
+  });
+
+  test("'mbr' breaks equal risks towards P, then the lower code", () => {
+    const o = { k: 3, dim: 1, present: [0], reference: Float32Array.from([0]), centroids: Float32Array.from([5, 1, 3]), decoder: 'mbr' as const };
+    // m = 0.5: risks ‖y‖² − 2y·m are 0 for both P = 0 and z_1 = 1.
+    expect(Array.from(decodeCells({ ...o, probs: Float32Array.from([0.5, 0.5, 0]) }))).toEqual([0]);
+    // m = 2: z_1 = 1 and z_2 = 3 both have risk −3, P has 0.
+    expect(Array.from(decodeCells({ ...o, probs: Float32Array.from([0, 0.5, 0.5]) }))).toEqual([1]);
+  });
+
+  test('truncation to the top M changes the result', () => {
+    // P = 0; code 1 (p 0.36) stands for +1, code 2 (p 0.34) for −1, the present code 0 has p 0.30.
+    const o = {
+      k: 3, dim: 1, present: [0], reference: Float32Array.from([0]), centroids: Float32Array.from([5, 1, -1]),
+      probs: Float32Array.from([0.3, 0.36, 0.34]),
+    };
+    // Top 1: S = {1, present}: 1 outweighs P. Top 2: the ±1 cancel and P has the lowest risk.
+    expect(Array.from(decodeCells({ ...o, decoder: 'mbr', topM: 1 }))).toEqual([1]);
+    expect(Array.from(decodeCells({ ...o, decoder: 'mbr', topM: 2 }))).toEqual([0]);
+    expect(decodeCells({ ...o, decoder: 'mean', topM: 1 })[0]).toBeCloseTo(0.36 / 0.66, 6);
+    expect(decodeCells({ ...o, decoder: 'mean', topM: 2 })[0]).toBeCloseTo(0.02, 6);
+  });
+});
+
+describe('fitDecoderAlpha', () => {
+  /** Truths made with 'skip' at alpha 0.3: P where the argmax is the present code, else P + 0.3(C − P). */
+  const samples = [21, 22, 23].map((seed) => {
+    const o = randomCase(seed);
+    const truth = new Float32Array(o.reference.length);
+    for (let cell = 0; cell < 10; cell++) {
+      const p = Array.from(o.probs.subarray(cell * o.k, (cell + 1) * o.k));
+      const c = p.indexOf(Math.max(...p));
+      for (let j = 0; j < o.dim; j++) {
+        const P = o.reference[cell * o.dim + j];
+        truth[cell * o.dim + j] = c === o.present[cell] ? P : P + 0.3 * (o.centroids[c * o.dim + j] - P);
+      }
+    }
+    const { alpha: _unused, ...rest } = o;
+    return { ...rest, truth, decoder: 'skip' as const };
+  });
+
+  test('finds the alpha that generated the truths', () => {
+    const { alpha, mse } = fitDecoderAlpha(samples);
+    expect(alpha).toBe(0.3);
+    expect(mse).toHaveLength(11);
+    expect(mse[3]).toBeLessThan(1e-12);
+    expect(Math.min(...mse.filter((_, i) => i !== 3))).toBeGreaterThan(1e-3);
+  });
+
+  test('mse is the mean squared error of decodeCells at each grid value', () => {
+    const grid = [0, 0.45, 1];
+    const { mse } = fitDecoderAlpha(samples, { grid });
+    grid.forEach((alpha, g) => {
+      let sse = 0;
+      let n = 0;
+      for (const s of samples) {
+        const y = decodeCells({ ...s, alpha });
+        y.forEach((v, i) => (sse += (v - s.truth[i]) ** 2));
+        n += y.length;
+      }
+      expect(mse[g]).toBeCloseTo(sse / n, 10);
+    });
+  });
+
+  test("ties go to the larger alpha ('centroid' ignores alpha)", () => {
+    const { alpha, mse } = fitDecoderAlpha(samples.map((s) => ({ ...s, decoder: 'centroid' as const })));
+    expect(new Set(mse).size).toBe(1);
+    expect(alpha).toBe(1);
+  });
+
+  test('rejects mixed decoders, bad grids and bad truths', () => {
+    expectError(() => fitDecoderAlpha([samples[0], { ...samples[1], decoder: 'mbr' }]), 'E_RANGE', 'samples[1].decoder');
+    expectError(() => fitDecoderAlpha(samples, { grid: [] }), 'E_SHAPE', 'opts.grid');
+    expectError(() => fitDecoderAlpha(samples, { grid: [0.5, 1.5] }), 'E_RANGE', 'opts.grid[1]');
+    expectError(() => fitDecoderAlpha([]), 'E_SHAPE', 'samples');
+    expectError(() => fitDecoderAlpha([{ ...samples[0], truth: new Float32Array(3) }]), 'E_SHAPE', 'samples[0].truth.length');
+    expectError(() => fitDecoderAlpha([{ ...samples[0], reference: new Float32Array(3) }]), 'E_SHAPE', 'samples[0].reference.length');
+  });
+});
+
+/** Expects `f` to throw a VqvidError with this code whose message names `argument`. */
+const expectError = (f: () => unknown, code: string, argument: string): void =>
+  expect(f).toThrow(expect.objectContaining({ name: 'VqvidError', code, details: expect.objectContaining({ argument }) }));
+
+describe('validation names the argument', () => {
+  const o: DecodeCellsOptions = { ...randomCase(3), decoder: 'mbr' };
+  test.each<[string, Partial<DecodeCellsOptions> | Record<string, unknown>, string, string]>([
+    ['probs not a multiple of k', { probs: new Float32Array(o.k * 10 + 1) }, 'E_SHAPE', 'probs.length'],
+    ['present too short', { present: [0, 1] }, 'E_SHAPE', 'present.length'],
+    ['reference too short', { reference: new Float32Array(5) }, 'E_SHAPE', 'reference.length'],
+    ['centroids too long', { centroids: new Float32Array(o.k * o.dim + 1) }, 'E_SHAPE', 'centroids.length'],
+    ['probs of the wrong type', { probs: new Float64Array(o.probs) }, 'E_DTYPE', 'probs'],
+    ['an unknown decoder', { decoder: 'median' }, 'E_RANGE', 'decoder'],
+    ['alpha above 1', { alpha: 1.5 }, 'E_RANGE', 'alpha'],
+    ['topM 0', { topM: 0 }, 'E_RANGE', 'topM'],
+    ['topM above k', { topM: o.k + 1 }, 'E_RANGE', 'topM'],
+    ['a present code >= k', { present: Int32Array.from(o.present as Int32Array, (c, i) => (i === 4 ? o.k : c)) }, 'E_RANGE', 'present[4]'],
+  ])('%s', (_, patch, code, arg) => {
+    expectError(() => decodeCells({ ...o, ...patch } as DecodeCellsOptions), code, arg);
+  });
+
+  test('negative, non-finite and unnormalised probabilities', () => {
+    const bad = (i: number, v: number) => {
+      const probs = o.probs.slice();
+      probs[i] = v;
+      return { ...o, probs };
+    };
+    expectError(() => decodeCells(bad(7, -0.1)), 'E_RANGE', 'probs[7]');
+    expectError(() => decodeCells(bad(7, NaN)), 'E_RANGE', 'probs[7]');
+    expectError(() => decodeCells(bad(o.k, o.probs[o.k] + 0.5)), 'E_RANGE', 'probs (sum of row 1)');
+    const ref = o.reference.slice();
+    ref[2] = Infinity;
+    expectError(() => decodeCells({ ...o, reference: ref }), 'E_RANGE', 'reference[2]');
+  });
+});
