@@ -6,9 +6,8 @@ import { sliceCodes, sliceVideo } from '@vqvid/core';
 import { flowInterpolate, linearInterpolate } from '@vqvid/baselines';
 import { evaluateFrames } from '@vqvid/metrics';
 import { RCNN, initBackend } from '@vqvid/model';
-import { extractPatches, reassemble } from '@vqvid/patches';
-import { Quantizer } from '@vqvid/quantize';
-import { denormalize, normalize, readVideo, syntheticVideo } from '@vqvid/video';
+import { PatchCodec } from '@vqvid/quantize';
+import { readVideo, syntheticVideo } from '@vqvid/video';
 
 const { values, positionals } = parseArgs({
   allowPositionals: true,
@@ -20,11 +19,8 @@ const video = positionals[0]
   : syntheticVideo({ kind: 'bouncing', width: 64, height: 64, frames, seed: 2 });
 const t = video.frames - 3; // the missing frame; frames after t+1 are never seen
 
-const { video: z, std } = normalize(video);
-const grid = extractPatches(z, { size: 8, stride: 8 });
-const quantizer = new Quantizer({ k: 32, seed: 1, maxIter: 20 });
-await quantizer.fit(grid);
-const codes = await quantizer.encode(grid);
+const codec = await PatchCodec.fit(video, { k: 32, patch: 8, seed: 1, maxIter: 20 });
+const codes = await codec.encode(video);
 
 await initBackend();
 const model = new RCNN({ k: 32, hidden: 32, embedDim: 16, seed: 1 });
@@ -33,7 +29,8 @@ await model.fit(sliceCodes(codes, 0, t), { epochs: Math.max(1, steps / 5), steps
 
 // The model picks the codes of frame t that make frames t and t+1 most likely given the past.
 const filled = model.fill(sliceCodes(codes, 0, t), sliceCodes(codes, t + 1));
-const decode = (c) => denormalize(reassemble(quantizer.decode(c), video), std);
+// The model's codes come without geometry: they sit on the grid of the codes they were filled from.
+const decode = (c) => codec.decode({ ...c, geometry: codes.geometry });
 const truth = sliceVideo(video, t);
 const before = sliceVideo(video, t - 1);
 const after = sliceVideo(video, t + 1);
@@ -51,4 +48,4 @@ for (const [name, guess] of Object.entries(methods)) {
   console.log(`${name.padEnd(22)}  ${m.psnr.toFixed(2).padStart(7)}  ${m.ssim.toFixed(3).padStart(6)}`);
 }
 model.dispose();
-quantizer.dispose();
+codec.dispose();

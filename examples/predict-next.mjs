@@ -9,9 +9,8 @@ import { sliceCodes, sliceVideo } from '@vqvid/core';
 import { copyLast } from '@vqvid/baselines';
 import { psnr } from '@vqvid/metrics';
 import { RCNN, initBackend } from '@vqvid/model';
-import { extractPatches, reassemble } from '@vqvid/patches';
-import { Quantizer } from '@vqvid/quantize';
-import { denormalize, frameStrip, normalize, readVideo, syntheticVideo, writePng } from '@vqvid/video';
+import { PatchCodec } from '@vqvid/quantize';
+import { frameStrip, readVideo, syntheticVideo, writePng } from '@vqvid/video';
 
 const { values, positionals } = parseArgs({
   allowPositionals: true,
@@ -27,11 +26,8 @@ const video = positionals[0]
 const test = 4; // the last frames are held out and predicted
 const split = video.frames - test;
 
-const { video: z, std } = normalize(video);
-const grid = extractPatches(z, { size: 8, stride: 8 });
-const quantizer = new Quantizer({ k: 32, seed: 1, maxIter: 20 });
-await quantizer.fit(grid);
-const codes = await quantizer.encode(grid);
+const codec = await PatchCodec.fit(video, { k: 32, patch: 8, seed: 1, maxIter: 20 });
+const codes = await codec.encode(video);
 
 await initBackend(); // tfjs on wasm (or cpu)
 const model = new RCNN({ k: 32, hidden: 32, embedDim: 16, seed: 1 });
@@ -42,8 +38,7 @@ console.log(`test bits/code: ${model.evaluate(sliceCodes(codes, split - 1, video
 
 // Predict the held-out frames from the training frames only, then turn codes back into pixels.
 const future = model.generate(sliceCodes(codes, 0, split), test);
-const toPixels = (c) => denormalize(reassemble(quantizer.decode(c), video), std);
-const predicted = toPixels(future);
+const predicted = codec.decode({ ...future, geometry: codes.geometry }); // generated codes continue the clip's grid
 const truth = sliceVideo(video, split, video.frames);
 const copy = copyLast(sliceVideo(video, split - 1));
 console.log(`PSNR of the next frame: model ${psnr(sliceVideo(predicted, 0), sliceVideo(truth, 0)).toFixed(2)} dB, copy-last ${psnr(copy, sliceVideo(truth, 0)).toFixed(2)} dB`);
@@ -51,5 +46,5 @@ console.log(`PSNR of the next frame: model ${psnr(sliceVideo(predicted, 0), slic
 await writePng(join(out, 'prediction.png'), frameStrip([{ label: 'truth', video: truth }, { label: 'model', video: predicted }], { scale: 2 }));
 await model.save(join(out, 'model'));
 model.dispose();
-quantizer.dispose();
+codec.dispose();
 console.log(`wrote prediction.png and model/ in ${out}`);

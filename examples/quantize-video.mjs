@@ -7,9 +7,8 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { codebookAtlas } from '@vqvid/cli';
 import { psnr } from '@vqvid/metrics';
-import { extractPatches, reassemble } from '@vqvid/patches';
-import { Quantizer } from '@vqvid/quantize';
-import { denormalize, frameStrip, normalize, readVideo, syntheticVideo, writePng } from '@vqvid/video';
+import { PatchCodec } from '@vqvid/quantize';
+import { frameStrip, readVideo, syntheticVideo, writePng } from '@vqvid/video';
 
 const { values, positionals } = parseArgs({
   allowPositionals: true,
@@ -25,20 +24,19 @@ const video = positionals[0]
   : syntheticVideo({ kind: 'bouncing', width: 96, height: 96, frames, seed: 1 });
 console.log(`video: ${video.frames} frames of ${video.width}x${video.height}`);
 
-// The paper's preprocessing: divide by the pixel std, cut 8x8 patches with stride 4 (overlapping).
-const { video: z, std } = normalize(video);
-const grid = extractPatches(z, { size: 8, stride: 4 });
-const quantizer = new Quantizer({ k, seed: 1, maxIter: 20 });
-await quantizer.fit(grid);
-const codes = await quantizer.encode(grid);
+// The paper's preprocessing: divide by the pixel std, cut 8x8 patches with stride 4 (overlapping); the codec
+// owns all of it, and fits k-means on (up to 100,000 of) those patches.
+const codec = await PatchCodec.fit(video, { k, patch: 8, stride: 4, seed: 1, maxIter: 20 });
+const codes = await codec.encode(video); // CodeVolume carrying its geometry (patch, stride, frame size, std)
+const { quantizer } = codec;
 console.log(`codebook: K = ${k}, ${quantizer.iterations} Lloyd iterations on the ${quantizer.backend} backend`);
 
 // Decoding replaces each patch by its centroid; overlapping patches are averaged back into frames.
-const rebuilt = denormalize(reassemble(quantizer.decode(codes), video), std);
+const rebuilt = codec.decode(codes);
 console.log(`reconstruction PSNR: ${psnr(rebuilt, video).toFixed(2)} dB`);
 
-await writePng(join(out, 'codebook.png'), frameStrip([codebookAtlas(quantizer.codebook)], { scale: 4, gap: 0 }));
+await writePng(join(out, 'codebook.png'), frameStrip([codebookAtlas(codec.codebook)], { scale: 4, gap: 0 }));
 await writePng(join(out, 'reconstruction.png'), frameStrip([{ label: 'input', video }, { label: 'codes', video: rebuilt }], { maxFrames: 6, scale: 2 }));
-await quantizer.save(join(out, 'codebook.vqcb'));
-quantizer.dispose();
+await codec.save(join(out, 'codebook.vqcb')); // PatchCodec.load() reads it back, geometry and all
+codec.dispose();
 console.log(`wrote codebook.png, reconstruction.png and codebook.vqcb in ${out}`);

@@ -4,22 +4,17 @@
 import { sliceCodes, sliceVideo } from '@vqvid/core';
 import { psnr } from '@vqvid/metrics';
 import { RCNN, initBackend } from '@vqvid/model';
-import { extractPatches, reassemble } from '@vqvid/patches';
-import { Quantizer } from '@vqvid/quantize';
-import { denormalize, normalize, syntheticVideo } from '@vqvid/video';
+import { PatchCodec } from '@vqvid/quantize';
+import { syntheticVideo } from '@vqvid/video';
 
 // video: 24 gray frames of 96x96 pixels, values 0..255 (or `await readVideo('clip.avi', { width: 96 })`)
 const video = syntheticVideo({ kind: 'bouncing', width: 96, height: 96, frames: 24, seed: 1 });
-const { video: scaled, std } = normalize(video); // divided by its standard deviation, as in the paper
 
-// → patches: a 12 x 12 grid of 8x8 patches per frame
-const grid = extractPatches(scaled, { size: 8 });
-
-// → codes: k-means with K = 32 centroids, then the index of each patch's nearest centroid
-const quantizer = new Quantizer({ k: 32, seed: 1 });
-await quantizer.fit(grid);
-const codes = await quantizer.encode(grid); // CodeVolume: 24 frames x 12 x 12 codes in [0, 32)
-console.log(`quantized on the ${quantizer.backend} backend`);
+// → patches → codes: the codec divides the video by its standard deviation (as in the paper), cuts a 12 x 12
+// grid of 8x8 patches per frame, fits k-means with K = 32 centroids and maps each patch to its nearest one
+const codec = await PatchCodec.fit(video, { k: 32, patch: 8, seed: 1 });
+const codes = await codec.encode(video); // CodeVolume: 24 frames x 12 x 12 codes in [0, 32), with their geometry
+console.log(`quantized on the ${codec.quantizer.backend} backend`);
 
 // → model: an rCNN trained on the first 23 frames
 await initBackend(); // tfjs wasm backend (cpu when wasm cannot start)
@@ -33,11 +28,12 @@ const next = model.predictNext(past);
 const { entropy } = model.predictDistribution(past, { probs: false });
 console.log(`most uncertain cell: ${Math.max(...entropy).toFixed(2)} bits`);
 
-// → patches → video: centroids back into pixels, scaled back to 0..255
-const predicted = denormalize(reassemble(quantizer.decode(next), { width: 96, height: 96 }), std);
-const quantized = denormalize(reassemble(quantizer.decode(sliceCodes(codes, 23, 24)), { width: 96, height: 96 }), std);
+// → patches → video: centroids back into pixels (overlaps averaged), scaled back to 0..255; the predicted
+// codes continue the clip, so they take its geometry
+const predicted = codec.decode({ ...next, geometry: codes.geometry });
+const quantized = codec.decode(sliceCodes(codes, 23, 24));
 const truth = sliceVideo(video, 23, 24);
 console.log(`PSNR of frame 23: quantized ${psnr(quantized, truth).toFixed(2)} dB, predicted ${psnr(predicted, truth).toFixed(2)} dB`);
 
-quantizer.dispose();
+codec.dispose();
 model.dispose();

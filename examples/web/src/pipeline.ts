@@ -2,9 +2,7 @@ import type { CodeVolume, Video } from '@vqvid/core';
 import { sliceCodes, sliceVideo } from '@vqvid/core';
 import { bitsPerCode, psnr } from '@vqvid/metrics';
 import { RCNN, initBackend } from '@vqvid/model';
-import { extractPatches, reassemble } from '@vqvid/patches';
-import { Quantizer } from '@vqvid/quantize';
-import { denormalize, normalize } from '@vqvid/video';
+import { PatchCodec } from '@vqvid/quantize';
 import { locateTfjsWasm } from './tfjs-wasm';
 
 /** Sizes of the demo run; small enough to train in seconds on a laptop CPU. */
@@ -42,20 +40,19 @@ export interface DemoResult {
 export type Say = (message: string) => void;
 
 /**
- * The whole pipeline on one clip: normalise, cut 8x8 patches, fit k-means on the GPU backend, encode;
- * train a small rCNN on every frame but the last, predict the last frame's codes and their distribution;
- * decode and reassemble to pixels.
+ * The whole pipeline on one clip: a PatchCodec normalises, cuts 8x8 patches, fits k-means on the GPU backend
+ * and encodes; train a small rCNN on every frame but the last, predict the last frame's codes and their
+ * distribution; the codec decodes them back to pixels.
  */
 export async function runDemo(video: Video, say: Say): Promise<DemoResult> {
   const clock = stopwatch();
-  const { video: z, std } = normalize(video);
-  const grid = extractPatches(z, { size: DEMO.patch });
-  say(`k-means: ${grid.frames * grid.rows * grid.cols} patches, K = ${DEMO.k}`);
-  const quantizer = new Quantizer({ k: DEMO.k, seed: DEMO.seed, backend: 'auto' });
+  say(`k-means: ${DEMO.patch}x${DEMO.patch} patches of ${video.frames} frames of ${video.width}x${video.height}, K = ${DEMO.k}`);
+  const codec = await PatchCodec.fit(video, { k: DEMO.k, patch: DEMO.patch, seed: DEMO.seed, backend: 'auto' });
+  const quantizer = codec.quantizer;
   try {
-    await quantizer.fit(grid);
-    const codes = await quantizer.encode(grid);
-    const toPixels = (c: CodeVolume) => denormalize(reassemble(quantizer.decode(c), { width: video.width, height: video.height }), std);
+    const codes = await codec.encode(video);
+    // Predicted codes come without geometry: they continue the clip's grid.
+    const toPixels = (c: CodeVolume) => codec.decode({ ...c, geometry: codes.geometry });
     const last = video.frames - 1;
     const lastOf = (v: Video) => sliceVideo(v, v.frames - 1, v.frames);
     const original = lastOf(video);
@@ -92,7 +89,7 @@ export async function runDemo(video: Video, say: Say): Promise<DemoResult> {
       model.dispose();
     }
   } finally {
-    quantizer.dispose();
+    codec.dispose();
   }
 }
 

@@ -6,8 +6,8 @@ import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import { readCodes } from '@vqvid/core';
 import { decodeY4m, encodeY4m, syntheticVideo } from '@vqvid/video';
-import { loadCodes } from './files';
 
 const root = resolve(__dirname, '..', '..', '..');
 const bin = resolve(__dirname, '..', 'dist', 'bin.js');
@@ -106,7 +106,7 @@ describe('quantize, encode, train, predict, fill, generate, eval on a small .y4m
   it('runs the pipeline file to file', () => {
     let r = vqvid('quantize', 'clip.y4m', '--k', '8', '--patch', '8', '-o', 'cb.vqcb', '--json', '-q');
     expect(r.code).toBe(0);
-    expect(JSON.parse(r.stdout)).toMatchObject({ k: 8, dim: 64, frames: 10, width: 32, height: 24 });
+    expect(JSON.parse(r.stdout)).toMatchObject({ k: 8, dim: 64, frames: 10, width: 32, height: 24, normalization: 'per-video-std', checksum: expect.stringMatching(/^[0-9a-f]{8}$/) });
 
     r = vqvid('encode', 'clip.y4m', '--codebook', 'cb.vqcb', '-o', 'codes.vqc', '-q');
     expect(r.code).toBe(0);
@@ -133,9 +133,10 @@ describe('quantize, encode, train, predict, fill, generate, eval on a small .y4m
 
     r = vqvid('generate', 'codes.vqc', '-m', 'model', '-c', 'cb.vqcb', '--steps', '5', '--seed', '7', '-o', 'gen.vqc', '-q');
     expect(r.code).toBe(0);
-    return loadCodes(join(dir, 'gen.vqc')).then(({ codes, meta }) => {
+    return readCodes(join(dir, 'gen.vqc')).then(({ codes, meta }) => {
       expect([codes.frames, codes.rows, codes.cols, codes.k]).toEqual([5, 3, 4, 8]);
-      expect(meta).toMatchObject({ size: 8, stride: 8, width: 32, height: 24 });
+      expect(codes.geometry).toMatchObject({ patch: 8, stride: 8, width: 32, height: 24 });
+      expect(meta).toMatchObject({ fps: 25, source: 'clip.y4m' });
 
       r = vqvid('eval', 'clip.y4m', '-m', 'model', '-c', 'cb.vqcb', '--test-frames', '4', '--json', '-q');
       expect(r.code).toBe(0);
@@ -171,6 +172,12 @@ describe('errors', () => {
 
   it("a codebook whose K differs from the model's: exit 1", () => {
     expectOneLineError(vqvid('predict', 'clip.y4m', '-m', 'model', '-c', 'cb4.vqcb', '-q'), 1, /model k: expected the codebook's K = 4, got 8/);
+  });
+
+  it('codes cut on another grid than the codebook\'s: exit 1, naming the mismatch', () => {
+    expect(vqvid('quantize', 'clip.y4m', '--k', '8', '--stride', '4', '-o', 'cb-s4.vqcb', '-q').code).toBe(0);
+    if (!existsSync(join(dir, 'codes.vqc'))) vqvid('encode', 'clip.y4m', '-c', 'cb.vqcb', '-o', 'codes.vqc', '-q');
+    expectOneLineError(vqvid('fill', 'codes.vqc', '-m', 'model', '-c', 'cb-s4.vqcb', '--frame', '4', '-q'), 1, /codes\.geometry\.stride: expected 4 \(the codec's stride\), got 8/);
   });
 
   it('bad options: exit 2 for usage errors, 1 for out-of-range values', () => {

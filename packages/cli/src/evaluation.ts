@@ -3,9 +3,9 @@ import type { CodeVolume, Video } from '@vqvid/core';
 import { BigramModel, SpatialNgramModel, UnigramModel, copyLast, flowExtrapolate, flowInterpolate, linearExtrapolate, linearInterpolate } from '@vqvid/baselines';
 import { codeAccuracy, evaluateFrames } from '@vqvid/metrics';
 import type { RCNN } from '@vqvid/model';
-import type { Quantizer } from '@vqvid/quantize';
+import type { PatchCodec, Quantizer } from '@vqvid/quantize';
 import type { CodesMeta } from './pipeline';
-import { decodeCodes } from './pipeline';
+import { codecOf } from './pipeline';
 
 /** Bits per code of one code model on the test codes. */
 export interface CodeScore {
@@ -74,7 +74,15 @@ export function stackFrames(frames: Video[]): Video {
 }
 
 /** Everything needed to turn codes back into frames and compare them with the real video. */
-export interface PixelSetup {
+export type PixelSetup = {
+  video: Video;
+  /** The video's codes, with their geometry (predictions decode with it). */
+  codes: CodeVolume;
+  codec: PatchCodec;
+} | LegacyPixelSetup;
+
+/** @deprecated demo.ts's form until it moves to PatchCodec: a fitted Quantizer (meta unused: codes carry geometry). */
+export interface LegacyPixelSetup {
   video: Video;
   codes: CodeVolume;
   meta: CodesMeta;
@@ -90,8 +98,14 @@ export interface FrameResults {
   scores: FrameScore[];
 }
 
+/** Codes of the setup's frames (or a model's guesses at them, which have the same grid) in pixels. */
 function decodeFrame(s: PixelSetup, codes: CodeVolume): Video {
-  return decodeCodes(s.quantizer, codes, s.meta);
+  return codecOf('codec' in s ? s.codec : s.quantizer).decode(onGrid(s, codes));
+}
+
+/** `codes` with the geometry of the setup's codes: a model's guesses come without one. */
+function onGrid(s: PixelSetup, codes: CodeVolume): CodeVolume {
+  return { ...codes, geometry: s.codes.geometry };
 }
 
 /**
@@ -106,7 +120,7 @@ export function nextFrameResults(s: PixelSetup, models: NamedModel[], times: num
   for (const { name, model } of models) {
     const guesses = times.map((t) => model.predictNext(sliceCodes(s.codes, 0, t)));
     const acc = codeAccuracy(concatCodes(guesses).codes, concatCodes(times.map((t) => sliceCodes(s.codes, t))).codes);
-    const codes = concatCodes(guesses);
+    const codes = onGrid(s, concatCodes(guesses));
     predictions.push({ name, video: decodeFrame(s, codes), codes });
     accs.push(acc);
   }
@@ -129,7 +143,7 @@ export function fillResults(s: PixelSetup, models: NamedModel[], t: number): Fra
   const accs: number[] = [];
   const trueCodes = sliceCodes(s.codes, t);
   for (const { name, model } of models) {
-    const filled = model.fill(sliceCodes(s.codes, 0, t), sliceCodes(s.codes, t + 1));
+    const filled = onGrid(s, model.fill(sliceCodes(s.codes, 0, t), sliceCodes(s.codes, t + 1)));
     accs.push(codeAccuracy(asInt32(filled.codes), asInt32(trueCodes.codes)));
     predictions.push({ name, video: decodeFrame(s, filled), codes: filled });
   }

@@ -9,8 +9,6 @@ export { COMMANDS } from './commands/index';
 export type { Command, CommandContext, CommandResult } from './command';
 export { UsageError } from './args';
 export type { OptionSpec, ParsedArgs } from './args';
-export { saveCodes, loadCodes } from './files';
-export type { SavedCodes } from './files';
 export { codebookAtlas } from './atlas';
 export { lineChartSvg } from './plot';
 export type { Series } from './plot';

@@ -2,7 +2,6 @@ import { VqvidError, assertInt } from '@vqvid/core';
 import type { CodeVolume, OnProgress } from '@vqvid/core';
 import { RCNN, RNN, initBackend } from '@vqvid/model';
 import type { FitResult, ModelOptions } from '@vqvid/model';
-import type { Quantizer } from '@vqvid/quantize';
 import { checkCodebookK } from './pipeline';
 
 /** Which network: the recurrent convolutional net or its 1x1 (no spatial context) RNN baseline. */
@@ -79,11 +78,11 @@ export async function trainModel(codes: CodeVolume, s: TrainSettings): Promise<T
   return { model, result, timeCapped: result.stopped === 'time', seconds: (Date.now() - t0) / 1000 };
 }
 
-/** Loads a model folder written by `vqvid train`, checking it speaks the codebook's K. */
-export async function loadModel(dir: string, q?: Quantizer): Promise<RCNN> {
+/** Loads a model folder written by `vqvid train`, checking it speaks the K of `book` (a PatchCodec or Quantizer) when given. */
+export async function loadModel(dir: string, book?: { codebook: { k: number } }): Promise<RCNN> {
   await ensureBackend();
   const model = await RCNN.load(dir);
-  if (q) checkCodebookK(q, model.config.k, 'model');
+  if (book) checkCodebookK(book, model.config.k, 'model');
   return model;
 }
 

@@ -1,10 +1,10 @@
 /**
  * @vqvid/core — the shared vocabulary of vqvid: plain-data types that cross package borders, their
- * validators, the one error class, a seeded RNG, a checksummed binary container, atomic file writes and
- * the tfjs backend helper.
+ * validators, the one error class, a seeded RNG, a checksummed binary container (and the codes file built on
+ * it), atomic file writes and the tfjs backend helper.
  * @packageDocumentation
  */
-export type { Video, PatchGrid, Codebook, CodeVolume, ProgressEvent, OnProgress } from './types';
+export type { Video, PatchGrid, Codebook, CodeVolume, CodeGeometry, ProgressEvent, OnProgress } from './types';
 export { VqvidError, fail, describeValue } from './errors';
 export type { VqvidErrorCode } from './errors';
 export {
@@ -20,6 +20,8 @@ export { Rng } from './rng';
 export { packContainer, unpackContainer, crc32, CONTAINER_VERSION } from './container';
 export type { StoredArray } from './container';
 export { writeFileAtomic, readFileChecked } from './fs';
+export { writeCodes, readCodes } from './codes-file';
+export type { SavedCodes } from './codes-file';
 export { selectTfBackend } from './backend';
 export type { TfBackendHost, BackendChoice } from './backend';
 export { sliceVideo, sliceCodes } from './slice';

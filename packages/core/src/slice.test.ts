@@ -14,4 +14,11 @@ describe('slicing', () => {
     expect(() => sliceCodes(c, 2, 2)).toThrow(/end/);
     expect(() => sliceCodes(c, 3)).toThrow(/start/);
   });
+  it('keeps the geometry of codes, as a copy', () => {
+    const geometry = { patch: 8, stride: 8, width: 8, height: 8, std: 2.5 };
+    const c = { rows: 1, cols: 1, frames: 2, k: 9, codes: Uint16Array.from([7, 8]), geometry };
+    const s = sliceCodes(c, 1);
+    expect(s).toEqual({ rows: 1, cols: 1, frames: 1, k: 9, codes: Uint16Array.from([8]), geometry });
+    expect(s.geometry).not.toBe(geometry);
+  });
 });

@@ -25,7 +25,7 @@ export function sliceVideo(video: Video, start: number, end = start + 1): Video 
 }
 
 /**
- * Frames [start, end) of a code volume as a new CodeVolume (same dtype, copied).
+ * Frames [start, end) of a code volume as a new CodeVolume (same dtype, copied), keeping its geometry.
  * @example
  * ```ts
  * const train = sliceCodes(codes, 0, Math.floor(codes.frames * 0.8));
@@ -35,5 +35,7 @@ export function sliceCodes(codes: CodeVolume, start: number, end = start + 1): C
   assertCodeVolume(codes, 'codes');
   checkRange(codes.frames, start, end, 'sliceCodes');
   const n = codes.rows * codes.cols;
-  return { rows: codes.rows, cols: codes.cols, frames: end - start, k: codes.k, codes: codes.codes.slice(start * n, end * n) };
+  const out: CodeVolume = { rows: codes.rows, cols: codes.cols, frames: end - start, k: codes.k, codes: codes.codes.slice(start * n, end * n) };
+  if (codes.geometry) out.geometry = { ...codes.geometry };
+  return out;
 }

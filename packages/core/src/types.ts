@@ -46,6 +46,29 @@ export interface Codebook {
   meta: Record<string, unknown>;
 }
 
+/**
+ * Where the cells of a {@link CodeVolume} sit in the frames and how its pixels were scaled: what turns codes back
+ * into pixels without guessing. Cell (t, r, c) covers pixels y in [r*stride, r*stride+patch), x in
+ * [c*stride, c*stride+patch) of a `width` x `height` frame, on the grid `extractPatches` of `@vqvid/patches`
+ * cuts with its default edge rule ('replicate': rows = 1 + ceil((height - patch) / stride) when height > patch, else 1).
+ * @example
+ * ```ts
+ * const geometry: CodeGeometry = { patch: 8, stride: 4, width: 96, height: 96, std: 41.2 };
+ * ```
+ */
+export interface CodeGeometry {
+  /** Side of a square patch in pixels (integer >= 1). */
+  patch: number;
+  /** Step between neighbouring cells in pixels (integer in [1, patch]). */
+  stride: number;
+  /** Frame width in pixels (integer >= 1). */
+  width: number;
+  /** Frame height in pixels (integer >= 1). */
+  height: number;
+  /** The divisor the frames' pixels (0..255) were divided by before encoding, so decoding multiplies by it (> 0). */
+  std: number;
+}
+
 /** Integer codes in [0, k) on a rows x cols grid per frame, frame-major then row-major. */
 export interface CodeVolume {
   /** Number of grid rows per frame (cells). */
@@ -58,6 +81,11 @@ export interface CodeVolume {
   k: number;
   /** Codes, [frames*rows*cols] with index (t * rows + r) * cols + c; Uint16Array when k <= 65536, else Int32Array. */
   codes: Uint16Array | Int32Array;
+  /**
+   * Patch geometry and pixel scale the codes were made with (set by `PatchCodec.encode`); absent on bare volumes
+   * (e.g. a model's predictions), which must get it before they can be decoded to pixels.
+   */
+  geometry?: CodeGeometry;
 }
 
 /** One report of long-running work; `fraction` is in [0, 1] when known. */

@@ -14,6 +14,21 @@ describe('validators', () => {
     expect(codeOf(() => assertCodeVolume({ rows: 1, cols: 2, frames: 1, k: 3, codes: Uint16Array.from([0, 2]) }))).toBeUndefined();
   });
 
+  it('check a code volume\'s geometry against its grid', () => {
+    const vol = (rows: number, cols: number, geometry: object) => ({ rows, cols, frames: 1, k: 2, codes: new Uint16Array(rows * cols), geometry });
+    // 20 x 12 frames, 8px patches: stride 8 covers them with 2 x 3 cells (the last ones hang over), stride 4 with 2 x 4
+    expect(codeOf(() => assertCodeVolume(vol(2, 3, { patch: 8, stride: 8, width: 20, height: 12, std: 1 })))).toBeUndefined();
+    expect(codeOf(() => assertCodeVolume(vol(2, 4, { patch: 8, stride: 4, width: 20, height: 12, std: 1 })))).toBeUndefined();
+    expect(codeOf(() => assertCodeVolume(vol(1, 1, { patch: 8, stride: 8, width: 5, height: 3, std: 1 })))).toBeUndefined();
+    expect(() => assertCodeVolume(vol(2, 3, { patch: 8, stride: 4, width: 20, height: 12, std: 1 }), 'pred')).toThrow(
+      'pred.geometry (rows x cols): expected the 2 x 4 grid of 8px patches at stride 4 on 20x12 frames, got "2 x 3"',
+    );
+    expect(codeOf(() => assertCodeVolume(vol(2, 3, { patch: 8, stride: 9, width: 20, height: 12, std: 1 })))).toBe('E_RANGE');
+    expect(codeOf(() => assertCodeVolume(vol(2, 3, { patch: 8, stride: 8, width: 20, height: 12, std: 0 })))).toBe('E_RANGE');
+    expect(codeOf(() => assertCodeVolume(vol(2, 3, { patch: 8, stride: 8, width: 20, height: 12 })))).toBe('E_RANGE');
+    expect(codeOf(() => assertCodeVolume(vol(2, 3, null as unknown as object)))).toBe('E_SHAPE');
+  });
+
   it('name the argument and the expectation', () => {
     expect(() => assertVideo({ width: 2, height: 3, frames: 1, data: new Float32Array(5) }, 'clip')).toThrow(
       'clip.data.length: expected 6, got 5',

@@ -1,5 +1,5 @@
 import { fail } from './errors';
-import type { CodeVolume, Codebook, PatchGrid, Video } from './types';
+import type { CodeGeometry, CodeVolume, Codebook, PatchGrid, Video } from './types';
 
 /**
  * Asserts `v` is an integer in [min, max]; names `arg` in the error.
@@ -99,7 +99,8 @@ export function assertCodebook(c: unknown, arg = 'codebook'): asserts c is Codeb
 }
 
 /**
- * Asserts `v` is a well-formed {@link CodeVolume}: every code an integer in [0, k).
+ * Asserts `v` is a well-formed {@link CodeVolume}: every code an integer in [0, k), and, when it carries a
+ * {@link CodeGeometry}, rows and cols equal to the grid that geometry cuts (E_SHAPE otherwise).
  * @example
  * ```ts
  * assertCodeVolume(codes, 'codes');
@@ -121,4 +122,26 @@ export function assertCodeVolume(v: unknown, arg = 'codes'): asserts v is CodeVo
   for (let i = 0; i < n; i++) {
     if (codes[i] < 0 || codes[i] >= k) fail('E_RANGE', `${arg}.codes[${i}]`, `a code in [0, ${k})`, codes[i]);
   }
+  if (v.geometry !== undefined) assertGeometry(v.geometry, `${arg}.geometry`, v.rows as number, v.cols as number);
+}
+
+/**
+ * Cells of the 'replicate' grid along a side of `n` pixels: the grid covers the whole side. This is the
+ * formula of `gridShape` in @vqvid/patches (which core may not import); codec.test.ts checks they agree.
+ */
+function cellsAlong(n: number, patch: number, stride: number): number {
+  return n <= patch ? 1 : Math.ceil((n - patch) / stride) + 1;
+}
+
+function assertGeometry(g: unknown, arg: string, rows: number, cols: number): asserts g is CodeGeometry {
+  assertObject(g, arg, 'a CodeGeometry { patch, stride, width, height, std }');
+  assertInt(g.patch, `${arg}.patch`, 1);
+  assertInt(g.stride, `${arg}.stride`, 1, g.patch as number);
+  assertInt(g.width, `${arg}.width`, 1);
+  assertInt(g.height, `${arg}.height`, 1);
+  assertNumber(g.std, `${arg}.std`, Number.MIN_VALUE);
+  const { patch, stride, width, height } = g as unknown as CodeGeometry;
+  const want = { rows: cellsAlong(height, patch, stride), cols: cellsAlong(width, patch, stride) };
+  const grid = `the ${want.rows} x ${want.cols} grid of ${patch}px patches at stride ${stride} on ${width}x${height} frames`;
+  if (rows !== want.rows || cols !== want.cols) fail('E_SHAPE', `${arg} (rows x cols)`, grid, `${rows} x ${cols}`);
 }

@@ -14,3 +14,7 @@ export type { BackendChoiceResult, CreateBackendOptions } from './backends';
 export { assign, compareBackends, maxRelativeError, clusteredProblem } from './compare';
 export type { AssignOutput, BackendComparison } from './compare';
 export type { GpuConstructor } from './gpujs';
+export { DECODERS, decodeCells, fitDecoderAlpha } from './decoders';
+export type { DecoderName, DecodeCellsOptions, DecoderAlphaSample, DecoderAlphaFit } from './decoders';
+export { PatchCodec, NORMALIZATIONS, DEFAULT_CODEC_OPTIONS } from './codec';
+export type { CodebookMeta, Normalization, PatchCodecOptions, DecodeOptions, CellDistribution, DecodeDistributionOptions } from './codec';

@@ -3,7 +3,7 @@ import type { Command } from '../command';
 import { codeScores, nextFrameResults } from '../evaluation';
 import { loadCodesOrVideo } from '../pipeline';
 import { codeTable, frameTable, renderText } from '../tables';
-import { loadQuantizer, loadTrainedModel } from './load';
+import { loadCodec, loadTrainedModel } from './load';
 import { CODEBOOK_OPTION, MODEL_OPTION, READ_OPTIONS, readOptions, secondsSince } from './shared';
 
 /** `vqvid eval`: bits/code against n-grams, and next-frame quality against pixel baselines. */
@@ -26,9 +26,9 @@ export const evalCommand: Command = {
   async run(ctx) {
     const { args } = ctx;
     const t0 = Date.now();
-    const q = await loadQuantizer(args.required('codebook'), ctx);
-    const model = await loadTrainedModel(args.required('model'), q, ctx);
-    const { codes, meta, video } = await loadCodesOrVideo(args.positionals[0], q, readOptions(args, ctx));
+    const codec = await loadCodec(args.required('codebook'), ctx);
+    const model = await loadTrainedModel(args.required('model'), codec, ctx);
+    const { codes, video } = await loadCodesOrVideo(args.positionals[0], codec, readOptions(args, ctx));
     const n = args.num('test-frames')!;
     const split = codes.frames - n;
     // The n-grams need at least 2 training frames and the test part at least 2 frames to score one.
@@ -36,7 +36,7 @@ export const evalCommand: Command = {
     const models = [{ name: model.config.kernel > 1 ? 'rcnn' : 'rnn', model }];
     const codeRows = codeScores(models, sliceCodes(codes, 0, split), sliceCodes(codes, split, codes.frames));
     const times = Array.from({ length: n }, (_, i) => split + i).filter((t) => t >= 2);
-    const frames = video ? nextFrameResults({ video, codes, meta, quantizer: q }, models, times).scores : null;
+    const frames = video ? nextFrameResults({ video, codes, codec }, models, times).scores : null;
     const data = { testFrames: n, split, bitsPerCode: codeRows, nextFrame: frames, seconds: secondsSince(t0) };
     const parts = [`bits per code on frames ${split}..${codes.frames - 1}:`, renderText(codeTable(codeRows))];
     if (frames) parts.push('', `next-frame prediction of frames ${split}..${codes.frames - 1}:`, renderText(frameTable(frames)));

@@ -3,9 +3,9 @@ import type { StripRow } from '@vqvid/video';
 import type { Command } from '../command';
 import { absDiff, fillResults, stackFrames } from '../evaluation';
 import { checkMiddleFrame } from '../modeling';
-import { decodeCodes, loadCodesOrVideo } from '../pipeline';
+import { loadCodesOrVideo } from '../pipeline';
 import { frameTable, renderText } from '../tables';
-import { loadQuantizer, loadTrainedModel } from './load';
+import { loadCodec, loadTrainedModel } from './load';
 import { writeFrames } from './predict';
 import { CODEBOOK_OPTION, MODEL_OPTION, OUTPUT_OPTION, READ_OPTIONS, readOptions, secondsSince } from './shared';
 
@@ -29,15 +29,15 @@ export const fillCommand: Command = {
   async run(ctx) {
     const { args } = ctx;
     const t0 = Date.now();
-    const q = await loadQuantizer(args.required('codebook'), ctx);
-    const model = await loadTrainedModel(args.required('model'), q, ctx);
-    const input = await loadCodesOrVideo(args.positionals[0], q, readOptions(args, ctx));
+    const codec = await loadCodec(args.required('codebook'), ctx);
+    const model = await loadTrainedModel(args.required('model'), codec, ctx);
+    const input = await loadCodesOrVideo(args.positionals[0], codec, readOptions(args, ctx));
     const { codes, meta } = input;
     const t = args.num('frame') ?? Math.floor(codes.frames / 2);
     checkMiddleFrame(t, codes.frames);
     // Without the real frames, the codebook's reconstruction of the input stands in for them.
-    const video = input.video ?? decodeCodes(q, codes, meta);
-    const r = fillResults({ video, codes, meta, quantizer: q }, [{ name: model.config.kernel > 1 ? 'rcnn' : 'rnn', model }], t);
+    const video = input.video ?? codec.decode(codes);
+    const r = fillResults({ video, codes, codec }, [{ name: model.config.kernel > 1 ? 'rcnn' : 'rnn', model }], t);
     const filled = r.predictions[0].video;
     const output = args.str('output');
     if (output) {

@@ -1,21 +1,21 @@
 import { extname } from 'node:path';
-import { assertInt, sliceCodes, sliceVideo } from '@vqvid/core';
+import { assertInt, sliceCodes, sliceVideo, writeCodes } from '@vqvid/core';
 import type { CodeVolume, Video } from '@vqvid/core';
 import { frameStrip, writePng, writeVideo } from '@vqvid/video';
 import type { StripRow } from '@vqvid/video';
 import type { Command, CommandContext } from '../command';
-import { saveCodes } from '../files';
-import { decodeCodes, loadCodesOrVideo } from '../pipeline';
-import type { CodesMeta } from '../pipeline';
-import { loadQuantizer, loadTrainedModel } from './load';
+import { loadCodesOrVideo } from '../pipeline';
+import type { Provenance } from '../pipeline';
+import { loadCodec, loadTrainedModel } from './load';
 import { CODEBOOK_OPTION, MODEL_OPTION, OUTPUT_OPTION, READ_OPTIONS, ensureParent, readOptions, secondsSince, table } from './shared';
 
-/** What an output file can hold: a strip for .png, frames for a video file, codes for .vqc. */
+/** What an output file can hold: a strip for .png, frames for a video file, codes (with geometry) for .vqc. */
 export interface FramesOut {
   strip: StripRow[];
   video: Video;
   codes: CodeVolume;
-  meta: CodesMeta;
+  /** Provenance of the input, saved beside codes; its `fps` sets a video's frame rate (default 25). */
+  meta: Provenance;
 }
 
 /** Writes to `path` by its extension: codes (.vqc), a PNG strip (.png) or a video file. */
@@ -23,14 +23,14 @@ export async function writeFrames(path: string, { strip, video, codes, meta }: F
   await ensureParent(path);
   const ext = extname(path).toLowerCase();
   if (ext === '.vqc') {
-    await saveCodes(path, codes, { ...meta });
+    await writeCodes(path, codes, meta);
     return 'codes';
   }
   if (ext === '.png') {
     await writePng(path, frameStrip(strip, { maxFrames: 8, scale: 2 }));
     return 'png strip';
   }
-  await writeVideo(path, video, { fps: meta.fps ?? 25 });
+  await writeVideo(path, video, { fps: typeof meta.fps === 'number' ? meta.fps : 25 });
   return 'video';
 }
 
@@ -56,18 +56,19 @@ function continuationCommand(name: 'predict' | 'generate', defaults: { steps: nu
     async run(ctx: CommandContext) {
       const { args } = ctx;
       const t0 = Date.now();
-      const q = await loadQuantizer(args.required('codebook'), ctx);
-      const model = await loadTrainedModel(args.required('model'), q, ctx);
-      const input = await loadCodesOrVideo(args.positionals[0], q, readOptions(args, ctx));
+      const codec = await loadCodec(args.required('codebook'), ctx);
+      const model = await loadTrainedModel(args.required('model'), codec, ctx);
+      const input = await loadCodesOrVideo(args.positionals[0], codec, readOptions(args, ctx));
       const frames = args.num('context') ?? input.codes.frames;
       assertInt(frames, '--context', 1, input.codes.frames);
       const context = sliceCodes(input.codes, 0, frames);
       const steps = args.num('steps')!;
       const opts = { mode: args.str('mode') as 'argmax' | 'sample', temperature: args.num('temperature'), topK: args.num('top-k'), seed: ctx.seed };
-      const future = model.generate(context, steps, Object.fromEntries(Object.entries(opts).filter(([, v]) => v !== undefined)));
-      const predicted = decodeCodes(q, future, input.meta);
+      const generated = model.generate(context, steps, Object.fromEntries(Object.entries(opts).filter(([, v]) => v !== undefined)));
+      const future: CodeVolume = { ...generated, geometry: context.geometry }; // the frames continue the context's
+      const predicted = codec.decode(future);
       const shown = Math.min(frames, 4);
-      const before: Video = input.video ? sliceVideo(input.video, frames - shown, frames) : decodeCodes(q, sliceCodes(context, frames - shown, frames), input.meta);
+      const before: Video = input.video ? sliceVideo(input.video, frames - shown, frames) : codec.decode(sliceCodes(context, frames - shown, frames));
       const rows: StripRow[] = [{ label: 'context', video: before }, { label: name, video: predicted }];
       const output = args.str('output');
       const kind = output ? await writeFrames(output, { strip: rows, video: predicted, codes: future, meta: input.meta }) : null;

@@ -1,22 +1,26 @@
+import { DEFAULT_CODEC_OPTIONS, NORMALIZATIONS, PatchCodec } from '@vqvid/quantize';
+import type { BackendRequest, Normalization } from '@vqvid/quantize';
 import type { Command } from '../command';
-import { fitCodebook, loadVideo } from '../pipeline';
+import { loadVideo } from '../pipeline';
 import { OUTPUT_OPTION, READ_OPTIONS, ensureParent, readOptions, secondsSince, table } from './shared';
 
 /** `vqvid quantize`: fit a k-means codebook of patches of a video. */
 export const quantizeCommand: Command = {
   name: 'quantize',
   summary: 'fit a k-means codebook of video patches',
-  usage: 'vqvid quantize <video> [--k 128] [--patch 8] [--stride 8] -o codebook.vqcb',
+  usage: 'vqvid quantize <video> [--k 128] [--patch 8] [--stride 8] [--normalization per-video-std] -o codebook.vqcb',
   description:
     'Reads a video (Y4M natively, anything else through ffmpeg) as gray frames, divides it by its pixel std,\n' +
-    'samples patches and fits k centroids with k-means++ and Lloyd iterations. The codebook records patch size,\n' +
-    'stride and the std so encode/predict can go back to pixels.',
+    'samples patches and fits k centroids with k-means++ and Lloyd iterations. The codebook file records the\n' +
+    'patch size, stride, normalization and the std of this video. With --normalization per-video-std (the\n' +
+    "paper's, the default) encode divides every video by its own std; with codebook-std by the std recorded here.",
   positionals: { min: 1, max: 1 },
   options: {
     k: { kind: 'int', default: 128, value: 'int', help: 'number of codes K' },
-    patch: { kind: 'int', default: 8, value: 'px', help: 'patch side' },
+    patch: { kind: 'int', default: DEFAULT_CODEC_OPTIONS.patch, value: 'px', help: 'patch side' },
     stride: { kind: 'int', value: 'px', help: 'step between patches (default: the patch side)' },
-    samples: { kind: 'int', default: 20000, value: 'n', help: 'patches drawn for k-means' },
+    normalization: { kind: 'choice', choices: NORMALIZATIONS, default: DEFAULT_CODEC_OPTIONS.normalization, help: "divide each video by its own std, or by this video's" },
+    samples: { kind: 'int', default: DEFAULT_CODEC_OPTIONS.sample, value: 'n', help: 'patches drawn for k-means' },
     'max-iter': { kind: 'int', default: 30, value: 'n', help: 'most Lloyd iterations' },
     backend: { kind: 'choice', choices: ['auto', 'webgpu', 'webgl2', 'headlessgl', 'webasm', 'cpu'], value: 'name', default: 'auto', help: 'k-means assignment backend: auto, webgpu, webgl2, headlessgl, webasm or cpu' },
     ...READ_OPTIONS,
@@ -27,27 +31,31 @@ export const quantizeCommand: Command = {
     const t0 = Date.now();
     const path = args.positionals[0];
     const output = args.str('output') ?? 'codebook.vqcb';
-    const size = args.num('patch')!;
     const video = await loadVideo(path, readOptions(args, ctx));
-    const q = await fitCodebook(video, {
+    const codec = await PatchCodec.fit(video, {
       k: args.num('k')!,
-      size,
-      stride: args.num('stride') ?? size,
+      patch: args.num('patch')!,
+      stride: args.num('stride'),
+      normalization: args.str('normalization') as Normalization,
       seed: ctx.seed,
-      samples: args.num('samples')!,
+      sample: args.num('samples')!,
       maxIter: args.num('max-iter'),
-      backend: args.str('backend') as never,
+      backend: args.str('backend') as BackendRequest,
       onProgress: ctx.onProgress,
     });
-    ctx.cleanup(() => q.dispose());
+    ctx.cleanup(() => codec.dispose());
     await ensureParent(output);
-    await q.save(output);
+    await codec.save(output);
+    const q = codec.quantizer;
     const data = {
       codebook: output,
-      k: q.codebook.k,
-      dim: q.codebook.dim,
-      patch: size,
-      stride: args.num('stride') ?? size,
+      k: codec.k,
+      dim: codec.codebook.dim,
+      patch: codec.meta.patch.size,
+      stride: codec.meta.patch.stride,
+      normalization: codec.meta.normalization,
+      std: codec.meta.std,
+      checksum: codec.checksum,
       frames: video.frames,
       width: video.width,
       height: video.height,
@@ -57,8 +65,9 @@ export const quantizeCommand: Command = {
       seconds: secondsSince(t0),
     };
     const text = table([
-      ['codebook', output],
+      ['codebook', `${output} (checksum ${data.checksum})`],
       ['K x dim', `${data.k} x ${data.dim}`],
+      ['patch / stride', `${data.patch} / ${data.stride}, ${data.normalization}`],
       ['video', `${video.frames} frames of ${video.width}x${video.height}`],
       ['inertia', q.inertia.toPrecision(5)],
       ['iterations', q.iterations],

@@ -1,24 +1,21 @@
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import { sliceCodes, writeFileAtomic } from '@vqvid/core';
-import type { CodeVolume } from '@vqvid/core';
+import { readCodes, sliceCodes, writeFileAtomic } from '@vqvid/core';
 import type { Command, CommandContext } from '../command';
-import { isContainer, loadCodes } from '../files';
+import { isContainer } from '../files';
 import { ensureBackend, trainModel } from '../modeling';
-import { encodeVideo, loadVideo } from '../pipeline';
-import type { CodesMeta } from '../pipeline';
-import { loadQuantizer } from './load';
+import { loadCodesOrVideo } from '../pipeline';
+import type { CodesInput } from '../pipeline';
+import { loadCodec } from './load';
 import { ARCH_OPTIONS, FIT_OPTIONS, trainSettings } from './model-options';
 import { CODEBOOK_OPTION, OUTPUT_OPTION, READ_OPTIONS, readOptions, secondsSince, table } from './shared';
 
 /** Codes from a codes file, or from a video encoded with --codebook. */
-async function trainingCodes(ctx: CommandContext): Promise<{ codes: CodeVolume; meta: Partial<CodesMeta> }> {
+async function trainingCodes(ctx: CommandContext): Promise<CodesInput> {
   const path = ctx.args.positionals[0];
-  if (await isContainer(path, 'input')) return loadCodes(path, 'input');
-  const q = await loadQuantizer(ctx.args.required('codebook'), ctx);
-  const video = await loadVideo(path, readOptions(ctx.args, ctx));
-  const out = await encodeVideo(q, video, { source: path });
-  return out;
+  if (await isContainer(path, 'input')) return readCodes(path, 'input');
+  const codec = await loadCodec(ctx.args.required('codebook'), ctx);
+  return loadCodesOrVideo(path, codec, readOptions(ctx.args, ctx));
 }
 
 /** `vqvid train`: fit an RCNN (or the RNN baseline) on codes. */
@@ -59,7 +56,7 @@ export const trainCommand: Command = {
     const { model, result, timeCapped } = await trainModel(train, settings);
     ctx.cleanup(() => model.dispose());
     await model.save(out);
-    const record = { arch: settings.kind, config: model.config, codes: { ...meta, rows: codes.rows, cols: codes.cols, frames: codes.frames }, history: result };
+    const record = { arch: settings.kind, config: model.config, codes: { ...meta, ...codes.geometry, rows: codes.rows, cols: codes.cols, frames: codes.frames }, history: result };
     await writeFileAtomic(join(out, 'train.json'), JSON.stringify(record, null, 2));
     const last = result.epochs[result.epochs.length - 1];
     const data = {

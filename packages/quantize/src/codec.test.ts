@@ -1,0 +1,261 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { type CodeVolume, type Video, VqvidError, assertCodeVolume, sliceCodes, sliceVideo } from '@vqvid/core';
+import { extractPatches, gridShape } from '@vqvid/patches';
+import { syntheticVideo } from '@vqvid/video';
+import { assignNaive } from './assign';
+import { PatchCodec } from './codec';
+import { Quantizer } from './quantizer';
+
+// 28 x 20 frames do not tile by 8: the last row and column of cells hang over the edge (replicated pixels).
+const clip = syntheticVideo({ kind: 'bouncing', width: 28, height: 20, frames: 5, seed: 3 });
+const base = { k: 16, seed: 2, maxIter: 10, backend: 'cpu', log: () => undefined } as const;
+let dir: string;
+const codecs: PatchCodec[] = [];
+async function fit(video: Video, opts: Partial<Parameters<typeof PatchCodec.fit>[1]> = {}): Promise<PatchCodec> {
+  const codec = await PatchCodec.fit(video, { ...base, ...opts });
+  codecs.push(codec);
+  return codec;
+}
+let c8: PatchCodec;
+let c4: PatchCodec;
+beforeAll(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'vqvid-codec-'));
+  c8 = await fit(clip, { patch: 8 });
+  c4 = await fit(clip, { patch: 8, stride: 4 });
+});
+afterAll(async () => {
+  codecs.forEach((c) => c.dispose());
+  await rm(dir, { recursive: true, force: true });
+});
+
+/** Population standard deviation of all pixels, in float64. */
+function stdOf(v: Video): number {
+  const n = v.data.length;
+  const mean = v.data.reduce((s, x) => s + x, 0) / n;
+  return Math.sqrt(v.data.reduce((s, x) => s + (x - mean) ** 2, 0) / n);
+}
+
+function codeOf(f: () => unknown): string | undefined {
+  try { f(); } catch (e) { return e instanceof VqvidError ? `${e.code} ${e.message}` : 'OTHER'; }
+  return undefined;
+}
+
+/**
+ * The obviously-correct decode, pixel by pixel: the mean over the cells covering (y, x) of the value that cell
+ * shows there, times std. A cell shows its centroid; with `prev` given (the frame before's value of each cell at
+ * each pixel, as a function), a cell whose code equals its code one frame earlier shows that frame's value.
+ */
+function slowDecode(codec: PatchCodec, codes: CodeVolume, ref?: { video: Video; codes: ArrayLike<number> }): Float64Array {
+  const g = codes.geometry!;
+  const { centroids } = codec.codebook;
+  const { patch, stride, width, height, std } = g;
+  const { rows, cols, frames } = codes;
+  const out = new Float64Array(frames * width * height);
+  const code = (t: number, r: number, c: number) => (t < 0 ? ref!.codes[r * cols + c] : codes.codes[(t * rows + r) * cols + c]);
+  // value(t, r, c, y, x): what cell (r, c) of frame t shows at pixel (y, x), in normalised units
+  const value = (t: number, r: number, c: number, y: number, x: number): number => {
+    if (t < 0) return ref!.video.data[((ref!.video.frames - 1) * height + y) * width + x] / std;
+    if (ref && code(t, r, c) === code(t - 1, r, c)) return value(t - 1, r, c, y, x);
+    return centroids[code(t, r, c) * patch * patch + (y - r * stride) * patch + (x - c * stride)];
+  };
+  for (let t = 0; t < frames; t++) {
+    for (let y = 0; y < height; y++) {
+      for (let x = 0; x < width; x++) {
+        let sum = 0;
+        let n = 0;
+        for (let r = 0; r < rows; r++) {
+          for (let c = 0; c < cols; c++) {
+            if (y < r * stride || y >= r * stride + patch || x < c * stride || x >= c * stride + patch) continue;
+            sum += value(t, r, c, y, x);
+            n++;
+          }
+        }
+        out[(t * height + y) * width + x] = (sum / n) * std;
+      }
+    }
+  }
+  return out;
+}
+
+function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
+  expect(a.length).toBe(b.length);
+  let m = 0;
+  for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i] - b[i]));
+  return m;
+}
+
+describe('PatchCodec.fit / encode', () => {
+  test('records typed meta: patch grid, the default per-video-std and the std of the fit video', () => {
+    expect(c4.meta).toEqual({ patch: { size: 8, stride: 4 }, normalization: 'per-video-std', std: expect.closeTo(stdOf(clip), 3) });
+    expect(c8.meta.patch).toEqual({ size: 8, stride: 8 });
+    expect(c4.k).toBe(16);
+    expect(c4.codebook.dim).toBe(64);
+    expect(c4.codebook.meta).toMatchObject({ size: 8, stride: 4, normalization: 'per-video-std', seed: 2 });
+    expect(c4.quantizer.backend).toBe('cpu');
+    expect(Object.isFrozen(c4.meta)).toBe(true);
+  });
+
+  test.each([[8], [4]])('encode at stride %i: nearest centroid of every patch of video / std, with the geometry', async (stride) => {
+    const codec = stride === 8 ? c8 : c4;
+    const codes = await codec.encode(clip);
+    const std = stdOf(clip);
+    const { rows, cols } = gridShape(28, 20, { size: 8, stride });
+    expect(codes).toMatchObject({ rows, cols, frames: 5, k: 16 });
+    expect(codes.geometry).toEqual({ patch: 8, stride, width: 28, height: 20, std: expect.closeTo(std, 3) });
+    const scaled: Video = { ...clip, data: clip.data.map((x) => x / std) };
+    const grid = extractPatches(scaled, { size: 8, stride });
+    const want = assignNaive(grid.data, 5 * rows * cols, codec.codebook.centroids, 16, 64).labels;
+    expect(Array.from(codes.codes)).toEqual(Array.from(want));
+  });
+
+  test('rejects bad options with E_RANGE naming them', async () => {
+    await expect(PatchCodec.fit(clip, { k: 4, patch: 4, stride: 5 })).rejects.toMatchObject({ code: 'E_RANGE', message: expect.stringMatching(/^stride:/) });
+    await expect(PatchCodec.fit(clip, { k: 4, normalization: 'global' as never })).rejects.toThrow(/normalization: expected 'per-video-std' or 'codebook-std', got "global"/);
+    await expect(PatchCodec.fit(clip, { k: 4, sample: 0 })).rejects.toMatchObject({ code: 'E_RANGE' });
+  });
+});
+
+describe('PatchCodec.decode', () => {
+  test.each([[8], [4]])('equals the slow per-pixel decode (centroids, overlaps averaged, times std) at stride %i', async (stride) => {
+    const codec = stride === 8 ? c8 : c4;
+    const codes = await codec.encode(clip);
+    const frames = codec.decode(codes);
+    expect([frames.width, frames.height, frames.frames]).toEqual([28, 20, 5]);
+    expect(maxAbsDiff(frames.data, slowDecode(codec, codes))).toBeLessThan(1e-3);
+    // and it is a reconstruction of the clip
+    const err = (v: Video) => Math.sqrt(v.data.reduce((s, x, i) => s + (x - clip.data[i]) ** 2, 0) / v.data.length);
+    expect(err(frames)).toBeLessThan(0.6 * stdOf(clip));
+  });
+
+  test('missing geometry, or another patch, stride or k: E_SHAPE naming the argument', async () => {
+    const codes8 = await c8.encode(clip);
+    const codes4 = await c4.encode(clip);
+    const bare = { rows: codes8.rows, cols: codes8.cols, frames: codes8.frames, k: codes8.k, codes: codes8.codes };
+    expect(codeOf(() => c8.decode(bare))).toMatch(/^E_SHAPE codes\.geometry: expected the \{ patch, stride, width, height, std \}/);
+    expect(codeOf(() => c8.decode(codes4))).toBe("E_SHAPE codes.geometry.stride: expected 8 (the codec's stride), got 4");
+    const p4 = await fit(clip, { patch: 4 });
+    expect(codeOf(() => p4.decode(codes8))).toBe("E_SHAPE codes.geometry.patch: expected 4 (the codec's patch size), got 8");
+    const k8 = await fit(clip, { k: 8 });
+    expect(codeOf(() => k8.decode(codes8))).toBe("E_SHAPE codes.k: expected 8 (the codec's K), got 16");
+    const lying = { ...codes8, geometry: { ...codes8.geometry!, width: 40 } }; // 40 px wide would be 5 columns
+    expect(codeOf(() => c8.decode(lying))).toMatch(/^E_SHAPE codes\.geometry \(rows x cols\): expected the 3 x 5 grid/);
+  });
+
+  test.each([[8], [4]])('with a reference, unchanged cells keep the previous pixels (stride %i), as the naive per-pixel rule says', async (stride) => {
+    const codec = stride === 8 ? c8 : c4;
+    const codes = await codec.encode(clip);
+    const cells = codes.rows * codes.cols;
+    const context = sliceCodes(codes, 0, 2);
+    const tail = sliceCodes(codes, 2, 5);
+    const reference = sliceVideo(clip, 0, 2);
+    // not vacuous: some cells keep their code into the decoded frames and some change
+    let same = 0;
+    for (let i = cells; i < codes.codes.length; i++) same += codes.codes[i] === codes.codes[i - cells] ? 1 : 0;
+    expect(same).toBeGreaterThan(0);
+    expect(same).toBeLessThan(codes.codes.length - cells);
+    const skip = codec.decode(tail, { reference, referenceCodes: context });
+    const want = slowDecode(codec, tail, { video: reference, codes: context.codes.subarray(cells) });
+    expect(maxAbsDiff(skip.data, want)).toBeLessThan(1e-3);
+    expect(maxAbsDiff(skip.data, codec.decode(tail).data)).toBeGreaterThan(1);
+    // without referenceCodes the codec finds the reference's codes itself (exact nearest centroid): the same here
+    expect(maxAbsDiff(codec.decode(tail, { reference }).data, skip.data)).toBe(0);
+  });
+
+  test('a cell kept all the way shows the reference pixels exactly (no overlap)', async () => {
+    const still: Video = { ...sliceVideo(clip, 0, 1), frames: 3, data: new Float32Array(28 * 20 * 3) };
+    for (let t = 0; t < 3; t++) still.data.set(clip.data.subarray(0, 28 * 20), t * 28 * 20);
+    const codes = await c8.encode(still);
+    const frames = c8.decode(codes, { reference: sliceVideo(clip, 0, 1) });
+    expect(maxAbsDiff(frames.data, still.data)).toBeLessThan(1e-3);
+  });
+
+  test('reference checks: frame size, referenceCodes grid', async () => {
+    const codes = await c8.encode(clip);
+    const small = syntheticVideo({ kind: 'bouncing', width: 16, height: 20, frames: 1 });
+    expect(codeOf(() => c8.decode(codes, { reference: small }))).toBe('E_SHAPE reference (width x height): expected 28 x 20 (codes.geometry), got "16 x 20"');
+    const other = { rows: 1, cols: 1, frames: 1, k: 16, codes: Uint16Array.from([0]) };
+    expect(codeOf(() => c8.decode(codes, { reference: clip, referenceCodes: other }))).toMatch(/^E_SHAPE referenceCodes \(rows x cols, k\)/);
+  });
+});
+
+describe('normalization', () => {
+  test("per-video-std divides each video by its own std; codebook-std by the fit video's", async () => {
+    const fixed = await fit(clip, { patch: 8, normalization: 'codebook-std' });
+    // fitting is the same either way: same centroids
+    expect(fixed.codebook.centroids).toEqual(c8.codebook.centroids);
+    expect(fixed.meta).toEqual({ ...c8.meta, normalization: 'codebook-std' });
+    const faint: Video = { ...clip, data: clip.data.map((x) => x / 3 + 80) }; // a third of the contrast
+    const perVideo = await c8.encode(faint);
+    const perBook = await fixed.encode(faint);
+    expect(perVideo.geometry!.std).toBeCloseTo(stdOf(clip) / 3, 3);
+    expect(perBook.geometry!.std).toBe(fixed.meta.std);
+    expect(Array.from(perBook.codes)).not.toEqual(Array.from(perVideo.codes));
+    // both decode exactly with the divisor each used
+    expect(maxAbsDiff(c8.decode(perVideo).data, slowDecode(c8, perVideo))).toBeLessThan(1e-3);
+    expect(maxAbsDiff(fixed.decode(perBook).data, slowDecode(fixed, perBook))).toBeLessThan(1e-3);
+    // on the fit video itself they agree
+    expect(Array.from((await fixed.encode(clip)).codes)).toEqual(Array.from((await c8.encode(clip)).codes));
+  });
+});
+
+describe('save / load / fromQuantizer', () => {
+  test('round trip is bit-exact: centroids, meta, checksum, decoded frames', async () => {
+    const path = join(dir, 'c4.vqcb');
+    await c4.save(path);
+    const back = await PatchCodec.load(path, { backend: 'cpu' });
+    codecs.push(back);
+    expect(back.codebook.centroids).toEqual(c4.codebook.centroids);
+    expect(back.meta).toEqual(c4.meta);
+    expect(back.checksum).toBe(c4.checksum);
+    expect(back.checksum).toMatch(/^[0-9a-f]{8}$/);
+    expect(back.checksum).not.toBe(c8.checksum);
+    const codes = await c4.encode(clip);
+    expect(Array.from((await back.encode(clip)).codes)).toEqual(Array.from(codes.codes));
+    expect(back.decode(codes).data).toEqual(c4.decode(codes).data);
+  });
+
+  test('loads older codebook files with size/stride in meta as per-video-std; E_FORMAT without them', async () => {
+    const q = new Quantizer(base);
+    await q.fit(extractPatches(clip, { size: 8, stride: 4 }));
+    await q.save(join(dir, 'old.vqcb'));
+    const old = await PatchCodec.load(join(dir, 'old.vqcb'));
+    codecs.push(old);
+    expect(old.meta).toEqual({ patch: { size: 8, stride: 4 }, normalization: 'per-video-std', std: null });
+    const plain = new Quantizer(base);
+    await plain.fit({ data: extractPatches(clip, { size: 8 }).data, dim: 64 });
+    await plain.save(join(dir, 'plain.vqcb'));
+    await expect(PatchCodec.load(join(dir, 'plain.vqcb'))).rejects.toMatchObject({ code: 'E_FORMAT', message: expect.stringMatching(/plain\.vqcb: not a patch codebook \(quantizer\.codebook\.meta\.patch: expected the patch geometry/) });
+    q.dispose();
+    plain.dispose();
+  });
+
+  test('fromQuantizer checks the meta against the codebook', async () => {
+    const q = new Quantizer(base);
+    expect(codeOf(() => PatchCodec.fromQuantizer(q))).toMatch(/^E_STATE quantizer: not fitted/);
+    await q.fit({ data: extractPatches(clip, { size: 8 }).data, dim: 64 });
+    const meta = { patch: { size: 4, stride: 4 }, normalization: 'per-video-std', std: 10 } as const;
+    expect(codeOf(() => PatchCodec.fromQuantizer(q, meta))).toBe('E_SHAPE meta.patch.size: expected the square root of the codebook dim 64, got 4');
+    expect(codeOf(() => PatchCodec.fromQuantizer(q, { ...meta, patch: { size: 8, stride: 8 }, normalization: 'codebook-std', std: null }))).toMatch(/^E_RANGE meta\.std/);
+    const codec = PatchCodec.fromQuantizer(q, { ...meta, patch: { size: 8, stride: 8 } });
+    codecs.push(codec);
+    expect(q.codebook.meta).toMatchObject({ patch: { size: 8, stride: 8 }, normalization: 'per-video-std', std: 10, size: 8, stride: 8 });
+    expect(PatchCodec.fromQuantizer(q).meta).toEqual(codec.meta);
+  });
+});
+
+test("core's geometry check agrees with the patches grid on every small frame, patch and stride", () => {
+  for (let width = 1; width <= 19; width += 3) {
+    for (let height = 2; height <= 19; height += 4) {
+      for (let patch = 1; patch <= 8; patch++) {
+        for (let stride = 1; stride <= patch; stride++) {
+          const { rows, cols } = gridShape(width, height, { size: patch, stride });
+          const volume = { rows, cols, frames: 1, k: 1, codes: new Uint16Array(rows * cols), geometry: { patch, stride, width, height, std: 1 } };
+          expect(() => assertCodeVolume(volume)).not.toThrow();
+          expect(() => assertCodeVolume({ ...volume, rows: rows + 1, codes: new Uint16Array((rows + 1) * cols) })).toThrow(VqvidError);
+        }
+      }
+    }
+  }
+});

@@ -1,0 +1,459 @@
+import {
+  type CodeGeometry, type CodeVolume, type Codebook, type PatchGrid, type Video, VqvidError, assertCodeVolume,
+  assertInt, assertNumber, assertVideo, crc32, fail, sliceVideo,
+} from '@vqvid/core';
+import { extractPatches, reassemble, samplePatches } from '@vqvid/patches';
+import { type Normalized, denormalize, normalize } from '@vqvid/video';
+import { assignNaive } from './assign';
+import { type DecoderName, decodeCells } from './decoders';
+import { Quantizer, type QuantizerOptions } from './quantizer';
+
+/**
+ * How a {@link PatchCodec} scales a video's pixels before cutting patches:
+ * - `'per-video-std'`: each video is divided by the standard deviation of its own pixels (the paper's
+ *   preprocessing, and how every published vqvid result was computed);
+ * - `'codebook-std'`: every video is divided by the standard deviation recorded when the codebook was fitted,
+ *   so a patch's code does not depend on the contrast of the rest of the clip.
+ * @example
+ * ```ts
+ * for (const n of NORMALIZATIONS) console.log(n); // 'per-video-std', 'codebook-std'
+ * ```
+ */
+export const NORMALIZATIONS = ['per-video-std', 'codebook-std'] as const;
+
+/**
+ * One of {@link NORMALIZATIONS}.
+ * @example
+ * ```ts
+ * const n: Normalization = 'codebook-std';
+ * ```
+ */
+export type Normalization = (typeof NORMALIZATIONS)[number];
+
+/**
+ * Defaults of {@link PatchCodec.fit}: 8x8 patches without overlap (stride = patch), each video divided by its
+ * own std, k-means on at most 100,000 sampled patches. The Quantizer's own defaults (seed 1, maxIter, backend
+ * 'auto', ...) apply to the other options.
+ * @example
+ * ```ts
+ * const codec = await PatchCodec.fit(video, { k: 64, patch: DEFAULT_CODEC_OPTIONS.patch });
+ * ```
+ */
+export const DEFAULT_CODEC_OPTIONS: Readonly<Required<Pick<PatchCodecOptions, 'patch' | 'normalization' | 'sample'>>> = Object.freeze({
+  patch: 8,
+  normalization: 'per-video-std',
+  sample: 100_000,
+});
+
+/**
+ * What a codebook's codes mean, typed: the patch grid they were cut on and how pixels were scaled. Stored in the
+ * codebook's `meta` (next to the Quantizer's provenance), so a saved codec file carries it.
+ * @example
+ * ```ts
+ * const meta: CodebookMeta = { patch: { size: 8, stride: 4 }, normalization: 'per-video-std', std: 41.2 };
+ * ```
+ */
+export interface CodebookMeta {
+  /** Patch side and step between patch origins, in pixels (1 <= stride <= size; size * size = codebook dim). */
+  patch: {
+    /** Side of a square patch in pixels. */
+    size: number;
+    /** Step between neighbouring patches in pixels (size: no overlap). */
+    stride: number;
+  };
+  /** How {@link PatchCodec.encode} scales a video before cutting patches. */
+  normalization: Normalization;
+  /**
+   * Standard deviation (pixel units, 0..255 scale) of the video the codebook was fitted on; the divisor of every
+   * video under 'codebook-std'. null only for codebooks from files older than PatchCodec that did not record it
+   * (then normalization is 'per-video-std').
+   */
+  std: number | null;
+}
+
+/** Options of {@link PatchCodec.fit}: the {@link QuantizerOptions} (k required) plus the patch grid and scaling. */
+export interface PatchCodecOptions extends QuantizerOptions {
+  /** Patch side in pixels, 1..256. Default {@link DEFAULT_CODEC_OPTIONS}.patch (8). */
+  patch?: number;
+  /** Step between patches in pixels, 1..patch. Default: patch (no overlap). */
+  stride?: number;
+  /** How videos are scaled before patches are cut. Default 'per-video-std' (see {@link NORMALIZATIONS}). */
+  normalization?: Normalization;
+  /** Most patches drawn (uniformly, seeded by `seed`) from the video for k-means. Default 100,000. */
+  sample?: number;
+}
+
+/** Options of {@link PatchCodec.decode}. */
+export interface DecodeOptions {
+  /**
+   * Real frames just before the codes (0..255, the codes' width x height; only the last frame is used). With it,
+   * decode renders "skip" frames: a cell whose code equals the same cell's code in the frame before keeps that
+   * frame's pixels instead of its centroid.
+   */
+  reference?: Video;
+  /**
+   * Codes whose last frame is the code of the reference's last frame (e.g. the context codes a prediction
+   * continues; same rows, cols and k). Default: the codec encodes the reference's last frame itself, with the
+   * exact nearest-centroid search (float64) after dividing by `codes.geometry.std`, O(cells * k * dim).
+   */
+  referenceCodes?: CodeVolume;
+}
+
+/**
+ * A per-cell distribution over the K codes of one frame, as a model predicts it.
+ * @example
+ * ```ts
+ * const dist: CellDistribution = model.predictDistribution(context); // { rows, cols, k, probs, ... }
+ * ```
+ */
+export interface CellDistribution {
+  /** Grid rows (cells). */
+  rows: number;
+  /** Grid columns (cells). */
+  cols: number;
+  /** Number of codes K. */
+  k: number;
+  /** Probabilities [rows*cols, k] row-major, each row summing to 1. */
+  probs: Float32Array;
+}
+
+/**
+ * Options of {@link PatchCodec.decodeDistribution}.
+ * @example
+ * ```ts
+ * const o: DecodeDistributionOptions = { geometry: codes.geometry!, reference: last, present: lastCodes, decoder: 'mbr' };
+ * ```
+ */
+export interface DecodeDistributionOptions {
+  /** Geometry of the codes the distribution continues (patch, stride, frame size, std). */
+  geometry: CodeGeometry;
+  /** Video whose last frame (0..255, geometry's size) stands for the "same code as `present`" event. */
+  reference: Video;
+  /** Each cell's code in the reference frame, [rows*cols]. */
+  present: ArrayLike<number>;
+  /** How to turn each cell's distribution into a patch (default 'mbr'). */
+  decoder?: DecoderName;
+  /** Stand-in shrink in [0, 1]: code c ≠ present stands for P + alpha·(centroid_c − P) (default 1). */
+  alpha?: number;
+  /** Candidates per cell (default that of {@link decodeCells}). */
+  topM?: number;
+}
+
+/**
+ * The one owner of the video ↔ codes step: scales pixels, cuts patches on its grid, maps them to k-means codes
+ * (`encode`) and codes back to pixels (`decode`), and saves/loads all of that as one codebook file.
+ *
+ * Normalization: by default ('per-video-std') each video is divided by its own pixel standard deviation, as the
+ * paper does; every published vqvid result (bench, examples, CLI) was computed this way, so it stays the default
+ * and results do not move. 'codebook-std' divides every video by the std of the fit video instead: use it when
+ * clips differ in contrast and a code should mean the same patch whatever clip it comes from. Either way the
+ * divisor used for a video is recorded in its codes' geometry (`geometry.std`), so decode is its exact inverse.
+ * @example
+ * ```ts
+ * const codec = await PatchCodec.fit(video, { k: 64, patch: 8, stride: 4 }); // video: pixels 0..255
+ * const codes = await codec.encode(video);   // CodeVolume with geometry { patch, stride, width, height, std }
+ * const frames = codec.decode(codes);        // Video, pixels 0..255 (not clamped)
+ * await codec.save('codebook.vqcb');
+ * const again = await PatchCodec.load('codebook.vqcb');
+ * codec.dispose();
+ * ```
+ */
+export class PatchCodec {
+  /** The fitted k-means quantizer the codec encodes with (backend, inertia, iterations... live here). */
+  readonly quantizer: Quantizer;
+  /** The codebook's typed meta (frozen). */
+  readonly meta: Readonly<CodebookMeta>;
+  private sum: string | undefined;
+
+  private constructor(quantizer: Quantizer, meta: CodebookMeta) {
+    this.quantizer = quantizer;
+    this.meta = Object.freeze({ ...meta, patch: Object.freeze({ ...meta.patch }) });
+  }
+
+  /**
+   * Fits a codec on a video: scales it by its std, draws `sample` patches on the codec's grid and fits k-means.
+   * Bad options: E_RANGE naming the option.
+   * @param video gray video, pixels 0..255.
+   * @param options `k` (required), patch, stride, normalization, sample and any {@link QuantizerOptions}.
+   * @example
+   * ```ts
+   * const codec = await PatchCodec.fit(video, { k: 256, stride: 4, seed: 7, maxIter: 20, backend: 'cpu' });
+   * ```
+   */
+  static async fit(video: Video, options: PatchCodecOptions): Promise<PatchCodec> {
+    assertVideo(video, 'video');
+    if (typeof options !== 'object' || options === null) fail('E_RANGE', 'options', 'an options object with k', options);
+    const { patch = DEFAULT_CODEC_OPTIONS.patch, stride = patch, normalization = DEFAULT_CODEC_OPTIONS.normalization, sample = DEFAULT_CODEC_OPTIONS.sample, ...rest } = options;
+    assertInt(patch, 'patch', 1, 256);
+    assertInt(stride, 'stride', 1, patch);
+    assertNormalization(normalization, 'normalization');
+    assertInt(sample, 'sample', 1);
+    const quantizer = new Quantizer(rest);
+    try {
+      const { video: scaled, std } = normalize(video);
+      const points = samplePatches(scaled, { count: sample, seed: quantizer.options.seed, size: patch, stride });
+      await quantizer.fit({ data: points.data, dim: points.dim, size: patch, stride });
+      return PatchCodec.fromQuantizer(quantizer, { patch: { size: patch, stride }, normalization, std });
+    } catch (e) {
+      quantizer.dispose();
+      throw e;
+    }
+  }
+
+  /**
+   * Wraps a fitted Quantizer. `meta` is required unless the codebook's meta already holds it (a codec's file,
+   * or an older codebook with `size`/`stride`, read as 'per-video-std'); it is written into
+   * `quantizer.codebook.meta` so saving keeps it. The codec then owns the quantizer ({@link PatchCodec.dispose}).
+   * E_SHAPE when the meta is missing or does not fit the codebook (size * size !== dim), E_RANGE on a bad value.
+   * @example
+   * ```ts
+   * const codec = PatchCodec.fromQuantizer(q, { patch: { size: 8, stride: 8 }, normalization: 'per-video-std', std: 40 });
+   * ```
+   */
+  static fromQuantizer(quantizer: Quantizer, meta?: CodebookMeta): PatchCodec {
+    if (!(quantizer instanceof Quantizer)) fail('E_STATE', 'quantizer', 'a fitted Quantizer', quantizer);
+    const book = quantizer.codebook;
+    const checked = meta === undefined ? checkMeta(fromBag(book.meta), 'quantizer.codebook.meta', book.dim) : checkMeta(meta, 'meta', book.dim);
+    const { size, stride } = checked.patch;
+    // size/stride stay at the top level too: Quantizer.decode and pre-codec readers look there.
+    Object.assign(book.meta, { patch: { size, stride }, normalization: checked.normalization, std: checked.std, size, stride });
+    return new PatchCodec(quantizer, checked);
+  }
+
+  /**
+   * Loads a codebook file written by {@link PatchCodec.save} (or by `Quantizer.save` of an older codebook whose
+   * meta has `size`/`stride`). E_NOT_FOUND for a missing file, E_FORMAT for a corrupt one or one without patch
+   * geometry. Node only.
+   * @param runtime backend, onProgress, gpu, log for the quantizer (not stored in files).
+   * @example
+   * ```ts
+   * const codec = await PatchCodec.load('codebook.vqcb', { backend: 'cpu' });
+   * ```
+   */
+  static async load(path: string, runtime: Partial<Pick<QuantizerOptions, 'backend' | 'onProgress' | 'gpu' | 'log'>> = {}): Promise<PatchCodec> {
+    const quantizer = await Quantizer.load(path, runtime);
+    try {
+      return PatchCodec.fromQuantizer(quantizer);
+    } catch (e) {
+      quantizer.dispose();
+      if (e instanceof VqvidError) throw new VqvidError('E_FORMAT', `${path}: not a patch codebook (${e.message})`, { path });
+      throw e;
+    }
+  }
+
+  /** The codebook {k, dim, centroids, meta}; `dim` = patch size². */
+  get codebook(): Codebook {
+    return this.quantizer.codebook;
+  }
+
+  /** Number of codes K: every code is an integer in [0, k). */
+  get k(): number {
+    return this.quantizer.codebook.k;
+  }
+
+  /**
+   * Identity of what the codes mean: CRC-32 (core's {@link @vqvid/core!crc32 | crc32}, the container's checksum)
+   * of the JSON of k, dim and {@link CodebookMeta} followed by the centroids' bytes, as 8 hex digits. Same
+   * codebook, same checksum, across save/load; not a cryptographic hash.
+   */
+  get checksum(): string {
+    if (this.sum === undefined) {
+      const { k, dim, centroids } = this.codebook;
+      const head = new TextEncoder().encode(JSON.stringify({ k, dim, patch: this.meta.patch, normalization: this.meta.normalization, std: this.meta.std }));
+      const bytes = new Uint8Array(head.length + centroids.byteLength);
+      bytes.set(head);
+      bytes.set(new Uint8Array(centroids.buffer, centroids.byteOffset, centroids.byteLength), head.length);
+      this.sum = crc32(bytes).toString(16).padStart(8, '0');
+    }
+    return this.sum;
+  }
+
+  /**
+   * Codes of every patch of a video on the codec's grid (nearest centroid, lowest index on ties), carrying
+   * their geometry: patch, stride, the frame size and the std the video was divided by.
+   * @param video gray video, pixels 0..255, any frame size.
+   * @example
+   * ```ts
+   * const codes = await codec.encode(video); // codes.geometry.std: the divisor used
+   * ```
+   */
+  async encode(video: Video): Promise<CodeVolume> {
+    assertVideo(video, 'video');
+    const { video: scaled, std } = this.scale(video);
+    const { size, stride } = this.meta.patch;
+    const { rows, cols, frames, k, codes } = await this.quantizer.encode(extractPatches(scaled, { size, stride }));
+    return { rows, cols, frames, k, codes, geometry: { patch: size, stride, width: video.width, height: video.height, std } };
+  }
+
+  /**
+   * Frames rebuilt from codes: each cell's centroid, overlapping patches averaged (`reassemble`), times
+   * `codes.geometry.std`. Pixels are on the 0..255 scale but not clamped (averages of centroids can overshoot
+   * slightly): clamp before writing 8-bit frames or scoring. E_SHAPE, naming the argument, when codes have no
+   * geometry (a model's predictions: give them the geometry of the codes they continue) or their patch, stride
+   * or k differ from the codec's. See {@link DecodeOptions.reference} for the "skip" rendering.
+   * @example
+   * ```ts
+   * const frames = codec.decode(codes);
+   * const next = codec.decode({ ...model.generate(context, 4), geometry: context.geometry });
+   * const skip = codec.decode({ ...predicted, geometry: context.geometry }, { reference: contextVideo, referenceCodes: context });
+   * ```
+   */
+  decode(codes: CodeVolume, options: DecodeOptions = {}): Video {
+    const geometry = this.geometryOf(codes);
+    const grid = this.quantizer.decode(codes, { size: geometry.patch, stride: geometry.stride });
+    if (options.reference !== undefined) keepUnchanged(grid, codes, this.referenceOf(options, codes, geometry));
+    return denormalize(reassemble(grid, { width: geometry.width, height: geometry.height }), geometry.std);
+  }
+
+  /**
+   * One frame rendered from a per-cell distribution over the K codes (a model's prediction), with a decoder
+   * that can keep the pixels of a reference frame ({@link DECODERS}: 'centroid', 'skip', 'mbr', 'mean'; see
+   * {@link decodeCells}): each cell's patch is chosen in patch space, overlapping patches are averaged and the
+   * result is scaled back by `geometry.std`. Pixels 0..255, not clamped. E_SHAPE when the distribution's grid,
+   * the reference's size or `present` do not fit `geometry` and the codec.
+   * @param dist `{ rows, cols, k, probs }`, probs [rows*cols, k] row-major (e.g. `model.predictDistribution`).
+   * @param options `geometry` of the codes the prediction continues; `reference`, a video whose last frame
+   * (0..255) stands for the event "same code as `present`"; `present`, each cell's code in that frame;
+   * `decoder` (default 'mbr'), `alpha` (default 1) and `topM` as in {@link decodeCells}.
+   * @example
+   * ```ts
+   * const dist = model.predictDistribution(context);
+   * const frame = codec.decodeDistribution(dist, { geometry: context.geometry!, reference: lastFrame, present: lastCodes, decoder: 'mean', alpha: 0.6 });
+   * ```
+   */
+  decodeDistribution(dist: CellDistribution, options: DecodeDistributionOptions): Video {
+    const { geometry, reference, present, decoder = 'mbr', alpha = 1, topM } = options;
+    const g = this.geometryOf({ rows: dist.rows, cols: dist.cols, frames: 1, k: dist.k, codes: new Uint16Array(dist.rows * dist.cols), geometry });
+    const patches = this.referencePatches(reference, g);
+    const cells = dist.rows * dist.cols;
+    if (present === undefined || present.length !== cells) fail('E_SHAPE', 'present', `${cells} codes (one per cell)`, present?.length);
+    const { k, dim, centroids } = this.codebook;
+    const data = decodeCells({ probs: dist.probs, k, present, reference: patches, centroids, dim, decoder, alpha, topM });
+    const grid: PatchGrid = { size: g.patch, stride: g.stride, rows: dist.rows, cols: dist.cols, frames: 1, data };
+    return denormalize(reassemble(grid, { width: g.width, height: g.height }), g.std);
+  }
+
+  /**
+   * The reference frame's patches on the codes' grid, in the codes' scale (divided by `geometry.std`): what
+   * the decoders' "same code" event stands for, and what {@link fitDecoderAlpha} samples need.
+   * @example
+   * ```ts
+   * const patches = codec.referencePatches(lastFrame, context.geometry!); // Float32Array [cells * dim]
+   * ```
+   */
+  referencePatches(reference: Video, geometry: CodeGeometry): Float32Array {
+    assertVideo(reference, 'reference');
+    if (reference.width !== geometry.width || reference.height !== geometry.height) {
+      fail('E_SHAPE', 'reference (width x height)', `${geometry.width} x ${geometry.height} (codes.geometry)`, `${reference.width} x ${reference.height}`);
+    }
+    const last = divide(sliceVideo(reference, reference.frames - 1), geometry.std);
+    return extractPatches(last, { size: geometry.patch, stride: geometry.stride }).data;
+  }
+
+  /**
+   * Saves the codebook with its typed meta (and the k-means statistics) as a checksummed vqvid 'codebook'
+   * container, atomically. Node only.
+   * @example
+   * ```ts
+   * await codec.save('out/codebook.vqcb');
+   * ```
+   */
+  async save(path: string): Promise<void> {
+    await this.quantizer.save(path);
+  }
+
+  /** Releases the quantizer's backend (kernels, worker pools); the codec stays usable. */
+  dispose(): void {
+    this.quantizer.dispose();
+  }
+
+  private scale(video: Video): Normalized {
+    if (this.meta.normalization === 'per-video-std') return normalize(video);
+    const std = this.meta.std as number; // checkMeta: 'codebook-std' always has one
+    return { video: divide(video, std), std };
+  }
+
+  private geometryOf(codes: CodeVolume): CodeGeometry {
+    assertCodeVolume(codes, 'codes');
+    const { geometry } = codes;
+    if (geometry === undefined) {
+      fail('E_SHAPE', 'codes.geometry', 'the { patch, stride, width, height, std } that encode attaches (copy it from the codes a prediction continues)', geometry);
+    }
+    const { size, stride } = this.meta.patch;
+    if (codes.k !== this.k) fail('E_SHAPE', 'codes.k', `${this.k} (the codec's K)`, codes.k);
+    if (geometry.patch !== size) fail('E_SHAPE', 'codes.geometry.patch', `${size} (the codec's patch size)`, geometry.patch);
+    if (geometry.stride !== stride) fail('E_SHAPE', 'codes.geometry.stride', `${stride} (the codec's stride)`, geometry.stride);
+    return geometry;
+  }
+
+  /** Patches (in the codes' scale) and codes of the reference's last frame, on the codes' grid. */
+  private referenceOf(options: DecodeOptions, codes: CodeVolume, g: CodeGeometry): Reference {
+    const { reference, referenceCodes } = options;
+    const patches = this.referencePatches(reference as Video, g);
+    const cells = codes.rows * codes.cols;
+    if (referenceCodes === undefined) {
+      const { k, dim, centroids } = this.codebook;
+      return { patches, codes: assignNaive(patches, cells, centroids, k, dim).labels };
+    }
+    assertCodeVolume(referenceCodes, 'referenceCodes');
+    const { rows, cols, k } = referenceCodes;
+    if (rows !== codes.rows || cols !== codes.cols || k !== codes.k) {
+      fail('E_SHAPE', 'referenceCodes (rows x cols, k)', `${codes.rows} x ${codes.cols}, k ${codes.k} (the codes')`, `${rows} x ${cols}, k ${k}`);
+    }
+    return { patches, codes: referenceCodes.codes.subarray(referenceCodes.codes.length - cells) };
+  }
+}
+
+/** The reference's last frame as patches and codes, cell-major like one frame of a grid. */
+interface Reference {
+  patches: Float32Array;
+  codes: ArrayLike<number>;
+}
+
+/**
+ * The "skip" rendering in patch space: frame by frame, a cell whose code equals the code of the same cell one
+ * frame earlier takes that frame's patch (the reference's for frame 0, already substituted ones after).
+ */
+function keepUnchanged(grid: PatchGrid, codes: CodeVolume, ref: Reference): void {
+  const cells = codes.rows * codes.cols;
+  const dim = grid.size * grid.size;
+  for (let t = 0; t < codes.frames; t++) {
+    const prevCodes = t === 0 ? ref.codes : codes.codes.subarray((t - 1) * cells, t * cells);
+    const prevPatches = t === 0 ? ref.patches : grid.data.subarray((t - 1) * cells * dim, t * cells * dim);
+    for (let i = 0; i < cells; i++) {
+      if (codes.codes[t * cells + i] === prevCodes[i]) grid.data.set(prevPatches.subarray(i * dim, (i + 1) * dim), (t * cells + i) * dim);
+    }
+  }
+}
+
+/** The video divided by `std` (denormalize multiplies). */
+function divide(video: Video, std: number): Video {
+  return denormalize(video, 1 / std);
+}
+
+function assertNormalization(v: unknown, arg: string): asserts v is Normalization {
+  if (!NORMALIZATIONS.includes(v as Normalization)) fail('E_RANGE', arg, NORMALIZATIONS.map((n) => `'${n}'`).join(' or '), v);
+}
+
+/** The typed meta of a codebook's meta bag: a codec's own fields, or an older codebook's size/stride. */
+function fromBag(bag: Record<string, unknown>): CodebookMeta {
+  if (bag.patch !== undefined) return { patch: bag.patch, normalization: bag.normalization, std: bag.std } as CodebookMeta;
+  if (bag.size === undefined) fail('E_SHAPE', 'quantizer.codebook.meta.patch', 'the patch geometry { size, stride } (or size/stride of an older codebook)', undefined);
+  // Before PatchCodec every caller divided each video by its own std; some recorded the fit video's std.
+  const std = typeof bag.std === 'number' ? bag.std : null;
+  return { patch: { size: bag.size, stride: bag.stride ?? bag.size }, normalization: 'per-video-std', std } as CodebookMeta;
+}
+
+/** Validates a CodebookMeta against a codebook of `dim` floats per centroid; a fresh copy in a fixed key order. */
+function checkMeta(meta: CodebookMeta, arg: string, dim: number): CodebookMeta {
+  if (typeof meta !== 'object' || meta === null) fail('E_SHAPE', arg, 'a CodebookMeta { patch, normalization, std }', meta);
+  if (typeof meta.patch !== 'object' || meta.patch === null) fail('E_SHAPE', `${arg}.patch`, 'an object { size, stride }', meta.patch);
+  const { size, stride } = meta.patch;
+  assertInt(size, `${arg}.patch.size`, 1, 256);
+  assertInt(stride, `${arg}.patch.stride`, 1, size);
+  if (size * size !== dim) fail('E_SHAPE', `${arg}.patch.size`, `the square root of the codebook dim ${dim}`, size);
+  assertNormalization(meta.normalization, `${arg}.normalization`);
+  const std = meta.std ?? null;
+  if (std !== null || meta.normalization === 'codebook-std') assertNumber(std, `${arg}.std`, Number.MIN_VALUE);
+  return { patch: { size, stride }, normalization: meta.normalization, std };
+}
