@@ -51,6 +51,18 @@ export interface ModelOptions {
    */
   direct?: boolean;
   /**
+   * Copy-aware output: a per-cell learned gate mixes the event "same code as this cell's present code" into
+   * the distribution, p = π_copy·[c = x_t] + π_net·q(c) (+ π_prior·b(c | x_t)); exact at any K with either
+   * softmax (default true). See the package README for what it is worth.
+   */
+  copy?: boolean;
+  /**
+   * A counted prior mixed into the output under the same gate: 'bigram', the training codes' same-cell
+   * Witten-Bell bigram b(c | x_t), counted by the first fit and saved with the model (sparse, any K); or
+   * 'none' (default 'bigram').
+   */
+  prior?: 'bigram' | 'none';
+  /**
    * Dropout rate in [0, 0.95] during training, on the embedded codes and on the state read by the output layer
    * (not on the recurrence, as in Zaremba et al. 2014); masks are seeded per step. Default 0.
    */
@@ -85,6 +97,10 @@ export interface ModelConfig {
   classes?: number;
   /** Whether the output logits get direct connections from the present code. */
   direct: boolean;
+  /** Whether the output mixes in "same code as now" (copy-aware output). */
+  copy: boolean;
+  /** The counted prior mixed into the output ('none' = none). */
+  prior: 'bigram' | 'none';
   /** Training dropout rate (0 = none). */
   dropout: number;
   /** Seed of every random choice of the model. */
@@ -106,6 +122,8 @@ export function resolveConfig(opts: ModelOptions, fixedKernel?: number): ModelCo
     cell: opts.cell ?? 'tanh',
     softmax: opts.softmax ?? 'full',
     direct: opts.direct ?? false,
+    copy: opts.copy ?? true,
+    prior: opts.prior ?? 'bigram',
     dropout: opts.dropout ?? 0,
     seed: opts.seed ?? 1,
   };
@@ -121,6 +139,8 @@ export function resolveConfig(opts: ModelOptions, fixedKernel?: number): ModelCo
   if (cfg.cell !== 'tanh' && cfg.cell !== 'gru') fail('E_RANGE', 'cell', "'tanh' or 'gru'", cfg.cell);
   if (cfg.softmax !== 'full' && cfg.softmax !== 'factored') fail('E_RANGE', 'softmax', "'full' or 'factored'", cfg.softmax);
   assertNumber(cfg.dropout, 'dropout', 0, 0.95);
+  if (typeof cfg.copy !== 'boolean') fail('E_RANGE', 'copy', 'a boolean', cfg.copy);
+  if (cfg.prior !== 'bigram' && cfg.prior !== 'none') fail('E_RANGE', 'prior', "'bigram' or 'none'", cfg.prior);
   if (typeof cfg.direct !== 'boolean') fail('E_RANGE', 'direct', 'a boolean', cfg.direct);
   if (cfg.direct && cfg.k > MAX_DIRECT_K) fail('E_RANGE', 'k', `at most ${MAX_DIRECT_K} with direct: true (a [k, k] table)`, cfg.k);
   if (opts.classes !== undefined) {

@@ -51,7 +51,7 @@ describe('bigramLogTable', () => {
 });
 
 describe.each(['full', 'factored'] as const)('direct connections, %s softmax', (softmax) => {
-  const opts = { k: 5, embedDim: 4, hidden: 6, seed: 3, softmax, classes: 2, direct: true };
+  const opts = { k: 5, embedDim: 4, hidden: 6, seed: 3, softmax, classes: 2, direct: true, copy: false, prior: 'none' as const };
   const quick = { epochs: 1, stepsPerEpoch: 3, batch: 2, bptt: 3, lr: 0.01 };
 
   it('fit starts them at the training bigram: with W and b at zero the model is that bigram', async () => {

@@ -34,7 +34,8 @@ export function fillFrame(
   cols: number,
   next: ArrayLike<number>,
   opts: FillOptions = {},
-): CodeVolume {
+  withScores = false,
+): FilledFrame {
   const k = model.config.k;
   const m = opts.candidates ?? Math.min(8, k);
   const sweeps = opts.sweeps ?? 3;
@@ -50,21 +51,56 @@ export function fillFrame(
   const radius = receptiveRadius(model.config);
   const targets = tf.tensor1d(Int32Array.from({ length: m * n }, (_, i) => next[i % n]), 'int32');
   const hTiled = tf.tile(hPrev, [m, 1]) as tf.Tensor2D;
-  try {
-    for (let s = 0; s < sweeps; s++) {
-      let changed = 0;
-      for (let gr = 0; gr < Math.min(stride, rows); gr++) {
-        for (let gc = 0; gc < Math.min(stride, cols); gc++) {
-          changed += updateColour(model, { hTiled, targets, lpAll, cand, frame, m, rows, cols, gr, gc, stride, radius });
-        }
+  const scores = new Float32Array(n * m);
+  const sweep = (commit: boolean) => {
+    let changed = 0;
+    for (let gr = 0; gr < Math.min(stride, rows); gr++) {
+      for (let gc = 0; gc < Math.min(stride, cols); gc++) {
+        changed += updateColour(model, { hTiled, targets, lpAll, cand, frame, scores, commit, m, rows, cols, gr, gc, stride, radius });
       }
-      if (changed === 0) break;
     }
+    return changed;
+  };
+  try {
+    let changed = 1;
+    for (let s = 0; s < sweeps && changed > 0; s++) changed = sweep(true);
+    // the candidates' scores must all be taken at the final frame: a scoring-only pass when the last sweep moved
+    if (withScores && (changed > 0 || sweeps === 0)) sweep(false);
   } finally {
     targets.dispose();
     hTiled.dispose();
   }
-  return { rows, cols, frames: 1, k, codes: frame };
+  return { codes: { rows, cols, frames: 1, k, codes: frame }, candidates: cand, scores, m };
+}
+
+/**
+ * What {@link fillFrame} found: the filled codes, and per cell its M candidates with their scores S (in
+ * nats, each with every other cell at its filled code), from which a posterior over candidates follows.
+ */
+export interface FilledFrame {
+  codes: CodeVolume;
+  /** [cells, m] candidate codes per cell. */
+  candidates: Int32Array;
+  /** [cells, m] ln p(x_t,i = candidate | past) + Σ_j ln p(x_{t+1},j | past, x_t), at the final frame when asked for (else as last computed). */
+  scores: Float32Array;
+  m: number;
+}
+
+/**
+ * Per-cell posterior over each cell's candidates, softmax of their scores, as a [cells, k] probability
+ * array (zero outside the candidates): p(x_t,i = c | past, x_{t+1}, other cells as filled).
+ */
+export function candidatePosterior(f: FilledFrame, k: number): Float32Array {
+  const n = f.candidates.length / f.m;
+  const probs = new Float32Array(n * k);
+  for (let i = 0; i < n; i++) {
+    let max = -Infinity;
+    for (let j = 0; j < f.m; j++) max = Math.max(max, f.scores[i * f.m + j]);
+    let z = 0;
+    for (let j = 0; j < f.m; j++) z += Math.exp(f.scores[i * f.m + j] - max);
+    for (let j = 0; j < f.m; j++) probs[i * k + f.candidates[i * f.m + j]] += Math.exp(f.scores[i * f.m + j] - max) / z;
+  }
+  return probs;
 }
 
 interface ColourArgs {
@@ -73,6 +109,9 @@ interface ColourArgs {
   lpAll: Float32Array;
   cand: Int32Array;
   frame: Int32Array;
+  scores: Float32Array;
+  /** Whether cells take their best candidate (false: only record the scores). */
+  commit: boolean;
   m: number;
   rows: number;
   cols: number;
@@ -82,7 +121,7 @@ interface ColourArgs {
   radius: number;
 }
 
-/** Best candidate for every cell of one colour, all at once; returns how many cells changed. */
+/** Best candidate for every cell of one colour, all at once (scores recorded); returns how many cells changed. */
 function updateColour(model: RCNN, a: ColourArgs): number {
   const { m, rows, cols, cand, frame, radius } = a;
   const n = rows * cols;
@@ -108,9 +147,10 @@ function updateColour(model: RCNN, a: ColourArgs): number {
       for (let r = Math.max(0, r0 - radius); r <= Math.min(rows - 1, r0 + radius); r++) {
         for (let c = Math.max(0, c0 - radius); c <= Math.min(cols - 1, c0 + radius); c++) score += lpNext[j * n + r * cols + c];
       }
+      a.scores[i * m + j] = score;
       if (score > bestScore) [bestScore, bestJ] = [score, j];
     }
-    if (frame[i] !== cand[i * m + bestJ]) {
+    if (a.commit && frame[i] !== cand[i * m + bestJ]) {
       frame[i] = cand[i * m + bestJ];
       changed++;
     }

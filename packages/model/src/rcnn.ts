@@ -3,10 +3,10 @@ import { assertCodeVolume, assertInt, fail, Rng, VqvidError } from '@vqvid/core'
 import type { CodeVolume, StoredArray } from '@vqvid/core';
 import { ModelConfig, ModelOptions, resolveConfig } from './config';
 import { Network } from './network';
-import { createOutputLayer, OutputLayer } from './output';
+import { createOutputLayer, MixtureOutput, OutputLayer, SparseBigram } from './output';
 import { readStore, takeF32, writeStore } from './persist';
 import { chooseCodes, PredictOptions, resolvePredict } from './sample';
-import { fillFrame, FillOptions } from './fill';
+import { candidatePosterior, FilledFrame, fillFrame, FillOptions } from './fill';
 import { fitModel, FitOptions, FitResult } from './train';
 
 /**
@@ -98,8 +98,8 @@ export class RCNN {
   /** @internal (re)builds the output layer from code counts or a saved configuration. */
   buildOutput(frequencies?: ArrayLike<number>, saved?: Record<string, unknown>): OutputLayer {
     this.out?.dispose();
-    const { softmax: kind, k, hidden, classes, direct } = this.config;
-    this.out = createOutputLayer({ kind, k, hidden, seed: this.outputSeed, classes, frequencies, config: saved, direct });
+    const { softmax: kind, k, hidden, classes, direct, copy, prior } = this.config;
+    this.out = createOutputLayer({ kind, k, hidden, seed: this.outputSeed, classes, frequencies, config: saved, direct, copy, prior });
     return this.out;
   }
 
@@ -114,10 +114,12 @@ export class RCNN {
   }
 
   /** @internal copies of every weight, keyed as in saved files. */
-  exportWeights(prefix = ''): Record<string, Float32Array> {
-    const out: Record<string, Float32Array> = {};
+  exportWeights(prefix = ''): Record<string, StoredArray> {
+    const out: Record<string, StoredArray> = {};
     for (const w of this.net.weights) out[`${prefix}w:${w.name}`] = (w.variable.dataSync() as Float32Array).slice();
     this.output.variables.forEach((v, i) => (out[`${prefix}out:${i}`] = (v.dataSync() as Float32Array).slice()));
+    const prior = this.output instanceof MixtureOutput ? this.output.prior : null;
+    if (prior) Object.assign(out, prior.toArrays(`${prefix}prior:`));
     return out;
   }
 
@@ -129,6 +131,10 @@ export class RCNN {
     };
     for (const w of this.net.weights) assign(w.variable, `w:${w.name}`);
     this.output.variables.forEach((v, i) => assign(v, `out:${i}`));
+    const out = this.output;
+    if (out instanceof MixtureOutput && out.priorKind === 'bigram' && `${prefix}prior:rowStart` in arrays) {
+      out.setPrior(SparseBigram.fromArrays(arrays, this.config.k, `${prefix}prior:`, source));
+    }
   }
 
   /**
@@ -262,6 +268,36 @@ export class RCNN {
    * ```
    */
   fill(before: CodeVolume, after: CodeVolume, opts?: FillOptions): CodeVolume {
+    return this.fillSearch(before, after, opts, false).codes;
+  }
+
+  /**
+   * The posterior of the missing frame of {@link RCNN.fill} per cell, for decoders that weigh candidates:
+   * over each cell's M candidates, p(x_t,i = c) ∝ exp(S) with S the fill score of candidate c given every
+   * other cell at its filled code (zero outside the candidates); `entropy` in bits.
+   * @example
+   * ```ts
+   * const { probs } = m.fillDistribution(sliceCodes(codes, 0, 5), sliceCodes(codes, 6, 7));
+   * ```
+   */
+  fillDistribution(before: CodeVolume, after: CodeVolume, opts?: FillOptions): NextDistribution {
+    const found = this.fillSearch(before, after, opts, true);
+    const k = this.config.k;
+    const probs = candidatePosterior(found, k);
+    const n = before.rows * before.cols;
+    const entropy = new Float32Array(n);
+    for (let i = 0; i < n; i++) {
+      let e = 0;
+      for (let j = 0; j < found.m; j++) {
+        const p = probs[i * k + found.candidates[i * found.m + j]];
+        if (p > 0) e -= p * Math.log2(p);
+      }
+      entropy[i] = e;
+    }
+    return { rows: before.rows, cols: before.cols, k, entropy, probs };
+  }
+
+  private fillSearch(before: CodeVolume, after: CodeVolume, opts: FillOptions | undefined, withScores: boolean): FilledFrame {
     this.checkCodes(before, 'before', 1);
     this.checkCodes(after, 'after', 1);
     if (after.rows !== before.rows || after.cols !== before.cols) {
@@ -269,7 +305,7 @@ export class RCNN {
     }
     const h = this.stateAfter(before);
     try {
-      return fillFrame(this, h, lastFrame(before), before.rows, before.cols, after.codes.subarray(0, before.rows * before.cols), opts);
+      return fillFrame(this, h, lastFrame(before), before.rows, before.cols, after.codes.subarray(0, before.rows * before.cols), opts, withScores);
     } finally {
       h.dispose();
     }
@@ -301,7 +337,8 @@ export class RCNN {
     if (!Ctor || typeof header.config !== 'object' || header.config === null) {
       throw new VqvidError('E_FORMAT', `${dir}: saved model has an unknown class ${String(header.className)}`, { path: dir });
     }
-    const m = new Ctor(header.config as ModelOptions);
+    // files from before the copy-aware output hold plain-softmax models
+    const m = new Ctor({ copy: false, prior: 'none', ...(header.config as ModelOptions) });
     m.buildOutput(undefined, header.output as Record<string, unknown>);
     m.importWeights(arrays, dir);
     return m;
@@ -345,10 +382,11 @@ export class RCNN {
 
   /**
    * @internal the present codes as the output layer wants them: an int32 tensor of `codes` with direct
-   * connections, undefined without (the caller's tidy disposes it).
+   * connections or a copy-aware output, undefined without (the caller's tidy disposes it).
    */
   presentTensor(codes: ArrayLike<number>): tf.Tensor1D | undefined {
-    return this.config.direct ? tf.tensor1d(Int32Array.from(codes), 'int32') : undefined;
+    const { direct, copy, prior } = this.config;
+    return direct || copy || prior !== 'none' ? tf.tensor1d(Int32Array.from(codes), 'int32') : undefined;
   }
 
   /**

@@ -5,6 +5,7 @@ import { assembleBatch, Batch, BatchGeometry, batchGeometry, epochPlan, epochSee
 import { receptiveRadius } from './config';
 import { bigramLogTable } from './direct';
 import { hasCheckpoint, readStore, takeF32, writeStore } from './persist';
+import { emGateWeights, MixtureOutput, SparseBigram, type OutputLayer } from './output';
 import type { RCNN } from './rcnn';
 
 /**
@@ -31,6 +32,11 @@ export interface FitOptions {
   lr?: number;
   /** Learning rate multiplier per epoch: lr_e = lr * lrDecay^e (default 0.95). */
   lrDecay?: number;
+  /**
+   * Learning rate multiplier applied after every epoch whose validation nll did not improve (reduce on
+   * plateau), on top of `lrDecay`; needs `validation`; 1 = off (default 1).
+   */
+  lrPlateau?: number;
   /** Maximum global gradient norm (default 5). */
   clip?: number;
   /** Codes whose perplexity is measured after every epoch; enables early stopping and best-weight keeping. */
@@ -64,7 +70,7 @@ export interface EpochRecord {
   epoch: number;
   /** Mean training loss of the epoch, nats per code. */
   loss: number;
-  /** Adam learning rate used in this epoch: lr * lrDecay^epoch. */
+  /** Adam learning rate used in this epoch: lr * lrDecay^epoch, times lrPlateau per epoch without improvement before it. */
   lr: number;
   /** Validation nll in nats per code, when validation codes were given. */
   valNll?: number;
@@ -101,6 +107,7 @@ interface Resolved {
   stepsPerEpoch?: number;
   lr: number;
   lrDecay: number;
+  lrPlateau: number;
   clip: number;
   patience: number;
   validation: CodeVolume[];
@@ -122,6 +129,8 @@ interface TrainState {
   bestNll: number | null;
   bestEpoch: number;
   badEpochs: number;
+  /** Product of the plateau multipliers applied so far (absent in checkpoints from before lrPlateau: 1). */
+  lrScale?: number;
 }
 
 /** The parts of tfjs's AdamOptimizer a bit-exact resume must read and write (not in its public typings). */
@@ -142,6 +151,7 @@ function resolveFit(o: FitOptions): Resolved {
     stepsPerEpoch: o.stepsPerEpoch,
     lr: o.lr ?? 2e-3,
     lrDecay: o.lrDecay ?? 0.95,
+    lrPlateau: o.lrPlateau ?? 1,
     clip: o.clip ?? 5,
     patience: o.patience ?? 3,
     validation: o.validation === undefined ? [] : Array.isArray(o.validation) ? o.validation : [o.validation],
@@ -159,6 +169,7 @@ function resolveFit(o: FitOptions): Resolved {
   if (r.stepsPerEpoch !== undefined) assertInt(r.stepsPerEpoch, 'stepsPerEpoch', 1);
   assertNumber(r.lr, 'lr', 1e-12, 10);
   assertNumber(r.lrDecay, 'lrDecay', 1e-6, 1);
+  assertNumber(r.lrPlateau, 'lrPlateau', 1e-6, 1);
   assertNumber(r.clip, 'clip', 1e-12);
   assertInt(r.patience, 'patience', 1);
   r.validation.forEach((v, i) => assertCodeVolume(v, `validation[${i}]`));
@@ -201,7 +212,8 @@ function trainStep(model: RCNN, g: BatchGeometry, b: Batch, opt: tf.AdamOptimize
       let crop = tf.reshape(tf.slice(hs, [g.warmup, 0, g.marginRows, g.marginCols, 0], [g.steps, g.batch, g.cropRows, g.cropCols, hidden]), [-1, hidden]);
       // and on the state as the output layer reads it (the recurrence itself keeps the whole state)
       if (rate > 0) crop = tf.dropout(crop, rate, undefined, seed ^ 0x9e3779b9);
-      return tf.neg(tf.mean(model.output.logProb(crop as tf.Tensor2D, targets, present))) as tf.Scalar;
+      // the counted prior scores training pairs held out from its own counts (see SparseBigram)
+      return tf.neg(tf.mean(model.output.logProb(crop as tf.Tensor2D, targets, present, true))) as tf.Scalar;
     }, vars);
     const norm = tf.sqrt(tf.addN(Object.values(grads).map((gr) => tf.sum(tf.square(gr)))));
     const scale = tf.minimum(1, tf.div(clip, tf.add(norm, 1e-12)));
@@ -229,7 +241,7 @@ async function writeCheckpoint(
   model: RCNN,
   opt: tf.AdamOptimizer,
   state: TrainState,
-  best: Record<string, Float32Array> | null,
+  best: Record<string, StoredArray> | null,
 ): Promise<void> {
   const arrays: Record<string, StoredArray> = { ...model.exportWeights() };
   if (best) for (const [name, a] of Object.entries(best)) arrays[`best:${name}`] = a;
@@ -257,7 +269,7 @@ async function readCheckpoint(
   dir: string,
   model: RCNN,
   opt: tf.AdamOptimizer,
-): Promise<{ state: TrainState; best: Record<string, Float32Array> | null }> {
+): Promise<{ state: TrainState; best: Record<string, StoredArray> | null }> {
   const { header, arrays } = await readStore(dir, 'checkpoint');
   if (JSON.stringify(header.config) !== JSON.stringify(model.config)) {
     throw new VqvidError('E_STATE', `checkpointDir: the checkpoint in ${dir} belongs to a model with other options`, { path: dir });
@@ -279,17 +291,41 @@ async function readCheckpoint(
     internals.accBeta1.assign(tf.scalar(adam.accBeta1));
     internals.accBeta2.assign(tf.scalar(adam.accBeta2));
   }
-  let best: Record<string, Float32Array> | null = null;
+  let best: Record<string, StoredArray> | null = null;
   for (const [name, a] of Object.entries(arrays)) {
     if (!name.startsWith('best:')) continue;
     best ??= {};
-    best[name.slice(5)] = a as Float32Array;
+    best[name.slice(5)] = a;
   }
   return { state: header.state as TrainState, best };
 }
 
 function freshState(): TrainState {
   return { epoch: 0, step: 0, globalStep: 0, lossSum: 0, lossCount: 0, history: [], bestNll: null, bestEpoch: -1, badEpochs: 0 };
+}
+
+/** Largest number of (present, next) pairs the gate initialisation reads. */
+const GATE_INIT_PAIRS = 200_000;
+
+/**
+ * A copy-aware output at the start of a fit: counts its prior on the codes of this fit (so a model
+ * fine-tuned on more frames also counts them) and, on the first fit, starts its gate at the mixture weights
+ * that best explain the training pairs with the network uniform (EM, prior held out).
+ */
+function initMixture(out: OutputLayer, volumes: CodeVolume[]): void {
+  if (!(out instanceof MixtureOutput)) return;
+  if (out.priorKind === 'bigram') out.setPrior(SparseBigram.fit(volumes, out.k));
+  if (!out.gatesAreFresh()) return;
+  const total = volumes.reduce((s, v) => s + (v.frames - 1) * v.rows * v.cols, 0);
+  const every = Math.max(1, Math.ceil(total / GATE_INIT_PAIRS));
+  const pairs: number[] = [];
+  let i = 0;
+  for (const v of volumes) {
+    const n = v.rows * v.cols;
+    for (let j = n; j < v.codes.length; j++, i++) if (i % every === 0) pairs.push(v.codes[j - n], v.codes[j]);
+  }
+  const prior = out.prior;
+  out.initGates(emGateWeights(out.components, Int32Array.from(pairs), out.k, (a, b) => (prior ? prior.prob(a, b, true) : 1 / out.k)));
 }
 
 /** The training loop behind {@link RCNN.fit}. */
@@ -306,16 +342,17 @@ export async function fitModel(model: RCNN, volumes: CodeVolume[], o: FitOptions
   if (!resuming && !model.outputBuilt) model.buildOutput(codeCounts(volumes, cfg.k));
   // direct connections start from the training codes' same-cell bigram (once: a trained table is kept)
   if (!resuming && cfg.direct && model.output.directIsZero()) model.output.initDirect(bigramLogTable(volumes, cfg.k));
+  if (!resuming) initMixture(model.output, volumes);
   const opt = tf.train.adam(r.lr);
   let state = freshState();
-  let best: Record<string, Float32Array> | null = null;
+  let best: Record<string, StoredArray> | null = null;
   if (resuming) ({ state, best } = await readCheckpoint(r.checkpointDir!, model, opt));
   const internals = opt as unknown as AdamInternals;
   let stopped: FitResult['stopped'] = 'completed';
   const deadline = r.timeLimit === undefined ? Infinity : performance.now() + r.timeLimit * 1000;
   try {
     epochs: while (state.epoch < r.epochs) {
-      const lr = r.lr * Math.pow(r.lrDecay, state.epoch);
+      const lr = r.lr * Math.pow(r.lrDecay, state.epoch) * (state.lrScale ?? 1);
       internals.learningRate = lr;
       const plan = epochPlan(volumes, g, stepsPerEpoch, new Rng(epochSeed(cfg.seed, state.epoch)));
       for (; state.step < stepsPerEpoch; state.step++) {
@@ -352,7 +389,10 @@ export async function fitModel(model: RCNN, volumes: CodeVolume[], o: FitOptions
           state.bestEpoch = state.epoch;
           state.badEpochs = 0;
           best = model.exportWeights();
-        } else state.badEpochs++;
+        } else {
+          state.badEpochs++;
+          state.lrScale = (state.lrScale ?? 1) * r.lrPlateau;
+        }
       }
       state.history.push(rec);
       state.epoch++;

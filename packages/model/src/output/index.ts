@@ -8,10 +8,14 @@ import { assignClasses, classesFromClassOf } from './classes';
 import { FactoredSoftmax } from './factored';
 import { FullSoftmax } from './full';
 import { MAX_DIRECT_K, type OutputLayer } from './layer';
+import { MixtureOutput } from './mixture';
 
 export type { OutputLayer } from './layer';
 export type { ClassAssignment } from './classes';
 export { assignClasses } from './classes';
+export { MixtureOutput, emGateWeights } from './mixture';
+export type { MixtureComponent } from './mixture';
+export { SparseBigram } from './prior';
 
 /** Options of {@link createOutputLayer}. */
 export interface OutputLayerOptions {
@@ -32,6 +36,13 @@ export interface OutputLayerOptions {
    * Mikolov et al. 2011's RNNME); needs k ≤ 4096 (default false).
    */
   direct?: boolean;
+  /**
+   * Copy-aware output: mix the event "same code as the cell's present code" into the distribution with a
+   * per-cell learned gate (see {@link MixtureOutput}); default false.
+   */
+  copy?: boolean;
+  /** Also mix in a counted same-cell bigram ('bigram', set later with `setPrior`), or not ('none', the default). */
+  prior?: 'bigram' | 'none';
   /** A previous layer's `toJSON()`: restores its class assignment exactly (classes/frequencies are then ignored). */
   config?: Record<string, unknown>;
 }
@@ -59,12 +70,33 @@ export function createOutputLayer(opts: OutputLayerOptions): OutputLayer {
   // logProb's gradient needs UnsortedSegmentSum, which wasm lacks and cpu has in O(K·n·hidden); both idempotent.
   registerWasmKernels();
   registerCpuKernels();
-  if (opts.kind === 'full') return new FullSoftmax(opts.k, opts.hidden, opts.seed, direct);
-  const classes =
-    opts.config !== undefined
-      ? classesFromClassOf(opts.config.classOf, opts.k, 'config.classOf')
-      : assignClasses(opts.k, opts.classes ?? Math.max(1, Math.round(Math.sqrt(opts.k))), opts.frequencies);
-  return new FactoredSoftmax(opts.k, opts.hidden, opts.seed, classes, direct);
+  const { copy, prior } = mixtureOf(opts);
+  let inner: OutputLayer;
+  if (opts.kind === 'full') inner = new FullSoftmax(opts.k, opts.hidden, opts.seed, direct);
+  else {
+    const classes =
+      opts.config !== undefined
+        ? classesFromClassOf(opts.config.classOf, opts.k, 'config.classOf')
+        : assignClasses(opts.k, opts.classes ?? Math.max(1, Math.round(Math.sqrt(opts.k))), opts.frequencies);
+    inner = new FactoredSoftmax(opts.k, opts.hidden, opts.seed, classes, direct);
+  }
+  return copy || prior !== 'none' ? new MixtureOutput(inner, copy, prior) : inner;
+}
+
+/** The mixture parts: from the saved config when restoring (absent = a plain layer), else the options. */
+function mixtureOf(opts: OutputLayerOptions): { copy: boolean; prior: 'bigram' | 'none' } {
+  const fromOpts = { copy: opts.copy ?? false, prior: opts.prior ?? 'none' };
+  if (typeof fromOpts.copy !== 'boolean') fail('E_RANGE', 'copy', 'a boolean', fromOpts.copy);
+  if (fromOpts.prior !== 'bigram' && fromOpts.prior !== 'none') fail('E_RANGE', 'prior', "'bigram' or 'none'", fromOpts.prior);
+  if (opts.config === undefined) return fromOpts;
+  const saved = (opts.config.mixture ?? { copy: false, prior: 'none' }) as { copy?: unknown; prior?: unknown };
+  if (typeof saved !== 'object' || saved === null || typeof saved.copy !== 'boolean' || (saved.prior !== 'bigram' && saved.prior !== 'none')) {
+    fail('E_FORMAT', 'config.mixture', "{ copy: boolean, prior: 'bigram' | 'none' }", saved);
+  }
+  if ((opts.copy !== undefined && opts.copy !== saved.copy) || (opts.prior !== undefined && opts.prior !== saved.prior)) {
+    fail('E_FORMAT', 'config.mixture', `copy ${fromOpts.copy}, prior ${fromOpts.prior} (as in the options)`, saved);
+  }
+  return { copy: saved.copy as boolean, prior: saved.prior as 'bigram' | 'none' };
 }
 
 /** Whether the layer gets direct connections: from the saved config when restoring (absent = false), else the option. */

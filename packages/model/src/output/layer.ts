@@ -24,9 +24,11 @@ export interface OutputLayer {
   readonly variables: tf.Variable[];
   /**
    * ln p(target | h, present) for each row: h [n, hidden] float32, targets [n] int32 in [0, K) → [n];
-   * `present` [n] int32, the code of each row's cell in the frame before the target (direct layers only).
+   * `present` [n] int32, the code of each row's cell in the frame before the target (direct and mixture
+   * layers); `leaveOneOut`: a mixture scores its counted prior as if each (present, target) pair had not been
+   * counted (used on the training codes the prior was counted on; other layers ignore it).
    */
-  logProb(h: tf.Tensor2D, targets: tf.Tensor1D, present?: tf.Tensor1D): tf.Tensor1D;
+  logProb(h: tf.Tensor2D, targets: tf.Tensor1D, present?: tf.Tensor1D, leaveOneOut?: boolean): tf.Tensor1D;
   /** The whole log-distribution: h [n, hidden] → [n, K], each row's exp summing to 1 (`present` as in logProb). */
   logProbsAll(h: tf.Tensor2D, present?: tf.Tensor1D): tf.Tensor2D;
   /**
