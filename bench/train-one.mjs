@@ -1,33 +1,46 @@
 #!/usr/bin/env node
-// One model of the root bench, trained in its own process: tfjs's wasm backend runs one thread, so the root
+// One network of the root bench, trained in its own process: tfjs's wasm backend runs one thread, so the root
 // bench trains two models at a time in two processes to use both cores. Reads a job file (JSON, written by
-// bench/run.mjs), trains for at most `seconds` of wall time with early stopping on the validation codes,
-// saves the model to `job.modelDir` and prints one JSON line with the training figures.
-import { readFileSync } from 'node:fs';
+// bench/run.mjs) and trains for a fixed step budget, so results do not depend on machine load:
+//   phase 1: on the fit frames, at most epochs x stepsPerEpoch steps, early stopping and lr-on-plateau on the
+//            validation frames, which so choose the step count; the best validation weights are kept;
+//   phase 2: `refitSteps` more steps on all training frames (fit + validation) at the best epoch's lr, so the
+//            network sees the same frames as the counted models (its counted prior is recounted on them too).
+// Saves the model to `job.modelDir` and prints one JSON line with the training figures.
+import { readCodes } from '@vqvid/core';
 import { initBackend, RCNN, RNN } from '@vqvid/model';
 
-const job = JSON.parse(readFileSync(process.argv[2], 'utf8'));
-const volume = (v) => ({ ...v.meta, codes: new Uint16Array(readFileSync(v.path).buffer.slice(0)) });
-const fit = volume(job.fit);
-const val = volume(job.val);
+const job = JSON.parse((await import('node:fs')).readFileSync(process.argv[2], 'utf8'));
+const fit = (await readCodes(job.fit)).codes;
+const val = (await readCodes(job.val)).codes;
 await initBackend();
 const Model = job.model === 'rnn' ? RNN : RCNN;
 const m = new Model(job.options);
 const t = performance.now();
-// the time limit ends training like early stopping: the best validation weights are kept
-const r = await m.fit(fit, { ...job.fit_options, validation: val, timeLimit: job.seconds });
+const r = await m.fit(fit, { ...job.fitOptions, validation: val });
+const phase1 = (performance.now() - t) / 1000;
+const best = r.bestEpoch >= 0 ? r.epochs[r.bestEpoch] : undefined;
+let refit = 0;
+if (job.refitSteps > 0) {
+  const all = (await readCodes(job.train)).codes;
+  const { bptt, batch, crop } = job.fitOptions;
+  const r2 = await m.fit(all, { bptt, batch, crop, epochs: 1, stepsPerEpoch: job.refitSteps, lr: best?.lr ?? job.fitOptions.lr, lrDecay: 1 });
+  refit = r2.steps;
+}
 const secs = (performance.now() - t) / 1000;
 await m.save(job.modelDir);
-const o = job.fit_options;
-const cells = r.steps * o.batch * o.bptt * Math.min(o.crop, fit.rows) * Math.min(o.crop, fit.cols);
-const best = r.bestEpoch >= 0 ? r.epochs[r.bestEpoch] : undefined;
+const o = job.fitOptions;
+const cells = (r.steps + refit) * o.batch * o.bptt * Math.min(o.crop, fit.rows) * Math.min(o.crop, fit.cols);
 process.stdout.write(
   JSON.stringify({
     seconds: +secs.toFixed(1),
+    phase1Seconds: +phase1.toFixed(1),
     steps: r.steps,
+    refitSteps: refit,
     epochs: r.epochs.length,
     bestEpoch: r.bestEpoch,
     bestValBits: best?.valBits !== undefined ? +best.valBits.toFixed(4) : null,
+    valBitsPerEpoch: r.epochs.map((e) => +(e.valBits ?? NaN).toFixed(4)),
     stopped: r.stopped,
     cellsPerSecond: Math.round(cells / secs),
   }) + '\n',
