@@ -93,7 +93,12 @@ describe('vqvid demo --tiny', () => {
     expect(bits.uniform).toBe(Math.log2(16));
     for (const v of Object.values(bits)) expect(v).toBeGreaterThan(0);
     const names = report.nextFrame.map((s: { name: string }) => s.name);
-    expect(names).toEqual(['rcnn', 'rnn', 'codebook ceiling', 'copy-last', 'linear extrapolation', 'flow extrapolation']);
+    // each network twice: its argmax codes, and its distribution through the decoder chosen on training frames
+    const { decoder, alpha } = report.decoder;
+    expect(['centroid', 'skip', 'mbr', 'mean']).toContain(decoder);
+    const rendered = (n: string) => `${n} ${decoder}${decoder === 'centroid' ? '' : ` (alpha ${alpha})`}`;
+    expect(names).toEqual(['rcnn', rendered('rcnn'), 'rnn', rendered('rnn'), 'codebook ceiling', 'copy-last', 'linear extrapolation', 'flow extrapolation']);
+    expect(Object.keys(report.decoder.scores)).toEqual(['centroid', 'skip', 'mbr', 'mean']);
     expect(report.fill.scores.map((s: { name: string }) => s.name)).toContain('flow interpolation');
     const html = readFileSync(join(out, 'index.html'), 'utf8');
     expect(html).toContain('<svg');
@@ -123,12 +128,24 @@ describe('quantize, encode, train, predict, fill, generate, eval on a small .y4m
     expect(r.code).toBe(0);
     const next = decodeY4m(new Uint8Array(readFileSync(join(dir, 'next.y4m'))));
     expect([next.frames, next.width, next.height]).toEqual([3, 32, 24]);
+    // the mean decoder at alpha 0 renders every cell as the frame before it: both frames copy the last input frame
+    r = vqvid('predict', 'clip.y4m', '--model', 'model', '--codebook', 'cb.vqcb', '--steps', '2', '--decoder', 'mean', '--alpha', '0', '-o', 'still.y4m', '--json', '-q');
+    expect(r.code).toBe(0);
+    expect(JSON.parse(r.stdout).decoder).toEqual({ decoder: 'mean', alpha: 0 });
+    const still = decodeY4m(new Uint8Array(readFileSync(join(dir, 'still.y4m'))));
+    const clip = decodeY4m(new Uint8Array(readFileSync(join(dir, 'clip.y4m'))));
+    const size = 32 * 24;
+    const lastIn = clip.data.subarray((clip.frames - 1) * size, clip.frames * size);
+    for (const f of [0, 1]) for (let i = 0; i < size; i++) expect(Math.abs(still.data[f * size + i] - lastIn[i])).toBeLessThanOrEqual(1);
+    r = vqvid('predict', 'clip.y4m', '--model', 'model', '--codebook', 'cb.vqcb', '--alpha', '2', '-q');
+    expect(r.code).toBe(1); // an out-of-range value, as for every other option
+    expect(r.stderr).toContain('--alpha');
 
     r = vqvid('fill', 'codes.vqc', '-m', 'model', '-c', 'cb.vqcb', '--frame', '4', '-o', 'fill.png', '--json', '-q');
     expect(r.code).toBe(0);
     const filled = JSON.parse(r.stdout);
     expect(filled.frame).toBe(4);
-    expect(filled.methods.map((m: { name: string }) => m.name)).toEqual(['rcnn', 'codebook ceiling', 'linear interpolation', 'flow interpolation']);
+    expect(filled.methods.map((m: { name: string }) => m.name)).toEqual(['rcnn', 'rcnn mbr (alpha 1)', 'codebook ceiling', 'linear interpolation', 'flow interpolation']);
     expect(readFileSync(join(dir, 'fill.png')).subarray(1, 4).toString()).toBe('PNG');
 
     r = vqvid('generate', 'codes.vqc', '-m', 'model', '-c', 'cb.vqcb', '--steps', '5', '--seed', '7', '-o', 'gen.vqc', '-q');

@@ -3,7 +3,8 @@ import type { CodeVolume, Video } from '@vqvid/core';
 import { BigramModel, SpatialNgramModel, UnigramModel, copyLast, flowExtrapolate, flowInterpolate, linearExtrapolate, linearInterpolate } from '@vqvid/baselines';
 import { codeAccuracy, evaluateFrames } from '@vqvid/metrics';
 import type { RCNN } from '@vqvid/model';
-import type { PatchCodec, Quantizer } from '@vqvid/quantize';
+import { fitDecoder } from '@vqvid/quantize';
+import type { DecoderName, PatchCodec, Quantizer } from '@vqvid/quantize';
 import type { CodesMeta } from './pipeline';
 import { codecOf } from './pipeline';
 
@@ -108,12 +109,48 @@ function onGrid(s: PixelSetup, codes: CodeVolume): CodeVolume {
   return { ...codes, geometry: s.codes.geometry };
 }
 
+/** A decoder and its stand-in alpha (see `decodeCells` of @vqvid/quantize), as {@link chooseDecoder} picks them. */
+export interface RenderChoice {
+  decoder: DecoderName;
+  alpha: number;
+}
+
+/**
+ * The decoder and alpha that render `model`'s one-step predictions of the frames `times` (each from all
+ * frames before it) closest to the real frames: `fitDecoder` of @vqvid/quantize on those frames.
+ */
+export function chooseDecoder(s: CodecSetup, model: RCNN, times: number[], decoders?: DecoderName[]): RenderChoice & { scores: Record<string, { alpha: number; mse: number }> } {
+  const { k, dim, centroids } = s.codec.codebook;
+  const geometry = s.codes.geometry!;
+  const n = s.codes.rows * s.codes.cols;
+  const samples = times.map((t) => ({
+    probs: model.predictDistribution(sliceCodes(s.codes, 0, t)).probs!,
+    k,
+    present: s.codes.codes.subarray((t - 1) * n, t * n),
+    reference: s.codec.referencePatches(sliceVideo(s.video, t - 1), geometry),
+    centroids,
+    dim,
+    truth: s.codec.referencePatches(sliceVideo(s.video, t), geometry),
+  }));
+  const fit = fitDecoder(samples, decoders ? { decoders } : {});
+  return { decoder: fit.decoder, alpha: fit.alpha, scores: fit.scores };
+}
+
+/** A setup that has a codec (needed to render distributions). */
+type CodecSetup = Extract<PixelSetup, { codec: PatchCodec }>;
+
+/** A model's name with its decoder, as rows of the tables show it. */
+export function renderedName(name: string, r: RenderChoice): string {
+  return `${name} ${r.decoder}${r.decoder === 'centroid' ? '' : ` (alpha ${r.alpha})`}`;
+}
+
 /**
  * One-step-ahead prediction of each frame t in `times` (t >= 2) from everything before it: each model's
- * argmax codes decoded, the codebook's own reconstruction of frame t (the ceiling of any code model),
+ * argmax codes decoded (and, with `render`, its distribution rendered by that decoder, the last real frame
+ * standing for "same code"), the codebook's own reconstruction of frame t (the ceiling of any code model),
  * and the copy-last, linear and optical-flow extrapolations of the real frames.
  */
-export function nextFrameResults(s: PixelSetup, models: NamedModel[], times: number[]): FrameResults {
+export function nextFrameResults(s: PixelSetup, models: NamedModel[], times: number[], render?: RenderChoice): FrameResults {
   const truth = stackFrames(times.map((t) => sliceVideo(s.video, t)));
   const predictions: FrameResults['predictions'] = [];
   const accs: number[] = [];
@@ -123,6 +160,11 @@ export function nextFrameResults(s: PixelSetup, models: NamedModel[], times: num
     const codes = onGrid(s, concatCodes(guesses));
     predictions.push({ name, video: decodeFrame(s, codes), codes });
     accs.push(acc);
+    if (render && 'codec' in s) {
+      const frames = times.map((t) => model.predictFrames(sliceCodes(s.codes, 0, t), 1, { codec: s.codec, reference: sliceVideo(s.video, t - 1), ...render }));
+      predictions.push({ name: renderedName(name, render), video: stackFrames(frames) });
+      accs.push(acc);
+    }
   }
   const before = (t: number, back: number) => sliceVideo(s.video, t - back);
   predictions.push({ name: 'codebook ceiling', video: stackFrames(times.map((t) => decodeFrame(s, sliceCodes(s.codes, t)))) });
@@ -137,7 +179,7 @@ export function nextFrameResults(s: PixelSetup, models: NamedModel[], times: num
  * The frame t filled from the frames around it: each model's fill (codes of frames before t and frame t+1)
  * decoded, the codebook ceiling, and linear and optical-flow interpolation of frames t-1 and t+1.
  */
-export function fillResults(s: PixelSetup, models: NamedModel[], t: number): FrameResults {
+export function fillResults(s: PixelSetup, models: NamedModel[], t: number, render?: RenderChoice): FrameResults {
   const truth = sliceVideo(s.video, t);
   const predictions: FrameResults['predictions'] = [];
   const accs: number[] = [];
@@ -146,6 +188,12 @@ export function fillResults(s: PixelSetup, models: NamedModel[], t: number): Fra
     const filled = onGrid(s, model.fill(sliceCodes(s.codes, 0, t), sliceCodes(s.codes, t + 1)));
     accs.push(codeAccuracy(asInt32(filled.codes), asInt32(trueCodes.codes)));
     predictions.push({ name, video: decodeFrame(s, filled), codes: filled });
+    if (render && 'codec' in s) {
+      const next = sliceVideo(s.video, t + 1);
+      const video = model.fillFrame(sliceCodes(s.codes, 0, t), sliceCodes(s.codes, t + 1), { codec: s.codec, reference: sliceVideo(s.video, t - 1), next, ...render });
+      predictions.push({ name: renderedName(name, render), video });
+      accs.push(accs[accs.length - 1]);
+    }
   }
   const a = sliceVideo(s.video, t - 1);
   const b = sliceVideo(s.video, t + 1);

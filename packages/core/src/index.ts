@@ -4,7 +4,9 @@
  * it), atomic file writes and the tfjs backend helper.
  * @packageDocumentation
  */
-export type { Video, PatchGrid, Codebook, CodeVolume, CodeGeometry, ProgressEvent, OnProgress } from './types';
+export type {
+  Video, PatchGrid, Codebook, CodeVolume, CodeGeometry, ProgressEvent, OnProgress, DecoderName, CellDistribution, RenderDistributionOptions, FrameRenderer,
+} from './types';
 export { VqvidError, fail, describeValue } from './errors';
 export type { VqvidErrorCode } from './errors';
 export {

@@ -88,6 +88,70 @@ export interface CodeVolume {
   geometry?: CodeGeometry;
 }
 
+/**
+ * How a per-cell distribution over codes becomes pixels (see `decodeCells` in `@vqvid/quantize`): 'centroid'
+ * renders the argmax code's centroid; 'skip' keeps the reference patch where the argmax is the present code;
+ * 'mbr' picks the candidate with the least expected squared error; 'mean' averages the candidates.
+ * @example
+ * ```ts
+ * const decoder: DecoderName = 'mbr';
+ * ```
+ */
+export type DecoderName = 'centroid' | 'skip' | 'mbr' | 'mean';
+
+/**
+ * A per-cell distribution over the K codes of one frame, as a model predicts it.
+ * @example
+ * ```ts
+ * const dist: CellDistribution = model.predictDistribution(context); // { rows, cols, k, probs, ... }
+ * ```
+ */
+export interface CellDistribution {
+  /** Grid rows (cells). */
+  rows: number;
+  /** Grid columns (cells). */
+  cols: number;
+  /** Number of codes K. */
+  k: number;
+  /** Probabilities [rows*cols, k] row-major, each row summing to 1. */
+  probs: Float32Array;
+}
+
+/**
+ * How to render a {@link CellDistribution} into a frame (`PatchCodec.decodeDistribution`).
+ * @example
+ * ```ts
+ * const o: RenderDistributionOptions = { geometry: codes.geometry!, reference: last, present: lastCodes, decoder: 'mbr' };
+ * ```
+ */
+export interface RenderDistributionOptions {
+  /** Geometry of the codes the distribution continues (patch, stride, frame size, std). */
+  geometry: CodeGeometry;
+  /** Video whose last frame (0..255, geometry's size) stands for the "same code as `present`" event. */
+  reference: Video;
+  /** Each cell's code in the reference frame, [rows*cols]. */
+  present: ArrayLike<number>;
+  /** How to turn each cell's distribution into a patch (default 'mbr'). */
+  decoder?: DecoderName;
+  /** Stand-in shrink in [0, 1]: code c ≠ present stands for P + alpha·(centroid_c − P) (default 1). */
+  alpha?: number;
+  /** Candidates per cell (default 16). */
+  topM?: number;
+}
+
+/**
+ * Anything that renders a per-cell distribution into a frame: `PatchCodec` of `@vqvid/quantize` is one. Models
+ * take it to predict and fill in pixels without depending on the quantizer.
+ * @example
+ * ```ts
+ * const renderer: FrameRenderer = codec;
+ * ```
+ */
+export interface FrameRenderer {
+  /** One frame (pixels 0..255, not clamped) from a per-cell distribution. */
+  decodeDistribution(dist: CellDistribution, options: RenderDistributionOptions): Video;
+}
+
 /** One report of long-running work; `fraction` is in [0, 1] when known. */
 export interface ProgressEvent {
   /** What is running: 'fit', 'encode', 'train', 'read', ... */

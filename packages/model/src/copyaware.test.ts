@@ -2,7 +2,7 @@ import * as fsp from 'node:fs/promises';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
-import { sliceCodes } from '@vqvid/core';
+import { sliceCodes, sliceVideo } from '@vqvid/core';
 import { readStore, writeStore } from './persist';
 import { initBackend, RCNN, RNN } from './index';
 import { MixtureOutput } from './output';
@@ -108,4 +108,35 @@ test('training and prediction with the mixture keep numTensors flat', async () =
   }
   expect(tf.memory().numTensors).toBe(start);
   m.dispose();
+});
+
+describe('pixels: predictFrames and fillFrame render through a codec', () => {
+  it("'skip' at alpha 1 equals the codec's own skip decode of the argmax codes (an independent implementation)", async () => {
+    const { PatchCodec } = await import('@vqvid/quantize');
+    const { syntheticVideo } = await import('@vqvid/video');
+    const video = syntheticVideo({ kind: 'bouncing', width: 32, height: 32, frames: 10, seed: 2 });
+    const codec = await PatchCodec.fit(video, { k: 8, seed: 1, maxIter: 5, backend: 'cpu', sample: 2000 });
+    const codes = await codec.encode(video);
+    const m = new RCNN({ k: 8, embedDim: 6, hidden: 8, seed: 5 });
+    await m.fit(sliceCodes(codes, 0, 8), quick);
+    const context = sliceCodes(codes, 0, 6);
+    const reference = sliceVideo(video, 5);
+    const got = m.predictFrames(context, 3, { codec, reference, decoder: 'skip' });
+    const argmax = m.generate(context, 3, { mode: 'argmax' });
+    const want = codec.decode({ ...argmax, geometry: codes.geometry }, { reference, referenceCodes: context });
+    expect(got.frames).toBe(3);
+    let diff = 0;
+    for (let i = 0; i < want.data.length; i++) diff = Math.max(diff, Math.abs(got.data[i] - want.data[i]));
+    expect(diff).toBeLessThan(1e-3);
+    // 'mean' at alpha 0 renders every cell as the reference patch: the first frame is the last real frame
+    const still = m.predictFrames(context, 1, { codec, reference, decoder: 'mean', alpha: 0 });
+    for (let i = 0; i < still.data.length; i++) expect(Math.abs(still.data[i] - reference.data[i])).toBeLessThan(1e-3);
+    // fill at alpha 0 is the linear interpolation of its two frames
+    const next = sliceVideo(video, 7);
+    const mid = m.fillFrame(context, sliceCodes(codes, 7, 8), { codec, reference, next, decoder: 'mbr', alpha: 0, candidates: 2, sweeps: 1 });
+    for (let i = 0; i < mid.data.length; i++) expect(Math.abs(mid.data[i] - (reference.data[i] + next.data[i]) / 2)).toBeLessThan(1e-3);
+    expect(() => m.predictFrames({ ...context, geometry: undefined }, 1, { codec, reference })).toThrow(expect.objectContaining({ code: 'E_SHAPE' }));
+    m.dispose();
+    codec.dispose();
+  });
 });

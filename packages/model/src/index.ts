@@ -5,7 +5,7 @@
  * @packageDocumentation
  */
 export { RCNN, RNN } from './rcnn';
-export type { EvaluateResult, NextDistribution } from './rcnn';
+export type { EvaluateResult, NextDistribution, RenderOptions } from './rcnn';
 export type { ModelOptions, ModelConfig, CellKind, SoftmaxKind } from './config';
 export type { FitOptions, FitResult, EpochRecord } from './train';
 export type { PredictOptions } from './sample';

@@ -1,12 +1,12 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { assertCodeVolume, assertInt, fail, Rng, VqvidError } from '@vqvid/core';
-import type { CodeVolume, StoredArray } from '@vqvid/core';
+import type { CodeGeometry, CodeVolume, DecoderName, FrameRenderer, StoredArray, Video } from '@vqvid/core';
 import { ModelConfig, ModelOptions, resolveConfig } from './config';
 import { Network } from './network';
 import { createOutputLayer, MixtureOutput, OutputLayer, SparseBigram } from './output';
 import { readStore, takeF32, writeStore } from './persist';
 import { chooseCodes, PredictOptions, resolvePredict } from './sample';
-import { candidatePosterior, FilledFrame, fillFrame, FillOptions } from './fill';
+import { candidatePosterior, FilledFrame, fillFrame as searchFill, FillOptions } from './fill';
 import { fitModel, FitOptions, FitResult } from './train';
 
 /**
@@ -259,6 +259,64 @@ export class RCNN {
   }
 
   /**
+   * `steps` frames after `context` in pixels: each step's per-cell distribution is rendered by `opts.codec`
+   * (e.g. a `PatchCodec`) with `opts.decoder`, the frame before standing for "same code" (the last real frame
+   * for step 1, the rendered frame before for later steps); later steps continue from the argmax codes.
+   * `context` must carry the geometry its codes were encoded with. Pixels 0..255, not clamped.
+   * @param opts `codec` (a {@link FrameRenderer}), `reference` (video whose last frame is the frame of
+   * `context`'s last codes), `decoder` (default 'mbr'), `alpha` and `topM` (see `decodeCells` in @vqvid/quantize).
+   * @example
+   * ```ts
+   * const next = m.predictFrames(context, 1, { codec, reference: lastFrame, decoder: 'mean', alpha: 0.6 });
+   * ```
+   */
+  predictFrames(context: CodeVolume, steps: number, opts: RenderOptions): Video {
+    this.checkCodes(context, 'context', 1);
+    assertInt(steps, 'steps', 1);
+    const geometry = geometryOf(context);
+    const n = context.rows * context.cols;
+    const frames: Video[] = [];
+    let reference = opts.reference;
+    let present: ArrayLike<number> = lastFrame(context);
+    let h = this.stateAfter(context);
+    for (let s = 0; s < steps; s++) {
+      const probs = probsOf(this.nextLogProbs(h, present, s === steps - 1));
+      const dist = { rows: context.rows, cols: context.cols, k: this.config.k, probs };
+      const frame = opts.codec.decodeDistribution(dist, { geometry, reference, present, decoder: opts.decoder, alpha: opts.alpha, topM: opts.topM });
+      frames.push(frame);
+      reference = frame;
+      const codes = argmaxCodes(probs, n, this.config.k);
+      present = codes;
+      if (s < steps - 1) h = this.step(h, codes, context.rows, context.cols, true);
+    }
+    return stackVideo(frames);
+  }
+
+  /**
+   * The missing frame between `before` and `after` in pixels: {@link RCNN.fillDistribution}'s posterior rendered
+   * by `opts.codec`, the linear interpolation of the two known frames standing for "same code as before".
+   * @param opts as in {@link RCNN.predictFrames}, with `reference` the frame before the gap and `next` the frame
+   * after it (pixels), plus the fill's `candidates` and `sweeps`.
+   * @example
+   * ```ts
+   * const mid = m.fillFrame(sliceCodes(codes, 0, t), sliceCodes(codes, t + 1, t + 2), { codec, reference: prev, next, decoder: 'mbr' });
+   * ```
+   */
+  fillFrame(before: CodeVolume, after: CodeVolume, opts: RenderOptions & FillOptions & { next: Video }): Video {
+    const geometry = geometryOf(before);
+    const dist = this.fillDistribution(before, after, opts);
+    const a = opts.reference;
+    const b = opts.next;
+    if (!b || !a || b.width !== a.width || b.height !== a.height) fail('E_SHAPE', 'next', `a frame of ${a?.width} x ${a?.height} like reference`, b && `${b.width} x ${b.height}`);
+    const size = a.width * a.height;
+    const pa = a.data.subarray((a.frames - 1) * size);
+    const pb = b.data.subarray(0, size);
+    const mid: Video = { width: a.width, height: a.height, frames: 1, data: Float32Array.from(pa, (v, i) => (v + pb[i]) / 2) };
+    const probs = dist.probs!;
+    return opts.codec.decodeDistribution({ rows: dist.rows, cols: dist.cols, k: dist.k, probs }, { geometry, reference: mid, present: lastFrame(before), decoder: opts.decoder, alpha: opts.alpha, topM: opts.topM });
+  }
+
+  /**
    * The missing frame t between `before` (its last frame is t-1; earlier frames are context) and `after`
    * (its first frame is t+1), maximising ln p(x_t | past) + ln p(x_{t+1} | past, x_t) by coordinate ascent
    * over the top-M candidates of each cell (see the README for method and cost).
@@ -305,7 +363,7 @@ export class RCNN {
     }
     const h = this.stateAfter(before);
     try {
-      return fillFrame(this, h, lastFrame(before), before.rows, before.cols, after.codes.subarray(0, before.rows * before.cols), opts, withScores);
+      return searchFill(this, h, lastFrame(before), before.rows, before.cols, after.codes.subarray(0, before.rows * before.cols), opts, withScores);
     } finally {
       h.dispose();
     }
@@ -412,6 +470,56 @@ function lastFrame(codes: CodeVolume): CodeVolume['codes'] {
 function frameTensor(codes: CodeVolume, t: number): tf.Tensor3D {
   const n = codes.rows * codes.cols;
   return tf.tensor3d(Int32Array.from(codes.codes.subarray(t * n, (t + 1) * n)), [1, codes.rows, codes.cols], 'int32');
+}
+
+/** The geometry of context codes, which rendering to pixels needs (E_SHAPE without). */
+function geometryOf(codes: CodeVolume): CodeGeometry {
+  if (codes.geometry === undefined) fail('E_SHAPE', 'context.geometry', 'the geometry the codes were encoded with (PatchCodec.encode sets it)', undefined);
+  return codes.geometry;
+}
+
+/** exp of a [cells, k] log-probability array. */
+function probsOf(logp: Float32Array): Float32Array {
+  return Float32Array.from(logp, Math.exp);
+}
+
+/** Most probable code per cell (ties → lowest code). */
+function argmaxCodes(probs: Float32Array, n: number, k: number): Int32Array {
+  const out = new Int32Array(n);
+  for (let i = 0; i < n; i++) {
+    let best = 0;
+    for (let c = 1; c < k; c++) if (probs[i * k + c] > probs[i * k + best]) best = c;
+    out[i] = best;
+  }
+  return out;
+}
+
+/** One-frame videos of one size stacked along time. */
+function stackVideo(frames: Video[]): Video {
+  const size = frames[0].width * frames[0].height;
+  const data = new Float32Array(frames.length * size);
+  frames.forEach((f, i) => data.set(f.data.subarray(0, size), i * size));
+  return { width: frames[0].width, height: frames[0].height, frames: frames.length, data };
+}
+
+/**
+ * How {@link RCNN.predictFrames} and {@link RCNN.fillFrame} render distributions into pixels.
+ * @example
+ * ```ts
+ * const opts: RenderOptions = { codec, reference: lastFrame, decoder: 'mbr', alpha: 0.5 };
+ * ```
+ */
+export interface RenderOptions {
+  /** What renders a distribution into a frame (a `PatchCodec` of @vqvid/quantize). */
+  codec: FrameRenderer;
+  /** Video (0..255) whose last frame is the frame of the context's last codes. */
+  reference: Video;
+  /** Decoder (default 'mbr'). */
+  decoder?: DecoderName;
+  /** Stand-in shrink in [0, 1] (default 1). */
+  alpha?: number;
+  /** Candidates per cell (default 16). */
+  topM?: number;
 }
 
 /**

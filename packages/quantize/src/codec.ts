@@ -1,11 +1,11 @@
 import {
-  type CodeGeometry, type CodeVolume, type Codebook, type PatchGrid, type Video, VqvidError, assertCodeVolume,
+  type CellDistribution, type CodeGeometry, type CodeVolume, type FrameRenderer, type RenderDistributionOptions, type Codebook, type PatchGrid, type Video, VqvidError, assertCodeVolume,
   assertInt, assertNumber, assertVideo, crc32, fail, sliceVideo,
 } from '@vqvid/core';
 import { extractPatches, reassemble, samplePatches } from '@vqvid/patches';
 import { type Normalized, denormalize, normalize } from '@vqvid/video';
 import { assignNaive } from './assign';
-import { type DecoderName, decodeCells } from './decoders';
+import { decodeCells, DEFAULT_DECODER } from './decoders';
 import { Quantizer, type QuantizerOptions } from './quantizer';
 
 /**
@@ -100,44 +100,14 @@ export interface DecodeOptions {
 }
 
 /**
- * A per-cell distribution over the K codes of one frame, as a model predicts it.
- * @example
- * ```ts
- * const dist: CellDistribution = model.predictDistribution(context); // { rows, cols, k, probs, ... }
- * ```
- */
-export interface CellDistribution {
-  /** Grid rows (cells). */
-  rows: number;
-  /** Grid columns (cells). */
-  cols: number;
-  /** Number of codes K. */
-  k: number;
-  /** Probabilities [rows*cols, k] row-major, each row summing to 1. */
-  probs: Float32Array;
-}
-
-/**
- * Options of {@link PatchCodec.decodeDistribution}.
+ * Options of {@link PatchCodec.decodeDistribution}: core's `RenderDistributionOptions` (geometry, reference,
+ * present, decoder, alpha, topM).
  * @example
  * ```ts
  * const o: DecodeDistributionOptions = { geometry: codes.geometry!, reference: last, present: lastCodes, decoder: 'mbr' };
  * ```
  */
-export interface DecodeDistributionOptions {
-  /** Geometry of the codes the distribution continues (patch, stride, frame size, std). */
-  geometry: CodeGeometry;
-  /** Video whose last frame (0..255, geometry's size) stands for the "same code as `present`" event. */
-  reference: Video;
-  /** Each cell's code in the reference frame, [rows*cols]. */
-  present: ArrayLike<number>;
-  /** How to turn each cell's distribution into a patch (default 'mbr'). */
-  decoder?: DecoderName;
-  /** Stand-in shrink in [0, 1]: code c ≠ present stands for P + alpha·(centroid_c − P) (default 1). */
-  alpha?: number;
-  /** Candidates per cell (default that of {@link decodeCells}). */
-  topM?: number;
-}
+export type DecodeDistributionOptions = RenderDistributionOptions;
 
 /**
  * The one owner of the video ↔ codes step: scales pixels, cuts patches on its grid, maps them to k-means codes
@@ -158,7 +128,7 @@ export interface DecodeDistributionOptions {
  * codec.dispose();
  * ```
  */
-export class PatchCodec {
+export class PatchCodec implements FrameRenderer {
   /** The fitted k-means quantizer the codec encodes with (backend, inertia, iterations... live here). */
   readonly quantizer: Quantizer;
   /** The codebook's typed meta (frozen). */
@@ -322,7 +292,7 @@ export class PatchCodec {
    * ```
    */
   decodeDistribution(dist: CellDistribution, options: DecodeDistributionOptions): Video {
-    const { geometry, reference, present, decoder = 'mbr', alpha = 1, topM } = options;
+    const { geometry, reference, present, decoder = DEFAULT_DECODER, alpha = 1, topM } = options;
     const g = this.geometryOf({ rows: dist.rows, cols: dist.cols, frames: 1, k: dist.k, codes: new Uint16Array(dist.rows * dist.cols), geometry });
     const patches = this.referencePatches(reference, g);
     const cells = dist.rows * dist.cols;

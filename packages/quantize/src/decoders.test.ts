@@ -1,5 +1,5 @@
 import { Rng } from '@vqvid/core';
-import { DECODERS, decodeCells, fitDecoderAlpha } from './decoders';
+import { DECODERS, decodeCells, fitDecoder, fitDecoderAlpha } from './decoders';
 import type { DecodeCellsOptions, DecoderName } from './decoders';
 
 type Case = Omit<DecodeCellsOptions, 'decoder'>;
@@ -251,5 +251,38 @@ describe('validation names the argument', () => {
     const ref = o.reference.slice();
     ref[2] = Infinity;
     expectError(() => decodeCells({ ...o, reference: ref }), 'E_RANGE', 'reference[2]');
+  });
+});
+
+describe('fitDecoder', () => {
+  it('keeps the decoder with the lowest error at its own best alpha (checked decoder by decoder)', () => {
+    const rng = new Rng(31);
+    const k = 12;
+    const dim = 6;
+    const cells = 20;
+    const centroids = Float32Array.from({ length: k * dim }, () => rng.normal());
+    const samples = [0, 1, 2].map(() => {
+      const probs = new Float32Array(cells * k);
+      for (let i = 0; i < cells; i++) {
+        let s = 0;
+        for (let c = 0; c < k; c++) s += probs[i * k + c] = Math.exp(2 * rng.normal());
+        for (let c = 0; c < k; c++) probs[i * k + c] /= s;
+      }
+      const present = Int32Array.from({ length: cells }, () => rng.int(k));
+      const reference = Float32Array.from({ length: cells * dim }, () => rng.normal());
+      const truth = Float32Array.from({ length: cells * dim }, (_, j) => 0.5 * reference[j] + 0.5 * rng.normal());
+      return { probs, k, present, reference, centroids, dim, truth };
+    });
+    const fit = fitDecoder(samples);
+    for (const d of ['centroid', 'skip', 'mbr', 'mean'] as const) {
+      const one = fitDecoderAlpha(samples.map((s) => ({ ...s, decoder: d })), d === 'centroid' ? { grid: [1] } : {});
+      expect(fit.scores[d].alpha).toBe(one.alpha);
+      expect(fit.scores[d].mse).toBeCloseTo(Math.min(...one.mse), 12);
+      expect(fit.scores[fit.decoder].mse).toBeLessThanOrEqual(fit.scores[d].mse);
+    }
+    expect(fit.alpha).toBe(fit.scores[fit.decoder].alpha);
+    const sharp = fitDecoder(samples, { decoders: ['skip', 'mbr'] });
+    expect(['skip', 'mbr']).toContain(sharp.decoder);
+    expect(() => fitDecoder(samples, { decoders: [] })).toThrow(expect.objectContaining({ code: 'E_SHAPE' }));
   });
 });

@@ -1,13 +1,17 @@
 import { assertInt, assertNumber, fail } from '@vqvid/core';
+import type { DecoderName } from '@vqvid/core';
+
+export type { DecoderName };
 
 /**
- * How {@link decodeCells} turns a cell's distribution over the K codes into patch pixels.
+ * The decoder used when none is named: 'mbr', the sharp one (one candidate per cell) with the least expected
+ * squared error under the model's distribution.
  * @example
  * ```ts
- * const decoder: DecoderName = 'mbr';
+ * codec.decodeDistribution(dist, { geometry, reference, present, decoder: DEFAULT_DECODER });
  * ```
  */
-export type DecoderName = 'centroid' | 'skip' | 'mbr' | 'mean';
+export const DEFAULT_DECODER: DecoderName = 'mbr';
 
 /**
  * Every {@link DecoderName}, in a fixed order (for loops, CLI choices and docs).
@@ -330,4 +334,49 @@ function decodeCandidates(shape: DecodeShape, cand: Candidates, decoder: Decoder
     out.set(standIn(cell, pick, z), at);
   }
   return out;
+}
+
+/**
+ * Result of {@link fitDecoder}.
+ * @example
+ * ```ts
+ * const { decoder, alpha }: DecoderFit = fitDecoder(samples);
+ * ```
+ */
+export interface DecoderFit {
+  /** The decoder with the lowest mean squared error at its best alpha. */
+  decoder: DecoderName;
+  /** That decoder's best alpha ('centroid' ignores alpha: 1). */
+  alpha: number;
+  /** Per decoder tried: its best alpha and the mean squared error there. */
+  scores: Record<string, { alpha: number; mse: number }>;
+}
+
+/**
+ * Chooses the decoder and stand-in alpha that decode validation samples closest to their true patches: for each
+ * decoder of `opts.decoders` (default all of {@link DECODERS}) it fits alpha with {@link fitDecoderAlpha} and keeps
+ * the lowest mean squared error (ties → the earlier decoder in the list).
+ * @param samples the inputs of {@link decodeCells} without decoder and alpha, plus the true patches.
+ * @param opts.decoders decoders to try; opts.grid alphas to try (as in {@link fitDecoderAlpha}).
+ * @example
+ * ```ts
+ * const { decoder, alpha } = fitDecoder(validationSamples, { decoders: ['skip', 'mbr'] }); // sharp decoders only
+ * ```
+ */
+export function fitDecoder(
+  samples: Array<Omit<DecoderAlphaSample, 'decoder'>>,
+  opts: { decoders?: readonly DecoderName[]; grid?: number[] } = {},
+): DecoderFit {
+  const decoders = opts.decoders ?? DECODERS;
+  if (!Array.isArray(decoders) || decoders.length === 0) fail('E_SHAPE', 'opts.decoders', 'a non-empty array of decoder names', decoders);
+  const scores: DecoderFit['scores'] = {};
+  let best: DecoderName | null = null;
+  for (const decoder of decoders) {
+    const grid = decoder === 'centroid' ? [1] : opts.grid;
+    const r = fitDecoderAlpha(samples.map((s) => ({ ...s, decoder })), grid ? { grid } : {});
+    const at = r.mse.indexOf(Math.min(...r.mse));
+    scores[decoder] = { alpha: r.alpha, mse: r.mse[at] };
+    if (best === null || scores[decoder].mse < scores[best].mse) best = decoder;
+  }
+  return { decoder: best!, alpha: scores[best!].alpha, scores };
 }

@@ -1,20 +1,33 @@
 import { resolve } from 'node:path';
 import { sliceCodes, sliceVideo } from '@vqvid/core';
-import type { Video } from '@vqvid/core';
+import type { CodeVolume, Video } from '@vqvid/core';
+import { PatchCodec } from '@vqvid/quantize';
 import { encodePng, frameStrip, syntheticVideo } from '@vqvid/video';
 import type { StripRow } from '@vqvid/video';
 import { codebookAtlas } from '../atlas';
 import type { Command, CommandContext } from '../command';
-import { absDiff, codeScores, fillResults, nextFrameResults, stackFrames } from '../evaluation';
-import type { FrameResults, NamedModel } from '../evaluation';
+import { absDiff, chooseDecoder, codeScores, fillResults, nextFrameResults, renderedName, stackFrames } from '../evaluation';
+import type { FrameResults, FrameScore, NamedModel } from '../evaluation';
 import { ensureBackend, trainModel } from '../modeling';
 import type { Trained } from '../modeling';
-import { decodeCodes, encodeVideo, fitCodebook } from '../pipeline';
 import { lineChartSvg } from '../plot';
 import { writeReport } from '../report';
 import type { Section } from '../report';
 import { codeTable, frameTable, renderText } from '../tables';
 import { secondsSince } from './shared';
+
+/** One sentence per method: its PSNR and SSIM against a baseline's, in plain words. */
+function compareToCopy(scores: FrameScore[], baseline: string): string {
+  const base = scores.find((x) => x.name === baseline)!;
+  const words = scores
+    .filter((x) => x !== base && x.name !== 'codebook ceiling')
+    .map((x) => {
+      const d = x.psnr - base.psnr;
+      const how = Math.abs(d) < 0.05 ? 'ties with' : d > 0 ? `beats ${baseline} by ${d.toFixed(1)} dB` : `is ${(-d).toFixed(1)} dB worse than ${baseline}`;
+      return `${x.name} ${how === 'ties with' ? `ties with ${baseline}` : how} (SSIM ${x.ssim.toFixed(3)} vs ${base.ssim.toFixed(3)})`;
+    });
+  return `Against ${baseline} (PSNR ${base.psnr.toFixed(1)} dB): ${words.join('; ')}.`;
+}
 
 /** Sizes of one demo run; `--tiny` shrinks everything so tests finish in seconds. */
 interface DemoSize {
@@ -30,10 +43,14 @@ interface DemoSize {
   stepsPerEpoch: number;
   batch: number;
   strip: number;
+  /** Last training frames on which the decoder and its alpha are chosen. */
+  validationFrames: number;
+  lr: number;
+  dropout: number;
 }
 
-const FULL: DemoSize = { width: 96, height: 96, frames: 40, testFrames: 10, k: 64, patch: 8, hidden: 48, embed: 24, epochs: 12, stepsPerEpoch: 8, batch: 4, strip: 6 };
-const TINY: DemoSize = { width: 32, height: 32, frames: 12, testFrames: 6, k: 16, patch: 8, hidden: 8, embed: 8, epochs: 2, stepsPerEpoch: 2, batch: 2, strip: 3 };
+const FULL: DemoSize = { width: 96, height: 96, frames: 80, testFrames: 10, k: 64, patch: 8, hidden: 48, embed: 24, epochs: 12, stepsPerEpoch: 8, batch: 4, strip: 6, validationFrames: 4, lr: 1e-2, dropout: 0.25 };
+const TINY: DemoSize = { width: 32, height: 32, frames: 12, testFrames: 6, k: 16, patch: 8, hidden: 8, embed: 8, epochs: 2, stepsPerEpoch: 2, batch: 2, strip: 3, validationFrames: 2, lr: 1e-2, dropout: 0 };
 
 function strip(rows: StripRow[]): Uint8Array {
   return encodePng(frameStrip(rows, { scale: 2, gap: 2 }));
@@ -68,18 +85,28 @@ function fillStrip(video: Video, r: FrameResults): Uint8Array {
   ]);
 }
 
-async function train(ctx: CommandContext, name: 'rcnn' | 'rnn', codes: Parameters<typeof trainModel>[0], size: DemoSize, maxSeconds: number): Promise<Trained> {
-  ctx.log(`demo: training the ${name.toUpperCase()} (${size.epochs} epochs x ${size.stepsPerEpoch} steps, at most ${maxSeconds.toFixed(0)} s)`);
-  return trainModel(codes, {
+/**
+ * Trains one network as the bench does: on the training frames but the last `validationFrames`, which validate
+ * (early stopping keeps the best weights), then `stepsPerEpoch` more steps on all training frames.
+ */
+async function train(ctx: CommandContext, name: 'rcnn' | 'rnn', codes: CodeVolume, size: DemoSize, maxSeconds?: number): Promise<Trained> {
+  ctx.log(`demo: training the ${name.toUpperCase()} (at most ${size.epochs} epochs x ${size.stepsPerEpoch} steps, then ${size.stepsPerEpoch} on all training frames${maxSeconds ? `, at most ${maxSeconds.toFixed(0)} s` : ''})`);
+  const fitFrames = codes.frames - size.validationFrames;
+  const trained = await trainModel(sliceCodes(codes, 0, fitFrames), {
     kind: name,
-    model: { hidden: size.hidden, embedDim: size.embed, seed: ctx.seed },
+    model: { hidden: size.hidden, embedDim: size.embed, seed: ctx.seed, dropout: size.dropout },
+    lr: size.lr,
     epochs: size.epochs,
     stepsPerEpoch: size.stepsPerEpoch,
     batch: size.batch,
+    validation: sliceCodes(codes, fitFrames - 1, codes.frames),
     maxSeconds,
     onProgress: ctx.onProgress,
     signal: ctx.signal,
   });
+  const best = trained.result.epochs[Math.max(0, trained.result.bestEpoch)];
+  await trained.model.fit(codes, { epochs: 1, stepsPerEpoch: size.stepsPerEpoch, batch: size.batch, lr: best?.lr ?? size.lr, lrDecay: 1, signal: ctx.signal });
+  return trained;
 }
 
 /** `vqvid demo`: the whole pipeline on a built-in synthetic clip, written up as an HTML report. */
@@ -97,45 +124,51 @@ export const demoCommand: Command = {
   options: {
     output: { kind: 'string', short: 'o', value: 'dir', default: 'vqvid-demo', help: 'report folder' },
     clip: { kind: 'choice', choices: ['bouncing', 'pan', 'translate'], default: 'bouncing', help: 'synthetic clip' },
-    'max-seconds': { kind: 'number', default: 90, value: 's', help: 'wall-clock cap on training both models (the RCNN gets 2/3)' },
+    'max-seconds': { kind: 'number', value: 's', help: 'wall-clock cap on training both models (the RCNN gets 2/3); default none: fixed steps, so results do not depend on machine load' },
     tiny: { kind: 'flag' },
   },
   async run(ctx) {
     const t0 = Date.now();
     const size = ctx.args.flag('tiny') ? TINY : FULL;
     const dir = ctx.args.str('output')!;
-    const maxSeconds = ctx.args.num('max-seconds')!;
+    const maxSeconds = ctx.args.num('max-seconds');
     const clip = ctx.args.str('clip') as 'bouncing' | 'pan' | 'translate';
     const video = syntheticVideo({ kind: clip, width: size.width, height: size.height, frames: size.frames, seed: ctx.seed });
     const split = size.frames - size.testFrames;
     ctx.log(`demo: ${clip} clip, ${size.frames} frames of ${size.width}x${size.height}; frames 0..${split - 1} train, ${split}..${size.frames - 1} test`);
 
-    const q = await fitCodebook(sliceVideo(video, 0, split), { k: size.k, size: size.patch, stride: size.patch, seed: ctx.seed, samples: 1 << 20, onProgress: ctx.onProgress });
-    ctx.cleanup(() => q.dispose());
-    const { codes, meta } = await encodeVideo(q, video);
+    const codec = await PatchCodec.fit(sliceVideo(video, 0, split), { k: size.k, patch: size.patch, seed: ctx.seed, sample: 1 << 20, onProgress: ctx.onProgress });
+    const q = codec.quantizer;
+    ctx.cleanup(() => codec.dispose());
+    const codes = await codec.encode(video);
     const backend = await ensureBackend();
     const trainCodes = sliceCodes(codes, 0, split);
-    // The RCNN costs about 4x the RNN per step; the cap keeps a slow or busy machine inside the time budget.
-    const rcnn = await train(ctx, 'rcnn', trainCodes, size, (maxSeconds * 2) / 3);
+    // The RCNN costs about 4x the RNN per step; an optional cap keeps a slow machine inside a time budget.
+    const rcnn = await train(ctx, 'rcnn', trainCodes, size, maxSeconds && (maxSeconds * 2) / 3);
     ctx.cleanup(() => rcnn.model.dispose());
-    const rnn = await train(ctx, 'rnn', trainCodes, size, Math.max(maxSeconds / 6, maxSeconds - rcnn.seconds));
+    const rnn = await train(ctx, 'rnn', trainCodes, size, maxSeconds && Math.max(maxSeconds / 6, maxSeconds - rcnn.seconds));
     ctx.cleanup(() => rnn.model.dispose());
     const models: NamedModel[] = [{ name: 'rcnn', model: rcnn.model }, { name: 'rnn', model: rnn.model }];
 
     ctx.log('demo: evaluating');
-    const setup = { video, codes, meta, quantizer: q };
+    const setup = { video, codes, codec };
+    // the decoder (and its alpha) that renders the RCNN's predictions of the last training frames best
+    const chosen = chooseDecoder(setup, rcnn.model, Array.from({ length: size.validationFrames }, (_, i) => split - size.validationFrames + i));
+    const render = { decoder: chosen.decoder, alpha: chosen.alpha };
     const bits = codeScores(models, trainCodes, sliceCodes(codes, split, size.frames));
-    const next = nextFrameResults(setup, models, Array.from({ length: size.testFrames }, (_, i) => split + i));
+    const next = nextFrameResults(setup, models, Array.from({ length: size.testFrames }, (_, i) => split + i), render);
     const fillAt = split + Math.floor(size.testFrames / 2);
-    const fill = fillResults(setup, models, fillAt);
+    const fill = fillResults(setup, models, fillAt, render);
     const n = Math.min(size.strip, size.testFrames);
-    const gens = models.map(({ name, model }) => ({ name, video: decodeCodes(q, model.generate(trainCodes, n), meta) }));
+    const reference = sliceVideo(video, split - 1);
+    const gens = models.map(({ name, model }) => ({ name: renderedName(name, render), video: model.predictFrames(trainCodes, n, { codec, reference, ...render }) }));
 
     const history = (t: Trained) => t.result.epochs.map((e) => e.loss / Math.LN2);
     const trainingInfo = (t: Trained) => ({ steps: t.result.steps, epochs: t.result.epochs.length, stopped: t.timeCapped ? 'time limit' : t.result.stopped, seconds: t.seconds, bitsPerEpoch: history(t), config: t.model.config });
     const json = {
       clip: { kind: clip, width: size.width, height: size.height, frames: size.frames, seed: ctx.seed, trainFrames: split, testFrames: size.testFrames },
       codebook: { k: q.codebook.k, patch: size.patch, stride: size.patch, inertia: q.inertia, iterations: q.iterations, backend: q.backend },
+      decoder: { ...render, chosenOn: `one-step predictions of frames ${split - size.validationFrames}..${split - 1} (training frames)`, scores: chosen.scores },
       tfBackend: backend,
       training: { rcnn: trainingInfo(rcnn), rnn: trainingInfo(rnn) },
       bitsPerCode: bits,
@@ -146,13 +179,15 @@ export const demoCommand: Command = {
     const sections: Section[] = [
       {
         title: 'Next-frame prediction',
-        text: `Each test frame predicted from all frames before it (one step ahead, argmax codes decoded with the codebook), against the real frame. The strip shows a ${n}-frame continuation generated from the training frames alone.`,
+        text:
+          `Each test frame predicted from all frames before it, against the real frame: "rcnn"/"rnn" decode the argmax codes with the codebook; "${renderedName('rcnn', render)}" renders the RCNN's whole distribution with the ${render.decoder} decoder (chosen, with its alpha, on the last ${size.validationFrames} training frames), the last frame's pixels standing for "same code". ` +
+          `${compareToCopy(next.scores, 'copy-last')} The strip shows a ${n}-frame continuation generated from the training frames alone.`,
         tables: [{ caption: `One-step prediction of frames ${split}..${size.frames - 1}`, table: frameTable(next.scores) }],
         figures: [{ title: 'Continuation', caption: 'rows: last input frames, truth, RCNN, RNN, copy-last, |RCNN - truth| (heat, 0..128).', png: continuationStrip(video, split, n, gens), file: 'next.png' }],
       },
       {
         title: 'Filling a missing frame',
-        text: `Frame ${fillAt} removed and filled from the frames before it and frame ${fillAt + 1}.`,
+        text: `Frame ${fillAt} removed and filled from the frames before it and frame ${fillAt + 1}; the rendered fill weighs each cell's candidates, the linear interpolation standing for "same code". ${compareToCopy(fill.scores, 'linear interpolation')}`,
         tables: [{ caption: `Fill of frame ${fillAt}`, table: frameTable(fill.scores) }],
         figures: [{ title: 'Fill', caption: `top: frames ${fillAt - 1}, ${fillAt}, ${fillAt + 1}; middle: ${fill.predictions.map((p) => p.name).join(', ')}; bottom: their errors (heat, 0..128).`, png: fillStrip(video, fill), file: 'fill.png' }],
       },

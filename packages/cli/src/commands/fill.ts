@@ -7,7 +7,7 @@ import { loadCodesOrVideo } from '../pipeline';
 import { frameTable, renderText } from '../tables';
 import { loadCodec, loadTrainedModel } from './load';
 import { writeFrames } from './predict';
-import { CODEBOOK_OPTION, MODEL_OPTION, OUTPUT_OPTION, READ_OPTIONS, readOptions, secondsSince } from './shared';
+import { CODEBOOK_OPTION, DECODER_OPTIONS, MODEL_OPTION, OUTPUT_OPTION, READ_OPTIONS, readOptions, renderChoice, secondsSince } from './shared';
 
 /** `vqvid fill`: reconstruct a missing frame from the frames around it. */
 export const fillCommand: Command = {
@@ -16,13 +16,15 @@ export const fillCommand: Command = {
   usage: 'vqvid fill <video|codes.vqc> --model model-dir --codebook codebook.vqcb --frame t [-o out.png|out.y4m|out.vqc]',
   description:
     'Treats frame t as missing and fills it from the frames before it and frame t+1 (the model maximises the\n' +
-    'likelihood of frames t and t+1). For a video input the result is compared with the real frame, the\n' +
+    'likelihood of frames t and t+1; each cell\'s candidates are then weighed by --decoder, the linear\n' +
+    'interpolation of frames t-1 and t+1 standing for "same code"). For a video input the result is compared with the real frame, the\n' +
     "codebook's own reconstruction of it and linear and optical-flow interpolation of frames t-1 and t+1.",
   positionals: { min: 1, max: 1 },
   options: {
     ...MODEL_OPTION,
     ...CODEBOOK_OPTION,
     frame: { kind: 'int', value: 't', help: 'index of the missing frame (default: the middle one)' },
+    ...DECODER_OPTIONS,
     ...READ_OPTIONS,
     ...OUTPUT_OPTION('output: .png strip (truth, fills, errors), a video of the filled frame, or .vqc codes'),
   },
@@ -37,8 +39,9 @@ export const fillCommand: Command = {
     checkMiddleFrame(t, codes.frames);
     // Without the real frames, the codebook's reconstruction of the input stands in for them.
     const video = input.video ?? codec.decode(codes);
-    const r = fillResults({ video, codes, codec }, [{ name: model.config.kernel > 1 ? 'rcnn' : 'rnn', model }], t);
-    const filled = r.predictions[0].video;
+    const r = fillResults({ video, codes, codec }, [{ name: model.config.kernel > 1 ? 'rcnn' : 'rnn', model }], t, renderChoice(args));
+    // the rendered fill (the posterior through the decoder) is the output; the argmax codes go to .vqc
+    const filled = r.predictions[1].video;
     const output = args.str('output');
     if (output) {
       const around = sliceVideo(video, t - 1, t + 2);

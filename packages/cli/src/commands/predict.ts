@@ -7,7 +7,7 @@ import type { Command, CommandContext } from '../command';
 import { loadCodesOrVideo } from '../pipeline';
 import type { Provenance } from '../pipeline';
 import { loadCodec, loadTrainedModel } from './load';
-import { CODEBOOK_OPTION, MODEL_OPTION, OUTPUT_OPTION, READ_OPTIONS, ensureParent, readOptions, secondsSince, table } from './shared';
+import { CODEBOOK_OPTION, DECODER_OPTIONS, MODEL_OPTION, OUTPUT_OPTION, READ_OPTIONS, ensureParent, readOptions, renderChoice, secondsSince, table } from './shared';
 
 /** What an output file can hold: a strip for .png, frames for a video file, codes (with geometry) for .vqc. */
 export interface FramesOut {
@@ -50,6 +50,7 @@ function continuationCommand(name: 'predict' | 'generate', defaults: { steps: nu
       mode: { kind: 'choice', choices: ['argmax', 'sample'], default: defaults.mode, help: 'most likely code per cell, or a seeded sample' },
       temperature: { kind: 'number', default: 1, value: 't', help: 'sampling temperature' },
       'top-k': { kind: 'int', value: 'n', help: 'sample only among the n most likely codes' },
+      ...DECODER_OPTIONS,
       ...READ_OPTIONS,
       ...OUTPUT_OPTION('output: .y4m/.mp4/... video, .png strip, or .vqc codes'),
     },
@@ -66,17 +67,21 @@ function continuationCommand(name: 'predict' | 'generate', defaults: { steps: nu
       const opts = { mode: args.str('mode') as 'argmax' | 'sample', temperature: args.num('temperature'), topK: args.num('top-k'), seed: ctx.seed };
       const generated = model.generate(context, steps, Object.fromEntries(Object.entries(opts).filter(([, v]) => v !== undefined)));
       const future: CodeVolume = { ...generated, geometry: context.geometry }; // the frames continue the context's
-      const predicted = codec.decode(future);
       const shown = Math.min(frames, 4);
       const before: Video = input.video ? sliceVideo(input.video, frames - shown, frames) : codec.decode(sliceCodes(context, frames - shown, frames));
+      // argmax: the distributions go through the decoder, the last context frame standing for "same code";
+      // sampled codes are drawn, so they are rendered as their centroids
+      const render = renderChoice(args);
+      const predicted = opts.mode === 'argmax' ? model.predictFrames(context, steps, { codec, reference: sliceVideo(before, before.frames - 1), ...render }) : codec.decode(future);
       const rows: StripRow[] = [{ label: 'context', video: before }, { label: name, video: predicted }];
       const output = args.str('output');
       const kind = output ? await writeFrames(output, { strip: rows, video: predicted, codes: future, meta: input.meta }) : null;
-      const data = { output: output ?? null, kind, contextFrames: frames, steps, mode: opts.mode, rows: future.rows, cols: future.cols, seconds: secondsSince(t0) };
+      const decoder = opts.mode === 'argmax' ? render : null;
+      const data = { output: output ?? null, kind, contextFrames: frames, steps, mode: opts.mode, decoder, rows: future.rows, cols: future.cols, seconds: secondsSince(t0) };
       const text = table([
         ['output', output ? `${output} (${kind})` : '(none; pass -o to write frames)'],
         ['context', `${frames} frames`],
-        [name, `${steps} frames (${opts.mode})`],
+        [name, `${steps} frames (${opts.mode}${decoder ? `, decoder ${decoder.decoder}, alpha ${decoder.alpha}` : ''})`],
         ['seconds', data.seconds],
       ]);
       return { data, text };

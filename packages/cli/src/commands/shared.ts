@@ -3,6 +3,10 @@ import { dirname } from 'node:path';
 import type { OptionSpec, ParsedArgs } from '../args';
 import type { CommandContext } from '../command';
 import type { ReadOptions } from '../pipeline';
+import type { RenderChoice } from '../evaluation';
+import { assertNumber } from '@vqvid/core';
+import { DECODERS, DEFAULT_DECODER } from '@vqvid/quantize';
+import type { DecoderName } from '@vqvid/quantize';
 
 /** Options of every command that reads a video. */
 export const READ_OPTIONS: Record<string, OptionSpec> = {
@@ -25,6 +29,24 @@ export const CODEBOOK_OPTION: Record<string, OptionSpec> = {
 export const MODEL_OPTION: Record<string, OptionSpec> = {
   model: { kind: 'string', short: 'm', value: 'dir', help: 'model folder written by vqvid train (required)' },
 };
+
+/** How a model's distributions become pixels: a decoder of @vqvid/quantize and its stand-in alpha. */
+export const DECODER_OPTIONS: Record<string, OptionSpec> = {
+  decoder: {
+    kind: 'choice',
+    choices: DECODERS,
+    default: DEFAULT_DECODER,
+    help: 'centroid: argmax code; skip: keep the last frame where the code stays; mbr: least expected error, sharp; mean: expected patch, blurrier',
+  },
+  alpha: { kind: 'number', default: 1, value: 'a', help: 'a code that changes stands for last + alpha*(centroid - last), in [0, 1]' },
+};
+
+/** The decoder choice of the parsed `--decoder/--alpha`. */
+export function renderChoice(args: ParsedArgs): RenderChoice {
+  const alpha = args.num('alpha')!;
+  assertNumber(alpha, '--alpha', 0, 1);
+  return { decoder: args.str('decoder') as DecoderName, alpha };
+}
 
 /** {@link ReadOptions} from the parsed `--max-frames/--width/--height`, with read progress. */
 export function readOptions(args: ParsedArgs, ctx: CommandContext): ReadOptions {
