@@ -4,9 +4,7 @@ import { BigramModel, SpatialNgramModel, UnigramModel, copyLast, flowExtrapolate
 import { codeAccuracy, evaluateFrames } from '@vqvid/metrics';
 import type { RCNN } from '@vqvid/model';
 import { fitDecoder } from '@vqvid/quantize';
-import type { DecoderName, PatchCodec, Quantizer } from '@vqvid/quantize';
-import type { CodesMeta } from './pipeline';
-import { codecOf } from './pipeline';
+import type { DecoderName, PatchCodec } from '@vqvid/quantize';
 
 /** Bits per code of one code model on the test codes. */
 export interface CodeScore {
@@ -75,19 +73,11 @@ export function stackFrames(frames: Video[]): Video {
 }
 
 /** Everything needed to turn codes back into frames and compare them with the real video. */
-export type PixelSetup = {
+export interface PixelSetup {
   video: Video;
   /** The video's codes, with their geometry (predictions decode with it). */
   codes: CodeVolume;
   codec: PatchCodec;
-} | LegacyPixelSetup;
-
-/** @deprecated demo.ts's form until it moves to PatchCodec: a fitted Quantizer (meta unused: codes carry geometry). */
-export interface LegacyPixelSetup {
-  video: Video;
-  codes: CodeVolume;
-  meta: CodesMeta;
-  quantizer: Quantizer;
 }
 
 /** Predicted frames per method for a set of target times, plus the truth; what strips and tables read. */
@@ -101,7 +91,7 @@ export interface FrameResults {
 
 /** Codes of the setup's frames (or a model's guesses at them, which have the same grid) in pixels. */
 function decodeFrame(s: PixelSetup, codes: CodeVolume): Video {
-  return codecOf('codec' in s ? s.codec : s.quantizer).decode(onGrid(s, codes));
+  return s.codec.decode(onGrid(s, codes));
 }
 
 /** `codes` with the geometry of the setup's codes: a model's guesses come without one. */
@@ -119,7 +109,7 @@ export interface RenderChoice {
  * The decoder and alpha that render `model`'s one-step predictions of the frames `times` (each from all
  * frames before it) closest to the real frames: `fitDecoder` of @vqvid/quantize on those frames.
  */
-export function chooseDecoder(s: CodecSetup, model: RCNN, times: number[], decoders?: DecoderName[]): RenderChoice & { scores: Record<string, { alpha: number; mse: number }> } {
+export function chooseDecoder(s: PixelSetup, model: RCNN, times: number[], decoders?: DecoderName[]): RenderChoice & { scores: Record<string, { alpha: number; mse: number }> } {
   const { k, dim, centroids } = s.codec.codebook;
   const geometry = s.codes.geometry!;
   const n = s.codes.rows * s.codes.cols;
@@ -135,9 +125,6 @@ export function chooseDecoder(s: CodecSetup, model: RCNN, times: number[], decod
   const fit = fitDecoder(samples, decoders ? { decoders } : {});
   return { decoder: fit.decoder, alpha: fit.alpha, scores: fit.scores };
 }
-
-/** A setup that has a codec (needed to render distributions). */
-type CodecSetup = Extract<PixelSetup, { codec: PatchCodec }>;
 
 /** A model's name with its decoder, as rows of the tables show it. */
 export function renderedName(name: string, r: RenderChoice): string {
@@ -160,7 +147,7 @@ export function nextFrameResults(s: PixelSetup, models: NamedModel[], times: num
     const codes = onGrid(s, concatCodes(guesses));
     predictions.push({ name, video: decodeFrame(s, codes), codes });
     accs.push(acc);
-    if (render && 'codec' in s) {
+    if (render) {
       const frames = times.map((t) => model.predictFrames(sliceCodes(s.codes, 0, t), 1, { codec: s.codec, reference: sliceVideo(s.video, t - 1), ...render }));
       predictions.push({ name: renderedName(name, render), video: stackFrames(frames) });
       accs.push(acc);
@@ -188,7 +175,7 @@ export function fillResults(s: PixelSetup, models: NamedModel[], t: number, rend
     const filled = onGrid(s, model.fill(sliceCodes(s.codes, 0, t), sliceCodes(s.codes, t + 1)));
     accs.push(codeAccuracy(asInt32(filled.codes), asInt32(trueCodes.codes)));
     predictions.push({ name, video: decodeFrame(s, filled), codes: filled });
-    if (render && 'codec' in s) {
+    if (render) {
       const next = sliceVideo(s.video, t + 1);
       const video = model.fillFrame(sliceCodes(s.codes, 0, t), sliceCodes(s.codes, t + 1), { codec: s.codec, reference: sliceVideo(s.video, t - 1), next, ...render });
       predictions.push({ name: renderedName(name, render), video });

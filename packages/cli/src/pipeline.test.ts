@@ -1,6 +1,7 @@
 import type { Video } from '@vqvid/core';
 import { absDiff, concatCodes, stackFrames } from './evaluation';
-import { checkCodebookK, codecOf, decodeCodes, encodeVideo, fitCodebook } from './pipeline';
+import { PatchCodec } from '@vqvid/quantize';
+import { checkCodebookK } from './pipeline';
 
 /** A clip tiled with two 4x4 patterns (a gradient and its mirror), placed differently in each frame. */
 function twoPatternClip(): Video {
@@ -23,10 +24,9 @@ function twoPatternClip(): Video {
 describe('the codec behind the pipeline helpers', () => {
   it('rebuilds a clip made of k distinct patches exactly, and records the geometry and std in the codes', async () => {
     const clip = twoPatternClip();
-    const q = await fitCodebook(clip, { k: 2, size: 4, stride: 4, seed: 1, samples: 1000, backend: 'cpu' });
-    const codec = codecOf(q);
+    const codec = await PatchCodec.fit(clip, { k: 2, patch: 4, seed: 1, sample: 1000, backend: 'cpu' });
     expect(codec.meta).toMatchObject({ patch: { size: 4, stride: 4 }, normalization: 'per-video-std' });
-    const { codes, meta } = await encodeVideo(codec, clip, { source: 'test' });
+    const codes = await codec.encode(clip);
     expect([codes.rows, codes.cols, codes.frames, codes.k]).toEqual([2, 2, 3, 2]);
     // the two tiles alternate like a checkerboard that flips every frame
     expect(codes.codes[0]).not.toBe(codes.codes[1]);
@@ -36,14 +36,12 @@ describe('the codec behind the pipeline helpers', () => {
     let ss = 0;
     clip.data.forEach((v) => (ss += (v - mean) ** 2 / clip.data.length));
     expect(codes.geometry).toEqual({ patch: 4, stride: 4, width: 8, height: 8, std: expect.closeTo(Math.sqrt(ss), 4) });
-    expect(meta).toMatchObject({ size: 4, stride: 4, width: 8, height: 8, std: codes.geometry!.std, source: 'test' });
     const back = codec.decode(codes);
     for (let i = 0; i < clip.data.length; i++) expect(back.data[i]).toBeCloseTo(clip.data[i], 3);
-    // the demo's adapter takes the geometry from meta when the codes have none
+    // codes without their geometry cannot be decoded silently
     const { geometry: _, ...bare } = codes;
-    expect(decodeCodes(q, bare, meta).data).toEqual(back.data);
-    expect(() => decodeCodes(q, bare)).toThrow(/codes\.geometry: expected/);
-    q.dispose();
+    expect(() => codec.decode(bare)).toThrow(/codes\.geometry: expected/);
+    codec.dispose();
   });
 
   it('names both sizes when K does not match', () => {

@@ -1,7 +1,6 @@
 import { VqvidError, fail, readCodes } from '@vqvid/core';
 import type { CodeVolume, OnProgress, Video } from '@vqvid/core';
-import { PatchCodec, Quantizer } from '@vqvid/quantize';
-import type { BackendRequest } from '@vqvid/quantize';
+import type { PatchCodec } from '@vqvid/quantize';
 import { readVideo } from '@vqvid/video';
 import { isContainer } from './files';
 
@@ -58,58 +57,4 @@ export async function loadCodesOrVideo(path: string, codec: PatchCodec, opts: Re
 /** E_SHAPE naming both sizes when codes (or a model) were made for another codebook. */
 export function checkCodebookK(book: { codebook: { k: number } }, k: number, what = 'codes'): void {
   if (k !== book.codebook.k) fail('E_SHAPE', `${what} k`, `the codebook's K = ${book.codebook.k}`, k);
-}
-
-/** The codec of a codec or of a fitted Quantizer whose codebook meta holds the patch geometry. */
-export function codecOf(q: PatchCodec | Quantizer): PatchCodec {
-  return q instanceof PatchCodec ? q : PatchCodec.fromQuantizer(q);
-}
-
-// What follows keeps commands/demo.ts compiling until it moves to PatchCodec; nothing else uses it.
-
-/** @deprecated Options of {@link fitCodebook}; use `PatchCodec.fit`. */
-export interface FitOptions {
-  k: number;
-  size: number;
-  stride: number;
-  seed: number;
-  /** Patches drawn for k-means (all of them when the grid is smaller). */
-  samples: number;
-  maxIter?: number;
-  backend?: BackendRequest;
-  onProgress?: OnProgress;
-}
-
-/** @deprecated Geometry and provenance of codes, as `encodeVideo` returned it; codes now carry `geometry`. */
-export interface CodesMeta {
-  size: number;
-  stride: number;
-  width: number;
-  height: number;
-  /** Pixel standard deviation the video was divided by before patches were cut. */
-  std: number;
-  fps?: number;
-  source?: string;
-}
-
-/** @deprecated `PatchCodec.fit(...)`, returning its quantizer (whose codebook meta holds the codec's meta). */
-export async function fitCodebook(video: Video, opts: FitOptions): Promise<Quantizer> {
-  const { k, size, stride, seed, samples, maxIter, backend, onProgress } = opts;
-  const codec = await PatchCodec.fit(video, { k, patch: size, stride, seed, sample: samples, maxIter, backend, onProgress });
-  return codec.quantizer;
-}
-
-/** @deprecated `codec.encode(video)`, plus the geometry as {@link CodesMeta}. */
-export async function encodeVideo(q: PatchCodec | Quantizer, video: Video, opts: { source?: string } = {}): Promise<{ codes: CodeVolume; meta: CodesMeta }> {
-  const codes = await codecOf(q).encode(video);
-  const { patch, stride, width, height, std } = codes.geometry!;
-  return { codes, meta: { size: patch, stride, width, height, std, ...provenanceOf(video, opts.source) } };
-}
-
-/** @deprecated `codec.decode(codes)`, taking the geometry from `meta` when the codes have none. */
-export function decodeCodes(q: PatchCodec | Quantizer, codes: CodeVolume, meta?: CodesMeta): Video {
-  const geometry = codes.geometry ?? (meta && { patch: meta.size, stride: meta.stride, width: meta.width, height: meta.height, std: meta.std });
-  const video = codecOf(q).decode(geometry ? { ...codes, geometry } : codes);
-  if (meta?.fps !== undefined) video.fps = meta.fps;
-  return video;
 }

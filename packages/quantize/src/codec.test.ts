@@ -259,3 +259,33 @@ test("core's geometry check agrees with the patches grid on every small frame, p
     }
   }
 });
+
+describe('decodeDistribution', () => {
+  it.each([['stride 8', () => c8], ['stride 4', () => c4]])('%s: one-hot distributions reproduce decode, and "same code" renders the reference', async (_, codecOf) => {
+    const codec = codecOf();
+    const codes = await codec.encode(clip);
+    const cells = codes.rows * codes.cols;
+    const k = codec.k;
+    const oneHot = (frame: number) => {
+      const probs = new Float32Array(cells * k);
+      for (let i = 0; i < cells; i++) probs[i * k + codes.codes[frame * cells + i]] = 1;
+      return { rows: codes.rows, cols: codes.cols, k, probs };
+    };
+    const present = codes.codes.subarray(cells, 2 * cells);
+    const reference = sliceVideo(clip, 1);
+    // centroid decoder of frame 2's true codes = decode of frame 2
+    const got = codec.decodeDistribution(oneHot(2), { geometry: codes.geometry!, reference, present, decoder: 'centroid' });
+    const want = codec.decode(sliceCodes(codes, 2, 3));
+    for (let i = 0; i < want.data.length; i++) expect(got.data[i]).toBeCloseTo(want.data[i], 3);
+    // all mass on "same code as frame 1": every cell takes the reference's patch, so the frame is the reference
+    // wherever patches cover it (the replicated overhang averages only copies of edge pixels)
+    for (const decoder of ['skip', 'mbr', 'mean'] as const) {
+      const same = codec.decodeDistribution(oneHot(1), { geometry: codes.geometry!, reference, present, decoder });
+      for (let i = 0; i < same.data.length; i++) expect(same.data[i]).toBeCloseTo(reference.data[i], 3);
+    }
+    expect(() => codec.decodeDistribution(oneHot(2), { geometry: codes.geometry!, reference, present: present.subarray(1), decoder: 'mbr' })).toThrow(
+      expect.objectContaining({ code: 'E_SHAPE' }),
+    );
+    expect(() => codec.decodeDistribution(oneHot(2), { geometry: { ...codes.geometry!, stride: 3 }, reference, present })).toThrow(expect.objectContaining({ code: 'E_SHAPE' }));
+  });
+});

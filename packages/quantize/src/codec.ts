@@ -272,7 +272,7 @@ export class PatchCodec implements FrameRenderer {
     const geometry = this.geometryOf(codes);
     const grid = this.quantizer.decode(codes, { size: geometry.patch, stride: geometry.stride });
     if (options.reference !== undefined) keepUnchanged(grid, codes, this.referenceOf(options, codes, geometry));
-    return denormalize(reassemble(grid, { width: geometry.width, height: geometry.height }), geometry.std);
+    return toPixels(grid, geometry);
   }
 
   /**
@@ -300,7 +300,7 @@ export class PatchCodec implements FrameRenderer {
     const { k, dim, centroids } = this.codebook;
     const data = decodeCells({ probs: dist.probs, k, present, reference: patches, centroids, dim, decoder, alpha, topM });
     const grid: PatchGrid = { size: g.patch, stride: g.stride, rows: dist.rows, cols: dist.cols, frames: 1, data };
-    return denormalize(reassemble(grid, { width: g.width, height: g.height }), g.std);
+    return toPixels(grid, g);
   }
 
   /**
@@ -394,6 +394,11 @@ function keepUnchanged(grid: PatchGrid, codes: CodeVolume, ref: Reference): void
       if (codes.codes[t * cells + i] === prevCodes[i]) grid.data.set(prevPatches.subarray(i * dim, (i + 1) * dim), (t * cells + i) * dim);
     }
   }
+}
+
+/** A patch grid back to pixels on the codes' geometry: overlapping patches averaged, times the std. */
+function toPixels(grid: PatchGrid, g: CodeGeometry): Video {
+  return denormalize(reassemble(grid, { width: g.width, height: g.height }), g.std);
 }
 
 /** The video divided by `std` (denormalize multiplies). */

@@ -38,7 +38,7 @@ export interface OutputLayerOptions {
   direct?: boolean;
   /**
    * Copy-aware output: mix the event "same code as the cell's present code" into the distribution with a
-   * per-cell learned gate (see {@link MixtureOutput}); default false.
+   * per-cell learned gate (the model's copy-aware output, see ModelOptions.copy); default false.
    */
   copy?: boolean;
   /** Also mix in a counted same-cell bigram ('bigram', set later with `setPrior`), or not ('none', the default). */
