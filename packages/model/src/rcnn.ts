@@ -263,7 +263,7 @@ export class RCNN {
    * (e.g. a `PatchCodec`) with `opts.decoder`, the frame before standing for "same code" (the last real frame
    * for step 1, the rendered frame before for later steps); later steps continue from the argmax codes.
    * `context` must carry the geometry its codes were encoded with. Pixels 0..255, not clamped.
-   * @param opts `codec` (a {@link FrameRenderer}), `reference` (video whose last frame is the frame of
+   * @param opts `codec` (a {@link @vqvid/core!FrameRenderer | FrameRenderer}), `reference` (video whose last frame is the frame of
    * `context`'s last codes), `decoder` (default 'mbr'), `alpha` and `topM` (see `decodeCells` in @vqvid/quantize).
    * @example
    * ```ts

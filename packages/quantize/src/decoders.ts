@@ -349,7 +349,21 @@ export interface DecoderFit {
   /** That decoder's best alpha ('centroid' ignores alpha: 1). */
   alpha: number;
   /** Per decoder tried: its best alpha and the mean squared error there. */
-  scores: Record<string, { alpha: number; mse: number }>;
+  scores: Record<string, DecoderScore>;
+}
+
+/**
+ * One decoder's result in {@link DecoderFit.scores}.
+ * @example
+ * ```ts
+ * const { alpha, mse }: DecoderScore = fitDecoder(samples).scores.mbr;
+ * ```
+ */
+export interface DecoderScore {
+  /** The decoder's best alpha on the samples. */
+  alpha: number;
+  /** Mean squared error per patch value at that alpha. */
+  mse: number;
 }
 
 /**

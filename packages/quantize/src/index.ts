@@ -15,6 +15,6 @@ export { assign, compareBackends, maxRelativeError, clusteredProblem } from './c
 export type { AssignOutput, BackendComparison } from './compare';
 export type { GpuConstructor } from './gpujs';
 export { DECODERS, DEFAULT_DECODER, decodeCells, fitDecoderAlpha, fitDecoder } from './decoders';
-export type { DecoderName, DecodeCellsOptions, DecoderAlphaSample, DecoderAlphaFit, DecoderFit } from './decoders';
+export type { DecoderName, DecodeCellsOptions, DecoderAlphaSample, DecoderAlphaFit, DecoderFit, DecoderScore } from './decoders';
 export { PatchCodec, NORMALIZATIONS, DEFAULT_CODEC_OPTIONS } from './codec';
 export type { CodebookMeta, Normalization, PatchCodecOptions, DecodeOptions, DecodeDistributionOptions } from './codec';
