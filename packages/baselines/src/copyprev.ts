@@ -1,6 +1,5 @@
-import { assertCodeVolume, assertInt, fail } from '@vqvid/core';
-import type { CodeVolume, OnProgress } from '@vqvid/core';
-import type { CodeEvaluation } from './ngram';
+import { assertCodeVolume, assertInt, evaluateLogProb, fail } from '@vqvid/core';
+import type { CodeEvaluation, CodeModel, CodeVolume, OnProgress } from '@vqvid/core';
 
 /**
  * Options of {@link CopyPreviousModel.fit}.
@@ -35,7 +34,7 @@ const EPSILON_TOLERANCE = 1e-9;
  * m.evaluate(test).bitsPerCode; // compare with BigramModel
  * ```
  */
-export class CopyPreviousModel {
+export class CopyPreviousModel implements CodeModel {
   /** Vocabulary size K, known after {@link CopyPreviousModel.fit} (null before). */
   k_: number | null = null;
   /** Fitted mixing weight ε of the unigram (null before fit). */
@@ -122,17 +121,29 @@ export class CopyPreviousModel {
    * ```
    */
   evaluate(codes: CodeVolume | CodeVolume[]): CodeEvaluation {
-    const list = Array.isArray(codes) ? codes : [codes];
-    if (list.length === 0) fail('E_SHAPE', 'codes', 'at least one CodeVolume', list);
-    let sum = 0;
-    let count = 0;
-    for (const v of list) {
-      const lp = this.logProb(v);
-      for (let i = 0; i < lp.length; i++) sum -= lp[i];
-      count += lp.length;
-    }
-    const nll = sum / count;
-    return { nll, bitsPerCode: nll / Math.LN2, perplexity: Math.exp(nll), count };
+    return evaluateLogProb(this, codes);
+  }
+
+  /**
+   * K, the number of codes of the fitted codes ({@link CodeModel.k}); E_STATE before fit.
+   * @example
+   * ```ts
+   * new CopyPreviousModel().fit(train).k; // train.k
+   * ```
+   */
+  get k(): number {
+    return this.assertFitted();
+  }
+
+  /**
+   * {@link CodeModel.predictNext}: the same as {@link CopyPreviousModel.predict}.
+   * @example
+   * ```ts
+   * const next = model.predictNext(context); // one frame
+   * ```
+   */
+  predictNext(context: CodeVolume): CodeVolume {
+    return this.predict(context);
   }
 
   /**

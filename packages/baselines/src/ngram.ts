@@ -1,24 +1,6 @@
-import { assertCodeVolume, assertInt, assertNumber, fail } from '@vqvid/core';
-import type { CodeVolume, OnProgress } from '@vqvid/core';
+import { assertCodeVolume, assertInt, assertNumber, evaluateLogProb, fail } from '@vqvid/core';
+import type { CodeEvaluation, CodeModel, CodeVolume, OnProgress } from '@vqvid/core';
 import { SparseCounts } from './counts';
-
-/**
- * Cross-entropy summary of a code model on some codes (natural-log based).
- * @example
- * ```ts
- * const { bitsPerCode, perplexity } = new BigramModel().fit(train).evaluate(test);
- * ```
- */
-export interface CodeEvaluation {
-  /** Mean negative log-probability, nats per code. */
-  nll: number;
-  /** The same in bits per code (nll / ln 2). */
-  bitsPerCode: number;
-  /** exp(nll): the effective number of equally likely codes. */
-  perplexity: number;
-  /** Number of codes scored (cells of frames 1..T−1). */
-  count: number;
-}
 
 /**
  * Smoothing options shared by the n-gram code models.
@@ -70,7 +52,7 @@ const NEIGHBOURS_8 = [...NEIGHBOURS_4, [-1, -1], [-1, 1], [1, -1], [1, 1]] as co
  * const { bitsPerCode } = m.evaluate(testCodes);
  * ```
  */
-export abstract class CodeNgramModel {
+export abstract class CodeNgramModel implements CodeModel {
   /** Vocabulary size K, known after {@link CodeNgramModel.fit} (null before). */
   k_: number | null = null;
   private unigram_ = new Float64Array(0);
@@ -181,17 +163,29 @@ export abstract class CodeNgramModel {
    * ```
    */
   evaluate(codes: CodeVolume | CodeVolume[]): CodeEvaluation {
-    const list = Array.isArray(codes) ? codes : [codes];
-    if (list.length === 0) fail('E_SHAPE', 'codes', 'at least one CodeVolume', list);
-    let sum = 0;
-    let count = 0;
-    for (const v of list) {
-      const lp = this.logProb(v);
-      for (let i = 0; i < lp.length; i++) sum -= lp[i];
-      count += lp.length;
-    }
-    const nll = sum / count;
-    return { nll, bitsPerCode: nll / Math.LN2, perplexity: Math.exp(nll), count };
+    return evaluateLogProb(this, codes);
+  }
+
+  /**
+   * K, the number of codes of the fitted codes ({@link CodeModel.k}); E_STATE before fit.
+   * @example
+   * ```ts
+   * new BigramModel().fit(train).k; // train.k
+   * ```
+   */
+  get k(): number {
+    return this.assertFitted();
+  }
+
+  /**
+   * {@link CodeModel.predictNext}: the same as {@link CodeNgramModel.predict}.
+   * @example
+   * ```ts
+   * const next = model.predictNext(context); // one frame
+   * ```
+   */
+  predictNext(context: CodeVolume): CodeVolume {
+    return this.predict(context);
   }
 
   /**

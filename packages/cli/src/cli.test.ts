@@ -89,7 +89,7 @@ describe('vqvid demo --tiny', () => {
     for (const f of ['index.html', 'report.json', 'next.png', 'fill.png', 'codebook.png']) expect(existsSync(join(out, f))).toBe(true);
     const report = JSON.parse(readFileSync(join(out, 'report.json'), 'utf8'));
     const bits = Object.fromEntries(report.bitsPerCode.map((s: { name: string; bitsPerCode: number }) => [s.name, s.bitsPerCode]));
-    expect(Object.keys(bits)).toEqual(['rcnn', 'rnn', 'spatial n-gram', 'bigram', 'unigram', 'uniform']);
+    expect(Object.keys(bits)).toEqual(['rcnn', 'rnn', 'spatial n-gram', 'bigram', 'copy-previous', 'unigram', 'uniform']);
     expect(bits.uniform).toBe(Math.log2(16));
     for (const v of Object.values(bits)) expect(v).toBeGreaterThan(0);
     const names = report.nextFrame.map((s: { name: string }) => s.name);
@@ -159,7 +159,7 @@ describe('quantize, encode, train, predict, fill, generate, eval on a small .y4m
       expect(r.code).toBe(0);
       const ev = JSON.parse(r.stdout);
       expect(ev.split).toBe(6);
-      expect(ev.bitsPerCode.map((s: { name: string }) => s.name)).toEqual(['rcnn', 'spatial n-gram', 'bigram', 'unigram', 'uniform']);
+      expect(ev.bitsPerCode.map((s: { name: string }) => s.name)).toEqual(['rcnn', 'spatial n-gram', 'bigram', 'copy-previous', 'unigram', 'uniform']);
       expect(ev.nextFrame).toHaveLength(5);
       const table = vqvid('eval', 'clip.y4m', '-m', 'model', '-c', 'cb.vqcb', '--test-frames', '4', '-q');
       expect(table.stdout).toMatch(/^bigram +\d+\.\d{3} +\d+\.\d{2}$/m);

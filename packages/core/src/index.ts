@@ -27,3 +27,5 @@ export type { SavedCodes } from './codes-file';
 export { selectTfBackend } from './backend';
 export type { TfBackendHost, BackendChoice } from './backend';
 export { sliceVideo, sliceCodes } from './slice';
+export { summarizeLogProbs, evaluateLogProb } from './codemodel';
+export type { CodeModel, CodeEvaluation } from './codemodel';

@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { assertCodeVolume, assertInt, fail, Rng, VqvidError } from '@vqvid/core';
-import type { CodeGeometry, CodeVolume, DecoderName, FrameRenderer, StoredArray, Video } from '@vqvid/core';
+import { assertCodeVolume, assertInt, evaluateLogProb, fail, Rng, VqvidError } from '@vqvid/core';
+import type { CodeEvaluation, CodeGeometry, CodeModel, CodeVolume, DecoderName, FrameRenderer, StoredArray, Video } from '@vqvid/core';
 import { ModelConfig, ModelOptions, resolveConfig } from './config';
 import { Network } from './network';
 import { createOutputLayer, MixtureOutput, OutputLayer, SparseBigram } from './output';
@@ -10,22 +10,14 @@ import { candidatePosterior, FilledFrame, fillFrame as searchFill, FillOptions }
 import { fitModel, FitOptions, FitResult } from './train';
 
 /**
- * Exact likelihood of a code volume under a model, over every cell of frames 1..T-1.
+ * Exact likelihood of codes under a model: core's {@link @vqvid/core!CodeEvaluation | CodeEvaluation}.
+ * @deprecated use `CodeEvaluation` of @vqvid/core (the same fields).
  * @example
  * ```ts
  * const { bitsPerCode, count }: EvaluateResult = m.evaluate(testCodes);
  * ```
  */
-export interface EvaluateResult {
-  /** Mean negative log-likelihood in nats per code. */
-  nll: number;
-  /** Mean negative log-likelihood in bits per code (nll / ln 2). */
-  bitsPerCode: number;
-  /** exp(nll). */
-  perplexity: number;
-  /** Number of predicted codes ((T-1) * rows * cols). */
-  count: number;
-}
+export type EvaluateResult = CodeEvaluation;
 
 /**
  * Predicted distribution of the next frame, per cell.
@@ -64,7 +56,7 @@ const CLASSES: Record<string, new (opts: ModelOptions) => RCNN> = {};
  * const next = m.predictNext(testCodes);
  * ```
  */
-export class RCNN {
+export class RCNN implements CodeModel {
   /** Kernel forced by a subclass (the RNN baseline pins it to 1). */
   protected static readonly fixedKernel: number | undefined = undefined;
   /** Name written into saved files (not `constructor.name`, which bundlers may mangle). */
@@ -156,19 +148,26 @@ export class RCNN {
   }
 
   /**
-   * Exact likelihood of `codes`: every cell of frames 1..T-1, each frame conditioned on all frames before
-   * it (frame 0 only conditions, as in the n-gram baselines).
+   * Exact likelihood of `codes` (one volume or several, summarised together): every cell of frames 1..T-1,
+   * each frame conditioned on all frames before it (frame 0 only conditions, as in the n-gram baselines).
    * @example
    * ```ts
    * const { bitsPerCode, perplexity } = m.evaluate(testCodes);
    * ```
    */
-  evaluate(codes: CodeVolume): EvaluateResult {
-    const lp = this.logProb(codes);
-    let sum = 0;
-    for (let i = 0; i < lp.length; i++) sum -= lp[i];
-    const nll = sum / lp.length;
-    return { nll, bitsPerCode: nll / Math.LN2, perplexity: Math.exp(nll), count: lp.length };
+  evaluate(codes: CodeVolume | CodeVolume[]): CodeEvaluation {
+    return evaluateLogProb(this, codes);
+  }
+
+  /**
+   * K, the number of codes ({@link @vqvid/core!CodeModel | CodeModel}'s `k`): `config.k`.
+   * @example
+   * ```ts
+   * new RCNN({ k: 1024 }).k; // 1024
+   * ```
+   */
+  get k(): number {
+    return this.config.k;
   }
 
   /**

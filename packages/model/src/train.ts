@@ -226,14 +226,7 @@ function trainStep(model: RCNN, g: BatchGeometry, b: Batch, opt: tf.AdamOptimize
 
 /** Mean validation nll over all volumes, weighted by predicted cells. */
 function validate(model: RCNN, volumes: CodeVolume[]): number {
-  let sum = 0;
-  let count = 0;
-  for (const v of volumes) {
-    const r = model.evaluate(v);
-    sum += r.nll * r.count;
-    count += r.count;
-  }
-  return sum / count;
+  return model.evaluate(volumes).nll;
 }
 
 async function writeCheckpoint(

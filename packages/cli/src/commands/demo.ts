@@ -6,7 +6,7 @@ import { encodePng, frameStrip, syntheticVideo } from '@vqvid/video';
 import type { StripRow } from '@vqvid/video';
 import { codebookAtlas } from '../atlas';
 import type { Command, CommandContext } from '../command';
-import { absDiff, chooseDecoder, codeScores, fillResults, nextFrameResults, renderedName, stackFrames } from '../evaluation';
+import { absDiff, chooseDecoder, codeScores, countedModels, fillResults, nextFrameResults, renderedName, stackFrames } from '../evaluation';
 import type { FrameResults, FrameScore, NamedModel } from '../evaluation';
 import { ensureBackend, trainModel } from '../modeling';
 import type { Trained } from '../modeling';
@@ -155,7 +155,7 @@ export const demoCommand: Command = {
     // the decoder (and its alpha) that renders the RCNN's predictions of the last training frames best
     const chosen = chooseDecoder(setup, rcnn.model, Array.from({ length: size.validationFrames }, (_, i) => split - size.validationFrames + i));
     const render = { decoder: chosen.decoder, alpha: chosen.alpha };
-    const bits = codeScores(models, trainCodes, sliceCodes(codes, split, size.frames));
+    const bits = codeScores([...models, ...countedModels(trainCodes)], sliceCodes(codes, split, size.frames));
     const next = nextFrameResults(setup, models, Array.from({ length: size.testFrames }, (_, i) => split + i), render);
     const fillAt = split + Math.floor(size.testFrames / 2);
     const fill = fillResults(setup, models, fillAt, render);

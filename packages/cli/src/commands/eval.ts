@@ -1,6 +1,6 @@
 import { VqvidError, sliceCodes } from '@vqvid/core';
 import type { Command } from '../command';
-import { codeScores, nextFrameResults } from '../evaluation';
+import { codeScores, countedModels, nextFrameResults } from '../evaluation';
 import { loadCodesOrVideo } from '../pipeline';
 import { codeTable, frameTable, renderText } from '../tables';
 import { loadCodec, loadTrainedModel } from './load';
@@ -34,7 +34,7 @@ export const evalCommand: Command = {
     // The n-grams need at least 2 training frames and the test part at least 2 frames to score one.
     if (n < 2 || split < 2) throw new VqvidError('E_RANGE', `--test-frames: expected 2..${codes.frames - 2} for ${codes.frames} frames, got ${n}`);
     const models = [{ name: model.config.kernel > 1 ? 'rcnn' : 'rnn', model }];
-    const codeRows = codeScores(models, sliceCodes(codes, 0, split), sliceCodes(codes, split, codes.frames));
+    const codeRows = codeScores([...models, ...countedModels(sliceCodes(codes, 0, split))], sliceCodes(codes, split, codes.frames));
     const times = Array.from({ length: n }, (_, i) => split + i).filter((t) => t >= 2);
     const frames = video ? nextFrameResults({ video, codes, codec }, models, times).scores : null;
     const data = { testFrames: n, split, bitsPerCode: codeRows, nextFrame: frames, seconds: secondsSince(t0) };
