@@ -78,6 +78,27 @@ describe('vqvid --help', () => {
   });
 });
 
+describe('options come from the libraries', () => {
+  it("offers every quantize backend (tfjs-wasm included), the library's defaults, and --plain for the paper's output", async () => {
+    const help = vqvid('quantize', '--help').stdout;
+    for (const name of ['tfjs-wasm', 'webasm', 'cpu', 'headlessgl']) expect(help).toContain(name);
+    expect(help).toMatch(/--max-iter <n>[^\n]*\(default 50\)/);
+    expect(vqvid('train', '--help').stdout).toMatch(/--hidden <n>[^\n]*\(default 128\)/);
+    let r = vqvid('quantize', 'clip.y4m', '--k', '4', '--backend', 'tfjs-wasm', '-o', 'cb-tfjs.vqcb', '--json', '-q');
+    expect(r.code).toBe(0);
+    expect(JSON.parse(r.stdout).backend).toBe('tfjs-wasm');
+    r = vqvid('encode', 'clip.y4m', '--codebook', 'cb-tfjs.vqcb', '-o', 'codes-tfjs.vqc', '-q');
+    expect(r.code).toBe(0);
+    r = vqvid('train', 'codes-tfjs.vqc', '-o', 'model-plain', '--plain', ...TINY_MODEL, '-q');
+    expect(r.code).toBe(0);
+    const { RCNN, initBackend } = await import('@vqvid/model');
+    await initBackend(['cpu']);
+    const plain = await RCNN.load(join(dir, 'model-plain'));
+    expect([plain.config.copy, plain.config.prior]).toEqual([false, 'none']);
+    plain.dispose();
+  });
+});
+
 describe('vqvid demo --tiny', () => {
   it('writes the report folder and prints where it is', () => {
     const out = join(dir, 'demo');

@@ -107,6 +107,27 @@ export interface ModelConfig {
   seed: number;
 }
 
+/**
+ * The defaults of {@link ModelOptions} (k has none): the CLI builds its flags and help from them.
+ * @example
+ * ```ts
+ * new RCNN({ k: 1024, hidden: DEFAULT_MODEL_OPTIONS.hidden / 2 });
+ * ```
+ */
+export const DEFAULT_MODEL_OPTIONS = Object.freeze({
+  embedDim: 128,
+  hidden: 128,
+  kernel: 3,
+  layers: 2,
+  cell: 'tanh' as CellKind,
+  softmax: 'full' as SoftmaxKind,
+  direct: false,
+  copy: true,
+  prior: 'bigram' as 'bigram' | 'none',
+  dropout: 0,
+  seed: 1,
+});
+
 const MAX_K = 65536;
 
 /** Validates user options and fills defaults; `fixedKernel` pins the kernel (the RNN baseline). */
@@ -115,17 +136,17 @@ export function resolveConfig(opts: ModelOptions, fixedKernel?: number): ModelCo
   assertInt(opts.k, 'k', 2, MAX_K);
   const cfg: ModelConfig = {
     k: opts.k,
-    embedDim: opts.embedDim ?? 128,
-    hidden: opts.hidden ?? 128,
-    kernel: fixedKernel ?? opts.kernel ?? 3,
-    layers: opts.layers ?? 2,
-    cell: opts.cell ?? 'tanh',
-    softmax: opts.softmax ?? 'full',
-    direct: opts.direct ?? false,
-    copy: opts.copy ?? true,
-    prior: opts.prior ?? 'bigram',
-    dropout: opts.dropout ?? 0,
-    seed: opts.seed ?? 1,
+    embedDim: opts.embedDim ?? DEFAULT_MODEL_OPTIONS.embedDim,
+    hidden: opts.hidden ?? DEFAULT_MODEL_OPTIONS.hidden,
+    kernel: fixedKernel ?? opts.kernel ?? DEFAULT_MODEL_OPTIONS.kernel,
+    layers: opts.layers ?? DEFAULT_MODEL_OPTIONS.layers,
+    cell: opts.cell ?? DEFAULT_MODEL_OPTIONS.cell,
+    softmax: opts.softmax ?? DEFAULT_MODEL_OPTIONS.softmax,
+    direct: opts.direct ?? DEFAULT_MODEL_OPTIONS.direct,
+    copy: opts.copy ?? DEFAULT_MODEL_OPTIONS.copy,
+    prior: opts.prior ?? DEFAULT_MODEL_OPTIONS.prior,
+    dropout: opts.dropout ?? DEFAULT_MODEL_OPTIONS.dropout,
+    seed: opts.seed ?? DEFAULT_MODEL_OPTIONS.seed,
   };
   if (fixedKernel !== undefined && opts.kernel !== undefined && opts.kernel !== fixedKernel) {
     fail('E_RANGE', 'kernel', `${fixedKernel} (this model has no spatial context)`, opts.kernel);

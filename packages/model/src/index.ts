@@ -6,7 +6,9 @@
  */
 export { RCNN, RNN } from './rcnn';
 export type { EvaluateResult, NextDistribution, RenderOptions } from './rcnn';
+export { DEFAULT_MODEL_OPTIONS } from './config';
 export type { ModelOptions, ModelConfig, CellKind, SoftmaxKind } from './config';
+export { DEFAULT_FIT_OPTIONS } from './train';
 export type { FitOptions, FitResult, EpochRecord } from './train';
 export type { PredictOptions } from './sample';
 export type { FillOptions } from './fill';

@@ -140,20 +140,40 @@ interface AdamInternals {
   accBeta2: tf.Variable;
 }
 
+/**
+ * The defaults of {@link FitOptions}: the CLI builds its flags and help from them.
+ * @example
+ * ```ts
+ * await m.fit(codes, { epochs: DEFAULT_FIT_OPTIONS.epochs * 2 });
+ * ```
+ */
+export const DEFAULT_FIT_OPTIONS = Object.freeze({
+  bptt: 6,
+  warmup: 0,
+  batch: 8,
+  crop: 16,
+  epochs: 10,
+  lr: 2e-3,
+  lrDecay: 0.95,
+  lrPlateau: 1,
+  clip: 5,
+  patience: 3,
+});
+
 function resolveFit(o: FitOptions): Resolved {
   if (typeof o !== 'object' || o === null) fail('E_RANGE', 'options', 'an object', o);
   const r: Resolved = {
-    bptt: o.bptt ?? 6,
-    warmup: o.warmup ?? 0,
-    batch: o.batch ?? 8,
-    crop: o.crop ?? 16,
-    epochs: o.epochs ?? 10,
+    bptt: o.bptt ?? DEFAULT_FIT_OPTIONS.bptt,
+    warmup: o.warmup ?? DEFAULT_FIT_OPTIONS.warmup,
+    batch: o.batch ?? DEFAULT_FIT_OPTIONS.batch,
+    crop: o.crop ?? DEFAULT_FIT_OPTIONS.crop,
+    epochs: o.epochs ?? DEFAULT_FIT_OPTIONS.epochs,
     stepsPerEpoch: o.stepsPerEpoch,
-    lr: o.lr ?? 2e-3,
-    lrDecay: o.lrDecay ?? 0.95,
-    lrPlateau: o.lrPlateau ?? 1,
-    clip: o.clip ?? 5,
-    patience: o.patience ?? 3,
+    lr: o.lr ?? DEFAULT_FIT_OPTIONS.lr,
+    lrDecay: o.lrDecay ?? DEFAULT_FIT_OPTIONS.lrDecay,
+    lrPlateau: o.lrPlateau ?? DEFAULT_FIT_OPTIONS.lrPlateau,
+    clip: o.clip ?? DEFAULT_FIT_OPTIONS.clip,
+    patience: o.patience ?? DEFAULT_FIT_OPTIONS.patience,
     validation: o.validation === undefined ? [] : Array.isArray(o.validation) ? o.validation : [o.validation],
     checkpointDir: o.checkpointDir,
     resume: o.resume ?? false,

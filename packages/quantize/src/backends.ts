@@ -4,7 +4,15 @@ import { CpuBackend } from './cpu';
 import { type GpuConstructor, GpuJsBackend } from './gpujs';
 import { TfjsWasmBackend } from './tfjs-wasm';
 
-/** Every backend name, fastest first. */
+/**
+ * Every backend name, fastest first: gpu.js 'webgpu', 'webgl2' (browsers) and 'headlessgl' (Node, the native
+ * `gl` module); 'tfjs-wasm' (tfjs-backend-wasm's XNNPACK GEMM on worker threads); gpu.js 'webasm'; and 'cpu',
+ * the hand-written WebAssembly SIMD kernel on worker threads. `'auto'` tries {@link autoOrder}.
+ * @example
+ * ```ts
+ * for (const name of BACKEND_NAMES) console.log(name);
+ * ```
+ */
 export const BACKEND_NAMES: readonly BackendName[] = ['webgpu', 'webgl2', 'headlessgl', 'tfjs-wasm', 'webasm', 'cpu'];
 
 /** A started backend and, when it is not the one asked for, why. */

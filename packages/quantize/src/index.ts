@@ -5,11 +5,11 @@
  * WebAssembly SIMD 'cpu' kernel), all checked against a naive reference.
  * @packageDocumentation
  */
-export { Quantizer } from './quantizer';
+export { Quantizer, DEFAULT_QUANTIZER_OPTIONS } from './quantizer';
 export type { QuantizerOptions, QuantizerJSON, PatchInput, EncodedCodes, ResolvedQuantizerOptions } from './quantizer';
 export { assignNaive } from './assign';
 export type { AssignBackend, AssignResult, BackendName, BackendRequest } from './assign';
-export { createBackend, autoOrder } from './backends';
+export { createBackend, autoOrder, BACKEND_NAMES } from './backends';
 export type { BackendChoiceResult, CreateBackendOptions } from './backends';
 export { assign, compareBackends, maxRelativeError, clusteredProblem } from './compare';
 export type { AssignOutput, BackendComparison } from './compare';

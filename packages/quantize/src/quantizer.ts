@@ -107,6 +107,21 @@ export type ResolvedQuantizerOptions = Required<Pick<QuantizerOptions, 'k' | 'se
 const ENCODE_CHUNK = 1 << 16;
 
 /**
+ * The defaults of {@link QuantizerOptions} (k has none): the CLI builds its flags and help from them.
+ * @example
+ * ```ts
+ * new Quantizer({ k: 256, maxIter: DEFAULT_QUANTIZER_OPTIONS.maxIter * 2 });
+ * ```
+ */
+export const DEFAULT_QUANTIZER_OPTIONS = Object.freeze({
+  seed: 1,
+  backend: 'auto' as BackendRequest,
+  init: 'kmeans++' as const,
+  maxIter: 50,
+  tol: 1e-4,
+});
+
+/**
  * k-means vector quantizer of patches: `fit` learns a codebook of k centroids, `encode` maps patches to the
  * index of their nearest centroid, `decode` maps codes back to centroid patches. The assignment step runs
  * on the backend in {@link Quantizer.backend} (see the package README for backends and tolerances).
@@ -146,7 +161,7 @@ export class Quantizer {
    */
   constructor(options: QuantizerOptions) {
     if (typeof options !== 'object' || options === null) fail('E_RANGE', 'options', 'an options object with k', options);
-    const { k, seed = 1, backend = 'auto', init = 'kmeans++', maxIter = 50, tol = 1e-4, batchSize } = options;
+    const { k, seed = DEFAULT_QUANTIZER_OPTIONS.seed, backend = DEFAULT_QUANTIZER_OPTIONS.backend, init = DEFAULT_QUANTIZER_OPTIONS.init, maxIter = DEFAULT_QUANTIZER_OPTIONS.maxIter, tol = DEFAULT_QUANTIZER_OPTIONS.tol, batchSize } = options;
     assertInt(k, 'k', 1, 1 << 24);
     assertInt(seed, 'seed');
     assertInt(maxIter, 'maxIter', 1);

@@ -1,3 +1,4 @@
+import { DEFAULT_FIT_OPTIONS, DEFAULT_MODEL_OPTIONS } from '@vqvid/model';
 import type { OptionSpec, ParsedArgs } from '../args';
 import type { CommandContext } from '../command';
 import type { ModelKind, TrainSettings } from '../modeling';
@@ -5,24 +6,25 @@ import type { ModelKind, TrainSettings } from '../modeling';
 /** Architecture options of `vqvid train` (and the demo). */
 export const ARCH_OPTIONS: Record<string, OptionSpec> = {
   arch: { kind: 'choice', choices: ['rcnn', 'rnn'], default: 'rcnn', help: 'network: recurrent conv net, or the 1x1 RNN baseline' },
-  hidden: { kind: 'int', default: 64, value: 'n', help: 'recurrent state width' },
-  embed: { kind: 'int', default: 32, value: 'n', help: 'code embedding width' },
-  kernel: { kind: 'int', default: 3, value: 'cells', help: 'conv kernel side (rcnn)' },
-  layers: { kind: 'int', default: 2, value: 'n', help: 'conv layers' },
-  softmax: { kind: 'choice', choices: ['full', 'factored'], default: 'full', help: 'output layer' },
-  dropout: { kind: 'number', default: 0, value: 'rate', help: 'training dropout on the embedded codes and the output state' },
+  hidden: { kind: 'int', default: DEFAULT_MODEL_OPTIONS.hidden, value: 'n', help: 'recurrent state width' },
+  embed: { kind: 'int', default: DEFAULT_MODEL_OPTIONS.embedDim, value: 'n', help: 'code embedding width' },
+  kernel: { kind: 'int', default: DEFAULT_MODEL_OPTIONS.kernel, value: 'cells', help: 'conv kernel side (rcnn)' },
+  layers: { kind: 'int', default: DEFAULT_MODEL_OPTIONS.layers, value: 'n', help: 'conv layers' },
+  softmax: { kind: 'choice', choices: ['full', 'factored'], default: DEFAULT_MODEL_OPTIONS.softmax, help: 'output layer' },
+  plain: { kind: 'flag', help: "the paper's plain softmax output (default: copy-aware, the softmax mixed with 'same code' and a counted bigram under a learned gate)" },
+  dropout: { kind: 'number', default: DEFAULT_MODEL_OPTIONS.dropout, value: 'rate', help: 'training dropout on the embedded codes and the output state' },
   direct: { kind: 'flag', help: 'direct connections from the present code to the logits (k <= 4096)' },
 };
 
 /** Training-loop options of `vqvid train` (and the demo). */
 export const FIT_OPTIONS: Record<string, OptionSpec> = {
-  epochs: { kind: 'int', default: 10, value: 'n', help: 'training epochs' },
+  epochs: { kind: 'int', default: DEFAULT_FIT_OPTIONS.epochs, value: 'n', help: 'training epochs' },
   'steps-per-epoch': { kind: 'int', value: 'n', help: 'batches per epoch (default: one pass over the codes)' },
-  bptt: { kind: 'int', default: 6, value: 'frames', help: 'frames per truncated-BPTT window' },
-  batch: { kind: 'int', default: 8, value: 'n', help: 'windows per batch' },
-  crop: { kind: 'int', default: 16, value: 'cells', help: 'side of the random crop of the code grid' },
-  lr: { kind: 'number', default: 0.002, value: 'rate', help: 'Adam learning rate' },
-  'max-seconds': { kind: 'number', value: 's', help: 'stop training after this wall-clock time' },
+  bptt: { kind: 'int', default: DEFAULT_FIT_OPTIONS.bptt, value: 'frames', help: 'frames per truncated-BPTT window' },
+  batch: { kind: 'int', default: DEFAULT_FIT_OPTIONS.batch, value: 'n', help: 'windows per batch' },
+  crop: { kind: 'int', default: DEFAULT_FIT_OPTIONS.crop, value: 'cells', help: 'side of the random crop of the code grid' },
+  lr: { kind: 'number', default: DEFAULT_FIT_OPTIONS.lr, value: 'rate', help: 'Adam learning rate' },
+  'max-seconds': { kind: 'number', value: 's', help: 'stop training after this wall-clock time (results then depend on machine speed)' },
 };
 
 /** {@link TrainSettings} from parsed {@link ARCH_OPTIONS} and {@link FIT_OPTIONS}. */
@@ -35,6 +37,7 @@ export function trainSettings(args: ParsedArgs, ctx: CommandContext, kind = args
     softmax: args.str('softmax') as 'full' | 'factored',
     dropout: args.num('dropout'),
     direct: args.flag('direct'),
+    ...(args.flag('plain') ? { copy: false, prior: 'none' as const } : {}),
   };
   return {
     kind,

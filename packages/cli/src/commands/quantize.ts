@@ -1,4 +1,4 @@
-import { DEFAULT_CODEC_OPTIONS, NORMALIZATIONS, PatchCodec } from '@vqvid/quantize';
+import { BACKEND_NAMES, DEFAULT_CODEC_OPTIONS, DEFAULT_QUANTIZER_OPTIONS, NORMALIZATIONS, PatchCodec, autoOrder } from '@vqvid/quantize';
 import type { BackendRequest, Normalization } from '@vqvid/quantize';
 import type { Command } from '../command';
 import { loadVideo } from '../pipeline';
@@ -21,8 +21,14 @@ export const quantizeCommand: Command = {
     stride: { kind: 'int', value: 'px', help: 'step between patches (default: the patch side)' },
     normalization: { kind: 'choice', choices: NORMALIZATIONS, default: DEFAULT_CODEC_OPTIONS.normalization, help: "divide each video by its own std, or by this video's" },
     samples: { kind: 'int', default: DEFAULT_CODEC_OPTIONS.sample, value: 'n', help: 'patches drawn for k-means' },
-    'max-iter': { kind: 'int', default: 30, value: 'n', help: 'most Lloyd iterations' },
-    backend: { kind: 'choice', choices: ['auto', 'webgpu', 'webgl2', 'headlessgl', 'webasm', 'cpu'], value: 'name', default: 'auto', help: 'k-means assignment backend: auto, webgpu, webgl2, headlessgl, webasm or cpu' },
+    'max-iter': { kind: 'int', default: DEFAULT_QUANTIZER_OPTIONS.maxIter, value: 'n', help: 'most Lloyd iterations' },
+    backend: {
+      kind: 'choice',
+      choices: ['auto', ...BACKEND_NAMES],
+      value: 'name',
+      default: DEFAULT_QUANTIZER_OPTIONS.backend,
+      help: `k-means assignment backend: auto (in Node: ${autoOrder().join(' → ')}) or one of ${BACKEND_NAMES.join(', ')}`,
+    },
     ...READ_OPTIONS,
     ...OUTPUT_OPTION('codebook file to write (default codebook.vqcb)'),
   },
