@@ -7,6 +7,7 @@ import { readStore, writeStore } from './persist';
 import { initBackend, RCNN, RNN } from './index';
 import { MixtureOutput } from './output';
 import { motionCodes } from './testing';
+import { partsOf } from './internals';
 
 let tmp: string;
 beforeAll(async () => {
@@ -24,10 +25,10 @@ test('a new model has the copy-aware output with a counted prior; the plain outp
   const m = new RCNN(small);
   expect(m.config.copy).toBe(true);
   expect(m.config.prior).toBe('bigram');
-  expect(m.output).toBeInstanceOf(MixtureOutput);
-  expect((m.output as MixtureOutput).components).toEqual(['net', 'copy', 'prior']);
+  expect(partsOf(m).output).toBeInstanceOf(MixtureOutput);
+  expect((partsOf(m).output as MixtureOutput).components).toEqual(['net', 'copy', 'prior']);
   const plain = new RCNN({ ...small, copy: false, prior: 'none' });
-  expect(plain.output).not.toBeInstanceOf(MixtureOutput);
+  expect(partsOf(plain).output).not.toBeInstanceOf(MixtureOutput);
   expect(() => new RCNN({ ...small, prior: 'trigram' as 'bigram' })).toThrow(expect.objectContaining({ code: 'E_RANGE' }));
   m.dispose();
   plain.dispose();
@@ -37,7 +38,7 @@ test('fit counts the prior and starts the gate at the EM mixture weights: before
   const codes = motionCodes(12);
   const m = new RNN(small);
   await m.fit(codes, { epochs: 0 });
-  const out = m.output as MixtureOutput;
+  const out = partsOf(m).output as MixtureOutput;
   expect(out.prior).not.toBeNull();
   expect(out.gatesAreFresh()).toBe(false);
   // motionCodes keep most cells: the untrained mixture is already far below log2(4) = 2 bits
@@ -54,7 +55,7 @@ test('save/load keeps the mixture and its prior exactly; a model file from befor
   const probe = motionCodes(5, 2);
   const back = await RCNN.load(dir);
   expect(Array.from(back.logProb(probe))).toEqual(Array.from(m.logProb(probe)));
-  expect((back.output as MixtureOutput).prior?.pairs).toBe((m.output as MixtureOutput).prior?.pairs);
+  expect((partsOf(back).output as MixtureOutput).prior?.pairs).toBe((partsOf(m).output as MixtureOutput).prior?.pairs);
 
   // an older file: a plain model whose config has no copy/prior fields
   const plain = new RCNN({ ...small, copy: false, prior: 'none' });
@@ -68,7 +69,7 @@ test('save/load keeps the mixture and its prior exactly; a model file from befor
   await writeStore(old, 'model', { ...header, config }, arrays);
   const loaded = await RCNN.load(old);
   expect(loaded.config.copy).toBe(false);
-  expect(loaded.output).not.toBeInstanceOf(MixtureOutput);
+  expect(partsOf(loaded).output).not.toBeInstanceOf(MixtureOutput);
   expect(Array.from(loaded.logProb(probe))).toEqual(Array.from(plain.logProb(probe)));
   for (const x of [m, back, plain, loaded]) x.dispose();
 });

@@ -7,6 +7,7 @@ import type { CodeVolume } from '@vqvid/core';
 import { bigramLogTable } from './direct';
 import { initBackend, RCNN, RNN } from './index';
 import { motionCodes, randomCodes } from './testing';
+import { partsOf } from './internals';
 
 let tmp: string;
 beforeAll(async () => {
@@ -59,7 +60,7 @@ describe.each(['full', 'factored'] as const)('direct connections, %s softmax', (
     const m = new RNN(opts);
     await m.fit(data, { epochs: 0 });
     // zero every output weight but the direct tables (full: W, b; factored: Wc, bc, Wx, bx)
-    const out = m.output.variables;
+    const out = partsOf(m).output.variables;
     out.slice(0, softmax === 'full' ? 2 : 4).forEach((v) => tf.tidy(() => v.assign(tf.zerosLike(v))));
     const ctx = sliceCodes(data, 0, 3);
     const d = m.predictDistribution(ctx);
@@ -76,9 +77,9 @@ describe.each(['full', 'factored'] as const)('direct connections, %s softmax', (
     const data = motionCodes(8).codes;
     const codes = { ...motionCodes(8), k: 5, codes: data };
     await m.fit(codes, quick);
-    const trained = m.exportWeights();
+    const trained = partsOf(m).exportWeights();
     await m.fit(codes, { ...quick, epochs: 0 });
-    const again = m.exportWeights();
+    const again = partsOf(m).exportWeights();
     for (const key of Object.keys(trained)) expect(Array.from(again[key])).toEqual(Array.from(trained[key]));
     const dir = path.join(tmp, `rt-${softmax}`);
     await m.save(dir);
@@ -102,8 +103,8 @@ describe.each(['full', 'factored'] as const)('direct connections, %s softmax', (
     first.dispose();
     const resumed = new RCNN(opts);
     await resumed.fit(data, { ...fit, checkpointDir: dir, resume: true });
-    const a = straight.exportWeights();
-    const b = resumed.exportWeights();
+    const a = partsOf(straight).exportWeights();
+    const b = partsOf(resumed).exportWeights();
     for (const key of Object.keys(a)) expect(Array.from(b[key])).toEqual(Array.from(a[key]));
     straight.dispose();
     resumed.dispose();

@@ -2,7 +2,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { assertInt } from '@vqvid/core';
 import type { CodeVolume } from '@vqvid/core';
 import { receptiveRadius } from './config';
-import type { RCNN } from './rcnn';
+import type { ModelParts } from './parts';
 import { topIndices } from './sample';
 
 /**
@@ -27,7 +27,7 @@ export interface FillOptions {
  * cell takes the candidate maximising its own term plus the next-frame terms of its neighbourhood.
  */
 export function fillFrame(
-  model: RCNN,
+  model: ModelParts,
   hPrev: tf.Tensor2D,
   present: ArrayLike<number>,
   rows: number,
@@ -122,7 +122,7 @@ interface ColourArgs {
 }
 
 /** Best candidate for every cell of one colour, all at once (scores recorded); returns how many cells changed. */
-function updateColour(model: RCNN, a: ColourArgs): number {
+function updateColour(model: ModelParts, a: ColourArgs): number {
   const { m, rows, cols, cand, frame, radius } = a;
   const n = rows * cols;
   const cells: number[] = [];

@@ -13,8 +13,4 @@ export type { FitOptions, FitResult, EpochRecord } from './train';
 export type { PredictOptions } from './sample';
 export type { FillOptions } from './fill';
 export { initBackend } from './backend';
-export { im2colConv } from './im2col';
 export { MODEL_FORMAT_VERSION } from './persist';
-export { createOutputLayer, assignClasses } from './output';
-export type { OutputLayer, OutputLayerOptions, ClassAssignment } from './output';
-export { registerWasmKernels } from './kernels';

@@ -6,6 +6,7 @@ import { sliceCodes, VqvidError } from '@vqvid/core';
 import type { CodeVolume } from '@vqvid/core';
 import { initBackend, RCNN, RNN, MODEL_FORMAT_VERSION } from './index';
 import { motionCodes, randomCodes } from './testing';
+import { partsOf } from './internals';
 
 let tmp: string;
 beforeAll(async () => {
@@ -203,8 +204,8 @@ describe('training', () => {
     const r2 = await resumed.fit(data, { ...opts, checkpointDir: dir, resume: true });
     expect(r2.epochs.map((e) => e.loss)).toEqual(r1.epochs.map((e) => e.loss));
     expect(r2.steps).toBe(6);
-    const a = straight.exportWeights();
-    const b = resumed.exportWeights();
+    const a = partsOf(straight).exportWeights();
+    const b = partsOf(resumed).exportWeights();
     expect(Object.keys(b)).toEqual(Object.keys(a));
     for (const key of Object.keys(a)) expect(Array.from(b[key])).toEqual(Array.from(a[key]));
     straight.dispose();
@@ -233,8 +234,8 @@ describe('training', () => {
     const resumed = new RCNN(small);
     const r2 = await resumed.fit(data, { ...opts, checkpointDir: dir, resume: true });
     expect(r2.steps).toBe(4);
-    const a = straight.exportWeights();
-    const b = resumed.exportWeights();
+    const a = partsOf(straight).exportWeights();
+    const b = partsOf(resumed).exportWeights();
     for (const key of Object.keys(a)) expect(Array.from(b[key])).toEqual(Array.from(a[key]));
     straight.dispose();
     resumed.dispose();
@@ -247,7 +248,7 @@ describe('training', () => {
     const weights = async (cfg: typeof drop | typeof small, extra = {}) => {
       const m = new RCNN(cfg);
       await m.fit(data, { ...opts, ...extra });
-      const w = m.exportWeights();
+      const w = partsOf(m).exportWeights();
       m.dispose();
       return w;
     };
@@ -267,8 +268,8 @@ describe('training', () => {
     // same weights, dropout or not: identical likelihoods (dropout is a training-time regulariser only)
     const withDrop = new RCNN(drop);
     const without = new RCNN(small);
-    withDrop.importWeights(a, 'test');
-    without.importWeights(a, 'test');
+    partsOf(withDrop).importWeights(a, 'test');
+    partsOf(without).importWeights(a, 'test');
     const test = motionCodes(5, 1);
     expect(Array.from(withDrop.logProb(test))).toEqual(Array.from(without.logProb(test)));
     withDrop.dispose();

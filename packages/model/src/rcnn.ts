@@ -1,10 +1,8 @@
-import * as tf from '@tensorflow/tfjs-core';
-import { assertCodeVolume, assertInt, evaluateLogProb, fail, Rng, VqvidError } from '@vqvid/core';
-import type { CodeEvaluation, CodeGeometry, CodeModel, CodeVolume, DecoderName, FrameRenderer, StoredArray, Video } from '@vqvid/core';
+import { assertInt, evaluateLogProb, fail, Rng, VqvidError } from '@vqvid/core';
+import type { CodeEvaluation, CodeGeometry, CodeModel, CodeVolume, DecoderName, FrameRenderer, Video } from '@vqvid/core';
 import { ModelConfig, ModelOptions, resolveConfig } from './config';
-import { Network } from './network';
-import { createOutputLayer, MixtureOutput, OutputLayer, SparseBigram } from './output';
-import { readStore, takeF32, writeStore } from './persist';
+import { readStore, writeStore } from './persist';
+import { ModelParts } from './parts';
 import { chooseCodes, PredictOptions, resolvePredict } from './sample';
 import { candidatePosterior, FilledFrame, fillFrame as searchFill, FillOptions } from './fill';
 import { fitModel, FitOptions, FitResult } from './train';
@@ -40,6 +38,24 @@ export interface NextDistribution {
   probs?: Float32Array;
 }
 
+/** The inside of every model, for this package's internals (training, filling, tests) only. */
+const PARTS = new WeakMap<RCNN, ModelParts>();
+
+/**
+ * The inside of a model (network, output layer, weight I/O, recurrent steps); exported only through
+ * `@vqvid/model/internals`, for tests and extensions.
+ * @example
+ * ```ts
+ * import { partsOf } from '@vqvid/model/internals';
+ * const weights = partsOf(model).exportWeights();
+ * ```
+ */
+export function partsOf(model: RCNN): ModelParts {
+  const parts = PARTS.get(model);
+  if (!parts) fail('E_STATE', 'model', 'an RCNN or RNN', model);
+  return parts;
+}
+
 /** Model classes by the name written into saved files, to rebuild the right class on load. */
 const CLASSES: Record<string, new (opts: ModelOptions) => RCNN> = {};
 
@@ -63,12 +79,9 @@ export class RCNN implements CodeModel {
   protected static readonly modelName: string = 'RCNN';
   /** The resolved options (defaults filled in). */
   readonly config: ModelConfig;
-  /** @internal embedding, conv stage and recurrent cell. */
-  readonly net: Network;
+  private readonly parts: ModelParts;
   /** History of the last {@link RCNN.fit} (per-epoch losses and validation). */
   history_: FitResult | null = null;
-  private out: OutputLayer | null = null;
-  private readonly outputSeed: number;
 
   /**
    * Creates an untrained model with freshly initialised weights (seeded by `opts.seed`); throws E_RANGE on bad options.
@@ -76,57 +89,8 @@ export class RCNN implements CodeModel {
    */
   constructor(opts: ModelOptions) {
     this.config = resolveConfig(opts, (new.target as typeof RCNN).fixedKernel);
-    const rng = new Rng(this.config.seed);
-    this.net = new Network(this.config, rng);
-    this.outputSeed = rng.nextUint32() | 0;
-    if (this.config.softmax === 'full') this.buildOutput();
-  }
-
-  /** @internal the output layer, built on first use (the factored one wants code frequencies: fit builds it). */
-  get output(): OutputLayer {
-    return this.out ?? this.buildOutput();
-  }
-
-  /** @internal (re)builds the output layer from code counts or a saved configuration. */
-  buildOutput(frequencies?: ArrayLike<number>, saved?: Record<string, unknown>): OutputLayer {
-    this.out?.dispose();
-    const { softmax: kind, k, hidden, classes, direct, copy, prior } = this.config;
-    this.out = createOutputLayer({ kind, k, hidden, seed: this.outputSeed, classes, frequencies, config: saved, direct, copy, prior });
-    return this.out;
-  }
-
-  /** @internal whether the output layer exists yet. */
-  get outputBuilt(): boolean {
-    return this.out !== null;
-  }
-
-  /** @internal every trainable variable, in a fixed order (the Adam state follows it). */
-  variables(): tf.Variable[] {
-    return [...this.net.weights.map((w) => w.variable), ...this.output.variables];
-  }
-
-  /** @internal copies of every weight, keyed as in saved files. */
-  exportWeights(prefix = ''): Record<string, StoredArray> {
-    const out: Record<string, StoredArray> = {};
-    for (const w of this.net.weights) out[`${prefix}w:${w.name}`] = (w.variable.dataSync() as Float32Array).slice();
-    this.output.variables.forEach((v, i) => (out[`${prefix}out:${i}`] = (v.dataSync() as Float32Array).slice()));
-    const prior = this.output instanceof MixtureOutput ? this.output.prior : null;
-    if (prior) Object.assign(out, prior.toArrays(`${prefix}prior:`));
-    return out;
-  }
-
-  /** @internal assigns weights written by {@link exportWeights}; E_FORMAT when one is missing or mis-sized. */
-  importWeights(arrays: Record<string, StoredArray>, source: string, prefix = ''): void {
-    const assign = (v: tf.Variable, name: string) => {
-      const data = takeF32(arrays, `${prefix}${name}`, v.size, source);
-      tf.tidy(() => v.assign(tf.tensor(data, v.shape, 'float32')));
-    };
-    for (const w of this.net.weights) assign(w.variable, `w:${w.name}`);
-    this.output.variables.forEach((v, i) => assign(v, `out:${i}`));
-    const out = this.output;
-    if (out instanceof MixtureOutput && out.priorKind === 'bigram' && `${prefix}prior:rowStart` in arrays) {
-      out.setPrior(SparseBigram.fromArrays(arrays, this.config.k, `${prefix}prior:`, source));
-    }
+    this.parts = new ModelParts(this.config);
+    PARTS.set(this, this.parts);
   }
 
   /**
@@ -142,8 +106,8 @@ export class RCNN implements CodeModel {
   async fit(codes: CodeVolume | CodeVolume[], opts: FitOptions = {}): Promise<FitResult> {
     const volumes = Array.isArray(codes) ? codes : [codes];
     if (volumes.length === 0) fail('E_SHAPE', 'codes', 'at least one CodeVolume', volumes);
-    volumes.forEach((v, i) => this.checkCodes(v, volumes.length > 1 ? `codes[${i}]` : 'codes', 2));
-    this.history_ = await fitModel(this, volumes, opts);
+    volumes.forEach((v, i) => this.parts.checkCodes(v, volumes.length > 1 ? `codes[${i}]` : 'codes', 2));
+    this.history_ = await fitModel(this.parts, volumes, opts);
     return this.history_;
   }
 
@@ -178,19 +142,7 @@ export class RCNN implements CodeModel {
    * ```
    */
   logProb(codes: CodeVolume): Float64Array {
-    this.checkCodes(codes, 'codes', 2);
-    const n = codes.rows * codes.cols;
-    const out = new Float64Array((codes.frames - 1) * n);
-    const last = this.stateAfter(codes, (t, h) => {
-      if (t === codes.frames - 1) return;
-      const lp = tf.tidy(() =>
-        this.output.logProb(h, tf.reshape(frameTensor(codes, t + 1), [n]) as tf.Tensor1D, this.presentTensor(codes.codes.subarray(t * n, (t + 1) * n))),
-      );
-      out.set(lp.dataSync(), t * n);
-      lp.dispose();
-    });
-    last.dispose();
-    return out;
+    return this.parts.logProb(codes);
   }
 
   /**
@@ -214,8 +166,8 @@ export class RCNN implements CodeModel {
    * ```
    */
   predictDistribution(context: CodeVolume, opts: { probs?: boolean } = {}): NextDistribution {
-    this.checkCodes(context, 'context', 1);
-    const logp = this.nextLogProbs(this.stateAfter(context), lastFrame(context));
+    this.parts.checkCodes(context, 'context', 1);
+    const logp = this.parts.nextLogProbs(this.parts.stateAfter(context), lastFrame(context));
     const { rows, cols } = context;
     const k = this.config.k;
     const entropy = new Float32Array(rows * cols);
@@ -240,19 +192,19 @@ export class RCNN implements CodeModel {
    * ```
    */
   generate(context: CodeVolume, steps: number, opts?: PredictOptions): CodeVolume {
-    this.checkCodes(context, 'context', 1);
+    this.parts.checkCodes(context, 'context', 1);
     assertInt(steps, 'steps', 1);
     const p = resolvePredict(opts, this.config.k, this.config.seed);
     const rng = new Rng(p.seed);
     const n = context.rows * context.cols;
     const out = new Int32Array(steps * n);
-    let h = this.stateAfter(context);
+    let h = this.parts.stateAfter(context);
     let present: ArrayLike<number> = lastFrame(context);
     for (let s = 0; s < steps; s++) {
-      const frame = chooseCodes(this.nextLogProbs(h, present, s === steps - 1), this.config.k, p, rng);
+      const frame = chooseCodes(this.parts.nextLogProbs(h, present, s === steps - 1), this.config.k, p, rng);
       present = frame;
       out.set(frame, s * n);
-      if (s < steps - 1) h = this.step(h, frame, context.rows, context.cols, true);
+      if (s < steps - 1) h = this.parts.step(h, frame, context.rows, context.cols, true);
     }
     return { rows: context.rows, cols: context.cols, frames: steps, k: this.config.k, codes: out };
   }
@@ -270,23 +222,23 @@ export class RCNN implements CodeModel {
    * ```
    */
   predictFrames(context: CodeVolume, steps: number, opts: RenderOptions): Video {
-    this.checkCodes(context, 'context', 1);
+    this.parts.checkCodes(context, 'context', 1);
     assertInt(steps, 'steps', 1);
     const geometry = geometryOf(context);
     const n = context.rows * context.cols;
     const frames: Video[] = [];
     let reference = opts.reference;
     let present: ArrayLike<number> = lastFrame(context);
-    let h = this.stateAfter(context);
+    let h = this.parts.stateAfter(context);
     for (let s = 0; s < steps; s++) {
-      const probs = probsOf(this.nextLogProbs(h, present, s === steps - 1));
+      const probs = probsOf(this.parts.nextLogProbs(h, present, s === steps - 1));
       const dist = { rows: context.rows, cols: context.cols, k: this.config.k, probs };
       const frame = opts.codec.decodeDistribution(dist, { geometry, reference, present, decoder: opts.decoder, alpha: opts.alpha, topM: opts.topM });
       frames.push(frame);
       reference = frame;
       const codes = argmaxCodes(probs, n, this.config.k);
       present = codes;
-      if (s < steps - 1) h = this.step(h, codes, context.rows, context.cols, true);
+      if (s < steps - 1) h = this.parts.step(h, codes, context.rows, context.cols, true);
     }
     return stackVideo(frames);
   }
@@ -355,14 +307,14 @@ export class RCNN implements CodeModel {
   }
 
   private fillSearch(before: CodeVolume, after: CodeVolume, opts: FillOptions | undefined, withScores: boolean): FilledFrame {
-    this.checkCodes(before, 'before', 1);
-    this.checkCodes(after, 'after', 1);
+    this.parts.checkCodes(before, 'before', 1);
+    this.parts.checkCodes(after, 'after', 1);
     if (after.rows !== before.rows || after.cols !== before.cols) {
       fail('E_SHAPE', 'after', `a ${before.rows}x${before.cols} grid like before`, `${after.rows}x${after.cols}`);
     }
-    const h = this.stateAfter(before);
+    const h = this.parts.stateAfter(before);
     try {
-      return searchFill(this, h, lastFrame(before), before.rows, before.cols, after.codes.subarray(0, before.rows * before.cols), opts, withScores);
+      return searchFill(this.parts, h, lastFrame(before), before.rows, before.cols, after.codes.subarray(0, before.rows * before.cols), opts, withScores);
     } finally {
       h.dispose();
     }
@@ -376,8 +328,8 @@ export class RCNN implements CodeModel {
    * ```
    */
   async save(dir: string): Promise<void> {
-    const header = { className: (this.constructor as typeof RCNN).modelName, config: this.config, output: this.output.toJSON() };
-    await writeStore(dir, 'model', header, this.exportWeights());
+    const header = { className: (this.constructor as typeof RCNN).modelName, config: this.config, output: this.parts.output.toJSON() };
+    await writeStore(dir, 'model', header, this.parts.exportWeights());
   }
 
   /**
@@ -396,67 +348,16 @@ export class RCNN implements CodeModel {
     }
     // files from before the copy-aware output hold plain-softmax models
     const m = new Ctor({ copy: false, prior: 'none', ...(header.config as ModelOptions) });
-    m.buildOutput(undefined, header.output as Record<string, unknown>);
-    m.importWeights(arrays, dir);
+    m.parts.buildOutput(undefined, header.output as Record<string, unknown>);
+    m.parts.importWeights(arrays, dir);
     return m;
   }
 
   /** Frees the model's tensors; the object is unusable afterwards. */
   dispose(): void {
-    this.net.dispose();
-    this.out?.dispose();
-    this.out = null;
+    this.parts.dispose();
   }
 
-  /** @internal validation shared by every entry point: a CodeVolume of this model's k with ≥ minFrames frames. */
-  checkCodes(codes: CodeVolume, arg: string, minFrames: number): void {
-    assertCodeVolume(codes, arg);
-    if (codes.k !== this.config.k) fail('E_SHAPE', `${arg}.k`, `${this.config.k} (the model's k)`, codes.k);
-    if (codes.frames < minFrames) fail('E_SHAPE', `${arg}.frames`, `at least ${minFrames}`, codes.frames);
-  }
-
-  /** @internal one recurrent step on a whole-grid batch: `frames` int32 [b*rows*cols] (b frames), `h` [b*n, H]. */
-  step(h: tf.Tensor2D | null, frames: ArrayLike<number>, rows: number, cols: number, disposePrev: boolean): tf.Tensor2D {
-    const b = frames.length / (rows * cols);
-    const next = tf.tidy(() => {
-      const x = tf.tensor3d(Int32Array.from(frames), [b, rows, cols], 'int32');
-      return this.net.cell(this.net.inputDrive(x, null), h);
-    });
-    if (disposePrev) h?.dispose();
-    return next;
-  }
-
-  /** Hidden state after every frame of `codes` from a zero state, [rows*cols, H]; `onStep(t, h_t)` sees each. */
-  private stateAfter(codes: CodeVolume, onStep?: (t: number, h: tf.Tensor2D) => void): tf.Tensor2D {
-    const n = codes.rows * codes.cols;
-    let h: tf.Tensor2D | null = null;
-    for (let t = 0; t < codes.frames; t++) {
-      h = this.step(h, codes.codes.subarray(t * n, (t + 1) * n), codes.rows, codes.cols, true);
-      onStep?.(t, h);
-    }
-    return h!;
-  }
-
-  /**
-   * @internal the present codes as the output layer wants them: an int32 tensor of `codes` with direct
-   * connections or a copy-aware output, undefined without (the caller's tidy disposes it).
-   */
-  presentTensor(codes: ArrayLike<number>): tf.Tensor1D | undefined {
-    const { direct, copy, prior } = this.config;
-    return direct || copy || prior !== 'none' ? tf.tensor1d(Int32Array.from(codes), 'int32') : undefined;
-  }
-
-  /**
-   * ln p over the k codes for every cell given the state `h` and the present frame's codes ([cells, k]
-   * row-major); disposes `h` if asked.
-   */
-  private nextLogProbs(h: tf.Tensor2D, present: ArrayLike<number>, disposeH = true): Float32Array {
-    const lp = tf.tidy(() => this.output.logProbsAll(h, this.presentTensor(present)));
-    const data = lp.dataSync() as Float32Array;
-    lp.dispose();
-    if (disposeH) h.dispose();
-    return data;
-  }
 }
 
 /** The codes of the last frame of `codes`. */
@@ -465,11 +366,6 @@ function lastFrame(codes: CodeVolume): CodeVolume['codes'] {
   return codes.codes.subarray((codes.frames - 1) * n, codes.frames * n);
 }
 
-/** Frame `t` of `codes` as an int32 [1, rows, cols] tensor. */
-function frameTensor(codes: CodeVolume, t: number): tf.Tensor3D {
-  const n = codes.rows * codes.cols;
-  return tf.tensor3d(Int32Array.from(codes.codes.subarray(t * n, (t + 1) * n)), [1, codes.rows, codes.cols], 'int32');
-}
 
 /** The geometry of context codes, which rendering to pixels needs (E_SHAPE without). */
 function geometryOf(codes: CodeVolume): CodeGeometry {

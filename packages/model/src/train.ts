@@ -1,12 +1,12 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { assertCodeVolume, assertInt, assertNumber, fail, Rng, VqvidError } from '@vqvid/core';
+import { assertCodeVolume, assertInt, assertNumber, evaluateLogProb, fail, Rng, VqvidError } from '@vqvid/core';
 import type { CodeVolume, OnProgress, StoredArray } from '@vqvid/core';
 import { assembleBatch, Batch, BatchGeometry, batchGeometry, epochPlan, epochSeed } from './batch';
 import { receptiveRadius } from './config';
 import { bigramLogTable } from './direct';
 import { hasCheckpoint, readStore, takeF32, writeStore } from './persist';
 import { emGateWeights, MixtureOutput, SparseBigram, type OutputLayer } from './output';
-import type { RCNN } from './rcnn';
+import type { ModelParts } from './parts';
 
 /**
  * Training options of {@link RCNN.fit}; every field optional.
@@ -214,7 +214,7 @@ function dropoutSeed(seed: number, step: number): number {
 }
 
 /** Mean loss of one batch, after one Adam step on its clipped gradient. */
-function trainStep(model: RCNN, g: BatchGeometry, b: Batch, opt: tf.AdamOptimizer, clip: number, step: number): number {
+function trainStep(model: ModelParts, g: BatchGeometry, b: Batch, opt: tf.AdamOptimizer, clip: number, step: number): number {
   const er = g.cropRows + 2 * g.marginRows;
   const ec = g.cropCols + 2 * g.marginCols;
   const hidden = model.config.hidden;
@@ -245,13 +245,13 @@ function trainStep(model: RCNN, g: BatchGeometry, b: Batch, opt: tf.AdamOptimize
 }
 
 /** Mean validation nll over all volumes, weighted by predicted cells. */
-function validate(model: RCNN, volumes: CodeVolume[]): number {
-  return model.evaluate(volumes).nll;
+function validate(model: ModelParts, volumes: CodeVolume[]): number {
+  return evaluateLogProb(model, volumes).nll;
 }
 
 async function writeCheckpoint(
   dir: string,
-  model: RCNN,
+  model: ModelParts,
   opt: tf.AdamOptimizer,
   state: TrainState,
   best: Record<string, StoredArray> | null,
@@ -280,7 +280,7 @@ async function writeCheckpoint(
 
 async function readCheckpoint(
   dir: string,
-  model: RCNN,
+  model: ModelParts,
   opt: tf.AdamOptimizer,
 ): Promise<{ state: TrainState; best: Record<string, StoredArray> | null }> {
   const { header, arrays } = await readStore(dir, 'checkpoint');
@@ -342,7 +342,7 @@ function initMixture(out: OutputLayer, volumes: CodeVolume[]): void {
 }
 
 /** The training loop behind {@link RCNN.fit}. */
-export async function fitModel(model: RCNN, volumes: CodeVolume[], o: FitOptions): Promise<FitResult> {
+export async function fitModel(model: ModelParts, volumes: CodeVolume[], o: FitOptions): Promise<FitResult> {
   const r = resolveFit(o);
   r.validation.forEach((v, i) => model.checkCodes(v, `validation[${i}]`, 2));
   const cfg = model.config;

@@ -4,7 +4,8 @@
 // Each figure is the fastest of --reps calls of about --seconds each.
 // Usage: node bench/assign.mjs [--quick] [--seconds S] [--reps R] [--k 1024,10000] [--dim 64] [--backends tfjs-wasm,webasm,cpu] [--minN 32768]
 import os from 'node:os';
-import { assignNaive, clusteredProblem, createBackend } from '../dist/index.mjs';
+import { assignNaive, createBackend } from '../dist/index.mjs';
+import { clusteredProblem } from '../dist/testing.mjs';
 import { opt, quick } from './args.mjs';
 
 const seconds = Number(opt('seconds', quick ? 0.3 : 1.5));

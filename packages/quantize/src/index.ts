@@ -11,7 +11,7 @@ export { assignNaive } from './assign';
 export type { AssignBackend, AssignResult, BackendName, BackendRequest } from './assign';
 export { createBackend, autoOrder, BACKEND_NAMES } from './backends';
 export type { BackendChoiceResult, CreateBackendOptions } from './backends';
-export { assign, compareBackends, maxRelativeError, clusteredProblem } from './compare';
+export { assign, compareBackends, maxRelativeError } from './compare';
 export type { AssignOutput, BackendComparison } from './compare';
 export type { GpuConstructor } from './gpujs';
 export { DECODERS, DEFAULT_DECODER, decodeCells, fitDecoderAlpha, fitDecoder } from './decoders';

@@ -1,0 +1,12 @@
+/**
+ * @vqvid/model/internals — the plumbing under the public API, for this package's tests and for people
+ * extending the model: a model's inside ({@link partsOf}), the output layers, the im2col convolution and the
+ * extra wasm kernels. Not covered by semver: it may change in any release.
+ * @packageDocumentation
+ */
+export { partsOf } from './rcnn';
+export type { ModelParts } from './parts';
+export { im2colConv } from './im2col';
+export { createOutputLayer, assignClasses, MixtureOutput, SparseBigram, emGateWeights } from './output';
+export type { OutputLayer, OutputLayerOptions, ClassAssignment, MixtureComponent } from './output';
+export { registerWasmKernels } from './kernels';

@@ -1,0 +1,154 @@
+import * as tf from '@tensorflow/tfjs-core';
+import { assertCodeVolume, fail, Rng } from '@vqvid/core';
+import type { CodeVolume, StoredArray } from '@vqvid/core';
+import type { ModelConfig } from './config';
+import { Network } from './network';
+import { createOutputLayer, MixtureOutput, type OutputLayer, SparseBigram } from './output';
+import { takeF32 } from './persist';
+
+/**
+ * The inside of a model: network, output layer, weight I/O and the recurrent steps every use of the model
+ * runs. {@link RCNN} is a thin public class over it; training and filling get this object as an argument
+ * instead of reaching into the public class.
+ */
+export class ModelParts {
+  /** Embedding, conv stage and recurrent cell. */
+  readonly net: Network;
+  private out: OutputLayer | null = null;
+  private readonly outputSeed: number;
+
+  /** Fresh seeded weights: the network draws first, then the output layer's seed (the order saved models rely on). */
+  constructor(readonly config: ModelConfig) {
+    const rng = new Rng(config.seed);
+    this.net = new Network(config, rng);
+    this.outputSeed = rng.nextUint32() | 0;
+    if (config.softmax === 'full') this.buildOutput();
+  }
+
+  /** The output layer, built on first use (the factored one wants code frequencies: fit builds it). */
+  get output(): OutputLayer {
+    return this.out ?? this.buildOutput();
+  }
+
+  /** (Re)builds the output layer from code counts or a saved configuration. */
+  buildOutput(frequencies?: ArrayLike<number>, saved?: Record<string, unknown>): OutputLayer {
+    this.out?.dispose();
+    const { softmax: kind, k, hidden, classes, direct, copy, prior } = this.config;
+    this.out = createOutputLayer({ kind, k, hidden, seed: this.outputSeed, classes, frequencies, config: saved, direct, copy, prior });
+    return this.out;
+  }
+
+  /** Whether the output layer exists yet. */
+  get outputBuilt(): boolean {
+    return this.out !== null;
+  }
+
+  /** Every trainable variable, in a fixed order (the Adam state follows it). */
+  variables(): tf.Variable[] {
+    return [...this.net.weights.map((w) => w.variable), ...this.output.variables];
+  }
+
+  /** Copies of every weight (and a copy-aware output's counted prior), keyed as in saved files. */
+  exportWeights(prefix = ''): Record<string, StoredArray> {
+    const out: Record<string, StoredArray> = {};
+    for (const w of this.net.weights) out[`${prefix}w:${w.name}`] = (w.variable.dataSync() as Float32Array).slice();
+    this.output.variables.forEach((v, i) => (out[`${prefix}out:${i}`] = (v.dataSync() as Float32Array).slice()));
+    const prior = this.output instanceof MixtureOutput ? this.output.prior : null;
+    if (prior) Object.assign(out, prior.toArrays(`${prefix}prior:`));
+    return out;
+  }
+
+  /** Assigns weights written by {@link exportWeights}; E_FORMAT when one is missing or mis-sized. */
+  importWeights(arrays: Record<string, StoredArray>, source: string, prefix = ''): void {
+    const assign = (v: tf.Variable, name: string) => {
+      const data = takeF32(arrays, `${prefix}${name}`, v.size, source);
+      tf.tidy(() => v.assign(tf.tensor(data, v.shape, 'float32')));
+    };
+    for (const w of this.net.weights) assign(w.variable, `w:${w.name}`);
+    this.output.variables.forEach((v, i) => assign(v, `out:${i}`));
+    const out = this.output;
+    if (out instanceof MixtureOutput && out.priorKind === 'bigram' && `${prefix}prior:rowStart` in arrays) {
+      out.setPrior(SparseBigram.fromArrays(arrays, this.config.k, `${prefix}prior:`, source));
+    }
+  }
+
+  /** Validation shared by every entry point: a CodeVolume of this model's k with ≥ minFrames frames. */
+  checkCodes(codes: CodeVolume, arg: string, minFrames: number): void {
+    assertCodeVolume(codes, arg);
+    if (codes.k !== this.config.k) fail('E_SHAPE', `${arg}.k`, `${this.config.k} (the model's k)`, codes.k);
+    if (codes.frames < minFrames) fail('E_SHAPE', `${arg}.frames`, `at least ${minFrames}`, codes.frames);
+  }
+
+  /** One recurrent step on a whole-grid batch: `frames` int32 [b*rows*cols] (b frames), `h` [b*n, H]. */
+  step(h: tf.Tensor2D | null, frames: ArrayLike<number>, rows: number, cols: number, disposePrev: boolean): tf.Tensor2D {
+    const b = frames.length / (rows * cols);
+    const next = tf.tidy(() => {
+      const x = tf.tensor3d(Int32Array.from(frames), [b, rows, cols], 'int32');
+      return this.net.cell(this.net.inputDrive(x, null), h);
+    });
+    if (disposePrev) h?.dispose();
+    return next;
+  }
+
+  /** Hidden state after every frame of `codes` from a zero state, [rows*cols, H]; `onStep(t, h_t)` sees each. */
+  stateAfter(codes: CodeVolume, onStep?: (t: number, h: tf.Tensor2D) => void): tf.Tensor2D {
+    const n = codes.rows * codes.cols;
+    let h: tf.Tensor2D | null = null;
+    for (let t = 0; t < codes.frames; t++) {
+      h = this.step(h, codes.codes.subarray(t * n, (t + 1) * n), codes.rows, codes.cols, true);
+      onStep?.(t, h);
+    }
+    return h!;
+  }
+
+  /**
+   * The present codes as the output layer wants them: an int32 tensor of `codes` with direct connections or a
+   * copy-aware output, undefined without (the caller's tidy disposes it).
+   */
+  presentTensor(codes: ArrayLike<number>): tf.Tensor1D | undefined {
+    const { direct, copy, prior } = this.config;
+    return direct || copy || prior !== 'none' ? tf.tensor1d(Int32Array.from(codes), 'int32') : undefined;
+  }
+
+  /**
+   * ln p over the k codes for every cell given the state `h` and the present frame's codes ([cells, k]
+   * row-major); disposes `h` if asked.
+   */
+  nextLogProbs(h: tf.Tensor2D, present: ArrayLike<number>, disposeH = true): Float32Array {
+    const lp = tf.tidy(() => this.output.logProbsAll(h, this.presentTensor(present)));
+    const data = lp.dataSync() as Float32Array;
+    lp.dispose();
+    if (disposeH) h.dispose();
+    return data;
+  }
+
+  /** ln p of every predicted cell: frames 1..T-1 of `codes`, frame-major then row-major. */
+  logProb(codes: CodeVolume): Float64Array {
+    this.checkCodes(codes, 'codes', 2);
+    const n = codes.rows * codes.cols;
+    const out = new Float64Array((codes.frames - 1) * n);
+    const last = this.stateAfter(codes, (t, h) => {
+      if (t === codes.frames - 1) return;
+      const lp = tf.tidy(() =>
+        this.output.logProb(h, tf.reshape(frameTensor(codes, t + 1), [n]) as tf.Tensor1D, this.presentTensor(codes.codes.subarray(t * n, (t + 1) * n))),
+      );
+      out.set(lp.dataSync(), t * n);
+      lp.dispose();
+    });
+    last.dispose();
+    return out;
+  }
+
+  /** Frees every tensor. */
+  dispose(): void {
+    this.net.dispose();
+    this.out?.dispose();
+    this.out = null;
+  }
+}
+
+/** Frame `t` of `codes` as an int32 [1, rows, cols] tensor. */
+function frameTensor(codes: CodeVolume, t: number): tf.Tensor3D {
+  const n = codes.rows * codes.cols;
+  return tf.tensor3d(Int32Array.from(codes.codes.subarray(t * n, (t + 1) * n)), [1, codes.rows, codes.cols], 'int32');
+}
