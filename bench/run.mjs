@@ -13,13 +13,12 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { sliceCodes, sliceVideo, writeCodes } from '@vqvid/core';
 import { encodePng, frameStrip, readVideo, syntheticVideo } from '@vqvid/video';
-import { fitDecoderAlpha, PatchCodec } from '@vqvid/quantize';
+import { codebookAtlas, fitDecoderAlpha, PatchCodec } from '@vqvid/quantize';
 import { initBackend, RCNN } from '@vqvid/model';
 import { evaluateFrames, motionMask } from '@vqvid/metrics';
 import {
   BigramModel, CopyPreviousModel, copyLast, flowExtrapolate, flowInterpolate, linearInterpolate, SpatialNgramModel, UnigramModel,
 } from '@vqvid/baselines';
-import { codebookAtlas } from '@vqvid/cli';
 
 const USAGE = `usage: npm run bench -- [--video PATH] [--quick] [--out DIR] [--seed N] [--width W --height H] [--max-frames N]
   --video PATH     a video file (any container ffmpeg reads; Y4M natively); default: the built-in synthetic clip

@@ -9,6 +9,5 @@ export { COMMANDS } from './commands/index';
 export type { Command, CommandContext, CommandResult } from './command';
 export { UsageError } from './args';
 export type { OptionSpec, ParsedArgs } from './args';
-export { codebookAtlas } from './atlas';
 export { lineChartSvg } from './plot';
 export type { Series } from './plot';

@@ -18,3 +18,4 @@ export { DECODERS, DEFAULT_DECODER, decodeCells, fitDecoderAlpha, fitDecoder } f
 export type { DecoderName, DecodeCellsOptions, DecoderAlphaSample, DecoderAlphaFit, DecoderFit, DecoderScore } from './decoders';
 export { PatchCodec, NORMALIZATIONS, DEFAULT_CODEC_OPTIONS } from './codec';
 export type { CodebookMeta, Normalization, PatchCodecOptions, DecodeOptions, DecodeDistributionOptions } from './codec';
+export { codebookAtlas } from './atlas';

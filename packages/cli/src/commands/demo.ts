@@ -1,10 +1,9 @@
 import { resolve } from 'node:path';
 import { sliceCodes, sliceVideo } from '@vqvid/core';
 import type { CodeVolume, Video } from '@vqvid/core';
-import { PatchCodec } from '@vqvid/quantize';
+import { PatchCodec, codebookAtlas } from '@vqvid/quantize';
 import { encodePng, frameStrip, syntheticVideo } from '@vqvid/video';
 import type { StripRow } from '@vqvid/video';
-import { codebookAtlas } from '../atlas';
 import type { Command, CommandContext } from '../command';
 import { absDiff, chooseDecoder, codeScores, countedModels, fillResults, nextFrameResults, renderedName, stackFrames } from '../evaluation';
 import type { FrameResults, FrameScore, NamedModel } from '../evaluation';

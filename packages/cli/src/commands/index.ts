@@ -1,5 +1,4 @@
 import type { Command } from '../command';
-import { benchCommand } from './bench';
 import { demoCommand } from './demo';
 import { encodeCommand } from './encode';
 import { evalCommand } from './eval';
@@ -24,5 +23,4 @@ export const COMMANDS: Command[] = [
   fillCommand,
   generateCommand,
   evalCommand,
-  benchCommand,
 ];

@@ -7,7 +7,7 @@ import type { Codebook, Video } from '@vqvid/core';
  * Needs square patches (dim = size*size); `columns` defaults to ceil(sqrt(k)), `gap` (pixels) to 1.
  * @example
  * ```ts
- * await writePng('codebook.png', frameStrip([codebookAtlas(quantizer.codebook)], { scale: 4, gap: 0 }));
+ * await writePng('codebook.png', frameStrip([codebookAtlas(codec.codebook)], { scale: 4, gap: 0 }));
  * ```
  */
 export function codebookAtlas(codebook: Codebook, opts: { columns?: number; gap?: number } = {}): Video {
