@@ -6,6 +6,7 @@ module.exports = {
   testPathIgnorePatterns: ['/node_modules/', '/dist/'],
   transform: { '^.+\\.(t|j)sx?$': ['@swc/jest', { jsc: { target: 'es2022' } }] },
   moduleNameMapper: { '^@vqvid/([a-z-]+)$': '<rootDir>/packages/$1/src/index.ts' },
+  setupFiles: ['<rootDir>/scripts/jest-setup.js'],
   reporters: ['default', '<rootDir>/scripts/jest-summary-reporter.js'],
   testTimeout: 120000,
   maxWorkers: process.env.CI ? 2 : '50%',
