@@ -18,22 +18,29 @@ const GLYPHS: Record<string, string> = {
   '=': '000111000111000', '%': '101001010100101', '+': '000010111010000', '?': '110001010000010',
 };
 
-/** Width in pixels of `text` drawn by {@link drawText}. */
-export function textWidth(text: string): number {
-  return text.length === 0 ? 0 : 4 * text.length - 1;
+/** Width in pixels of `text` drawn by {@link drawText} at `scale` (pixels per glyph pixel). */
+export function textWidth(text: string, scale = 1): number {
+  return text.length === 0 ? 0 : (4 * text.length - 1) * scale;
 }
 
-/** Draws `text` into an RGB buffer of row width `width` at (x0, y0) in gray level `ink`, clipped to the buffer. */
-export function drawText(rgb: Uint8Array, width: number, text: string, x0: number, y0: number, ink: number): void {
+/**
+ * Draws `text` into an RGB buffer of row width `width` at (x0, y0) in gray level `ink`, each glyph pixel a
+ * `scale` x `scale` block, clipped to the buffer.
+ */
+export function drawText(rgb: Uint8Array, width: number, text: string, x0: number, y0: number, ink: number, scale = 1): void {
   const height = rgb.length / (3 * width);
   [...text.toUpperCase()].forEach((c, k) => {
     const g = GLYPHS[c] ?? GLYPHS['?'];
     for (let i = 0; i < 15; i++) {
       if (g[i] !== '1') continue;
-      const x = x0 + 4 * k + (i % 3);
-      const y = y0 + Math.floor(i / 3);
-      if (x < 0 || x >= width || y < 0 || y >= height) continue;
-      rgb.fill(ink, 3 * (y * width + x), 3 * (y * width + x) + 3);
+      for (let dy = 0; dy < scale; dy++) {
+        for (let dx = 0; dx < scale; dx++) {
+          const x = x0 + (4 * k + (i % 3)) * scale + dx;
+          const y = y0 + Math.floor(i / 3) * scale + dy;
+          if (x < 0 || x >= width || y < 0 || y >= height) continue;
+          rgb.fill(ink, 3 * (y * width + x), 3 * (y * width + x) + 3);
+        }
+      }
     }
   });
 }

@@ -144,6 +144,8 @@ export interface FrameStripOptions {
   colormap?: Colormap;
   /** Integer nearest-neighbour enlargement of every frame. Default 1. */
   scale?: number;
+  /** Integer enlargement of the 3x5 label font (3 gives 15-pixel letters). Default 1. */
+  labelScale?: number;
 }
 
 function rowOf(r: Video | StripRow, i: number): StripRow {
@@ -179,6 +181,8 @@ export function frameStrip(rows: Array<Video | StripRow>, opts: FrameStripOption
   const gap = opts.gap ?? 2;
   const scale = opts.scale ?? 1;
   const bg = opts.background ?? 255;
+  const ls = opts.labelScale ?? 1;
+  assertInt(ls, 'labelScale', 1, 16);
   assertInt(start, 'start', 0);
   assertInt(gap, 'gap', 0, 1000);
   assertInt(scale, 'scale', 1, 64);
@@ -187,7 +191,7 @@ export function frameStrip(rows: Array<Video | StripRow>, opts: FrameStripOption
   const shown = list.map((r) => Math.max(0, Math.min(r.video.frames - start, opts.maxFrames ?? Infinity)));
   const cols = Math.max(...shown);
   if (cols === 0) fail('E_RANGE', 'start', 'below the frame count of some row', start);
-  const labelW = Math.max(0, ...list.map((r) => (r.label ? textWidth(r.label) + 2 * gap + 2 : 0)));
+  const labelW = Math.max(0, ...list.map((r) => (r.label ? textWidth(r.label, ls) + 2 * gap + 2 * ls : 0)));
   const cw = fw * scale;
   const ch = fh * scale;
   const width = labelW + cols * cw + (cols - 1) * gap;
@@ -209,7 +213,7 @@ export function frameStrip(rows: Array<Video | StripRow>, opts: FrameStripOption
         }
       }
     }
-    if (r.label) drawText(out, width, r.label, gap + 1, y0 + Math.max(0, Math.floor((ch - GLYPH_H) / 2)), bg > 127 ? 0 : 255);
+    if (r.label) drawText(out, width, r.label, gap + ls, y0 + Math.max(0, Math.floor((ch - GLYPH_H * ls) / 2)), bg > 127 ? 0 : 255, ls);
   });
   return { width, height, channels: 3, data: out };
 }

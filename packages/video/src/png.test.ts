@@ -93,6 +93,28 @@ describe('frameStrip', () => {
     expect(ink(10, 18)).toBe(0);
   });
 
+  test('labelScale draws every glyph pixel as a block: 9x the ink, at the same place scaled', () => {
+    const v = video(1, () => 255);
+    const small = frameStrip([{ label: 'IN', video: v }], { gap: 2, background: 255, scale: 8 });
+    const big = frameStrip([{ label: 'IN', video: v }], { gap: 2, background: 255, scale: 8, labelScale: 3 });
+    const inkAt = (s: typeof small) => {
+      const pts: Array<[number, number]> = [];
+      for (let y = 0; y < s.height; y++) for (let x = 0; x < s.width; x++) if (s.data[3 * (y * s.width + x)] === 0) pts.push([x, y]);
+      return pts;
+    };
+    const a = inkAt(small);
+    const b = inkAt(big);
+    expect(a).toHaveLength(19);
+    expect(b).toHaveLength(19 * 9);
+    expect(big.width - 2 * 8).toBe(textWidth('IN', 3) + 2 * 2 + 2 * 3);
+    // the top-left ink pixel of each big block, mapped back, is the small drawing
+    const [ax, ay] = [Math.min(...a.map((p) => p[0])), Math.min(...a.map((p) => p[1]))];
+    const [bx, by] = [Math.min(...b.map((p) => p[0])), Math.min(...b.map((p) => p[1]))];
+    const back = new Set(b.filter(([x, y]) => (x - bx) % 3 === 0 && (y - by) % 3 === 0).map(([x, y]) => `${(x - bx) / 3},${(y - by) / 3}`));
+    expect(back).toEqual(new Set(a.map(([x, y]) => `${x - ax},${y - ay}`)));
+    expect(() => frameStrip([v], { labelScale: 0 })).toThrow(/labelScale/);
+  });
+
   test('bad rows', () => {
     expect(() => frameStrip([])).toThrow(/rows/);
     expect(() => frameStrip([video(1, () => 0), { width: 3, height: 2, frames: 1, data: new Float32Array(6) }])).toThrow(/rows\[1\]/);

@@ -52,7 +52,7 @@ const FULL: DemoSize = { width: 96, height: 96, frames: 80, testFrames: 10, k: 6
 const TINY: DemoSize = { width: 32, height: 32, frames: 12, testFrames: 6, k: 16, patch: 8, hidden: 8, embed: 8, epochs: 2, stepsPerEpoch: 2, batch: 2, strip: 3, validationFrames: 2, lr: 1e-2, dropout: 0 };
 
 function strip(rows: StripRow[]): Uint8Array {
-  return encodePng(frameStrip(rows, { scale: 2, gap: 2 }));
+  return encodePng(frameStrip(rows, { scale: 2, gap: 2, labelScale: 3 }));
 }
 
 function errorRow(label: string, pred: Video, truth: Video): StripRow {
@@ -76,11 +76,10 @@ function continuationStrip(video: Video, split: number, n: number, gens: Array<{
 /** Strip of the fill: frames t-1, t, t+1; then every method's frame t; then their errors. */
 function fillStrip(video: Video, r: FrameResults): Uint8Array {
   const t = r.times[0];
-  const fills = stackFrames(r.predictions.map((p) => p.video));
+  // one row per method: its fill, then its error beside it in the next row; all rows start at column 0
   return strip([
-    { label: 'truth', video: sliceVideo(video, t - 1, t + 2) },
-    { label: 'fills', video: fills },
-    errorRow('error', fills, stackFrames(r.predictions.map(() => r.truth))),
+    { label: `frames ${t - 1} ${t} ${t + 1}`, video: sliceVideo(video, t - 1, t + 2) },
+    ...r.predictions.flatMap((p) => [{ label: p.name, video: p.video }, errorRow(`error`, p.video, r.truth)]),
   ]);
 }
 
@@ -163,6 +162,7 @@ export const demoCommand: Command = {
     const gens = models.map(({ name, model }) => ({ name: renderedName(name, render), video: model.predictFrames(trainCodes, n, { codec, reference, ...render }) }));
 
     const history = (t: Trained) => t.result.epochs.map((e) => e.loss / Math.LN2);
+    const validation = (t: Trained) => t.result.epochs.map((e) => e.valBits ?? NaN);
     const trainingInfo = (t: Trained) => ({ steps: t.result.steps, epochs: t.result.epochs.length, stopped: t.timeCapped ? 'time limit' : t.result.stopped, seconds: t.seconds, bitsPerEpoch: history(t), config: t.model.config });
     const json = {
       clip: { kind: clip, width: size.width, height: size.height, frames: size.frames, seed: ctx.seed, trainFrames: split, testFrames: size.testFrames },
@@ -180,7 +180,8 @@ export const demoCommand: Command = {
         title: 'Next-frame prediction',
         text:
           `Each test frame predicted from all frames before it, against the real frame: "rcnn"/"rnn" decode the argmax codes with the codebook; "${renderedName('rcnn', render)}" renders the RCNN's whole distribution with the ${render.decoder} decoder (chosen, with its alpha, on the last ${size.validationFrames} training frames), the last frame's pixels standing for "same code". ` +
-          `${compareToCopy(next.scores, 'copy-last')} The strip shows a ${n}-frame continuation generated from the training frames alone.`,
+          `${compareToCopy(next.scores, 'copy-last')} The strip shows a ${n}-frame continuation generated from the training frames alone. ` +
+          'How to read the table: PSNR (dB) and SSIM compare each guess with the real frame (higher is better); "sharpness" is the sharpness difference of Mathieu et al. in dB, how close the guess\'s image gradients are to the real frame\'s (higher is closer, blur lowers it); "code acc." is the share of cells whose predicted code is the true code; "codebook ceiling" is the real frame\'s own codes decoded, the best any rendering of centroids can reach.',
         tables: [{ caption: `One-step prediction of frames ${split}..${size.frames - 1}`, table: frameTable(next.scores) }],
         figures: [{ title: 'Continuation', caption: 'rows: last input frames, truth, RCNN, RNN, copy-last, |RCNN - truth| (heat, 0..128).', png: continuationStrip(video, split, n, gens), file: 'next.png' }],
       },
@@ -196,8 +197,16 @@ export const demoCommand: Command = {
         tables: [{ caption: 'Bits per code (lower is better)', table: codeTable(bits) }],
         figures: [{
           title: 'Training curves',
-          caption: `mean training loss per epoch in bits/code (RCNN: ${rcnn.result.steps} steps in ${rcnn.seconds.toFixed(1)} s, RNN: ${rnn.result.steps} steps in ${rnn.seconds.toFixed(1)} s).`,
-          svg: lineChartSvg([{ name: 'RCNN', values: history(rcnn) }, { name: 'RNN', values: history(rnn) }], { title: 'Training loss', xLabel: 'epoch', yLabel: 'bits/code' }),
+          caption: `mean training loss per epoch and validation bits/code on the last ${size.validationFrames} training frames, in bits/code (RCNN: ${rcnn.result.steps} steps in ${rcnn.seconds.toFixed(1)} s, RNN: ${rnn.result.steps} steps in ${rnn.seconds.toFixed(1)} s).`,
+          svg: lineChartSvg(
+            [
+              { name: 'RCNN train', values: history(rcnn) },
+              { name: 'RCNN validation', values: validation(rcnn) },
+              { name: 'RNN train', values: history(rnn) },
+              { name: 'RNN validation', values: validation(rnn) },
+            ],
+            { title: 'Training and validation bits/code', xLabel: 'epoch', yLabel: 'bits/code' },
+          ),
         }],
       },
       {
