@@ -5,9 +5,8 @@ import { mkdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { codebookAtlas } from '@vqvid/cli';
 import { psnr } from '@vqvid/metrics';
-import { PatchCodec } from '@vqvid/quantize';
+import { PatchCodec, codebookAtlas } from '@vqvid/quantize';
 import { frameStrip, readVideo, syntheticVideo, writePng } from '@vqvid/video';
 
 const { values, positionals } = parseArgs({

@@ -125,7 +125,7 @@ export class CopyPreviousModel implements CodeModel {
   }
 
   /**
-   * K, the number of codes of the fitted codes ({@link CodeModel.k}); E_STATE before fit.
+   * K, the number of codes of the fitted codes ({@link @vqvid/core!CodeModel.k | CodeModel.k}); E_STATE before fit.
    * @example
    * ```ts
    * new CopyPreviousModel().fit(train).k; // train.k
@@ -136,7 +136,7 @@ export class CopyPreviousModel implements CodeModel {
   }
 
   /**
-   * {@link CodeModel.predictNext}: the same as {@link CopyPreviousModel.predict}.
+   * {@link @vqvid/core!CodeModel.predictNext | CodeModel.predictNext}: the same as {@link CopyPreviousModel.predict}.
    * @example
    * ```ts
    * const next = model.predictNext(context); // one frame

@@ -167,7 +167,7 @@ export abstract class CodeNgramModel implements CodeModel {
   }
 
   /**
-   * K, the number of codes of the fitted codes ({@link CodeModel.k}); E_STATE before fit.
+   * K, the number of codes of the fitted codes ({@link @vqvid/core!CodeModel.k | CodeModel.k}); E_STATE before fit.
    * @example
    * ```ts
    * new BigramModel().fit(train).k; // train.k
@@ -178,7 +178,7 @@ export abstract class CodeNgramModel implements CodeModel {
   }
 
   /**
-   * {@link CodeModel.predictNext}: the same as {@link CodeNgramModel.predict}.
+   * {@link @vqvid/core!CodeModel.predictNext | CodeModel.predictNext}: the same as {@link CodeNgramModel.predict}.
    * @example
    * ```ts
    * const next = model.predictNext(context); // one frame

@@ -212,10 +212,14 @@ describe('errors', () => {
     expectOneLineError(vqvid('predict', 'clip.y4m', '-m', 'model', '-c', 'cb4.vqcb', '-q'), 1, /model k: expected the codebook's K = 4, got 8/);
   });
 
-  it('codes cut on another grid than the codebook\'s: exit 1, naming the mismatch', () => {
+  it('a model or codes made with another codebook: exit 1, naming the mismatch', () => {
     expect(vqvid('quantize', 'clip.y4m', '--k', '8', '--stride', '4', '-o', 'cb-s4.vqcb', '-q').code).toBe(0);
     if (!existsSync(join(dir, 'codes.vqc'))) vqvid('encode', 'clip.y4m', '-c', 'cb.vqcb', '-o', 'codes.vqc', '-q');
-    expectOneLineError(vqvid('fill', 'codes.vqc', '-m', 'model', '-c', 'cb-s4.vqcb', '--frame', '4', '-q'), 1, /codes\.geometry\.stride: expected 4 \(the codec's stride\), got 8/);
+    // the model was trained on cb.vqcb's codes: another codebook (here of another stride) is refused first, by checksum
+    expectOneLineError(vqvid('fill', 'codes.vqc', '-m', 'model', '-c', 'cb-s4.vqcb', '--frame', '4', '-q'), 1, /model: .* was trained with codebook [0-9a-f]{8}, but --codebook is [0-9a-f]{8}/);
+    // codes of one codebook decoded with another of the same K and grid: refused by the codec, naming the checksums
+    expect(vqvid('quantize', 'clip.y4m', '--k', '8', '--seed', '5', '-o', 'cb-seed5.vqcb', '-q').code).toBe(0);
+    expectOneLineError(vqvid('predict', 'codes.vqc', '-m', 'model', '-c', 'cb-seed5.vqcb', '-q'), 1, /model: .* was trained with codebook [0-9a-f]{8}, but --codebook is [0-9a-f]{8}/);
   });
 
   it('bad options: exit 2 for usage errors, 1 for out-of-range values', () => {

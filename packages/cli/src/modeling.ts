@@ -79,10 +79,16 @@ export async function trainModel(codes: CodeVolume, s: TrainSettings): Promise<T
 }
 
 /** Loads a model folder written by `vqvid train`, checking it speaks the K of `book` (a PatchCodec or Quantizer) when given. */
-export async function loadModel(dir: string, book?: { codebook: { k: number } }): Promise<RCNN> {
+export async function loadModel(dir: string, book?: { codebook: { k: number }; checksum?: string }): Promise<RCNN> {
   await ensureBackend();
   const model = await RCNN.load(dir);
-  if (book) checkCodebookK(book, model.config.k, 'model');
+  if (book) {
+    checkCodebookK(book, model.config.k, 'model');
+    if (model.codebook !== null && book.checksum !== undefined && model.codebook !== book.checksum) {
+      model.dispose();
+      throw new VqvidError('E_SHAPE', `model: ${dir} was trained with codebook ${model.codebook}, but --codebook is ${book.checksum}; use the codebook the model was trained with`);
+    }
+  }
   return model;
 }
 

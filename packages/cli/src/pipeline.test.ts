@@ -35,7 +35,7 @@ describe('the codec behind the pipeline helpers', () => {
     clip.data.forEach((v) => (mean += v / clip.data.length));
     let ss = 0;
     clip.data.forEach((v) => (ss += (v - mean) ** 2 / clip.data.length));
-    expect(codes.geometry).toEqual({ patch: 4, stride: 4, width: 8, height: 8, std: expect.closeTo(Math.sqrt(ss), 4) });
+    expect(codes.geometry).toEqual({ patch: 4, stride: 4, width: 8, height: 8, std: expect.closeTo(Math.sqrt(ss), 4), codebook: codec.checksum });
     const back = codec.decode(codes);
     for (let i = 0; i < clip.data.length; i++) expect(back.data[i]).toBeCloseTo(clip.data[i], 3);
     // codes without their geometry cannot be decoded silently

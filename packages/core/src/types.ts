@@ -67,6 +67,11 @@ export interface CodeGeometry {
   height: number;
   /** The divisor the frames' pixels (0..255) were divided by before encoding, so decoding multiplies by it (> 0). */
   std: number;
+  /**
+   * Checksum of the codebook that made the codes (`PatchCodec.checksum`, 8 hex digits), when known: a codec or a
+   * model refuses codes of another codebook instead of decoding or scoring them silently.
+   */
+  codebook?: string;
 }
 
 /** Integer codes in [0, k) on a rows x cols grid per frame, frame-major then row-major. */

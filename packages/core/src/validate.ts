@@ -140,6 +140,9 @@ function assertGeometry(g: unknown, arg: string, rows: number, cols: number): as
   assertInt(g.width, `${arg}.width`, 1);
   assertInt(g.height, `${arg}.height`, 1);
   assertNumber(g.std, `${arg}.std`, Number.MIN_VALUE);
+  if (g.codebook !== undefined && (typeof g.codebook !== 'string' || !/^[0-9a-f]{8}$/.test(g.codebook))) {
+    fail('E_SHAPE', `${arg}.codebook`, 'a codebook checksum of 8 hex digits', g.codebook);
+  }
   const { patch, stride, width, height } = g as unknown as CodeGeometry;
   const want = { rows: cellsAlong(height, patch, stride), cols: cellsAlong(width, patch, stride) };
   const grid = `the ${want.rows} x ${want.cols} grid of ${patch}px patches at stride ${stride} on ${width}x${height} frames`;

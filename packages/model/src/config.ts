@@ -114,16 +114,16 @@ export interface ModelConfig {
  * new RCNN({ k: 1024, hidden: DEFAULT_MODEL_OPTIONS.hidden / 2 });
  * ```
  */
-export const DEFAULT_MODEL_OPTIONS = Object.freeze({
+export const DEFAULT_MODEL_OPTIONS: Readonly<Required<Omit<ModelOptions, 'k' | 'classes'>>> = Object.freeze({
   embedDim: 128,
   hidden: 128,
   kernel: 3,
   layers: 2,
-  cell: 'tanh' as CellKind,
-  softmax: 'full' as SoftmaxKind,
+  cell: 'tanh',
+  softmax: 'full',
   direct: false,
   copy: true,
-  prior: 'bigram' as 'bigram' | 'none',
+  prior: 'bigram',
   dropout: 0,
   seed: 1,
 });

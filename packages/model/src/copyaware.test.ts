@@ -141,3 +141,29 @@ describe('pixels: predictFrames and fillFrame render through a codec', () => {
     codec.dispose();
   });
 });
+
+test('a model records the codebook checksum of its training codes, keeps it through save/load, and refuses codes of another codebook', async () => {
+  const withBook = (v: ReturnType<typeof motionCodes>, codebook: string) => ({ ...v, geometry: { patch: 8, stride: 8, width: 64, height: 64, std: 1, codebook } });
+  const m = new RCNN(small);
+  expect(m.codebook).toBeNull();
+  await m.fit(withBook(motionCodes(10), 'aaaa0001'), quick);
+  expect(m.codebook).toBe('aaaa0001');
+  expect(m.evaluate(withBook(motionCodes(5, 1), 'aaaa0001')).count).toBe(4 * 64);
+  expect(() => m.evaluate(withBook(motionCodes(5, 1), 'bbbb0002'))).toThrow(expect.objectContaining({ code: 'E_SHAPE', message: expect.stringContaining('codes.geometry.codebook') }));
+  expect(() => m.predictNext(withBook(motionCodes(5, 1), 'bbbb0002'))).toThrow(expect.objectContaining({ code: 'E_SHAPE' }));
+  // codes without a checksum (bare volumes) are still accepted
+  expect(m.evaluate(motionCodes(5, 1)).count).toBe(4 * 64);
+  await expect(m.fit(withBook(motionCodes(10), 'bbbb0002'), quick)).rejects.toMatchObject({ code: 'E_SHAPE' });
+  const dir = path.join(tmp, 'book');
+  await m.save(dir);
+  const back = await RCNN.load(dir);
+  expect(back.codebook).toBe('aaaa0001');
+  // a file from before the checksum: no codebook recorded, nothing refused
+  const { header, arrays } = await readStore(dir, 'model');
+  const { codebook: _, ...old } = header;
+  await writeStore(dir, 'model', old, arrays);
+  const legacy = await RCNN.load(dir);
+  expect(legacy.codebook).toBeNull();
+  expect(legacy.evaluate(withBook(motionCodes(5, 1), 'bbbb0002')).count).toBe(4 * 64);
+  for (const x of [m, back, legacy]) x.dispose();
+});

@@ -16,6 +16,8 @@ export class ModelParts {
   readonly net: Network;
   private out: OutputLayer | null = null;
   private readonly outputSeed: number;
+  /** Checksum of the codebook of the codes the model was fitted on (from their geometry), null when unknown. */
+  codebook: string | null = null;
 
   /** Fresh seeded weights: the network draws first, then the output layer's seed (the order saved models rely on). */
   constructor(readonly config: ModelConfig) {
@@ -77,6 +79,25 @@ export class ModelParts {
     assertCodeVolume(codes, arg);
     if (codes.k !== this.config.k) fail('E_SHAPE', `${arg}.k`, `${this.config.k} (the model's k)`, codes.k);
     if (codes.frames < minFrames) fail('E_SHAPE', `${arg}.frames`, `at least ${minFrames}`, codes.frames);
+    const book = codes.geometry?.codebook;
+    if (this.codebook !== null && book !== undefined && book !== this.codebook) {
+      fail('E_SHAPE', `${arg}.geometry.codebook`, `${this.codebook} (the codebook the model was trained with)`, book);
+    }
+  }
+
+  /**
+   * Records the codebook checksum the training codes carry (all that carry one must agree); a model trained on
+   * one codebook then refuses codes of another. E_SHAPE when the volumes disagree with each other or the model.
+   */
+  recordCodebook(volumes: CodeVolume[]): void {
+    for (const [i, v] of volumes.entries()) {
+      const book = v.geometry?.codebook;
+      if (book === undefined) continue;
+      if (this.codebook !== null && book !== this.codebook) {
+        fail('E_SHAPE', `codes[${i}].geometry.codebook`, `${this.codebook} (the codebook the model was trained with)`, book);
+      }
+      this.codebook = book;
+    }
   }
 
   /** One recurrent step on a whole-grid batch: `frames` int32 [b*rows*cols] (b frames), `h` [b*n, H]. */

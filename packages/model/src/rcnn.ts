@@ -107,6 +107,7 @@ export class RCNN implements CodeModel {
     const volumes = Array.isArray(codes) ? codes : [codes];
     if (volumes.length === 0) fail('E_SHAPE', 'codes', 'at least one CodeVolume', volumes);
     volumes.forEach((v, i) => this.parts.checkCodes(v, volumes.length > 1 ? `codes[${i}]` : 'codes', 2));
+    this.parts.recordCodebook(volumes);
     this.history_ = await fitModel(this.parts, volumes, opts);
     return this.history_;
   }
@@ -121,6 +122,18 @@ export class RCNN implements CodeModel {
    */
   evaluate(codes: CodeVolume | CodeVolume[]): CodeEvaluation {
     return evaluateLogProb(this, codes);
+  }
+
+  /**
+   * Checksum of the codebook (`PatchCodec.checksum`) of the codes the model was trained on, saved with it; null
+   * when those codes did not carry one. Codes of another codebook are refused with E_SHAPE.
+   * @example
+   * ```ts
+   * if (model.codebook !== codec.checksum) throw new Error('this model was trained on another codebook');
+   * ```
+   */
+  get codebook(): string | null {
+    return this.parts.codebook;
   }
 
   /**
@@ -328,7 +341,7 @@ export class RCNN implements CodeModel {
    * ```
    */
   async save(dir: string): Promise<void> {
-    const header = { className: (this.constructor as typeof RCNN).modelName, config: this.config, output: this.parts.output.toJSON() };
+    const header = { className: (this.constructor as typeof RCNN).modelName, config: this.config, output: this.parts.output.toJSON(), codebook: this.parts.codebook };
     await writeStore(dir, 'model', header, this.parts.exportWeights());
   }
 
@@ -350,6 +363,14 @@ export class RCNN implements CodeModel {
     const m = new Ctor({ copy: false, prior: 'none', ...(header.config as ModelOptions) });
     m.parts.buildOutput(undefined, header.output as Record<string, unknown>);
     m.parts.importWeights(arrays, dir);
+    // files from before codes carried their codebook's checksum have none: such a model checks nothing
+    if (header.codebook !== undefined && header.codebook !== null) {
+      if (typeof header.codebook !== 'string' || !/^[0-9a-f]{8}$/.test(header.codebook)) {
+        m.dispose();
+        throw new VqvidError('E_FORMAT', `${dir}: saved model has a malformed codebook checksum`, { path: dir });
+      }
+      m.parts.codebook = header.codebook;
+    }
     return m;
   }
 

@@ -147,7 +147,7 @@ interface AdamInternals {
  * await m.fit(codes, { epochs: DEFAULT_FIT_OPTIONS.epochs * 2 });
  * ```
  */
-export const DEFAULT_FIT_OPTIONS = Object.freeze({
+export const DEFAULT_FIT_OPTIONS: Readonly<Required<Pick<FitOptions, 'bptt' | 'warmup' | 'batch' | 'crop' | 'epochs' | 'lr' | 'lrDecay' | 'lrPlateau' | 'clip' | 'patience'>>> = Object.freeze({
   bptt: 6,
   warmup: 0,
   batch: 8,

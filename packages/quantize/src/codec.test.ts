@@ -103,7 +103,7 @@ describe('PatchCodec.fit / encode', () => {
     const std = stdOf(clip);
     const { rows, cols } = gridShape(28, 20, { size: 8, stride });
     expect(codes).toMatchObject({ rows, cols, frames: 5, k: 16 });
-    expect(codes.geometry).toEqual({ patch: 8, stride, width: 28, height: 20, std: expect.closeTo(std, 3) });
+    expect(codes.geometry).toEqual({ patch: 8, stride, width: 28, height: 20, std: expect.closeTo(std, 3), codebook: codec.checksum });
     const scaled: Video = { ...clip, data: clip.data.map((x) => x / std) };
     const grid = extractPatches(scaled, { size: 8, stride });
     const want = assignNaive(grid.data, 5 * rows * cols, codec.codebook.centroids, 16, 64).labels;
@@ -287,5 +287,19 @@ describe('decodeDistribution', () => {
       expect.objectContaining({ code: 'E_SHAPE' }),
     );
     expect(() => codec.decodeDistribution(oneHot(2), { geometry: { ...codes.geometry!, stride: 3 }, reference, present })).toThrow(expect.objectContaining({ code: 'E_SHAPE' }));
+  });
+});
+
+describe('codes remember their codebook', () => {
+  it("carry the codec's checksum; another codec of the same K and grid refuses them with E_SHAPE", async () => {
+    const other = await fit(clip, { patch: 8, seed: 9 });
+    expect(other.checksum).not.toBe(c8.checksum);
+    const codes = await c8.encode(clip);
+    expect(codes.geometry!.codebook).toBe(c8.checksum);
+    expect(() => other.decode(codes)).toThrow(expect.objectContaining({ code: 'E_SHAPE', message: expect.stringContaining('codes.geometry.codebook') }));
+    // bare geometry (no checksum, as older codes files have) still decodes
+    const { codebook: _, ...bare } = codes.geometry!;
+    expect(other.decode({ ...codes, geometry: bare }).frames).toBe(clip.frames);
+    expect(() => assertCodeVolume({ ...codes, geometry: { ...codes.geometry!, codebook: 'xyz' } }, 'codes')).toThrow(/codes\.geometry\.codebook/);
   });
 });

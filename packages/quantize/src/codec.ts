@@ -252,7 +252,7 @@ export class PatchCodec implements FrameRenderer {
     const { video: scaled, std } = this.scale(video);
     const { size, stride } = this.meta.patch;
     const { rows, cols, frames, k, codes } = await this.quantizer.encode(extractPatches(scaled, { size, stride }));
-    return { rows, cols, frames, k, codes, geometry: { patch: size, stride, width: video.width, height: video.height, std } };
+    return { rows, cols, frames, k, codes, geometry: { patch: size, stride, width: video.width, height: video.height, std, codebook: this.checksum } };
   }
 
   /**
@@ -353,6 +353,9 @@ export class PatchCodec implements FrameRenderer {
     if (codes.k !== this.k) fail('E_SHAPE', 'codes.k', `${this.k} (the codec's K)`, codes.k);
     if (geometry.patch !== size) fail('E_SHAPE', 'codes.geometry.patch', `${size} (the codec's patch size)`, geometry.patch);
     if (geometry.stride !== stride) fail('E_SHAPE', 'codes.geometry.stride', `${stride} (the codec's stride)`, geometry.stride);
+    if (geometry.codebook !== undefined && geometry.codebook !== this.checksum) {
+      fail('E_SHAPE', 'codes.geometry.codebook', `${this.checksum} (this codec's checksum: the codes were made with another codebook)`, geometry.codebook);
+    }
     return geometry;
   }
 

@@ -113,10 +113,10 @@ const ENCODE_CHUNK = 1 << 16;
  * new Quantizer({ k: 256, maxIter: DEFAULT_QUANTIZER_OPTIONS.maxIter * 2 });
  * ```
  */
-export const DEFAULT_QUANTIZER_OPTIONS = Object.freeze({
+export const DEFAULT_QUANTIZER_OPTIONS: Readonly<Required<Pick<QuantizerOptions, 'seed' | 'backend' | 'init' | 'maxIter' | 'tol'>>> = Object.freeze({
   seed: 1,
-  backend: 'auto' as BackendRequest,
-  init: 'kmeans++' as const,
+  backend: 'auto',
+  init: 'kmeans++',
   maxIter: 50,
   tol: 1e-4,
 });
