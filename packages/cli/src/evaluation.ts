@@ -1,4 +1,4 @@
-import { sliceCodes, sliceVideo } from '@vqvid/core';
+import { sliceCodes, sliceVideo, stackFrames } from '@vqvid/core';
 import type { CodeModel, CodeVolume, Video } from '@vqvid/core';
 import { BigramModel, CopyPreviousModel, SpatialNgramModel, UnigramModel, copyLast, flowExtrapolate, flowInterpolate, linearExtrapolate, linearInterpolate } from '@vqvid/baselines';
 import { codeAccuracy, evaluateFrames } from '@vqvid/metrics';
@@ -68,13 +68,6 @@ function score(name: string, pred: Video, truth: Video, acc?: number): FrameScor
   return s;
 }
 
-/** Frames t of `list` stacked into one video (the truth or a method's guesses at those times). */
-export function stackFrames(frames: Video[]): Video {
-  const n = frames[0].width * frames[0].height;
-  const data = new Float32Array(frames.length * n);
-  frames.forEach((f, i) => data.set(f.data.subarray(0, n), i * n));
-  return { width: frames[0].width, height: frames[0].height, frames: frames.length, data };
-}
 
 /** Everything needed to turn codes back into frames and compare them with the real video. */
 export interface PixelSetup {

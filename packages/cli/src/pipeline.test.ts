@@ -1,5 +1,6 @@
 import type { Video } from '@vqvid/core';
-import { absDiff, concatCodes, stackFrames } from './evaluation';
+import { absDiff, concatCodes } from './evaluation';
+import { stackFrames } from '@vqvid/core';
 import { PatchCodec } from '@vqvid/quantize';
 import { checkCodebookK } from './pipeline';
 

@@ -26,6 +26,6 @@ export { writeCodes, readCodes } from './codes-file';
 export type { SavedCodes } from './codes-file';
 export { selectTfBackend } from './backend';
 export type { TfBackendHost, BackendChoice } from './backend';
-export { sliceVideo, sliceCodes } from './slice';
+export { sliceVideo, sliceCodes, stackFrames } from './slice';
 export { summarizeLogProbs, evaluateLogProb } from './codemodel';
 export type { CodeModel, CodeEvaluation } from './codemodel';

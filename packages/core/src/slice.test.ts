@@ -1,4 +1,5 @@
-import { sliceVideo, sliceCodes } from './slice';
+import type { Video } from './types';
+import { sliceVideo, sliceCodes, stackFrames } from './slice';
 
 describe('slicing', () => {
   it('copies the right frames of a video', () => {
@@ -21,4 +22,13 @@ describe('slicing', () => {
     expect(s).toEqual({ rows: 1, cols: 1, frames: 1, k: 9, codes: Uint16Array.from([8]), geometry });
     expect(s.geometry).not.toBe(geometry);
   });
+});
+
+test('stackFrames stacks the first frame of each video and slicing gives them back', () => {
+  const one = (v: number, frames = 1): Video => ({ width: 2, height: 1, frames, data: Float32Array.from({ length: 2 * frames }, (_, i) => v + i) });
+  const s = stackFrames([one(1), one(10, 2), one(20)]);
+  expect(s).toEqual({ width: 2, height: 1, frames: 3, data: Float32Array.from([1, 2, 10, 11, 20, 21]) });
+  expect(sliceVideo(s, 1).data).toEqual(Float32Array.from([10, 11]));
+  expect(() => stackFrames([])).toThrow(expect.objectContaining({ code: 'E_SHAPE' }));
+  expect(() => stackFrames([one(1), { width: 1, height: 2, frames: 1, data: new Float32Array(2) }])).toThrow(/frames\[1\]/);
 });

@@ -39,3 +39,24 @@ export function sliceCodes(codes: CodeVolume, start: number, end = start + 1): C
   if (codes.geometry) out.geometry = { ...codes.geometry };
   return out;
 }
+
+/**
+ * The first frame of each video, stacked along time into one Video (the inverse of slicing frame by frame);
+ * all videos must share one frame size. E_SHAPE on an empty list or a size mismatch.
+ * @example
+ * ```ts
+ * const guesses = stackFrames(times.map((t) => predictOne(t))); // one frame per target time
+ * ```
+ */
+export function stackFrames(frames: Video[]): Video {
+  if (!Array.isArray(frames) || frames.length === 0) fail('E_SHAPE', 'frames', 'a non-empty array of videos', frames);
+  frames.forEach((f, i) => assertVideo(f, `frames[${i}]`));
+  const { width, height } = frames[0];
+  const n = width * height;
+  const data = new Float32Array(frames.length * n);
+  frames.forEach((f, i) => {
+    if (f.width !== width || f.height !== height) fail('E_SHAPE', `frames[${i}]`, `a ${width}x${height} frame`, `${f.width}x${f.height}`);
+    data.set(f.data.subarray(0, n), i * n);
+  });
+  return { width, height, frames: frames.length, data };
+}

@@ -1,4 +1,4 @@
-import { assertInt, evaluateLogProb, fail, Rng, VqvidError } from '@vqvid/core';
+import { assertInt, evaluateLogProb, fail, Rng, stackFrames, VqvidError } from '@vqvid/core';
 import type { CodeEvaluation, CodeGeometry, CodeModel, CodeVolume, DecoderName, FrameRenderer, Video } from '@vqvid/core';
 import { ModelConfig, ModelOptions, resolveConfig } from './config';
 import { readStore, writeStore } from './persist';
@@ -253,7 +253,7 @@ export class RCNN implements CodeModel {
       present = codes;
       if (s < steps - 1) h = this.parts.step(h, codes, context.rows, context.cols, true);
     }
-    return stackVideo(frames);
+    return stackFrames(frames);
   }
 
   /**
@@ -410,13 +410,6 @@ function argmaxCodes(probs: Float32Array, n: number, k: number): Int32Array {
   return out;
 }
 
-/** One-frame videos of one size stacked along time. */
-function stackVideo(frames: Video[]): Video {
-  const size = frames[0].width * frames[0].height;
-  const data = new Float32Array(frames.length * size);
-  frames.forEach((f, i) => data.set(f.data.subarray(0, size), i * size));
-  return { width: frames[0].width, height: frames[0].height, frames: frames.length, data };
-}
 
 /**
  * How {@link RCNN.predictFrames} and {@link RCNN.fillFrame} render distributions into pixels.

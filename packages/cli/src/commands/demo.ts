@@ -1,11 +1,11 @@
 import { resolve } from 'node:path';
-import { sliceCodes, sliceVideo } from '@vqvid/core';
+import { sliceCodes, sliceVideo, stackFrames } from '@vqvid/core';
 import type { CodeVolume, Video } from '@vqvid/core';
 import { PatchCodec, codebookAtlas } from '@vqvid/quantize';
 import { encodePng, frameStrip, syntheticVideo } from '@vqvid/video';
 import type { StripRow } from '@vqvid/video';
 import type { Command, CommandContext } from '../command';
-import { absDiff, chooseDecoder, codeScores, countedModels, fillResults, nextFrameResults, renderedName, stackFrames } from '../evaluation';
+import { absDiff, chooseDecoder, codeScores, countedModels, fillResults, nextFrameResults, renderedName } from '../evaluation';
 import type { FrameResults, FrameScore, NamedModel } from '../evaluation';
 import { ensureBackend, trainModel } from '../modeling';
 import type { Trained } from '../modeling';

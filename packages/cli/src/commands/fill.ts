@@ -1,7 +1,7 @@
-import { sliceVideo } from '@vqvid/core';
+import { sliceVideo, stackFrames } from '@vqvid/core';
 import type { StripRow } from '@vqvid/video';
 import type { Command } from '../command';
-import { absDiff, fillResults, stackFrames } from '../evaluation';
+import { absDiff, fillResults } from '../evaluation';
 import { checkMiddleFrame } from '../modeling';
 import { loadCodesOrVideo } from '../pipeline';
 import { frameTable, renderText } from '../tables';
