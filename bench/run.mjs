@@ -216,23 +216,30 @@ function networkJobs() {
 
 const models = new Map(); // `${name}@${key}` -> model
 const codeModelling = await stage('code-models', async () => {
-  const rows = [];
-  for (const [key, { train, val, test }] of coded) {
-    const [k, stride] = key.split('/').map(Number);
-    for (const [name, M] of [['unigram', UnigramModel], ['bigram (same cell)', BigramModel], ['spatial n-gram', SpatialNgramModel]]) {
-      const e = new M().fit(train).evaluate(test);
-      rows.push({ k, stride, model: name, bitsPerCode: r4(e.bitsPerCode), perplexity: r4(e.perplexity) });
-    }
+  // every scorer is a CodeModel (@vqvid/core): counted ones first, then the trained networks, scored in one loop
+  const scored = []; // { key, name, model, extra }
+  for (const [key, { train, val }] of coded) {
     const copy = new CopyPreviousModel().fit(sliceCodes(train, 0, nFit), { validation: val });
-    const e = copy.evaluate(test);
-    rows.push({ k, stride, model: 'copy-previous (smoothed)', bitsPerCode: r4(e.bitsPerCode), perplexity: r4(e.perplexity), epsilon: r4(copy.epsilon_) });
-    rows.push({ k, stride, model: 'uniform', bitsPerCode: r4(Math.log2(k)), perplexity: k });
+    for (const [name, model] of [
+      ['unigram', new UnigramModel().fit(train)],
+      ['bigram (same cell)', new BigramModel().fit(train)],
+      ['spatial n-gram', new SpatialNgramModel().fit(train)],
+      ['copy-previous (smoothed)', copy],
+    ]) scored.push({ key, name, model, extra: model === copy ? { epsilon: r4(copy.epsilon_) } : {} });
   }
   for (const r of await trainAll(networkJobs())) {
-    const [, stride] = r.key.split('/').map(Number);
-    const e = r.model.evaluate(coded.get(r.key).test);
-    rows.push({ k: r.k, stride, model: r.name, bitsPerCode: r4(e.bitsPerCode), perplexity: r4(e.perplexity), training: r.train });
+    scored.push({ key: r.key, name: r.name, model: r.model, extra: { training: r.train } });
     models.set(`${r.name}@${r.key}`, r.model);
+  }
+  const rows = [];
+  for (const { key, name, model, extra } of scored) {
+    const [k, stride] = key.split('/').map(Number);
+    const e = model.evaluate(coded.get(key).test);
+    rows.push({ k, stride, model: name, bitsPerCode: r4(e.bitsPerCode), perplexity: r4(e.perplexity), ...extra });
+  }
+  for (const key of coded.keys()) {
+    const [k, stride] = key.split('/').map(Number);
+    rows.push({ k, stride, model: 'uniform', bitsPerCode: r4(Math.log2(k)), perplexity: k });
   }
   return rows;
 });

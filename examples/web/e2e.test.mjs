@@ -172,7 +172,7 @@ test('on load, the synthetic clip is quantized on a shader backend and predicted
 
   const compare = JSON.parse(await read('compare'));
   console.log(`# compare: ${JSON.stringify(compare)}`);
-  assert.deepEqual(compare.results.map((r) => r.requested), ['webgpu', 'webgl2', 'webasm', 'cpu']);
+  assert.deepEqual(compare.results.map((r) => r.requested), ['webgpu', 'webgl2', 'webasm', 'wasm-simd']);
   // SwiftShader gives headless Chromium both WebGL2 and WebGPU, so each requested backend must run as itself.
   for (const r of compare.results) {
     assert.equal(r.backend, r.requested, `${r.requested} fell back to ${r.backend}: ${r.reason}`);

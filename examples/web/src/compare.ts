@@ -2,7 +2,7 @@ import { compareBackends } from '@vqvid/quantize';
 import type { BackendName } from '@vqvid/quantize';
 
 /** Every backend a browser may offer; ones that cannot start here fall back and say why. */
-export const BROWSER_BACKENDS: BackendName[] = ['webgpu', 'webgl2', 'webasm', 'cpu'];
+export const BROWSER_BACKENDS: BackendName[] = ['webgpu', 'webgl2', 'webasm', 'wasm-simd'];
 
 /**
  * One clustered nearest-centroid problem (2048 points, 64 centroids of 8x8 patches) through every browser

@@ -10,7 +10,7 @@ export const DEMO = { patch: 8, k: 32, epochs: 20, lr: 0.02, hidden: 32, embedDi
 
 /** What the page shows after one run. */
 export interface DemoResult {
-  /** Quantizer assignment backend that actually ran (webgl2, webgpu, webasm or cpu). */
+  /** Quantizer assignment backend that actually ran (webgl2, webgpu, webasm or wasm-simd). */
   backend: string;
   /** Why it is not the first choice ('auto' prefers webgpu), or null. */
   backendReason: string | null;

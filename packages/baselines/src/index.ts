@@ -15,3 +15,5 @@ export type { NgramOptions, SpatialNgramOptions } from './ngram';
 export type { CodeEvaluation } from '@vqvid/core';
 export { CopyPreviousModel } from './copyprev';
 export type { CopyPreviousFitOptions } from './copyprev';
+export { countedModels, scoreCodeModels } from './harness';
+export type { NamedCodeModel, CodeScore } from './harness';

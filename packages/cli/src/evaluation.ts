@@ -1,17 +1,10 @@
 import { sliceCodes, sliceVideo, stackFrames } from '@vqvid/core';
-import type { CodeModel, CodeVolume, Video } from '@vqvid/core';
-import { BigramModel, CopyPreviousModel, SpatialNgramModel, UnigramModel, copyLast, flowExtrapolate, flowInterpolate, linearExtrapolate, linearInterpolate } from '@vqvid/baselines';
+import type { CodeVolume, Video } from '@vqvid/core';
+import { copyLast, flowExtrapolate, flowInterpolate, linearExtrapolate, linearInterpolate } from '@vqvid/baselines';
 import { codeAccuracy, evaluateFrames } from '@vqvid/metrics';
 import type { RCNN } from '@vqvid/model';
 import { fitDecoder } from '@vqvid/quantize';
 import type { DecoderName, PatchCodec } from '@vqvid/quantize';
-
-/** Bits per code of one code model on the test codes. */
-export interface CodeScore {
-  name: string;
-  bitsPerCode: number;
-  perplexity: number;
-}
 
 /** Pixel metrics of one method's frames against the truth (means over the frames compared). */
 export interface FrameScore {
@@ -28,32 +21,6 @@ export interface FrameScore {
 export interface NamedModel {
   name: string;
   model: RCNN;
-}
-
-/**
- * The counted code models fitted on `train`, as {@link CodeModel}s: spatial n-gram, same-cell bigram, unigram,
- * and the smoothed copy-previous model (its epsilon fitted on `validation` when given, else on `train`).
- */
-export function countedModels(train: CodeVolume, validation?: CodeVolume): Array<{ name: string; model: CodeModel }> {
-  return [
-    { name: 'spatial n-gram', model: new SpatialNgramModel().fit(train) },
-    { name: 'bigram', model: new BigramModel().fit(train) },
-    { name: 'copy-previous', model: new CopyPreviousModel().fit(train, validation ? { validation } : {}) },
-    { name: 'unigram', model: new UnigramModel().fit(train) },
-  ];
-}
-
-/**
- * Bits per code on `test` of every code model, whatever kind (networks, n-grams, copy-previous: each a
- * {@link CodeModel}), with the uniform log2 K for scale; every score covers the cells of frames 1..T-1 of `test`.
- */
-export function codeScores(models: Array<{ name: string; model: CodeModel }>, test: CodeVolume): CodeScore[] {
-  const out: CodeScore[] = models.map(({ name, model }) => {
-    const e = model.evaluate(test);
-    return { name, bitsPerCode: e.bitsPerCode, perplexity: e.perplexity };
-  });
-  out.push({ name: 'uniform', bitsPerCode: Math.log2(test.k), perplexity: test.k });
-  return out;
 }
 
 function clamp255(v: Video): Video {

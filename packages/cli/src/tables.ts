@@ -1,4 +1,5 @@
-import type { CodeScore, FrameScore } from './evaluation';
+import type { CodeScore } from '@vqvid/baselines';
+import type { FrameScore } from './evaluation';
 
 /** A table as a header and rows of cells, rendered as aligned text or HTML. */
 export interface Table {

@@ -1,6 +1,6 @@
 import { Rng, VqvidError } from '@vqvid/core';
 import { type AssignBackend, type BackendName, assignNaive, labelDistances, rowNorms } from './assign';
-import { BACKEND_NAMES, createBackend } from './backends';
+import { BACKENDS, BACKEND_NAMES, createBackend } from './backends';
 import { clusteredProblem, maxRelativeError, assign } from './compare';
 import { CpuBackend, cpuArgmin } from './cpu';
 import { GPU } from 'gpu.js';
@@ -62,8 +62,8 @@ describe('assignment backends agree with assignNaive', () => {
     expect(maxRelativeError(data, 50, centroids, 5, 4, wrong, want)).toBeGreaterThan(1);
   });
 
-  test('tfjs-wasm, webasm and cpu start in Node', () => {
-    expect(names).toEqual(expect.arrayContaining(['tfjs-wasm', 'webasm', 'cpu']));
+  test('tfjs-wasm, webasm and wasm-simd start in Node', () => {
+    expect(names).toEqual(expect.arrayContaining(['tfjs-wasm', 'webasm', 'wasm-simd']));
   });
 
   test.each(cases)('%s', async (_name, make, n, k, dim) => {
@@ -234,9 +234,9 @@ describe('tfjs-wasm and the caller\'s tfjs', () => {
       const log = jest.fn();
       const { backend, reason } = await create('tfjs-wasm', { log });
       backend.dispose();
-      expect(backend.name).toBe('cpu'); // auto order in Node after tfjs-wasm (headlessgl fails here too)
+      expect(backend.name).toBe('wasm-simd'); // auto order in Node after tfjs-wasm (headlessgl fails here too)
       expect(reason).toMatch(/tfjs-wasm: cannot start it here \(Cannot find module '@tensorflow\/tfjs-core'\)/);
-      expect(log).toHaveBeenCalledWith(expect.stringContaining('using cpu'));
+      expect(log).toHaveBeenCalledWith(expect.stringContaining('using wasm-simd'));
     });
   });
 });
@@ -262,10 +262,31 @@ describe('backend choice', () => {
   test('assign() validates shapes and reports the backend', async () => {
     const { data, centroids } = randomProblem(6, 2, 3, 1);
     const out = await assign(data, 3, centroids, 2, { backend: 'cpu' });
-    expect(out.backend).toBe('cpu');
+    expect(out.backend).toBe('wasm-simd');
     expect(Array.from(out.labels)).toEqual(Array.from(assignNaive(data, 6, centroids, 2, 3).labels));
     await expect(assign(data, 4, centroids, 2)).rejects.toMatchObject({ code: 'E_SHAPE' });
     await expect(assign(data, 3, centroids, 3)).rejects.toMatchObject({ code: 'E_SHAPE' });
     await expect(assign(data, 3, centroids, 0)).rejects.toMatchObject({ code: 'E_RANGE' });
   });
+});
+
+test("'cpu', the old name of the WebAssembly SIMD backend, is still accepted and reports its new name", async () => {
+  const { backend, reason } = await createBackend('cpu');
+  expect(backend.name).toBe('wasm-simd');
+  expect(reason).toBeNull();
+  backend.dispose();
+  await expect(createBackend('plain-js' as never)).rejects.toMatchObject({ code: 'E_RANGE' });
+});
+
+test("the guide's backend table is BACKENDS, row for row", () => {
+  const { readFileSync } = require('node:fs') as typeof import('node:fs');
+  const { join } = require('node:path') as typeof import('node:path');
+  const guide = readFileSync(join(__dirname, '..', '..', '..', 'docs', 'guide', 'choosing-k-and-backends.md'), 'utf8');
+  const start = guide.indexOf('| backend | where it runs |');
+  const rows = guide.slice(start).split('\n').slice(2).filter((l) => l.startsWith('| `')).map((l) => {
+    const [, name, runs] = /^\| `([^`]+)` \| (.*) \|$/.exec(l)!;
+    return { name, runs };
+  });
+  expect(rows).toEqual(BACKENDS.map(({ name, runs }) => ({ name, runs })));
+  expect(BACKENDS.map((b) => b.name)).toEqual([...BACKEND_NAMES]);
 });

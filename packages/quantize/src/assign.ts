@@ -2,12 +2,13 @@ import { VqvidError, fail } from '@vqvid/core';
 
 /**
  * Names of the assignment backends: gpu.js modes (`webgpu`, `webgl2`, `headlessgl`, `webasm`), tfjs's
- * WebAssembly backend (`tfjs-wasm`, one XNNPACK GEMM per tile) and the hand-written kernels (`cpu`).
+ * WebAssembly backend (`tfjs-wasm`, one XNNPACK GEMM per tile) and the hand-written WebAssembly SIMD kernel on
+ * worker threads (`wasm-simd`, called `cpu` before; that name stays an alias).
  */
-export type BackendName = 'webgpu' | 'webgl2' | 'headlessgl' | 'tfjs-wasm' | 'webasm' | 'cpu';
+export type BackendName = 'webgpu' | 'webgl2' | 'headlessgl' | 'tfjs-wasm' | 'webasm' | 'wasm-simd';
 
-/** What a backend request may say: a name, or `'auto'` for the fastest that works here. */
-export type BackendRequest = BackendName | 'auto';
+/** What a backend request may say: a name, `'cpu'` (the old name of `wasm-simd`), or `'auto'` for the fastest that works here. */
+export type BackendRequest = BackendName | 'cpu' | 'auto';
 
 /**
  * Result of one assignment step: `labels[i]` is the index of the nearest centroid of point i (lowest index on

@@ -93,7 +93,7 @@ describe('PatchCodec.fit / encode', () => {
     expect(c4.k).toBe(16);
     expect(c4.codebook.dim).toBe(64);
     expect(c4.codebook.meta).toMatchObject({ size: 8, stride: 4, normalization: 'per-video-std', seed: 2 });
-    expect(c4.quantizer.backend).toBe('cpu');
+    expect(c4.quantizer.backend).toBe('wasm-simd'); // asked for by its old name 'cpu'
     expect(Object.isFrozen(c4.meta)).toBe(true);
   });
 

@@ -147,7 +147,7 @@ export class PatchCodec implements FrameRenderer {
    * @param options `k` (required), patch, stride, normalization, sample and any {@link QuantizerOptions}.
    * @example
    * ```ts
-   * const codec = await PatchCodec.fit(video, { k: 256, stride: 4, seed: 7, maxIter: 20, backend: 'cpu' });
+   * const codec = await PatchCodec.fit(video, { k: 256, stride: 4, seed: 7, maxIter: 20, backend: 'wasm-simd' });
    * ```
    */
   static async fit(video: Video, options: PatchCodecOptions): Promise<PatchCodec> {
@@ -197,7 +197,7 @@ export class PatchCodec implements FrameRenderer {
    * @param runtime backend, onProgress, gpu, log for the quantizer (not stored in files).
    * @example
    * ```ts
-   * const codec = await PatchCodec.load('codebook.vqcb', { backend: 'cpu' });
+   * const codec = await PatchCodec.load('codebook.vqcb', { backend: 'wasm-simd' });
    * ```
    */
   static async load(path: string, runtime: Partial<Pick<QuantizerOptions, 'backend' | 'onProgress' | 'gpu' | 'log'>> = {}): Promise<PatchCodec> {

@@ -94,7 +94,7 @@ export interface BackendComparison {
  * (with gpu-browser.js loaded) can call it to test webgl2/webgpu.
  * @example
  * ```ts
- * const report = await compareBackends({ n: 2000, k: 100, dim: 64, seed: 1, backends: ['webgl2', 'webasm', 'cpu'] });
+ * const report = await compareBackends({ n: 2000, k: 100, dim: 64, seed: 1, backends: ['webgl2', 'webasm', 'wasm-simd'] });
  * ```
  */
 export async function compareBackends(opts: {

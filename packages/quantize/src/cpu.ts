@@ -13,7 +13,7 @@ const POINT_TILE = 256;
  * blocked TypeScript (float64 accumulation) where the engine has no WebAssembly SIMD.
  */
 export class CpuBackend implements AssignBackend {
-  readonly name = 'cpu' as const;
+  readonly name = 'wasm-simd' as const;
   private readonly kernels = new Map<number, Promise<SimdKernel | null>>();
 
   /**

@@ -96,7 +96,7 @@ export class GpuJsBackend implements AssignBackend {
    * Creates the backend and runs a small known problem through it; throws E_BACKEND (with gpu.js's reason)
    * when the mode is unsupported here or gpu.js silently degraded the kernel to another mode.
    */
-  static async create(mode: Exclude<BackendName, 'cpu' | 'tfjs-wasm'>, Ctor: GpuConstructor = GPU as unknown as GpuConstructor): Promise<GpuJsBackend> {
+  static async create(mode: Exclude<BackendName, 'wasm-simd' | 'tfjs-wasm'>, Ctor: GpuConstructor = GPU as unknown as GpuConstructor): Promise<GpuJsBackend> {
     let gpu: GpuInstance;
     try {
       gpu = new Ctor({ mode }) as GpuInstance;

@@ -2,14 +2,14 @@
  * @vqvid/quantize — k-means vector quantization of patches: k-means++ seeding, Lloyd and mini-batch
  * k-means, with the nearest-centroid search on interchangeable backends (gpu.js webgpu / webgl2 /
  * headlessgl / webasm kernels, tfjs-backend-wasm's XNNPACK GEMM as 'tfjs-wasm', and the hand-written
- * WebAssembly SIMD 'cpu' kernel), all checked against a naive reference.
+ * WebAssembly SIMD 'wasm-simd' kernel, formerly 'cpu'), all checked against a naive reference.
  * @packageDocumentation
  */
 export { Quantizer, DEFAULT_QUANTIZER_OPTIONS } from './quantizer';
 export type { QuantizerOptions, QuantizerJSON, PatchInput, EncodedCodes, ResolvedQuantizerOptions } from './quantizer';
 export { assignNaive } from './assign';
 export type { AssignBackend, AssignResult, BackendName, BackendRequest } from './assign';
-export { createBackend, autoOrder, BACKEND_NAMES } from './backends';
+export { createBackend, autoOrder, BACKENDS, BACKEND_NAMES, BACKEND_ALIASES } from './backends';
 export type { BackendChoiceResult, CreateBackendOptions } from './backends';
 export { assign, compareBackends, maxRelativeError } from './compare';
 export type { AssignOutput, BackendComparison } from './compare';

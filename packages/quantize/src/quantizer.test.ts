@@ -30,7 +30,7 @@ describe('Quantizer on a real PatchGrid', () => {
   afterAll(() => q.dispose());
 
   test('fit records backend, statistics and codebook', () => {
-    expect(q.backend).toBe('cpu');
+    expect(q.backend).toBe('wasm-simd'); // asked for by its old name 'cpu'
     expect(q.backendReason).toBeNull();
     expect(q.codebook.k).toBe(12);
     expect(q.codebook.dim).toBe(16);
@@ -102,14 +102,14 @@ describe('Quantizer behaviour', () => {
     expect(await run(2)).not.toEqual(a);
   });
 
-  test('webasm, tfjs-wasm and cpu fits agree (same seed, same labels)', async () => {
-    const fits = await Promise.all((['webasm', 'tfjs-wasm', 'cpu'] as const).map(async (backend) => {
+  test('webasm, tfjs-wasm and wasm-simd fits agree (same seed, same labels)', async () => {
+    const fits = await Promise.all((['webasm', 'tfjs-wasm', 'wasm-simd'] as const).map(async (backend) => {
       const q = new Quantizer({ k: 6, seed: 4, backend });
       await q.fit(points);
       q.dispose();
       return q;
     }));
-    expect(fits.map((q) => q.backend)).toEqual(['webasm', 'tfjs-wasm', 'cpu']);
+    expect(fits.map((q) => q.backend)).toEqual(['webasm', 'tfjs-wasm', 'wasm-simd']);
     for (const q of fits.slice(0, 2)) {
       expect(Array.from(q.clusterSizes)).toEqual(Array.from(fits[2].clusterSizes));
       expect(q.inertia).toBeCloseTo(fits[2].inertia, 2);

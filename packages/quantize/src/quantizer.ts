@@ -4,7 +4,7 @@ import {
   writeFileAtomic,
 } from '@vqvid/core';
 import type { AssignBackend, BackendName, BackendRequest } from './assign';
-import { BACKEND_NAMES, createBackend } from './backends';
+import { BACKEND_ALIASES, BACKEND_NAMES, createBackend } from './backends';
 import type { GpuConstructor } from './gpujs';
 import { type AssignFn, type LoopResult, type Rows, lloyd, miniBatch, seedKMeansPP, seedRandom } from './kmeans';
 
@@ -168,7 +168,7 @@ export class Quantizer {
     assertNumber(tol, 'tol', 0);
     if (batchSize !== undefined) assertInt(batchSize, 'batchSize', 1);
     if (init !== 'kmeans++' && init !== 'random') fail('E_RANGE', 'init', "'kmeans++' or 'random'", init);
-    if (backend !== 'auto' && !BACKEND_NAMES.includes(backend)) fail('E_RANGE', 'backend', `'auto' or one of ${BACKEND_NAMES.join(', ')}`, backend);
+    if (backend !== 'auto' && !BACKEND_NAMES.includes(BACKEND_ALIASES[backend] ?? backend)) fail('E_RANGE', 'backend', `'auto' or one of ${BACKEND_NAMES.join(', ')}`, backend);
     this.options = { k, seed, backend, init, maxIter, tol, batchSize };
     this.hooks = { onProgress: options.onProgress, gpu: options.gpu, log: options.log };
   }
@@ -278,7 +278,7 @@ export class Quantizer {
    * @param extra runtime-only options (backend, onProgress, gpu, log) that JSON does not carry.
    * @example
    * ```ts
-   * const q = Quantizer.fromJSON(json, { backend: 'cpu' });
+   * const q = Quantizer.fromJSON(json, { backend: 'wasm-simd' });
    * ```
    */
   static fromJSON(json: QuantizerJSON, extra: Partial<Pick<QuantizerOptions, 'backend' | 'onProgress' | 'gpu' | 'log'>> = {}): Quantizer {
@@ -310,7 +310,7 @@ export class Quantizer {
    * truncated or foreign one. Node only.
    * @example
    * ```ts
-   * const q = await Quantizer.load('out/codebook.vqcb', { backend: 'cpu' });
+   * const q = await Quantizer.load('out/codebook.vqcb', { backend: 'wasm-simd' });
    * ```
    */
   static async load(path: string, extra: Partial<Pick<QuantizerOptions, 'backend' | 'onProgress' | 'gpu' | 'log'>> = {}): Promise<Quantizer> {

@@ -5,7 +5,7 @@ import { PatchCodec, codebookAtlas } from '@vqvid/quantize';
 import { encodePng, frameStrip, syntheticVideo } from '@vqvid/video';
 import type { StripRow } from '@vqvid/video';
 import type { Command, CommandContext } from '../command';
-import { absDiff, chooseDecoder, codeScores, countedModels, fillResults, nextFrameResults, renderedName } from '../evaluation';
+import { absDiff, chooseDecoder, fillResults, nextFrameResults, renderedName } from '../evaluation';
 import type { FrameResults, FrameScore, NamedModel } from '../evaluation';
 import { ensureBackend, trainModel } from '../modeling';
 import type { Trained } from '../modeling';
@@ -14,6 +14,7 @@ import { writeReport } from '../report';
 import type { Section } from '../report';
 import { codeTable, frameTable, renderText } from '../tables';
 import { secondsSince } from './shared';
+import { countedModels, scoreCodeModels } from '@vqvid/baselines';
 
 /** One sentence per method: its PSNR and SSIM against a baseline's, in plain words. */
 function compareToCopy(scores: FrameScore[], baseline: string): string {
@@ -153,7 +154,7 @@ export const demoCommand: Command = {
     // the decoder (and its alpha) that renders the RCNN's predictions of the last training frames best
     const chosen = chooseDecoder(setup, rcnn.model, Array.from({ length: size.validationFrames }, (_, i) => split - size.validationFrames + i));
     const render = { decoder: chosen.decoder, alpha: chosen.alpha };
-    const bits = codeScores([...models, ...countedModels(trainCodes)], sliceCodes(codes, split, size.frames));
+    const bits = scoreCodeModels([...models, ...countedModels(trainCodes)], sliceCodes(codes, split, size.frames));
     const next = nextFrameResults(setup, models, Array.from({ length: size.testFrames }, (_, i) => split + i), render);
     const fillAt = split + Math.floor(size.testFrames / 2);
     const fill = fillResults(setup, models, fillAt, render);

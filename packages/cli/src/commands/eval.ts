@@ -1,10 +1,11 @@
 import { VqvidError, sliceCodes } from '@vqvid/core';
 import type { Command } from '../command';
-import { codeScores, countedModels, nextFrameResults } from '../evaluation';
+import { nextFrameResults } from '../evaluation';
 import { loadCodesOrVideo } from '../pipeline';
 import { codeTable, frameTable, renderText } from '../tables';
 import { loadCodec, loadTrainedModel } from './load';
 import { CODEBOOK_OPTION, MODEL_OPTION, READ_OPTIONS, readOptions, secondsSince } from './shared';
+import { countedModels, scoreCodeModels } from '@vqvid/baselines';
 
 /** `vqvid eval`: bits/code against n-grams, and next-frame quality against pixel baselines. */
 export const evalCommand: Command = {
@@ -34,7 +35,7 @@ export const evalCommand: Command = {
     // The n-grams need at least 2 training frames and the test part at least 2 frames to score one.
     if (n < 2 || split < 2) throw new VqvidError('E_RANGE', `--test-frames: expected 2..${codes.frames - 2} for ${codes.frames} frames, got ${n}`);
     const models = [{ name: model.config.kernel > 1 ? 'rcnn' : 'rnn', model }];
-    const codeRows = codeScores([...models, ...countedModels(sliceCodes(codes, 0, split))], sliceCodes(codes, split, codes.frames));
+    const codeRows = scoreCodeModels([...models, ...countedModels(sliceCodes(codes, 0, split))], sliceCodes(codes, split, codes.frames));
     const times = Array.from({ length: n }, (_, i) => split + i).filter((t) => t >= 2);
     const frames = video ? nextFrameResults({ video, codes, codec }, models, times).scores : null;
     const data = { testFrames: n, split, bitsPerCode: codeRows, nextFrame: frames, seconds: secondsSince(t0) };

@@ -1,4 +1,4 @@
-import { BACKEND_NAMES, DEFAULT_CODEC_OPTIONS, DEFAULT_QUANTIZER_OPTIONS, NORMALIZATIONS, PatchCodec, autoOrder } from '@vqvid/quantize';
+import { BACKEND_ALIASES, BACKEND_NAMES, DEFAULT_CODEC_OPTIONS, DEFAULT_QUANTIZER_OPTIONS, NORMALIZATIONS, PatchCodec, autoOrder } from '@vqvid/quantize';
 import type { BackendRequest, Normalization } from '@vqvid/quantize';
 import type { Command } from '../command';
 import { loadVideo } from '../pipeline';
@@ -24,10 +24,10 @@ export const quantizeCommand: Command = {
     'max-iter': { kind: 'int', default: DEFAULT_QUANTIZER_OPTIONS.maxIter, value: 'n', help: 'most Lloyd iterations' },
     backend: {
       kind: 'choice',
-      choices: ['auto', ...BACKEND_NAMES],
+      choices: ['auto', ...BACKEND_NAMES, ...Object.keys(BACKEND_ALIASES)],
       value: 'name',
       default: DEFAULT_QUANTIZER_OPTIONS.backend,
-      help: `k-means assignment backend: auto (in Node: ${autoOrder().join(' → ')}) or one of ${BACKEND_NAMES.join(', ')}`,
+      help: `k-means assignment backend: auto (in Node: ${autoOrder().join(' → ')}) or one of ${BACKEND_NAMES.join(', ')} (cpu: the old name of wasm-simd)`,
     },
     ...READ_OPTIONS,
     ...OUTPUT_OPTION('codebook file to write (default codebook.vqcb)'),
