@@ -13,19 +13,19 @@ const out = mkdtempSync(join(tmpdir(), 'vqvid-examples-'));
 const examples = [
   {
     name: 'quantize-video',
-    args: ['quantize-video.mjs', '--k', '16', '--frames', '8', '--out', join(out, 'q')],
+    args: [join('pipeline', 'quantize-video.mjs'), '--k', '16', '--frames', '8', '--out', join(out, 'q')],
     prints: /reconstruction PSNR: \d+\.\d+ dB/,
     files: ['q/codebook.png', 'q/reconstruction.png', 'q/codebook.vqcb'],
   },
   {
     name: 'predict-next',
-    args: ['predict-next.mjs', '--frames', '14', '--steps', '5', '--out', join(out, 'p')],
+    args: [join('pipeline', 'predict-next.mjs'), '--frames', '14', '--steps', '5', '--out', join(out, 'p')],
     prints: /PSNR of the next frame: model \d+\.\d+ dB, copy-last \d+\.\d+ dB/,
     files: ['p/prediction.png', 'p/model/model.vqm'],
   },
   {
     name: 'fill-frame',
-    args: ['fill-frame.mjs', '--frames', '12', '--steps', '5'],
+    args: [join('pipeline', 'fill-frame.mjs'), '--frames', '12', '--steps', '5'],
     prints: /flow interpolation +\d+\.\d+ +-?\d\.\d{3}/,
     files: [],
   },

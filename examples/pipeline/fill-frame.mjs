@@ -1,5 +1,5 @@
 // Remove a frame, fill it with a trained model, and compare with linear and optical-flow interpolation.
-//   node examples/fill-frame.mjs [video-path] [--frames 24] [--steps 30]
+//   node examples/pipeline/fill-frame.mjs [video-path] [--frames 24] [--steps 30]
 // Without a path it uses the built-in synthetic clip (nothing to download). Prints a table.
 import { parseArgs } from 'node:util';
 import { sliceCodes, sliceVideo } from '@vqvid/core';

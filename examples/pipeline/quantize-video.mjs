@@ -1,5 +1,5 @@
 // Quantize a video into k-means patch codes, then save the codebook atlas and a reconstruction strip.
-//   node examples/quantize-video.mjs [video-path] [--k 64] [--frames 24] [--out dir]
+//   node examples/pipeline/quantize-video.mjs [video-path] [--k 64] [--frames 24] [--out dir]
 // Without a path it uses the built-in synthetic clip (nothing to download).
 import { mkdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';

@@ -1,5 +1,5 @@
 // Train a small recurrent convolutional network on patch codes and predict the next frames.
-//   node examples/predict-next.mjs [video-path] [--frames 30] [--steps 40] [--out dir]
+//   node examples/pipeline/predict-next.mjs [video-path] [--frames 30] [--steps 40] [--out dir]
 // Without a path it uses the built-in synthetic clip (nothing to download).
 import { mkdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
