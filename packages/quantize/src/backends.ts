@@ -16,6 +16,20 @@ import { TfjsWasmBackend } from './tfjs-wasm';
 export const BACKEND_NAMES: readonly BackendName[] = ['webgpu', 'webgl2', 'headlessgl', 'tfjs-wasm', 'webasm', 'wasm-simd'];
 
 /**
+ * One row of {@link BACKENDS}.
+ * @example
+ * ```ts
+ * const { name, runs }: BackendInfo = BACKENDS[0];
+ * ```
+ */
+export interface BackendInfo {
+  /** The backend's name, as requests and `quantizer.backend` say it. */
+  readonly name: BackendName;
+  /** Where it runs and what computes there, in a phrase. */
+  readonly runs: string;
+}
+
+/**
  * Every backend with where it runs, in {@link BACKEND_NAMES} order: the table the docs show (the guide's
  * backend table is checked against it by a test, so the two cannot drift).
  * @example
@@ -23,7 +37,7 @@ export const BACKEND_NAMES: readonly BackendName[] = ['webgpu', 'webgl2', 'headl
  * for (const { name, runs } of BACKENDS) console.log(`${name}: ${runs}`);
  * ```
  */
-export const BACKENDS: ReadonlyArray<{ readonly name: BackendName; readonly runs: string }> = Object.freeze([
+export const BACKENDS: ReadonlyArray<BackendInfo> = Object.freeze([
   { name: 'webgpu', runs: 'browsers with WebGPU (gpu.js compute kernel)' },
   { name: 'webgl2', runs: 'browsers with WebGL2 (gpu.js fragment-shader kernel)' },
   { name: 'headlessgl', runs: "Node with the native `gl` module (not installed in this repository's environment)" },

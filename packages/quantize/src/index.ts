@@ -10,7 +10,7 @@ export type { QuantizerOptions, QuantizerJSON, PatchInput, EncodedCodes, Resolve
 export { assignNaive } from './assign';
 export type { AssignBackend, AssignResult, BackendName, BackendRequest } from './assign';
 export { createBackend, autoOrder, BACKENDS, BACKEND_NAMES, BACKEND_ALIASES } from './backends';
-export type { BackendChoiceResult, CreateBackendOptions } from './backends';
+export type { BackendChoiceResult, CreateBackendOptions, BackendInfo } from './backends';
 export { assign, compareBackends, maxRelativeError } from './compare';
 export type { AssignOutput, BackendComparison } from './compare';
 export type { GpuConstructor } from './gpujs';
