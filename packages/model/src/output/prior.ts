@@ -4,7 +4,7 @@ import type { CodeVolume, StoredArray } from '@vqvid/core';
 /**
  * The counted same-cell bigram p(b | a) of training codes, stored sparsely (only the pairs seen), so it costs
  * O(distinct pairs) memory at any K (a dense [K, K] table is 400 MB at K = 10,000). Smoothing is Witten-Bell
- * with an add-½ unigram, as in {@link bigramLogTable}: p(b | a) = (c(a, b) + T(a)·u(b)) / (c(a) + T(a)), T(a)
+ * with an add-½ unigram (the direct connections' dense table is laid out from it): p(b | a) = (c(a, b) + T(a)·u(b)) / (c(a) + T(a)), T(a)
  * the number of distinct codes seen after a; a code never seen as a context falls back to u.
  *
  * `leaveOneOut` scores a pair as if it had not been counted: the probability a held-out copy of a training
