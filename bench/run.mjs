@@ -310,15 +310,39 @@ const strips = {};
 const LABELS = { 'copy-last': 'COPY', copy: 'COPY', linear: 'LINEAR', 'flow extrapolation': 'FLOW', 'flow interpolation': 'FLOW', 'codebook ceiling (true codes)': 'TRUE CODES' };
 const label = (name) => LABELS[name] ?? name.replace(/^rcnn /, 'RCNN ').replace(/ \(alpha ([0-9.]+)\)/, ' A$1').toUpperCase();
 
-/** Next-frame prediction with every decoder for one model (key = codec), test targets every evalStride frames. */
-async function predictWith(name, key) {
+/**
+ * What prediction and filling share for one model (key = codec): its codec, codes and geometry, the context
+ * before frame t, the codes of frame t − 1 ("present"), every decoder of `plan` applied to a distribution, and
+ * the table of per-target metrics with the decoder of each row and a summary against `base` and `flow`.
+ */
+function pixelSetup(name, key) {
   const codec = codecs.get(key);
   const { all: codes } = coded.get(key);
-  const model = models.get(`${name}@${key}`);
   const geometry = codes.geometry;
   const n = codes.rows * codes.cols;
-  const context = (t) => sliceCodes(codes, Math.max(0, t - config.contextFrames), t);
   const present = (t) => codes.codes.subarray((t - 1) * n, t * n);
+  return {
+    codec,
+    codes,
+    geometry,
+    model: models.get(`${name}@${key}`),
+    context: (t) => sliceCodes(codes, Math.max(0, t - config.contextFrames), t),
+    present,
+    /** Every decoder of `plan` on `dist`, `reference` standing for "same code as frame t − 1". */
+    render: (plan, dist, reference, t, into) => {
+      for (const p of plan) into[p.name] = codec.decodeDistribution(dist, { geometry, reference, present: present(t), decoder: p.decoder, alpha: p.alpha, topM: config.decoderTopM });
+    },
+    table: (plan, methods, info, base, flow) => {
+      const decoderOf = Object.fromEntries(plan.map((p) => [p.name, p]));
+      const rows = Object.entries(methods).map(([method, list]) => ({ method, ...(decoderOf[method] ? { decoder: decoderOf[method].decoder, alpha: decoderOf[method].alpha } : {}), ...meanRows(list) }));
+      return { model: name, k: codes.k, stride: geometry.stride, ...info, rows, summary: summarise(rows, base, flow) };
+    },
+  };
+}
+
+/** Next-frame prediction with every decoder for one model (key = codec), test targets every evalStride frames. */
+async function predictWith(name, key) {
+  const { codec, codes, geometry, model, context, present, render, table } = pixelSetup(name, key);
   const valTargets = spread(nFit + 2, nTrain - 1, config.alphaTargets);
   const { alphas, mse } = fitAlphas(codec, geometry, valTargets.map((t) => ({ probs: model.predictDistribution(context(t)).probs, present: present(t), reference: frame(t - 1), truth: frame(t) })));
   const plan = decoderPlan(alphas);
@@ -336,7 +360,7 @@ async function predictWith(name, key) {
       'flow extrapolation': flowExtrapolate(frame(t - 2), last),
       'codebook ceiling (true codes)': codec.decode(sliceCodes(codes, t, t + 1)),
     };
-    for (const p of plan) guesses[p.name] = codec.decodeDistribution(dist, { geometry, reference: last, present: present(t), decoder: p.decoder, alpha: p.alpha, topM: config.decoderTopM });
+    render(plan, dist, last, t, guesses);
     for (const [method, v] of Object.entries(guesses)) add(method, scoreAll(v, truth, mask));
     if (t === targets[Math.floor(targets.length / 2)] && !strips[`predict-${key}`]) {
       const shown = ['copy-last', 'flow extrapolation', 'rcnn centroid', ...plan.filter((p) => p.alpha !== 1).map((p) => p.name), 'rcnn mbr', 'rcnn mean', 'codebook ceiling (true codes)'];
@@ -347,9 +371,7 @@ async function predictWith(name, key) {
       ];
     }
   }
-  const decoderOf = Object.fromEntries(plan.map((p) => [p.name, p]));
-  const rows = Object.entries(methods).map(([method, list]) => ({ method, ...(decoderOf[method] ? { decoder: decoderOf[method].decoder, alpha: decoderOf[method].alpha } : {}), ...meanRows(list) }));
-  return { model: name, k: codes.k, stride: geometry.stride, targets: targets.length, alphaTargets: valTargets.length, alphas, alphaMse: mse, rows, summary: summarise(rows, 'copy-last', 'flow extrapolation') };
+  return table(plan, methods, { targets: targets.length, alphaTargets: valTargets.length, alphas, alphaMse: mse }, 'copy-last', 'flow extrapolation');
 }
 
 /** `count` frame indices evenly spread over [lo, hi]. */
@@ -360,14 +382,8 @@ function spread(lo, hi, count) {
 
 /** The middle frame of triples: the model's fill posterior through every decoder, the reference being the linear interpolation. */
 async function fillWith(name, key) {
-  const codec = codecs.get(key);
-  const { all: codes } = coded.get(key);
-  const model = models.get(`${name}@${key}`);
-  const geometry = codes.geometry;
-  const n = codes.rows * codes.cols;
-  const context = (t) => sliceCodes(codes, Math.max(0, t - config.contextFrames), t);
+  const { codec, codes, geometry, model, context, present, render, table } = pixelSetup(name, key);
   const posterior = (t) => model.fillDistribution(context(t), sliceCodes(codes, t + 1, t + 2), config.fill);
-  const present = (t) => codes.codes.subarray((t - 1) * n, t * n);
   const valTargets = spread(nFit + 1, nTrain - 2, Math.ceil(config.alphaTargets / 2));
   const { alphas, mse } = fitAlphas(codec, geometry, valTargets.map((t) => ({ probs: posterior(t).probs, present: present(t), reference: linearInterpolate(frame(t - 1), frame(t + 1)), truth: frame(t) })));
   const plan = decoderPlan(alphas);
@@ -384,16 +400,14 @@ async function fillWith(name, key) {
       'flow interpolation': flowInterpolate(a, b),
       'codebook ceiling (true codes)': codec.decode(sliceCodes(codes, t, t + 1)),
     };
-    for (const p of plan) guesses[p.name] = codec.decodeDistribution(dist, { geometry, reference: lin, present: present(t), decoder: p.decoder, alpha: p.alpha, topM: config.decoderTopM });
+    render(plan, dist, lin, t, guesses);
     for (const [method, v] of Object.entries(guesses)) (methods[method] ??= []).push(scoreAll(v, truth, mask));
     if (t === targets[Math.floor(targets.length / 2)] && !strips[`fill-${key}`]) {
       const shown = ['linear', 'flow interpolation', 'rcnn centroid', ...plan.filter((p) => p.alpha !== 1).map((p) => p.name), 'rcnn mbr', 'rcnn mean'];
       strips[`fill-${key}`] = [{ label: 'TRUTH', video: truth }, ...shown.map((m) => ({ label: label(m), video: clamp(guesses[m]) }))];
     }
   }
-  const decoderOf = Object.fromEntries(plan.map((p) => [p.name, p]));
-  const rows = Object.entries(methods).map(([method, list]) => ({ method, ...(decoderOf[method] ? { decoder: decoderOf[method].decoder, alpha: decoderOf[method].alpha } : {}), ...meanRows(list) }));
-  return { model: name, k: codes.k, stride: geometry.stride, targets: targets.length, alphaTargets: valTargets.length, alphas, alphaMse: mse, rows, summary: summarise(rows, 'linear', 'flow interpolation') };
+  return table(plan, methods, { targets: targets.length, alphaTargets: valTargets.length, alphas, alphaMse: mse }, 'linear', 'flow interpolation');
 }
 
 const pixelKeys = [...config.modelKs.map((k) => `${k}/${config.patch}`), ...(config.stride4 ? [`${config.modelKs[0]}/${config.patch / 2}`] : [])];
