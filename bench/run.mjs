@@ -66,7 +66,8 @@ const config = {
     'first 80% of frames train, last 20% test. Networks: phase 1 on the first 7/8 of the training frames, the last 1/8 ' +
     'validating (early stopping and lr on plateau choose the step count; best weights kept), then phase 2: refitSteps more ' +
     'steps on all training frames. Counted models (n-grams, copy-previous) count all training frames; copy-previous fits ' +
-    'its epsilon on the validation frames. Decoder alphas are fitted on validation frames.',
+    'its epsilon on the validation frames; the tuned n-grams count the fit frames, choose their Witten-Bell strengths on the ' +
+    'validation frames, then count all training frames with those strengths. Decoder alphas and mbr change ratios are fitted on validation frames.',
   quantizeKs: quick ? [64, 256] : [256, 1024, 4096, 10000],
   quantizeSample: quick ? 20000 : 100000,
   quantizeMaxIter: quick ? 10 : 12,
@@ -82,9 +83,12 @@ const config = {
   contextFrames: 8,
   evalStride: quick ? 2 : 3,
   alphaTargets: quick ? 3 : 8,
+  // mbr's changeRatio grid, chosen on the validation targets (see fitChangeRatio)
+  changeRatios: [1, 0.8, 0.6, 0.5, 0.4, 0.3, 0.2, 0.1],
   decoderTopM: 16,
-  fillTargets: quick ? 3 : 12,
-  fill: { candidates: 6, sweeps: 2 },
+  fillAlphaTargets: quick ? 2 : 6,
+  fillTargets: quick ? 3 : 8,
+  fill: { candidates: 6, sweeps: 1 },
   motionThreshold: 10,
   seed,
 };
@@ -204,13 +208,14 @@ function networkJobs() {
   const jobs = [];
   const add = (name, k, key, model, extra = {}) =>
     jobs.push({ name, k, key, model, options: { k, softmax: softmax(k), ...shared, ...(model === 'rnn' ? {} : { kernel }), ...extra } });
-  add('rcnn', k1, s8(k1), 'rcnn');
-  if (k2) add('rcnn', k2, s8(k2), 'rcnn');
+  // longest first (seconds of the last full run: 845, 696, 641, 554, 438, 140, 140), so the two lanes end together
   if (config.stride4) add('rcnn (stride 4)', k1, `${k1}/${config.patch / 2}`, 'rcnn');
   add('rcnn plain output', k1, s8(k1), 'rcnn', { copy: false, prior: 'none' });
+  add('rcnn', k1, s8(k1), 'rcnn');
+  if (k2) add('rcnn', k2, s8(k2), 'rcnn');
+  if (k2) add('rcnn plain output', k2, s8(k2), 'rcnn', { copy: false, prior: 'none' });
   add('rnn', k1, s8(k1), 'rnn');
   if (k2) add('rnn', k2, s8(k2), 'rnn');
-  if (k2) add('rcnn plain output', k2, s8(k2), 'rcnn', { copy: false, prior: 'none' });
   return jobs;
 }
 
@@ -218,14 +223,21 @@ const models = new Map(); // `${name}@${key}` -> model
 const codeModelling = await stage('code-models', async () => {
   // every scorer is a CodeModel (@vqvid/core): counted ones first, then the trained networks, scored in one loop
   const scored = []; // { key, name, model, extra }
-  for (const [key, { train, val }] of coded) {
-    const copy = new CopyPreviousModel().fit(sliceCodes(train, 0, nFit), { validation: val });
+  for (const [key, { train, val, fit }] of coded) {
+    const copy = new CopyPreviousModel().fit(fit, { validation: val });
+    // Witten-Bell strengths chosen on validation (counts of the fit frames), then all training frames counted
+    const tuned = (Model) => new Model({ strength: new Model().fit(fit, { validation: val }).strength_ }).fit(train);
     for (const [name, model] of [
       ['unigram', new UnigramModel().fit(train)],
-      ['bigram (same cell)', new BigramModel().fit(train)],
-      ['spatial n-gram', new SpatialNgramModel().fit(train)],
+      ['bigram (same cell), plain Witten-Bell', new BigramModel().fit(train)],
+      ['spatial n-gram, plain Witten-Bell', new SpatialNgramModel().fit(train)],
+      ['bigram (same cell)', tuned(BigramModel)],
+      ['spatial n-gram', tuned(SpatialNgramModel)],
       ['copy-previous (smoothed)', copy],
-    ]) scored.push({ key, name, model, extra: model === copy ? { epsilon: r4(copy.epsilon_) } : {} });
+    ]) {
+      const extra = model === copy ? { epsilon: r4(copy.epsilon_) } : name.includes('Witten') || name === 'unigram' ? {} : { strength: model.strength_.map(r4) };
+      scored.push({ key, name, model, extra });
+    }
   }
   for (const r of await trainAll(networkJobs())) {
     scored.push({ key: r.key, name: r.name, model: r.model, extra: { training: r.train } });
@@ -266,12 +278,34 @@ function absDiff(a, b) {
 
 /** Decoders scored: the four of @vqvid/quantize at alpha 1 (plain stand-ins), and the three that use alpha at their fitted value. */
 const SHARP = new Set(['centroid', 'skip', 'mbr']);
-function decoderPlan(alphas) {
+function decoderPlan(alphas, changeRatio) {
   return [
     ...['centroid', 'skip', 'mbr', 'mean'].map((decoder) => ({ name: `rcnn ${decoder}`, decoder, alpha: 1 })),
     // a fitted alpha of 1 is the plain row already
     ...['skip', 'mbr', 'mean'].filter((decoder) => alphas[decoder] !== 1).map((decoder) => ({ name: `rcnn ${decoder} (alpha ${alphas[decoder]})`, decoder, alpha: alphas[decoder] })),
+    // mbr at its fitted alpha, changing a cell only where that pays by the fitted ratio (1 is the row above)
+    ...(changeRatio !== 1 ? [{ name: `rcnn mbr (alpha ${alphas.mbr}, ratio ${changeRatio})`, decoder: 'mbr', alpha: alphas.mbr, changeRatio }] : []),
   ];
+}
+
+/**
+ * mbr's changeRatio from the validation samples: every ratio of config.changeRatios renders them with mbr at its
+ * fitted alpha. Among the ratios whose mean PSNR is at least the baseline's (the reference frame: copy-last when
+ * predicting, the linear interpolation when filling), the one with the highest mean SSIM; when none is, the one
+ * with the highest SSIM (ties → the larger ratio). Ratio 1 is plain mbr, the row with the best expected squared
+ * error; this row is the structure-safe sharp decoder: it changes a cell only where that pays on validation.
+ */
+function fitChangeRatio(codec, geometry, samples, alpha) {
+  const mean = (list, key) => list.reduce((a, m) => a + m[key], 0) / list.length;
+  const base = samples.map((s) => evaluateFrames(clamp(s.reference), s.truth));
+  const baseline = { psnr: r4(mean(base, 'psnr')), ssim: r4(mean(base, 'ssim')) };
+  const tried = config.changeRatios.map((changeRatio) => {
+    const m = samples.map((s) => evaluateFrames(clamp(codec.decodeDistribution(s.dist, { geometry, reference: s.reference, present: s.present, decoder: 'mbr', alpha, topM: config.decoderTopM, changeRatio })), s.truth));
+    return { changeRatio, psnr: r4(mean(m, 'psnr')), ssim: r4(mean(m, 'ssim')) };
+  });
+  const ok = tried.filter((r) => r.psnr >= baseline.psnr);
+  const pick = (ok.length ? ok : tried).reduce((a, b) => (b.ssim > a.ssim ? b : a));
+  return { changeRatio: pick.changeRatio, baseline, tried };
 }
 
 /**
@@ -284,7 +318,7 @@ function fitAlphas(codec, geometry, samples) {
   const mse = {};
   for (const decoder of ['skip', 'mbr', 'mean']) {
     const r = fitDecoderAlpha(samples.map((s) => ({
-      probs: s.probs, k, present: s.present, reference: codec.referencePatches(s.reference, geometry), centroids, dim, decoder, topM: config.decoderTopM,
+      probs: s.dist.probs, k, present: s.present, reference: codec.referencePatches(s.reference, geometry), centroids, dim, decoder, topM: config.decoderTopM,
       truth: codec.referencePatches(s.truth, geometry),
     })));
     fitted[decoder] = r.alpha;
@@ -302,13 +336,16 @@ function summarise(rows, base, flow) {
   const best = rcnn.reduce((a, b) => (b.psnr > a.psnr ? b : a));
   const sharp = rcnn.filter((r) => r.sharp);
   const bestSharp = sharp.length ? sharp.reduce((a, b) => (b.psnr > a.psnr ? b : a)) : null;
+  // the issue's bar for sharp decoders: PSNR and SSIM both at least the baseline's
+  const both = sharp.filter((r) => r.psnr >= baseRow.psnr && r.ssim >= baseRow.ssim);
+  const bestSharpBoth = both.length ? both.reduce((a, b) => (b.psnr > a.psnr ? b : a)) : null;
   const gap = (r) => (r ? { method: r.method, psnrOverBase: r4(r.psnr - baseRow.psnr), movingPsnrOverBase: r4(r.movingPsnr - baseRow.movingPsnr), ssimOverBase: r4(r.ssim - baseRow.ssim), psnrBelowFlow: r4(flowRow.psnr - r.psnr) } : null);
-  return { baseline: base, best: gap(best), bestSharp: gap(bestSharp) };
+  return { baseline: base, best: gap(best), bestSharp: gap(bestSharp), bestSharpAtLeastBaseOnPsnrAndSsim: gap(bestSharpBoth) };
 }
 
 const strips = {};
 const LABELS = { 'copy-last': 'COPY', copy: 'COPY', linear: 'LINEAR', 'flow extrapolation': 'FLOW', 'flow interpolation': 'FLOW', 'codebook ceiling (true codes)': 'TRUE CODES' };
-const label = (name) => LABELS[name] ?? name.replace(/^rcnn /, 'RCNN ').replace(/ \(alpha ([0-9.]+)\)/, ' A$1').toUpperCase();
+const label = (name) => LABELS[name] ?? name.replace(/^rcnn /, 'RCNN ').replace(/ \(alpha ([0-9.]+)\)/, ' A$1').replace(/ \(alpha ([0-9.]+), ratio ([0-9.]+)\)/, ' A$1 R$2').toUpperCase();
 
 /**
  * What prediction and filling share for one model (key = codec): its codec, codes and geometry, the context
@@ -330,11 +367,14 @@ function pixelSetup(name, key) {
     present,
     /** Every decoder of `plan` on `dist`, `reference` standing for "same code as frame t − 1". */
     render: (plan, dist, reference, t, into) => {
-      for (const p of plan) into[p.name] = codec.decodeDistribution(dist, { geometry, reference, present: present(t), decoder: p.decoder, alpha: p.alpha, topM: config.decoderTopM });
+      for (const p of plan) into[p.name] = codec.decodeDistribution(dist, { geometry, reference, present: present(t), decoder: p.decoder, alpha: p.alpha, topM: config.decoderTopM, changeRatio: p.changeRatio });
     },
     table: (plan, methods, info, base, flow) => {
       const decoderOf = Object.fromEntries(plan.map((p) => [p.name, p]));
-      const rows = Object.entries(methods).map(([method, list]) => ({ method, ...(decoderOf[method] ? { decoder: decoderOf[method].decoder, alpha: decoderOf[method].alpha } : {}), ...meanRows(list) }));
+      const rows = Object.entries(methods).map(([method, list]) => {
+        const d = decoderOf[method];
+        return { method, ...(d ? { decoder: d.decoder, alpha: d.alpha, ...(d.changeRatio !== undefined ? { changeRatio: d.changeRatio } : {}) } : {}), ...meanRows(list) };
+      });
       return { model: name, k: codes.k, stride: geometry.stride, ...info, rows, summary: summarise(rows, base, flow) };
     },
   };
@@ -344,8 +384,10 @@ function pixelSetup(name, key) {
 async function predictWith(name, key) {
   const { codec, codes, geometry, model, context, present, render, table } = pixelSetup(name, key);
   const valTargets = spread(nFit + 2, nTrain - 1, config.alphaTargets);
-  const { alphas, mse } = fitAlphas(codec, geometry, valTargets.map((t) => ({ probs: model.predictDistribution(context(t)).probs, present: present(t), reference: frame(t - 1), truth: frame(t) })));
-  const plan = decoderPlan(alphas);
+  const samples = valTargets.map((t) => ({ dist: model.predictDistribution(context(t)), present: present(t), reference: frame(t - 1), truth: frame(t) }));
+  const { alphas, mse } = fitAlphas(codec, geometry, samples);
+  const ratio = fitChangeRatio(codec, geometry, samples, alphas.mbr);
+  const plan = decoderPlan(alphas, ratio.changeRatio);
   const targets = [];
   for (let t = testStart + 2; t < raw.frames; t += config.evalStride) targets.push(t);
   const methods = {};
@@ -371,7 +413,7 @@ async function predictWith(name, key) {
       ];
     }
   }
-  return table(plan, methods, { targets: targets.length, alphaTargets: valTargets.length, alphas, alphaMse: mse }, 'copy-last', 'flow extrapolation');
+  return table(plan, methods, { targets: targets.length, alphaTargets: valTargets.length, alphas, alphaMse: mse, changeRatio: ratio }, 'copy-last', 'flow extrapolation');
 }
 
 /** `count` frame indices evenly spread over [lo, hi]. */
@@ -384,9 +426,11 @@ function spread(lo, hi, count) {
 async function fillWith(name, key) {
   const { codec, codes, geometry, model, context, present, render, table } = pixelSetup(name, key);
   const posterior = (t) => model.fillDistribution(context(t), sliceCodes(codes, t + 1, t + 2), config.fill);
-  const valTargets = spread(nFit + 1, nTrain - 2, Math.ceil(config.alphaTargets / 2));
-  const { alphas, mse } = fitAlphas(codec, geometry, valTargets.map((t) => ({ probs: posterior(t).probs, present: present(t), reference: linearInterpolate(frame(t - 1), frame(t + 1)), truth: frame(t) })));
-  const plan = decoderPlan(alphas);
+  const valTargets = spread(nFit + 1, nTrain - 2, config.fillAlphaTargets);
+  const samples = valTargets.map((t) => ({ dist: posterior(t), present: present(t), reference: linearInterpolate(frame(t - 1), frame(t + 1)), truth: frame(t) }));
+  const { alphas, mse } = fitAlphas(codec, geometry, samples);
+  const ratio = fitChangeRatio(codec, geometry, samples, alphas.mbr);
+  const plan = decoderPlan(alphas, ratio.changeRatio);
   const targets = spread(testStart + 1, raw.frames - 2, config.fillTargets);
   const methods = {};
   for (const t of targets) {
@@ -407,7 +451,7 @@ async function fillWith(name, key) {
       strips[`fill-${key}`] = [{ label: 'TRUTH', video: truth }, ...shown.map((m) => ({ label: label(m), video: clamp(guesses[m]) }))];
     }
   }
-  return table(plan, methods, { targets: targets.length, alphaTargets: valTargets.length, alphas, alphaMse: mse }, 'linear', 'flow interpolation');
+  return table(plan, methods, { targets: targets.length, alphaTargets: valTargets.length, alphas, alphaMse: mse, changeRatio: ratio }, 'linear', 'flow interpolation');
 }
 
 const pixelKeys = [...config.modelKs.map((k) => `${k}/${config.patch}`), ...(config.stride4 ? [`${config.modelKs[0]}/${config.patch / 2}`] : [])];
@@ -491,6 +535,8 @@ function pixelSection(title, t, picture) {
 ${table(t.rows, ['method', 'psnr', 'ssim', 'sharpness', 'movingPsnr', 'movingSsim', 'movingSharpness', 'sharp'])}
 ${line('Best decoder', s.best)}
 ${line('Best sharp decoder (one candidate per cell, sharpness ≥ ' + s.baseline + ')', s.bestSharp)}
+${line('Best sharp decoder with PSNR and SSIM both ≥ ' + s.baseline + '\'s', s.bestSharpAtLeastBaseOnPsnrAndSsim)}
+mbr change ratio chosen on validation: ${t.changeRatio.changeRatio} (validation ${s.baseline}: PSNR ${t.changeRatio.baseline.psnr}, SSIM ${t.changeRatio.baseline.ssim}; tried ${t.changeRatio.tried.map((r) => `${r.changeRatio}: ${r.psnr}/${r.ssim}`).join(', ')})
 ${picture ? `\n![${title}](${picture})\n` : ''}`;
 }
 function markdown(r) {
@@ -505,9 +551,9 @@ Split: ${r.config.split}
 ${table(r.quantization.rows, ['k', 'stride', 'testPsnr', 'testSsim', 'fitSeconds', 'iterations', 'backend'])}
 ## 2. Code modelling (test bits/code over frames 1..T-1 of the test codes)
 Networks train for a fixed step budget (phase 1 at most ${r.config.fit.epochs} x ${r.config.fit.stepsPerEpoch} steps, then ${r.config.refitSteps} on all training frames).
-${table(r.codeModelling, ['k', 'stride', 'model', 'bitsPerCode', 'perplexity', 'epsilon', 'training.steps', 'training.refitSteps', 'training.bestValBits', 'training.seconds'])}
+${table(r.codeModelling, ['k', 'stride', 'model', 'bitsPerCode', 'perplexity', 'epsilon', 'strength', 'training.steps', 'training.refitSteps', 'training.bestValBits', 'training.seconds'])}
 ## 3. Next-frame prediction (moving = pixels whose value changed by > ${r.config.motionThreshold} from the previous frame)
-Decoders (\`PatchCodec.decodeDistribution\`): *centroid* renders the argmax code; *skip* keeps the last frame's patch where the argmax is the present code; *mbr* picks, per cell, the candidate (last patch or a top-${r.config.decoderTopM} stand-in) with the least expected squared error; *mean* averages the stand-ins by probability. With alpha < 1 a code c ≠ present stands for P + alpha·(centroid − P). "sharp": one candidate per cell and sharpness ≥ copy-last's.
+Decoders (\`PatchCodec.decodeDistribution\`): *centroid* renders the argmax code; *skip* keeps the last frame's patch where the argmax is the present code; *mbr* picks, per cell, the candidate (last patch or a top-${r.config.decoderTopM} stand-in) with the least expected squared error; *mean* averages the stand-ins by probability. With alpha < 1 a code c ≠ present stands for P + alpha·(centroid − P); with ratio r < 1, mbr changes a cell only where the change's expected error is below r × keeping P. "sharp": one candidate per cell and sharpness ≥ copy-last's.
 
 ${r.prediction.map((t) => pixelSection('Next frame', t, r.pictures[`predict-${t.k}-s${t.stride}-strip`])).join('\n')}
 ## 4. Filling the middle frame of each triple (reference: the linear interpolation; the posterior over ${r.config.fill.candidates} candidates per cell from the fill search)

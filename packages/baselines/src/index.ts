@@ -10,7 +10,7 @@ export type { FlowField, OpticalFlowOptions } from './flow';
 export { flowInterpolate, flowExtrapolate } from './flowframes';
 export type { FlowInterpolateOptions } from './flowframes';
 export { CodeNgramModel, UnigramModel, BigramModel, SpatialNgramModel } from './ngram';
-export type { NgramOptions, SpatialNgramOptions } from './ngram';
+export type { NgramOptions, NgramFitOptions, SpatialNgramOptions } from './ngram';
 /** @deprecated the summary type lives in @vqvid/core with the CodeModel interface; this re-export keeps old imports working. */
 export type { CodeEvaluation } from '@vqvid/core';
 export { CopyPreviousModel } from './copyprev';

@@ -70,8 +70,11 @@ function contextOf(v: CodeVolume, t: number, r: number, c: number, neighbours: 0
   return neighbours === 0 ? [] : neighbours === 1 ? four.slice(0, 1) : neighbours === 4 ? four : eight;
 }
 
+/** Smoothing of the reference; `strength` per back-off level (default 1 each). */
+type RefOptions = Required<Omit<NgramOptions, 'strength'>> & { strength?: number[] };
+
 /** Slow reference: list every (context, code) pair, count by filtering, apply the smoothing formulas. */
-function referenceLogProbs(train: CodeVolume[], test: CodeVolume, neighbours: 0 | 1 | 4 | 8, opts: Required<NgramOptions>): number[] {
+function referenceLogProbs(train: CodeVolume[], test: CodeVolume, neighbours: 0 | 1 | 4 | 8, opts: RefOptions): number[] {
   const k = test.k;
   const samples: Array<{ ctx: number[]; x: number }> = [];
   const all: number[] = [];
@@ -87,14 +90,15 @@ function referenceLogProbs(train: CodeVolume[], test: CodeVolume, neighbours: 0 
     const ctx = contextOf(test, t, r, c, neighbours);
     const x = test.codes[(t * test.rows + r) * test.cols + c];
     let p = (all.filter((y) => y === x).length + opts.alpha) / (all.length + opts.alpha * k);
-    for (const len of orders) {
+    for (const [level, len] of orders.entries()) {
+      const strength = opts.strength?.[level] ?? 1;
       const match = samples.filter((s) => s.ctx.slice(0, len).join() === ctx.slice(0, len).join());
       if (match.length === 0) continue;
       const n = match.length;
       const cx = match.filter((s) => s.x === x).length;
       const types = new Set(match.map((s) => s.x)).size;
       p = opts.smoothing === 'witten-bell'
-        ? (cx + types * p) / (n + types)
+        ? (cx + strength * types * p) / (n + strength * types)
         : Math.max(cx - opts.discount, 0) / n + (opts.discount * types / n) * p;
     }
     out.push(Math.log(p));
@@ -109,7 +113,7 @@ describe('log-probs equal a brute-force count-based reference', () => {
 
   test('a volume with thousands of distinct contexts (count arrays grow) matches too', () => {
     const big = [randomVolume(8, 10, 12, 25, 6)];
-    const opts: Required<NgramOptions> = { alpha: 0.5, smoothing: 'witten-bell', discount: 0.75 };
+    const opts: RefOptions = { alpha: 0.5, smoothing: 'witten-bell', discount: 0.75 };
     const m = new SpatialNgramModel({ ...opts, neighbours: 8 }).fit(big);
     // Seen contexts (a slice of the training data) and mostly unseen ones.
     for (const probe of [sliceCodes(big[0], 22, 25), randomVolume(9, 4, 4, 3, 6)]) {
@@ -127,7 +131,7 @@ describe('log-probs equal a brute-force count-based reference', () => {
     test.each([
       { alpha: 0.5, smoothing: 'witten-bell', discount: 0.75 },
       { alpha: 2, smoothing: 'absolute', discount: 0.6 },
-    ] as Array<Required<NgramOptions>>)(`${name}: %o`, (opts) => {
+    ] as Array<RefOptions>)(`${name}: %o`, (opts) => {
       const m = make(opts).fit(train);
       for (const v of [heldOut, train[0]]) {
         const got = Array.from(m.logProb(v));
@@ -144,6 +148,52 @@ describe('log-probs equal a brute-force count-based reference', () => {
       expect(ev.perplexity).toBeCloseTo(Math.exp(nll), 10);
     });
   }
+});
+
+describe('Witten-Bell strength', () => {
+  const K = 5;
+  const train = [randomVolume(21, 4, 5, 8, K)];
+  const heldOut = randomVolume(22, 4, 5, 6, K);
+  const wb: RefOptions = { alpha: 0.5, smoothing: 'witten-bell', discount: 0.75 };
+
+  test('per-level strengths match the reference formula', () => {
+    for (const strength of [[0.2, 7], [3, 0.05]]) {
+      const m = new SpatialNgramModel({ ...wb, strength }).fit(train);
+      const want = referenceLogProbs(train, heldOut, 4, { ...wb, strength });
+      Array.from(m.logProb(heldOut)).forEach((g, i) => expect(g).toBeCloseTo(want[i], 12));
+      const d = m.distribution([1, 2, K, 0, 3]);
+      expect(d.reduce((a, b) => a + b, 0)).toBeCloseTo(1, 12);
+    }
+    // one number stands for every level
+    const one = new SpatialNgramModel({ ...wb, strength: 2.5 }).fit(train);
+    expect(one.strength_).toEqual([2.5, 2.5]);
+    const want = referenceLogProbs(train, heldOut, 4, { ...wb, strength: [2.5, 2.5] });
+    Array.from(one.logProb(heldOut)).forEach((g, i) => expect(g).toBeCloseTo(want[i], 12));
+  });
+
+  test('fit with validation picks the strengths a brute-force grid search over held-out likelihood finds', () => {
+    const tuned = new SpatialNgramModel().fit(train, { validation: heldOut });
+    const [s1, s2] = tuned.strength_;
+    const nllAt = (strength: number[]) => -referenceLogProbs(train, heldOut, 4, { ...wb, strength }).reduce((a, b) => a + b, 0);
+    const best = nllAt([s1, s2]);
+    expect(tuned.evaluate(heldOut).nll * tuned.evaluate(heldOut).count).toBeCloseTo(best, 8);
+    // no point of a log grid over [1/32, 1024]² does better (beyond the search's tolerance)
+    const grid = Array.from({ length: 16 }, (_, i) => Math.exp(Math.log(1 / 32) + (i * Math.log(32 * 1024)) / 15));
+    for (const a of grid) for (const b of grid) expect(nllAt([a, b])).toBeGreaterThan(best - 1e-6 * Math.abs(best));
+    expect(best).toBeLessThan(nllAt([1, 1]));
+    // the counts are the training ones: refitting with the chosen strengths gives the same model
+    const again = new SpatialNgramModel({ strength: tuned.strength_ }).fit(train);
+    expect(Array.from(again.logProb(heldOut))).toEqual(Array.from(tuned.logProb(heldOut)));
+  });
+
+  test('bad strengths and tuning absolute discounting are rejected', () => {
+    expect(() => new SpatialNgramModel({ strength: [1] })).toThrow(expect.objectContaining({ code: 'E_SHAPE', details: expect.objectContaining({ argument: 'opts.strength' }) }));
+    expect(() => new BigramModel({ strength: 0 })).toThrow(expect.objectContaining({ code: 'E_RANGE', details: expect.objectContaining({ argument: 'opts.strength' }) }));
+    expect(() => new BigramModel({ smoothing: 'absolute' }).fit(train, { validation: heldOut })).toThrow(
+      expect.objectContaining({ code: 'E_RANGE', details: expect.objectContaining({ argument: 'opts.validation' }) }),
+    );
+    expect(() => new BigramModel().fit(train, { validation: randomVolume(3, 4, 5, 1, K) })).toThrow(expect.objectContaining({ code: 'E_SHAPE' }));
+  });
 });
 
 /**

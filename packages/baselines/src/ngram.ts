@@ -21,6 +21,30 @@ export interface NgramOptions {
   smoothing?: 'witten-bell' | 'absolute';
   /** Discount D in (0, 1] of absolute discounting; default 0.75. */
   discount?: number;
+  /**
+   * Witten-Bell only: how much weight each back-off level gives the shorter context, as a multiple s of its
+   * distinct-code count T: weight s·T/(c + s·T). One number for every level or one per level above the unigram,
+   * shortest context first; default 1 (plain Witten-Bell). `fit(codes, { validation })` chooses it.
+   */
+  strength?: number | readonly number[];
+}
+
+/**
+ * Options of {@link CodeNgramModel.fit}.
+ * @example
+ * ```ts
+ * const opts: NgramFitOptions = { validation: heldOutCodes };
+ * ```
+ */
+export interface NgramFitOptions {
+  /** Called once per frame counted (stage 'fit', done/total frames). */
+  onProgress?: OnProgress;
+  /**
+   * Held-out codes (Witten-Bell only): after counting, each level's {@link NgramOptions.strength} is chosen to
+   * maximise their likelihood (golden-section search over s in [1/32, 1024] on a log scale, level by level,
+   * two rounds); the counts stay those of `codes`. The chosen values are in {@link CodeNgramModel.strength_}.
+   */
+  validation?: CodeVolume | CodeVolume[];
 }
 
 /**
@@ -63,6 +87,11 @@ export abstract class CodeNgramModel implements CodeModel {
   private readonly alpha: number;
   private readonly smoothing: 'witten-bell' | 'absolute';
   private readonly discount: number;
+  /**
+   * Witten-Bell strength s of each back-off level above the unigram, shortest context first (see
+   * {@link NgramOptions.strength}); set by the options, or by `fit` with validation codes.
+   */
+  strength_: number[];
 
   /**
    * Sets up an unfitted model with the given context shape; subclasses fix `offsets` and `orders`.
@@ -82,6 +111,15 @@ export abstract class CodeNgramModel implements CodeModel {
       fail('E_RANGE', 'opts.smoothing', "'witten-bell' or 'absolute'", this.smoothing);
     }
     assertNumber(this.discount, 'opts.discount', 1e-12, 1);
+    const st = opts.strength ?? 1;
+    if (typeof st === 'number') {
+      assertNumber(st, 'opts.strength', 1e-9, 1e9);
+      this.strength_ = orders.map(() => st);
+    } else {
+      if (!Array.isArray(st) || st.length !== orders.length) fail('E_SHAPE', 'opts.strength', `a number or ${orders.length} numbers (one per back-off level)`, st);
+      st.forEach((v, i) => assertNumber(v, `opts.strength[${i}]`, 1e-9, 1e9));
+      this.strength_ = [...st];
+    }
   }
 
   /**
@@ -98,14 +136,16 @@ export abstract class CodeNgramModel implements CodeModel {
   /**
    * Counts codes and their contexts in one or more volumes (all with the same k, at most 2^20); replaces
    * earlier counts.
-   * @param opts.onProgress called once per frame counted (stage 'fit', done/total frames).
+   * @param opts progress callback, and held-out codes that choose the smoothing strength (see {@link NgramFitOptions}).
    * @returns this, for chaining.
    * @example
    * ```ts
    * const m = new SpatialNgramModel({ neighbours: 8 }).fit([clipA, clipB]);
+   * const tuned = new SpatialNgramModel().fit(fitCodes, { validation: heldOut });
+   * const final = new SpatialNgramModel({ strength: tuned.strength_ }).fit([fitCodes, heldOut]);
    * ```
    */
-  fit(codes: CodeVolume | CodeVolume[], opts: { onProgress?: OnProgress } = {}): this {
+  fit(codes: CodeVolume | CodeVolume[], opts: NgramFitOptions = {}): this {
     const list = Array.isArray(codes) ? codes : [codes];
     if (list.length === 0) fail('E_SHAPE', 'codes', 'at least one CodeVolume', list);
     list.forEach((v, i) => assertCodeVolume(v, Array.isArray(codes) ? `codes[${i}]` : 'codes'));
@@ -134,7 +174,68 @@ export abstract class CodeNgramModel implements CodeModel {
         opts.onProgress?.({ stage: 'fit', done, total, fraction: done / total });
       }
     }
+    if (opts.validation !== undefined) this.tuneStrength(opts.validation);
     return this;
+  }
+
+  /** Chooses each level's Witten-Bell strength by held-out likelihood (see {@link NgramFitOptions.validation}). */
+  private tuneStrength(validation: CodeVolume | CodeVolume[]): void {
+    if (this.smoothing !== 'witten-bell') fail('E_RANGE', 'opts.validation', "only with 'witten-bell' smoothing (it tunes the Witten-Bell strength)", this.smoothing);
+    const list = Array.isArray(validation) ? validation : [validation];
+    if (list.length === 0) fail('E_SHAPE', 'opts.validation', 'at least one CodeVolume', list);
+    list.forEach((v, i) => this.assertScorable(v, Array.isArray(validation) ? `opts.validation[${i}]` : 'opts.validation'));
+    const levels = this.orders.length;
+    if (levels === 0) return;
+    // per held-out cell: the unigram probability, and per level its context's total, types and the pair count
+    const k = this.k_ as number;
+    const cells = list.reduce((n, v) => n + (v.frames - 1) * v.rows * v.cols, 0);
+    const uni = new Float64Array(cells);
+    const stats = new Float64Array(cells * levels * 3);
+    let i = 0;
+    for (const v of list) {
+      this.forEachCell(v, 1, v.frames - 1, (ctx, x) => {
+        uni[i] = (this.unigram_[x] + this.alpha) / (this.unigramTotal_ + this.alpha * k);
+        this.counts_.prefixIds(ctx, this.orders, false, this.ids);
+        for (let l = 0; l < levels; l++) {
+          const id = this.ids[l];
+          const total = this.counts_.contextTotal(id);
+          const at = (i * levels + l) * 3;
+          stats[at] = total;
+          stats[at + 1] = total > 0 ? this.counts_.contextTypes(id) : 0;
+          stats[at + 2] = total > 0 ? this.counts_.pair(id, x) : 0;
+        }
+        i++;
+      });
+    }
+    const s = [...this.strength_];
+    const nll = (): number => {
+      let sum = 0;
+      for (let c = 0; c < cells; c++) {
+        let p = uni[c];
+        for (let l = 0; l < levels; l++) {
+          const at = (c * levels + l) * 3;
+          const total = stats[at];
+          if (total > 0) {
+            const w = s[l] * stats[at + 1];
+            p = (stats[at + 2] + w * p) / (total + w);
+          }
+        }
+        sum -= Math.log(p);
+      }
+      return sum;
+    };
+    const lo = Math.log(1 / 32);
+    const hi = Math.log(1024);
+    for (let round = 0; round < 2; round++) {
+      for (let l = 0; l < levels; l++) {
+        const at = (u: number): number => {
+          s[l] = Math.exp(u);
+          return nll();
+        };
+        s[l] = Math.exp(goldenMin(at, lo, hi, 40));
+      }
+    }
+    this.strength_ = s;
   }
 
   /**
@@ -246,7 +347,7 @@ export abstract class CodeNgramModel implements CodeModel {
     for (let l = 0; l < this.orders.length; l++) {
       const id = this.ids[l];
       const total = counts.contextTotal(id);
-      if (total > 0) p = this.mix(total, counts.contextTypes(id), counts.pair(id, x), p);
+      if (total > 0) p = this.mix(total, counts.contextTypes(id), counts.pair(id, x), p, l);
     }
     return p;
   }
@@ -263,10 +364,10 @@ export abstract class CodeNgramModel implements CodeModel {
       const total = counts.contextTotal(id);
       if (total === 0) continue;
       const types = counts.contextTypes(id);
-      const lower = this.mix(total, types, 0, 1);
+      const lower = this.mix(total, types, 0, 1, l);
       for (let x = 0; x < k; x++) out[x] *= lower;
       counts.forEachPair(id, (x, c) => {
-        out[x] += this.mix(total, types, c, 0);
+        out[x] += this.mix(total, types, c, 0, l);
       });
     }
     return out;
@@ -274,10 +375,13 @@ export abstract class CodeNgramModel implements CodeModel {
 
   /**
    * Smoothed p(x | h) from the context's total count and distinct codes, x's count c in it and the
-   * lower-order probability pLower.
+   * lower-order probability pLower, at back-off level `level`.
    */
-  private mix(total: number, types: number, c: number, pLower: number): number {
-    if (this.smoothing === 'witten-bell') return (c + types * pLower) / (total + types);
+  private mix(total: number, types: number, c: number, pLower: number, level: number): number {
+    if (this.smoothing === 'witten-bell') {
+      const w = this.strength_[level] * types;
+      return (c + w * pLower) / (total + w);
+    }
     return Math.max(c - this.discount, 0) / total + ((this.discount * types) / total) * pLower;
   }
 
@@ -314,6 +418,33 @@ export abstract class CodeNgramModel implements CodeModel {
     if (codes.k !== k) fail('E_SHAPE', `${arg}.k`, `${k} (the fitted k)`, codes.k);
     if (codes.frames < 2) fail('E_SHAPE', `${arg}.frames`, 'at least 2 (frame 0 is only context)', codes.frames);
   }
+}
+
+/** Minimum of a unimodal f on [lo, hi] by golden-section search, `iters` shrinks; returns the abscissa. */
+function goldenMin(f: (u: number) => number, lo: number, hi: number, iters: number): number {
+  const g = (Math.sqrt(5) - 1) / 2;
+  let a = lo;
+  let b = hi;
+  let x1 = b - g * (b - a);
+  let x2 = a + g * (b - a);
+  let f1 = f(x1);
+  let f2 = f(x2);
+  for (let i = 0; i < iters; i++) {
+    if (f1 <= f2) {
+      b = x2;
+      x2 = x1;
+      f2 = f1;
+      x1 = b - g * (b - a);
+      f1 = f(x1);
+    } else {
+      a = x1;
+      x1 = x2;
+      f1 = f2;
+      x2 = a + g * (b - a);
+      f2 = f(x2);
+    }
+  }
+  return f1 <= f2 ? x1 : x2;
 }
 
 /** Largest vocabulary: keeps the numeric count keys exact (see SparseCounts). */

@@ -142,6 +142,8 @@ export interface RenderDistributionOptions {
   alpha?: number;
   /** Candidates per cell (default 16). */
   topM?: number;
+  /** 'mbr' only, in (0, 1]: a cell changes only when that cuts its expected error below changeRatio × keeping it (default 1). */
+  changeRatio?: number;
 }
 
 /**

@@ -246,7 +246,7 @@ export class RCNN implements CodeModel {
     for (let s = 0; s < steps; s++) {
       const probs = probsOf(this.parts.nextLogProbs(h, present, s === steps - 1));
       const dist = { rows: context.rows, cols: context.cols, k: this.config.k, probs };
-      const frame = opts.codec.decodeDistribution(dist, { geometry, reference, present, decoder: opts.decoder, alpha: opts.alpha, topM: opts.topM });
+      const frame = opts.codec.decodeDistribution(dist, { geometry, reference, present, decoder: opts.decoder, alpha: opts.alpha, topM: opts.topM, changeRatio: opts.changeRatio });
       frames.push(frame);
       reference = frame;
       const codes = argmaxCodes(probs, n, this.config.k);
@@ -277,7 +277,7 @@ export class RCNN implements CodeModel {
     const pb = b.data.subarray(0, size);
     const mid: Video = { width: a.width, height: a.height, frames: 1, data: Float32Array.from(pa, (v, i) => (v + pb[i]) / 2) };
     const probs = dist.probs!;
-    return opts.codec.decodeDistribution({ rows: dist.rows, cols: dist.cols, k: dist.k, probs }, { geometry, reference: mid, present: lastFrame(before), decoder: opts.decoder, alpha: opts.alpha, topM: opts.topM });
+    return opts.codec.decodeDistribution({ rows: dist.rows, cols: dist.cols, k: dist.k, probs }, { geometry, reference: mid, present: lastFrame(before), decoder: opts.decoder, alpha: opts.alpha, topM: opts.topM, changeRatio: opts.changeRatio });
   }
 
   /**
@@ -429,6 +429,8 @@ export interface RenderOptions {
   alpha?: number;
   /** Candidates per cell (default 16). */
   topM?: number;
+  /** 'mbr' only, in (0, 1]: change a cell only when that cuts its expected error below this factor × keeping it (default 1). */
+  changeRatio?: number;
 }
 
 /**

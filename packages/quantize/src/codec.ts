@@ -284,7 +284,7 @@ export class PatchCodec implements FrameRenderer {
    * @param dist `{ rows, cols, k, probs }`, probs [rows*cols, k] row-major (e.g. `model.predictDistribution`).
    * @param options `geometry` of the codes the prediction continues; `reference`, a video whose last frame
    * (0..255) stands for the event "same code as `present`"; `present`, each cell's code in that frame;
-   * `decoder` (default 'mbr'), `alpha` (default 1) and `topM` as in {@link decodeCells}.
+   * `decoder` (default 'mbr'), `alpha` (default 1), `topM` and `changeRatio` as in {@link decodeCells}.
    * @example
    * ```ts
    * const dist = model.predictDistribution(context);
@@ -292,13 +292,13 @@ export class PatchCodec implements FrameRenderer {
    * ```
    */
   decodeDistribution(dist: CellDistribution, options: DecodeDistributionOptions): Video {
-    const { geometry, reference, present, decoder = DEFAULT_DECODER, alpha = 1, topM } = options;
+    const { geometry, reference, present, decoder = DEFAULT_DECODER, alpha = 1, topM, changeRatio } = options;
     const g = this.geometryOf({ rows: dist.rows, cols: dist.cols, frames: 1, k: dist.k, codes: new Uint16Array(dist.rows * dist.cols), geometry });
     const patches = this.referencePatches(reference, g);
     const cells = dist.rows * dist.cols;
     if (present === undefined || present.length !== cells) fail('E_SHAPE', 'present', `${cells} codes (one per cell)`, present?.length);
     const { k, dim, centroids } = this.codebook;
-    const data = decodeCells({ probs: dist.probs, k, present, reference: patches, centroids, dim, decoder, alpha, topM });
+    const data = decodeCells({ probs: dist.probs, k, present, reference: patches, centroids, dim, decoder, alpha, topM, changeRatio });
     const grid: PatchGrid = { size: g.patch, stride: g.stride, rows: dist.rows, cols: dist.cols, frames: 1, data };
     return toPixels(grid, g);
   }

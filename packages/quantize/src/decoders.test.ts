@@ -25,6 +25,7 @@ function randomCase(seed: number, opts: { cells?: number; levels?: number } = {}
   return {
     probs, k, present, dim, reference: normals(cells * dim), centroids: normals(k * dim),
     alpha: rng.next() < 0.3 ? 1 : rng.next(), topM: 1 + rng.int(k),
+    changeRatio: rng.next() < 0.4 ? 1 : 0.05 + 0.95 * rng.next(),
   };
 }
 
@@ -54,7 +55,11 @@ function referenceDecode(o: DecodeCellsOptions): Float64Array {
     if (decoder === 'centroid') y = C(order[0]);
     else if (decoder === 'skip') y = z(order[0]);
     else if (decoder === 'mean') y = P.map((_, j) => set.reduce((s, c) => s + (p[c] / mass) * z(c)[j], 0));
-    else y = set.map(z).reduce((best, cand) => (risk(cand) < risk(best) ? cand : best));
+    else {
+      y = set.map(z).reduce((best, cand) => (risk(cand) < risk(best) ? cand : best));
+      // a change must beat changeRatio × the risk of keeping P
+      if (y !== P && !(risk(y) < (o.changeRatio ?? 1) * risk(P))) y = P;
+    }
     out.set(y, cell * dim);
   }
   return out;
@@ -77,7 +82,7 @@ describe('decodeCells agrees with the slow reference', () => {
       expectClose(decodeCells(o), referenceDecode(o));
       const full = { ...o, topM: o.k };
       expectClose(decodeCells(full), referenceDecode(full));
-      const byDefault = { ...o, topM: undefined, alpha: undefined };
+      const byDefault = { ...o, topM: undefined, alpha: undefined, changeRatio: undefined };
       expectClose(decodeCells(byDefault), referenceDecode(byDefault));
     }
   });
@@ -138,6 +143,18 @@ describe('hand-made cases', () => {
     const mean = decodeCells({ ...o, probs, decoder: 'mean', alpha: 0.6 });
     const mbr = decodeCells({ ...o, probs, decoder: 'mbr', alpha: 0.6 });
     expect(Array.from(mean)).toEqual(Array.from(mbr));
+  });
+
+  test("'mbr' with changeRatio keeps P unless a change cuts the expected error by that factor", () => {
+    // one value per patch: P = 0, present code 0; code 1's centroid 1 has probability 0.9
+    const o = { k: 2, dim: 1, present: [0], reference: Float32Array.from([0]), centroids: Float32Array.from([5, 1]), decoder: 'mbr' as const, probs: Float32Array.from([0.1, 0.9]) };
+    // R(P) = 0.9·1² = 0.9, R(centroid 1) = 0.1·1² = 0.1: a change wins at any ratio above 0.1/0.9
+    expect(Array.from(decodeCells(o))).toEqual([1]);
+    expect(Array.from(decodeCells({ ...o, changeRatio: 0.12 }))).toEqual([1]);
+    expect(Array.from(decodeCells({ ...o, changeRatio: 0.1 }))).toEqual([0]);
+    expect(Array.from(decodeCells({ ...o, changeRatio: 0.05 }))).toEqual([0]);
+    expectError(() => decodeCells({ ...o, changeRatio: 0 }), 'E_RANGE', 'changeRatio');
+    expectError(() => decodeCells({ ...o, changeRatio: 1.5 }), 'E_RANGE', 'changeRatio');
   });
 
   test("'mbr' breaks equal risks towards P, then the lower code", () => {

@@ -57,6 +57,12 @@ export interface DecodeCellsOptions {
   alpha?: number;
   /** Candidates per cell besides `present`, in [1, k]; default min(16, k). */
   topM?: number;
+  /**
+   * 'mbr' only, in (0, 1]: a cell leaves its reference patch P only for a candidate whose expected squared
+   * error is below changeRatio × P's (default 1: plain minimum Bayes risk). Smaller values keep P unless the
+   * model is confident that a change pays, trading a little expected error for fewer wrong changes.
+   */
+  changeRatio?: number;
 }
 
 /**
@@ -65,8 +71,9 @@ export interface DecodeCellsOptions {
  * - 'centroid': the centroid of the argmax code (ignores `reference` and `alpha`); ties → lowest code.
  * - 'skip': the argmax code c*; P when c* is the present code, else z_{c*}.
  * - 'mbr': minimum Bayes risk among the candidates, argmin over y ∈ {z_c : c ∈ S} of
- *   Σ_{c∈S} p̃_c ‖y − z_c‖²; it picks one candidate and never averages, so it stays sharp. Ties → P, then
- *   the lower code.
+ *   R(y) = Σ_{c∈S} p̃_c ‖y − z_c‖²; it picks one candidate and never averages, so it stays sharp. Ties → P,
+ *   then the lower code. With `changeRatio` r < 1 the best other candidate y replaces P only when
+ *   R(y) < r·R(P).
  * - 'mean': m = Σ_{c∈S} p̃_c z_c, the squared-error optimum within S (blurry where the model is unsure).
  *
  * Throws E_SHAPE/E_DTYPE on arrays of the wrong type or length and E_RANGE on bad values.
@@ -78,7 +85,7 @@ export interface DecodeCellsOptions {
  */
 export function decodeCells(o: DecodeCellsOptions): Float32Array {
   const shape = validateInputs(o, '');
-  return decodeCandidates(shape, selectCandidates(o, shape), o.decoder, o.alpha ?? 1);
+  return decodeCandidates(shape, selectCandidates(o, shape), o.decoder, o.alpha ?? 1, o.changeRatio ?? 1);
 }
 
 /**
@@ -134,7 +141,7 @@ export function fitDecoderAlpha(samples: DecoderAlphaSample[], opts: { grid?: nu
     // Candidates and weights do not depend on alpha: select once, decode once per grid value.
     const candidates = selectCandidates(s, shape);
     grid.forEach((alpha, g) => {
-      const y = decodeCandidates(shape, candidates, s.decoder, alpha);
+      const y = decodeCandidates(shape, candidates, s.decoder, alpha, s.changeRatio ?? 1);
       for (let j = 0; j < y.length; j++) sse[g] += (y[j] - s.truth[j]) ** 2;
     });
     values += s.truth.length;
@@ -182,6 +189,10 @@ function validateInputs(o: DecodeCellsOptions, arg: string): DecodeShape {
   const { k, dim } = o;
   if (o.alpha !== undefined) assertNumber(o.alpha, name('alpha'), 0, 1);
   if (o.topM !== undefined) assertInt(o.topM, name('topM'), 1, k);
+  if (o.changeRatio !== undefined) {
+    assertNumber(o.changeRatio, name('changeRatio'), 0, 1);
+    if (!(o.changeRatio > 0)) fail('E_RANGE', name('changeRatio'), 'a number in (0, 1]', o.changeRatio);
+  }
   if (!(o.probs instanceof Float32Array)) fail('E_DTYPE', name('probs'), 'a Float32Array', o.probs);
   const cells = o.probs.length / k;
   if (!Number.isInteger(cells)) fail('E_SHAPE', name('probs.length'), `a multiple of k = ${k}`, o.probs.length);
@@ -282,7 +293,7 @@ function fillTopM(p: Float32Array, heap: Int32Array): number {
   return m;
 }
 
-function decodeCandidates(shape: DecodeShape, cand: Candidates, decoder: DecoderName, alpha: number): Float32Array {
+function decodeCandidates(shape: DecodeShape, cand: Candidates, decoder: DecoderName, alpha: number, changeRatio: number): Float32Array {
   const { cells, dim, present, reference, centroids } = shape;
   const out = new Float32Array(cells * dim);
   const mean = new Float64Array(dim);
@@ -309,10 +320,15 @@ function decodeCandidates(shape: DecodeShape, cand: Candidates, decoder: Decoder
     const base = cell * cand.width;
     const n = cand.count[cell];
     mean.fill(0);
+    // Σ p̃_c ‖z_c‖², the constant part of every candidate's risk (needed only to compare risks by ratio)
+    let spread = 0;
     for (let s = 0; s < n; s++) {
       const w = cand.weights[base + s];
       standIn(cell, cand.codes[base + s], z);
-      for (let j = 0; j < dim; j++) mean[j] += w * z[j];
+      for (let j = 0; j < dim; j++) {
+        mean[j] += w * z[j];
+        spread += w * z[j] * z[j];
+      }
     }
     if (decoder === 'mean') {
       out.set(mean, at);
@@ -321,16 +337,20 @@ function decodeCandidates(shape: DecodeShape, cand: Candidates, decoder: Decoder
     // Σ p̃_c ‖y − z_c‖² = ‖y‖² − 2 y·m + const, so one pass over the candidates suffices.
     let pick = cand.codes[base];
     let bestRisk = Infinity;
+    let keepRisk = Infinity;
     for (let s = 0; s < n; s++) {
       const code = cand.codes[base + s];
       standIn(cell, code, z);
       let risk = 0;
       for (let j = 0; j < dim; j++) risk += z[j] * (z[j] - 2 * mean[j]);
+      if (s === 0) keepRisk = risk;
       if (risk < bestRisk) {
         bestRisk = risk;
         pick = code;
       }
     }
+    // slot 0 is P: a change must beat changeRatio × R(P), whole risks (the constant added back)
+    if (changeRatio < 1 && pick !== cand.codes[base] && !(bestRisk + spread < changeRatio * (keepRisk + spread))) pick = cand.codes[base];
     out.set(standIn(cell, pick, z), at);
   }
   return out;
