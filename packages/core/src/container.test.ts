@@ -1,5 +1,6 @@
 import { packContainer, unpackContainer, crc32 } from './container';
 import { VqvidError } from './errors';
+import { setWord } from './test-helpers';
 
 describe('container', () => {
   const arrays = { a: Float32Array.from([1.5, -2, 3]), b: Uint16Array.from([1, 2, 3, 65535, 7]), c: Int32Array.from([-5]) };
@@ -32,8 +33,8 @@ describe('container', () => {
   it('rejects the wrong kind and a newer version with distinct codes', () => {
     const bytes = packContainer('thing', {}, {});
     expect(() => unpackContainer(bytes, 'other')).toThrow(/expected a other/);
-    const v2 = bytes.slice();
-    new DataView(v2.buffer).setUint32(4, 99, true);
+    // a genuine newer file: its checksum is valid (a version without one is a flipped byte: E_FORMAT)
+    const v2 = setWord(bytes, 4, 99, true);
     try {
       unpackContainer(v2, 'thing');
       throw new Error('no throw');

@@ -1,4 +1,5 @@
 import { VqvidError } from './errors';
+import { checkSchema, type Schema } from './schema';
 
 /**
  * vqvid's binary container: magic "VQVD", format version, a JSON header and typed-array payloads, with a
@@ -50,7 +51,8 @@ export function crc32(bytes: Uint8Array): number {
   return (c ^ 0xffffffff) >>> 0;
 }
 
-const pad4 = (n: number) => (n + 3) & ~3;
+// arithmetic, not bitwise: lengths read from a file may exceed 32 bits
+const pad4 = (n: number) => Math.ceil(n / 4) * 4;
 
 /**
  * Packs a kind tag, a JSON header and named typed arrays into one checksummed byte buffer.
@@ -80,9 +82,30 @@ export function packContainer(kind: string, header: Record<string, unknown>, arr
   return out;
 }
 
+/** What the container's own JSON holds: the kind tag, the caller's header, and the layout of the arrays. */
+const META_SCHEMA: Schema = {
+  type: 'object',
+  fields: {
+    kind: { type: 'string' },
+    header: { type: 'object' },
+    arrays: {
+      type: 'array',
+      items: {
+        type: 'object',
+        fields: {
+          name: { type: 'string' },
+          dtype: { type: 'string', oneOf: Object.keys(CTORS) },
+          length: { type: 'integer', min: 0, max: Number.MAX_SAFE_INTEGER },
+        },
+      },
+    },
+  },
+};
+
 /**
- * Reads bytes written by {@link packContainer}; throws E_FORMAT on a wrong magic, kind, truncation or checksum,
- * and E_VERSION on a newer container version.
+ * Reads bytes written by {@link packContainer}; throws E_FORMAT on a wrong magic, checksum (checked before
+ * anything else is read, so a flipped byte anywhere is reported as such), kind, a malformed layout or one that
+ * does not match the bytes, and E_VERSION on a checksum-valid file of another container version.
  * @example
  * ```ts
  * const { header, arrays } = unpackContainer(bytes, 'codebook', 'codebook.vqcb');
@@ -93,9 +116,12 @@ export function unpackContainer(
   kind: string,
   source = 'input',
 ): {
-  /** The JSON header given to {@link packContainer}. */
+  /** The JSON header given to {@link packContainer} (a plain object). */
   header: Record<string, unknown>;
-  /** The stored typed arrays by name, with the dtype and length they were packed with. */
+  /**
+   * The stored typed arrays by name, with the dtype and length they were packed with (an object without a
+   * prototype, so only stored names are found).
+   */
   arrays: Record<string, StoredArray>;
 } {
   const bad = (why: string): never => {
@@ -105,33 +131,45 @@ export function unpackContainer(
   if (bytes.length < 16) bad(`only ${bytes.length} bytes`);
   for (let i = 0; i < 4; i++) if (bytes[i] !== MAGIC[i]) bad('wrong magic, expected "VQVD"');
   const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const size = bytes.length - 4;
+  // the checksum first: a flipped byte in the version field must read as corruption, not as a future version
+  if (crc32(bytes.subarray(0, size)) !== dv.getUint32(size, true)) bad('checksum mismatch: truncated or corrupt');
   const version = dv.getUint32(4, true);
   if (version !== CONTAINER_VERSION) {
     throw new VqvidError('E_VERSION', `${source}: container version ${version}, this build reads version ${CONTAINER_VERSION}`, { source });
   }
-  const size = bytes.length - 4;
-  if (crc32(bytes.subarray(0, size)) !== dv.getUint32(size, true)) bad('checksum mismatch: truncated or corrupt');
   const jsonLen = dv.getUint32(8, true);
-  if (12 + jsonLen > size) bad('header runs past the end');
-  let meta: { kind: string; header: Record<string, unknown>; arrays: ArrayInfo[] };
+  if (12 + pad4(jsonLen) > size) bad('header runs past the end');
+  let meta: unknown;
   try {
-    meta = JSON.parse(new TextDecoder().decode(bytes.subarray(12, 12 + jsonLen)));
+    meta = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(bytes.subarray(12, 12 + jsonLen)));
   } catch {
     return bad('header is not JSON');
   }
-  if (meta.kind !== kind) bad(`holds a ${JSON.stringify(meta.kind)}, expected a ${kind}`);
+  checkSchema(meta, META_SCHEMA, 'container', source);
+  const { kind: found, header, arrays: infos } = meta as { kind: string; header: Record<string, unknown>; arrays: ArrayInfo[] };
+  if (found !== kind) bad(`holds a ${JSON.stringify(found)}, expected a ${kind}`);
+  // lengths first, against the bytes there are: nothing is allocated for a layout the file cannot hold
   let off = 12 + pad4(jsonLen);
-  const arrays: Record<string, StoredArray> = {};
-  for (const info of meta.arrays ?? []) {
+  const names = new Set<string>();
+  for (const info of infos) {
+    if (names.has(info.name)) bad(`array ${JSON.stringify(info.name)} stored twice`);
+    names.add(info.name);
+    const nbytes = info.length * CTORS[info.dtype].BYTES_PER_ELEMENT;
+    if (off + nbytes > size) bad(`array ${JSON.stringify(info.name)} runs past the end`);
+    off += pad4(nbytes);
+  }
+  if (off !== size) bad(`${size - off} bytes after the last array`);
+  off = 12 + pad4(jsonLen);
+  const arrays: Record<string, StoredArray> = Object.create(null);
+  for (const info of infos) {
     const Ctor = CTORS[info.dtype];
-    if (!Ctor) bad(`unknown dtype ${JSON.stringify(info.dtype)}`);
     const nbytes = info.length * Ctor.BYTES_PER_ELEMENT;
-    if (off + nbytes > size) bad(`array ${info.name} runs past the end`);
     // copy so the result is aligned and independent of the input buffer
     const copy = new Uint8Array(nbytes);
     copy.set(bytes.subarray(off, off + nbytes));
     arrays[info.name] = new Ctor(copy.buffer);
     off += pad4(nbytes);
   }
-  return { header: meta.header ?? {}, arrays };
+  return { header, arrays };
 }

@@ -21,6 +21,8 @@ export {
 export { Rng } from './rng';
 export { packContainer, unpackContainer, crc32, CONTAINER_VERSION } from './container';
 export type { StoredArray } from './container';
+export { checkSchema, isPlainObject, ownValue } from './schema';
+export type { Schema } from './schema';
 export { writeFileAtomic, readFileChecked } from './fs';
 export { writeCodes, readCodes } from './codes-file';
 export type { SavedCodes } from './codes-file';

@@ -1,9 +1,9 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { assertCodeVolume, fail, Rng } from '@vqvid/core';
+import { assertCodeVolume, fail, Rng, VqvidError } from '@vqvid/core';
 import type { CodeVolume, StoredArray } from '@vqvid/core';
 import type { ModelConfig } from './config';
 import { Network } from './network';
-import { createOutputLayer, MixtureOutput, type OutputLayer, SparseBigram } from './output';
+import { createOutputLayer, MixtureOutput, type OutputLayer, outputVariableSizes, SparseBigram } from './output';
 import { takeF32 } from './persist';
 
 /**
@@ -166,6 +166,55 @@ export class ModelParts {
     this.out?.dispose();
     this.out = null;
   }
+}
+
+/**
+ * Names and sizes of the network's weights for `config`, in the order Network creates them, computed
+ * without allocating (the loader checks a file against them before building anything).
+ */
+export function networkWeightSizes(config: ModelConfig): [name: string, size: number][] {
+  const { k, embedDim, hidden, kernel, layers, cell } = config;
+  const gates = cell === 'gru' ? 3 : 1;
+  const out: [string, number][] = [['embedding', k * embedDim]];
+  let cin = embedDim;
+  for (let l = 0; l < layers; l++) {
+    const last = l === layers - 1;
+    const cout = last ? gates * hidden : hidden;
+    out.push([`conv${l}.w`, kernel * kernel * cin * cout]);
+    if (!last) out.push([`conv${l}.b`, cout]);
+    cin = cout;
+  }
+  if (cell === 'gru') out.push(['rec.wzr', hidden * 2 * hidden], ['rec.wn', hidden * hidden]);
+  else out.push(['rec.w', hidden * hidden]);
+  out.push(['rec.b', gates * hidden]);
+  return out;
+}
+
+/**
+ * Checks that `arrays` hold every weight a model of `config` with the saved output configuration has, each of
+ * the right size, before any tensor is built: a file whose config claims more parameters than it holds is
+ * refused with E_FORMAT (naming `source`) without allocating them.
+ */
+export function checkStoredWeights(
+  config: ModelConfig,
+  savedOutput: Record<string, unknown>,
+  arrays: Record<string, StoredArray>,
+  source: string,
+  prefix = '',
+): void {
+  const { softmax: kind, k, hidden, classes, direct, copy, prior } = config;
+  const outSizes = outputVariableSizes({ kind, k, hidden, seed: 0, classes, config: savedOutput, direct, copy, prior });
+  const expected: [string, number][] = [
+    ...networkWeightSizes(config).map(([name, size]): [string, number] => [`${prefix}w:${name}`, size]),
+    ...outSizes.map((size, i): [string, number] => [`${prefix}out:${i}`, size]),
+  ];
+  const total = expected.reduce((sum, [, size]) => sum + size, 0);
+  let held = 0;
+  for (const [name] of expected) if (arrays[name] instanceof Float32Array) held += arrays[name].length;
+  if (held !== total) {
+    throw new VqvidError('E_FORMAT', `${source}: the config implies ${total} weights in ${expected.length} arrays, the file holds ${held}`, { source });
+  }
+  for (const [name, size] of expected) takeF32(arrays, name, size, source);
 }
 
 /** Frame `t` of `codes` as an int32 [1, rows, cols] tensor. */

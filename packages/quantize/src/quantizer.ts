@@ -1,7 +1,7 @@
 import {
   type Codebook, type CodeVolume, type OnProgress, type PatchGrid, Rng, VqvidError, assertCodeVolume, assertCodebook,
-  assertFinite, assertInt, assertNumber, assertPatchGrid, fail, packContainer, readFileChecked, unpackContainer,
-  writeFileAtomic,
+  assertFinite, assertInt, assertNumber, assertPatchGrid, checkSchema, fail, packContainer, readFileChecked, type Schema,
+  unpackContainer, writeFileAtomic,
 } from '@vqvid/core';
 import type { AssignBackend, BackendName, BackendRequest } from './assign';
 import { BACKEND_ALIASES, BACKEND_NAMES, createBackend } from './backends';
@@ -315,13 +315,17 @@ export class Quantizer {
    */
   static async load(path: string, extra: Partial<Pick<QuantizerOptions, 'backend' | 'onProgress' | 'gpu' | 'log'>> = {}): Promise<Quantizer> {
     const { header, arrays } = unpackContainer(await readFileChecked(path), 'codebook', path);
+    checkSchema(header, CODEBOOK_HEADER, 'header', path);
+    const h = header as unknown as StoredHeader;
     return asFormat(path, () => {
-      const h = header as Record<string, any>; // shapes are checked by restore()
-      if (h.format !== 'vqvid-quantizer') fail('E_FORMAT', 'header.format', "'vqvid-quantizer'", h.format);
-      const sizes = arrays.clusterSizes;
-      if (!(sizes instanceof Int32Array)) fail('E_FORMAT', 'clusterSizes', 'an int32 array', sizes);
-      const book = { k: h.k, dim: h.dim, centroids: arrays.centroids as Float32Array, meta: h.meta }; // restore() checks the dtype
-      return Quantizer.restore(h.options, book, { ...h.stats, clusterSizes: Array.from(sizes) }, extra);
+      const { centroids, clusterSizes: sizes } = arrays;
+      if (!(centroids instanceof Float32Array) || centroids.length !== h.k * h.dim) fail('E_FORMAT', 'centroids', `${h.k * h.dim} (k·dim) float32 values`, centroids);
+      if (!(sizes instanceof Int32Array) || sizes.length !== h.k) fail('E_FORMAT', 'clusterSizes', `${h.k} (k) int32 values`, sizes);
+      // only the stored fit options: a file cannot set runtime hooks (log, gpu, onProgress) or the backend
+      const { k, seed, init, maxIter, tol, batchSize } = h.options;
+      const options = batchSize === undefined ? { k, seed, init, maxIter, tol } : { k, seed, init, maxIter, tol, batchSize };
+      const stats = { inertia: h.stats.inertia ?? NaN, iterations: h.stats.iterations, inertiaHistory: h.stats.inertiaHistory, clusterSizes: Array.from(sizes) };
+      return Quantizer.restore(options, { k: h.k, dim: h.dim, centroids, meta: h.meta }, stats, extra);
     });
   }
 
@@ -402,12 +406,57 @@ export function toRows(points: PatchInput, arg: string): { rows: Rows; grid?: Pa
   return { rows, grid, size: geometry.size, stride: geometry.size === undefined ? undefined : (geometry.stride ?? geometry.size) };
 }
 
-/** Runs `f`, turning any shape/range complaint about stored data into E_FORMAT that names the source. */
+/** Runs `f`, turning any complaint about stored data into E_FORMAT that names the source. */
 function asFormat<T>(source: string, f: () => T): T {
   try {
     return f();
   } catch (e) {
-    if (e instanceof VqvidError && e.code !== 'E_FORMAT') throw new VqvidError('E_FORMAT', `${source}: not a valid quantizer (${e.message})`, { source });
+    if (e instanceof VqvidError && !(e.code === 'E_FORMAT' && e.message.startsWith(`${source}:`))) {
+      throw new VqvidError('E_FORMAT', `${source}: not a valid quantizer (${e.message})`, { source });
+    }
     throw e;
   }
+}
+
+// The codebook file's header, checked by core's hand-written checkSchema (no dependency, exact messages naming
+// the file and field) before anything is built; ranges of the options are then checked by the constructor.
+const INTEGER: Schema = { type: 'integer' };
+const CODEBOOK_HEADER: Schema = {
+  type: 'object',
+  fields: {
+    format: { type: 'string', oneOf: ['vqvid-quantizer'] },
+    version: { type: 'integer', min: 1, max: 1 },
+    options: {
+      type: 'object',
+      fields: {
+        k: INTEGER,
+        seed: INTEGER,
+        init: { type: 'string', oneOf: ['kmeans++', 'random'] },
+        maxIter: INTEGER,
+        tol: { type: 'number' },
+        batchSize: { ...INTEGER, optional: true },
+      },
+    },
+    k: { type: 'integer', min: 1, max: 1 << 24 },
+    dim: { type: 'integer', min: 1 },
+    meta: { type: 'object' },
+    stats: {
+      type: 'object',
+      fields: {
+        // NaN and Infinity come back from JSON as null
+        inertia: { type: 'number', nullable: true },
+        iterations: { type: 'integer', min: 0 },
+        inertiaHistory: { type: 'array', items: { type: 'number', nullable: true } },
+      },
+    },
+  },
+};
+
+/** A codebook file's header once CODEBOOK_HEADER passed. */
+interface StoredHeader {
+  options: QuantizerJSON['options'];
+  k: number;
+  dim: number;
+  meta: Record<string, unknown>;
+  stats: { inertia: number | null; iterations: number; inertiaHistory: number[] };
 }

@@ -80,8 +80,8 @@ export class FactoredSoftmax implements OutputLayer {
     this.bc = zeroVariable(this.sizes.length);
     this.wx = randomVariable(rng, hidden, k);
     this.bx = zeroVariable(k);
-    this.dc = direct ? tf.variable(tf.zeros([k, this.sizes.length]), true) : null;
-    this.dx = direct ? tf.variable(tf.zeros([k, k]), true) : null;
+    this.dc = direct ? zeroVariable(k, this.sizes.length) : null;
+    this.dx = direct ? zeroVariable(k, k) : null;
     this.variables = [this.wc, this.bc, this.wx, this.bx, ...(direct ? [this.dc!, this.dx!] : [])];
   }
 

@@ -34,7 +34,7 @@ export class FullSoftmax implements OutputLayer {
   ) {
     this.w = randomVariable(new Rng(seed), hidden, k);
     this.b = zeroVariable(k);
-    this.d = direct ? tf.variable(tf.zeros([k, k]), true) : null;
+    this.d = direct ? zeroVariable(k, k) : null;
     this.variables = this.d ? [this.w, this.b, this.d] : [this.w, this.b];
   }
 

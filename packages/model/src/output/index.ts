@@ -4,7 +4,7 @@
  */
 import { assertInt, fail } from '@vqvid/core';
 import { registerCpuKernels, registerWasmKernels } from '../kernels';
-import { assignClasses, classesFromClassOf } from './classes';
+import { assignClasses, type ClassAssignment, classesFromClassOf } from './classes';
 import { FactoredSoftmax } from './factored';
 import { FullSoftmax } from './full';
 import { MAX_DIRECT_K, type OutputLayer } from './layer';
@@ -61,26 +61,59 @@ export interface OutputLayerOptions {
  * ```
  */
 export function createOutputLayer(opts: OutputLayerOptions): OutputLayer {
+  const r = resolveOutput(opts);
+  // logProb's gradient needs UnsortedSegmentSum, which wasm lacks and cpu has in O(K·n·hidden); both idempotent.
+  registerWasmKernels();
+  registerCpuKernels();
+  const inner: OutputLayer =
+    r.classes === null ? new FullSoftmax(r.k, r.hidden, r.seed, r.direct) : new FactoredSoftmax(r.k, r.hidden, r.seed, r.classes, r.direct);
+  return r.copy || r.prior !== 'none' ? new MixtureOutput(inner, r.copy, r.prior) : inner;
+}
+
+/**
+ * Number of values of each of the variables {@link createOutputLayer} would create for `opts`, in the order of
+ * `variables`, without allocating any tensor: a loader checks stored weights against it before building
+ * anything. Throws as createOutputLayer does on options it would refuse.
+ * @example
+ * ```ts
+ * outputVariableSizes({ kind: 'full', k: 4, hidden: 3, seed: 1 }); // [12, 4]: W [3, 4], b [4]
+ * ```
+ */
+export function outputVariableSizes(opts: OutputLayerOptions): number[] {
+  const { k, hidden, direct, copy, prior, classes } = resolveOutput(opts);
+  const sizes =
+    classes === null
+      ? [hidden * k, k, ...(direct ? [k * k] : [])]
+      : [hidden * classes.members.length, classes.members.length, hidden * k, k, ...(direct ? [k * classes.members.length, k * k] : [])];
+  const gates = 1 + (copy ? 1 : 0) + (prior === 'bigram' ? 1 : 0);
+  return gates > 1 ? [...sizes, hidden * gates, gates] : sizes;
+}
+
+/** Options checked and settled (saved configuration over options); `classes` null for the full softmax. */
+function resolveOutput(opts: OutputLayerOptions): {
+  k: number;
+  hidden: number;
+  seed: number;
+  direct: boolean;
+  copy: boolean;
+  prior: 'bigram' | 'none';
+  classes: ClassAssignment | null;
+} {
   if (opts.kind !== 'full' && opts.kind !== 'factored') fail('E_RANGE', 'kind', "'full' or 'factored'", opts.kind);
   assertInt(opts.k, 'k', 1);
   assertInt(opts.hidden, 'hidden', 1);
   assertInt(opts.seed, 'seed');
   if (opts.config !== undefined) checkConfig(opts.config, opts);
   const direct = directOf(opts);
-  // logProb's gradient needs UnsortedSegmentSum, which wasm lacks and cpu has in O(K·n·hidden); both idempotent.
-  registerWasmKernels();
-  registerCpuKernels();
   const { copy, prior } = mixtureOf(opts);
-  let inner: OutputLayer;
-  if (opts.kind === 'full') inner = new FullSoftmax(opts.k, opts.hidden, opts.seed, direct);
-  else {
-    const classes =
+  let classes: ClassAssignment | null = null;
+  if (opts.kind === 'factored') {
+    classes =
       opts.config !== undefined
         ? classesFromClassOf(opts.config.classOf, opts.k, 'config.classOf')
         : assignClasses(opts.k, opts.classes ?? Math.max(1, Math.round(Math.sqrt(opts.k))), opts.frequencies);
-    inner = new FactoredSoftmax(opts.k, opts.hidden, opts.seed, classes, direct);
   }
-  return copy || prior !== 'none' ? new MixtureOutput(inner, copy, prior) : inner;
+  return { k: opts.k, hidden: opts.hidden, seed: opts.seed, direct, copy, prior, classes };
 }
 
 /** The mixture parts: from the saved config when restoring (absent = a plain layer), else the options. */

@@ -44,17 +44,24 @@ export interface OutputLayer {
   dispose(): void;
 }
 
+/** A trainable variable holding `init`, which is disposed (tf.variable keeps its own reference to the data). */
+export function variableOf(init: tf.Tensor): tf.Variable {
+  const v = tf.variable(init, true);
+  init.dispose();
+  return v;
+}
+
 /** Xavier-like N(0, 1/hidden) matrix [rows, cols] drawn from `rng` (seeded, so layers are reproducible). */
 export function randomVariable(rng: Rng, rows: number, cols: number): tf.Variable {
   const std = 1 / Math.sqrt(rows);
   const values = new Float32Array(rows * cols);
   for (let i = 0; i < values.length; i++) values[i] = rng.normal() * std;
-  return tf.variable(tf.tensor2d(values, [rows, cols]), true);
+  return variableOf(tf.tensor2d(values, [rows, cols]));
 }
 
-/** Zero bias [n]. */
-export function zeroVariable(n: number): tf.Variable {
-  return tf.variable(tf.zeros([n]), true);
+/** Zeros of `shape`: a bias [n], a direct table [k, k], a gate matrix. */
+export function zeroVariable(...shape: number[]): tf.Variable {
+  return variableOf(tf.zeros(shape));
 }
 
 /** Checks h is float32 [n, hidden] with n >= 1; returns n. */

@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { fail } from '@vqvid/core';
-import { type OutputLayer, allZero, checkHidden, checkTargets, logNormaliser } from './layer';
+import { type OutputLayer, allZero, checkHidden, checkTargets, logNormaliser, zeroVariable } from './layer';
 import type { SparseBigram } from './prior';
 
 /** A component of a {@link MixtureOutput}: the network's softmax, "same code as now", or the counted bigram. */
@@ -50,8 +50,8 @@ export class MixtureOutput implements OutputLayer {
     this.components = ['net', ...(copy ? ['copy' as const] : []), ...(priorKind === 'bigram' ? ['prior' as const] : [])];
     if (this.components.length < 2) fail('E_RANGE', 'mixture', 'copy or a prior (else use the plain layer)', this.components);
     const m = this.components.length;
-    this.wg = tf.variable(tf.zeros([this.hidden, m]), true);
-    this.bg = tf.variable(tf.zeros([m]), true);
+    this.wg = zeroVariable(this.hidden, m);
+    this.bg = zeroVariable(m);
     this.variables = [...inner.variables, this.wg, this.bg];
   }
 
