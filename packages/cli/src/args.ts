@@ -14,6 +14,10 @@ export interface OptionSpec {
   choices?: readonly string[];
   /** Value used when the option is not given (shown in `--help` for non-flags); none by default. */
   default?: string | number | boolean;
+  /** Smallest value of an 'int' or 'number' option; a smaller one is a usage error. */
+  min?: number;
+  /** With `min`: the value must be greater than `min`, not equal to it (a time budget of 0 s is none). */
+  minExclusive?: boolean;
 }
 
 /** The options every subcommand accepts. */
@@ -86,13 +90,41 @@ function convert(name: string, spec: OptionSpec, raw: string): string | number {
   if (spec.kind === 'int' || spec.kind === 'number') {
     const n = raw.trim() === '' ? NaN : Number(raw);
     const ok = spec.kind === 'int' ? Number.isInteger(n) : Number.isFinite(n);
-    if (!ok) throw new UsageError(`--${name}: expected ${spec.kind === 'int' ? 'an integer' : 'a number'}, got ${JSON.stringify(raw)}`);
+    const what = spec.kind === 'int' ? 'an integer' : 'a number';
+    if (!ok) throw new UsageError(`--${name}: expected ${what}, got ${JSON.stringify(raw)}`);
+    if (spec.min !== undefined && (spec.minExclusive ? n <= spec.min : n < spec.min)) {
+      throw new UsageError(`--${name}: expected ${what} ${spec.minExclusive ? '>' : '>='} ${spec.min}, got ${raw}`);
+    }
     return n;
   }
   if (spec.kind === 'choice' && !spec.choices!.includes(raw)) {
     throw new UsageError(`--${name}: expected one of ${spec.choices!.join(', ')}, got ${JSON.stringify(raw)}`);
   }
   return raw;
+}
+
+/** A value that reads as a negative number, e.g. "-5", "-0.5", "-.5", "-1e3". */
+const NEGATIVE_NUMBER = /^-(\d|\.\d)/;
+
+/**
+ * `argv` with a numeric option's negative value attached as `--name=-5`: node's parser would otherwise take
+ * "-5" for an option and call the argument ambiguous, hiding the real mistake (a value out of range).
+ */
+function attachNegativeValues(argv: string[], specs: Record<string, OptionSpec>): string[] {
+  const numericOption = (token: string): string | undefined => {
+    const name = token.startsWith('--') ? token.slice(2) : Object.keys(specs).find((n) => specs[n].short && token === `-${specs[n].short}`);
+    const kind = name !== undefined && Object.hasOwn(specs, name) ? specs[name].kind : undefined;
+    return kind === 'int' || kind === 'number' ? name : undefined;
+  };
+  const end = argv.indexOf('--'); // after "--" everything is a positional
+  const options = end < 0 ? argv : argv.slice(0, end);
+  const out: string[] = [];
+  for (let i = 0; i < options.length; i++) {
+    const name = numericOption(options[i]);
+    if (name !== undefined && NEGATIVE_NUMBER.test(options[i + 1] ?? '')) out.push(`--${name}=${options[++i]}`);
+    else out.push(options[i]);
+  }
+  return end < 0 ? out : [...out, ...argv.slice(end)];
 }
 
 /**
@@ -110,7 +142,7 @@ export function parseCommandArgs(
   }
   let parsed: ReturnType<typeof parseArgs>;
   try {
-    parsed = parseArgs({ args: argv, options, strict: true, allowPositionals: true });
+    parsed = parseArgs({ args: attachNegativeValues(argv, specs), options, strict: true, allowPositionals: true });
   } catch (e) {
     throw new UsageError((e as Error).message.split('. ')[0].replace(/\.$/, ''));
   }

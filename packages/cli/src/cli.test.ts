@@ -129,7 +129,7 @@ describe('vqvid demo --tiny', () => {
 });
 
 describe('quantize, encode, train, predict, fill, generate, eval on a small .y4m', () => {
-  it('runs the pipeline file to file', () => {
+  it('runs the pipeline file to file', async () => {
     let r = vqvid('quantize', 'clip.y4m', '--k', '8', '--patch', '8', '-o', 'cb.vqcb', '--json', '-q');
     expect(r.code).toBe(0);
     expect(JSON.parse(r.stdout)).toMatchObject({ k: 8, dim: 64, frames: 10, width: 32, height: 24, normalization: 'per-video-std', checksum: expect.stringMatching(/^[0-9a-f]{8}$/) });
@@ -168,6 +168,20 @@ describe('quantize, encode, train, predict, fill, generate, eval on a small .y4m
     expect(filled.frame).toBe(4);
     expect(filled.methods.map((m: { name: string }) => m.name)).toEqual(['rcnn', 'rcnn mbr (alpha 1)', 'codebook ceiling', 'linear interpolation', 'flow interpolation']);
     expect(readFileSync(join(dir, 'fill.png')).subarray(1, 4).toString()).toBe('PNG');
+
+    // the paper's protocol: frames 4, 5, 6 missing between frames 3 and 7, written as a 3-frame video
+    r = vqvid('fill', 'clip.y4m', '-m', 'model', '-c', 'cb.vqcb', '--frame', '4', '--missing', '3', '-o', 'gap.y4m', '--json', '-q');
+    expect(r.code).toBe(0);
+    const gap = JSON.parse(r.stdout);
+    expect([gap.frame, gap.missing]).toEqual([4, 3]);
+    expect(gap.methods.map((m: { name: string }) => m.name)).toEqual(['rcnn', 'rcnn mbr (alpha 1)', 'codebook ceiling', 'linear interpolation', 'flow interpolation']);
+    const gapVideo = decodeY4m(readFileSync(join(dir, 'gap.y4m')));
+    expect([gapVideo.frames, gapVideo.width, gapVideo.height]).toEqual([3, 32, 24]);
+    r = vqvid('fill', 'codes.vqc', '-m', 'model', '-c', 'cb.vqcb', '--frame', '4', '--missing', '3', '-o', 'gap.vqc', '-q');
+    expect(r.code).toBe(0);
+    expect((await readCodes(join(dir, 'gap.vqc'))).codes.frames).toBe(3);
+    expectOneLineError(vqvid('fill', 'clip.y4m', '-m', 'model', '-c', 'cb.vqcb', '--frame', '7', '--missing', '3', '-q'), 1, /--frame: expected an integer in \[1, 6\], got 7/);
+    expect(vqvid('fill', 'clip.y4m', '-m', 'model', '-c', 'cb.vqcb', '--missing', '0', '-q').code).toBe(2);
 
     r = vqvid('generate', 'codes.vqc', '-m', 'model', '-c', 'cb.vqcb', '--steps', '5', '--seed', '7', '-o', 'gen.vqc', '-q');
     expect(r.code).toBe(0);

@@ -52,6 +52,12 @@ export interface Command {
     /** Most positional arguments accepted. */
     max: number;
   };
+  /**
+   * Names the libraries give option values in their errors, mapped to the flag the user typed, where the
+   * flag's name in camelCase is not the name (e.g. `{ sample: '--samples' }`): "sample: expected ..." becomes
+   * "--samples: expected ...". Options whose camelCase name is the library's (`--max-iter`, maxIter) need no entry.
+   */
+  libraryArguments?: Record<string, string>;
   /** Ctrl-C aborts `ctx.signal` instead of ending the process (the command saves its work first). */
   interruptible?: boolean;
   /** Runs the command with parsed arguments; a thrown error becomes exit code 1 (2 for a {@link UsageError}). */

@@ -38,10 +38,18 @@ function score(name: string, pred: Video, truth: Video, acc?: number): FrameScor
 
 /** Everything needed to turn codes back into frames and compare them with the real video. */
 export interface PixelSetup {
+  /** The real frames: all of them, or (with `videoStart`) the last ones, from frame `videoStart` of the codes on. */
   video: Video;
+  /** Index in `codes` of the video's first frame; default 0. */
+  videoStart?: number;
   /** The video's codes, with their geometry (predictions decode with it). */
   codes: CodeVolume;
   codec: PatchCodec;
+}
+
+/** Real frame `t` (an index in the codes) of the setup. */
+function frameAt(s: PixelSetup, t: number): Video {
+  return sliceVideo(s.video, t - (s.videoStart ?? 0));
 }
 
 /** Predicted frames per method for a set of target times, plus the truth; what strips and tables read. */
@@ -81,10 +89,10 @@ export function chooseDecoder(s: PixelSetup, model: RCNN, times: number[], decod
     probs: model.predictDistribution(sliceCodes(s.codes, 0, t)).probs!,
     k,
     present: s.codes.codes.subarray((t - 1) * n, t * n),
-    reference: s.codec.referencePatches(sliceVideo(s.video, t - 1), geometry),
+    reference: s.codec.referencePatches(frameAt(s, t - 1), geometry),
     centroids,
     dim,
-    truth: s.codec.referencePatches(sliceVideo(s.video, t), geometry),
+    truth: s.codec.referencePatches(frameAt(s, t), geometry),
   }));
   const fit = fitDecoder(samples, decoders ? { decoders } : {});
   return { decoder: fit.decoder, alpha: fit.alpha, scores: fit.scores };
@@ -102,7 +110,7 @@ export function renderedName(name: string, r: RenderChoice): string {
  * and the copy-last, linear and optical-flow extrapolations of the real frames.
  */
 export function nextFrameResults(s: PixelSetup, models: NamedModel[], times: number[], render?: RenderChoice): FrameResults {
-  const truth = stackFrames(times.map((t) => sliceVideo(s.video, t)));
+  const truth = stackFrames(times.map((t) => frameAt(s, t)));
   const predictions: FrameResults['predictions'] = [];
   const accs: number[] = [];
   for (const { name, model } of models) {
@@ -112,12 +120,12 @@ export function nextFrameResults(s: PixelSetup, models: NamedModel[], times: num
     predictions.push({ name, video: decodeFrame(s, codes), codes });
     accs.push(acc);
     if (render) {
-      const frames = times.map((t) => model.predictFrames(sliceCodes(s.codes, 0, t), 1, { codec: s.codec, reference: sliceVideo(s.video, t - 1), ...render }));
+      const frames = times.map((t) => model.predictFrames(sliceCodes(s.codes, 0, t), 1, { codec: s.codec, reference: frameAt(s, t - 1), ...render }));
       predictions.push({ name: renderedName(name, render), video: stackFrames(frames) });
       accs.push(acc);
     }
   }
-  const before = (t: number, back: number) => sliceVideo(s.video, t - back);
+  const before = (t: number, back: number) => frameAt(s, t - back);
   predictions.push({ name: 'codebook ceiling', video: stackFrames(times.map((t) => decodeFrame(s, sliceCodes(s.codes, t)))) });
   predictions.push({ name: 'copy-last', video: stackFrames(times.map((t) => copyLast(before(t, 1)))) });
   predictions.push({ name: 'linear extrapolation', video: stackFrames(times.map((t) => linearExtrapolate(before(t, 2), before(t, 1)))) });
@@ -127,32 +135,37 @@ export function nextFrameResults(s: PixelSetup, models: NamedModel[], times: num
 }
 
 /**
- * The frame t filled from the frames around it: each model's fill (codes of frames before t and frame t+1)
- * decoded, the codebook ceiling, and linear and optical-flow interpolation of frames t-1 and t+1.
+ * Frames t..t+missing−1 filled from the frames around them (frames before t and frame t+missing): each model's
+ * fill (`missing` frames searched together) decoded, the codebook ceiling, and linear and optical-flow
+ * interpolation of frames t−1 and t+missing at each missing frame's position. Scores cover all missing frames.
  */
-export function fillResults(s: PixelSetup, models: NamedModel[], t: number, render?: RenderChoice): FrameResults {
-  const truth = sliceVideo(s.video, t);
+export function fillResults(s: PixelSetup, models: NamedModel[], t: number, render?: RenderChoice, missing = 1): FrameResults {
+  const times = Array.from({ length: missing }, (_, j) => t + j);
+  const truth = stackFrames(times.map((u) => frameAt(s, u)));
   const predictions: FrameResults['predictions'] = [];
   const accs: number[] = [];
-  const trueCodes = sliceCodes(s.codes, t);
+  const trueCodes = sliceCodes(s.codes, t, t + missing);
+  const before = sliceCodes(s.codes, 0, t);
+  const after = sliceCodes(s.codes, t + missing, t + missing + 1);
   for (const { name, model } of models) {
-    const filled = onGrid(s, model.fill(sliceCodes(s.codes, 0, t), sliceCodes(s.codes, t + 1)));
+    const filled = onGrid(s, model.fill(before, after, { missing }));
     accs.push(codeAccuracy(asInt32(filled.codes), asInt32(trueCodes.codes)));
     predictions.push({ name, video: decodeFrame(s, filled), codes: filled });
     if (render) {
-      const next = sliceVideo(s.video, t + 1);
-      const video = model.fillFrame(sliceCodes(s.codes, 0, t), sliceCodes(s.codes, t + 1), { codec: s.codec, reference: sliceVideo(s.video, t - 1), next, ...render });
+      const next = frameAt(s, t + missing);
+      const video = model.fillFrame(before, after, { codec: s.codec, reference: frameAt(s, t - 1), next, missing, ...render });
       predictions.push({ name: renderedName(name, render), video });
       accs.push(accs[accs.length - 1]);
     }
   }
-  const a = sliceVideo(s.video, t - 1);
-  const b = sliceVideo(s.video, t + 1);
+  const a = frameAt(s, t - 1);
+  const b = frameAt(s, t + missing);
+  const at = (j: number) => (j + 1) / (missing + 1);
   predictions.push({ name: 'codebook ceiling', video: decodeFrame(s, trueCodes) });
-  predictions.push({ name: 'linear interpolation', video: linearInterpolate(a, b) });
-  predictions.push({ name: 'flow interpolation', video: flowInterpolate(a, b) });
+  predictions.push({ name: 'linear interpolation', video: stackFrames(times.map((_, j) => linearInterpolate(a, b, at(j)))) });
+  predictions.push({ name: 'flow interpolation', video: stackFrames(times.map((_, j) => flowInterpolate(a, b, { t: at(j) }))) });
   const scores = predictions.map((p, i) => score(p.name, p.video, truth, accs[i]));
-  return { times: [t], truth, predictions, scores };
+  return { times, truth, predictions, scores };
 }
 
 function asInt32(c: Uint16Array | Int32Array): Int32Array {

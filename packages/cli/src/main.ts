@@ -64,6 +64,26 @@ function errorExit(io: CliIO, e: unknown, verbose: boolean, command?: Command): 
   return err instanceof UsageError ? 2 : 1;
 }
 
+const camelCase = (flag: string) => flag.replace(/-([a-z])/g, (_, c: string) => c.toUpperCase());
+
+/**
+ * `e` with the library's name of an option value ("embedDim: expected ...") replaced by the flag the user
+ * typed ("--embed: expected ..."): from the command's table, else the option whose camelCase name it is.
+ */
+function withFlagNames(e: unknown, command: Command): unknown {
+  if (!(e instanceof VqvidError)) return e;
+  const name = /^([A-Za-z]\w*): /.exec(e.message)?.[1];
+  if (name === undefined) return e;
+  const table = command.libraryArguments ?? {};
+  const options = { ...command.options, ...COMMON_OPTIONS };
+  const option = Object.keys(options).find((o) => camelCase(o) === name);
+  const flag = Object.hasOwn(table, name) ? table[name] : option === undefined ? undefined : `--${option}`;
+  if (flag === undefined) return e;
+  const renamed = new VqvidError(e.code, flag + e.message.slice(name.length), { ...e.details, argument: flag });
+  renamed.stack = e.stack;
+  return renamed;
+}
+
 async function runCommand(command: Command, argv: string[], io: CliIO): Promise<number> {
   const verboseGuess = argv.includes('--verbose') || argv.includes('-v');
   let ctx: CommandContext | undefined;
@@ -102,7 +122,7 @@ async function runCommand(command: Command, argv: string[], io: CliIO): Promise<
     return 0;
   } catch (e) {
     reporter?.finishLine();
-    return errorExit(io, e, ctx?.verbose ?? verboseGuess, command);
+    return errorExit(io, withFlagNames(e, command), ctx?.verbose ?? verboseGuess, command);
   } finally {
     // Quantizer backends hold worker threads that would keep the process (or an embedder) busy.
     for (const release of releases.reverse()) {

@@ -92,7 +92,8 @@ export async function loadModel(dir: string, book?: { codebook: { k: number }; c
   return model;
 }
 
-/** Frame index t is a valid "middle" frame: it has a frame before and after it. */
-export function checkMiddleFrame(t: number, frames: number, arg = '--frame'): void {
-  assertInt(t, arg, 1, frames - 2);
+/** Frames t..t+missing−1 can be missing: a frame before them and one after them exist. */
+export function checkMissingFrames(t: number, missing: number, frames: number, arg = '--frame'): void {
+  assertInt(missing, '--missing', 1, Math.max(1, frames - 2));
+  assertInt(t, arg, 1, frames - 1 - missing);
 }

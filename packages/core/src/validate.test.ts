@@ -21,12 +21,30 @@ describe('validators', () => {
     expect(codeOf(() => assertCodeVolume(vol(2, 4, { patch: 8, stride: 4, width: 20, height: 12, std: 1 })))).toBeUndefined();
     expect(codeOf(() => assertCodeVolume(vol(1, 1, { patch: 8, stride: 8, width: 5, height: 3, std: 1 })))).toBeUndefined();
     expect(() => assertCodeVolume(vol(2, 3, { patch: 8, stride: 4, width: 20, height: 12, std: 1 }), 'pred')).toThrow(
-      'pred.geometry (rows x cols): expected the 2 x 4 grid of 8px patches at stride 4 on 20x12 frames, got "2 x 3"',
+      'pred.geometry.width: expected 13..16 pixels (the 2 x 3 grid of 8px patches at stride 4), got 20',
+    );
+    expect(() => assertCodeVolume(vol(3, 3, { patch: 8, stride: 4, width: 16, height: 12, std: 1 }), 'pred')).toThrow(
+      'pred.geometry.height: expected 13..16 pixels (the 3 x 3 grid of 8px patches at stride 4), got 12',
     );
     expect(codeOf(() => assertCodeVolume(vol(2, 3, { patch: 8, stride: 9, width: 20, height: 12, std: 1 })))).toBe('E_RANGE');
     expect(codeOf(() => assertCodeVolume(vol(2, 3, { patch: 8, stride: 8, width: 20, height: 12, std: 0 })))).toBe('E_RANGE');
     expect(codeOf(() => assertCodeVolume(vol(2, 3, { patch: 8, stride: 8, width: 20, height: 12 })))).toBe('E_RANGE');
     expect(codeOf(() => assertCodeVolume(vol(2, 3, null as unknown as object)))).toBe('E_SHAPE');
+  });
+
+  it('bound a geometry\'s frame size and patch, and tie the frame size to the grid at its edges', () => {
+    const vol = (rows: number, cols: number, geometry: object) => ({ rows, cols, frames: 1, k: 2, codes: new Uint16Array(rows * cols), geometry });
+    const g = { patch: 8, stride: 8, std: 1 };
+    // a frame no narrower than a patch has one column; 9 pixels already need two
+    expect(codeOf(() => assertCodeVolume(vol(1, 1, { ...g, width: 1, height: 8 })))).toBeUndefined();
+    expect(() => assertCodeVolume(vol(1, 1, { ...g, width: 9, height: 8 }))).toThrow('codes.geometry.width: expected 1..8 pixels');
+    expect(() => assertCodeVolume(vol(1, 2, { ...g, width: 8, height: 8 }))).toThrow('codes.geometry.width: expected 9..16 pixels');
+    expect(() => assertCodeVolume(vol(1, 1, { ...g, width: 2 ** 15 + 1, height: 8 }))).toThrow('codes.geometry.width: expected an integer in [1, 32768], got 32769');
+    expect(() => assertCodeVolume(vol(1, 1, { ...g, width: 8, height: 1e9 }))).toThrow('codes.geometry.height: expected an integer in [1, 32768], got 1000000000');
+    expect(() => assertCodeVolume(vol(1, 1, { ...g, width: 1.5, height: 8 }))).toThrow('codes.geometry.width: expected an integer, got 1.5');
+    expect(() => assertCodeVolume(vol(1, 1, { patch: 1e9, stride: 1e9, width: 1e9, height: 1e5, std: 1 }))).toThrow('codes.geometry.patch: expected an integer in [1, 256], got 1000000000');
+    // the largest frame the bound allows still checks exactly
+    expect(codeOf(() => assertCodeVolume(vol(4096, 4096, { ...g, width: 2 ** 15, height: 2 ** 15 })))).toBeUndefined();
   });
 
   it('name the argument and the expectation', () => {

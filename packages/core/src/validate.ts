@@ -100,7 +100,8 @@ export function assertCodebook(c: unknown, arg = 'codebook'): asserts c is Codeb
 
 /**
  * Asserts `v` is a well-formed {@link CodeVolume}: every code an integer in [0, k), and, when it carries a
- * {@link CodeGeometry}, rows and cols equal to the grid that geometry cuts (E_SHAPE otherwise).
+ * {@link CodeGeometry}, a patch of at most 256px and a frame size (sides at most 32768) whose grid is rows x cols
+ * (E_SHAPE naming `geometry.width` or `geometry.height` otherwise).
  * @example
  * ```ts
  * assertCodeVolume(codes, 'codes');
@@ -126,25 +127,38 @@ export function assertCodeVolume(v: unknown, arg = 'codes'): asserts v is CodeVo
 }
 
 /**
- * Cells of the 'replicate' grid along a side of `n` pixels: the grid covers the whole side. This is the
- * formula of `gridShape` in @vqvid/patches (which core may not import); codec.test.ts checks they agree.
+ * Largest frame side a geometry may state: the bound of the video readers (Y4M headers and resizing in
+ * @vqvid/video), so a codes file never asks for frames no reader could have produced.
  */
-function cellsAlong(n: number, patch: number, stride: number): number {
-  return n <= patch ? 1 : Math.ceil((n - patch) / stride) + 1;
+const MAX_FRAME_SIDE = 1 << 15;
+/** Largest patch side: the bound of @vqvid/patches and PatchCodec. */
+const MAX_PATCH = 256;
+
+/**
+ * The side lengths (pixels) on which the 'replicate' grid has `cells` cells: [1, patch] for one cell, else
+ * (patch + (cells - 2) * stride, patch + (cells - 1) * stride]. This inverts the formula of `gridShape` in
+ * @vqvid/patches, cells = n <= patch ? 1 : ceil((n - patch) / stride) + 1 (core may not import it);
+ * codec.test.ts checks they agree.
+ */
+function sidesWith(cells: number, patch: number, stride: number): [number, number] {
+  return cells === 1 ? [1, patch] : [patch + (cells - 2) * stride + 1, patch + (cells - 1) * stride];
 }
 
 function assertGeometry(g: unknown, arg: string, rows: number, cols: number): asserts g is CodeGeometry {
   assertObject(g, arg, 'a CodeGeometry { patch, stride, width, height, std }');
-  assertInt(g.patch, `${arg}.patch`, 1);
+  assertInt(g.patch, `${arg}.patch`, 1, MAX_PATCH);
   assertInt(g.stride, `${arg}.stride`, 1, g.patch as number);
-  assertInt(g.width, `${arg}.width`, 1);
-  assertInt(g.height, `${arg}.height`, 1);
+  assertInt(g.width, `${arg}.width`, 1, MAX_FRAME_SIDE);
+  assertInt(g.height, `${arg}.height`, 1, MAX_FRAME_SIDE);
   assertNumber(g.std, `${arg}.std`, Number.MIN_VALUE);
   if (g.codebook !== undefined && (typeof g.codebook !== 'string' || !/^[0-9a-f]{8}$/.test(g.codebook))) {
     fail('E_SHAPE', `${arg}.codebook`, 'a codebook checksum of 8 hex digits', g.codebook);
   }
+  // rows and cols are what the codes array holds, so a frame size that does not fit them is the field to blame
   const { patch, stride, width, height } = g as unknown as CodeGeometry;
-  const want = { rows: cellsAlong(height, patch, stride), cols: cellsAlong(width, patch, stride) };
-  const grid = `the ${want.rows} x ${want.cols} grid of ${patch}px patches at stride ${stride} on ${width}x${height} frames`;
-  if (rows !== want.rows || cols !== want.cols) fail('E_SHAPE', `${arg} (rows x cols)`, grid, `${rows} x ${cols}`);
+  const grid = `the ${rows} x ${cols} grid of ${patch}px patches at stride ${stride}`;
+  const [h0, h1] = sidesWith(rows, patch, stride);
+  if (height < h0 || height > h1) fail('E_SHAPE', `${arg}.height`, `${h0}..${h1} pixels (${grid})`, height);
+  const [w0, w1] = sidesWith(cols, patch, stride);
+  if (width < w0 || width > w1) fail('E_SHAPE', `${arg}.width`, `${w0}..${w1} pixels (${grid})`, width);
 }

@@ -2,7 +2,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type CodeVolume, type Video, VqvidError, assertCodeVolume, sliceCodes, sliceVideo } from '@vqvid/core';
-import { extractPatches, gridShape } from '@vqvid/patches';
+import { PatchReservoir, extractPatches, gridShape } from '@vqvid/patches';
 import { syntheticVideo } from '@vqvid/video';
 import { assignNaive } from './assign';
 import { PatchCodec } from './codec';
@@ -140,7 +140,7 @@ describe('PatchCodec.decode', () => {
     const k8 = await fit(clip, { k: 8 });
     expect(codeOf(() => k8.decode(codes8))).toBe("E_SHAPE codes.k: expected 8 (the codec's K), got 16");
     const lying = { ...codes8, geometry: { ...codes8.geometry!, width: 40 } }; // 40 px wide would be 5 columns
-    expect(codeOf(() => c8.decode(lying))).toMatch(/^E_SHAPE codes\.geometry \(rows x cols\): expected the 3 x 5 grid/);
+    expect(codeOf(() => c8.decode(lying))).toMatch(/^E_SHAPE codes\.geometry\.width: expected 25\.\.32 pixels \(the 3 x 4 grid/);
   });
 
   test.each([[8], [4]])('with a reference, unchanged cells keep the previous pixels (stride %i), as the naive per-pixel rule says', async (stride) => {
@@ -258,6 +258,41 @@ test("core's geometry check agrees with the patches grid on every small frame, p
       }
     }
   }
+});
+
+describe('a video in pieces (what a streaming reader does)', () => {
+  it('fitSample on every patch of the unscaled video, with its std, gives the codec fit gives', async () => {
+    const whole = await fit(clip, { patch: 8, stride: 4, sample: 1e6 }); // more than the clip holds: every patch
+    const reservoir = new PatchReservoir({ count: 1e6, seed: base.seed, size: 8, stride: 4 });
+    for (let t = 0; t < clip.frames; t++) reservoir.add(sliceVideo(clip, t));
+    const streamed = await PatchCodec.fitSample(reservoir.result(), whole.meta.std!, { ...base, patch: 8, stride: 4 });
+    codecs.push(streamed);
+    expect(streamed.meta).toEqual(whole.meta);
+    expect(streamed.codebook.centroids).toEqual(whole.codebook.centroids);
+    expect(streamed.checksum).toBe(whole.checksum);
+  });
+
+  it('fitSample refuses patches of another size and a std that is not positive', async () => {
+    const sample = new PatchReservoir({ count: 50, seed: 1, size: 4 });
+    sample.add(clip);
+    await expect(PatchCodec.fitSample(sample.result(), 10, { ...base, patch: 8 })).rejects.toThrow('sample.size: expected 8 (options.patch), got 4');
+    await expect(PatchCodec.fitSample(sample.result(), 0, { ...base, k: 4, patch: 4 })).rejects.toMatchObject({ code: 'E_RANGE', message: expect.stringMatching(/^std: /) });
+  });
+
+  it('encode with the whole video\'s std gives, piece by piece, the codes of the whole video', async () => {
+    for (const codec of [c8, c4]) {
+      const whole = await codec.encode(clip);
+      const std = whole.geometry!.std;
+      const first = await codec.encode(sliceVideo(clip, 0, 2), { std });
+      const rest = await codec.encode(sliceVideo(clip, 2, clip.frames), { std });
+      expect(first.geometry).toEqual(whole.geometry);
+      expect(first).toEqual(sliceCodes(whole, 0, 2));
+      expect(rest).toEqual(sliceCodes(whole, 2, clip.frames));
+      // without it each piece is divided by its own std
+      expect((await codec.encode(sliceVideo(clip, 0, 2))).geometry!.std).not.toBe(std);
+    }
+    await expect(c8.encode(clip, { std: -1 })).rejects.toMatchObject({ code: 'E_RANGE', message: expect.stringMatching(/^options\.std: /) });
+  });
 });
 
 describe('decodeDistribution', () => {

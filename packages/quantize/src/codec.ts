@@ -2,7 +2,7 @@ import {
   type CellDistribution, type CodeGeometry, type CodeVolume, type FrameRenderer, type RenderDistributionOptions, type Codebook, type PatchGrid, type Video, VqvidError, assertCodeVolume,
   assertInt, assertNumber, assertVideo, crc32, fail, sliceVideo,
 } from '@vqvid/core';
-import { extractPatches, reassemble, samplePatches } from '@vqvid/patches';
+import { extractPatches, reassemble, samplePatches, type PatchSample } from '@vqvid/patches';
 import { type Normalized, denormalize, normalize } from '@vqvid/video';
 import { assignNaive } from './assign';
 import { decodeCells, DEFAULT_DECODER } from './decoders';
@@ -83,6 +83,21 @@ export interface PatchCodecOptions extends QuantizerOptions {
   sample?: number;
 }
 
+/**
+ * Options of {@link PatchCodec.encode}.
+ * @example
+ * ```ts
+ * const o: EncodeOptions = { std: 41.2 }; // the std of the whole video, for one of its pieces
+ * ```
+ */
+export interface EncodeOptions {
+  /**
+   * Divide the pixels by this (> 0) instead of what the codec's normalization says: the std of a whole video
+   * when it is encoded a few frames at a time (each piece's own std would differ). Recorded in the geometry.
+   */
+  std?: number;
+}
+
 /** Options of {@link PatchCodec.decode}. */
 export interface DecodeOptions {
   /**
@@ -152,22 +167,37 @@ export class PatchCodec implements FrameRenderer {
    */
   static async fit(video: Video, options: PatchCodecOptions): Promise<PatchCodec> {
     assertVideo(video, 'video');
-    if (typeof options !== 'object' || options === null) fail('E_RANGE', 'options', 'an options object with k', options);
-    const { patch = DEFAULT_CODEC_OPTIONS.patch, stride = patch, normalization = DEFAULT_CODEC_OPTIONS.normalization, sample = DEFAULT_CODEC_OPTIONS.sample, ...rest } = options;
-    assertInt(patch, 'patch', 1, 256);
-    assertInt(stride, 'stride', 1, patch);
-    assertNormalization(normalization, 'normalization');
-    assertInt(sample, 'sample', 1);
-    const quantizer = new Quantizer(rest);
-    try {
+    return fitOn(options, (seed, { size, stride, count }) => {
       const { video: scaled, std } = normalize(video);
-      const points = samplePatches(scaled, { count: sample, seed: quantizer.options.seed, size: patch, stride });
-      await quantizer.fit({ data: points.data, dim: points.dim, size: patch, stride });
-      return PatchCodec.fromQuantizer(quantizer, { patch: { size: patch, stride }, normalization, std });
-    } catch (e) {
-      quantizer.dispose();
-      throw e;
-    }
+      return { points: samplePatches(scaled, { count, seed, size, stride }), std };
+    });
+  }
+
+  /**
+   * Fits a codec on patches already drawn from a video's pixels (0..255), e.g. by a `PatchReservoir` of
+   * @vqvid/patches over streamed frames, given the std of all that video's pixels: the patches are divided by
+   * it exactly as {@link PatchCodec.fit} divides the whole video, so a sample holding every patch `fit` would
+   * draw gives the same codec. E_SHAPE when the patches are not `patch` pixels square, E_RANGE on a bad option.
+   * @param sample unscaled patch vectors `{ size, dim, count, data }` cut on the grid of `options.patch`/`stride`.
+   * @param std the video's pixel standard deviation (population, over every pixel of every frame), > 0.
+   * @param options as {@link PatchCodec.fit}'s; `sample` is ignored (the patches are given).
+   * @example
+   * ```ts
+   * const reservoir = new PatchReservoir({ count: 100000, seed: 1, size: 8 });
+   * for await (const f of streamVideo('clip.avi')) reservoir.add({ ...f, frames: 1 });
+   * const codec = await PatchCodec.fitSample(reservoir.result(), 41.2, { k: 128, patch: 8, seed: 1 });
+   * ```
+   */
+  static async fitSample(sample: PatchSample, std: number, options: PatchCodecOptions): Promise<PatchCodec> {
+    return fitOn(options, (_, { size }) => {
+      if (typeof sample !== 'object' || sample === null || !(sample.data instanceof Float32Array)) fail('E_SHAPE', 'sample', 'a PatchSample { size, dim, count, data }', sample);
+      if (sample.size !== size || sample.dim !== size * size) fail('E_SHAPE', 'sample.size', `${size} (options.patch)`, sample.size);
+      assertNumber(std, 'std', Number.MIN_VALUE);
+      const data = new Float32Array(sample.data.length);
+      const by = 1 / std; // as normalize scales: x * (1 / std), rounded to float32
+      for (let i = 0; i < data.length; i++) data[i] = sample.data[i] * by;
+      return { points: { ...sample, data }, std };
+    });
   }
 
   /**
@@ -242,14 +272,17 @@ export class PatchCodec implements FrameRenderer {
    * Codes of every patch of a video on the codec's grid (nearest centroid, lowest index on ties), carrying
    * their geometry: patch, stride, the frame size and the std the video was divided by.
    * @param video gray video, pixels 0..255, any frame size.
+   * @param options `std`: the divisor of a whole video this is a piece of (see {@link EncodeOptions}).
    * @example
    * ```ts
    * const codes = await codec.encode(video); // codes.geometry.std: the divisor used
+   * const part = await codec.encode(firstFrames, { std: codes.geometry!.std }); // = the first frames' codes
    * ```
    */
-  async encode(video: Video): Promise<CodeVolume> {
+  async encode(video: Video, options: EncodeOptions = {}): Promise<CodeVolume> {
     assertVideo(video, 'video');
-    const { video: scaled, std } = this.scale(video);
+    if (options.std !== undefined) assertNumber(options.std, 'options.std', Number.MIN_VALUE);
+    const { video: scaled, std } = options.std === undefined ? this.scale(video) : { video: divide(video, options.std), std: options.std };
     const { size, stride } = this.meta.patch;
     const { rows, cols, frames, k, codes } = await this.quantizer.encode(extractPatches(scaled, { size, stride }));
     return { rows, cols, frames, k, codes, geometry: { patch: size, stride, width: video.width, height: video.height, std, codebook: this.checksum } };
@@ -374,6 +407,35 @@ export class PatchCodec implements FrameRenderer {
       fail('E_SHAPE', 'referenceCodes (rows x cols, k)', `${codes.rows} x ${codes.cols}, k ${codes.k} (the codes')`, `${rows} x ${cols}, k ${k}`);
     }
     return { patches, codes: referenceCodes.codes.subarray(referenceCodes.codes.length - cells) };
+  }
+}
+
+/** Resolved {@link PatchCodecOptions} of a fit: the patch grid and how many patches to draw. */
+interface FitGrid {
+  size: number;
+  stride: number;
+  count: number;
+}
+
+/**
+ * The shared body of fit and fitSample: checks the options, then fits k-means on the scaled patches `draw`
+ * returns (with the std they were divided by); the quantizer is released if anything fails.
+ */
+async function fitOn(options: PatchCodecOptions, draw: (seed: number, grid: FitGrid) => { points: PatchSample; std: number }): Promise<PatchCodec> {
+  if (typeof options !== 'object' || options === null) fail('E_RANGE', 'options', 'an options object with k', options);
+  const { patch = DEFAULT_CODEC_OPTIONS.patch, stride = patch, normalization = DEFAULT_CODEC_OPTIONS.normalization, sample = DEFAULT_CODEC_OPTIONS.sample, ...rest } = options;
+  assertInt(patch, 'patch', 1, 256);
+  assertInt(stride, 'stride', 1, patch);
+  assertNormalization(normalization, 'normalization');
+  assertInt(sample, 'sample', 1);
+  const quantizer = new Quantizer(rest);
+  try {
+    const { points, std } = draw(quantizer.options.seed, { size: patch, stride, count: sample });
+    await quantizer.fit({ data: points.data, dim: points.dim, size: patch, stride });
+    return PatchCodec.fromQuantizer(quantizer, { patch: { size: patch, stride }, normalization, std });
+  } catch (e) {
+    quantizer.dispose();
+    throw e;
   }
 }
 

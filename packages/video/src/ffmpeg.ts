@@ -88,12 +88,88 @@ export function parseStreamInfo(stderr: string, section: 'Input' | 'Output'): St
   return info;
 }
 
+/** One line of ffmpeg's stderr, split by the `-loglevel level+info` prefixes ffmpeg is run with. */
+export interface FfmpegLogLine {
+  /** ffmpeg's level ('info', 'warning', 'error', 'fatal', ...); undefined for a line without the prefix. */
+  level?: string;
+  /** The component that logged it ('avi', 'h264', ...), when ffmpeg names one. */
+  component?: string;
+  /** The text after the prefixes. */
+  text: string;
+}
+
+const LOG_LINE = /^(?:\[([^\]@]+?) @ 0x[0-9a-f]+\] )?\[(trace|debug|verbose|info|warning|error|fatal|panic)\] ?(.*)$/;
+
+/** Splits ffmpeg's stderr into lines with their level and component (see {@link FfmpegLogLine}). */
+export function parseFfmpegLog(stderr: string): FfmpegLogLine[] {
+  const out: FfmpegLogLine[] = [];
+  for (const raw of stderr.split(/\r?\n|\r/)) {
+    if (raw.trim() === '') continue;
+    const m = LOG_LINE.exec(raw);
+    if (!m) out.push({ text: raw.trim() });
+    else out.push(m[1] ? { level: m[2], component: m[1], text: m[3].trim() } : { level: m[2], text: m[3].trim() });
+  }
+  return out;
+}
+
+/** ffmpeg's closing statistics ("frame= 50 fps= ... time= ...", "video:21600kB audio:0kB ..."): never an error. */
+function isStatsLine(text: string): boolean {
+  return /^(frame|size)=\s*\S+.*\btime=/.test(text) || /^video:\S+ audio:\S+/.test(text);
+}
+
+/** Warnings that mean the input is damaged (as opposed to notes on pixel formats, timestamps or options). */
+const DAMAGE_WARNING = /corrupt|truncat|damag|invalid|missing|broken|error|no index|concealing|incomplete|overread|out of range/i;
+
+function lineText(l: FfmpegLogLine): string {
+  return l.component ? `[${l.component}] ${l.text}` : l.text;
+}
+
 /**
- * Turns a failed ffmpeg run into a VqvidError naming the file and ffmpeg's own last words. Only a
- * decoding run can blame its input (E_NOT_FOUND, E_FORMAT); an encoding failure is ffmpeg's (E_TOOL).
+ * ffmpeg's own complaints in `stderr`: lines logged as error, fatal or panic, and warnings that report damaged
+ * input (a dropped corrupt packet, a read error, a missing index), each prefixed with the component that logged it;
+ * never the statistics line. Repeated lines are kept once.
+ */
+export function ffmpegProblems(stderr: string): string[] {
+  const seen = new Set<string>();
+  for (const l of parseFfmpegLog(stderr)) {
+    if (isStatsLine(l.text)) continue;
+    const bad = l.level === 'error' || l.level === 'fatal' || l.level === 'panic' || (l.level === 'warning' && DAMAGE_WARNING.test(l.text));
+    if (bad) seen.add(lineText(l));
+  }
+  return [...seen];
+}
+
+/**
+ * Media seconds ffmpeg's output covered, from its closing statistics line ("... time=00:00:04.90 ..."); undefined
+ * when the line is absent or says N/A.
+ */
+export function ffmpegOutputSeconds(stderr: string): number | undefined {
+  const all = [...stderr.matchAll(/frame=\s*\d+[^\n\r]*?time=(-?)(\d+):(\d+):([\d.]+)/g)];
+  if (all.length === 0) return undefined;
+  const [, minus, h, m, s] = all[all.length - 1];
+  return minus ? 0 : seconds(h, m, s);
+}
+
+/**
+ * The lines of a failed run worth showing: ffmpeg's problems ({@link ffmpegProblems}), else its last lines
+ * that are not statistics; at most the last three, 400 characters in all.
+ */
+function lastWords(stderr: string): string {
+  const problems = ffmpegProblems(stderr);
+  const lines = problems.length ? problems : parseFfmpegLog(stderr).filter((l) => !isStatsLine(l.text) && l.level !== 'info').map(lineText);
+  const fallback = lines.length ? lines : parseFfmpegLog(stderr).filter((l) => !isStatsLine(l.text)).map(lineText);
+  return fallback.slice(-3).join(' | ').slice(0, 400);
+}
+
+/**
+ * Turns a failed ffmpeg run into a VqvidError naming the file and ffmpeg's own error lines (never its statistics
+ * line). Only a decoding run can blame its input (E_NOT_FOUND, E_FORMAT); an encoding failure is ffmpeg's (E_TOOL).
  */
 export function ffmpegError(source: string, stderr: string, code: number | null, signal: string | null, decoding = true): VqvidError {
-  const tail = stderr.trim().split('\n').slice(-3).join(' | ').slice(0, 400);
+  const tail = lastWords(stderr);
+  if (/Invalid loglevel/.test(stderr)) {
+    return new VqvidError('E_TOOL', `${source}: this ffmpeg is too old (vqvid needs ffmpeg 4.1 or later for "-loglevel level+info"; set VQVID_FFMPEG) (ffmpeg: ${tail})`, { source });
+  }
   if (decoding && /No such file or directory/.test(stderr)) {
     return new VqvidError('E_NOT_FOUND', `${source}: file does not exist (ffmpeg: ${tail})`, { source });
   }
@@ -124,7 +200,8 @@ const STDERR_KEEP = 64 * 1024;
  */
 export async function startFfmpeg(args: string[], stdin: 'pipe' | 'ignore', source: string): Promise<FfmpegRun> {
   const bin = await resolveFfmpeg();
-  const child = spawn(bin.path, ['-hide_banner', '-nostats', ...args], { stdio: [stdin, 'pipe', 'pipe'] });
+  // Level prefixes tell ffmpeg's errors from its notes and statistics (see parseFfmpegLog).
+  const child = spawn(bin.path, ['-hide_banner', '-nostats', '-loglevel', 'level+info', ...args], { stdio: [stdin, 'pipe', 'pipe'] });
   live.add(child);
   let head = '';
   let tail = '';
@@ -176,10 +253,12 @@ export async function waitForStderr<T>(run: FfmpegRun, test: (s: string) => T | 
 
 /**
  * Starts ffmpeg reading `src`: a path by name, bytes through stdin (written at once; an EPIPE when ffmpeg
- * stops reading early is left to its exit status). `args` follow the input.
+ * stops reading early is left to its exit status). `args` follow the input. Packets the demuxer flags as
+ * corrupt (a chunk cut by truncation) are dropped rather than decoded into invented pixels; ffmpeg logs a
+ * warning for each, which {@link ffmpegProblems} reports.
  */
 async function startOn(src: string | Uint8Array, args: string[], source: string): Promise<FfmpegRun> {
-  const input = ['-i', typeof src === 'string' ? `file:${src}` : 'pipe:0'];
+  const input = ['-fflags', '+discardcorrupt', '-i', typeof src === 'string' ? `file:${src}` : 'pipe:0'];
   const run = await startFfmpeg([...input, ...args], typeof src === 'string' ? 'ignore' : 'pipe', source);
   if (typeof src !== 'string') run.child.stdin!.end(src);
   return run;
@@ -206,17 +285,34 @@ export async function ffmpegCountFrames(src: string | Uint8Array, source: string
   return Number(all[all.length - 1][1]);
 }
 
+/** What {@link ffmpegGrayFrames} learns while it decodes, filled in as it goes. */
+export interface GrayFramesInfo {
+  /** The output stream (size, fps) and the input's duration, known before the first frame. */
+  stream?: StreamInfo;
+  /** ffmpeg's complaints so far ({@link ffmpegProblems}), refreshed whenever its stderr grows. */
+  problems?: string[];
+  /** Media seconds the decoded frames covered (ffmpeg's closing statistics); set once ffmpeg exited cleanly. */
+  seconds?: number;
+}
+
 /** Gray frames decoded by ffmpeg, as bytes; `info` is filled from ffmpeg's output header before the first frame. */
 export async function* ffmpegGrayFrames(
   src: string | Uint8Array,
   source: string,
   limit: number | undefined,
-  info: { stream?: StreamInfo },
+  info: GrayFramesInfo,
 ): AsyncGenerator<Uint8Array> {
   const args = ['-map', '0:v:0', '-vsync', 'passthrough'];
   if (limit !== undefined) args.push('-frames:v', String(limit));
   args.push('-f', 'rawvideo', '-pix_fmt', 'gray', 'pipe:1');
   const run = await startOn(src, args, source);
+  let heard = '';
+  const listen = () => {
+    const now = run.stderr();
+    if (now.length === heard.length && now.endsWith(heard.slice(-200))) return;
+    heard = now;
+    info.problems = ffmpegProblems(now);
+  };
   try {
     let frame: Uint8Array | null = null;
     let filled = 0;
@@ -229,6 +325,7 @@ export async function* ffmpegGrayFrames(
         const duration = parseStreamInfo(run.stderr(), 'Input')?.duration;
         info.stream = duration === undefined ? s : { ...s, duration };
       }
+      listen();
       const size = info.stream.width * info.stream.height;
       let at = 0;
       while (at < chunk.length) {
@@ -245,8 +342,11 @@ export async function* ffmpegGrayFrames(
       }
     }
     const { code, signal } = await run.exited;
+    listen();
     if (code !== 0) throw ffmpegError(source, run.stderr(), code, signal);
     if (filled !== 0) throw new VqvidError('E_FORMAT', `${source}: ffmpeg output ended inside a frame`, { source });
+    const covered = ffmpegOutputSeconds(run.stderr());
+    if (covered !== undefined) info.seconds = covered;
   } finally {
     await run.stop();
   }

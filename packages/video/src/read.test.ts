@@ -240,4 +240,140 @@ describe('ffmpeg sources', () => {
     await expectError(writeVideo(out, clip(2), { codec: 'no_such_codec' }), 'E_TOOL', /bad\.mkv/);
     expect(() => readFileSync(out)).toThrow();
   });
+  test('intact ffmpeg sources read under strict without a warning', async () => {
+    const warnings: string[] = [];
+    for (const ext of ['avi', 'mkv', 'mp4']) {
+      const path = join(dir, `intact.${ext}`);
+      await writeVideo(path, clip(12));
+      const r = await readVideo(path, { strict: true, onWarning: (m) => warnings.push(m) });
+      expect(r.frames).toBe(12);
+    }
+    expect(warnings).toEqual([]);
+  });
+});
+
+/** Offsets of the chunks in an AVI's 'movi' list (the frames), walked by their sizes. */
+function aviFrameChunks(b: Uint8Array): number[] {
+  const text = Buffer.from(b).toString('latin1');
+  const movi = text.indexOf('movi');
+  const dv = new DataView(b.buffer, b.byteOffset, b.byteLength);
+  const out: number[] = [];
+  for (let p = movi + 4; p + 8 <= b.length && /^\d\d(dc|db)$/.test(text.slice(p, p + 4)); p += 8 + dv.getUint32(p + 4, true) + (dv.getUint32(p + 4, true) & 1)) out.push(p);
+  return out;
+}
+
+/** Offsets of the Matroska Cluster elements (ID 1F 43 B6 75). */
+function mkvClusters(b: Uint8Array): number[] {
+  const out: number[] = [];
+  for (let i = 0; i + 4 <= b.length; i++) if (b[i] === 0x1f && b[i + 1] === 0x43 && b[i + 2] === 0xb6 && b[i + 3] === 0x75) out.push(i);
+  return out;
+}
+
+describe('truncated and damaged videos (ffmpeg sources)', () => {
+  const STATS = /frame=|fps=|bitrate=|speed=|Lsize/;
+  let avi: Uint8Array;
+  beforeAll(async () => {
+    const path = join(dir, 'whole.avi');
+    await writeVideo(path, clip(30)); // FFV1 in AVI: the header lists 30 frames
+    avi = new Uint8Array(readFileSync(path));
+  });
+
+  async function read(path: string, strict: boolean): Promise<{ video?: Video; error?: VqvidError; warnings: string[] }> {
+    const warnings: string[] = [];
+    try {
+      return { video: await readVideo(path, { strict, onWarning: (m) => warnings.push(m) }), warnings };
+    } catch (e) {
+      expect(e).toBeInstanceOf(VqvidError);
+      return { error: e as VqvidError, warnings };
+    }
+  }
+
+  test('a cut inside a frame: the damaged frame is dropped, a warning names the file and the counts; strict fails', async () => {
+    const chunks = aviFrameChunks(avi);
+    expect(chunks.length).toBe(30);
+    const path = join(dir, 'cut-mid.avi');
+    writeFileSync(path, avi.subarray(0, chunks[18] + 20)); // 18 whole frames, then 12 bytes of the 19th
+    const lenient = await read(path, false);
+    expect(lenient.video!.frames).toBe(18); // ffmpeg would otherwise decode the cut 19th from damaged data
+    expect(lenient.warnings).toHaveLength(1);
+    expect(lenient.warnings[0]).toMatch(/cut-mid\.avi: video is truncated or damaged: decoded 18 frames \(1\.80 s\), but the AVI header states 30 frames \(3\.00 s\)/);
+    expect(lenient.warnings[0]).toMatch(/ffmpeg: \[avi\] Dropped corrupted packet/);
+    const strict = await read(path, true);
+    expect(strict.error!.code).toBe('E_FORMAT');
+    expect(strict.error!.message).toMatch(/cut-mid\.avi.*decoded 18 frames.*states 30 frames/);
+    expect(strict.error!.message).not.toMatch(STATS);
+    expect(strict.warnings).toEqual([]);
+  });
+
+  test('a cut between frames (ffmpeg says nothing): the AVI header length alone tells', async () => {
+    const chunks = aviFrameChunks(avi);
+    const path = join(dir, 'cut-clean.avi');
+    writeFileSync(path, avi.subarray(0, chunks[25]));
+    const lenient = await read(path, false);
+    expect(lenient.video!.frames).toBe(25);
+    expect(lenient.warnings.join('\n')).toMatch(/cut-clean\.avi: .*decoded 25 frames \(2\.50 s\), but the AVI header states 30 frames/);
+    expect((await read(path, true)).error!.code).toBe('E_FORMAT');
+  });
+
+  test("without an AVI header, ffmpeg's stated duration is the reference", async () => {
+    const path = join(dir, 'clusters.mkv');
+    await writeVideo(path, clip(30), { ffmpegArgs: ['-cluster_size_limit', '1'] }); // one frame per cluster
+    const bytes = new Uint8Array(readFileSync(path));
+    const clusters = mkvClusters(bytes);
+    expect(clusters.length).toBe(30);
+    const cut = join(dir, 'clusters-cut.mkv');
+    writeFileSync(cut, bytes.subarray(0, clusters[15]));
+    const lenient = await read(cut, false);
+    expect(lenient.video!.frames).toBe(15);
+    expect(lenient.warnings.join('\n')).toMatch(/clusters-cut\.mkv: .*decoded 15 frames \(1\.50 s\), but the container states 3\.00 s \(about 30 frames at 10 fps\)/);
+    const strict = await read(cut, true);
+    expect(strict.error!.message).toMatch(/clusters-cut\.mkv/);
+  });
+
+  test("ffmpeg's read errors are surfaced even when the counts agree; maxFrames skips the length check", async () => {
+    const path = join(dir, 'whole.mkv');
+    await writeVideo(path, clip(30));
+    const bytes = new Uint8Array(readFileSync(path));
+    const cut = join(dir, 'cut-tail.mkv');
+    writeFileSync(cut, bytes.subarray(0, bytes.length - 40));
+    const lenient = await read(cut, false);
+    // the last frame's packet lost its end: all 30 frames decode, but ffmpeg says so
+    expect(lenient.video!.frames).toBe(30);
+    expect(lenient.warnings.join('\n')).toMatch(/cut-tail\.mkv: video is damaged: ffmpeg reported errors while decoding its 30 frames; ffmpeg: Truncating packet of size \d+ to \d+/);
+    expect(lenient.warnings.join('\n')).not.toMatch(STATS);
+    const strict = await read(cut, true);
+    expect(strict.error!.message).toMatch(/cut-tail\.mkv.*Truncating packet/);
+    const first = join(dir, 'cut-start.avi');
+    writeFileSync(first, avi.subarray(0, aviFrameChunks(avi)[25]));
+    const warnings: string[] = [];
+    const r = await readVideo(first, { maxFrames: 10, strict: true, onWarning: (m) => warnings.push(m) });
+    expect([r.frames, warnings]).toEqual([10, []]);
+  });
+
+  test('damage inside the stream: a warning with the decoder errors; strict stops at the first one', async () => {
+    const path = join(dir, 'whole.mp4');
+    await writeVideo(path, clip(40, 64, 48)); // H.264: one key frame, then predicted frames
+    const bytes = new Uint8Array(readFileSync(path));
+    // the key frame follows x264's settings note (a NUL-terminated text at the start of the stream)
+    const at = bytes.indexOf(0, Buffer.from(bytes).indexOf('x264 - core')) + 40;
+    for (let i = at; i < at + 30; i++) bytes[i] ^= 0x5a;
+    const damaged = join(dir, 'damaged.mp4');
+    writeFileSync(damaged, bytes);
+    const lenient = await read(damaged, false);
+    expect(lenient.video!.frames).toBe(40);
+    expect(lenient.warnings).toHaveLength(1);
+    expect(lenient.warnings[0]).toMatch(/damaged\.mp4: video is damaged: ffmpeg reported errors while decoding its 40 frames; ffmpeg: \[h264\] /);
+    let seen = 0;
+    const stopped = await (async () => {
+      for await (const f of streamVideo(damaged, { strict: true })) seen = f.index + 1;
+    })().then(() => null, (e: unknown) => e);
+    expect(stopped).toBeInstanceOf(VqvidError);
+    expect((stopped as VqvidError).message).toMatch(/damaged\.mp4: video is damaged: ffmpeg reported errors after \d+ frames; ffmpeg: \[h264\] /);
+    expect(seen).toBeLessThan(40);
+  });
+
+  test('strict and onWarning are checked', async () => {
+    expect(() => streamVideo(avi, { strict: 'yes' as unknown as boolean })).toThrow(/strict: expected a boolean/);
+    expect(() => streamVideo(avi, { onWarning: 1 as unknown as () => void })).toThrow(/onWarning/);
+  });
 });

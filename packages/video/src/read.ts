@@ -1,8 +1,9 @@
 import { open, stat } from 'node:fs/promises';
 import { VqvidError, assertInt, fail } from '@vqvid/core';
 import type { OnProgress, Video } from '@vqvid/core';
+import { aviStatedLength } from './avi';
 import { ffmpegCountFrames, ffmpegGrayFrames, ffmpegProbe } from './ffmpeg';
-import type { StreamInfo } from './ffmpeg';
+import type { GrayFramesInfo } from './ffmpeg';
 import { makeFrameResizer } from './resize';
 import { Y4M_MAX_LINE, hasY4mMagic, lumaToFloat, parseFrameLine, parseY4mHeader } from './y4m';
 import type { Y4mHeader } from './y4m';
@@ -24,6 +25,14 @@ export interface ReadVideoOptions {
   format?: VideoFormat;
   /** Called after each frame with stage 'read'. */
   onProgress?: OnProgress;
+  /**
+   * Fail (E_FORMAT, naming the file and the frame counts) on a video that ffmpeg reports as damaged or that
+   * ends before the duration its container states, instead of warning and keeping the frames that decoded.
+   * Default false.
+   */
+  strict?: boolean;
+  /** Where the warning about a truncated or damaged video goes (one line, naming the file); default `console.warn`. */
+  onWarning?: (message: string) => void;
 }
 
 /** One decoded gray frame; `index` is its position in the source video. */
@@ -143,23 +152,81 @@ interface RawStream {
   frames: AsyncGenerator<{ index: number; luma: Uint8Array | null }>;
 }
 
-async function openRaw(src: string | Uint8Array, format: VideoFormat | undefined, start: number, limit: number | undefined): Promise<RawStream> {
+/** How a decoded ffmpeg stream is judged at its end: what the caller asked for and what the file states. */
+interface DecodeCheck {
+  source: string;
+  strict: boolean;
+  warn: (message: string) => void;
+  /** The whole stream was asked for, so a short one is short (not cut by maxFrames). */
+  toTheEnd: boolean;
+  /** The length the AVI header states, when the source is an AVI (ffmpeg's duration is a guess for a cut one). */
+  avi?: { frames: number; seconds: number };
+}
+
+/** Two frames or a quarter second: what rounding and an audio track a little longer than the video may explain. */
+function shortfallTolerance(fps: number | undefined): number {
+  return Math.max(fps ? 2 / fps : 0, 0.25);
+}
+
+/** What the container states, in words, or undefined when it states nothing to compare with. */
+function statedLength(check: DecodeCheck, info: GrayFramesInfo): { seconds: number; words: string } | undefined {
+  if (check.avi) return { seconds: check.avi.seconds, words: `the AVI header states ${check.avi.frames} frames (${check.avi.seconds.toFixed(2)} s)` };
+  const { duration, fps } = info.stream ?? {};
+  if (!duration) return undefined;
+  const about = fps ? ` (about ${Math.round(duration * fps)} frames at ${fps} fps)` : '';
+  return { seconds: duration, words: `the container states ${duration.toFixed(2)} s${about}` };
+}
+
+/**
+ * The complaint about a finished ffmpeg decode, or null: ffmpeg's error lines (dropped corrupt packets, read
+ * errors), and decoded frames covering less than the stated length by more than {@link shortfallTolerance}.
+ */
+function decodeComplaint(check: DecodeCheck, info: GrayFramesInfo, decoded: number, finished = true): string | null {
+  const problems = info.problems ?? [];
+  const stated = check.toTheEnd && finished ? statedLength(check, info) : undefined;
+  const covered = info.seconds ?? (info.stream?.fps ? decoded / info.stream.fps : undefined);
+  const short = stated !== undefined && covered !== undefined && stated.seconds - covered > shortfallTolerance(info.stream?.fps);
+  if (!short && problems.length === 0) return null;
+  const what = short ? 'truncated or damaged' : 'damaged';
+  const counts = short
+    ? `decoded ${decoded} frames (${covered!.toFixed(2)} s), but ${stated!.words}`
+    : `ffmpeg reported errors ${finished ? `while decoding its ${decoded} frames` : `after ${decoded} frames`}`;
+  const said = problems.length ? `; ffmpeg: ${problems.slice(0, 3).join(' | ')}${problems.length > 3 ? ` (+${problems.length - 3} more)` : ''}` : '';
+  return `${check.source}: video is ${what}: ${counts}${said}`;
+}
+
+/** Frames from ffmpeg, judged at the end (and, when strict, failed at the first error ffmpeg reports). */
+async function* ffmpegRaw(src: string | Uint8Array, limit: number | undefined, check: DecodeCheck, meta: RawStream['meta']) {
+  const info: GrayFramesInfo = {};
+  let index = 0;
+  for await (const luma of ffmpegGrayFrames(src, check.source, limit, info)) {
+    if (check.strict && info.problems?.length) throw new VqvidError('E_FORMAT', decodeComplaint(check, info, index, false)!, { source: check.source, frames: index });
+    const { width, height, fps, duration } = info.stream!;
+    const expected = fps && duration ? Math.round(fps * duration) : undefined;
+    Object.assign(meta, { width, height, fps, expected });
+    yield { index: index++, luma };
+  }
+  const complaint = decodeComplaint(check, info, index);
+  if (complaint === null) return;
+  if (check.strict || index === 0) throw new VqvidError('E_FORMAT', complaint, { source: check.source, frames: index });
+  check.warn(`${complaint} (kept the ${index} frames that decoded)`);
+}
+
+async function openRaw(src: string | Uint8Array, opts: ReadVideoOptions, start: number, limit: number | undefined): Promise<RawStream> {
   await checkSource(src);
   const source = sourceName(src);
-  if ((await detectFormat(src, format)) === 'ffmpeg') {
-    const info: { stream?: StreamInfo } = {};
+  if ((await detectFormat(src, opts.format)) === 'ffmpeg') {
+    const head = typeof src === 'string' ? await readHead(src, 1 << 16) : src.subarray(0, 1 << 16);
+    const check: DecodeCheck = {
+      source,
+      strict: opts.strict === true,
+      warn: opts.onWarning ?? ((m) => console.warn(m)),
+      toTheEnd: limit === undefined,
+    };
+    const avi = aviStatedLength(head);
+    if (avi) check.avi = avi;
     const meta: RawStream['meta'] = {};
-    const gen = ffmpegGrayFrames(src, source, limit, info);
-    async function* withMeta() {
-      let index = 0;
-      for await (const luma of gen) {
-        const { width, height, fps, duration } = info.stream!;
-        const expected = fps && duration ? Math.round(fps * duration) : undefined;
-        Object.assign(meta, { width, height, fps, expected });
-        yield { index: index++, luma };
-      }
-    }
-    return { meta, frames: withMeta() };
+    return { meta, frames: ffmpegRaw(src, limit, check, meta) };
   }
   const s = await openSource(src);
   try {
@@ -192,6 +259,8 @@ function checkOptions(opts: ReadVideoOptions): void {
   if (opts.maxFrames !== undefined) assertInt(opts.maxFrames, 'maxFrames', 1);
   if (opts.width !== undefined) assertInt(opts.width, 'width', 1, 1 << 15);
   if (opts.height !== undefined) assertInt(opts.height, 'height', 1, 1 << 15);
+  if (opts.strict !== undefined && typeof opts.strict !== 'boolean') fail('E_SHAPE', 'strict', 'a boolean', opts.strict);
+  if (opts.onWarning !== undefined && typeof opts.onWarning !== 'function') fail('E_SHAPE', 'onWarning', 'a function', opts.onWarning);
 }
 
 /** A container's stated duration may be wrong; trust it for at most this many floats (512 MB) up front. */
@@ -237,7 +306,7 @@ interface StreamMeta {
 async function* frameStream(src: string | Uint8Array, opts: ReadVideoOptions, meta: StreamMeta): AsyncGenerator<VideoFrame> {
   const start = opts.start ?? 0;
   const limit = opts.maxFrames === undefined ? undefined : start + opts.maxFrames;
-  const raw = await openRaw(src, opts.format, start, limit);
+  const raw = await openRaw(src, opts, start, limit);
   // Set from the first frame: ffmpeg sources only know their size once decoding has started.
   let resize: ((f: Uint8Array) => Float32Array) | null | undefined;
   let tw = 0;

@@ -13,7 +13,8 @@ import { lineChartSvg } from '../plot';
 import { writeReport } from '../report';
 import type { Section } from '../report';
 import { codeTable, frameTable, renderText } from '../tables';
-import { secondsSince } from './shared';
+import { checkOutputs } from '../files';
+import { FORCE_OPTION, secondsSince } from './shared';
 import { countedModels, scoreCodeModels } from '@vqvid/baselines';
 
 /** One sentence per method: its PSNR and SSIM against a baseline's, in plain words. */
@@ -123,13 +124,16 @@ export const demoCommand: Command = {
   options: {
     output: { kind: 'string', short: 'o', value: 'dir', default: 'vqvid-demo', help: 'report folder' },
     clip: { kind: 'choice', choices: ['bouncing', 'pan', 'translate'], default: 'bouncing', help: 'synthetic clip' },
-    'max-seconds': { kind: 'number', value: 's', help: 'wall-clock cap on training both models (the RCNN gets 2/3); default none: fixed steps, so results do not depend on machine load' },
+    'max-seconds': { kind: 'number', min: 0, minExclusive: true, value: 's', help: 'wall-clock cap on training both models (the RCNN gets 2/3); default none: fixed steps, so results do not depend on machine load' },
+    ...FORCE_OPTION,
     tiny: { kind: 'flag' },
   },
   async run(ctx) {
     const t0 = Date.now();
     const size = ctx.args.flag('tiny') ? TINY : FULL;
     const dir = ctx.args.str('output')!;
+    const figures = { 'next.png': 'png', 'fill.png': 'png', 'codebook.png': 'png' } as const;
+    await checkOutputs(ctx.args, [{ flag: '--output', path: dir, files: { 'index.html': null, 'report.json': null, ...figures } }]);
     const maxSeconds = ctx.args.num('max-seconds');
     const clip = ctx.args.str('clip') as 'bouncing' | 'pan' | 'translate';
     const video = syntheticVideo({ kind: clip, width: size.width, height: size.height, frames: size.frames, seed: ctx.seed });

@@ -4,10 +4,13 @@ import type { CommandContext } from '../command';
 import { isContainer } from '../files';
 import { loadModel } from '../modeling';
 
-/** Loads a codebook file as a codec (released when the command ends), reporting backend fallbacks only with --verbose. */
+/**
+ * Loads a codebook file as a codec (released when the command ends), reporting backend fallbacks only with
+ * --verbose. Its own progress is not wired: the pipeline encodes a few frames per call and reports the frames.
+ */
 export async function loadCodec(path: string, ctx: CommandContext): Promise<PatchCodec> {
   await isContainer(path, 'codebook'); // a clear E_NOT_FOUND naming --codebook
-  const codec = await PatchCodec.load(path, { onProgress: ctx.onProgress, log: ctx.debug });
+  const codec = await PatchCodec.load(path, { log: ctx.debug });
   ctx.cleanup(() => codec.dispose());
   return codec;
 }

@@ -18,14 +18,21 @@ export const ARCH_OPTIONS: Record<string, OptionSpec> = {
 
 /** Training-loop options of `vqvid train` (and the demo). */
 export const FIT_OPTIONS: Record<string, OptionSpec> = {
-  epochs: { kind: 'int', default: DEFAULT_FIT_OPTIONS.epochs, value: 'n', help: 'training epochs' },
-  'steps-per-epoch': { kind: 'int', value: 'n', help: 'batches per epoch (default: one pass over the codes)' },
+  // a budget of 0 epochs or steps would write an untrained model and report success
+  epochs: { kind: 'int', default: DEFAULT_FIT_OPTIONS.epochs, min: 1, value: 'n', help: 'training epochs' },
+  'steps-per-epoch': { kind: 'int', min: 1, value: 'n', help: 'batches per epoch (default: one pass over the codes)' },
   bptt: { kind: 'int', default: DEFAULT_FIT_OPTIONS.bptt, value: 'frames', help: 'frames per truncated-BPTT window' },
   batch: { kind: 'int', default: DEFAULT_FIT_OPTIONS.batch, value: 'n', help: 'windows per batch' },
   crop: { kind: 'int', default: DEFAULT_FIT_OPTIONS.crop, value: 'cells', help: 'side of the random crop of the code grid' },
   lr: { kind: 'number', default: DEFAULT_FIT_OPTIONS.lr, value: 'rate', help: 'Adam learning rate' },
-  'max-seconds': { kind: 'number', value: 's', help: 'stop training after this wall-clock time (results then depend on machine speed)' },
+  'max-seconds': { kind: 'number', min: 0, minExclusive: true, value: 's', help: 'stop training after this wall-clock time (results then depend on machine speed)' },
 };
+
+/**
+ * Names @vqvid/model gives the values of {@link ARCH_OPTIONS} and {@link FIT_OPTIONS} in its errors where they
+ * are not the flags' names in camelCase (see `Command.libraryArguments`).
+ */
+export const MODEL_ARGUMENTS: Record<string, string> = { embedDim: '--embed', timeLimit: '--max-seconds' };
 
 /** {@link TrainSettings} from parsed {@link ARCH_OPTIONS} and {@link FIT_OPTIONS}. */
 export function trainSettings(args: ParsedArgs, ctx: CommandContext, kind = args.str('arch') as ModelKind): TrainSettings {

@@ -4,7 +4,9 @@ import type { CodeVolume, Video } from '@vqvid/core';
 import { frameStrip, writePng, writeVideo } from '@vqvid/video';
 import type { StripRow } from '@vqvid/video';
 import type { Command, CommandContext } from '../command';
+import { MEMORY_OPTIONS, checkRenderMemory, memoryOptions } from '../memory';
 import { loadCodesOrVideo } from '../pipeline';
+import { checkOutputs, framesOutput } from '../files';
 import type { Provenance } from '../pipeline';
 import { loadCodec, loadTrainedModel } from './load';
 import { CODEBOOK_OPTION, DECODER_OPTIONS, MODEL_OPTION, OUTPUT_OPTION, READ_OPTIONS, ensureParent, readOptions, renderChoice, secondsSince, table } from './shared';
@@ -42,6 +44,7 @@ function continuationCommand(name: 'predict' | 'generate', defaults: { steps: nu
     usage: `vqvid ${name} <video|codes.vqc> --model model-dir --codebook codebook.vqcb [--steps ${defaults.steps}] -o out.y4m|out.png|out.vqc`,
     description,
     positionals: { min: 1, max: 1 },
+    libraryArguments: { dir: '--model' },
     options: {
       ...MODEL_OPTION,
       ...CODEBOOK_OPTION,
@@ -52,23 +55,30 @@ function continuationCommand(name: 'predict' | 'generate', defaults: { steps: nu
       'top-k': { kind: 'int', value: 'n', help: 'sample only among the n most likely codes' },
       ...DECODER_OPTIONS,
       ...READ_OPTIONS,
+      ...MEMORY_OPTIONS,
       ...OUTPUT_OPTION('output: .y4m/.mp4/... video, .png strip, or .vqc codes'),
     },
     async run(ctx: CommandContext) {
       const { args } = ctx;
       const t0 = Date.now();
+      await checkOutputs(args, [framesOutput(args.str('output'))]);
       const codec = await loadCodec(args.required('codebook'), ctx);
       const model = await loadTrainedModel(args.required('model'), codec, ctx);
-      const input = await loadCodesOrVideo(args.positionals[0], codec, readOptions(args, ctx));
+      const read = { ...readOptions(args, ctx), ...memoryOptions(args) };
+      // a video is streamed: only the context's last frames (shown, and the reference of the first step) are kept
+      const input = await loadCodesOrVideo(args.positionals[0], codec, read, { last: 4, end: args.num('context') });
       const frames = args.num('context') ?? input.codes.frames;
       assertInt(frames, '--context', 1, input.codes.frames);
       const context = sliceCodes(input.codes, 0, frames);
       const steps = args.num('steps')!;
+      const shown = Math.min(frames, 4);
+      assertInt(steps, '--steps', 1);
+      checkRenderMemory(context, steps + (input.video ? 0 : shown), model.config, read.maxMemory, 'render fewer frames (--steps)');
       const opts = { mode: args.str('mode') as 'argmax' | 'sample', temperature: args.num('temperature'), topK: args.num('top-k'), seed: ctx.seed };
       const generated = model.generate(context, steps, Object.fromEntries(Object.entries(opts).filter(([, v]) => v !== undefined)));
       const future: CodeVolume = { ...generated, geometry: context.geometry }; // the frames continue the context's
-      const shown = Math.min(frames, 4);
-      const before: Video = input.video ? sliceVideo(input.video, frames - shown, frames) : codec.decode(sliceCodes(context, frames - shown, frames));
+      const start = input.videoStart ?? 0; // the kept frames' first index
+      const before: Video = input.video ? sliceVideo(input.video, frames - shown - start, frames - start) : codec.decode(sliceCodes(context, frames - shown, frames));
       // argmax: the distributions go through the decoder, the last context frame standing for "same code";
       // sampled codes are drawn, so they are rendered as their centroids
       const render = renderChoice(args);

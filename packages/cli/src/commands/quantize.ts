@@ -1,7 +1,9 @@
-import { BACKEND_ALIASES, BACKEND_NAMES, DEFAULT_CODEC_OPTIONS, DEFAULT_QUANTIZER_OPTIONS, NORMALIZATIONS, PatchCodec, autoOrder } from '@vqvid/quantize';
+import { BACKEND_ALIASES, BACKEND_NAMES, DEFAULT_CODEC_OPTIONS, DEFAULT_QUANTIZER_OPTIONS, NORMALIZATIONS, autoOrder } from '@vqvid/quantize';
 import type { BackendRequest, Normalization } from '@vqvid/quantize';
 import type { Command } from '../command';
-import { loadVideo } from '../pipeline';
+import { MEMORY_OPTIONS, memoryOptions } from '../memory';
+import { fitSource, openVideo } from '../pipeline';
+import { checkOutputs } from '../files';
 import { OUTPUT_OPTION, READ_OPTIONS, ensureParent, readOptions, secondsSince, table } from './shared';
 
 /** `vqvid quantize`: fit a k-means codebook of patches of a video. */
@@ -13,7 +15,9 @@ export const quantizeCommand: Command = {
     'Reads a video (Y4M natively, anything else through ffmpeg) as gray frames, divides it by its pixel std,\n' +
     'samples patches and fits k centroids with k-means++ and Lloyd iterations. The codebook file records the\n' +
     'patch size, stride, normalization and the std of this video. With --normalization per-video-std (the\n' +
-    "paper's, the default) encode divides every video by its own std; with codebook-std by the std recorded here.",
+    "paper's, the default) encode divides every video by its own std; with codebook-std by the std recorded here.\n" +
+    'The video is streamed twice (the sample and pixel sums, then the std), never held in memory; when it has\n' +
+    'more patches than --samples, the sample is a uniform reservoir draw seeded by --seed.',
   positionals: { min: 1, max: 1 },
   options: {
     k: { kind: 'int', default: 128, value: 'int', help: 'number of codes K' },
@@ -30,15 +34,19 @@ export const quantizeCommand: Command = {
       help: `k-means assignment backend: auto (in Node: ${autoOrder().join(' → ')}) or one of ${BACKEND_NAMES.join(', ')} (cpu: the old name of wasm-simd)`,
     },
     ...READ_OPTIONS,
+    ...MEMORY_OPTIONS,
     ...OUTPUT_OPTION('codebook file to write (default codebook.vqcb)'),
   },
+  libraryArguments: { sample: '--samples' },
   async run(ctx) {
     const { args } = ctx;
     const t0 = Date.now();
     const path = args.positionals[0];
     const output = args.str('output') ?? 'codebook.vqcb';
-    const video = await loadVideo(path, readOptions(args, ctx));
-    const codec = await PatchCodec.fit(video, {
+    await checkOutputs(args, [{ flag: '--output', path: output, kind: 'codebook' }]);
+    const read = { ...readOptions(args, ctx), ...memoryOptions(args) };
+    const video = await openVideo(path, read);
+    const { codec, frames } = await fitSource(video, {
       k: args.num('k')!,
       patch: args.num('patch')!,
       stride: args.num('stride'),
@@ -48,7 +56,7 @@ export const quantizeCommand: Command = {
       maxIter: args.num('max-iter'),
       backend: args.str('backend') as BackendRequest,
       onProgress: ctx.onProgress,
-    });
+    }, read.maxMemory);
     ctx.cleanup(() => codec.dispose());
     await ensureParent(output);
     await codec.save(output);
@@ -62,7 +70,7 @@ export const quantizeCommand: Command = {
       normalization: codec.meta.normalization,
       std: codec.meta.std,
       checksum: codec.checksum,
-      frames: video.frames,
+      frames,
       width: video.width,
       height: video.height,
       inertia: q.inertia,
@@ -74,7 +82,7 @@ export const quantizeCommand: Command = {
       ['codebook', `${output} (checksum ${data.checksum})`],
       ['K x dim', `${data.k} x ${data.dim}`],
       ['patch / stride', `${data.patch} / ${data.stride}, ${data.normalization}`],
-      ['video', `${video.frames} frames of ${video.width}x${video.height}`],
+      ['video', `${frames} frames of ${video.width}x${video.height}`],
       ['inertia', q.inertia.toPrecision(5)],
       ['iterations', q.iterations],
       ['backend', String(q.backend)],

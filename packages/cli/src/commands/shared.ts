@@ -3,8 +3,9 @@ import { dirname } from 'node:path';
 import type { OptionSpec, ParsedArgs } from '../args';
 import type { CommandContext } from '../command';
 import type { ReadOptions } from '../pipeline';
+import { ioReason } from '../files';
 import type { RenderChoice } from '../evaluation';
-import { assertNumber } from '@vqvid/core';
+import { VqvidError, assertNumber } from '@vqvid/core';
 import { DECODERS, DEFAULT_DECODER } from '@vqvid/quantize';
 import type { DecoderName } from '@vqvid/quantize';
 
@@ -13,11 +14,18 @@ export const READ_OPTIONS: Record<string, OptionSpec> = {
   'max-frames': { kind: 'int', value: 'n', help: 'read at most this many frames' },
   width: { kind: 'int', value: 'px', help: 'resize frames to this width (keeps aspect if --height is absent)' },
   height: { kind: 'int', value: 'px', help: 'resize frames to this height' },
+  strict: { kind: 'flag', help: 'fail on a truncated or damaged video instead of warning' },
 };
 
-/** The output path option. */
+/** Lets an output replace an existing file of another kind (a video where a codebook goes, ...). */
+export const FORCE_OPTION: Record<string, OptionSpec> = {
+  force: { kind: 'flag', help: 'overwrite an existing output file of another kind (a video where a codebook goes, ...)' },
+};
+
+/** The output path option, and --force to overwrite a file of another kind there. */
 export const OUTPUT_OPTION = (what: string): Record<string, OptionSpec> => ({
   output: { kind: 'string', short: 'o', value: 'path', help: what },
+  ...FORCE_OPTION,
 });
 
 /** Where the codebook of a command comes from. */
@@ -48,9 +56,15 @@ export function renderChoice(args: ParsedArgs): RenderChoice {
   return { decoder: args.str('decoder') as DecoderName, alpha };
 }
 
-/** {@link ReadOptions} from the parsed `--max-frames/--width/--height`, with read progress. */
+/** {@link ReadOptions} from the parsed `--max-frames/--width/--height/--strict`, with read progress and warnings. */
 export function readOptions(args: ParsedArgs, ctx: CommandContext): ReadOptions {
-  const out: ReadOptions = { onProgress: ctx.onProgress };
+  const warned = new Set<string>();
+  const onWarning = (m: string) => {
+    if (warned.has(m)) return; // a video read in several passes (std, then encode) warns once
+    warned.add(m);
+    ctx.log(`vqvid: warning: ${m}`);
+  };
+  const out: ReadOptions = { onProgress: ctx.onProgress, strict: args.flag('strict'), onWarning };
   const map = { 'max-frames': 'maxFrames', width: 'width', height: 'height' } as const;
   for (const [flag, key] of Object.entries(map)) {
     const v = args.num(flag);
@@ -59,9 +73,18 @@ export function readOptions(args: ParsedArgs, ctx: CommandContext): ReadOptions 
   return out;
 }
 
-/** Creates the folder an output file goes in. */
-export async function ensureParent(path: string): Promise<void> {
-  await mkdir(dirname(path), { recursive: true });
+/** Creates folder `dir` (and its parents) for the output of option `flag`; E_IO naming both when it cannot. */
+export async function ensureFolder(dir: string, flag: string): Promise<void> {
+  try {
+    await mkdir(dir, { recursive: true });
+  } catch (e) {
+    throw new VqvidError('E_IO', `${flag}: cannot create folder ${dir} (${ioReason(e)})`, { argument: flag, path: dir });
+  }
+}
+
+/** Creates the folder an output file of option `flag` goes in. */
+export async function ensureParent(path: string, flag = '--output'): Promise<void> {
+  await ensureFolder(dirname(path), flag);
 }
 
 /** Seconds since `t0` (ms), rounded to 0.01 s, for result records. */

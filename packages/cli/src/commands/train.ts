@@ -1,14 +1,14 @@
-import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import { readCodes, sliceCodes, writeFileAtomic } from '@vqvid/core';
+import { assertInt, readCodes, sliceCodes, writeFileAtomic } from '@vqvid/core';
 import type { Command, CommandContext } from '../command';
-import { isContainer } from '../files';
+import { CHECKPOINT_FILE, MODEL_FILE, checkOutputs, isContainer } from '../files';
 import { ensureBackend, trainModel } from '../modeling';
 import { loadCodesOrVideo } from '../pipeline';
 import type { CodesInput } from '../pipeline';
 import { loadCodec } from './load';
-import { ARCH_OPTIONS, FIT_OPTIONS, trainSettings } from './model-options';
-import { CODEBOOK_OPTION, OUTPUT_OPTION, READ_OPTIONS, readOptions, secondsSince, table } from './shared';
+import { ARCH_OPTIONS, FIT_OPTIONS, MODEL_ARGUMENTS, trainSettings } from './model-options';
+import { CODEBOOK_OPTION, OUTPUT_OPTION, READ_OPTIONS, ensureFolder, readOptions, secondsSince, table } from './shared';
+import { RECORD_FILE, checkResume, requireCheckpoint, trainingRecord, writeRecord } from './train-record';
 
 /** Codes from a codes file, or from a video encoded with --codebook. */
 async function trainingCodes(ctx: CommandContext): Promise<CodesInput> {
@@ -26,35 +26,51 @@ export const trainCommand: Command = {
   description:
     'Trains the recurrent convolutional network on a code volume (a codes file, or a video encoded on the fly\n' +
     'with --codebook). A checkpoint is written after every epoch; Ctrl-C stops at the next batch, saves it and\n' +
-    'exits with code 130, and --resume continues from it. The model folder gets model.vqm and train.json.',
+    'exits with code 130, and --resume continues from it (refused if the checkpoint was trained with other\n' +
+    'options, which train-options.json beside it records). The model folder gets model.vqm and train.json.',
   positionals: { min: 1, max: 1 },
   interruptible: true,
   options: {
     ...CODEBOOK_OPTION,
     ...ARCH_OPTIONS,
     ...FIT_OPTIONS,
-    'val-frames': { kind: 'int', default: 0, value: 'n', help: 'hold out the last n frames to report validation bits/code' },
+    'val-frames': { kind: 'int', default: 0, min: 0, value: 'n', help: 'hold out the last n frames to report validation bits/code' },
     'checkpoint-dir': { kind: 'string', value: 'dir', help: 'where checkpoints go (default <model-dir>/checkpoint)' },
     resume: { kind: 'flag', help: 'continue from the checkpoint' },
     ...READ_OPTIONS,
     ...OUTPUT_OPTION('model folder to write (default model)'),
+    force: { kind: 'flag', help: 'overwrite an output file of another kind; with --resume, continue a checkpoint trained with other training options (recorded beside it)' },
   },
+  libraryArguments: { ...MODEL_ARGUMENTS, checkpointDir: '--checkpoint-dir' },
   async run(ctx) {
     const { args } = ctx;
     const t0 = Date.now();
     const out = args.str('output') ?? 'model';
+    const checkpointDir = args.str('checkpoint-dir') ?? join(out, 'checkpoint');
+    const checkpointFlag = args.has('checkpoint-dir') ? '--checkpoint-dir' : '--output';
+    await checkOutputs(args, [
+      { flag: '--output', path: out, files: { [MODEL_FILE]: 'model', 'train.json': null } },
+      { flag: checkpointFlag, path: checkpointDir, files: { [CHECKPOINT_FILE]: 'checkpoint', [RECORD_FILE]: null } },
+    ]);
+    if (args.flag('resume')) await requireCheckpoint(checkpointDir);
     const { codes, meta } = await trainingCodes(ctx);
     const valFrames = args.num('val-frames')!;
+    // the validation part and the training part each need 2 frames to predict one
+    if (valFrames > 0) assertInt(valFrames, '--val-frames', 2, codes.frames - 2);
     const split = codes.frames - valFrames;
     const settings = trainSettings(args, ctx);
-    settings.checkpointDir = args.str('checkpoint-dir') ?? join(out, 'checkpoint');
+    settings.checkpointDir = checkpointDir;
     settings.resume = args.flag('resume');
     const train = valFrames > 0 ? sliceCodes(codes, 0, split) : codes;
     if (valFrames > 0) settings.validation = sliceCodes(codes, split, codes.frames);
-    await mkdir(settings.checkpointDir, { recursive: true });
+    let options = trainingRecord(args, train);
+    if (settings.resume) options = await checkResume(checkpointDir, options, args.flag('force'), ctx.log);
+    await ensureFolder(checkpointDir, checkpointFlag);
+    await writeRecord(checkpointDir, options);
     ctx.debug(`tfjs backend: ${await ensureBackend()}`);
     const { model, result, timeCapped } = await trainModel(train, settings);
     ctx.cleanup(() => model.dispose());
+    await ensureFolder(out, '--output');
     await model.save(out);
     const record = { arch: settings.kind, config: model.config, codes: { ...meta, ...codes.geometry, rows: codes.rows, cols: codes.cols, frames: codes.frames }, history: result };
     await writeFileAtomic(join(out, 'train.json'), JSON.stringify(record, null, 2));
