@@ -91,4 +91,17 @@ describe('flowExtrapolate', () => {
     expect(copyMse).toBeGreaterThan(100);
     expect(flowMse).toBeLessThan(0.01 * Math.min(copyMse, linMse));
   });
+
+  test('steps: n frames ahead under the same constant motion (steps 1 is the default)', () => {
+    const prev = at(0, 0);
+    const cur = at(2, 1);
+    expect(Array.from(flowExtrapolate(prev, cur, { steps: 1 }).data)).toEqual(Array.from(flowExtrapolate(prev, cur).data));
+    const truth3 = at(8, 4);
+    const three = interiorMse(flowExtrapolate(prev, cur, { steps: 3 }), truth3, 16);
+    expect(interiorMse(copyLast(cur), truth3, 16)).toBeGreaterThan(100);
+    expect(three).toBeLessThan(0.02 * interiorMse(copyLast(cur), truth3, 16));
+    // one step ahead is not three
+    expect(interiorMse(flowExtrapolate(prev, cur), truth3, 16)).toBeGreaterThan(20 * three);
+    expect(() => flowExtrapolate(prev, cur, { steps: 0 })).toThrow(expect.objectContaining({ code: 'E_RANGE' }));
+  });
 });

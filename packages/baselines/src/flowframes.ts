@@ -1,4 +1,4 @@
-import { assertNumber, fail } from '@vqvid/core';
+import { assertInt, assertNumber, fail } from '@vqvid/core';
 import type { Video } from '@vqvid/core';
 import { flowBetween, resolveOptions, warpData } from './flow';
 import type { FlowField, FlowParams, OpticalFlowOptions } from './flow';
@@ -123,20 +123,35 @@ export function flowInterpolate(a: Video, b: Video, opts: FlowInterpolateOptions
 }
 
 /**
- * Motion-compensated extrapolation of the next frame under constant motion. The flow is estimated from
- * `cur` back to `prev` (rather than prev→cur) because it then lives on cur's pixel grid: under constant
- * motion the next frame satisfies next(x) ≈ cur(x + F_cur→prev(x)), one backward warp of `cur`.
+ * Options of {@link flowExtrapolate}: the flow's options and how far ahead.
+ * @example
+ * ```ts
+ * const opts: FlowExtrapolateOptions = { steps: 10 };
+ * ```
+ */
+export interface FlowExtrapolateOptions extends OpticalFlowOptions {
+  /** Frames ahead (integer ≥ 1, default 1): the guess of frame t + steps, the same motion repeated. */
+  steps?: number;
+}
+
+/**
+ * Motion-compensated extrapolation under constant motion. The flow is estimated from `cur` back to `prev`
+ * (rather than prev→cur) because it then lives on cur's pixel grid: under constant motion frame t + s satisfies
+ * frame(x) ≈ cur(x + s·F_cur→prev(x)), one backward warp of `cur` (s = `opts.steps`, default 1).
  * @param prev frame(s) at time t−1; @param cur frame(s) at time t (same size and count).
- * @returns the guess for time t+1, one frame per pair.
+ * @returns the guess for time t + steps, one frame per pair.
  * @example
  * ```ts
  * const next = flowExtrapolate(sliceVideo(v, 8), sliceVideo(v, 9)); // guess of frame 10
+ * const tenth = flowExtrapolate(sliceVideo(v, 8), sliceVideo(v, 9), { steps: 10 }); // guess of frame 19
  * ```
  */
-export function flowExtrapolate(prev: Video, cur: Video, opts: OpticalFlowOptions = {}): Video {
+export function flowExtrapolate(prev: Video, cur: Video, opts: FlowExtrapolateOptions = {}): Video {
   assertFramePair(prev, cur, 'prev', 'cur');
+  const steps = opts.steps ?? 1;
+  assertInt(steps, 'opts.steps', 1);
   const p = resolveOptions(cur.width, cur.height, opts);
   return mapFramePairs(prev, cur, (fp, fc, out) => {
-    warpData(fc, flowBetween(fc, fp, cur.width, cur.height, p), 1, out);
+    warpData(fc, flowBetween(fc, fp, cur.width, cur.height, p), steps, out);
   });
 }

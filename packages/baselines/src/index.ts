@@ -8,7 +8,7 @@ export { copyLast, linearInterpolate, linearExtrapolate } from './frames';
 export { opticalFlow, warp } from './flow';
 export type { FlowField, OpticalFlowOptions } from './flow';
 export { flowInterpolate, flowExtrapolate } from './flowframes';
-export type { FlowInterpolateOptions } from './flowframes';
+export type { FlowExtrapolateOptions, FlowInterpolateOptions } from './flowframes';
 export { CodeNgramModel, UnigramModel, BigramModel, SpatialNgramModel } from './ngram';
 export type { NgramOptions, NgramFitOptions, SpatialNgramOptions } from './ngram';
 /** @deprecated the summary type lives in @vqvid/core with the CodeModel interface; this re-export keeps old imports working. */

@@ -17,6 +17,11 @@ export interface FillOptions {
   candidates?: number;
   /** Maximum coordinate-ascent sweeps over the grid (default 3); stops early when a sweep changes nothing. */
   sweeps?: number;
+  /**
+   * n: how many consecutive frames are missing between `before` and `after` (default 1). With n > 1 the
+   * sweeps visit the missing frames in order (see RCNN.fill).
+   */
+  missing?: number;
 }
 
 /**
@@ -35,6 +40,7 @@ export function fillFrame(
   next: ArrayLike<number>,
   opts: FillOptions = {},
   withScores = false,
+  init?: ArrayLike<number>,
 ): FilledFrame {
   const k = model.config.k;
   const m = opts.candidates ?? Math.min(8, k);
@@ -45,8 +51,12 @@ export function fillFrame(
   const lpAll = tf.tidy(() => model.output.logProbsAll(hPrev, model.presentTensor(present)).dataSync() as Float32Array);
   const cand = new Int32Array(n * m);
   for (let i = 0; i < n; i++) cand.set(topIndices(lpAll, i, k, m), i * m);
+  // start from `init` where it is one of the cell's candidates, else from the most probable candidate
   const frame = new Int32Array(n);
-  for (let i = 0; i < n; i++) frame[i] = cand[i * m];
+  for (let i = 0; i < n; i++) {
+    frame[i] = cand[i * m];
+    if (init) for (let j = 0; j < m; j++) if (cand[i * m + j] === init[i]) frame[i] = init[i];
+  }
   const stride = 2 * receptiveRadius(model.config) + 1;
   const radius = receptiveRadius(model.config);
   const targets = tf.tensor1d(Int32Array.from({ length: m * n }, (_, i) => next[i % n]), 'int32');
@@ -71,6 +81,72 @@ export function fillFrame(
     hTiled.dispose();
   }
   return { codes: { rows, cols, frames: 1, k, codes: frame }, candidates: cand, scores, m };
+}
+
+/**
+ * A gap of n ≥ 1 missing frames after the state `h0` (after the known frames; `present0` their last codes) and
+ * before the known frame `after`: starts from the model's argmax roll-out, then each sweep visits the missing
+ * frames in order and runs one {@link fillFrame} sweep on frame j with every other frame fixed, scoring
+ * ln p(x_j | h_{j−1}) + ln p(x_{j+1} | h_j) (x_{n+1} = after). Influence of x_j on frames after j+1 through the
+ * recurrent state is not scored (exact for n = 1). With `withScores`, a last pass records every frame's
+ * candidate scores at the final frames before and after it (frame j is scored with frames 1..j−1 final).
+ * Stops early after a sweep that changes nothing.
+ * `h0` is not disposed.
+ */
+export function fillGap(
+  model: ModelParts,
+  h0: tf.Tensor2D,
+  present0: ArrayLike<number>,
+  rows: number,
+  cols: number,
+  after: ArrayLike<number>,
+  opts: FillOptions = {},
+  withScores = false,
+): FilledFrame[] {
+  const missing = opts.missing ?? 1;
+  assertInt(missing, 'missing', 1, 1000);
+  if (missing === 1) return [fillFrame(model, h0, present0, rows, cols, after, opts, withScores)];
+  const sweeps = opts.sweeps ?? 3;
+  assertInt(sweeps, 'sweeps', 0, 1000);
+  const k = model.config.k;
+  const n = rows * cols;
+  // states[j] = h after frame j of the gap (states[0] = h0, owned by the caller)
+  const states: tf.Tensor2D[] = [h0];
+  const frames: Int32Array[] = [];
+  const presentOf = (j: number): ArrayLike<number> => (j === 0 ? present0 : frames[j - 1]);
+  try {
+    for (let j = 0; j < missing; j++) {
+      const lp = model.nextLogProbs(states[j], presentOf(j), false);
+      const x = new Int32Array(n);
+      for (let i = 0; i < n; i++) x[i] = topIndices(lp, i, k, 1)[0];
+      frames.push(x);
+      if (j < missing - 1) states.push(model.step(states[j], x, rows, cols, false));
+    }
+    const pass = (scores: boolean): FilledFrame[] => {
+      const found: FilledFrame[] = [];
+      for (let j = 0; j < missing; j++) {
+        const next = j < missing - 1 ? frames[j + 1] : after;
+        const f = fillFrame(model, states[j], presentOf(j), rows, cols, next, { candidates: opts.candidates, sweeps: scores ? 0 : 1 }, scores, frames[j]);
+        frames[j] = f.codes.codes as Int32Array;
+        found.push(f);
+        if (j < missing - 1) {
+          states[j + 1]?.dispose();
+          states[j + 1] = model.step(states[j], frames[j], rows, cols, false);
+        }
+      }
+      return found;
+    };
+    let found: FilledFrame[] = [];
+    for (let s = 0; s < sweeps; s++) {
+      const was = frames.map((x) => x.slice());
+      found = pass(false);
+      if (frames.every((x, j) => x.every((c, i) => c === was[j][i]))) break; // a sweep that changed nothing
+    }
+    if (withScores || sweeps === 0) found = pass(true);
+    return found;
+  } finally {
+    for (let j = 1; j < states.length; j++) states[j].dispose();
+  }
 }
 
 /**

@@ -111,6 +111,62 @@ describe('RCNN inference', () => {
     }
     m.dispose();
   });
+
+  it('fill with missing: n returns n frames, each a single-cell optimum of its own and the next frame\'s terms', () => {
+    const m = new RCNN({ k: 4, embedDim: 4, hidden: 6, seed: 9 });
+    const codes = randomCodes(7, 5, 6, 4, 5);
+    const n = 3;
+    const before = sliceCodes(codes, 0, 2);
+    const after = sliceCodes(codes, 2 + n, 3 + n);
+    const cells = 30;
+    // the whole sequence before | gap | after, scored by the model (slow reference: full log-likelihoods)
+    const frameTerms = (gap: Int32Array): Float64Array[] => {
+      const vol = { ...codes, frames: 3 + n, codes: new Int32Array((3 + n) * cells) };
+      vol.codes.set(before.codes, 0);
+      vol.codes.set(gap, 2 * cells);
+      vol.codes.set(after.codes.subarray(0, cells), (2 + n) * cells);
+      const lp = m.logProb(vol);
+      return Array.from({ length: 2 + n }, (_, t) => lp.subarray(t * cells, (t + 1) * cells));
+    };
+    const sum = (a: Float64Array) => a.reduce((x, y) => x + y, 0);
+    // frame j of the gap (target index j + 1 of the log-probs) is scored by its own and the next frame's terms
+    const score = (gap: Int32Array, j: number) => {
+      const terms = frameTerms(gap);
+      return sum(terms[j + 1]) + sum(terms[j + 2]);
+    };
+    const rollout = m.generate(before, n);
+    expect(Array.from(m.fill(before, after, { missing: n, sweeps: 0 }).codes)).toEqual(Array.from(rollout.codes));
+    const tensors = tf.memory().numTensors;
+    const filled = m.fill(before, after, { missing: n, sweeps: 50, candidates: 4 });
+    expect(tf.memory().numTensors).toBe(tensors);
+    expect(filled.frames).toBe(n);
+    const gap = Int32Array.from(filled.codes);
+    for (let j = 0; j < n; j++) {
+      const best = score(gap, j);
+      for (let i = 0; i < cells; i += 4) {
+        for (let c = 0; c < 4; c++) {
+          const alt = Int32Array.from(gap);
+          alt[j * cells + i] = c;
+          expect(score(alt, j)).toBeLessThanOrEqual(best + 1e-3);
+        }
+      }
+    }
+    // one posterior per missing frame, whose argmax is the filled code
+    const dists = m.fillDistributions(before, after, { missing: n, sweeps: 50, candidates: 4 });
+    expect(dists).toHaveLength(n);
+    dists.forEach((d, j) => {
+      for (let i = 0; i < cells; i++) {
+        const row = Array.from(d.probs!.subarray(i * 4, (i + 1) * 4));
+        expect(row.reduce((a, b) => a + b, 0)).toBeCloseTo(1, 5);
+        expect(row.indexOf(Math.max(...row))).toBe(gap[j * cells + i]);
+      }
+    });
+    // missing: 1 is the one-frame fill
+    expect(Array.from(m.fill(before, sliceCodes(codes, 3, 4), { missing: 1, candidates: 3 }).codes)).toEqual(Array.from(m.fill(before, sliceCodes(codes, 3, 4), { candidates: 3 }).codes));
+    expectVqvid(() => m.fill(before, after, { missing: 0 }), 'E_RANGE', 'missing');
+    expectVqvid(() => m.fillDistribution(before, after, { missing: 2 }), 'E_RANGE', 'opts.missing');
+    m.dispose();
+  });
 });
 
 describe('bad input', () => {

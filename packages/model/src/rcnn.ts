@@ -1,10 +1,10 @@
-import { assertInt, evaluateLogProb, fail, Rng, stackFrames, VqvidError } from '@vqvid/core';
+import { assertInt, evaluateLogProb, fail, ownValue, Rng, stackFrames } from '@vqvid/core';
 import type { CodeEvaluation, CodeGeometry, CodeModel, CodeVolume, DecoderName, FrameRenderer, Video } from '@vqvid/core';
 import { ModelConfig, ModelOptions, resolveConfig } from './config';
-import { readStore, writeStore } from './persist';
-import { ModelParts } from './parts';
+import { asFileFormat, readStore, writeStore } from './persist';
+import { checkStoredWeights, ModelParts } from './parts';
 import { chooseCodes, PredictOptions, resolvePredict } from './sample';
-import { candidatePosterior, FilledFrame, fillFrame as searchFill, FillOptions } from './fill';
+import { candidatePosterior, FilledFrame, fillGap, FillOptions } from './fill';
 import { fitModel, FitOptions, FitResult } from './train';
 
 /**
@@ -57,7 +57,7 @@ export function partsOf(model: RCNN): ModelParts {
 }
 
 /** Model classes by the name written into saved files, to rebuild the right class on load. */
-const CLASSES: Record<string, new (opts: ModelOptions) => RCNN> = {};
+const CLASSES: Record<string, typeof RCNN> = {};
 
 /**
  * The recurrent convolutional network of Ranzato et al. 2014: a language model over a grid of patch codes.
@@ -257,10 +257,12 @@ export class RCNN implements CodeModel {
   }
 
   /**
-   * The missing frame between `before` and `after` in pixels: {@link RCNN.fillDistribution}'s posterior rendered
-   * by `opts.codec`, the linear interpolation of the two known frames standing for "same code as before".
+   * The missing frame(s) between `before` and `after` in pixels: {@link RCNN.fillDistributions}' posteriors
+   * rendered by `opts.codec`. Missing frame j of n stands for "same code as before" by the linear interpolation
+   * of the two known frames at j/(n+1) (the midpoint when n = 1).
    * @param opts as in {@link RCNN.predictFrames}, with `reference` the frame before the gap and `next` the frame
-   * after it (pixels), plus the fill's `candidates` and `sweeps`.
+   * after it (pixels), plus the fill's `candidates`, `sweeps` and `missing`.
+   * @returns a Video of `missing` frames (default 1).
    * @example
    * ```ts
    * const mid = m.fillFrame(sliceCodes(codes, 0, t), sliceCodes(codes, t + 1, t + 2), { codec, reference: prev, next, decoder: 'mbr' });
@@ -268,58 +270,88 @@ export class RCNN implements CodeModel {
    */
   fillFrame(before: CodeVolume, after: CodeVolume, opts: RenderOptions & FillOptions & { next: Video }): Video {
     const geometry = geometryOf(before);
-    const dist = this.fillDistribution(before, after, opts);
     const a = opts.reference;
     const b = opts.next;
     if (!b || !a || b.width !== a.width || b.height !== a.height) fail('E_SHAPE', 'next', `a frame of ${a?.width} x ${a?.height} like reference`, b && `${b.width} x ${b.height}`);
+    const dists = this.fillDistributions(before, after, opts);
     const size = a.width * a.height;
     const pa = a.data.subarray((a.frames - 1) * size);
     const pb = b.data.subarray(0, size);
-    const mid: Video = { width: a.width, height: a.height, frames: 1, data: Float32Array.from(pa, (v, i) => (v + pb[i]) / 2) };
-    const probs = dist.probs!;
-    return opts.codec.decodeDistribution({ rows: dist.rows, cols: dist.cols, k: dist.k, probs }, { geometry, reference: mid, present: lastFrame(before), decoder: opts.decoder, alpha: opts.alpha, topM: opts.topM, changeRatio: opts.changeRatio });
+    let present: ArrayLike<number> = lastFrame(before);
+    const frames = dists.map((dist, j) => {
+      const w = (j + 1) / (dists.length + 1);
+      const mid: Video = { width: a.width, height: a.height, frames: 1, data: Float32Array.from(pa, (v, i) => (1 - w) * v + w * pb[i]) };
+      const probs = dist.probs!;
+      const frame = opts.codec.decodeDistribution({ rows: dist.rows, cols: dist.cols, k: dist.k, probs }, { geometry, reference: mid, present, decoder: opts.decoder, alpha: opts.alpha, topM: opts.topM, changeRatio: opts.changeRatio });
+      present = argmaxCodes(probs, dist.rows * dist.cols, dist.k);
+      return frame;
+    });
+    return stackFrames(frames);
   }
 
   /**
-   * The missing frame t between `before` (its last frame is t-1; earlier frames are context) and `after`
-   * (its first frame is t+1), maximising ln p(x_t | past) + ln p(x_{t+1} | past, x_t) by coordinate ascent
-   * over the top-M candidates of each cell (see the README for method and cost).
+   * The missing frame(s) between `before` (its last frame is t−1; earlier frames are context) and `after` (its
+   * first frame is the known frame after the gap). One missing frame t maximises ln p(x_t | past) +
+   * ln p(x_{t+1} | past, x_t) by coordinate ascent over the top-M candidates of each cell; with `missing: n` the
+   * search starts from the model's roll-out and each sweep visits the n frames in order, frame j scored by its own
+   * term and the next frame's (see the README for method and cost: about n times the one-frame fill per sweep).
+   * @returns a CodeVolume of `missing` frames (default 1).
    * @example
    * ```ts
    * const mid = m.fill(sliceCodes(codes, 0, 5), sliceCodes(codes, 6, 7), { candidates: 8, sweeps: 3 });
+   * const gap = m.fill(sliceCodes(codes, 0, 1), sliceCodes(codes, 4, 5), { missing: 3 }); // frames 1, 2, 3
    * ```
    */
   fill(before: CodeVolume, after: CodeVolume, opts?: FillOptions): CodeVolume {
-    return this.fillSearch(before, after, opts, false).codes;
+    const found = this.fillSearch(before, after, opts, false);
+    const n = before.rows * before.cols;
+    const codes = new Int32Array(found.length * n);
+    found.forEach((f, j) => codes.set(f.codes.codes, j * n));
+    return { rows: before.rows, cols: before.cols, frames: found.length, k: this.config.k, codes };
   }
 
   /**
    * The posterior of the missing frame of {@link RCNN.fill} per cell, for decoders that weigh candidates:
    * over each cell's M candidates, p(x_t,i = c) ∝ exp(S) with S the fill score of candidate c given every
-   * other cell at its filled code (zero outside the candidates); `entropy` in bits.
+   * other cell at its filled code (zero outside the candidates); `entropy` in bits. One missing frame only
+   * (E_RANGE otherwise): {@link RCNN.fillDistributions} gives one per missing frame.
    * @example
    * ```ts
    * const { probs } = m.fillDistribution(sliceCodes(codes, 0, 5), sliceCodes(codes, 6, 7));
    * ```
    */
   fillDistribution(before: CodeVolume, after: CodeVolume, opts?: FillOptions): NextDistribution {
-    const found = this.fillSearch(before, after, opts, true);
-    const k = this.config.k;
-    const probs = candidatePosterior(found, k);
-    const n = before.rows * before.cols;
-    const entropy = new Float32Array(n);
-    for (let i = 0; i < n; i++) {
-      let e = 0;
-      for (let j = 0; j < found.m; j++) {
-        const p = probs[i * k + found.candidates[i * found.m + j]];
-        if (p > 0) e -= p * Math.log2(p);
-      }
-      entropy[i] = e;
-    }
-    return { rows: before.rows, cols: before.cols, k, entropy, probs };
+    if (opts?.missing !== undefined && opts.missing !== 1) fail('E_RANGE', 'opts.missing', '1 (fillDistributions gives one distribution per missing frame)', opts.missing);
+    return this.fillDistributions(before, after, opts)[0];
   }
 
-  private fillSearch(before: CodeVolume, after: CodeVolume, opts: FillOptions | undefined, withScores: boolean): FilledFrame {
+  /**
+   * {@link RCNN.fillDistribution} for a gap of `opts.missing` frames: one per-cell posterior per missing frame,
+   * each over its cells' candidates given the other frames as filled.
+   * @example
+   * ```ts
+   * const [d1, d2, d3] = m.fillDistributions(sliceCodes(codes, 0, 1), sliceCodes(codes, 4, 5), { missing: 3 });
+   * ```
+   */
+  fillDistributions(before: CodeVolume, after: CodeVolume, opts?: FillOptions): NextDistribution[] {
+    const k = this.config.k;
+    const n = before.rows * before.cols;
+    return this.fillSearch(before, after, opts, true).map((found) => {
+      const probs = candidatePosterior(found, k);
+      const entropy = new Float32Array(n);
+      for (let i = 0; i < n; i++) {
+        let e = 0;
+        for (let j = 0; j < found.m; j++) {
+          const p = probs[i * k + found.candidates[i * found.m + j]];
+          if (p > 0) e -= p * Math.log2(p);
+        }
+        entropy[i] = e;
+      }
+      return { rows: before.rows, cols: before.cols, k, entropy, probs };
+    });
+  }
+
+  private fillSearch(before: CodeVolume, after: CodeVolume, opts: FillOptions | undefined, withScores: boolean): FilledFrame[] {
     this.parts.checkCodes(before, 'before', 1);
     this.parts.checkCodes(after, 'after', 1);
     if (after.rows !== before.rows || after.cols !== before.cols) {
@@ -327,7 +359,7 @@ export class RCNN implements CodeModel {
     }
     const h = this.parts.stateAfter(before);
     try {
-      return searchFill(this.parts, h, lastFrame(before), before.rows, before.cols, after.codes.subarray(0, before.rows * before.cols), opts, withScores);
+      return fillGap(this.parts, h, lastFrame(before), before.rows, before.cols, after.codes.subarray(0, before.rows * before.cols), opts, withScores);
     } finally {
       h.dispose();
     }
@@ -346,31 +378,38 @@ export class RCNN implements CodeModel {
   }
 
   /**
-   * Loads a model saved by {@link RCNN.save} (an RCNN or an RNN, as saved). E_NOT_FOUND, E_FORMAT (corrupt)
-   * or E_VERSION (other format version) otherwise.
+   * Loads a model saved by {@link RCNN.save} (an RCNN or an RNN, as saved). E_NOT_FOUND, E_FORMAT (corrupt, a
+   * malformed header, or weights that do not match the config, all found before anything is built) or
+   * E_VERSION (other format version) otherwise.
    * @example
    * ```ts
    * const m = await RCNN.load('models/rcnn');
    * ```
    */
   static async load(dir: string): Promise<RCNN> {
-    const { header, arrays } = await readStore(dir, 'model');
-    const Ctor = CLASSES[String(header.className)];
-    if (!Ctor || typeof header.config !== 'object' || header.config === null) {
-      throw new VqvidError('E_FORMAT', `${dir}: saved model has an unknown class ${String(header.className)}`, { path: dir });
+    const { header, arrays, file } = await readStore(dir, 'model');
+    // everything the file claims is checked before a tensor is built: a few hundred bytes of header must not
+    // make the loader allocate the gigabytes of weights its config implies
+    const { Ctor, config } = asFileFormat(file, () => {
+      const Ctor = ownValue(CLASSES, header.className);
+      if (!Ctor) fail('E_FORMAT', 'header.className', `one of ${Object.keys(CLASSES).join(', ')}`, header.className);
+      // files from before the copy-aware output hold plain-softmax models
+      const config = resolveConfig({ copy: false, prior: 'none', ...(header.config as ModelOptions) }, Ctor.fixedKernel);
+      checkStoredWeights(config, header.output as Record<string, unknown>, arrays, file);
+      return { Ctor, config };
+    });
+    const m = new Ctor(config);
+    try {
+      asFileFormat(file, () => {
+        m.parts.buildOutput(undefined, header.output as Record<string, unknown>);
+        m.parts.importWeights(arrays, file);
+      });
+    } catch (e) {
+      m.dispose();
+      throw e;
     }
-    // files from before the copy-aware output hold plain-softmax models
-    const m = new Ctor({ copy: false, prior: 'none', ...(header.config as ModelOptions) });
-    m.parts.buildOutput(undefined, header.output as Record<string, unknown>);
-    m.parts.importWeights(arrays, dir);
     // files from before codes carried their codebook's checksum have none: such a model checks nothing
-    if (header.codebook !== undefined && header.codebook !== null) {
-      if (typeof header.codebook !== 'string' || !/^[0-9a-f]{8}$/.test(header.codebook)) {
-        m.dispose();
-        throw new VqvidError('E_FORMAT', `${dir}: saved model has a malformed codebook checksum`, { path: dir });
-      }
-      m.parts.codebook = header.codebook;
-    }
+    m.parts.codebook = (header.codebook as string | null | undefined) ?? null;
     return m;
   }
 
