@@ -6,10 +6,10 @@ import os from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { sliceCodes, writeCodes } from '@vqvid/core';
+import { sliceCodes, sliceVideo, writeCodes } from '@vqvid/core';
 import { readVideo, syntheticVideo } from '@vqvid/video';
-import { fitDecoderAlpha } from '@vqvid/quantize';
-import { RCNN } from '@vqvid/model';
+import { fitDecoderAlpha, PatchCodec } from '@vqvid/quantize';
+import { initBackend, RCNN } from '@vqvid/model';
 import { evaluateFrames } from '@vqvid/metrics';
 
 /**
@@ -67,6 +67,31 @@ export function readBenchVideo(args, { quick, seed, W, H }) {
 /** A clip's codes and their parts: fit (first nFit frames), val (nFit..nTrain), train (first nTrain), test (the rest). */
 export function splitCodes(all, nFit, nTrain) {
   return { all, fit: sliceCodes(all, 0, nFit), val: sliceCodes(all, nFit, nTrain), train: sliceCodes(all, 0, nTrain), test: sliceCodes(all, nTrain, all.frames) };
+}
+
+/**
+ * What paper.mjs and probe.mjs start from, made as bench/run.mjs makes its first model K: the codebook (K = k,
+ * 8x8 at stride 8) fitted on the first nTrain frames, the clip's codes split, and the RCNN trained with the same
+ * configuration and step budget (or loaded from `modelDir`), each a stage; a trained model is saved to
+ * `saveDir` when given.
+ */
+export async function paperSetup(raw, { k, config, seed, root, stage, nFit, nTrain, modelDir, saveDir }) {
+  const key = `${k}/${config.patch}`;
+  const codec = await stage('quantize', () =>
+    PatchCodec.fit(sliceVideo(raw, 0, nTrain), { k, stride: config.patch, seed, maxIter: config.quantizeMaxIter, sample: config.quantizeSample }),
+  );
+  await initBackend();
+  const coded = new Map([[key, splitCodes(await codec.encode(raw), nFit, nTrain)]]);
+  const { model, training } = await stage('model', async () => {
+    if (modelDir) return { model: await RCNN.load(modelDir), training: { loaded: modelDir } };
+    const { kernel, ...shared } = config.model;
+    const job = { name: 'rcnn', k, key, model: 'rcnn', options: { k, softmax: k <= 1024 ? 'full' : 'factored', ...shared, kernel } };
+    const [r] = await trainAll([job], { coded, config, seed, root });
+    if (saveDir) await r.model.save(saveDir);
+    return { model: r.model, training: r.train };
+  });
+  if (model.k !== k) throw new Error(`--model: a model of K = ${model.k}, the codes have K = ${k}`);
+  return { key, codec, coded, model, training };
 }
 
 /** The short commit of the checkout at `root` ('+dirty' when tracked files differ from it), or 'unknown'. */

@@ -10,23 +10,22 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { sliceCodes, sliceVideo } from '@vqvid/core';
 import { encodePng, frameStrip } from '@vqvid/video';
-import { PatchCodec } from '@vqvid/quantize';
-import { initBackend, RCNN } from '@vqvid/model';
 import { motionMask } from '@vqvid/metrics';
 import { BigramModel, CopyPreviousModel, copyLast, flowExtrapolate, flowInterpolate, linearInterpolate, UnigramModel } from '@vqvid/baselines';
 import { lineChartSvg } from '@vqvid/cli';
 import {
-  addRelativeMse, benchConfig, clamp, commitOf, decoderPlan, fitAlphas, fitChangeRatio, label, machineOf, meanRows, parseBenchArgs, r4,
-  readBenchVideo, scoreAll, splitCodes, spread, stageTimer, table, trainAll,
+  addRelativeMse, benchConfig, clamp, commitOf, decoderPlan, fitAlphas, fitChangeRatio, label, machineOf, meanRows, paperSetup, parseBenchArgs, r4,
+  readBenchVideo, scoreAll, spread, stageTimer, table,
 } from './common.mjs';
 
 const { args, root, quick, seed, W, H, out } = parseBenchArgs(
   'npm run bench:paper --',
   'paper',
-  { protocol: { type: 'string', default: 'both' }, model: { type: 'string' } },
-  `[--protocol fill|generate|both] [--model DIR]
+  { protocol: { type: 'string', default: 'both' }, model: { type: 'string' }, 'save-model': { type: 'string' } },
+  `[--protocol fill|generate|both] [--model DIR] [--save-model DIR]
   --protocol P     fill: frames 2-4 from frames 1 and 5; generate: 10 frames from the real ones; both (default)
-  --model DIR      a saved RCNN (K = 1024, trained on this video's training part) instead of training one`,
+  --model DIR      a saved RCNN (K = 1024, trained on this video's training part) instead of training one
+  --save-model DIR save the trained RCNN there (bench/probe.mjs --model DIR reuses it)`,
 );
 if (!['fill', 'generate', 'both'].includes(args.protocol)) {
   process.stderr.write(`bench: --protocol must be fill, generate or both, got ${args.protocol}\n`);
@@ -52,25 +51,12 @@ const nFit = Math.floor(nTrain * 0.875);
 const frame = (t) => sliceVideo(raw, t);
 
 // ---- codebook, codes and model: as bench/run.mjs makes them at its first K ----
-const key = `${paper.k}/${config.patch}`;
-const codec = await stage('quantize', () =>
-  PatchCodec.fit(sliceVideo(raw, 0, nTrain), { k: paper.k, stride: config.patch, seed, maxIter: config.quantizeMaxIter, sample: config.quantizeSample }),
-);
-await initBackend();
-const coded = new Map([[key, splitCodes(await codec.encode(raw), nFit, nTrain)]]);
-const { all: codes, train, val, fit, test } = coded.get(key);
+const { codec, coded, model, training } = await paperSetup(raw, { k: paper.k, config, seed, root, stage, nFit, nTrain, modelDir: args.model, saveDir: args['save-model'] });
+const { all: codes, train, val, fit, test } = [...coded.values()][0];
 const geometry = codes.geometry;
 const cells = codes.rows * codes.cols;
 const presentAt = (t) => codes.codes.subarray((t - 1) * cells, t * cells);
 const context = (t) => sliceCodes(codes, Math.max(0, t - config.contextFrames), t);
-
-const { model, training } = await stage('model', async () => {
-  if (args.model) return { model: await RCNN.load(args.model), training: { loaded: args.model } };
-  const { kernel, ...shared } = config.model;
-  const job = { name: 'rcnn', k: paper.k, key, model: 'rcnn', options: { k: paper.k, softmax: paper.k <= 1024 ? 'full' : 'factored', ...shared, kernel } };
-  const [r] = await trainAll([job], { coded, config, seed, root });
-  return { model: r.model, training: r.train };
-});
 
 // ---- bits/code, with the paper's Table 2 rows: perplexity and the copy of the previous frame ----
 const codeModelling = await stage('code-models', async () => {
