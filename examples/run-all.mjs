@@ -30,6 +30,12 @@ const examples = [
     files: [],
   },
   {
+    name: 'features-probe',
+    args: [join('pipeline', 'features-probe.mjs'), '--frames', '24', '--steps', '10'],
+    prints: /test cells: AUC 0\.\d{3}, accuracy 0\.\d{3}/,
+    files: [],
+  },
+  {
     name: 'metrics-only',
     args: [join('metrics-only', 'index.mjs')],
     prints: /codes: \d+\.\d{3} bits\/code, perplexity \d+\.\d{3}, accuracy 0\.75/,

@@ -1,7 +1,7 @@
 /**
  * @vqvid/model — the rCNN video language model of Ranzato et al. 2014 (and its per-cell RNN baseline)
  * over grids of patch codes, on tfjs-core: training, exact likelihood, prediction, generation, filling,
- * save/load.
+ * per-cell features, save/load.
  * @packageDocumentation
  */
 export { RCNN, RNN } from './rcnn';
@@ -12,5 +12,7 @@ export { DEFAULT_FIT_OPTIONS } from './train';
 export type { FitOptions, FitResult, EpochRecord } from './train';
 export type { PredictOptions } from './sample';
 export type { FillOptions } from './fill';
+export { FEATURE_LAYERS } from './features';
+export type { CellFeatures, FeatureLayer, FeatureOptions } from './features';
 export { initBackend } from './backend';
 export { MODEL_FORMAT_VERSION } from './persist';

@@ -100,13 +100,15 @@ export class ModelParts {
     }
   }
 
+  /** The input drive of whole-grid frames before the recurrence: `frames` int32 [b*rows*cols] → [b*n, gates*H]. */
+  inputDrive(frames: ArrayLike<number>, rows: number, cols: number): tf.Tensor2D {
+    const b = frames.length / (rows * cols);
+    return tf.tidy(() => this.net.inputDrive(tf.tensor3d(Int32Array.from(frames), [b, rows, cols], 'int32'), null));
+  }
+
   /** One recurrent step on a whole-grid batch: `frames` int32 [b*rows*cols] (b frames), `h` [b*n, H]. */
   step(h: tf.Tensor2D | null, frames: ArrayLike<number>, rows: number, cols: number, disposePrev: boolean): tf.Tensor2D {
-    const b = frames.length / (rows * cols);
-    const next = tf.tidy(() => {
-      const x = tf.tensor3d(Int32Array.from(frames), [b, rows, cols], 'int32');
-      return this.net.cell(this.net.inputDrive(x, null), h);
-    });
+    const next = tf.tidy(() => this.net.cell(this.inputDrive(frames, rows, cols), h));
     if (disposePrev) h?.dispose();
     return next;
   }

@@ -6,6 +6,7 @@ import { checkStoredWeights, ModelParts } from './parts';
 import { chooseCodes, PredictOptions, resolvePredict } from './sample';
 import { candidatePosterior, FilledFrame, fillGap, FillOptions } from './fill';
 import { fitModel, FitOptions, FitResult } from './train';
+import { cellFeatures, CellFeatures, FeatureOptions } from './features';
 
 /**
  * Exact likelihood of codes under a model: core's {@link @vqvid/core!CodeEvaluation | CodeEvaluation}.
@@ -156,6 +157,25 @@ export class RCNN implements CodeModel {
    */
   logProb(codes: CodeVolume): Float64Array {
     return this.parts.logProb(codes);
+  }
+
+  /**
+   * Per-cell features of every frame of `codes`, for linear probes and other downstream uses of the model as an
+   * unsupervised feature learner. `layer: 'hidden'` (default): the recurrent state after reading frames 0..t,
+   * which the output layer reads to predict frame t+1; `'input-drive'`: the conv stage over frame t's code
+   * neighbourhood before the recurrence (no temporal context). See `FeatureLayer`.
+   * @param codes ≥ 1 frame of this model's k (E_SHAPE otherwise); 'hidden' at frame t depends on frames 0..t of
+   * `codes` only, so slicing the codes changes the context.
+   * @param opts `layer` (E_RANGE for an unknown one).
+   * @returns `data` [frames, rows, cols, dims] frame-major (Float32Array of frames·rows·cols·dims values).
+   * @example
+   * ```ts
+   * const { data, dims } = m.features(codes, { layer: 'hidden' }); // dims = config.hidden
+   * const cell = (t: number, i: number) => data.subarray((t * codes.rows * codes.cols + i) * dims, (t * codes.rows * codes.cols + i + 1) * dims);
+   * ```
+   */
+  features(codes: CodeVolume, opts?: FeatureOptions): CellFeatures {
+    return cellFeatures(this.parts, codes, opts);
   }
 
   /**
