@@ -91,11 +91,22 @@ describe('streamed quantize and encode', () => {
     expect(vqvid('quantize', '--help').stdout).toMatch(/never held in memory/);
     expect(vqvid('encode', '--help').stdout).toMatch(/never held in memory/);
     expect(vqvid('fill', '--help').stdout).toMatch(/held in memory whole/);
-    for (const command of ['quantize', 'encode', 'eval', 'predict', 'generate', 'fill']) {
+    expect(vqvid('train', '--help').stdout).toMatch(/never held in memory/);
+    for (const command of ['quantize', 'encode', 'eval', 'predict', 'generate', 'fill', 'train']) {
       const help = vqvid(command, '--help').stdout;
       expect(help).toMatch(/--max-memory <MB> +.*\(default 2048\)/);
       expect(help).toContain('--allow-upscale');
     }
+  });
+});
+
+describe('train on a video', () => {
+  it('encodes it frame by frame and learns from the same codes as from the codes file', () => {
+    const fromVideo = vqvid('train', 'clip.y4m', '-c', 'cb.vqcb', '-o', 'model-v', ...TINY_MODEL, '--json', '-q');
+    expect(fromVideo.code).toBe(0);
+    const fromCodes = vqvid('train', 'codes.vqc', '-o', 'model-c', ...TINY_MODEL, '--json', '-q');
+    expect(JSON.parse(fromVideo.stdout).history).toEqual(JSON.parse(fromCodes.stdout).history);
+    expectError(vqvid('train', 'clip.y4m', '-c', 'cb.vqcb', '-o', 'never', '--width', '1000', '-q'), /--allow-upscale/);
   });
 });
 

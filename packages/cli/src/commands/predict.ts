@@ -48,7 +48,7 @@ function continuationCommand(name: 'predict' | 'generate', defaults: { steps: nu
     options: {
       ...MODEL_OPTION,
       ...CODEBOOK_OPTION,
-      steps: { kind: 'int', default: defaults.steps, value: 'n', help: 'frames to predict' },
+      steps: { kind: 'int', default: defaults.steps, min: 1, value: 'n', help: 'frames to predict' },
       context: { kind: 'int', value: 'n', help: 'use only the first n frames as context (default all)' },
       mode: { kind: 'choice', choices: ['argmax', 'sample'], default: defaults.mode, help: 'most likely code per cell, or a seeded sample' },
       temperature: { kind: 'number', default: 1, value: 't', help: 'sampling temperature' },

@@ -3,6 +3,7 @@ import { assertInt, readCodes, sliceCodes, writeFileAtomic } from '@vqvid/core';
 import type { Command, CommandContext } from '../command';
 import { CHECKPOINT_FILE, MODEL_FILE, checkOutputs, isContainer } from '../files';
 import { ensureBackend, trainModel } from '../modeling';
+import { MEMORY_OPTIONS, memoryOptions } from '../memory';
 import { loadCodesOrVideo } from '../pipeline';
 import type { CodesInput } from '../pipeline';
 import { loadCodec } from './load';
@@ -10,12 +11,12 @@ import { ARCH_OPTIONS, FIT_OPTIONS, MODEL_ARGUMENTS, trainSettings } from './mod
 import { CODEBOOK_OPTION, OUTPUT_OPTION, READ_OPTIONS, ensureFolder, readOptions, secondsSince, table } from './shared';
 import { RECORD_FILE, checkResume, requireCheckpoint, trainingRecord, writeRecord } from './train-record';
 
-/** Codes from a codes file, or from a video encoded with --codebook. */
+/** Codes from a codes file, or from a video encoded with --codebook frame by frame (no frame is kept). */
 async function trainingCodes(ctx: CommandContext): Promise<CodesInput> {
   const path = ctx.args.positionals[0];
   if (await isContainer(path, 'input')) return readCodes(path, 'input');
   const codec = await loadCodec(ctx.args.required('codebook'), ctx);
-  return loadCodesOrVideo(path, codec, readOptions(ctx.args, ctx));
+  return loadCodesOrVideo(path, codec, { ...readOptions(ctx.args, ctx), ...memoryOptions(ctx.args) }, { last: 0 });
 }
 
 /** `vqvid train`: fit an RCNN (or the RNN baseline) on codes. */
@@ -25,9 +26,10 @@ export const trainCommand: Command = {
   usage: 'vqvid train <video|codes.vqc> [--codebook codebook.vqcb] -o model-dir',
   description:
     'Trains the recurrent convolutional network on a code volume (a codes file, or a video encoded on the fly\n' +
-    'with --codebook). A checkpoint is written after every epoch; Ctrl-C stops at the next batch, saves it and\n' +
-    'exits with code 130, and --resume continues from it (refused if the checkpoint was trained with other\n' +
-    'options, which train-options.json beside it records). The model folder gets model.vqm and train.json.',
+    'with --codebook, frame by frame: the video is never held in memory, only its codes). A checkpoint is\n' +
+    'written after every epoch; Ctrl-C stops at the next batch, saves it and exits with code 130, and --resume\n' +
+    'continues from it (refused if the checkpoint was trained with other options, which train-options.json\n' +
+    'beside it records). The model folder gets model.vqm and train.json.',
   positionals: { min: 1, max: 1 },
   interruptible: true,
   options: {
@@ -38,6 +40,7 @@ export const trainCommand: Command = {
     'checkpoint-dir': { kind: 'string', value: 'dir', help: 'where checkpoints go (default <model-dir>/checkpoint)' },
     resume: { kind: 'flag', help: 'continue from the checkpoint' },
     ...READ_OPTIONS,
+    ...MEMORY_OPTIONS,
     ...OUTPUT_OPTION('model folder to write (default model)'),
     force: { kind: 'flag', help: 'overwrite an output file of another kind; with --resume, continue a checkpoint trained with other training options (recorded beside it)' },
   },
