@@ -1,4 +1,5 @@
 import type { Video } from '@vqvid/core';
+import { opticalFlow } from './flow';
 import { flowExtrapolate, flowInterpolate } from './flowframes';
 import { copyLast, linearExtrapolate, linearInterpolate } from './frames';
 import { makeTexture, render, shifted } from './fixtures/texture';
@@ -103,5 +104,28 @@ describe('flowExtrapolate', () => {
     // one step ahead is not three
     expect(interiorMse(flowExtrapolate(prev, cur), truth3, 16)).toBeGreaterThan(20 * three);
     expect(() => flowExtrapolate(prev, cur, { steps: 0 })).toThrow(expect.objectContaining({ code: 'E_RANGE' }));
+  });
+
+  test('steps: equals the slow reference, cur sampled bilinearly at x + steps·F with F = opticalFlow(cur, prev)', () => {
+    const prev = at(0, 0);
+    const cur = at(1.5, -1);
+    const F = opticalFlow(cur, prev);
+    const { width: w, height: h } = cur;
+    // written out from the definition, clamping samples to the frame
+    const pixel = (x: number, y: number) => cur.data[Math.min(h - 1, Math.max(0, y)) * w + Math.min(w - 1, Math.max(0, x))];
+    for (const steps of [2, 5]) {
+      const got = flowExtrapolate(prev, cur, { steps }).data;
+      let worst = 0;
+      for (let y = 0; y < h; y++) {
+        for (let x = 0; x < w; x++) {
+          const sx = Math.min(w - 1, Math.max(0, x + steps * F.u[y * w + x]));
+          const sy = Math.min(h - 1, Math.max(0, y + steps * F.v[y * w + x]));
+          const x0 = Math.floor(sx), y0 = Math.floor(sy), ax = sx - x0, ay = sy - y0;
+          const want = (1 - ay) * ((1 - ax) * pixel(x0, y0) + ax * pixel(x0 + 1, y0)) + ay * ((1 - ax) * pixel(x0, y0 + 1) + ax * pixel(x0 + 1, y0 + 1));
+          worst = Math.max(worst, Math.abs(got[y * w + x] - want));
+        }
+      }
+      expect(worst).toBeLessThan(1e-3);
+    }
   });
 });
