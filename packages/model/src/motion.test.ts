@@ -34,6 +34,12 @@ describe('synthetic deterministic motion', () => {
     // feeding predictions back keeps following the motion
     const gen = m.generate(sliceCodes(test, 0, 10), 3);
     expect(Array.from(gen.codes)).toEqual(Array.from(sliceCodes(test, 10, 13).codes));
+    // the paper's filling protocol: 3 missing frames between two known ones are recovered exactly, wherever the
+    // gap falls (including gaps where an object bounces off the grid edge)
+    for (const t of [4, 9, 14, 18]) {
+      const filled = m.fill(sliceCodes(test, 0, t), sliceCodes(test, t + 3, t + 4), { missing: 3 });
+      expect([t, Array.from(filled.codes)]).toEqual([t, Array.from(sliceCodes(test, t, t + 3).codes)]);
+    }
     m.dispose();
   });
 
