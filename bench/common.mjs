@@ -105,6 +105,17 @@ export function commitOf(root) {
   }
 }
 
+/** The fields every results.json starts with: which bench, the command as typed, date, commit and machine. */
+export function resultsHeader(bench, command, root, loadAtStart) {
+  return { bench, command: `${command} ${process.argv.slice(2).join(' ')}`.trim(), date: new Date().toISOString(), commit: commitOf(root), machine: machineOf(loadAtStart) };
+}
+
+/** Writes `results` as DIR/results.json and `report` (markdown) as DIR/report.md. */
+export function writeResults(out, results, report) {
+  writeFileSync(join(out, 'results.json'), JSON.stringify(results, null, 2) + '\n');
+  writeFileSync(join(out, 'report.md'), report);
+}
+
 /** What a results file says about the machine: CPU, cores, memory, load at start and end, Node. */
 export function machineOf(loadAtStart) {
   return { cpu: os.cpus()[0]?.model, cores: os.cpus().length, memoryGB: +(os.totalmem() / 2 ** 30).toFixed(1), loadavgAtStart: loadAtStart.map((v) => +v.toFixed(2)), loadavgAtEnd: os.loadavg().map((v) => +v.toFixed(2)), node: process.version, platform: `${os.platform()}-${os.arch()}` };

@@ -14,8 +14,8 @@ import { motionMask } from '@vqvid/metrics';
 import { BigramModel, CopyPreviousModel, copyLast, flowExtrapolate, flowInterpolate, linearInterpolate, UnigramModel } from '@vqvid/baselines';
 import { lineChartSvg } from '@vqvid/cli';
 import {
-  addRelativeMse, benchConfig, clamp, commitOf, decoderPlan, fitAlphas, fitChangeRatio, label, machineOf, meanRows, paperSetup, parseBenchArgs, r4,
-  readBenchVideo, scoreAll, spread, stageTimer, table,
+  addRelativeMse, benchConfig, clamp, decoderPlan, fitAlphas, fitChangeRatio, label, meanRows, paperSetup, parseBenchArgs, r4,
+  readBenchVideo, resultsHeader, scoreAll, spread, stageTimer, table, writeResults,
 } from './common.mjs';
 
 const { args, root, quick, seed, W, H, out } = parseBenchArgs(
@@ -184,11 +184,7 @@ if (filling) {
 }
 
 const results = {
-  bench: 'vqvid/paper-protocols',
-  command: `npm run bench:paper -- ${process.argv.slice(2).join(' ')}`.trim(),
-  date: new Date().toISOString(),
-  commit: commitOf(root),
-  machine: machineOf(loadAtStart),
+  ...resultsHeader('vqvid/paper-protocols', 'npm run bench:paper --', root, loadAtStart),
   config: { ...config, paper },
   data: { frames: raw.frames, width: raw.width, height: raw.height, trainFrames: nTrain, fitFrames: nFit, testFrames: raw.frames - nTrain, rows: codes.rows, cols: codes.cols },
   training,
@@ -198,8 +194,7 @@ const results = {
   stages,
   pictures,
 };
-writeFileSync(join(out, 'results.json'), JSON.stringify(results, null, 2) + '\n');
-writeFileSync(join(out, 'report.md'), markdown(results));
+writeResults(out, results, markdown(results));
 console.log(JSON.stringify({ out, stages }));
 process.exit(0);
 

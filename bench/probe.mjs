@@ -10,13 +10,11 @@
 // The penalty of each probe is chosen on the validation frames, then the probe is refitted on fit + validation.
 //   npm run bench:probe -- --video ../shared/data/vtest.avi     (--quick: the synthetic clip in a few minutes)
 // Writes DIR/results.json and DIR/report.md. Needs the built packages (npm run build).
-import { writeFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { Rng, sliceCodes, sliceVideo } from '@vqvid/core';
 import { RCNN } from '@vqvid/model';
 import { binaryAccuracy, fitLogistic, fitRidge, predictProbe, rocAuc, rSquared } from '@vqvid/metrics';
 import { opticalFlow } from '@vqvid/baselines';
-import { benchConfig, commitOf, machineOf, paperSetup, parseBenchArgs, r4, readBenchVideo, spread, stageTimer, table } from './common.mjs';
+import { benchConfig, paperSetup, parseBenchArgs, r4, readBenchVideo, resultsHeader, spread, stageTimer, table, writeResults } from './common.mjs';
 
 const { args, root, quick, seed, W, H, out } = parseBenchArgs(
   'npm run bench:probe --',
@@ -198,11 +196,7 @@ untrained.dispose();
 
 const changeRate = (p) => p.change.reduce((s, v) => s + v, 0) / p.change.length;
 const results = {
-  bench: 'vqvid/linear-probe',
-  command: `npm run bench:probe -- ${process.argv.slice(2).join(' ')}`.trim(),
-  date: new Date().toISOString(),
-  commit: commitOf(root),
-  machine: machineOf(loadAtStart),
+  ...resultsHeader('vqvid/linear-probe', 'npm run bench:probe --', root, loadAtStart),
   config: { ...config, probe },
   data: {
     frames: raw.frames, width: raw.width, height: raw.height, trainFrames: nTrain, fitFrames: nFit, testFrames: raw.frames - nTrain, rows, cols,
@@ -215,8 +209,7 @@ const results = {
   probes,
   stages,
 };
-writeFileSync(join(out, 'results.json'), JSON.stringify(results, null, 2) + '\n');
-writeFileSync(join(out, 'report.md'), markdown(results));
+writeResults(out, results, markdown(results));
 console.log(JSON.stringify({ out, probes: probes.map((p) => ({ features: p.features, changeAuc: p.change.auc, flowR2: p.flow.r2 })) }));
 process.exit(0);
 

@@ -17,8 +17,8 @@ import {
   BigramModel, CopyPreviousModel, copyLast, flowExtrapolate, flowInterpolate, linearInterpolate, SpatialNgramModel, UnigramModel,
 } from '@vqvid/baselines';
 import {
-  absDiff, addRelativeMse, benchConfig, clamp, commitOf, decoderPlan, fitAlphas, fitChangeRatio, label, machineOf, meanRows, parseBenchArgs, r4, readBenchVideo,
-  scoreAll, splitCodes, spread, stageTimer, summarise, table, trainAll,
+  absDiff, addRelativeMse, benchConfig, clamp, decoderPlan, fitAlphas, fitChangeRatio, label, meanRows, parseBenchArgs, r4, readBenchVideo, resultsHeader,
+  scoreAll, splitCodes, spread, stageTimer, summarise, table, trainAll, writeResults,
 } from './common.mjs';
 
 const { args, root, quick, seed, W, H, out } = parseBenchArgs('npm run bench --', 'full');
@@ -269,13 +269,8 @@ png('test-frames.png', [
 ], {});
 
 // ---- report ----
-const commit = commitOf(root);
 const results = {
-  bench: 'vqvid/paper-experiments',
-  command: `npm run bench -- ${process.argv.slice(2).join(' ')}`.trim(),
-  date: new Date().toISOString(),
-  commit,
-  machine: machineOf(loadAtStart),
+  ...resultsHeader('vqvid/paper-experiments', 'npm run bench --', root, loadAtStart),
   config,
   data: { frames: raw.frames, width: raw.width, height: raw.height, trainFrames: nTrain, fitFrames: nFit, testFrames: raw.frames - nTrain, grids: Object.fromEntries([...coded].map(([key, c]) => [key, { rows: c.all.rows, cols: c.all.cols, std: r4(c.all.geometry.std) }])) },
   quantization,
@@ -286,8 +281,7 @@ const results = {
   stages,
   pictures,
 };
-writeFileSync(join(out, 'results.json'), JSON.stringify(results, null, 2) + '\n');
-writeFileSync(join(out, 'report.md'), markdown(results));
+writeResults(out, results, markdown(results));
 console.log(JSON.stringify(results));
 process.exit(0);
 
