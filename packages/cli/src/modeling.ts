@@ -30,6 +30,8 @@ export interface TrainSettings {
   resume?: boolean;
   /** Wall-clock cap: training stops after this many seconds (keeping the best validation weights, when validating). */
   maxSeconds?: number;
+  /** Worker threads sharing each batch (FitOptions.workers); default: the library's (the cores, at most the batch). */
+  workers?: number;
   onProgress?: OnProgress;
   /** The user's Ctrl-C; unlike the time cap it makes training end in E_ABORTED. */
   signal: AbortSignal;
@@ -69,6 +71,7 @@ export async function trainModel(codes: CodeVolume, s: TrainSettings): Promise<T
     onProgress: s.onProgress,
     signal: s.signal,
     timeLimit: s.maxSeconds,
+    workers: s.workers,
   }));
   if (result.stopped === 'aborted' && s.signal.aborted) {
     model.dispose();

@@ -4,11 +4,14 @@ import '@tensorflow/tfjs-layers';
 import { Rng } from '@vqvid/core';
 import type { ModelConfig } from './config';
 import { im2colConv } from './im2col';
+import { batchDropout, type BatchPart } from './dropout';
 
 /** Training-time dropout: the rate and the seed of this step's masks (so a resumed run draws the same masks). */
 export interface Dropout {
   rate: number;
   seed: number;
+  /** The windows of the batch the codes hold, when a training worker runs a slice of it (masks as for the whole batch). */
+  part?: BatchPart;
 }
 
 /** A trainable weight with a stable name (used for saving and for the Adam state order). */
@@ -80,7 +83,7 @@ export class Network {
       const flat = tf.reshape(codes, [n * rows * cols]);
       let x: tf.Tensor4D = tf.reshape(tf.gather(this.w('embedding'), flat), [n, rows, cols, embedDim]);
       // dropout on the embedded codes only (not on the recurrence, as in Zaremba et al. 2014)
-      if (dropout && dropout.rate > 0) x = tf.dropout(x, dropout.rate, undefined, dropout.seed) as tf.Tensor4D;
+      if (dropout && dropout.rate > 0) x = batchDropout(x, dropout.rate, dropout.seed, dropout.part ? n / dropout.part.count : 1, dropout.part) as tf.Tensor4D;
       for (let l = 0; l < layers; l++) {
         // zero padding must hold at the real grid border, not at a crop border: zero what lies outside
         if (mask) x = tf.mul(x, mask) as tf.Tensor4D;

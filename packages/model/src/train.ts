@@ -7,6 +7,8 @@ import { bigramLogTable } from './direct';
 import { hasCheckpoint, readStore, takeF32, writeStore } from './persist';
 import { emGateWeights, MixtureOutput, SparseBigram, type OutputLayer } from './output';
 import type { ModelParts } from './parts';
+import { applyClipped, trainStep } from './step';
+import { defaultWorkers, TrainPool } from './workers';
 
 /**
  * Training options of {@link RCNN.fit}; every field optional.
@@ -56,6 +58,14 @@ export interface FitOptions {
    * usual (validation, checkpoint), and training ends with `stopped: 'time'` and the best validation weights.
    */
   timeLimit?: number;
+  /**
+   * Worker threads that share every batch (data parallel): each computes the gradient of a fixed slice of the
+   * windows, the gradients are summed in worker order and one Adam step is applied. 1 = all in this thread;
+   * any count gives the one-thread result within float rounding (the same batches and dropout masks), and the
+   * same count the same result bit for bit. At most `batch` are used. Default: the cores
+   * (os.availableParallelism()), at most `batch`; 1 outside Node.
+   */
+  workers?: number;
 }
 
 /**
@@ -116,6 +126,7 @@ interface Resolved {
   onProgress?: OnProgress;
   signal?: AbortSignal;
   timeLimit?: number;
+  workers?: number;
 }
 
 /** Everything a checkpoint holds besides weights and optimizer moments. */
@@ -180,6 +191,7 @@ function resolveFit(o: FitOptions): Resolved {
     onProgress: o.onProgress,
     signal: o.signal,
     timeLimit: o.timeLimit,
+    workers: o.workers,
   };
   assertInt(r.bptt, 'bptt', 1, 1000);
   assertInt(r.warmup, 'warmup', 0, 1000);
@@ -197,6 +209,7 @@ function resolveFit(o: FitOptions): Resolved {
     fail('E_RANGE', 'checkpointDir', 'a directory path', r.checkpointDir);
   }
   if (r.timeLimit !== undefined) assertNumber(r.timeLimit, 'timeLimit', 0);
+  if (r.workers !== undefined) assertInt(r.workers, 'workers', 1, 1024);
   if (r.resume && r.checkpointDir === undefined) fail('E_RANGE', 'resume', 'checkpointDir to resume from', r.resume);
   if (r.onProgress !== undefined && typeof r.onProgress !== 'function') fail('E_RANGE', 'onProgress', 'a function', r.onProgress);
   return r;
@@ -208,40 +221,29 @@ function codeCounts(volumes: CodeVolume[], k: number): Float64Array {
   return counts;
 }
 
-/** Seed of the dropout masks of global step `step` (a function of the model seed, so resuming replays it). */
-function dropoutSeed(seed: number, step: number): number {
-  return (Math.imul(seed ^ 0x5bd1e995, 0x27d4eb2d) + Math.imul(step + 1, 0x165667b1)) >>> 0;
+/** A pool of `workers` training threads for this model as it is now (output layer built and initialised). */
+function startPool(model: ModelParts, g: BatchGeometry, workers: number): Promise<TrainPool> {
+  return TrainPool.start({
+    workers,
+    backend: tf.getBackend(),
+    config: model.config,
+    output: model.output.toJSON(),
+    weights: model.exportWeights(),
+    geometry: g,
+    sizes: model.variables().map((v) => v.size),
+  });
 }
 
-/** Mean loss of one batch, after one Adam step on its clipped gradient. */
-function trainStep(model: ModelParts, g: BatchGeometry, b: Batch, opt: tf.AdamOptimizer, clip: number, step: number): number {
-  const er = g.cropRows + 2 * g.marginRows;
-  const ec = g.cropCols + 2 * g.marginCols;
-  const hidden = model.config.hidden;
-  return tf.tidy(() => {
-    const span = g.warmup + g.steps;
-    const inputs = tf.tensor3d(b.inputs, [span * g.batch, er, ec], 'int32');
-    const mask = b.mask ? tf.tensor4d(b.mask, [span * g.batch, er, ec, 1], 'float32') : null;
-    const targets = tf.tensor1d(b.targets, 'int32');
-    const present = model.presentTensor(b.present);
-    const vars = model.variables();
-    const rate = model.config.dropout;
-    const seed = dropoutSeed(model.config.seed, step);
-    const { value, grads } = tf.variableGrads(() => {
-      const hs = model.net.window(inputs, mask, span, { rate, seed });
-      let crop = tf.reshape(tf.slice(hs, [g.warmup, 0, g.marginRows, g.marginCols, 0], [g.steps, g.batch, g.cropRows, g.cropCols, hidden]), [-1, hidden]);
-      // and on the state as the output layer reads it (the recurrence itself keeps the whole state)
-      if (rate > 0) crop = tf.dropout(crop, rate, undefined, seed ^ 0x9e3779b9);
-      // the counted prior scores training pairs held out from its own counts (see SparseBigram)
-      return tf.neg(tf.mean(model.output.logProb(crop as tf.Tensor2D, targets, present, true))) as tf.Scalar;
-    }, vars);
-    const norm = tf.sqrt(tf.addN(Object.values(grads).map((gr) => tf.sum(tf.square(gr)))));
-    const scale = tf.minimum(1, tf.div(clip, tf.add(norm, 1e-12)));
-    const clipped: Record<string, tf.Tensor> = {};
-    for (const v of vars) clipped[v.name] = tf.mul(grads[v.name], scale);
-    opt.applyGradients(clipped as Record<string, tf.Variable>);
-    return value.dataSync()[0];
+/** {@link trainStep} with the gradient computed by the pool's workers: the same Adam step on the same batch. */
+async function pooledStep(pool: TrainPool, model: ModelParts, b: Batch, opt: tf.AdamOptimizer, clip: number, step: number): Promise<number> {
+  const vars = model.variables();
+  const { loss, grads } = await pool.gradients(vars.map((v) => v.dataSync() as Float32Array), b, step);
+  tf.tidy(() => {
+    const named: tf.NamedTensorMap = {};
+    vars.forEach((v, i) => (named[v.name] = tf.tensor(grads[i], v.shape, 'float32')));
+    applyClipped(vars, named, opt, clip);
   });
+  return loss;
 }
 
 /** Mean validation nll over all volumes, weighted by predicted cells. */
@@ -363,7 +365,10 @@ export async function fitModel(model: ModelParts, volumes: CodeVolume[], o: FitO
   const internals = opt as unknown as AdamInternals;
   let stopped: FitResult['stopped'] = 'completed';
   const deadline = r.timeLimit === undefined ? Infinity : performance.now() + r.timeLimit * 1000;
+  let pool: TrainPool | null = null;
   try {
+    const workers = Math.min(r.workers ?? (await defaultWorkers(r.batch)), g.batch);
+    if (workers > 1 && state.epoch < r.epochs) pool = await startPool(model, g, workers);
     epochs: while (state.epoch < r.epochs) {
       const lr = r.lr * Math.pow(r.lrDecay, state.epoch) * (state.lrScale ?? 1);
       internals.learningRate = lr;
@@ -376,7 +381,8 @@ export async function fitModel(model: ModelParts, volumes: CodeVolume[], o: FitO
           if (r.checkpointDir) await writeCheckpoint(r.checkpointDir, model, opt, state, best);
           break epochs;
         }
-        const loss = trainStep(model, g, assembleBatch(volumes, g, plan, state.step), opt, r.clip, state.globalStep);
+        const batch = assembleBatch(volumes, g, plan, state.step);
+        const loss = pool ? await pooledStep(pool, model, batch, opt, r.clip, state.globalStep) : trainStep(model, g, batch, opt, r.clip, state.globalStep);
         if (!Number.isFinite(loss)) throw new VqvidError('E_STATE', `training diverged (loss ${loss}) at epoch ${state.epoch}; lower lr`);
         state.lossSum += loss;
         state.lossCount++;
@@ -420,6 +426,7 @@ export async function fitModel(model: ModelParts, volumes: CodeVolume[], o: FitO
     }
   } finally {
     opt.dispose();
+    await pool?.close();
   }
   if (stopped !== 'aborted' && best) model.importWeights(best, 'best weights');
   const result: FitResult = {

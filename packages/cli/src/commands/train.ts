@@ -39,6 +39,7 @@ export const trainCommand: Command = {
     'val-frames': { kind: 'int', default: 0, min: 0, value: 'n', help: 'hold out the last n frames to report validation bits/code' },
     'checkpoint-dir': { kind: 'string', value: 'dir', help: 'where checkpoints go (default <model-dir>/checkpoint)' },
     resume: { kind: 'flag', help: 'continue from the checkpoint' },
+    workers: { kind: 'int', min: 1, value: 'n', help: 'worker threads that share every batch (default: the cores, at most --batch; 1 = none); any n gives the same model within float rounding' },
     ...READ_OPTIONS,
     ...MEMORY_OPTIONS,
     ...OUTPUT_OPTION('model folder to write (default model)'),
@@ -64,6 +65,7 @@ export const trainCommand: Command = {
     const settings = trainSettings(args, ctx);
     settings.checkpointDir = checkpointDir;
     settings.resume = args.flag('resume');
+    settings.workers = args.num('workers');
     const train = valFrames > 0 ? sliceCodes(codes, 0, split) : codes;
     if (valFrames > 0) settings.validation = sliceCodes(codes, split, codes.frames);
     let options = trainingRecord(args, train);

@@ -1,0 +1,54 @@
+import * as tf from '@tensorflow/tfjs-core';
+import type { Batch, BatchGeometry } from './batch';
+import { batchDropout, type BatchPart } from './dropout';
+import type { ModelParts } from './parts';
+
+/** Seed of the dropout masks of global step `step` (a function of the model seed, so resuming replays it). */
+function dropoutSeed(seed: number, step: number): number {
+  return (Math.imul(seed ^ 0x5bd1e995, 0x27d4eb2d) + Math.imul(step + 1, 0x165667b1)) >>> 0;
+}
+
+/**
+ * Mean loss (nats per target cell) of one batch and its gradient by variable name, inside the caller's tidy.
+ * `g.batch` is the number of windows `b` holds; with `part` they are windows [start, start + count) of a batch
+ * of `part.total`, and dropout draws the whole batch's masks and keeps their rows (see {@link batchDropout}).
+ */
+export function batchGradients(model: ModelParts, g: BatchGeometry, b: Batch, step: number, part?: BatchPart): { value: tf.Scalar; grads: tf.NamedTensorMap } {
+  const er = g.cropRows + 2 * g.marginRows;
+  const ec = g.cropCols + 2 * g.marginCols;
+  const hidden = model.config.hidden;
+  const span = g.warmup + g.steps;
+  const inputs = tf.tensor3d(b.inputs, [span * g.batch, er, ec], 'int32');
+  const mask = b.mask ? tf.tensor4d(b.mask, [span * g.batch, er, ec, 1], 'float32') : null;
+  const targets = tf.tensor1d(b.targets, 'int32');
+  const present = model.presentTensor(b.present);
+  const vars = model.variables();
+  const rate = model.config.dropout;
+  const seed = dropoutSeed(model.config.seed, step);
+  return tf.variableGrads(() => {
+    const hs = model.net.window(inputs, mask, span, { rate, seed, part });
+    let crop = tf.reshape(tf.slice(hs, [g.warmup, 0, g.marginRows, g.marginCols, 0], [g.steps, g.batch, g.cropRows, g.cropCols, hidden]), [-1, hidden]);
+    // and on the state as the output layer reads it (the recurrence itself keeps the whole state)
+    if (rate > 0) crop = batchDropout(crop, rate, seed ^ 0x9e3779b9, g.steps, part);
+    // the counted prior scores training pairs held out from its own counts (see SparseBigram)
+    return tf.neg(tf.mean(model.output.logProb(crop as tf.Tensor2D, targets, present, true))) as tf.Scalar;
+  }, vars);
+}
+
+/** One Adam step on `grads` scaled down to a global norm of at most `clip`, inside the caller's tidy. */
+export function applyClipped(vars: tf.Variable[], grads: tf.NamedTensorMap, opt: tf.Optimizer, clip: number): void {
+  const norm = tf.sqrt(tf.addN(Object.values(grads).map((gr) => tf.sum(tf.square(gr)))));
+  const scale = tf.minimum(1, tf.div(clip, tf.add(norm, 1e-12)));
+  const clipped: Record<string, tf.Tensor> = {};
+  for (const v of vars) clipped[v.name] = tf.mul(grads[v.name], scale);
+  opt.applyGradients(clipped as Record<string, tf.Variable>);
+}
+
+/** Mean loss of one batch, after one Adam step on its clipped gradient (all in this thread). */
+export function trainStep(model: ModelParts, g: BatchGeometry, b: Batch, opt: tf.Optimizer, clip: number, step: number): number {
+  return tf.tidy(() => {
+    const { value, grads } = batchGradients(model, g, b, step);
+    applyClipped(model.variables(), grads, opt, clip);
+    return value.dataSync()[0];
+  });
+}

@@ -1,0 +1,184 @@
+import * as tf from '@tensorflow/tfjs-core';
+import * as fsp from 'node:fs/promises';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import type { StoredArray } from '@vqvid/core';
+import { initBackend, RCNN } from './index';
+import type { FitOptions, ModelOptions } from './index';
+import { partsOf } from './internals';
+import { motionCodes } from './testing';
+import { assembleBatch, batchGeometry, epochPlan } from './batch';
+import { batchDropout } from './dropout';
+import { sliceBatch } from './train-worker';
+import { liveTrainWorkers, TrainPool, workerPart } from './workers';
+import { Rng } from '@vqvid/core';
+
+let tmp: string;
+beforeAll(async () => {
+  await initBackend(['wasm']);
+  tmp = await fsp.mkdtemp(path.join(os.tmpdir(), 'vqvid-workers-'));
+});
+afterAll(async () => {
+  await fsp.rm(tmp, { recursive: true, force: true });
+});
+
+// crop 5 of an 8x8 grid: margins and masks; dropout: the masks must not depend on how the batch is split
+const small: ModelOptions = { k: 4, embedDim: 4, hidden: 6, seed: 4, dropout: 0.2 };
+const data = motionCodes(12);
+const opts: FitOptions = { epochs: 1, stepsPerEpoch: 5, batch: 4, bptt: 3, crop: 5, lr: 0.01 };
+
+async function train(workers: number, extra: FitOptions = {}, cfg = small): Promise<{ w: Record<string, StoredArray>; losses: number[] }> {
+  const m = new RCNN(cfg);
+  const losses: number[] = [];
+  await m.fit(data, { ...opts, workers, ...extra, onProgress: (e) => e.stage === 'train' && losses.push(e.metrics!.loss) });
+  const w = partsOf(m).exportWeights();
+  m.dispose();
+  return { w, losses };
+}
+
+/** Largest |a - b| over a tensor relative to its largest |a|, across all weights. */
+function maxRelDiff(a: Record<string, StoredArray>, b: Record<string, StoredArray>): number {
+  let worst = 0;
+  for (const key of Object.keys(a).filter((k) => k in b)) {
+    const scale = Math.max(1e-30, ...Array.from(a[key], Math.abs));
+    for (let i = 0; i < a[key].length; i++) worst = Math.max(worst, Math.abs(a[key][i] - b[key][i]) / scale);
+  }
+  return worst;
+}
+
+describe('data-parallel training over worker threads', () => {
+  it('splits the batch into nearly equal runs and slices a batch as the reference gather does', () => {
+    expect([0, 1, 2].map((w) => workerPart(w, 3, 4))).toEqual([
+      { start: 0, count: 1, total: 4 },
+      { start: 1, count: 1, total: 4 },
+      { start: 2, count: 2, total: 4 },
+    ]);
+    // a slice of windows equals the batch assembled from those windows' plan entries alone
+    const g = batchGeometry([data], 3, 4, 5, 2, 1);
+    const plan = epochPlan([data], g, 2, new Rng(7));
+    const whole = assembleBatch([data], g, plan, 1);
+    const part = { start: 1, count: 2, total: 4 };
+    const own = assembleBatch([data], { ...g, batch: 2 }, plan.slice((4 + 1) * 4, (4 + 3) * 4), 0);
+    const cut = sliceBatch(whole, g, part);
+    expect(Array.from(cut.inputs)).toEqual(Array.from(own.inputs));
+    expect(Array.from(cut.mask!)).toEqual(Array.from(own.mask!));
+    expect(Array.from(cut.targets)).toEqual(Array.from(own.targets));
+    expect(Array.from(cut.present)).toEqual(Array.from(own.present));
+  });
+
+  it('a slice of the batch gets exactly the rows of the whole batch dropout mask', () => {
+    const [frames, total, per] = [3, 5, 7];
+    const x = tf.tidy(() => tf.add(tf.reshape(tf.range(0, frames * total * per, 1, 'float32'), [frames * total, per]), 1));
+    const whole = tf.dropout(x, 0.4, undefined, 123);
+    const part = { start: 2, count: 2, total };
+    const xs = tf.reshape(tf.slice(tf.reshape(x, [frames, total, per]), [0, 2, 0], [frames, 2, per]), [frames * 2, per]);
+    const mine = batchDropout(xs, 0.4, 123, frames, part);
+    const expected = tf.reshape(tf.slice(tf.reshape(whole, [frames, total, per]), [0, 2, 0], [frames, 2, per]), [frames * 2, per]);
+    expect(Array.from(mine.dataSync())).toEqual(Array.from(expected.dataSync()));
+    // and some elements are really dropped
+    expect(Array.from(mine.dataSync()).some((v) => v === 0)).toBe(true);
+    tf.dispose([x, whole, xs, mine, expected]);
+  });
+
+  it('same seed and worker count: identical weights on a rerun; 2 and 3 workers match 1 within 1e-5', async () => {
+    const one = await train(1);
+    const two = await train(2);
+    const again = await train(2);
+    const three = await train(3); // slices of 1, 1 and 2 windows: the weighting of the sum matters
+    for (const key of Object.keys(two.w)) expect(Array.from(again.w[key])).toEqual(Array.from(two.w[key]));
+    expect(again.losses).toEqual(two.losses);
+    expect(two.losses).toHaveLength(5);
+    for (const other of [two, three]) {
+      expect(maxRelDiff(one.w, other.w)).toBeLessThan(1e-5);
+      other.losses.forEach((l, i) => expect(Math.abs(l - one.losses[i])).toBeLessThan(1e-5 * Math.abs(one.losses[i])));
+    }
+    // training moved the weights (the comparison is not between untouched initial weights)
+    const fresh = new RCNN(small);
+    expect(maxRelDiff(one.w, partsOf(fresh).exportWeights())).toBeGreaterThan(1e-3);
+    fresh.dispose();
+    expect(liveTrainWorkers()).toBe(0);
+  });
+
+  it('checkpoint and resume with workers give the uninterrupted run bit for bit', async () => {
+    const two = { ...opts, epochs: 2, stepsPerEpoch: 3, validation: motionCodes(5, 2), workers: 2 };
+    const straight = new RCNN(small);
+    const r1 = await straight.fit(data, two);
+    const dir = path.join(tmp, 'ckpt');
+    const first = new RCNN(small);
+    await first.fit(data, { ...two, epochs: 1, checkpointDir: dir });
+    first.dispose();
+    const resumed = new RCNN(small);
+    const r2 = await resumed.fit(data, { ...two, checkpointDir: dir, resume: true });
+    expect(r2.epochs.map((e) => e.loss)).toEqual(r1.epochs.map((e) => e.loss));
+    expect(r2.steps).toBe(6);
+    const a = partsOf(straight).exportWeights();
+    const b = partsOf(resumed).exportWeights();
+    for (const key of Object.keys(a)) expect(Array.from(b[key])).toEqual(Array.from(a[key]));
+    straight.dispose();
+    resumed.dispose();
+  });
+
+  it('terminates its workers on finish, on error and on abort', async () => {
+    const m = new RCNN(small);
+    let during = 0;
+    await m.fit(data, { ...opts, workers: 2, onProgress: () => (during = liveTrainWorkers()) });
+    expect(during).toBe(2);
+    expect(liveTrainWorkers()).toBe(0);
+    // an error in the caller's loop
+    const boom = m.fit(data, { ...opts, workers: 2, onProgress: () => { throw new Error('boom'); } });
+    await expect(boom).rejects.toThrow('boom');
+    expect(liveTrainWorkers()).toBe(0);
+    // an abort after step 2
+    const ctrl = new AbortController();
+    const r = await m.fit(data, { ...opts, workers: 2, signal: ctrl.signal, onProgress: (e) => e.done === 2 && ctrl.abort() });
+    expect(r.stopped).toBe('aborted');
+    expect(r.steps).toBe(2);
+    expect(liveTrainWorkers()).toBe(0);
+    // a worker that cannot start (no such tfjs backend there): E_STATE naming the worker, none left running
+    const p = partsOf(m);
+    const spec = {
+      workers: 2, backend: 'wasm', config: p.config, output: p.output.toJSON(), weights: p.exportWeights(),
+      geometry: batchGeometry([data], 3, 4, 5, 2), sizes: p.variables().map((v) => v.size),
+    };
+    const start = TrainPool.start({ ...spec, backend: 'no-such-backend' });
+    await expect(start).rejects.toMatchObject({ code: 'E_STATE', message: expect.stringContaining('training worker') });
+    expect(liveTrainWorkers()).toBe(0);
+    // a pool run step by step; then a worker that fails in a step (a code outside [0, k) in its slice): E_STATE
+    const g = batchGeometry([data], 3, 4, 5, 2);
+    const pool = await TrainPool.start({ ...spec, geometry: g });
+    const batch = assembleBatch([data], g, epochPlan([data], g, 1, new Rng(3)), 0);
+    const weights = p.variables().map((v) => v.dataSync() as Float32Array);
+    // the workers' own tensors stay flat from step to step
+    const seen: number[][] = [];
+    for (let step = 0; step < 3; step++) {
+      await pool.gradients(weights, batch, step);
+      seen.push(pool.workerTensors());
+    }
+    expect(seen[0].every((t) => t > 0)).toBe(true);
+    expect(seen).toEqual([seen[0], seen[0], seen[0]]);
+    batch.inputs[batch.inputs.length - 1] = 99; // the last window: worker 1's slice
+    await expect(pool.gradients(weights, batch, 0)).rejects.toMatchObject({ code: 'E_STATE', message: expect.stringContaining('training worker 1 failed') });
+    await pool.close();
+    expect(liveTrainWorkers()).toBe(0);
+    m.dispose();
+  });
+
+  it('keeps the tensors of the calling thread flat', async () => {
+    const m = new RCNN({ ...small, copy: false, prior: 'none' });
+    const before = tf.memory().numTensors;
+    const counts: number[] = [];
+    await m.fit(data, { ...opts, workers: 2, onProgress: (e) => e.stage === 'train' && counts.push(tf.memory().numTensors) });
+    // Adam's moments appear at the first step, then nothing grows
+    expect(counts.slice(1)).toEqual(counts.slice(1).map(() => counts[1]));
+    expect(tf.memory().numTensors).toBe(before);
+    m.dispose();
+  });
+
+  it('refuses a worker count that is not a positive integer (E_RANGE)', async () => {
+    const m = new RCNN(small);
+    for (const workers of [0, -1, 1.5, Number.NaN]) {
+      await expect(m.fit(data, { ...opts, workers })).rejects.toMatchObject({ code: 'E_RANGE', message: expect.stringContaining('workers') });
+    }
+    m.dispose();
+  });
+});

@@ -1,0 +1,302 @@
+import { VqvidError } from '@vqvid/core';
+import type { StoredArray } from '@vqvid/core';
+import type { Batch, BatchGeometry } from './batch';
+import type { ModelConfig } from './config';
+import type { BatchPart } from './dropout';
+
+/**
+ * Data-parallel training over Node worker_threads. Each worker has its own tfjs (the backend of the caller's),
+ * builds the model from its config, output layout and weights, and on every step computes the loss and gradient
+ * of a fixed slice of the batch. Everything per step goes through shared memory: the caller writes the weights
+ * and the batch, bumps a step counter (Atomics), and each worker answers by writing its gradient into its own
+ * region and its step number into its flag. The caller sums the gradients in worker order, weighted by slice
+ * size (so the sum is the whole batch's gradient) and applies one Adam step itself: the weights live in one
+ * place and are copied to the workers, bit for bit, at the start of the next step.
+ */
+
+/**
+ * Control words: [0] step counter (-1 = stop), [1] global step (dropout seed), [2 + w] last step worker w
+ * finished (-1 = failed), [2 + n + w] worker w's live tensors after that step (tf.memory().numTensors).
+ */
+const STOP = -1;
+const FAILED = -1;
+
+/** What the caller hands over to start a pool. */
+export interface PoolSpec {
+  /** Workers asked for (at most one per window of the batch are started). */
+  workers: number;
+  /** The caller's tfjs backend, which every worker activates. */
+  backend: string;
+  config: ModelConfig;
+  /** The output layer's `toJSON()`. */
+  output: Record<string, unknown>;
+  /** `ModelParts.exportWeights()`: the weights and a copy-aware output's counted prior. */
+  weights: Record<string, StoredArray>;
+  geometry: BatchGeometry;
+  /** Sizes of the trainable variables, in `ModelParts.variables()` order. */
+  sizes: number[];
+}
+
+/** What a training worker gets at start (workerData): the spec (`workers` = the pool's size) and shared memory. */
+export interface TrainWorkerInit extends PoolSpec {
+  index: number;
+  part: BatchPart;
+  ctrl: SharedArrayBuffer;
+  params: SharedArrayBuffer;
+  grads: SharedArrayBuffer;
+  losses: SharedArrayBuffer;
+  inputs: SharedArrayBuffer;
+  mask: SharedArrayBuffer | null;
+  targets: SharedArrayBuffer;
+  present: SharedArrayBuffer;
+}
+
+/** How a worker thread is started: the entry module, and how to load TypeScript when that is a source file. */
+interface Launch {
+  entry: string;
+  /** From sources (under jest): @swc/core compiles .ts on require, and @vqvid/x maps to packages/x/src. */
+  sources?: { swc: string; packages: string };
+}
+
+/**
+ * Runs in the worker before the entry module: from sources, a require hook compiles TypeScript with @swc/core
+ * (what jest's transform uses) and maps @vqvid/x to packages/x/src/index.ts (jest's moduleNameMapper), so a
+ * worker runs the very sources the test imports; from the built package it just requires dist/train-worker.js.
+ */
+const BOOTSTRAP = `
+const { workerData } = require('worker_threads');
+const src = workerData.launch.sources;
+if (src) {
+  const Module = require('module'), fs = require('fs'), path = require('path');
+  const swc = require(src.swc);
+  const resolve = Module._resolveFilename;
+  Module._resolveFilename = function (request, ...rest) {
+    const m = /^@vqvid\\/([a-z-]+)$/.exec(request);
+    return m ? path.join(src.packages, m[1], 'src', 'index.ts') : resolve.call(this, request, ...rest);
+  };
+  Module._extensions['.ts'] = (mod, filename) => {
+    const options = { filename, jsc: { parser: { syntax: 'typescript' }, target: 'es2022' }, module: { type: 'commonjs' } };
+    mod._compile(swc.transformSync(fs.readFileSync(filename, 'utf8'), options).code, filename);
+  };
+}
+require(workerData.launch.entry);`;
+
+interface NodeWorker {
+  on(ev: 'message' | 'error' | 'exit', f: (m: unknown) => void): void;
+  terminate(): Promise<number>;
+}
+type WorkerCtor = new (code: string, opts: { eval: true; workerData: unknown }) => NodeWorker;
+type WaitAsync = (a: Int32Array, i: number, v: number) => { async: boolean; value: Promise<string> | string };
+
+/** Node's worker_threads and core count, or null outside Node (no static import: browser bundles must not see them). */
+async function nodeThreads(): Promise<{ Worker: WorkerCtor; cores: number } | null> {
+  const proc = (globalThis as { process?: { versions?: { node?: string } } }).process;
+  if (!proc?.versions?.node) return null;
+  const load = (id: string) => import(/* webpackIgnore: true */ /* @vite-ignore */ id);
+  const wt = await load(['node', 'worker_threads'].join(':'));
+  const os = await load(['node', 'os'].join(':'));
+  return { Worker: wt.Worker as WorkerCtor, cores: (os.availableParallelism?.() ?? os.cpus().length) as number };
+}
+
+/** Training workers `fit` uses by default: one per core, at most one per window of the batch; 1 outside Node. */
+export async function defaultWorkers(batch: number): Promise<number> {
+  const node = await nodeThreads().catch(() => null);
+  return node ? Math.max(1, Math.min(node.cores, batch)) : 1;
+}
+
+/** Worker threads alive in this process (started and not yet exited), for tests that check none is left behind. */
+const live = new Set<NodeWorker>();
+
+/** @internal Training workers started by this module that have not exited yet. */
+export function liveTrainWorkers(): number {
+  return live.size;
+}
+
+/** Where this module's file lies: __dirname in CommonJS (and under jest), import.meta.url in the ESM build. */
+async function thisDir(): Promise<string> {
+  if (typeof __dirname === 'string') return __dirname;
+  const url = await import(/* webpackIgnore: true */ /* @vite-ignore */ ['node', 'url'].join(':'));
+  return url.fileURLToPath(new URL('.', import.meta.url));
+}
+
+async function launch(): Promise<Launch> {
+  const dir = (await thisDir()).replace(/[\\/]$/, '');
+  // jest runs this module from its .ts source; the built package from dist, beside dist/train-worker.js
+  const fromSources = typeof __filename === 'string' && __filename.endsWith('.ts');
+  if (!fromSources) return { entry: `${dir}/train-worker.js` };
+  return { entry: `${dir}/train-worker.ts`, sources: { swc: require.resolve('@swc/core'), packages: dir.replace(/[\\/][^\\/]+[\\/]src$/, '') } };
+}
+
+/** Windows [start, start + count) of a batch of `total` for worker `w` of `n`: the batch cut into nearly equal runs. */
+export function workerPart(w: number, n: number, total: number): BatchPart {
+  const start = Math.floor((w * total) / n);
+  return { start, count: Math.floor(((w + 1) * total) / n) - start, total };
+}
+
+/** A started pool of training workers; see the module comment. Always {@link TrainPool.close} it. */
+export class TrainPool {
+  private seq = 0;
+  private readonly ctrl: Int32Array;
+  private readonly params: Float32Array;
+  private readonly grads: Float32Array;
+  private readonly losses: Float64Array;
+  private readonly batchViews: { inputs: Int32Array; mask: Float32Array | null; targets: Int32Array; present: Int32Array };
+  private readonly parts: BatchPart[];
+  private readonly total: number;
+  private readonly failed: Promise<never>;
+  private closed = false;
+
+  private constructor(private readonly spec: PoolSpec, private readonly threads: NodeWorker[], init: Omit<TrainWorkerInit, 'index' | 'part'>, failed: Promise<never>) {
+    this.ctrl = new Int32Array(init.ctrl);
+    this.params = new Float32Array(init.params);
+    this.grads = new Float32Array(init.grads);
+    this.losses = new Float64Array(init.losses);
+    this.batchViews = {
+      inputs: new Int32Array(init.inputs),
+      mask: init.mask && new Float32Array(init.mask),
+      targets: new Int32Array(init.targets),
+      present: new Int32Array(init.present),
+    };
+    this.total = spec.sizes.reduce((a, b) => a + b, 0);
+    this.parts = threads.map((_, w) => workerPart(w, threads.length, spec.geometry.batch));
+    this.failed = failed;
+  }
+
+  /**
+   * Starts `spec.workers` workers (at most one per window of the batch) and waits until each has built its
+   * model. E_STATE when a worker fails to start; the others are then terminated.
+   */
+  static async start(spec: PoolSpec): Promise<TrainPool> {
+    const node = await nodeThreads();
+    if (!node) throw new VqvidError('E_STATE', 'workers: worker threads need Node (worker_threads); use workers: 1 here');
+    const g = spec.geometry;
+    const n = Math.min(spec.workers, g.batch);
+    const er = g.cropRows + 2 * g.marginRows;
+    const ec = g.cropCols + 2 * g.marginCols;
+    const span = g.warmup + g.steps;
+    const cells = g.steps * g.batch * g.cropRows * g.cropCols;
+    const params = spec.sizes.reduce((a, b) => a + b, 0);
+    const shared = (bytes: number) => new SharedArrayBuffer(bytes);
+    const init: Omit<TrainWorkerInit, 'index' | 'part'> = {
+      ...spec,
+      workers: n,
+      ctrl: shared(4 * (2 + 2 * n)),
+      params: shared(4 * params),
+      grads: shared(4 * params * n),
+      losses: shared(8 * n),
+      inputs: shared(4 * span * g.batch * er * ec),
+      mask: g.marginRows > 0 || g.marginCols > 0 ? shared(4 * span * g.batch * er * ec) : null,
+      targets: shared(4 * cells),
+      present: shared(4 * cells),
+    };
+    const launched = await launch();
+    const threads: NodeWorker[] = [];
+    let fail: (e: Error) => void = () => undefined;
+    const failed = new Promise<never>((_, reject) => (fail = reject));
+    failed.catch(() => undefined); // rejections are read by whoever waits; none must go unhandled
+    const ready: Promise<void>[] = [];
+    for (let w = 0; w < n; w++) {
+      const worker = new node.Worker(BOOTSTRAP, { eval: true, workerData: { ...init, index: w, part: workerPart(w, n, g.batch), launch: launched } });
+      live.add(worker);
+      threads.push(worker);
+      const why = (what: string) => fail(new VqvidError('E_STATE', `workers: training worker ${w} ${what} (workers: 1 trains in this thread)`));
+      ready.push(new Promise<void>((resolve) => worker.on('message', (m) => {
+        const msg = m as { ready?: boolean; error?: string };
+        if (msg.ready) resolve();
+        else if (msg.error) why(`failed: ${msg.error}`);
+      })));
+      worker.on('error', (e) => why(`failed: ${(e as Error).message}`));
+      worker.on('exit', (code) => {
+        live.delete(worker);
+        why(`exited (code ${code})`);
+      });
+    }
+    const pool = new TrainPool({ ...spec, workers: n }, threads, init, failed);
+    try {
+      await Promise.race([Promise.all(ready), failed]);
+    } catch (e) {
+      await pool.close();
+      throw e;
+    }
+    return pool;
+  }
+
+  /** Number of workers running. */
+  get size(): number {
+    return this.threads.length;
+  }
+
+  /** Each worker's tf.memory().numTensors after its last step (for tests: they must stay flat). */
+  workerTensors(): number[] {
+    const n = this.threads.length;
+    return this.threads.map((_, w) => Atomics.load(this.ctrl, 2 + n + w));
+  }
+
+  /**
+   * Loss and gradient of batch `b` at global step `step` (which seeds dropout), with the workers' current
+   * `weights` (one Float32Array per variable, in `variables()` order): the mean over the batch's target cells,
+   * and the gradient summed over workers 0, 1, ... in that order, each weighted by its share of the windows.
+   */
+  async gradients(weights: Float32Array[], b: Batch, step: number): Promise<{ loss: number; grads: Float32Array[] }> {
+    if (this.closed) throw new VqvidError('E_STATE', 'workers: the training pool is closed');
+    let off = 0;
+    for (const w of weights) {
+      this.params.set(w, off);
+      off += w.length;
+    }
+    const v = this.batchViews;
+    v.inputs.set(b.inputs);
+    if (v.mask && b.mask) v.mask.set(b.mask);
+    v.targets.set(b.targets);
+    v.present.set(b.present);
+    Atomics.store(this.ctrl, 1, step);
+    const seq = ++this.seq;
+    Atomics.store(this.ctrl, 0, seq);
+    Atomics.notify(this.ctrl, 0);
+    for (let w = 0; w < this.threads.length; w++) await this.finished(w, seq);
+    return this.sum();
+  }
+
+  /** Resolves when worker `w` has finished step `seq`; rejects when any worker failed. */
+  private async finished(w: number, seq: number): Promise<void> {
+    const waitAsync = (Atomics as unknown as { waitAsync: WaitAsync }).waitAsync;
+    for (;;) {
+      const now = Atomics.load(this.ctrl, 2 + w);
+      if (now === seq) return;
+      if (now === FAILED) await this.failed;
+      const r = waitAsync(this.ctrl, 2 + w, now);
+      if (r.async) await Promise.race([r.value, this.failed]);
+    }
+  }
+
+  /** Σ_w (count_w / batch) · loss_w and the same sum of gradients, in worker order (in float64, stored as float32). */
+  private sum(): { loss: number; grads: Float32Array[] } {
+    const total = this.total;
+    const acc = new Float64Array(total);
+    let loss = 0;
+    this.parts.forEach((p, w) => {
+      const share = p.count / p.total;
+      loss += share * this.losses[w];
+      const g = this.grads.subarray(w * total, (w + 1) * total);
+      for (let i = 0; i < total; i++) acc[i] += share * g[i];
+    });
+    const grads: Float32Array[] = [];
+    let off = 0;
+    for (const size of this.spec.sizes) {
+      grads.push(Float32Array.from(acc.subarray(off, off + size)));
+      off += size;
+    }
+    return { loss, grads };
+  }
+
+  /** Stops and terminates every worker (waits until they have exited); safe to call twice. */
+  async close(): Promise<void> {
+    this.closed = true;
+    Atomics.store(this.ctrl, 0, STOP);
+    Atomics.notify(this.ctrl, 0);
+    await Promise.all(this.threads.map((t) => t.terminate().catch(() => undefined)));
+  }
+}
+
+/** Control-word indices and values a worker shares with {@link TrainPool} (for the worker entry). */
+export const CONTROL = Object.freeze({ STEP: 0, GLOBAL_STEP: 1, FIRST_FLAG: 2, STOP, FAILED });
