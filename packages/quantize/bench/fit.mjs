@@ -2,12 +2,11 @@
 // Fit benchmark on a real video: patches sampled from the first 80% of the frames (train), reconstruction
 // PSNR of the last 20% (test: encode -> decode -> average overlapping patches), for several K.
 // Usage: node bench/fit.mjs --video PATH [--quick] [--k 256,1024,4096,10000] [--n 200000] [--frames 200]
-//        [--size 8] [--stride 4] [--maxIter 20] [--batchSize B] [--backend auto] [--seed 1]
-import { spawn } from 'node:child_process';
-import { createRequire } from 'node:module';
+//        [--size 8] [--stride 4] [--maxIter 20] [--batchSize B] [--backend auto] [--algorithm auto] [--seed 1]
 import { extractPatches, reassemble, samplePatches } from '@vqvid/patches';
 import { Quantizer } from '../dist/index.mjs';
 import { opt, quick } from './args.mjs';
+import { height, loadSplit, width } from './video.mjs';
 
 const video = opt('video', '/work/shared/data/vtest.avi');
 const ks = opt('k', quick ? '256,1024' : '256,1024,4096,10000').split(',').map(Number);
@@ -18,42 +17,10 @@ const stride = Number(opt('stride', 4));
 const maxIter = Number(opt('maxIter', quick ? 5 : 20));
 const batchSize = opt('batchSize') ? Number(opt('batchSize')) : undefined;
 const backend = opt('backend', 'auto');
+const algorithm = opt('algorithm', 'auto');
 const seed = Number(opt('seed', 1));
-const width = 320, height = 240;
 
-/** Gray 320x240 frames in 0..255: through @vqvid/video when it is built, else ffmpeg directly. */
-async function readGray(path) {
-  try {
-    const { readVideo } = await import('@vqvid/video');
-    return await readVideo(path, { width, height, maxFrames: frames });
-  } catch (e) {
-    if (!/Cannot find|ERR_MODULE_NOT_FOUND|ERR_PACKAGE_PATH/.test(String(e?.code ?? e?.message))) throw e;
-  }
-  const ffmpeg = createRequire(import.meta.url)('@ffmpeg-installer/ffmpeg').path;
-  const chunks = [];
-  await new Promise((resolve, reject) => {
-    const p = spawn(ffmpeg, ['-v', 'error', '-i', path, '-frames:v', String(frames), '-vf', `scale=${width}:${height}`, '-f', 'rawvideo', '-pix_fmt', 'gray', '-']);
-    p.stdout.on('data', (c) => chunks.push(c));
-    p.on('error', reject);
-    p.on('close', (code) => (code === 0 ? resolve() : reject(new Error(`ffmpeg exited with ${code}`))));
-  });
-  const bytes = Buffer.concat(chunks);
-  const count = Math.floor(bytes.length / (width * height));
-  return { width, height, frames: count, data: Float32Array.from(bytes.subarray(0, count * width * height)) };
-}
-
-const slice = (v, t0, t1) => ({ width: v.width, height: v.height, frames: t1 - t0, data: v.data.slice(t0 * v.width * v.height, t1 * v.width * v.height) });
-
-const raw = await readGray(video);
-let mean = 0, ss = 0;
-for (const x of raw.data) mean += x;
-mean /= raw.data.length;
-for (const x of raw.data) ss += (x - mean) ** 2;
-const std = Math.sqrt(ss / raw.data.length);
-const norm = { ...raw, data: raw.data.map((x) => x / std) }; // the paper divides by the std only
-const cut = Math.round(raw.frames * 0.8);
-const train = slice(norm, 0, cut);
-const test = slice(norm, cut, raw.frames);
+const { raw, std, cut, train, test } = await loadSplit(video, frames);
 const sample = samplePatches(train, { size, stride, count: n, seed });
 const testGrid = extractPatches(test, { size, stride });
 
@@ -63,7 +30,7 @@ for (const k of ks) {
     results.push({ k, skipped: `k exceeds the ${sample.count} training patches` });
     continue;
   }
-  const q = new Quantizer({ k, seed, maxIter, backend, batchSize });
+  const q = new Quantizer({ k, seed, maxIter, backend, batchSize, algorithm });
   let t = performance.now();
   await q.fit(sample); // a PatchSample: rows of dim floats plus the patch size
   const fitSeconds = (performance.now() - t) / 1000;
@@ -77,6 +44,7 @@ for (const k of ks) {
   results.push({
     k, backend: q.backend, fitSeconds: +fitSeconds.toFixed(2), iterations: q.iterations,
     inertiaPerPatch: +(q.inertia / sample.count).toFixed(4), emptyClusters: q.clusterSizes.filter((c) => c === 0).length,
+    skipped: q.skipped.map((v) => +v.toFixed(3)),
     encodeDecodeSeconds: +codecSeconds.toFixed(2), testPsnrDb: +(10 * Math.log10((255 * 255) / mse)).toFixed(2),
   });
   q.dispose();

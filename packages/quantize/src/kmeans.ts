@@ -108,9 +108,12 @@ export interface LoopResult {
   inertia: number;
   inertiaHistory: number[];
   iterations: number;
+  /** Per iteration, the share of point–centroid distances skipped (loops with bounds only, see kmeans-hamerly.ts). */
+  skipped?: number[];
 }
 
-const sum = (a: Float32Array) => a.reduce((s, v) => s + v, 0);
+/** Sum of a float32 array, accumulated in float64 in index order (the inertia of a `dist` array). */
+export const sum = (a: Float32Array) => a.reduce((s, v) => s + v, 0);
 
 /**
  * Lloyd iterations from `init`: update centroids to cluster means (empty clusters re-seeded, see

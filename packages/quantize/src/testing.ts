@@ -4,3 +4,5 @@
  * @packageDocumentation
  */
 export { clusteredProblem } from './compare';
+export { lloyd, seedKMeansPP } from './kmeans';
+export { hamerly } from './kmeans-hamerly';

@@ -1,0 +1,88 @@
+#!/usr/bin/env node
+// k-means fit, plain Lloyd vs Hamerly's bounds vs the faiss twin (bench/twins/faiss_kmeans.py), on the same
+// vtest patches, K, iterations (tol 0) and k-means++ start. Prints one JSON: seconds of each, ratios
+// (vqvid / faiss), whether Hamerly's labels and centroids equal Lloyd's, the skipped share per iteration.
+// Usage: node bench/kmeans.mjs [--video PATH] [--k 1024,10000] [--n 200000] [--frames 200] [--maxIter 20]
+//        [--backend auto] [--seed 1] [--no-twin] [--quick]
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { loadavg, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Rng } from '@vqvid/core';
+import { samplePatches } from '@vqvid/patches';
+import { createBackend } from '../dist/index.mjs';
+import { hamerly, lloyd, seedKMeansPP } from '../dist/testing.mjs';
+import { runTwin } from '../../../bench/twins/twin.mjs';
+import { opt, quick } from './args.mjs';
+import { loadSplit } from './video.mjs';
+
+const video = opt('video', '/work/shared/data/vtest.avi');
+const ks = opt('k', '1024,10000').split(',').map(Number);
+const n = Number(opt('n', quick ? 20000 : 200000));
+const frames = Number(opt('frames', quick ? 40 : 200));
+const maxIter = Number(opt('maxIter', quick ? 5 : 20));
+const seed = Number(opt('seed', 1));
+const twin = !process.argv.includes('--no-twin');
+
+const { train } = await loadSplit(video, frames);
+const sample = samplePatches(train, { size: 8, stride: 4, count: n, seed });
+const dim = 64;
+const rows = { data: sample.data, n: sample.data.length / dim, dim };
+const { backend } = await createBackend(opt('backend', 'auto'));
+const assign = (data, m, c, k) => backend.assign(data, m, c, k, dim);
+const dir = mkdtempSync(join(tmpdir(), 'vqvid-kmeans-'));
+const dataPath = join(dir, 'points.f32');
+writeFileSync(dataPath, Buffer.from(rows.data.buffer, rows.data.byteOffset, rows.data.byteLength));
+
+/** Seconds of one loop, and the seconds of each iteration from its progress events. */
+async function timed(loop, init, k) {
+  const marks = [];
+  const t0 = performance.now();
+  const r = await loop(rows, init, k, { maxIter, tol: 0, onProgress: () => marks.push(performance.now()) }, assign);
+  const seconds = (performance.now() - t0) / 1000;
+  const perIteration = marks.map((m, i) => +((m - (i ? marks[i - 1] : t0)) / 1000).toFixed(3));
+  return { r, seconds, perIteration };
+}
+
+const same = (a, b) => a.length === b.length && a.every((v, i) => Object.is(v, b[i]));
+const round = (v, d = 3) => +v.toFixed(d);
+const results = [];
+for (const k of ks) {
+  if (k >= rows.n) {
+    results.push({ k, skipped: `k must be below the ${rows.n} points` });
+    continue;
+  }
+  const init = await seedKMeansPP(rows, k, new Rng(seed), assign);
+  const plain = await timed(lloyd, init, k);
+  const fast = await timed(hamerly, init, k);
+  const row = {
+    k,
+    lloyd: { seconds: round(plain.seconds), perIteration: plain.perIteration, inertia: plain.r.inertia },
+    hamerly: {
+      seconds: round(fast.seconds), perIteration: fast.perIteration, skipped: fast.r.skipped.map((v) => round(v)),
+      identicalLabels: same(plain.r.labels, fast.r.labels), identicalCentroids: same(plain.r.centroids, fast.r.centroids),
+      identicalInertiaHistory: same(plain.r.inertiaHistory, fast.r.inertiaHistory),
+    },
+    hamerlyOverLloyd: round(fast.seconds / plain.seconds),
+  };
+  if (twin) {
+    const initPath = join(dir, `init-${k}.f32`);
+    writeFileSync(initPath, Buffer.from(init.buffer, init.byteOffset, init.byteLength));
+    const f = await runTwin('faiss_kmeans.py', [dataPath, rows.n, dim, k, maxIter, initPath]);
+    row.faiss = f;
+    if (!f.skipped) {
+      row.lloydOverFaiss = round(plain.seconds / f.seconds);
+      row.hamerlyOverFaiss = round(fast.seconds / f.seconds);
+      row.inertiaRelDiff = round((plain.r.inertia - f.inertia) / f.inertia, 5); // + : vqvid's is higher
+    }
+  }
+  results.push(row);
+}
+backend.dispose();
+rmSync(dir, { recursive: true, force: true });
+console.log(JSON.stringify({
+  bench: 'quantize/kmeans', video, points: rows.n, dim, maxIter, seed, backend: backend.name,
+  loadavg: loadavg().map((v) => round(v, 2)),
+  note: 'vqvid runs maxIter updates and maxIter + 1 full assignments (the last gives the final labels); faiss runs maxIter assignments + updates, its final inertia comes from one extra untimed search',
+  results,
+}, null, 2));
+process.exit(0);
