@@ -1,5 +1,5 @@
-import { assertCodeVolume, assertInt, evaluateLogProb, fail } from '@vqvid/core';
-import type { CodeEvaluation, CodeModel, CodeVolume, OnProgress } from '@vqvid/core';
+import { assertCodeVolume, assertInt, crc32, evaluateLogProb, fail } from '@vqvid/core';
+import type { CodeEvaluation, CodeModel, CodeStepper, CodeVolume, OnProgress, SteppableModel } from '@vqvid/core';
 
 /**
  * Options of {@link CopyPreviousModel.fit}.
@@ -34,7 +34,7 @@ const EPSILON_TOLERANCE = 1e-9;
  * m.evaluate(test).bitsPerCode; // compare with BigramModel
  * ```
  */
-export class CopyPreviousModel implements CodeModel {
+export class CopyPreviousModel implements CodeModel, SteppableModel {
   /** Vocabulary size K, known after {@link CopyPreviousModel.fit} (null before). */
   k_: number | null = null;
   /** Fitted mixing weight ε of the unigram (null before fit). */
@@ -191,6 +191,46 @@ export class CopyPreviousModel implements CodeModel {
     const out = this.unigram_.map((u) => eps * u);
     out[context[0]] += 1 - eps;
     return out;
+  }
+
+  /**
+   * A {@link @vqvid/core!CodeStepper | CodeStepper} over a rows × cols grid: fed frame t, it returns
+   * {@link CopyPreviousModel.distribution} of every cell of frame t+1 (as float32), for entropy coding; its
+   * identity's checksum covers ε and the unigram.
+   * @example
+   * ```ts
+   * const s = new CopyPreviousModel().fit(train).stepper(codes.rows, codes.cols);
+   * const probs = s.next(firstFrame); // rows·cols·k probabilities of frame 1
+   * ```
+   */
+  stepper(rows: number, cols: number): CodeStepper {
+    const k = this.assertFitted();
+    assertInt(rows, 'rows', 1);
+    assertInt(cols, 'cols', 1);
+    const eps = this.epsilon_ as number;
+    const base = Float64Array.from(this.unigram_, (u) => eps * u);
+    const words = new Float64Array(k + 1);
+    words.set(this.unigram_);
+    words[k] = eps;
+    const checksum = crc32(new Uint8Array(words.buffer)).toString(16).padStart(8, '0');
+    return {
+      k,
+      rows,
+      cols,
+      identity: { kind: 'copy-previous', checksum, backend: 'js' },
+      next: (frame: ArrayLike<number>): Float32Array => {
+        if (frame.length !== rows * cols) fail('E_SHAPE', 'frame.length', `${rows * cols} (rows·cols)`, frame.length);
+        const out = new Float32Array(rows * cols * k);
+        for (let i = 0; i < frame.length; i++) {
+          const a = frame[i];
+          assertInt(a, `frame[${i}]`, 0, k - 1);
+          out.set(base, i * k);
+          out[i * k + a] = base[a] + (1 - eps);
+        }
+        return out;
+      },
+      dispose: () => undefined,
+    };
   }
 
   private assertFitted(): number {

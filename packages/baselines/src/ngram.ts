@@ -1,5 +1,5 @@
-import { assertCodeVolume, assertInt, assertNumber, evaluateLogProb, fail } from '@vqvid/core';
-import type { CodeEvaluation, CodeModel, CodeVolume, OnProgress } from '@vqvid/core';
+import { assertCodeVolume, assertInt, assertNumber, crc32, evaluateLogProb, fail } from '@vqvid/core';
+import type { CodeEvaluation, CodeModel, CodeStepper, CodeVolume, OnProgress, SteppableModel } from '@vqvid/core';
 import { SparseCounts } from './counts';
 
 /**
@@ -76,9 +76,11 @@ const NEIGHBOURS_8 = [...NEIGHBOURS_4, [-1, -1], [-1, 1], [1, -1], [1, 1]] as co
  * const { bitsPerCode } = m.evaluate(testCodes);
  * ```
  */
-export abstract class CodeNgramModel implements CodeModel {
+export abstract class CodeNgramModel implements CodeModel, SteppableModel {
   /** Vocabulary size K, known after {@link CodeNgramModel.fit} (null before). */
   k_: number | null = null;
+  /** CRC-32 of what the last fit counted (shapes and codes of every volume), for {@link CodeNgramModel.stepper}'s identity. */
+  private fitHash_ = 0;
   private unigram_ = new Float64Array(0);
   private unigramTotal_ = 0;
   private counts_ = new SparseCounts(1);
@@ -160,6 +162,7 @@ export abstract class CodeNgramModel implements CodeModel {
     this.counts_ = new SparseCounts(k);
     const total = list.reduce((n, v) => n + v.frames, 0);
     let done = 0;
+    this.fitHash_ = hashVolumes(list);
     for (const v of list) {
       for (let i = 0; i < v.codes.length; i++) this.unigram_[v.codes[i]]++;
       this.unigramTotal_ += v.codes.length;
@@ -287,6 +290,55 @@ export abstract class CodeNgramModel implements CodeModel {
    */
   predictNext(context: CodeVolume): CodeVolume {
     return this.predict(context);
+  }
+
+  /**
+   * A {@link @vqvid/core!CodeStepper | CodeStepper} over a rows × cols grid: fed frame t, it returns
+   * {@link CodeNgramModel.distribution} of every cell of frame t+1 (as float32), for entropy coding. Its identity's
+   * checksum covers the options, the tuned strengths and what the fit counted.
+   * @example
+   * ```ts
+   * const s = new BigramModel().fit(train).stepper(codes.rows, codes.cols);
+   * const probs = s.next(firstFrame); // rows·cols·k probabilities of frame 1
+   * ```
+   */
+  stepper(rows: number, cols: number): CodeStepper {
+    const k = this.assertFitted();
+    assertInt(rows, 'rows', 1);
+    assertInt(cols, 'cols', 1);
+    const n = this.offsets.length;
+    const kind = n === 0 ? 'unigram' : n === 1 ? 'bigram' : `spatial-ngram-${n - 1}`;
+    const params = JSON.stringify([this.alpha, this.smoothing, this.discount, this.strength_, this.fitHash_]);
+    const checksum = crc32(new TextEncoder().encode(params)).toString(16).padStart(8, '0');
+    const dist = new Float64Array(k);
+    return {
+      k,
+      rows,
+      cols,
+      identity: { kind, checksum, backend: 'js' },
+      next: (frame: ArrayLike<number>): Float32Array => {
+        if (frame.length !== rows * cols) fail('E_SHAPE', 'frame.length', `${rows * cols} (rows·cols)`, frame.length);
+        const prev: CodeVolume = { rows, cols, frames: 1, k, codes: Int32Array.from(frame) };
+        const out = new Float32Array(rows * cols * k);
+        // cells whose context resolves to the same back-off ids share one distribution
+        const cache = new Map<string, number>();
+        let i = 0;
+        this.forEachCell(prev, 1, 1, (ctx) => {
+          this.counts_.prefixIds(ctx, this.orders, false, this.ids);
+          const id = this.ids.join(',');
+          const from = cache.get(id);
+          if (from === undefined) {
+            out.set(this.fillDistribution(ctx, dist), i * k);
+            cache.set(id, i);
+          } else {
+            out.copyWithin(i * k, from * k, (from + 1) * k);
+          }
+          i++;
+        });
+        return out;
+      },
+      dispose: () => undefined,
+    };
   }
 
   /**
@@ -445,6 +497,16 @@ function goldenMin(f: (u: number) => number, lo: number, hi: number, iters: numb
     }
   }
   return f1 <= f2 ? x1 : x2;
+}
+
+/** CRC-32 of the shapes and codes of fitted volumes (codes as int32, so the array type does not matter). */
+function hashVolumes(list: CodeVolume[]): number {
+  const words: number[] = [];
+  for (const v of list) {
+    const codes = Int32Array.from(v.codes);
+    words.push(v.rows, v.cols, v.frames, v.k, crc32(new Uint8Array(codes.buffer)));
+  }
+  return crc32(new Uint8Array(Uint32Array.from(words, (w) => w >>> 0).buffer));
 }
 
 /** Largest vocabulary: keeps the numeric count keys exact (see SparseCounts). */

@@ -5,6 +5,8 @@ import { VqvidError } from '@vqvid/core';
 import type { ParsedArgs } from './args';
 
 const MAGIC = 'VQVD';
+/** Magic of @vqvid/compress's streams (a container follows it). */
+const COMPRESSED_MAGIC = 'VQVZ';
 /** The file a model folder holds (the name @vqvid/model saves it under). */
 export const MODEL_FILE = 'model.vqm';
 /** The file a training checkpoint folder holds (the name @vqvid/model saves it under). */
@@ -35,12 +37,13 @@ export async function isContainer(path: string, arg: string): Promise<boolean> {
 }
 
 /** What a file holds, as far as vqvid writes it: one of its containers, a video, a PNG, nothing, or something else. */
-export type FileKind = 'codebook' | 'codes' | 'model' | 'checkpoint' | 'video' | 'png' | 'empty' | 'other';
+export type FileKind = 'codebook' | 'codes' | 'compressed' | 'model' | 'checkpoint' | 'video' | 'png' | 'empty' | 'other';
 
 const CONTAINER_KINDS: Record<string, FileKind> = { codebook: 'codebook', codes: 'codes', 'vqvid-model': 'model', 'vqvid-checkpoint': 'checkpoint' };
 const KIND_WORDS: Record<FileKind, string> = {
   codebook: 'a codebook',
   codes: 'a codes file',
+  compressed: 'a compressed codes file',
   model: 'a model',
   checkpoint: 'a training checkpoint',
   video: 'a video',
@@ -59,6 +62,7 @@ async function fileKind(path: string, arg: string): Promise<FileKind> {
   const head = await peek(path, arg, 12 + 64);
   if (head.length === 0) return 'empty';
   const text = new TextDecoder('latin1').decode(head);
+  if (text.startsWith(COMPRESSED_MAGIC)) return 'compressed';
   if (text.startsWith(MAGIC)) return CONTAINER_KINDS[/^\{"kind":"([^"]*)"/.exec(text.slice(12))?.[1] ?? ''] ?? 'other';
   if (PNG_MAGIC.every((b, i) => head[i] === b)) return 'png';
   if (text.startsWith('YUV4MPEG2') || VIDEO_EXTENSIONS.has(extname(path).toLowerCase())) return 'video';

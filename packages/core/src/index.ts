@@ -31,3 +31,4 @@ export type { TfBackendHost, BackendChoice } from './backend';
 export { sliceVideo, sliceCodes, stackFrames } from './slice';
 export { summarizeLogProbs, evaluateLogProb } from './codemodel';
 export type { CodeModel, CodeEvaluation } from './codemodel';
+export type { CodeStepper, StepperIdentity, SteppableModel } from './stepper';

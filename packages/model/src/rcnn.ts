@@ -1,5 +1,6 @@
-import { assertInt, evaluateLogProb, fail, ownValue, Rng, stackFrames } from '@vqvid/core';
-import type { CodeEvaluation, CodeGeometry, CodeModel, CodeVolume, DecoderName, FrameRenderer, Video } from '@vqvid/core';
+import * as tf from '@tensorflow/tfjs-core';
+import { assertInt, crc32, evaluateLogProb, fail, ownValue, Rng, stackFrames } from '@vqvid/core';
+import type { CodeEvaluation, CodeGeometry, CodeModel, CodeStepper, CodeVolume, DecoderName, FrameRenderer, SteppableModel, Video } from '@vqvid/core';
 import { ModelConfig, ModelOptions, resolveConfig } from './config';
 import { asFileFormat, readStore, writeStore } from './persist';
 import { checkStoredWeights, ModelParts } from './parts';
@@ -73,7 +74,7 @@ const CLASSES: Record<string, typeof RCNN> = {};
  * const next = m.predictNext(testCodes);
  * ```
  */
-export class RCNN implements CodeModel {
+export class RCNN implements CodeModel, SteppableModel {
   /** Kernel forced by a subclass (the RNN baseline pins it to 1). */
   protected static readonly fixedKernel: number | undefined = undefined;
   /** Name written into saved files (not `constructor.name`, which bundlers may mangle). */
@@ -218,6 +219,57 @@ export class RCNN implements CodeModel {
   }
 
   /**
+   * A {@link @vqvid/core!CodeStepper | CodeStepper} over a rows × cols grid that carries the recurrent state:
+   * fed frame t, it returns the probabilities of frame t+1 given frames 0..t, the same numbers as
+   * `predictDistribution(frames 0..t).probs` (the same tensor ops in the same order). Its identity names the
+   * class, a CRC-32 of the config and every weight, and the tfjs backend (`tf.getBackend()`): entropy coding
+   * needs encoder and decoder to agree bit for bit, which is only known within one backend.
+   * @example
+   * ```ts
+   * const s = m.stepper(codes.rows, codes.cols);
+   * const p1 = s.next(frame0); // Float32Array(rows·cols·k), p(frame 1 | frame 0)
+   * const p2 = s.next(frame1); // p(frame 2 | frames 0, 1)
+   * s.dispose();
+   * ```
+   */
+  stepper(rows: number, cols: number): CodeStepper {
+    assertInt(rows, 'rows', 1);
+    assertInt(cols, 'cols', 1);
+    const k = this.config.k;
+    const parts = this.parts;
+    const identity = { kind: (this.constructor as typeof RCNN).modelName.toLowerCase(), checksum: this.weightsChecksum(), backend: tf.getBackend() };
+    let h: tf.Tensor2D | null = null;
+    return {
+      k,
+      rows,
+      cols,
+      identity,
+      next(frame: ArrayLike<number>): Float32Array {
+        parts.checkCodes({ rows, cols, frames: 1, k, codes: Int32Array.from(frame) }, 'frame', 1);
+        h = parts.step(h, frame, rows, cols, true);
+        return probsOf(parts.nextLogProbs(h, frame, false));
+      },
+      dispose(): void {
+        h?.dispose();
+        h = null;
+      },
+    };
+  }
+
+  /** CRC-32 of the config and every weight (by name), as 8 hex digits. */
+  private weightsChecksum(): string {
+    const weights = this.parts.exportWeights();
+    let c = crc32(new TextEncoder().encode(JSON.stringify(this.config)));
+    const words = [c];
+    for (const name of Object.keys(weights).sort()) {
+      const a = weights[name];
+      words.push(crc32(new TextEncoder().encode(name)), crc32(new Uint8Array(a.buffer, a.byteOffset, a.byteLength)));
+    }
+    c = crc32(new Uint8Array(Uint32Array.from(words, (w) => w >>> 0).buffer));
+    return c.toString(16).padStart(8, '0');
+  }
+
+  /**
    * `steps` frames after `context`, each predicted from the context and the frames generated before it.
    * @example
    * ```ts
@@ -266,7 +318,7 @@ export class RCNN implements CodeModel {
     for (let s = 0; s < steps; s++) {
       const probs = probsOf(this.parts.nextLogProbs(h, present, s === steps - 1));
       const dist = { rows: context.rows, cols: context.cols, k: this.config.k, probs };
-      const frame = opts.codec.decodeDistribution(dist, { geometry, reference, present, decoder: opts.decoder, alpha: opts.alpha, topM: opts.topM, changeRatio: opts.changeRatio });
+      const frame = opts.codec.decodeDistribution(dist, { geometry, reference, present, decoder: opts.decoder, alpha: opts.alpha, topM: opts.topM, changeRatio: opts.changeRatio, search: opts.search });
       frames.push(frame);
       reference = frame;
       const codes = argmaxCodes(probs, n, this.config.k);
@@ -298,11 +350,15 @@ export class RCNN implements CodeModel {
     const pa = a.data.subarray((a.frames - 1) * size);
     const pb = b.data.subarray(0, size);
     let present: ArrayLike<number> = lastFrame(before);
+    // the motion search looks in both real frames around the gap
+    const sources: Video = { width: a.width, height: a.height, frames: 2, data: new Float32Array(2 * size) };
+    sources.data.set(pa);
+    sources.data.set(pb, size);
     const frames = dists.map((dist, j) => {
       const w = (j + 1) / (dists.length + 1);
       const mid: Video = { width: a.width, height: a.height, frames: 1, data: Float32Array.from(pa, (v, i) => (1 - w) * v + w * pb[i]) };
       const probs = dist.probs!;
-      const frame = opts.codec.decodeDistribution({ rows: dist.rows, cols: dist.cols, k: dist.k, probs }, { geometry, reference: mid, present, decoder: opts.decoder, alpha: opts.alpha, topM: opts.topM, changeRatio: opts.changeRatio });
+      const frame = opts.codec.decodeDistribution({ rows: dist.rows, cols: dist.cols, k: dist.k, probs }, { geometry, reference: mid, present, decoder: opts.decoder, alpha: opts.alpha, topM: opts.topM, changeRatio: opts.changeRatio, search: opts.search, sources });
       present = argmaxCodes(probs, dist.rows * dist.cols, dist.k);
       return frame;
     });
@@ -490,6 +546,11 @@ export interface RenderOptions {
   topM?: number;
   /** 'mbr' only, in (0, 1]: change a cell only when that cuts its expected error below this factor × keeping it (default 1). */
   changeRatio?: number;
+  /**
+   * Motion search radius in pixels, 0..16 (default 0: off): a changed code is rendered as the nearby moved patch
+   * nearest its centroid, searched in the frame before (predictions) or in both frames around the gap (fills).
+   */
+  search?: number;
 }
 
 /**

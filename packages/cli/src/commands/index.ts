@@ -1,4 +1,5 @@
 import type { Command } from '../command';
+import { compressCommand, decompressCommand } from './compress';
 import { demoCommand } from './demo';
 import { encodeCommand } from './encode';
 import { evalCommand } from './eval';
@@ -23,4 +24,6 @@ export const COMMANDS: Command[] = [
   fillCommand,
   generateCommand,
   evalCommand,
+  compressCommand,
+  decompressCommand,
 ];
