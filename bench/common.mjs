@@ -145,7 +145,8 @@ export function benchConfig({ quick, seed, video, W, H }) {
     // dropout 0.25 and lr 1e-2 were chosen on the validation frames of vtest (RCNN full): without dropout the
     // RCNN reached 0.29 bits/code on its training crops and 0.73 on validation
     model: quick ? { embedDim: 32, hidden: 64, kernel: 3, layers: 2, dropout: 0.25 } : { embedDim: 64, hidden: 96, kernel: 3, layers: 2, dropout: 0.25 },
-    fit: { bptt: 6, batch: 4, crop: 16, epochs: quick ? 5 : 10, stepsPerEpoch: quick ? 10 : 25, lr: 1e-2, lrDecay: 0.97, lrPlateau: 0.5, patience: 3 },
+    // workers: 1: the bench trains trainProcesses networks at a time, one thread each, which already fills the cores
+    fit: { bptt: 6, batch: 4, crop: 16, epochs: quick ? 5 : 10, stepsPerEpoch: quick ? 10 : 25, lr: 1e-2, lrDecay: 0.97, lrPlateau: 0.5, patience: 3, workers: 1 },
     refitSteps: quick ? 10 : 50,
     trainProcesses: 2,
     contextFrames: 8,
@@ -154,6 +155,9 @@ export function benchConfig({ quick, seed, video, W, H }) {
     // mbr's changeRatio grid, chosen on the validation targets (see fitChangeRatio)
     changeRatios: [1, 0.8, 0.6, 0.5, 0.4, 0.3, 0.2, 0.1],
     decoderTopM: 16,
+    // motion search radius (pixels) of the decoders' search rows: a changed code drawn as the nearby moved patch
+    // nearest its centroid (in the frame before when predicting, in both known frames when filling)
+    search: 2,
     fillAlphaTargets: quick ? 2 : 6,
     fillTargets: quick ? 3 : 8,
     fill: { candidates: 6, sweeps: 1 },
@@ -250,15 +254,28 @@ export function absDiff(a, b) {
   return { ...b, data: b.data.map((x, i) => Math.abs(x - a.data[i])) };
 }
 
-/** Decoders scored: the four of @vqvid/quantize at alpha 1 (plain stand-ins), and the three that use alpha at their fitted value. */
+/**
+ * Decoders scored: the four of @vqvid/quantize at alpha 1 (plain stand-ins), the three that use alpha at their
+ * fitted value, mbr at its fitted change ratio, and with `motion` ({ search, alphas, changeRatio }) the same
+ * three and mbr's ratio row again with the motion search (a changed code drawn as the nearby moved patch nearest
+ * its centroid), each at the alpha fitted with the search.
+ */
 export const SHARP = new Set(['centroid', 'skip', 'mbr']);
-export function decoderPlan(alphas, changeRatio) {
+export function decoderPlan(alphas, changeRatio, motion) {
   return [
     ...['centroid', 'skip', 'mbr', 'mean'].map((decoder) => ({ name: `rcnn ${decoder}`, decoder, alpha: 1 })),
     // a fitted alpha of 1 is the plain row already
     ...['skip', 'mbr', 'mean'].filter((decoder) => alphas[decoder] !== 1).map((decoder) => ({ name: `rcnn ${decoder} (alpha ${alphas[decoder]})`, decoder, alpha: alphas[decoder] })),
     // mbr at its fitted alpha, changing a cell only where that pays by the fitted ratio (1 is the row above)
     ...(changeRatio !== 1 ? [{ name: `rcnn mbr (alpha ${alphas.mbr}, ratio ${changeRatio})`, decoder: 'mbr', alpha: alphas.mbr, changeRatio }] : []),
+    ...(motion
+      ? [
+          ...['skip', 'mbr', 'mean'].map((decoder) => ({ name: `rcnn ${decoder} (alpha ${motion.alphas[decoder]}, search ${motion.search})`, decoder, alpha: motion.alphas[decoder], search: motion.search })),
+          ...(motion.changeRatio !== 1
+            ? [{ name: `rcnn mbr (alpha ${motion.alphas.mbr}, search ${motion.search}, ratio ${motion.changeRatio})`, decoder: 'mbr', alpha: motion.alphas.mbr, search: motion.search, changeRatio: motion.changeRatio }]
+            : []),
+        ]
+      : []),
   ];
 }
 
@@ -269,12 +286,12 @@ export function decoderPlan(alphas, changeRatio) {
  * with the highest SSIM (ties → the larger ratio). Ratio 1 is plain mbr, the row with the best expected squared
  * error; this row is the structure-safe sharp decoder: it changes a cell only where that pays on validation.
  */
-export function fitChangeRatio(codec, geometry, samples, alpha, config) {
+export function fitChangeRatio(codec, geometry, samples, alpha, config, search = 0) {
   const mean = (list, key) => list.reduce((a, m) => a + m[key], 0) / list.length;
   const base = samples.map((s) => evaluateFrames(clamp(s.reference), s.truth));
   const baseline = { psnr: r4(mean(base, 'psnr')), ssim: r4(mean(base, 'ssim')) };
   const tried = config.changeRatios.map((changeRatio) => {
-    const m = samples.map((s) => evaluateFrames(clamp(codec.decodeDistribution(s.dist, { geometry, reference: s.reference, present: s.present, decoder: 'mbr', alpha, topM: config.decoderTopM, changeRatio })), s.truth));
+    const m = samples.map((s) => evaluateFrames(clamp(codec.decodeDistribution(s.dist, { geometry, reference: s.reference, present: s.present, decoder: 'mbr', alpha, topM: config.decoderTopM, changeRatio, search, sources: s.sources })), s.truth));
     return { changeRatio, psnr: r4(mean(m, 'psnr')), ssim: r4(mean(m, 'ssim')) };
   });
   const ok = tried.filter((r) => r.psnr >= baseline.psnr);
@@ -283,18 +300,23 @@ export function fitChangeRatio(codec, geometry, samples, alpha, config) {
 }
 
 /**
- * Fits each decoder's alpha on validation samples { dist, present, reference, truth }: the model's distribution,
- * the present codes, the reference frame (pixels) and the true frame.
+ * Fits each decoder's alpha on validation samples { dist, present, reference, truth, sources }: the model's
+ * distribution, the present codes, the reference frame (pixels), the true frame, and the frames a motion search
+ * looks in (used when `search` > 0).
  */
-export function fitAlphas(codec, geometry, samples, config) {
+export function fitAlphas(codec, geometry, samples, config, search = 0) {
   const { k, dim, centroids } = codec.codebook;
   const fitted = {};
   const mse = {};
+  const prepared = samples.map((s) => {
+    const motion = search > 0 ? codec.motionPatches(s.sources, geometry, search) : null;
+    return {
+      probs: s.dist.probs, k, present: s.present, reference: codec.referencePatches(s.reference, geometry), centroids, dim, topM: config.decoderTopM,
+      truth: codec.referencePatches(s.truth, geometry), ...(motion ? { motion: motion.patches, motionCount: motion.count } : {}),
+    };
+  });
   for (const decoder of ['skip', 'mbr', 'mean']) {
-    const r = fitDecoderAlpha(samples.map((s) => ({
-      probs: s.dist.probs, k, present: s.present, reference: codec.referencePatches(s.reference, geometry), centroids, dim, decoder, topM: config.decoderTopM,
-      truth: codec.referencePatches(s.truth, geometry),
-    })));
+    const r = fitDecoderAlpha(prepared.map((s) => ({ ...s, decoder })));
     fitted[decoder] = r.alpha;
     mse[decoder] = r.mse.map(r4);
   }
@@ -329,7 +351,10 @@ export function addRelativeMse(rows) {
 }
 
 /** Short upper-case label of a method for the picture strips. */
-export const label = (name) => LABELS[name] ?? name.replace(/^rcnn /, 'RCNN ').replace(/ \(alpha ([0-9.]+)\)/, ' A$1').replace(/ \(alpha ([0-9.]+), ratio ([0-9.]+)\)/, ' A$1 R$2').toUpperCase();
+export const label = (name) =>
+  LABELS[name] ??
+  name.replace(/^rcnn /, 'RCNN ').replace(/ \(alpha ([0-9.]+)\)/, ' A$1').replace(/ \(alpha ([0-9.]+), ratio ([0-9.]+)\)/, ' A$1 R$2')
+    .replace(/ \(alpha ([0-9.]+), search ([0-9]+)\)/, ' A$1 S$2').replace(/ \(alpha ([0-9.]+), search ([0-9]+), ratio ([0-9.]+)\)/, ' A$1 S$2 R$3').toUpperCase();
 
 /** A markdown table of `rows` with columns `cols` (dotted paths reach into nested fields). */
 export function table(rows, cols) {

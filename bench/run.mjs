@@ -8,7 +8,7 @@
 import { spawnSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { sliceCodes, sliceVideo } from '@vqvid/core';
+import { sliceCodes, sliceVideo, stackFrames } from '@vqvid/core';
 import { encodePng, frameStrip } from '@vqvid/video';
 import { codebookAtlas, PatchCodec } from '@vqvid/quantize';
 import { initBackend } from '@vqvid/model';
@@ -143,8 +143,17 @@ function pixelSetup(name, key) {
     context: (t) => sliceCodes(codes, Math.max(0, t - config.contextFrames), t),
     present,
     /** Every decoder of `plan` on `dist`, `reference` standing for "same code as frame t − 1". */
-    render: (plan, dist, reference, t, into) => {
-      for (const p of plan) into[p.name] = codec.decodeDistribution(dist, { geometry, reference, present: present(t), decoder: p.decoder, alpha: p.alpha, topM: config.decoderTopM, changeRatio: p.changeRatio });
+    render: (plan, dist, reference, t, into, sources) => {
+      for (const p of plan) into[p.name] = codec.decodeDistribution(dist, { geometry, reference, present: present(t), decoder: p.decoder, alpha: p.alpha, topM: config.decoderTopM, changeRatio: p.changeRatio, search: p.search, sources });
+    },
+    /** The decoders' plan from validation samples: alphas and mbr's ratio without and with the motion search. */
+    fitPlan: (samples) => {
+      const { alphas, mse } = fitAlphas(codec, geometry, samples, config);
+      const ratio = fitChangeRatio(codec, geometry, samples, alphas.mbr, config);
+      const searched = fitAlphas(codec, geometry, samples, config, config.search);
+      const searchRatio = fitChangeRatio(codec, geometry, samples, searched.alphas.mbr, config, config.search);
+      const plan = decoderPlan(alphas, ratio.changeRatio, { search: config.search, alphas: searched.alphas, changeRatio: searchRatio.changeRatio });
+      return { plan, info: { alphas, alphaMse: mse, changeRatio: ratio, search: { radius: config.search, alphas: searched.alphas, alphaMse: searched.mse, changeRatio: searchRatio } } };
     },
     table: (plan, methods, info, base, flow) => {
       const decoderOf = Object.fromEntries(plan.map((p) => [p.name, p]));
@@ -160,12 +169,10 @@ function pixelSetup(name, key) {
 
 /** Next-frame prediction with every decoder for one model (key = codec), test targets every evalStride frames. */
 async function predictWith(name, key) {
-  const { codec, codes, geometry, model, context, present, render, table } = pixelSetup(name, key);
+  const { codec, codes, geometry, model, context, present, render, table, fitPlan } = pixelSetup(name, key);
   const valTargets = spread(nFit + 2, nTrain - 1, config.alphaTargets);
-  const samples = valTargets.map((t) => ({ dist: model.predictDistribution(context(t)), present: present(t), reference: frame(t - 1), truth: frame(t) }));
-  const { alphas, mse } = fitAlphas(codec, geometry, samples, config);
-  const ratio = fitChangeRatio(codec, geometry, samples, alphas.mbr, config);
-  const plan = decoderPlan(alphas, ratio.changeRatio);
+  const samples = valTargets.map((t) => ({ dist: model.predictDistribution(context(t)), present: present(t), reference: frame(t - 1), truth: frame(t), sources: frame(t - 1) }));
+  const { plan, info } = fitPlan(samples);
   const targets = [];
   for (let t = testStart + 2; t < raw.frames; t += config.evalStride) targets.push(t);
   const methods = {};
@@ -180,7 +187,7 @@ async function predictWith(name, key) {
       'flow extrapolation': flowExtrapolate(frame(t - 2), last),
       'codebook ceiling (true codes)': codec.decode(sliceCodes(codes, t, t + 1)),
     };
-    render(plan, dist, last, t, guesses);
+    render(plan, dist, last, t, guesses, last);
     for (const [method, v] of Object.entries(guesses)) add(method, scoreAll(v, truth, mask));
     if (t === targets[Math.floor(targets.length / 2)] && !strips[`predict-${key}`]) {
       const shown = ['copy-last', 'flow extrapolation', 'rcnn centroid', ...plan.filter((p) => p.alpha !== 1).map((p) => p.name), 'rcnn mbr', 'rcnn mean', 'codebook ceiling (true codes)'];
@@ -191,18 +198,18 @@ async function predictWith(name, key) {
       ];
     }
   }
-  return table(plan, methods, { targets: targets.length, alphaTargets: valTargets.length, alphas, alphaMse: mse, changeRatio: ratio }, 'copy-last', 'flow extrapolation');
+  return table(plan, methods, { targets: targets.length, alphaTargets: valTargets.length, ...info }, 'copy-last', 'flow extrapolation');
 }
 
 /** The middle frame of triples: the model's fill posterior through every decoder, the reference being the linear interpolation. */
 async function fillWith(name, key) {
-  const { codec, codes, geometry, model, context, present, render, table } = pixelSetup(name, key);
+  const { codec, codes, geometry, model, context, present, render, table, fitPlan } = pixelSetup(name, key);
   const posterior = (t) => model.fillDistribution(context(t), sliceCodes(codes, t + 1, t + 2), config.fill);
   const valTargets = spread(nFit + 1, nTrain - 2, config.fillAlphaTargets);
-  const samples = valTargets.map((t) => ({ dist: posterior(t), present: present(t), reference: linearInterpolate(frame(t - 1), frame(t + 1)), truth: frame(t) }));
-  const { alphas, mse } = fitAlphas(codec, geometry, samples, config);
-  const ratio = fitChangeRatio(codec, geometry, samples, alphas.mbr, config);
-  const plan = decoderPlan(alphas, ratio.changeRatio);
+  // the motion search looks in both known frames
+  const around = (t) => stackFrames([frame(t - 1), frame(t + 1)]);
+  const samples = valTargets.map((t) => ({ dist: posterior(t), present: present(t), reference: linearInterpolate(frame(t - 1), frame(t + 1)), truth: frame(t), sources: around(t) }));
+  const { plan, info } = fitPlan(samples);
   const targets = spread(testStart + 1, raw.frames - 2, config.fillTargets);
   const methods = {};
   for (const t of targets) {
@@ -216,14 +223,14 @@ async function fillWith(name, key) {
       'flow interpolation': flowInterpolate(a, b),
       'codebook ceiling (true codes)': codec.decode(sliceCodes(codes, t, t + 1)),
     };
-    render(plan, dist, lin, t, guesses);
+    render(plan, dist, lin, t, guesses, around(t));
     for (const [method, v] of Object.entries(guesses)) (methods[method] ??= []).push(scoreAll(v, truth, mask));
     if (t === targets[Math.floor(targets.length / 2)] && !strips[`fill-${key}`]) {
       const shown = ['linear', 'flow interpolation', 'rcnn centroid', ...plan.filter((p) => p.alpha !== 1).map((p) => p.name), 'rcnn mbr', 'rcnn mean'];
       strips[`fill-${key}`] = [{ label: 'TRUTH', video: truth }, ...shown.map((m) => ({ label: label(m), video: clamp(guesses[m]) }))];
     }
   }
-  return table(plan, methods, { targets: targets.length, alphaTargets: valTargets.length, alphas, alphaMse: mse, changeRatio: ratio }, 'linear', 'flow interpolation');
+  return table(plan, methods, { targets: targets.length, alphaTargets: valTargets.length, ...info }, 'linear', 'flow interpolation');
 }
 
 const pixelKeys = [...config.modelKs.map((k) => `${k}/${config.patch}`), ...(config.stride4 ? [`${config.modelKs[0]}/${config.patch / 2}`] : [])];
@@ -293,7 +300,8 @@ ${table(t.rows, ['method', 'psnr', 'relMse', 'ssim', 'sharpness', 'movingPsnr', 
 ${line('Best decoder', s.best)}
 ${line('Best sharp decoder (one candidate per cell, sharpness ≥ ' + s.baseline + ')', s.bestSharp)}
 ${line('Best sharp decoder with PSNR and SSIM both ≥ ' + s.baseline + '\'s', s.bestSharpAtLeastBaseOnPsnrAndSsim)}
-mbr change ratio chosen on validation: ${t.changeRatio.changeRatio} (validation ${s.baseline}: PSNR ${t.changeRatio.baseline.psnr}, SSIM ${t.changeRatio.baseline.ssim}; tried ${t.changeRatio.tried.map((r) => `${r.changeRatio}: ${r.psnr}/${r.ssim}`).join(', ')})
+mbr change ratio chosen on validation: ${t.changeRatio.changeRatio} (validation ${s.baseline}: PSNR ${t.changeRatio.baseline.psnr}, SSIM ${t.changeRatio.baseline.ssim}; tried ${t.changeRatio.tried.map((r) => `${r.changeRatio}: ${r.psnr}/${r.ssim}`).join(', ')})${t.search ? `
+With the motion search (${t.search.radius} pixels): alphas ${JSON.stringify(t.search.alphas)}; mbr change ratio ${t.search.changeRatio.changeRatio} (tried ${t.search.changeRatio.tried.map((r) => `${r.changeRatio}: ${r.psnr}/${r.ssim}`).join(', ')})` : ''}
 ${picture ? `\n![${title}](${picture})\n` : ''}`;
 }
 function markdown(r) {
@@ -310,7 +318,7 @@ ${table(r.quantization.rows, ['k', 'stride', 'testPsnr', 'testSsim', 'fitSeconds
 Networks train for a fixed step budget (phase 1 at most ${r.config.fit.epochs} x ${r.config.fit.stepsPerEpoch} steps, then ${r.config.refitSteps} on all training frames).
 ${table(r.codeModelling, ['k', 'stride', 'model', 'bitsPerCode', 'perplexity', 'epsilon', 'strength', 'training.steps', 'training.refitSteps', 'training.bestValBits', 'training.seconds'])}
 ## 3. Next-frame prediction (moving = pixels whose value changed by > ${r.config.motionThreshold} from the previous frame)
-Decoders (\`PatchCodec.decodeDistribution\`): *centroid* renders the argmax code; *skip* keeps the last frame's patch where the argmax is the present code; *mbr* picks, per cell, the candidate (last patch or a top-${r.config.decoderTopM} stand-in) with the least expected squared error; *mean* averages the stand-ins by probability. With alpha < 1 a code c ≠ present stands for P + alpha·(centroid − P); with ratio r < 1, mbr changes a cell only where the change's expected error is below r × keeping P. "sharp": one candidate per cell and sharpness ≥ copy-last's.
+Decoders (\`PatchCodec.decodeDistribution\`): *centroid* renders the argmax code; *skip* keeps the last frame's patch where the argmax is the present code; *mbr* picks, per cell, the candidate (last patch or a top-${r.config.decoderTopM} stand-in) with the least expected squared error; *mean* averages the stand-ins by probability. With alpha < 1 a code c ≠ present stands for P + alpha·(centroid − P); with ratio r < 1, mbr changes a cell only where the change's expected error is below r × keeping P. With "search s" a code c ≠ present stands for the patch of the frame before (when filling: of either known frame) moved by up to s pixels that is nearest to centroid c, instead of the centroid (still shrunk by alpha towards P). "sharp": one candidate per cell and sharpness ≥ copy-last's.
 
 ${r.prediction.map((t) => pixelSection('Next frame', t, r.pictures[`predict-${t.k}-s${t.stride}-strip`])).join('\n')}
 ## 4. Filling the middle frame of each triple (reference: the linear interpolation; the posterior over ${r.config.fill.candidates} candidates per cell from the fill search)

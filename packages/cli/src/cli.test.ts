@@ -161,12 +161,22 @@ describe('quantize, encode, train, predict, fill, generate, eval on a small .y4m
     r = vqvid('predict', 'clip.y4m', '--model', 'model', '--codebook', 'cb.vqcb', '--alpha', '2', '-q');
     expect(r.code).toBe(1); // an out-of-range value, as for every other option
     expect(r.stderr).toContain('--alpha');
+    // the motion search is one more decoder setting, echoed in the report; beyond 16 pixels it is refused
+    r = vqvid('predict', 'clip.y4m', '--model', 'model', '--codebook', 'cb.vqcb', '--steps', '1', '--search', '2', '--json', '-q');
+    expect(r.code).toBe(0);
+    expect(JSON.parse(r.stdout).decoder).toEqual({ decoder: 'mbr', alpha: 1, search: 2 });
+    r = vqvid('predict', 'clip.y4m', '--model', 'model', '--codebook', 'cb.vqcb', '--search', '17', '-q');
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain('--search');
 
     r = vqvid('fill', 'codes.vqc', '-m', 'model', '-c', 'cb.vqcb', '--frame', '4', '-o', 'fill.png', '--json', '-q');
     expect(r.code).toBe(0);
     const filled = JSON.parse(r.stdout);
     expect(filled.frame).toBe(4);
     expect(filled.methods.map((m: { name: string }) => m.name)).toEqual(['rcnn', 'rcnn mbr (alpha 1)', 'codebook ceiling', 'linear interpolation', 'flow interpolation']);
+    r = vqvid('fill', 'codes.vqc', '-m', 'model', '-c', 'cb.vqcb', '--frame', '4', '--search', '1', '--json', '-q');
+    expect(r.code).toBe(0);
+    expect(JSON.parse(r.stdout).methods.map((m: { name: string }) => m.name)).toContain('rcnn mbr (alpha 1, search 1)');
     expect(readFileSync(join(dir, 'fill.png')).subarray(1, 4).toString()).toBe('PNG');
 
     // the paper's protocol: frames 4, 5, 6 missing between frames 3 and 7, written as a 3-frame video

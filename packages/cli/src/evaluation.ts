@@ -75,6 +75,8 @@ function onGrid(s: PixelSetup, codes: CodeVolume): CodeVolume {
 export interface RenderChoice {
   decoder: DecoderName;
   alpha: number;
+  /** Motion search radius in pixels (0 or absent: off; see `RenderOptions.search` of @vqvid/model). */
+  search?: number;
 }
 
 /**
@@ -100,7 +102,7 @@ export function chooseDecoder(s: PixelSetup, model: RCNN, times: number[], decod
 
 /** A model's name with its decoder, as rows of the tables show it. */
 export function renderedName(name: string, r: RenderChoice): string {
-  return `${name} ${r.decoder}${r.decoder === 'centroid' ? '' : ` (alpha ${r.alpha})`}`;
+  return `${name} ${r.decoder}${r.decoder === 'centroid' ? '' : ` (alpha ${r.alpha}${r.search ? `, search ${r.search}` : ''})`}`;
 }
 
 /**

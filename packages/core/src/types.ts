@@ -144,6 +144,14 @@ export interface RenderDistributionOptions {
   topM?: number;
   /** 'mbr' only, in (0, 1]: a cell changes only when that cuts its expected error below changeRatio × keeping it (default 1). */
   changeRatio?: number;
+  /**
+   * Motion search radius in pixels, 0..16 (default 0: off). When > 0, a code c ≠ present stands for the patch of
+   * `sources` nearest to centroid c among the patches displaced by up to `search` pixels in x and y from the cell
+   * (a real patch that moved, instead of the centroid); `alpha` still shrinks it towards the reference patch.
+   */
+  search?: number;
+  /** Frames searched with `search` (0..255, geometry's size; every frame of it): default the reference's last frame. */
+  sources?: Video;
 }
 
 /**

@@ -2,7 +2,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type CodeVolume, type Video, VqvidError, assertCodeVolume, sliceCodes, sliceVideo } from '@vqvid/core';
-import { PatchReservoir, extractPatches, gridShape } from '@vqvid/patches';
+import { PatchReservoir, extractPatches, gridShape, reassemble } from '@vqvid/patches';
 import { syntheticVideo } from '@vqvid/video';
 import { assignNaive } from './assign';
 import { PatchCodec } from './codec';
@@ -322,6 +322,89 @@ describe('decodeDistribution', () => {
       expect.objectContaining({ code: 'E_SHAPE' }),
     );
     expect(() => codec.decodeDistribution(oneHot(2), { geometry: { ...codes.geometry!, stride: 3 }, reference, present })).toThrow(expect.objectContaining({ code: 'E_SHAPE' }));
+  });
+});
+
+describe('motion search', () => {
+  /** The slow reference: pixel (y, x) of the frame moved by (dx, dy), edge pixels repeated. */
+  const moved = (v: Video, dx: number, dy: number): Video => ({
+    ...v,
+    frames: 1,
+    data: Float32Array.from({ length: v.width * v.height }, (_, i) => {
+      const y = Math.min(v.height - 1, Math.max(0, Math.floor(i / v.width) + dy));
+      const x = Math.min(v.width - 1, Math.max(0, (i % v.width) + dx));
+      return v.data[(v.frames - 1) * v.width * v.height + y * v.width + x];
+    }),
+  });
+
+  it.each([['stride 8', () => c8], ['stride 4', () => c4]])('%s: motionPatches are the reference patches of the moved frames, (0, 0) first', async (_, codecOf) => {
+    const codec = codecOf();
+    const g = (await codec.encode(clip)).geometry!;
+    const two = { ...clip, frames: 2, data: clip.data.slice(0, 2 * clip.width * clip.height) };
+    const { patches, count } = codec.motionPatches(two, g, 2);
+    expect(count).toBe(50);
+    const dim = 64;
+    const cells = codec.referencePatches(sliceVideo(clip, 0), g).length / dim;
+    // the order: per frame, displacements by distance, then dy, then dx
+    const order: Array<[number, number]> = [];
+    for (let dy = -2; dy <= 2; dy++) for (let dx = -2; dx <= 2; dx++) order.push([dx, dy]);
+    order.sort((a, b) => a[0] ** 2 + a[1] ** 2 - b[0] ** 2 - b[1] ** 2 || a[1] - b[1] || a[0] - b[0]);
+    expect(order[0]).toEqual([0, 0]);
+    for (let f = 0; f < 2; f++) {
+      order.forEach(([dx, dy], m) => {
+        const want = codec.referencePatches(moved(sliceVideo(two, f), dx, dy), g);
+        for (let cell = 0; cell < cells; cell++) {
+          const got = patches.subarray((cell * count + f * 25 + m) * dim, (cell * count + f * 25 + m + 1) * dim);
+          expect(maxAbsDiff(got, want.subarray(cell * dim, (cell + 1) * dim))).toBeLessThan(1e-6);
+        }
+      });
+    }
+    expect(codeOf(() => codec.motionPatches(two, g, 17))).toMatch(/^E_RANGE .*search/);
+    expect(codeOf(() => codec.motionPatches(sliceVideo(clip, 0), { ...g, width: 30 }, 1))).toMatch(/^E_SHAPE .*sources/);
+  });
+
+  it('with search, decodeDistribution renders a code as the moved patch nearest its centroid', async () => {
+    const codec = c8;
+    const codes = await codec.encode(clip);
+    const g = codes.geometry!;
+    const cells = codes.rows * codes.cols;
+    const k = codec.k;
+    const dim = 64;
+    // every cell is sure of its frame-2 code; the reference is frame 1
+    const probs = new Float32Array(cells * k);
+    for (let i = 0; i < cells; i++) probs[i * k + codes.codes[2 * cells + i]] = 1;
+    const dist = { rows: codes.rows, cols: codes.cols, k, probs };
+    const reference = sliceVideo(clip, 1);
+    const present = codes.codes.subarray(cells, 2 * cells);
+    const { centroids } = codec.codebook;
+    const { patches, count } = codec.motionPatches(reference, g, 3);
+    // the slow way: per changed cell, the nearest moved patch to the centroid; unchanged cells keep their patch
+    const P = codec.referencePatches(reference, g);
+    const want = new Float32Array(cells * dim);
+    for (let cell = 0; cell < cells; cell++) {
+      const c = codes.codes[2 * cells + cell];
+      if (c === present[cell]) {
+        want.set(P.subarray(cell * dim, (cell + 1) * dim), cell * dim);
+        continue;
+      }
+      let best = 0;
+      let bestD = Infinity;
+      for (let m = 0; m < count; m++) {
+        let d = 0;
+        for (let j = 0; j < dim; j++) d += (patches[(cell * count + m) * dim + j] - centroids[c * dim + j]) ** 2;
+        if (d < bestD) [best, bestD] = [m, d];
+      }
+      want.set(patches.subarray((cell * count + best) * dim, (cell * count + best + 1) * dim), cell * dim);
+    }
+    const frame = reassemble({ size: 8, stride: 8, rows: codes.rows, cols: codes.cols, frames: 1, data: want }, { width: g.width, height: g.height });
+    for (const decoder of ['skip', 'mbr'] as const) {
+      const got = codec.decodeDistribution(dist, { geometry: g, reference, present, decoder, search: 3 });
+      expect(maxAbsDiff(got.data, frame.data.map((x) => x * g.std))).toBeLessThan(1e-3);
+      // without search the changed cells are centroids, which differ here
+      const plain = codec.decodeDistribution(dist, { geometry: g, reference, present, decoder });
+      expect(maxAbsDiff(plain.data, got.data)).toBeGreaterThan(1);
+    }
+    expect(codeOf(() => codec.decodeDistribution(dist, { geometry: g, reference, present, search: -1 }))).toMatch(/^E_RANGE .*search/);
   });
 });
 

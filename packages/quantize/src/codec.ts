@@ -2,7 +2,7 @@ import {
   type CellDistribution, type CodeGeometry, type CodeVolume, type FrameRenderer, type RenderDistributionOptions, type Codebook, type PatchGrid, type Video, VqvidError, assertCodeVolume,
   assertInt, assertNumber, assertVideo, crc32, fail, sliceVideo,
 } from '@vqvid/core';
-import { extractPatches, reassemble, samplePatches, type PatchSample } from '@vqvid/patches';
+import { extractPatches, gridShape, reassemble, samplePatches, type PatchSample } from '@vqvid/patches';
 import { type Normalized, denormalize, normalize } from '@vqvid/video';
 import { assignNaive } from './assign';
 import { decodeCells, DEFAULT_DECODER } from './decoders';
@@ -123,6 +123,23 @@ export interface DecodeOptions {
  * ```
  */
 export type DecodeDistributionOptions = RenderDistributionOptions;
+
+/**
+ * What {@link PatchCodec.motionPatches} returns: the moved patches of every cell, for `decodeCells`' `motion`.
+ * @example
+ * ```ts
+ * const { patches, count }: MotionPatches = codec.motionPatches(lastFrame, geometry, 2);
+ * ```
+ */
+export interface MotionPatches {
+  /** [cells, count, dim] row-major, in the codes' scale. */
+  patches: Float32Array;
+  /** Moved patches per cell: frames·(2·search+1)². */
+  count: number;
+}
+
+/** Largest motion search radius (pixels) of `decodeDistribution`: (2·16+1)² = 1089 patches per cell and frame. */
+const MAX_SEARCH = 16;
 
 /**
  * The one owner of the video ↔ codes step: scales pixels, cuts patches on its grid, maps them to k-means codes
@@ -325,15 +342,63 @@ export class PatchCodec implements FrameRenderer {
    * ```
    */
   decodeDistribution(dist: CellDistribution, options: DecodeDistributionOptions): Video {
-    const { geometry, reference, present, decoder = DEFAULT_DECODER, alpha = 1, topM, changeRatio } = options;
+    const { geometry, reference, present, decoder = DEFAULT_DECODER, alpha = 1, topM, changeRatio, search = 0, sources } = options;
     const g = this.geometryOf({ rows: dist.rows, cols: dist.cols, frames: 1, k: dist.k, codes: new Uint16Array(dist.rows * dist.cols), geometry });
     const patches = this.referencePatches(reference, g);
     const cells = dist.rows * dist.cols;
     if (present === undefined || present.length !== cells) fail('E_SHAPE', 'present', `${cells} codes (one per cell)`, present?.length);
     const { k, dim, centroids } = this.codebook;
-    const data = decodeCells({ probs: dist.probs, k, present, reference: patches, centroids, dim, decoder, alpha, topM, changeRatio });
+    assertInt(search, 'search', 0, MAX_SEARCH);
+    const motion = search > 0 && decoder !== 'centroid' ? this.motionPatches(sources ?? sliceVideo(reference, reference.frames - 1), g, search, sources ? 'sources' : 'reference') : undefined;
+    const data = decodeCells({ probs: dist.probs, k, present, reference: patches, centroids, dim, decoder, alpha, topM, changeRatio, ...(motion ? { motion: motion.patches, motionCount: motion.count } : {}) });
     const grid: PatchGrid = { size: g.patch, stride: g.stride, rows: dist.rows, cols: dist.cols, frames: 1, data };
     return toPixels(grid, g);
+  }
+
+  /**
+   * Every cell's patch in every frame of `sources` moved by up to `search` pixels in x and y (the frame moved,
+   * edge pixels repeated, then cut on the geometry's grid), divided by the geometry's std: [cells, count, dim]
+   * with count = frames·(2·search+1)²; per cell the frames in order, each frame's displacements by distance (dx² + dy², then dy, then dx), so
+   * (0, 0) comes first and ties in the decoder's nearest-patch search go to the smallest motion.
+   * @example
+   * ```ts
+   * const { patches, count } = codec.motionPatches(lastFrame, codes.geometry!, 2); // count = 25
+   * ```
+   */
+  motionPatches(sources: Video, geometry: CodeGeometry, search: number, arg = 'sources'): MotionPatches {
+    assertVideo(sources, arg);
+    assertInt(search, 'search', 0, MAX_SEARCH);
+    const { width, height, patch, stride, std } = geometry;
+    if (sources.width !== width || sources.height !== height) {
+      fail('E_SHAPE', `${arg} (width x height)`, `${width} x ${height} (codes.geometry)`, `${sources.width} x ${sources.height}`);
+    }
+    const shifts: Array<[number, number]> = [];
+    for (let dy = -search; dy <= search; dy++) for (let dx = -search; dx <= search; dx++) shifts.push([dx, dy]);
+    shifts.sort((a, b) => a[0] * a[0] + a[1] * a[1] - (b[0] * b[0] + b[1] * b[1]) || a[1] - b[1] || a[0] - b[0]);
+    const { rows, cols } = gridShape(width, height, { size: patch, stride });
+    const dim = patch * patch;
+    const count = sources.frames * shifts.length;
+    const out = new Float32Array(rows * cols * count * dim);
+    const plane = width * height;
+    for (let r = 0; r < rows; r++) {
+      for (let c = 0; c < cols; c++) {
+        let at = (r * cols + c) * count * dim;
+        for (let f = 0; f < sources.frames; f++) {
+          const frame = f * plane;
+          for (const [dx, dy] of shifts) {
+            for (let i = 0; i < patch; i++) {
+              // the patch of the frame moved by (dx, dy), cut as any frame is (edge pixels repeated both times)
+              const y = Math.min(height - 1, Math.max(0, Math.min(height - 1, r * stride + i) + dy));
+              for (let j = 0; j < patch; j++) {
+                const x = Math.min(width - 1, Math.max(0, Math.min(width - 1, c * stride + j) + dx));
+                out[at++] = sources.data[frame + y * width + x] / std;
+              }
+            }
+          }
+        }
+      }
+    }
+    return { patches: out, count };
   }
 
   /**
@@ -363,6 +428,24 @@ export class PatchCodec implements FrameRenderer {
    */
   async save(path: string): Promise<void> {
     await this.quantizer.save(path);
+  }
+
+  /**
+   * One frame from patches in the codes' scale (what {@link PatchCodec.referencePatches} returns, or a model's
+   * predicted patches): overlapping patches averaged, times `geometry.std`. Pixels 0..255, not clamped.
+   * @example
+   * ```ts
+   * const frame = codec.renderPatches(codec.referencePatches(lastFrame, g), g); // = lastFrame on the grid
+   * ```
+   */
+  renderPatches(patches: Float32Array, geometry: CodeGeometry): Video {
+    if (typeof geometry !== 'object' || geometry === null) fail('E_SHAPE', 'geometry', 'the { patch, stride, width, height, std } of the codes', geometry);
+    const { rows, cols } = gridShape(geometry.width, geometry.height, { size: geometry.patch, stride: geometry.stride });
+    const g = this.geometryOf({ rows, cols, frames: 1, k: this.k, codes: new Uint16Array(rows * cols), geometry });
+    if (!(patches instanceof Float32Array) || patches.length !== rows * cols * g.patch * g.patch) {
+      fail('E_SHAPE', 'patches', `a Float32Array of ${rows * cols * g.patch * g.patch} values (${rows} x ${cols} cells x ${g.patch * g.patch})`, patches?.length);
+    }
+    return toPixels({ size: g.patch, stride: g.stride, rows, cols, frames: 1, data: patches }, g);
   }
 
   /** Releases the quantizer's backend (kernels, worker pools); the codec stays usable. */

@@ -42,8 +42,16 @@ function referenceDecode(o: DecodeCellsOptions): Float64Array {
     const P = Array.from(reference.subarray(cell * dim, (cell + 1) * dim));
     const C = (c: number) => Array.from(centroids.subarray(c * dim, (c + 1) * dim));
     const a = present[cell];
+    // with motion patches, the target of code c is the motion patch nearest to its centroid (first on ties)
+    const target = (c: number): number[] => {
+      if (!o.motion) return C(c);
+      const count = o.motionCount!;
+      const patches = Array.from({ length: count }, (_, m) => Array.from(o.motion!.subarray((cell * count + m) * dim, (cell * count + m + 1) * dim)));
+      const dist = patches.map((q) => q.reduce((s, x, j) => s + (x - C(c)[j]) ** 2, 0));
+      return patches[dist.indexOf(Math.min(...dist))];
+    };
     const standIn = (c: number) => {
-      const cc = C(c);
+      const cc = target(c);
       return c === a ? P : P.map((x, j) => x + alpha * (cc[j] - x));
     };
     const set = [a, ...order.slice(0, topM).filter((c) => c !== a).sort((x, y) => x - y)];
@@ -93,6 +101,60 @@ describe('decodeCells agrees with the slow reference', () => {
       const o = { ...randomCase(100 + seed, { levels: 3 }), decoder };
       expectClose(decodeCells(o), referenceDecode(o));
     }
+  });
+});
+
+describe('motion-searched stand-ins', () => {
+  /** A random case plus `count` motion patches per cell; some are exact copies of centroids or of P (ties). */
+  function withMotion(seed: number, count: number): Case {
+    const o = randomCase(seed);
+    const rng = new Rng(1000 + seed);
+    const cells = o.probs.length / o.k;
+    const motion = Float32Array.from({ length: cells * count * o.dim }, () => rng.normal());
+    for (let cell = 0; cell < cells; cell++) {
+      const at = (m: number) => (cell * count + m) * o.dim;
+      if (count > 1) motion.set(o.reference.subarray(cell * o.dim, (cell + 1) * o.dim), at(rng.int(count)));
+      if (count > 2) motion.copyWithin(at(count - 1), at(0), at(1)); // a duplicate: the first must win
+    }
+    return { ...o, motion, motionCount: count };
+  }
+
+  test.each(DECODERS.map((d) => [d]))('%s agrees with the slow reference', (decoder) => {
+    for (const seed of [1, 2, 3, 4, 5, 6, 7, 8]) {
+      for (const count of [1, 3, 9]) {
+        const o = { ...withMotion(seed, count), decoder };
+        expectClose(decodeCells(o), referenceDecode(o));
+      }
+    }
+  });
+
+  test('a motion patch equal to a centroid stands for that code exactly; other codes take their nearest patch', () => {
+    // dim 2, k 3, one cell whose present code is 0 and whose model is sure of code 2
+    const centroids = Float32Array.of(0, 0, 5, 5, 10, 0);
+    const base = { probs: Float32Array.of(0, 0, 1), k: 3, present: [0], reference: Float32Array.of(1, 1), centroids, dim: 2, alpha: 1 };
+    const motion = Float32Array.of(9, 1, 10, 0.5, -3, -3);
+    for (const decoder of ['skip', 'mbr', 'mean'] as DecoderName[]) {
+      expect(Array.from(decodeCells({ ...base, decoder }))).toEqual([10, 0]);
+      expect(Array.from(decodeCells({ ...base, decoder, motion, motionCount: 3 }))).toEqual([10, 0.5]);
+    }
+    expect(Array.from(decodeCells({ ...base, decoder: 'centroid', motion, motionCount: 3 }))).toEqual([10, 0]);
+    // alpha shrinks the motion patch towards P like a centroid
+    expect(Array.from(decodeCells({ ...base, decoder: 'skip', alpha: 0.5, motion, motionCount: 3 }))).toEqual([5.5, 0.75]);
+  });
+
+  test('fitDecoderAlpha scores the motion stand-ins', () => {
+    const o = { ...withMotion(3, 4), decoder: 'mbr' as DecoderName };
+    const truth = decodeCells({ ...o, alpha: 0.4 });
+    const fit = fitDecoderAlpha([{ ...o, truth }]);
+    expect(fit.alpha).toBeCloseTo(0.4, 10);
+  });
+
+  test('motion and motionCount are checked together', () => {
+    const o = { ...withMotion(2, 3), decoder: 'mbr' as DecoderName };
+    expect(() => decodeCells({ ...o, motionCount: undefined })).toThrow(/motionCount/);
+    expect(() => decodeCells({ ...o, motionCount: 4 })).toThrow(/motion\.length/);
+    expect(() => decodeCells({ ...o, motion: undefined })).toThrow(/motion/);
+    expect(() => decodeCells({ ...o, motion: new Float32Array(o.motion!.length).fill(NaN) })).toThrow(/motion\[0\]/);
   });
 });
 

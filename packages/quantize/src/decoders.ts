@@ -63,6 +63,16 @@ export interface DecodeCellsOptions {
    * model is confident that a change pays, trading a little expected error for fewer wrong changes.
    */
   changeRatio?: number;
+  /**
+   * Motion-searched stand-ins: [cells, motionCount, dim] real patches per cell, row-major (for example the
+   * previous frame's patches displaced by up to a few pixels: `PatchCodec.decodeDistribution` builds them from
+   * its `search` option). When given, a code c ≠ present stands for z_c = P + alpha·(M_c − P), where M_c is the
+   * motion patch nearest to centroid c (squared distance; ties → the lower index): a patch that really was in
+   * the picture and looks like what the model predicts, instead of the centroid itself. 'centroid' ignores it.
+   */
+  motion?: Float32Array;
+  /** Motion patches per cell in `motion` (≥ 1); required with `motion`. */
+  motionCount?: number;
 }
 
 /**
@@ -86,6 +96,39 @@ export interface DecodeCellsOptions {
 export function decodeCells(o: DecodeCellsOptions): Float32Array {
   const shape = validateInputs(o, '');
   return decodeCandidates(shape, selectCandidates(o, shape), o.decoder, o.alpha ?? 1, o.changeRatio ?? 1);
+}
+
+/**
+ * Per cell and candidate slot, the stand-in's target: the centroid, or with motion patches the motion patch
+ * nearest to the centroid (first wins on ties). Slot 0 (the present code) has none: it is P.
+ */
+function standInTargets(shape: DecodeShape, cand: Candidates): Float32Array | null {
+  const { motion, motionCount: count, dim, centroids } = shape;
+  if (!motion) return null;
+  const out = new Float32Array(cand.codes.length * dim);
+  for (let cell = 0; cell < shape.cells; cell++) {
+    const base = cell * cand.width;
+    const patches = cell * count * dim;
+    for (let s = 1; s < cand.count[cell]; s++) {
+      const c = cand.codes[base + s] * dim;
+      let best = 0;
+      let bestD = Infinity;
+      for (let m = 0; m < count; m++) {
+        const at = patches + m * dim;
+        let d = 0;
+        for (let j = 0; j < dim && d < bestD; j++) {
+          const e = motion[at + j] - centroids[c + j];
+          d += e * e;
+        }
+        if (d < bestD) {
+          bestD = d;
+          best = m;
+        }
+      }
+      out.set(motion.subarray(patches + best * dim, patches + (best + 1) * dim), (base + s) * dim);
+    }
+  }
+  return out;
 }
 
 /**
@@ -140,8 +183,9 @@ export function fitDecoderAlpha(samples: DecoderAlphaSample[], opts: { grid?: nu
     assertFloats(s.truth, `${arg}.truth`, shape.cells * shape.dim);
     // Candidates and weights do not depend on alpha: select once, decode once per grid value.
     const candidates = selectCandidates(s, shape);
+    const targets = s.decoder === 'centroid' ? null : standInTargets(shape, candidates);
     grid.forEach((alpha, g) => {
-      const y = decodeCandidates(shape, candidates, s.decoder, alpha, s.changeRatio ?? 1);
+      const y = decodeCandidates(shape, candidates, s.decoder, alpha, s.changeRatio ?? 1, targets);
       for (let j = 0; j < y.length; j++) sse[g] += (y[j] - s.truth[j]) ** 2;
     });
     values += s.truth.length;
@@ -162,6 +206,8 @@ interface DecodeShape {
   present: ArrayLike<number>;
   reference: Float32Array;
   centroids: Float32Array;
+  motion?: Float32Array;
+  motionCount: number;
 }
 
 /**
@@ -205,7 +251,13 @@ function validateInputs(o: DecodeCellsOptions, arg: string): DecodeShape {
   for (let i = 0; i < cells; i++) assertInt(present[i], `${name('present')}[${i}]`, 0, k - 1);
   assertFloats(o.reference, name('reference'), cells * dim);
   assertFloats(o.centroids, name('centroids'), k * dim);
-  return { cells, k, dim, present, reference: o.reference, centroids: o.centroids };
+  let motionCount = 0;
+  if (o.motion !== undefined) {
+    assertInt(o.motionCount, name('motionCount'), 1);
+    motionCount = o.motionCount as number;
+    assertFloats(o.motion, name('motion'), cells * motionCount * dim);
+  } else if (o.motionCount !== undefined) fail('E_SHAPE', name('motion'), `patches to go with motionCount = ${String(o.motionCount)}`, undefined);
+  return { cells, k, dim, present, reference: o.reference, centroids: o.centroids, ...(o.motion ? { motion: o.motion } : {}), motionCount };
 }
 
 function validateProbs(probs: Float32Array, k: number, arg: string): void {
@@ -293,17 +345,23 @@ function fillTopM(p: Float32Array, heap: Int32Array): number {
   return m;
 }
 
-function decodeCandidates(shape: DecodeShape, cand: Candidates, decoder: DecoderName, alpha: number, changeRatio: number): Float32Array {
+function decodeCandidates(shape: DecodeShape, cand: Candidates, decoder: DecoderName, alpha: number, changeRatio: number, targets = decoder === 'centroid' ? null : standInTargets(shape, cand)): Float32Array {
   const { cells, dim, present, reference, centroids } = shape;
   const out = new Float32Array(cells * dim);
   const mean = new Float64Array(dim);
   const z = new Float64Array(dim);
-  // z_c = (1 − alpha)·P + alpha·C_c: exactly C_c at alpha = 1 and exactly P at alpha = 0.
-  const standIn = (cell: number, code: number, into: Float64Array): Float64Array => {
+  // z_c = (1 − alpha)·P + alpha·T_c, T_c the centroid (or its motion patch): exactly T_c at alpha = 1 and
+  // exactly P at alpha = 0. `slot` is the code's candidate slot (targets are stored per slot).
+  const standIn = (cell: number, code: number, slot: number, into: Float64Array): Float64Array => {
     const p = cell * dim;
-    const c = code * dim;
     if (code === present[cell]) for (let j = 0; j < dim; j++) into[j] = reference[p + j];
-    else for (let j = 0; j < dim; j++) into[j] = (1 - alpha) * reference[p + j] + alpha * centroids[c + j];
+    else if (targets) {
+      const c = (cell * cand.width + slot) * dim;
+      for (let j = 0; j < dim; j++) into[j] = (1 - alpha) * reference[p + j] + alpha * targets[c + j];
+    } else {
+      const c = code * dim;
+      for (let j = 0; j < dim; j++) into[j] = (1 - alpha) * reference[p + j] + alpha * centroids[c + j];
+    }
     return into;
   };
   for (let cell = 0; cell < cells; cell++) {
@@ -313,18 +371,20 @@ function decodeCandidates(shape: DecodeShape, cand: Candidates, decoder: Decoder
       out.set(centroids.subarray(best * dim, (best + 1) * dim), at);
       continue;
     }
-    if (decoder === 'skip') {
-      out.set(standIn(cell, best, z), at);
-      continue;
-    }
     const base = cell * cand.width;
     const n = cand.count[cell];
+    if (decoder === 'skip') {
+      let slot = 0;
+      while (cand.codes[base + slot] !== best) slot++; // the argmax is always a candidate
+      out.set(standIn(cell, best, slot, z), at);
+      continue;
+    }
     mean.fill(0);
     // Σ p̃_c ‖z_c‖², the constant part of every candidate's risk (needed only to compare risks by ratio)
     let spread = 0;
     for (let s = 0; s < n; s++) {
       const w = cand.weights[base + s];
-      standIn(cell, cand.codes[base + s], z);
+      standIn(cell, cand.codes[base + s], s, z);
       for (let j = 0; j < dim; j++) {
         mean[j] += w * z[j];
         spread += w * z[j] * z[j];
@@ -335,23 +395,22 @@ function decodeCandidates(shape: DecodeShape, cand: Candidates, decoder: Decoder
       continue;
     }
     // Σ p̃_c ‖y − z_c‖² = ‖y‖² − 2 y·m + const, so one pass over the candidates suffices.
-    let pick = cand.codes[base];
+    let pick = 0;
     let bestRisk = Infinity;
     let keepRisk = Infinity;
     for (let s = 0; s < n; s++) {
-      const code = cand.codes[base + s];
-      standIn(cell, code, z);
+      standIn(cell, cand.codes[base + s], s, z);
       let risk = 0;
       for (let j = 0; j < dim; j++) risk += z[j] * (z[j] - 2 * mean[j]);
       if (s === 0) keepRisk = risk;
       if (risk < bestRisk) {
         bestRisk = risk;
-        pick = code;
+        pick = s;
       }
     }
     // slot 0 is P: a change must beat changeRatio × R(P), whole risks (the constant added back)
-    if (changeRatio < 1 && pick !== cand.codes[base] && !(bestRisk + spread < changeRatio * (keepRisk + spread))) pick = cand.codes[base];
-    out.set(standIn(cell, pick, z), at);
+    if (changeRatio < 1 && pick !== 0 && !(bestRisk + spread < changeRatio * (keepRisk + spread))) pick = 0;
+    out.set(standIn(cell, cand.codes[base + pick], pick, z), at);
   }
   return out;
 }

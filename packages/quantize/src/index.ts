@@ -17,5 +17,5 @@ export type { GpuConstructor } from './gpujs';
 export { DECODERS, DEFAULT_DECODER, decodeCells, fitDecoderAlpha, fitDecoder } from './decoders';
 export type { DecoderName, DecodeCellsOptions, DecoderAlphaSample, DecoderAlphaFit, DecoderFit, DecoderScore } from './decoders';
 export { PatchCodec, NORMALIZATIONS, DEFAULT_CODEC_OPTIONS } from './codec';
-export type { CodebookMeta, Normalization, PatchCodecOptions, EncodeOptions, DecodeOptions, DecodeDistributionOptions } from './codec';
+export type { CodebookMeta, Normalization, PatchCodecOptions, EncodeOptions, DecodeOptions, DecodeDistributionOptions, MotionPatches } from './codec';
 export { codebookAtlas } from './atlas';

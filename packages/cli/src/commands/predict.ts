@@ -91,7 +91,7 @@ function continuationCommand(name: 'predict' | 'generate', defaults: { steps: nu
       const text = table([
         ['output', output ? `${output} (${kind})` : '(none; pass -o to write frames)'],
         ['context', `${frames} frames`],
-        [name, `${steps} frames (${opts.mode}${decoder ? `, decoder ${decoder.decoder}, alpha ${decoder.alpha}` : ''})`],
+        [name, `${steps} frames (${opts.mode}${decoder ? `, decoder ${decoder.decoder}, alpha ${decoder.alpha}${decoder.search ? `, search ${decoder.search}` : ''}` : ''})`],
         ['seconds', data.seconds],
       ]);
       return { data, text };

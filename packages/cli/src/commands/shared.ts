@@ -5,7 +5,7 @@ import type { CommandContext } from '../command';
 import type { ReadOptions } from '../pipeline';
 import { ioReason } from '../files';
 import type { RenderChoice } from '../evaluation';
-import { VqvidError, assertNumber } from '@vqvid/core';
+import { VqvidError, assertInt, assertNumber } from '@vqvid/core';
 import { DECODERS, DEFAULT_DECODER } from '@vqvid/quantize';
 import type { DecoderName } from '@vqvid/quantize';
 
@@ -47,13 +47,16 @@ export const DECODER_OPTIONS: Record<string, OptionSpec> = {
     help: 'centroid: argmax code; skip: keep the last frame where the code stays; mbr: least expected error, sharp; mean: expected patch, blurrier',
   },
   alpha: { kind: 'number', default: 1, value: 'a', help: 'a code that changes stands for last + alpha*(centroid - last), in [0, 1]' },
+  search: { kind: 'number', default: 0, min: 0, value: 'px', help: 'motion search: a code that changes is drawn as the nearby moved patch (up to px pixels) nearest its centroid; 0 = off, at most 16' },
 };
 
 /** The decoder choice of the parsed `--decoder/--alpha`. */
 export function renderChoice(args: ParsedArgs): RenderChoice {
   const alpha = args.num('alpha')!;
   assertNumber(alpha, '--alpha', 0, 1);
-  return { decoder: args.str('decoder') as DecoderName, alpha };
+  const search = args.num('search')!;
+  assertInt(search, '--search', 0, 16);
+  return { decoder: args.str('decoder') as DecoderName, alpha, ...(search > 0 ? { search } : {}) };
 }
 
 /** {@link ReadOptions} from the parsed `--max-frames/--width/--height/--strict`, with read progress and warnings. */
