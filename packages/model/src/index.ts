@@ -5,6 +5,8 @@
  * @packageDocumentation
  */
 export { RCNN, RNN } from './rcnn';
+export { PatchRegressor } from './regressor';
+export type { PatchRenderer, RegressorEpoch, RegressorFitOptions, RegressorFitResult, RegressorOptions, RegressorConfig } from './regressor';
 export type { EvaluateResult, NextDistribution, RenderOptions } from './rcnn';
 export { DEFAULT_MODEL_OPTIONS } from './config';
 export type { ModelOptions, ModelConfig, CellKind, SoftmaxKind } from './config';
