@@ -2,23 +2,18 @@
  * End-to-end tests of the built `vqvid` binary (dist/bin.js): each test spawns node on it, as a user's shell
  * would, and checks exit codes, stdout/stderr and the files written. Sizes are tiny so the suite stays fast.
  */
-import { execFileSync, spawn, spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { readCodes } from '@vqvid/core';
 import { decodeY4m, encodeY4m, syntheticVideo } from '@vqvid/video';
+import { BIN as bin, ensureBuilt, expectOneLineError, spawnCli, type SpawnRun } from './spawn-helpers';
 
-const root = resolve(__dirname, '..', '..', '..');
-const bin = resolve(__dirname, '..', 'dist', 'bin.js');
 let dir: string;
 
 beforeAll(() => {
-  if (!existsSync(bin)) {
-    // `npm test` builds first; a bare `jest packages/cli` builds the CLI and what it imports here.
-    execFileSync('npx', ['turbo', 'run', 'build', '--filter=@vqvid/cli...'], { cwd: root, stdio: 'ignore' });
-  }
-  if (!existsSync(bin)) throw new Error(`${bin} is missing: build with npx turbo run build --filter=@vqvid/cli...`);
+  ensureBuilt(); // `npm test` builds first; a bare `jest packages/cli` builds the CLI and what it imports here
   dir = mkdtempSync(join(tmpdir(), 'vqvid-cli-'));
   const clip = syntheticVideo({ kind: 'bouncing', width: 32, height: 24, frames: 10, seed: 3 });
   writeFileSync(join(dir, 'clip.y4m'), encodeY4m(clip));
@@ -26,26 +21,10 @@ beforeAll(() => {
 
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-interface Run {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
+type Run = SpawnRun;
 
-function vqvid(...args: string[]): Run {
-  const r = spawnSync(process.execPath, [bin, ...args], { cwd: dir, encoding: 'utf8', timeout: 120_000 });
-  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
-}
+const vqvid = (...args: string[]): Run => spawnCli(dir, ...args);
 
-/** Asserts a failed run printed exactly one "vqvid: error:" line and no stack trace. */
-function expectOneLineError(r: Run, code: number, message: RegExp): void {
-  expect(r.code).toBe(code);
-  const lines = r.stderr.trim().split('\n');
-  expect(lines).toHaveLength(1);
-  expect(lines[0]).toMatch(/^vqvid: error: /);
-  expect(lines[0]).toMatch(message);
-  expect(r.stderr).not.toMatch(/\n\s+at /);
-}
 
 const TINY_MODEL = ['--hidden', '8', '--embed', '4', '--epochs', '2', '--steps-per-epoch', '2', '--batch', '2', '--crop', '4'];
 

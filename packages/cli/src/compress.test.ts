@@ -2,43 +2,27 @@
  * End-to-end tests of `vqvid compress` / `vqvid decompress` on the built binary (dist/bin.js): round trips of
  * codes and of a video through a codebook, with the adaptive models and a trained model, and the refusals.
  */
-import { execFileSync, spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { readCodes } from '@vqvid/core';
 import { decodeY4m, encodeY4m, syntheticVideo } from '@vqvid/video';
+import { ensureBuilt, expectOneLineError, spawnCli, type SpawnRun } from './spawn-helpers';
 
-const root = resolve(__dirname, '..', '..', '..');
-const bin = resolve(__dirname, '..', 'dist', 'bin.js');
 let dir: string;
 
-interface Run {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
+type Run = SpawnRun;
 
-function vqvid(...args: string[]): Run {
-  const r = spawnSync(process.execPath, [bin, ...args], { cwd: dir, encoding: 'utf8', timeout: 120_000 });
-  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
-}
+const vqvid = (...args: string[]): Run => spawnCli(dir, ...args);
 
 function ok(r: Run): Run {
   if (r.code !== 0) throw new Error(`exit ${r.code}: ${r.stderr}`);
   return r;
 }
 
-function expectOneLineError(r: Run, code: number, message: RegExp): void {
-  expect(r.code).toBe(code);
-  const lines = r.stderr.trim().split('\n');
-  expect(lines).toHaveLength(1);
-  expect(lines[0]).toMatch(/^vqvid: error: /);
-  expect(lines[0]).toMatch(message);
-}
 
 beforeAll(() => {
-  if (!existsSync(bin)) execFileSync('npx', ['turbo', 'run', 'build', '--filter=@vqvid/cli...'], { cwd: root, stdio: 'ignore' });
+  ensureBuilt();
   dir = mkdtempSync(join(tmpdir(), 'vqvid-compress-'));
   writeFileSync(join(dir, 'clip.y4m'), encodeY4m(syntheticVideo({ kind: 'bouncing', width: 32, height: 24, frames: 10, seed: 3 })));
   ok(vqvid('quantize', 'clip.y4m', '--k', '8', '-o', 'cb.vqcb', '-q'));

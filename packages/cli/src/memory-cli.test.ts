@@ -4,29 +4,20 @@
  * size does not fit their grid, or would need gigabytes to render, end in one typed error line, never an
  * out-of-memory kill.
  */
-import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { packContainer, readCodes } from '@vqvid/core';
 import type { CodeGeometry } from '@vqvid/core';
 import { PatchCodec } from '@vqvid/quantize';
 import { encodeY4m, readVideo, syntheticVideo } from '@vqvid/video';
+import { ensureBuilt, spawnCli, type SpawnRun } from './spawn-helpers';
 
-const root = resolve(__dirname, '..', '..', '..');
-const bin = resolve(__dirname, '..', 'dist', 'bin.js');
 let dir: string;
 
-interface Run {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
+type Run = SpawnRun;
 
-function vqvid(...args: string[]): Run {
-  const r = spawnSync(process.execPath, [bin, ...args], { cwd: dir, encoding: 'utf8', timeout: 120_000 });
-  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
-}
+const vqvid = (...args: string[]): Run => spawnCli(dir, ...args);
 
 /** A failed run: exit 1, one "vqvid: error:" line matching `message`, no stack trace. */
 function expectError(r: Run, message: RegExp): void {
@@ -41,7 +32,7 @@ const TINY_MODEL = ['--hidden', '8', '--embed', '4', '--epochs', '1', '--steps-p
 let geometry: CodeGeometry;
 
 beforeAll(async () => {
-  if (!existsSync(bin)) execFileSync('npx', ['turbo', 'run', 'build', '--filter=@vqvid/cli...'], { cwd: root, stdio: 'ignore' });
+  ensureBuilt();
   dir = mkdtempSync(join(tmpdir(), 'vqvid-memory-cli-'));
   // 40 x 24 frames at patch 8: a 3 x 5 grid, 15 x 12 = 180 patches
   writeFileSync(join(dir, 'clip.y4m'), encodeY4m(syntheticVideo({ kind: 'bouncing', width: 40, height: 24, frames: 12, seed: 4 })));

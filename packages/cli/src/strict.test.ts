@@ -3,14 +3,12 @@
  * as in cli.test.ts): a cut AVI is read with one warning naming the file and the frame counts, or refused with
  * one error line under --strict.
  */
-import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { syntheticVideo, writeVideo } from '@vqvid/video';
+import { ensureBuilt, spawnCli } from './spawn-helpers';
 
-const root = resolve(__dirname, '..', '..', '..');
-const bin = resolve(__dirname, '..', 'dist', 'bin.js');
 let dir: string;
 
 /** Offset of frame chunk `n` in an AVI's 'movi' list, walked by the chunk sizes. */
@@ -24,8 +22,7 @@ function aviFrameChunk(b: Buffer, n: number): number {
 }
 
 beforeAll(async () => {
-  if (!existsSync(bin)) execFileSync('npx', ['turbo', 'run', 'build', '--filter=@vqvid/cli...'], { cwd: root, stdio: 'ignore' });
-  if (!existsSync(bin)) throw new Error(`${bin} is missing: build with npx turbo run build --filter=@vqvid/cli...`);
+  ensureBuilt();
   dir = mkdtempSync(join(tmpdir(), 'vqvid-strict-'));
   await writeVideo(join(dir, 'whole.avi'), syntheticVideo({ kind: 'bouncing', width: 32, height: 24, frames: 30, seed: 3, fps: 10 }));
   const whole = readFileSync(join(dir, 'whole.avi'));
@@ -34,10 +31,7 @@ beforeAll(async () => {
 
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-function vqvid(...args: string[]) {
-  const r = spawnSync(process.execPath, [bin, ...args], { cwd: dir, encoding: 'utf8', timeout: 120_000 });
-  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
-}
+const vqvid = (...args: string[]) => spawnCli(dir, ...args);
 
 const COUNTS = /cut\.avi: video is truncated or damaged: decoded 18 frames \(1\.80 s\), but the AVI header states 30 frames \(3\.00 s\)/;
 // Under --strict the read stops at the first sign of damage: the counts at the end, or ffmpeg's own error about the
