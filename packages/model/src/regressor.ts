@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { assertCodeVolume, assertInt, assertNumber, fail, Rng, stackFrames, VqvidError } from '@vqvid/core';
+import { assertCodeVolume, assertInt, fail, Rng, stackFrames, VqvidError } from '@vqvid/core';
 import type { CodeGeometry, CodeVolume, StoredArray, Video } from '@vqvid/core';
 import { assembleBatch, type BatchGeometry, batchGeometry, epochPlan, epochSeed } from './batch';
 import { type CellKind, receptiveRadius, resolveConfig } from './config';
@@ -7,7 +7,7 @@ import { batchDropout } from './dropout';
 import { Network } from './network';
 import { asFileFormat, readStore, takeF32, writeStore } from './persist';
 import { applyClipped } from './step';
-import { DEFAULT_FIT_OPTIONS, type FitOptions } from './train';
+import { DEFAULT_FIT_OPTIONS, resolveSchedule, type FitOptions } from './train';
 
 /**
  * Options of a {@link PatchRegressor}: the RCNN's body options (same defaults) plus the patch width `dim`.
@@ -470,32 +470,7 @@ export class PatchRegressor {
 
 /** The defaults of the fit options: the RCNN's ({@link DEFAULT_FIT_OPTIONS}). */
 function resolveFit(o: RegressorFitOptions): Required<Omit<RegressorFitOptions, 'stepsPerEpoch' | 'validation' | 'onProgress'>> & Pick<RegressorFitOptions, 'stepsPerEpoch' | 'validation' | 'onProgress'> {
-  if (typeof o !== 'object' || o === null) fail('E_RANGE', 'options', 'an object', o);
-  const d = DEFAULT_FIT_OPTIONS;
-  const r = {
-    bptt: o.bptt ?? d.bptt,
-    batch: o.batch ?? d.batch,
-    crop: o.crop ?? d.crop,
-    epochs: o.epochs ?? d.epochs,
-    stepsPerEpoch: o.stepsPerEpoch,
-    lr: o.lr ?? d.lr,
-    lrDecay: o.lrDecay ?? d.lrDecay,
-    lrPlateau: o.lrPlateau ?? d.lrPlateau,
-    clip: o.clip ?? d.clip,
-    patience: o.patience ?? d.patience,
-    validation: o.validation,
-    onProgress: o.onProgress,
-  };
-  assertInt(r.bptt, 'bptt', 1, 1000);
-  assertInt(r.batch, 'batch', 1, 4096);
-  assertInt(r.crop, 'crop', 1, 4096);
-  assertInt(r.epochs, 'epochs', 0);
-  if (r.stepsPerEpoch !== undefined) assertInt(r.stepsPerEpoch, 'stepsPerEpoch', 1);
-  assertNumber(r.lr, 'lr', 1e-12, 10);
-  assertNumber(r.lrDecay, 'lrDecay', 1e-6, 1);
-  assertNumber(r.lrPlateau, 'lrPlateau', 1e-6, 1);
-  assertNumber(r.clip, 'clip', 1e-12);
-  assertInt(r.patience, 'patience', 1);
+  const r = { ...resolveSchedule(o), validation: o.validation, onProgress: o.onProgress };
   if (r.validation !== undefined && (typeof r.validation !== 'object' || r.validation === null)) fail('E_RANGE', 'validation', 'an object { codes, targets }', r.validation);
   if (r.onProgress !== undefined && typeof r.onProgress !== 'function') fail('E_RANGE', 'onProgress', 'a function', r.onProgress);
   return r;

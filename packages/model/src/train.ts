@@ -171,30 +171,26 @@ export const DEFAULT_FIT_OPTIONS: Readonly<Required<Pick<FitOptions, 'bptt' | 'w
   patience: 3,
 });
 
-function resolveFit(o: FitOptions): Resolved {
+/** The step schedule every trainer of this package shares: window, batch, crop, epochs, lr schedule, clip, patience. */
+export type Schedule = Pick<Resolved, 'bptt' | 'batch' | 'crop' | 'epochs' | 'stepsPerEpoch' | 'lr' | 'lrDecay' | 'lrPlateau' | 'clip' | 'patience'>;
+
+/** The schedule fields of `o` with {@link DEFAULT_FIT_OPTIONS} filled in, each checked (E_RANGE naming it). */
+export function resolveSchedule(o: Partial<Schedule>): Schedule {
   if (typeof o !== 'object' || o === null) fail('E_RANGE', 'options', 'an object', o);
-  const r: Resolved = {
-    bptt: o.bptt ?? DEFAULT_FIT_OPTIONS.bptt,
-    warmup: o.warmup ?? DEFAULT_FIT_OPTIONS.warmup,
-    batch: o.batch ?? DEFAULT_FIT_OPTIONS.batch,
-    crop: o.crop ?? DEFAULT_FIT_OPTIONS.crop,
-    epochs: o.epochs ?? DEFAULT_FIT_OPTIONS.epochs,
+  const d = DEFAULT_FIT_OPTIONS;
+  const r: Schedule = {
+    bptt: o.bptt ?? d.bptt,
+    batch: o.batch ?? d.batch,
+    crop: o.crop ?? d.crop,
+    epochs: o.epochs ?? d.epochs,
     stepsPerEpoch: o.stepsPerEpoch,
-    lr: o.lr ?? DEFAULT_FIT_OPTIONS.lr,
-    lrDecay: o.lrDecay ?? DEFAULT_FIT_OPTIONS.lrDecay,
-    lrPlateau: o.lrPlateau ?? DEFAULT_FIT_OPTIONS.lrPlateau,
-    clip: o.clip ?? DEFAULT_FIT_OPTIONS.clip,
-    patience: o.patience ?? DEFAULT_FIT_OPTIONS.patience,
-    validation: o.validation === undefined ? [] : Array.isArray(o.validation) ? o.validation : [o.validation],
-    checkpointDir: o.checkpointDir,
-    resume: o.resume ?? false,
-    onProgress: o.onProgress,
-    signal: o.signal,
-    timeLimit: o.timeLimit,
-    workers: o.workers,
+    lr: o.lr ?? d.lr,
+    lrDecay: o.lrDecay ?? d.lrDecay,
+    lrPlateau: o.lrPlateau ?? d.lrPlateau,
+    clip: o.clip ?? d.clip,
+    patience: o.patience ?? d.patience,
   };
   assertInt(r.bptt, 'bptt', 1, 1000);
-  assertInt(r.warmup, 'warmup', 0, 1000);
   assertInt(r.batch, 'batch', 1, 4096);
   assertInt(r.crop, 'crop', 1, 4096);
   assertInt(r.epochs, 'epochs', 0);
@@ -204,6 +200,22 @@ function resolveFit(o: FitOptions): Resolved {
   assertNumber(r.lrPlateau, 'lrPlateau', 1e-6, 1);
   assertNumber(r.clip, 'clip', 1e-12);
   assertInt(r.patience, 'patience', 1);
+  return r;
+}
+
+function resolveFit(o: FitOptions): Resolved {
+  const r: Resolved = {
+    ...resolveSchedule(o),
+    warmup: o.warmup ?? DEFAULT_FIT_OPTIONS.warmup,
+    validation: o.validation === undefined ? [] : Array.isArray(o.validation) ? o.validation : [o.validation],
+    checkpointDir: o.checkpointDir,
+    resume: o.resume ?? false,
+    onProgress: o.onProgress,
+    signal: o.signal,
+    timeLimit: o.timeLimit,
+    workers: o.workers,
+  };
+  assertInt(r.warmup, 'warmup', 0, 1000);
   r.validation.forEach((v, i) => assertCodeVolume(v, `validation[${i}]`));
   if (r.checkpointDir !== undefined && (typeof r.checkpointDir !== 'string' || r.checkpointDir === '')) {
     fail('E_RANGE', 'checkpointDir', 'a directory path', r.checkpointDir);
