@@ -8,29 +8,17 @@ import { loadavg } from 'node:os';
 import * as tf from '@tensorflow/tfjs-core';
 import { RCNN, initBackend } from '../dist/index.mjs';
 import { runTwin } from '../../../bench/twins/twin.mjs';
+import { benchSettings, randomCodes } from './settings.mjs';
 
 const args = process.argv.slice(2);
 const quick = args.includes('--quick');
 const bi = args.indexOf('--backends');
 const backends = bi >= 0 ? args[bi + 1].split(',') : ['wasm', 'cpu'];
 const ks = [1024, 10000];
-const grid = quick ? { rows: 8, cols: 8 } : { rows: 16, cols: 16 };
-const fit = { bptt: 4, batch: quick ? 2 : 4, crop: 16 };
-const steps = quick ? 2 : 5;
-const model = { embedDim: quick ? 32 : 64, hidden: quick ? 32 : 64, kernel: 3, layers: 2 };
-
-function randomCodes(frames, k, seed) {
-  let s = seed >>> 0 || 1;
-  const codes = new Int32Array(frames * grid.rows * grid.cols);
-  for (let i = 0; i < codes.length; i++) {
-    s ^= s << 13; s ^= s >>> 17; s ^= s << 5;
-    codes[i] = (s >>> 0) % k;
-  }
-  return { ...grid, frames, k, codes };
-}
+const { grid, fit, steps, model } = benchSettings(quick);
 
 async function measure(k, softmax) {
-  const codes = randomCodes(fit.bptt + 1, k, k);
+  const codes = randomCodes(grid, fit.bptt + 1, k, k);
   const m = new RCNN({ k, softmax, seed: 1, ...model });
   const cells = fit.bptt * fit.batch * grid.rows * grid.cols;
   await m.fit(codes, { ...fit, epochs: 1, stepsPerEpoch: 1, workers: 1 }); // warm-up: kernels compiled, output built
