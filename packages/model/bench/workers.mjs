@@ -1,8 +1,10 @@
 // Data-parallel training over worker threads (FitOptions.workers), wasm backend: cells/s per worker count at
-// K = 1024 full softmax and K = 10,000 factored, with the settings of bench/throughput.mjs, and `speedup` =
-// cells/s of the most workers over the fewest, measured in the same run (a ratio: the machine may be shared;
-// the load average before and after is printed with it).
-// Usage: node bench/workers.mjs [--quick] [--workers 1,2]   (needs `npm run build` first)
+// K = 1024 full softmax and K = 10,000 factored, with the settings of bench/throughput.mjs (batch 4) and with a
+// batch of 8 windows, and `speedup` = cells/s of the most workers over the fewest, measured in the same run (a
+// ratio: the machine may be shared; the load average before and after is printed with it). Also the platform's
+// limit: the wasm backend's matMul peak on one thread (the best of a few shapes), and each configuration's
+// effective GFLOP/s per core (analytic FLOPs of a step / seconds per step / threads computing).
+// Usage: node bench/workers.mjs [--quick] [--workers 1,2] [--batches 4,8]   (needs `npm run build` first)
 import * as os from 'node:os';
 import * as tf from '@tensorflow/tfjs-core';
 import { RCNN, initBackend } from '../dist/index.mjs';
@@ -12,15 +14,18 @@ const args = process.argv.slice(2);
 const quick = args.includes('--quick');
 const wi = args.indexOf('--workers');
 const counts = wi >= 0 ? args[wi + 1].split(',').map(Number) : [1, 2];
-const { grid, fit, steps, model } = benchSettings(quick);
-const codesFor = (k) => randomCodes(grid, fit.bptt + 1, k, k);
+const bti = args.indexOf('--batches');
+const { grid, fit: baseFit, steps, model } = benchSettings(quick);
+const batches = bti >= 0 ? args[bti + 1].split(',').map(Number) : quick ? [baseFit.batch] : [baseFit.batch, 2 * baseFit.batch];
+if ([...counts, ...batches].some((n) => !Number.isInteger(n) || n < 1)) throw new Error('--workers and --batches take positive integers, comma-separated');
+const codesFor = (k) => randomCodes(grid, baseFit.bptt + 1, k, k);
 
 /**
  * Cells/s with `workers` threads, timed from the end of a fit's first step to the end of its last (`steps`
  * more), so starting the workers (each loads tfjs and builds the model) is left out and reported apart; the
  * faster of two fits (interference only ever adds time).
  */
-async function measure(k, softmax, workers) {
+async function measure(k, softmax, workers, fit) {
   const codes = codesFor(k);
   const m = new RCNN({ k, softmax, seed: 1, ...model });
   const cells = fit.bptt * fit.batch * grid.rows * grid.cols;
@@ -39,17 +44,64 @@ async function measure(k, softmax, workers) {
   return { cellsPerSecond: Math.round((cells * steps) / seconds), secondsPerStep: +(seconds / steps).toFixed(3), startSeconds: +Math.max(0, startSeconds).toFixed(2) };
 }
 
+/**
+ * Analytic FLOPs of one training step per cell (forward + backward = 3 × forward, 2 per multiply-add): the
+ * input and hidden convolutions, the 1x1 state transition and the output layer; the full softmax scores all K
+ * codes, the factored one its classes and the target class's members (the twin's formula for the full one).
+ */
+function flopsPerCell(k, softmax) {
+  const { embedDim: e, hidden: h, kernel: q, layers } = model;
+  const classes = Math.max(1, Math.round(Math.sqrt(k)));
+  const out = softmax === 'full' ? h * k : h * (classes + Math.ceil(k / classes));
+  return 3 * 2 * (q * q * (e * h + (layers - 1) * h * h) + h * h + out);
+}
+
+/** The wasm backend's matMul rate on this thread (GFLOP/s): the best of a few square and step-like shapes. */
+function matMulPeak() {
+  let best = 0;
+  const shapes = [[512, 512, 512], [1024, 1024, 1024], [4096, 576, 64], [4096, 64, 1024]];
+  for (const [m, n, p] of shapes) {
+    const a = tf.randomUniform([m, n], -1, 1, 'float32', 1);
+    const b = tf.randomUniform([n, p], -1, 1, 'float32', 2);
+    tf.matMul(a, b).dispose(); // warm-up
+    let seconds = Infinity;
+    for (let rep = 0; rep < 5; rep++) {
+      const t0 = performance.now();
+      const c = tf.matMul(a, b);
+      c.dataSync();
+      seconds = Math.min(seconds, (performance.now() - t0) / 1000);
+      c.dispose();
+    }
+    a.dispose();
+    b.dispose();
+    best = Math.max(best, (2 * m * n * p) / seconds / 1e9);
+  }
+  return +best.toFixed(2);
+}
+
 const choice = await initBackend(['wasm']);
 const loadBefore = os.loadavg().map((v) => +v.toFixed(2));
+const peak = matMulPeak();
 const results = {};
-for (const [k, softmax] of [[1024, 'full'], [10000, 'factored']]) {
-  const per = {};
-  for (const n of counts) per[n] = await measure(k, softmax, n);
-  const speedup = +(per[Math.max(...counts)].cellsPerSecond / per[Math.min(...counts)].cellsPerSecond).toFixed(2);
-  results[`${softmax}@${k}`] = { ...per, speedup };
+for (const batch of batches) {
+  const fit = { ...baseFit, batch };
+  const cells = fit.bptt * batch * grid.rows * grid.cols;
+  for (const [k, softmax] of [[1024, 'full'], [10000, 'factored']]) {
+    const per = {};
+    for (const n of counts) {
+      const r = await measure(k, softmax, n, fit);
+      const threads = Math.min(n, batch);
+      const gflops = (flopsPerCell(k, softmax) * cells) / r.secondsPerStep / 1e9;
+      per[n] = { ...r, gflopsPerCore: +(gflops / threads).toFixed(2), ofPeak: +(gflops / threads / peak).toFixed(3) };
+    }
+    const speedup = +(per[Math.max(...counts)].cellsPerSecond / per[Math.min(...counts)].cellsPerSecond).toFixed(2);
+    results[`${softmax}@${k}/batch${batch}`] = { ...per, speedup };
+  }
 }
 const loadAfter = os.loadavg().map((v) => +v.toFixed(2));
 console.log(JSON.stringify({
   bench: 'model/workers', quick, backend: choice.backend, cores: os.availableParallelism(), loadBefore, loadAfter,
-  grid, fit, model, steps, tfjs: tf.version_core, results,
+  grid, fit: baseFit, batches, model, steps, tfjs: tf.version_core,
+  matMulPeakGflops: peak, flopsFormula: '3 * 2 * (kernel^2 * (embed*hidden + (layers-1)*hidden^2) + hidden^2 + hidden*out), out = K (full) or classes + ceil(K/classes) (factored)',
+  results,
 }, null, 2));

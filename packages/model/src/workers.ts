@@ -269,21 +269,32 @@ export class TrainPool {
     }
   }
 
-  /** Σ_w (count_w / batch) · loss_w and the same sum of gradients, in worker order (in float64, stored as float32). */
+  /**
+   * Σ_w (count_w / batch) · loss_w and the same sum of gradients, in worker order: each element is accumulated
+   * in float64 (0 + s_0·g_0 + s_1·g_1 + ...) and stored as float32, in one pass over the shared gradients.
+   */
   private sum(): { loss: number; grads: Float32Array[] } {
     const total = this.total;
-    const acc = new Float64Array(total);
+    const n = this.parts.length;
+    const shares = this.parts.map((p) => p.count / p.total);
     let loss = 0;
-    this.parts.forEach((p, w) => {
-      const share = p.count / p.total;
-      loss += share * this.losses[w];
-      const g = this.grads.subarray(w * total, (w + 1) * total);
-      for (let i = 0; i < total; i++) acc[i] += share * g[i];
-    });
+    for (let w = 0; w < n; w++) loss += shares[w] * this.losses[w];
+    const out = new Float32Array(total);
+    const g = this.grads;
+    if (n === 2) {
+      const [s0, s1] = shares;
+      for (let i = 0; i < total; i++) out[i] = 0 + s0 * g[i] + s1 * g[total + i];
+    } else {
+      for (let i = 0; i < total; i++) {
+        let acc = 0;
+        for (let w = 0; w < n; w++) acc += shares[w] * g[w * total + i];
+        out[i] = acc;
+      }
+    }
     const grads: Float32Array[] = [];
     let off = 0;
     for (const size of this.spec.sizes) {
-      grads.push(Float32Array.from(acc.subarray(off, off + size)));
+      grads.push(out.subarray(off, off + size));
       off += size;
     }
     return { loss, grads };
