@@ -141,9 +141,19 @@ describe('quantize, encode, train, predict, fill, generate, eval on a small .y4m
     expect(r.code).toBe(1); // an out-of-range value, as for every other option
     expect(r.stderr).toContain('--alpha');
     // the motion search is one more decoder setting, echoed in the report; beyond 16 pixels it is refused
-    r = vqvid('predict', 'clip.y4m', '--model', 'model', '--codebook', 'cb.vqcb', '--steps', '1', '--search', '2', '--json', '-q');
+    r = vqvid('predict', 'clip.y4m', '--model', 'model', '--codebook', 'cb.vqcb', '--steps', '1', '--decoder', 'mbr', '--search', '2', '--json', '-q');
     expect(r.code).toBe(0);
     expect(JSON.parse(r.stdout).decoder).toEqual({ decoder: 'mbr', alpha: 1, search: 2 });
+    // the default, --decoder auto: fitted on the context's last 3 frames (each predicted from those before it)
+    r = vqvid('predict', 'clip.y4m', '--model', 'model', '--codebook', 'cb.vqcb', '--steps', '1', '--json', '-q');
+    expect(r.code).toBe(0);
+    const auto = JSON.parse(r.stdout);
+    expect(auto.decoderFit.frames).toEqual([7, 8, 9]);
+    expect(Object.keys(auto.decoderFit.scores)).toEqual(['centroid', 'skip', 'mbr', 'mean']);
+    expect(auto.decoder).toEqual({ decoder: expect.any(String), alpha: auto.decoderFit.scores[auto.decoder.decoder].alpha });
+    const errors = Object.values(auto.decoderFit.scores).map((x) => (x as { mse: number }).mse);
+    expect(auto.decoderFit.scores[auto.decoder.decoder].mse).toBe(Math.min(...errors));
+    expectOneLineError(vqvid('predict', 'clip.y4m', '--model', 'model', '--codebook', 'cb.vqcb', '--alpha', '0.5', '-q'), 2, /--alpha: give it with an explicit --decoder/);
     r = vqvid('predict', 'clip.y4m', '--model', 'model', '--codebook', 'cb.vqcb', '--search', '17', '-q');
     expect(r.code).toBe(1);
     expect(r.stderr).toContain('--search');

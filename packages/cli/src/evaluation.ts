@@ -192,3 +192,60 @@ export function absDiff(a: Video, b: Video): Video {
   for (let i = 0; i < data.length; i++) data[i] = Math.abs(a.data[i] - b.data[i]);
   return { width: a.width, height: a.height, frames: a.frames, data };
 }
+
+/** What {@link fitDecoderOnContext} chose, and on which frames. */
+export interface ContextDecoderFit extends RenderChoice {
+  /** The context frames whose one-step predictions it was fitted on. */
+  frames: number[];
+  /** Each decoder's best alpha and its mean squared error per patch value there (see `fitDecoder`). */
+  scores: Record<string, { alpha: number; mse: number }>;
+}
+
+/**
+ * `--decoder auto`: the decoder and alpha (`fitDecoder` of @vqvid/quantize: least squared error) that render
+ * the model's one-step predictions of the context's last `targets` frames closest to their real pixels, each
+ * frame predicted from every frame before it (one pass of the model's stepper, which equals
+ * `predictDistribution` frame by frame), with the given motion `search`. `kept` holds the context's frames
+ * `keptStart`..; a target needs its own frame and the one before it there. Null when no frame qualifies.
+ */
+export function fitDecoderOnContext(
+  model: RCNN,
+  codec: PatchCodec,
+  context: CodeVolume,
+  kept: Video,
+  keptStart: number,
+  opts: { targets: number; search?: number },
+): ContextDecoderFit | null {
+  const last = Math.min(context.frames, keptStart + kept.frames) - 1;
+  const first = Math.max(1, keptStart + 1, last - opts.targets + 1);
+  if (last < first) return null;
+  const frames = Array.from({ length: last - first + 1 }, (_, i) => first + i);
+  const { k, dim, centroids } = codec.codebook;
+  const geometry = context.geometry!;
+  const n = context.rows * context.cols;
+  const search = opts.search ?? 0;
+  const pixels = (t: number) => sliceVideo(kept, t - keptStart);
+  const stepper = model.stepper(context.rows, context.cols);
+  const samples: Parameters<typeof fitDecoder>[0] = [];
+  try {
+    for (let t = 0; t < last; t++) {
+      const probs = stepper.next(context.codes.subarray(t * n, (t + 1) * n));
+      if (t + 1 < first) continue;
+      const motion = search > 0 ? codec.motionPatches(pixels(t), geometry, search) : null;
+      samples.push({
+        probs,
+        k,
+        present: context.codes.subarray(t * n, (t + 1) * n),
+        reference: codec.referencePatches(pixels(t), geometry),
+        centroids,
+        dim,
+        truth: codec.referencePatches(pixels(t + 1), geometry),
+        ...(motion ? { motion: motion.patches, motionCount: motion.count } : {}),
+      });
+    }
+  } finally {
+    stepper.dispose();
+  }
+  const fit = fitDecoder(samples);
+  return { decoder: fit.decoder, alpha: fit.alpha, ...(search > 0 ? { search } : {}), frames, scores: fit.scores };
+}

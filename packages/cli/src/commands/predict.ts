@@ -9,6 +9,10 @@ import { loadCodesOrVideo } from '../pipeline';
 import { checkOutputs, framesOutput } from '../files';
 import type { Provenance } from '../pipeline';
 import { loadCodec, loadTrainedModel } from './load';
+import { DECODERS, DEFAULT_DECODER } from '@vqvid/quantize';
+import { UsageError } from '../args';
+import { fitDecoderOnContext } from '../evaluation';
+import type { ContextDecoderFit, RenderChoice } from '../evaluation';
 import { CODEBOOK_OPTION, DECODER_OPTIONS, MODEL_OPTION, OUTPUT_OPTION, READ_OPTIONS, ensureParent, readOptions, renderChoice, secondsSince, table } from './shared';
 
 /** What an output file can hold: a strip for .png, frames for a video file, codes (with geometry) for .vqc. */
@@ -36,6 +40,9 @@ export async function writeFrames(path: string, { strip, video, codes, meta }: F
   return 'video';
 }
 
+/** Context frames `--decoder auto` fits the decoder on (their one-step predictions against their pixels). */
+export const AUTO_DECODER_FRAMES = 3;
+
 /** Shared body of predict and generate: the model's continuation of the input, decoded and written. */
 function continuationCommand(name: 'predict' | 'generate', defaults: { steps: number; mode: 'argmax' | 'sample' }, summary: string, description: string): Command {
   return {
@@ -54,6 +61,16 @@ function continuationCommand(name: 'predict' | 'generate', defaults: { steps: nu
       temperature: { kind: 'number', default: 1, value: 't', help: 'sampling temperature' },
       'top-k': { kind: 'int', value: 'n', help: 'sample only among the n most likely codes' },
       ...DECODER_OPTIONS,
+      decoder: {
+        ...DECODER_OPTIONS.decoder,
+        choices: ['auto', ...DECODERS],
+        default: 'auto',
+        help:
+          `auto: the decoder and alpha with the least squared error on the context's last ${AUTO_DECODER_FRAMES} frames, each predicted from the frames before it (needs a video input; with codes: ${DEFAULT_DECODER}, alpha 1); ` +
+          DECODER_OPTIONS.decoder.help,
+      },
+      // no default, so that --decoder auto can tell a given alpha (refused) from none (fitted)
+      alpha: { kind: 'number', value: 'a', help: `${DECODER_OPTIONS.alpha.help} (default 1; fitted with --decoder auto)` },
       ...READ_OPTIONS,
       ...MEMORY_OPTIONS,
       ...OUTPUT_OPTION('output: .y4m/.mp4/... video, .png strip, or .vqc codes'),
@@ -66,7 +83,7 @@ function continuationCommand(name: 'predict' | 'generate', defaults: { steps: nu
       const model = await loadTrainedModel(args.required('model'), codec, ctx);
       const read = { ...readOptions(args, ctx), ...memoryOptions(args) };
       // a video is streamed: only the context's last frames (shown, and the reference of the first step) are kept
-      const input = await loadCodesOrVideo(args.positionals[0], codec, read, { last: 4, end: args.num('context') });
+      const input = await loadCodesOrVideo(args.positionals[0], codec, read, { last: Math.max(4, AUTO_DECODER_FRAMES + 1), end: args.num('context') });
       const frames = args.num('context') ?? input.codes.frames;
       assertInt(frames, '--context', 1, input.codes.frames);
       const context = sliceCodes(input.codes, 0, frames);
@@ -81,17 +98,27 @@ function continuationCommand(name: 'predict' | 'generate', defaults: { steps: nu
       const before: Video = input.video ? sliceVideo(input.video, frames - shown - start, frames - start) : codec.decode(sliceCodes(context, frames - shown, frames));
       // argmax: the distributions go through the decoder, the last context frame standing for "same code";
       // sampled codes are drawn, so they are rendered as their centroids
-      const render = renderChoice(args);
+      const auto = args.str('decoder') === 'auto';
+      let render: RenderChoice = renderChoice(args);
+      if (auto && args.has('alpha')) throw new UsageError('--alpha: give it with an explicit --decoder (--decoder auto fits the alpha)');
+      let fitted: ContextDecoderFit | null = null;
+      if (auto) {
+        fitted = input.video && opts.mode === 'argmax' ? fitDecoderOnContext(model, codec, context, input.video, start, { targets: AUTO_DECODER_FRAMES, search: render.search }) : null;
+        render = fitted ? { decoder: fitted.decoder, alpha: fitted.alpha, ...(render.search ? { search: render.search } : {}) } : { ...render, decoder: DEFAULT_DECODER, alpha: 1 };
+      }
       const predicted = opts.mode === 'argmax' ? model.predictFrames(context, steps, { codec, reference: sliceVideo(before, before.frames - 1), ...render }) : codec.decode(future);
       const rows: StripRow[] = [{ label: 'context', video: before }, { label: name, video: predicted }];
       const output = args.str('output');
       const kind = output ? await writeFrames(output, { strip: rows, video: predicted, codes: future, meta: input.meta }) : null;
+      const chosenOn = fitted ? `least squared error on context frames ${fitted.frames[0]}..${fitted.frames[fitted.frames.length - 1]}` : `no context pixels (codes input): the default ${DEFAULT_DECODER}`;
       const decoder = opts.mode === 'argmax' ? render : null;
-      const data = { output: output ?? null, kind, contextFrames: frames, steps, mode: opts.mode, decoder, rows: future.rows, cols: future.cols, seconds: secondsSince(t0) };
+      // --decoder auto: how the decoder was chosen, and each decoder's best alpha and error on those frames
+      const decoderFit = decoder && auto ? { chosenOn, frames: fitted?.frames ?? [], scores: fitted?.scores ?? {} } : undefined;
+      const data = { output: output ?? null, kind, contextFrames: frames, steps, mode: opts.mode, decoder, ...(decoderFit ? { decoderFit } : {}), rows: future.rows, cols: future.cols, seconds: secondsSince(t0) };
       const text = table([
         ['output', output ? `${output} (${kind})` : '(none; pass -o to write frames)'],
         ['context', `${frames} frames`],
-        [name, `${steps} frames (${opts.mode}${decoder ? `, decoder ${decoder.decoder}, alpha ${decoder.alpha}${decoder.search ? `, search ${decoder.search}` : ''}` : ''})`],
+        [name, `${steps} frames (${opts.mode}${decoder ? `, decoder ${decoder.decoder}, alpha ${decoder.alpha}${decoder.search ? `, search ${decoder.search}` : ''}${decoderFit ? `; auto: ${chosenOn}` : ''}` : ''})`],
         ['seconds', data.seconds],
       ]);
       return { data, text };

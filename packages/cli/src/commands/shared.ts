@@ -52,7 +52,7 @@ export const DECODER_OPTIONS: Record<string, OptionSpec> = {
 
 /** The decoder choice of the parsed `--decoder/--alpha`. */
 export function renderChoice(args: ParsedArgs): RenderChoice {
-  const alpha = args.num('alpha')!;
+  const alpha = args.num('alpha') ?? 1; // predict's --alpha has no default (--decoder auto fits it)
   assertNumber(alpha, '--alpha', 0, 1);
   const search = args.num('search')!;
   assertInt(search, '--search', 0, 16);
