@@ -197,7 +197,7 @@ export function spread(lo, hi, count) {
 /**
  * Trains every job in child processes (bench/train-one.mjs), `config.trainProcesses` at a time, in the order
  * given; each job has a fixed step budget, and is saved to disk and loaded back here. `coded` maps a codec key
- * to its codes split { fit, val, train }.
+ * to its codes split { fit, val, train }; a job's `fit` adds to config.fit (e.g. { rollout: 3 }).
  */
 export async function trainAll(jobs, { coded, config, seed, root }) {
   const work = mkdtempSync(join(os.tmpdir(), 'vqvid-bench-'));
@@ -213,7 +213,7 @@ export async function trainAll(jobs, { coded, config, seed, root }) {
         for (const part of ['fit', 'val', 'train']) await writeCodes(paths[part], coded.get(key)[part]);
         files.set(key, paths);
       }
-      const job = { model, options: { seed, ...options }, fitOptions: config.fit, refitSteps: config.refitSteps, modelDir: join(work, `model${i}`), ...files.get(key) };
+      const job = { model, options: { seed, ...options }, fitOptions: { ...config.fit, ...jobs[i].fit }, refitSteps: config.refitSteps, modelDir: join(work, `model${i}`), ...files.get(key) };
       const jobFile = join(work, `job${i}.json`);
       writeFileSync(jobFile, JSON.stringify(job));
       process.stderr.write(`bench: training ${name} (${key})\n`);

@@ -1,12 +1,14 @@
 #!/usr/bin/env node
 // The paper's future work, measured (issue #16): the plain RCNN against the pixel-regression baseline
 // (PatchRegressor: the same recurrent convolutional body, a linear head to the next frame's patch pixels, squared
-// error) on the same frames and the same step budget:
+// error), the RCNN with motion inputs (inputs: ['codes', 'motion']) and the RCNN trained with scheduled sampling
+// (fit rollout), on the same frames and the same step budget:
 //   npm run bench:future -- [--quick] [--video ../shared/data/vtest.avi] [--out DIR]
 // The codebook and the RCNN are made as bench/paper.mjs makes them (paperSetup); the regressor is trained here
 // with the RCNN's body options and fit options (phase 1 on the fit frames with validation, then refitSteps on
 // all training frames). Next-frame PSNR, SSIM and sharpness on the test frames (copy-last and flow rows too), and
-// the paper's 10-step generation: the first step at which each method falls below copy-last in PSNR. Writes
+// the paper's 10-step generation: the first step at which each method falls below copy-last in PSNR. The two RCNN
+// variants are trained exactly as the RCNN (same job, one option added) and their decoders fitted the same way. Writes
 // DIR/results.json and DIR/report.md. Needs the built packages (npm run build).
 import { sliceCodes, sliceVideo } from '@vqvid/core';
 import { motionMask } from '@vqvid/metrics';
@@ -14,12 +16,14 @@ import { copyLast, flowExtrapolate } from '@vqvid/baselines';
 import { PatchRegressor } from '@vqvid/model';
 import {
   addRelativeMse, benchConfig, decoderPlan, fitAlphas, fitChangeRatio, meanRows, paperSetup, parseBenchArgs, r4, readBenchVideo, resultsHeader,
-  scoreAll, SHARP, spread, stageTimer, table, writeResults,
+  scoreAll, SHARP, spread, stageTimer, table, trainAll, writeResults,
 } from './common.mjs';
 
 const { args, root, quick, seed, W, H, out } = parseBenchArgs('npm run bench:future --', 'future');
 const config = benchConfig({ quick, seed, video: args.video ?? 'synthetic:bouncing', W, H });
 const steps = 10;
+// frames of each scheduled-sampling rollout (half the bptt window), at the default probability 0.5 per window
+const ROLLOUT = 3;
 const generateStarts = quick ? 2 : 6;
 const { stage, stages, loadAtStart } = stageTimer();
 
@@ -63,17 +67,33 @@ const { regressor, regressorTraining } = await stage('regressor', async () => {
     },
   };
 });
-const rcnnBits = r4(model.evaluate(test).bitsPerCode);
+
+// ---- the RCNN variants: paperSetup's RCNN job with one option added, trained two at a time ----
+const variants = await stage('variants', async () => {
+  const { kernel, ...shared } = config.model;
+  const options = { k, softmax: k <= 1024 ? 'full' : 'factored', ...shared, kernel };
+  const key = [...coded.keys()][0];
+  return trainAll([
+    { name: 'rcnn + motion', label: 'RCNN + motion inputs', key, model: 'rcnn', options: { ...options, inputs: ['codes', 'motion'] } },
+    { name: `rcnn + rollout ${ROLLOUT}`, label: `RCNN + rollout ${ROLLOUT}`, key, model: 'rcnn', options, fit: { rollout: ROLLOUT } },
+  ], { coded, config, seed, root });
+});
+/** Every code model of the table: its row label, the prefix of its decoder rows' names, bits/code on the test codes. */
+const nets = [{ label: 'RCNN', prefix: '', model }, ...variants.map((v) => ({ label: v.label, prefix: `${v.name}: `, model: v.model }))]
+  .map((n) => ({ ...n, bits: r4(n.model.evaluate(test).bitsPerCode) }));
 
 // ---- next frame: test targets every evalStride frames, as bench/run.mjs ----
 const render = (p, dist, reference, present) =>
   codec.decodeDistribution(dist, { geometry, reference, present, decoder: p.decoder, alpha: p.alpha, topM: config.decoderTopM, changeRatio: p.changeRatio });
 const nextFrame = await stage('next-frame', async () => {
   const valTargets = spread(nFit + 2, nTrain - 1, config.alphaTargets);
-  const samples = valTargets.map((t) => ({ dist: model.predictDistribution(context(t)), present: presentAt(t), reference: frame(t - 1), truth: frame(t) }));
-  const { alphas } = fitAlphas(codec, geometry, samples, config);
-  const ratio = fitChangeRatio(codec, geometry, samples, alphas.mbr, config);
-  const plan = decoderPlan(alphas, ratio.changeRatio);
+  // each network's decoders fitted on its own validation distributions
+  for (const net of nets) {
+    const samples = valTargets.map((t) => ({ dist: net.model.predictDistribution(context(t)), present: presentAt(t), reference: frame(t - 1), truth: frame(t) }));
+    net.alphas = fitAlphas(codec, geometry, samples, config).alphas;
+    net.changeRatio = fitChangeRatio(codec, geometry, samples, net.alphas.mbr, config).changeRatio;
+    net.plan = decoderPlan(net.alphas, net.changeRatio).map((p) => ({ ...p, name: net.prefix + p.name }));
+  }
   const targets = [];
   for (let t = nTrain + 2; t < raw.frames; t += config.evalStride) targets.push(t);
   const methods = {};
@@ -82,26 +102,41 @@ const nextFrame = await stage('next-frame', async () => {
     const last = frame(t - 1);
     const mask = motionMask(last, truth, { threshold: config.motionThreshold });
     const guesses = { 'copy-last': copyLast(last), 'flow extrapolation': flowExtrapolate(frame(t - 2), last), regression: codec.renderPatches(regressor.predictPatches(context(t)), geometry) };
-    const dist = model.predictDistribution(context(t));
-    for (const p of plan) guesses[p.name] = render(p, dist, last, presentAt(t));
+    for (const net of nets) {
+      const dist = net.model.predictDistribution(context(t));
+      for (const p of net.plan) guesses[p.name] = render(p, dist, last, presentAt(t));
+    }
     for (const [method, v] of Object.entries(guesses)) (methods[method] ??= []).push(scoreAll(v, truth, mask));
   }
   const all = addRelativeMse(Object.entries(methods).map(([method, list]) => ({ method, ...meanRows(list) })));
   const byName = Object.fromEntries(all.map((r) => [r.method, r]));
-  // the RCNN's two reported rows: its mean decoder (at the fitted alpha) and its best sharp decoder by PSNR
-  const meanPlan = plan.find((p) => p.decoder === 'mean' && p.alpha === alphas.mean);
-  const sharpPlan = plan.filter((p) => SHARP.has(p.decoder)).reduce((a, b) => (byName[b.name].psnr > byName[a.name].psnr ? b : a));
-  return { targets: targets.length, alphaTargets: valTargets.length, alphas, changeRatio: ratio.changeRatio, chosen: { mean: meanPlan, sharp: sharpPlan }, rows: all };
+  // each network's two reported rows: its mean decoder (at the fitted alpha) and its best sharp decoder by PSNR
+  for (const net of nets) {
+    net.chosen = {
+      mean: net.plan.find((p) => p.decoder === 'mean' && p.alpha === net.alphas.mean),
+      sharp: net.plan.filter((p) => SHARP.has(p.decoder)).reduce((a, b) => (byName[b.name].psnr > byName[a.name].psnr ? b : a)),
+    };
+  }
+  const [rcnn, ...others] = nets;
+  return {
+    targets: targets.length, alphaTargets: valTargets.length, alphas: rcnn.alphas, changeRatio: rcnn.changeRatio, chosen: rcnn.chosen,
+    variants: Object.fromEntries(others.map((n) => [n.label, { alphas: n.alphas, changeRatio: n.changeRatio, chosen: n.chosen }])),
+    rows: all,
+  };
 });
 
 // ---- 10-step generation, paper.mjs's protocol: each step scored against the true frame ----
 const generation = await stage('generate', async () => {
-  const shown = [nextFrame.chosen.mean, nextFrame.chosen.sharp];
   const starts = spread(Math.max(2, Math.min(nTrain + config.contextFrames, raw.frames - steps)), raw.frames - steps, generateStarts);
   const perStep = Array.from({ length: steps }, () => ({}));
   for (const t0 of starts) {
     const last = frame(t0 - 1);
-    const rendered = Object.fromEntries(shown.map((p) => [p.name, model.predictFrames(context(t0), steps, { codec, reference: last, decoder: p.decoder, alpha: p.alpha, topM: config.decoderTopM, changeRatio: p.changeRatio })]));
+    const rendered = {};
+    for (const net of nets) {
+      for (const p of [net.chosen.mean, net.chosen.sharp]) {
+        rendered[p.name] = net.model.predictFrames(context(t0), steps, { codec, reference: last, decoder: p.decoder, alpha: p.alpha, topM: config.decoderTopM, changeRatio: p.changeRatio });
+      }
+    }
     rendered.regression = await regressor.predictFrames(context(t0), steps, { codec });
     for (let s = 0; s < steps; s++) {
       const truth = frame(t0 + s);
@@ -129,8 +164,7 @@ const row = (method, name, bits) => {
 const future = [
   row('copy-last', 'copy-last', '-'),
   row('flow extrapolation', 'flow extrapolation', '-'),
-  row(nextFrame.chosen.mean.name, 'RCNN, mean decoder', rcnnBits),
-  row(nextFrame.chosen.sharp.name, 'RCNN, best sharp decoder', rcnnBits),
+  ...nets.flatMap((n) => [row(n.chosen.mean.name, `${n.label}, mean decoder`, n.bits), row(n.chosen.sharp.name, `${n.label}, best sharp decoder`, n.bits)]),
   row('regression', 'pixel regression (PatchRegressor)', '-'),
 ];
 // constant flow is the generation's flow row (the next-frame table's flow extrapolation is its step 1)
@@ -141,9 +175,10 @@ const results = {
   ...resultsHeader('vqvid/future-work', 'npm run bench:future --', root, loadAtStart),
   config: { ...config, k, generation: { steps, starts: generateStarts } },
   data: { frames: raw.frames, width: raw.width, height: raw.height, trainFrames: nTrain, fitFrames: nFit, testFrames: raw.frames - nTrain, rows: codes.rows, cols: codes.cols },
-  training: { rcnn: training, regression: regressorTraining },
+  training: { rcnn: training, regression: regressorTraining, ...Object.fromEntries(variants.map((v) => [v.label, v.train])) },
+  variants: { motion: { inputs: ['codes', 'motion'] }, rollout: { rollout: ROLLOUT, rolloutProb: 0.5, on: 'both training phases' } },
   future,
-  notBuilt: ['motion inputs', 'multi-step training (rollout)', 'multi-scale'],
+  notBuilt: ['multi-scale'],
   nextFrame,
   generation,
   stages,
@@ -164,12 +199,14 @@ function markdown(r) {
 Command: \`${r.command}\` · commit ${r.commit} · ${r.date}
 Machine: ${r.machine.cpu}, ${r.machine.cores} cores, Node ${r.machine.node}
 Data: ${r.data.frames} frames at ${r.data.width}x${r.data.height}; ${r.data.trainFrames} train / ${r.data.testFrames} test; K = ${r.config.k}, 8x8 patches at stride 8 (${r.data.rows}x${r.data.cols} cells).
-Same body (${JSON.stringify(r.config.model)}) and budget (${JSON.stringify(r.config.fit)}, then ${r.config.refitSteps} refit steps) for both networks.
+Same body (${JSON.stringify(r.config.model)}) and budget (${JSON.stringify(r.config.fit)}, then ${r.config.refitSteps} refit steps) for every network.
 Regression: ${tr.steps} + ${tr.refitSteps} steps in ${tr.seconds} s, best validation MSE ${tr.bestValMse} (epoch ${tr.bestEpoch}), test MSE ${tr.testMse} (normalised units, per value).
+Variants (the RCNN's job with one option added): motion inputs = \`inputs: ['codes', 'motion']\` (per cell [x_t ≠ x_t−1], [x_t−1 ≠ x_t−2] beside the embedding); rollout = \`fit({ rollout: ${r.variants.rollout.rollout}, rolloutProb: ${r.variants.rollout.rolloutProb} })\`, scheduled sampling in ${r.variants.rollout.on}.
+${Object.entries(r.training).filter(([n]) => n !== 'regression').map(([n, t]) => `${n}: ${t.steps ?? '-'} + ${t.refitSteps ?? '-'} steps in ${t.seconds ?? '-'} s, best validation ${t.bestValBits ?? '-'} bits/code (epoch ${t.bestEpoch ?? '-'})`).join('; ')}.
 
 ## Future work (next frame: ${r.nextFrame.targets} test targets; generation: ${r.generation.starts} starts, ${r.generation.steps} steps)
 ${table(r.future, ['row', 'bitsPerCode', 'psnr', 'ssim', 'sharpness', 'movingPsnr', 'relMse', 'generationFallsBelowCopyAt'])}
-RCNN rows: \`${r.future[2].method}\` (the mean decoder at its fitted alpha) and \`${r.future[3].method}\` (the highest-PSNR row among the sharp decoders centroid, skip and mbr; decoders fitted on ${r.nextFrame.alphaTargets} validation targets: alphas ${JSON.stringify(r.nextFrame.alphas)}, mbr change ratio ${r.nextFrame.changeRatio}).
+RCNN rows: \`${r.future[2].method}\` (the mean decoder at its fitted alpha) and \`${r.future[3].method}\` (the highest-PSNR row among the sharp decoders centroid, skip and mbr; decoders fitted on ${r.nextFrame.alphaTargets} validation targets: alphas ${JSON.stringify(r.nextFrame.alphas)}, mbr change ratio ${r.nextFrame.changeRatio}); each variant's rows are chosen the same way from its own decoders (${Object.entries(r.nextFrame.variants).map(([n, v]) => `${n}: alphas ${JSON.stringify(v.alphas)}, ratio ${v.changeRatio}`).join('; ')}).
 generationFallsBelowCopyAt: the first generation step whose mean PSNR is below copy-last's (> ${r.generation.steps}: never within the steps).
 Not built yet: ${r.notBuilt.join(', ')}.
 

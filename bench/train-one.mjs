@@ -23,8 +23,8 @@ const best = r.bestEpoch >= 0 ? r.epochs[r.bestEpoch] : undefined;
 let refit = 0;
 if (job.refitSteps > 0) {
   const all = (await readCodes(job.train)).codes;
-  const { bptt, batch, crop, workers } = job.fitOptions;
-  const r2 = await m.fit(all, { bptt, batch, crop, workers, epochs: 1, stepsPerEpoch: job.refitSteps, lr: best?.lr ?? job.fitOptions.lr, lrDecay: 1 });
+  const { bptt, batch, crop, workers, rollout, rolloutProb } = job.fitOptions;
+  const r2 = await m.fit(all, { bptt, batch, crop, workers, rollout, rolloutProb, epochs: 1, stepsPerEpoch: job.refitSteps, lr: best?.lr ?? job.fitOptions.lr, lrDecay: 1 });
   refit = r2.steps;
 }
 const secs = (performance.now() - t) / 1000;

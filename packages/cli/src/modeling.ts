@@ -25,6 +25,9 @@ export interface TrainSettings {
   batch?: number;
   crop?: number;
   lr?: number;
+  /** Scheduled sampling (FitOptions.rollout and rolloutProb). */
+  rollout?: number;
+  rolloutProb?: number;
   validation?: CodeVolume;
   checkpointDir?: string;
   resume?: boolean;
@@ -65,6 +68,8 @@ export async function trainModel(codes: CodeVolume, s: TrainSettings): Promise<T
     batch: s.batch,
     crop: s.crop,
     lr: s.lr,
+    rollout: s.rollout,
+    rolloutProb: s.rolloutProb,
     validation: s.validation,
     checkpointDir: s.checkpointDir,
     resume: s.resume,

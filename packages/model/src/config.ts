@@ -20,6 +20,30 @@ export type CellKind = 'tanh' | 'gru';
 export type SoftmaxKind = 'full' | 'factored';
 
 /**
+ * What each cell reads at frame t besides its recurrent state: `'codes'`, the embedding of the present code
+ * (always), and `'motion'`, two per-cell motion flags computed from the codes the model already reads,
+ * [x_t ≠ x_{t−1}] and [x_{t−1} ≠ x_{t−2}] (0 where the frame before is not known: the first frames of a
+ * sequence, and of each training window, which starts from a zero state like a sequence).
+ * @example
+ * ```ts
+ * const m = new RCNN({ k: 256, inputs: ['codes', 'motion'] as InputKind[] });
+ * ```
+ */
+export type InputKind = 'codes' | 'motion';
+
+/**
+ * The input kinds a model can read, in the order a config lists them.
+ * @example
+ * ```ts
+ * console.log(INPUT_KINDS.join(', ')); // codes, motion
+ * ```
+ */
+export const INPUT_KINDS: readonly InputKind[] = ['codes', 'motion'];
+
+/** Number of motion channels a cell's input gets beside its code embedding with `inputs` holding 'motion'. */
+export const MOTION_CHANNELS = 2;
+
+/**
  * Options of an {@link RCNN} (all but `k` optional).
  * @example
  * ```ts
@@ -67,6 +91,13 @@ export interface ModelOptions {
    * (not on the recurrence, as in Zaremba et al. 2014); masks are seeded per step. Default 0.
    */
   dropout?: number;
+  /**
+   * What each cell reads (default `['codes']`): with `'motion'`, two motion flags per cell, [x_t ≠ x_{t−1}]
+   * and [x_{t−1} ≠ x_{t−2}] (see {@link InputKind}), enter the first conv layer beside the code embedding. They
+   * are computed from the codes the model reads wherever it runs (training, likelihood, stepping, generation,
+   * filling), so no other data is needed. `'codes'` must be present.
+   */
+  inputs?: InputKind[];
   /** Seed of every random choice of the model (initialisation, crops, sampling defaults); default 1. */
   seed?: number;
 }
@@ -103,6 +134,11 @@ export interface ModelConfig {
   prior: 'bigram' | 'none';
   /** Training dropout rate (0 = none). */
   dropout: number;
+  /**
+   * What each cell reads, only when more than the codes (`['codes', 'motion']`); absent = `['codes']`, so
+   * plain models keep the config, files and checksums they had before the option existed.
+   */
+  inputs?: InputKind[];
   /** Seed of every random choice of the model. */
   seed: number;
 }
@@ -114,7 +150,10 @@ export interface ModelConfig {
  * new RCNN({ k: 1024, hidden: DEFAULT_MODEL_OPTIONS.hidden / 2 });
  * ```
  */
-export const DEFAULT_MODEL_OPTIONS: Readonly<Required<Omit<ModelOptions, 'k' | 'classes'>>> = Object.freeze({
+export const DEFAULT_MODEL_OPTIONS: Readonly<Required<Omit<ModelOptions, 'k' | 'classes' | 'inputs'>> & {
+  /** Default input kinds: the codes only. */
+  inputs: readonly InputKind[];
+}> = Object.freeze({
   embedDim: 128,
   hidden: 128,
   kernel: 3,
@@ -125,6 +164,7 @@ export const DEFAULT_MODEL_OPTIONS: Readonly<Required<Omit<ModelOptions, 'k' | '
   copy: true,
   prior: 'bigram',
   dropout: 0,
+  inputs: Object.freeze(['codes'] as InputKind[]),
   seed: 1,
 });
 
@@ -168,7 +208,23 @@ export function resolveConfig(opts: ModelOptions, fixedKernel?: number): ModelCo
     assertInt(opts.classes, 'classes', 1, cfg.k);
     cfg.classes = opts.classes;
   }
+  const inputs = resolveInputs(opts.inputs);
+  if (inputs.length > 1) cfg.inputs = inputs;
   return cfg;
+}
+
+/** `inputs` checked (E_RANGE naming it) and put in {@link INPUT_KINDS} order; undefined = `['codes']`. */
+function resolveInputs(inputs: unknown): InputKind[] {
+  if (inputs === undefined) return ['codes'];
+  const expected = `an array of distinct ${INPUT_KINDS.map((k) => `'${k}'`).join(' / ')} holding 'codes'`;
+  if (!Array.isArray(inputs) || !inputs.includes('codes')) fail('E_RANGE', 'inputs', expected, inputs);
+  if (new Set(inputs).size !== inputs.length || inputs.some((k) => !INPUT_KINDS.includes(k))) fail('E_RANGE', 'inputs', expected, inputs);
+  return INPUT_KINDS.filter((k) => inputs.includes(k));
+}
+
+/** Whether a model of `cfg` reads the motion channels beside its codes. */
+export function usesMotion(cfg: Pick<ModelConfig, 'inputs'>): boolean {
+  return cfg.inputs?.includes('motion') ?? false;
 }
 
 /** Radius in cells of the conv stage's receptive field (2 for the default 3x3 kernel, 2 layers). */

@@ -1,5 +1,7 @@
 import { fail } from '@vqvid/core';
 import type { CodeVolume } from '@vqvid/core';
+import { usesMotion } from './config';
+import { motionChannels } from './network';
 import type { ModelParts } from './parts';
 
 /**
@@ -7,8 +9,9 @@ import type { ModelParts } from './parts';
  * - `'hidden'`: the recurrent state h_t of each cell after reading frames 0..t — what the output layer reads to
  *   predict frame t+1 (temporal context of every frame so far, spatial context of the receptive field);
  * - `'input-drive'`: W_x·conv(embed(frame t)) — the conv stage over the kernel neighbourhood of frame t's codes,
- *   before the recurrence (no temporal context, no recurrent bias); for a GRU cell it holds the drive of all
- *   three gates (3·hidden values per cell).
+ *   before the recurrence (no temporal context, no recurrent bias; with motion inputs it also reads frame t's
+ *   motion channels, from frames t−1 and t−2); for a GRU cell it holds the drive of all three gates (3·hidden
+ *   values per cell).
  * @example
  * ```ts
  * const layer: FeatureLayer = 'input-drive';
@@ -78,7 +81,10 @@ export function cellFeatures(parts: ModelParts, codes: CodeVolume, opts: Feature
   } else {
     const batch = Math.max(1, Math.floor(CELLS_PER_BATCH / n));
     for (let t = 0; t < frames; t += batch) {
-      const drive = parts.inputDrive(codes.codes.subarray(t * n, Math.min(frames, t + batch) * n), rows, cols);
+      const end = Math.min(frames, t + batch);
+      // a motion model's drive of frame t also reads frames t−1 and t−2 of the codes
+      const motion = usesMotion(parts.config) ? motionChannels(codes.codes, n, t, end) : undefined;
+      const drive = parts.inputDrive(codes.codes.subarray(t * n, end * n), rows, cols, motion);
       data.set(drive.dataSync(), t * n * dims);
       drive.dispose();
     }

@@ -30,6 +30,9 @@ export interface FillOptions {
  * 2*radius+1 touch disjoint sets of j, so one colour of the lattice is updated exactly at once: the M
  * candidate frames (colour cells set to candidate m) go through one batched recurrent step, and each colour
  * cell takes the candidate maximising its own term plus the next-frame terms of its neighbourhood.
+ * With motion inputs, a candidate frame's motion channels are computed from the candidate itself and the known
+ * frames before it (the history `hPrev` carries), as a forward pass over past + candidate computes them; a
+ * cell's channel depends on its own code only, so the locality above and S stay exact.
  */
 export function fillFrame(
   model: ModelParts,
@@ -60,7 +63,7 @@ export function fillFrame(
   const stride = 2 * receptiveRadius(model.config) + 1;
   const radius = receptiveRadius(model.config);
   const targets = tf.tensor1d(Int32Array.from({ length: m * n }, (_, i) => next[i % n]), 'int32');
-  const hTiled = tf.tile(hPrev, [m, 1]) as tf.Tensor2D;
+  const hTiled = model.tileState(hPrev, m);
   const scores = new Float32Array(n * m);
   const sweep = (commit: boolean) => {
     let changed = 0;

@@ -1,8 +1,8 @@
 import * as tf from '@tensorflow/tfjs-core';
 // the Node bundle of tfjs-layers registers the gradient functions tfjs-core's Node bundle lacks
 import '@tensorflow/tfjs-layers';
-import { Rng } from '@vqvid/core';
-import type { ModelConfig } from './config';
+import { Rng, VqvidError } from '@vqvid/core';
+import { type ModelConfig, MOTION_CHANNELS, usesMotion } from './config';
 import { im2colConv } from './im2col';
 import { batchDropout, type BatchPart } from './dropout';
 
@@ -41,7 +41,7 @@ export class Network {
     const { k, embedDim, hidden, kernel, layers, cell } = cfg;
     this.gates = cell === 'gru' ? 3 : 1;
     this.add('embedding', gaussian([k, embedDim], 1, rng));
-    let cin = embedDim;
+    let cin = inputChannels(cfg);
     for (let l = 0; l < layers; l++) {
       const last = l === layers - 1;
       const cout = last ? this.gates * hidden : hidden;
@@ -74,9 +74,11 @@ export class Network {
 
   /**
    * W_x·conv(embed(x)) for a batch of frames: `codes` int32 [N, R, C]; `mask` [N, R, C, 1] (1 inside the
-   * real grid, 0 outside) or null when the tensor is the whole grid. Returns [N*R*C, gates*hidden].
+   * real grid, 0 outside) or null when the tensor is the whole grid; `motion` [N, R, C, 2], the motion channels
+   * of a model with motion inputs (see {@link motionTensor}), which join the embedding before the first
+   * conv layer. Returns [N*R*C, gates*hidden].
    */
-  inputDrive(codes: tf.Tensor3D, mask: tf.Tensor4D | null, dropout?: Dropout): tf.Tensor2D {
+  inputDrive(codes: tf.Tensor3D, mask: tf.Tensor4D | null, dropout?: Dropout, motion?: tf.Tensor4D): tf.Tensor2D {
     return tf.tidy(() => {
       const [n, rows, cols] = codes.shape;
       const { embedDim, kernel, layers } = this.cfg;
@@ -84,6 +86,9 @@ export class Network {
       let x: tf.Tensor4D = tf.reshape(tf.gather(this.w('embedding'), flat), [n, rows, cols, embedDim]);
       // dropout on the embedded codes only (not on the recurrence, as in Zaremba et al. 2014)
       if (dropout && dropout.rate > 0) x = batchDropout(x, dropout.rate, dropout.seed, dropout.part ? n / dropout.part.count : 1, dropout.part) as tf.Tensor4D;
+      if (usesMotion(this.cfg) !== (motion !== undefined)) throw new VqvidError('E_STATE', 'motion: the motion channels must be given exactly when the model reads them');
+      // the mask below zeroes them outside the real grid as it does the embedding
+      if (motion) x = tf.concat([x, motion], 3);
       for (let l = 0; l < layers; l++) {
         // zero padding must hold at the real grid border, not at a crop border: zero what lies outside
         if (mask) x = tf.mul(x, mask) as tf.Tensor4D;
@@ -113,14 +118,16 @@ export class Network {
   }
 
   /**
-   * Hidden states of a window of `steps` frames from a zero state: `codes` int32 [steps*B, R, C] frame-major,
+   * Hidden states of a window of `steps` frames from a zero state (a window is read as a sequence: motion
+   * channels are 0 where its frames before are missing): `codes` int32 [steps*B, R, C] frame-major,
    * `mask` as in {@link inputDrive}. Returns [steps, B, R, C, hidden].
    */
   window(codes: tf.Tensor3D, mask: tf.Tensor4D | null, steps: number, dropout?: Dropout): tf.Tensor5D {
     return tf.tidy(() => {
       const [n, rows, cols] = codes.shape;
       const b = n / steps;
-      const drive = tf.reshape(this.inputDrive(codes, mask, dropout), [steps, b * rows * cols, -1]);
+      const motion = usesMotion(this.cfg) ? motionTensor(codes, steps) : undefined;
+      const drive = tf.reshape(this.inputDrive(codes, mask, dropout, motion), [steps, b * rows * cols, -1]);
       const perStep = tf.unstack(drive) as tf.Tensor2D[];
       const states: tf.Tensor2D[] = [];
       let h: tf.Tensor2D | null = null;
@@ -140,4 +147,45 @@ export class Network {
   dispose(): void {
     for (const w of this.weights) w.variable.dispose();
   }
+}
+
+/** Channels of the first conv layer's input: the embedding, and the motion channels when the model reads them. */
+export function inputChannels(cfg: ModelConfig): number {
+  return cfg.embedDim + (usesMotion(cfg) ? MOTION_CHANNELS : 0);
+}
+
+/**
+ * Motion channels of a window read as one sequence: `codes` int32 [steps*B, R, C] frame-major; returns float32
+ * [steps*B, R, C, 2] with channel 0 = [x_t ≠ x_{t−1}] and channel 1 = [x_{t−1} ≠ x_{t−2}], 0 where the frame
+ * before is not in the window (the same numbers as {@link motionChannels} on each window's frames).
+ */
+export function motionTensor(codes: tf.Tensor3D, steps: number): tf.Tensor4D {
+  return tf.tidy(() => {
+    const [n, rows, cols] = codes.shape;
+    const per = (n / steps) * rows * cols;
+    const x = tf.reshape(codes, [steps, per]);
+    const zero = tf.zeros([1, per]);
+    const changed = steps > 1 ? tf.cast(tf.notEqual(tf.slice(x, [1, 0], [steps - 1, per]), tf.slice(x, [0, 0], [steps - 1, per])), 'float32') : null;
+    const now = changed ? tf.concat([zero, changed], 0) : zero;
+    const before = steps > 1 ? tf.concat([zero, tf.slice(now, [0, 0], [steps - 1, per])], 0) : zero;
+    return tf.reshape(tf.stack([now, before], 2), [n, rows, cols, MOTION_CHANNELS]) as tf.Tensor4D;
+  });
+}
+
+/**
+ * Motion channels of frames [from, to) of a frame-major code array with `cells` cells per frame, interleaved
+ * [(to−from)*cells, 2]: [x_t ≠ x_{t−1}], [x_{t−1} ≠ x_{t−2}], 0 where frame t−1 (t−2) is before frame 0 of
+ * `codes` (the start of the sequence). Frames before `from` are read only as history.
+ */
+export function motionChannels(codes: ArrayLike<number>, cells: number, from: number, to: number): Float32Array {
+  const out = new Float32Array((to - from) * cells * MOTION_CHANNELS);
+  for (let t = from; t < to; t++) {
+    for (let i = 0; i < cells; i++) {
+      const at = t * cells + i;
+      const o = ((t - from) * cells + i) * MOTION_CHANNELS;
+      if (t >= 1) out[o] = codes[at] !== codes[at - cells] ? 1 : 0;
+      if (t >= 2) out[o + 1] = codes[at - cells] !== codes[at - 2 * cells] ? 1 : 0;
+    }
+  }
+  return out;
 }

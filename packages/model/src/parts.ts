@@ -1,8 +1,8 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { assertCodeVolume, fail, Rng, VqvidError } from '@vqvid/core';
 import type { CodeVolume, StoredArray } from '@vqvid/core';
-import type { ModelConfig } from './config';
-import { Network } from './network';
+import { type ModelConfig, usesMotion } from './config';
+import { inputChannels, motionChannels, Network } from './network';
 import { createOutputLayer, MixtureOutput, type OutputLayer, outputVariableSizes, SparseBigram } from './output';
 import { takeF32 } from './persist';
 
@@ -18,6 +18,12 @@ export class ModelParts {
   private readonly outputSeed: number;
   /** Checksum of the codebook of the codes the model was fitted on (from their geometry), null when unknown. */
   codebook: string | null = null;
+  /**
+   * With motion inputs, the state of a cell is its h plus the codes of its last two frames (the motion channels
+   * of the next frame read them). They ride along with the state tensor here, so every caller that threads h
+   * through {@link step} (likelihood, stepper, generation, filling) gets them without new plumbing.
+   */
+  private readonly history = new WeakMap<tf.Tensor2D, FrameHistory>();
 
   /** Fresh seeded weights: the network draws first, then the output layer's seed (the order saved models rely on). */
   constructor(readonly config: ModelConfig) {
@@ -100,17 +106,55 @@ export class ModelParts {
     }
   }
 
-  /** The input drive of whole-grid frames before the recurrence: `frames` int32 [b*rows*cols] → [b*n, gates*H]. */
-  inputDrive(frames: ArrayLike<number>, rows: number, cols: number): tf.Tensor2D {
+  /**
+   * The input drive of whole-grid frames before the recurrence: `frames` int32 [b*rows*cols] → [b*n, gates*H];
+   * `motion` [b*n, 2] interleaved, the frames' motion channels (required with motion inputs, see {@link motionChannels}).
+   */
+  inputDrive(frames: ArrayLike<number>, rows: number, cols: number, motion?: Float32Array): tf.Tensor2D {
     const b = frames.length / (rows * cols);
-    return tf.tidy(() => this.net.inputDrive(tf.tensor3d(Int32Array.from(frames), [b, rows, cols], 'int32'), null));
+    return tf.tidy(() => {
+      const m = motion && tf.tensor4d(motion, [b, rows, cols, 2], 'float32');
+      return this.net.inputDrive(tf.tensor3d(Int32Array.from(frames), [b, rows, cols], 'int32'), null, undefined, m);
+    });
   }
 
-  /** One recurrent step on a whole-grid batch: `frames` int32 [b*rows*cols] (b frames), `h` [b*n, H]. */
+  /**
+   * One recurrent step on a whole-grid batch: `frames` int32 [b*rows*cols] (b frames), `h` [b*n, H] (null: the
+   * start of a sequence). With motion inputs the frames before come from the history `h` carries.
+   */
   step(h: tf.Tensor2D | null, frames: ArrayLike<number>, rows: number, cols: number, disposePrev: boolean): tf.Tensor2D {
-    const next = tf.tidy(() => this.net.cell(this.inputDrive(frames, rows, cols), h));
+    let motion: Float32Array | undefined;
+    let past: FrameHistory | undefined;
+    if (usesMotion(this.config)) {
+      past = h ? this.history.get(h) : { frames: [] };
+      if (!past) throw new VqvidError('E_STATE', 'h: a state of a motion model that carries no frame history (made outside ModelParts.step)');
+      const now = Int32Array.from(frames);
+      const seq = [...past.frames, now];
+      const joined = new Int32Array(seq.length * now.length);
+      seq.forEach((f, i) => joined.set(f, i * now.length));
+      motion = motionChannels(joined, now.length, seq.length - 1, seq.length);
+      past = { frames: seq.slice(-2) };
+    }
+    const next = tf.tidy(() => this.net.cell(this.inputDrive(frames, rows, cols, motion), h));
+    if (past) this.history.set(next, past);
     if (disposePrev) h?.dispose();
     return next;
+  }
+
+  /** `times` copies of the state `h` stacked (tf.tile), with its frame history tiled alike; a new tensor. */
+  tileState(h: tf.Tensor2D, times: number): tf.Tensor2D {
+    const tiled = tf.tile(h, [times, 1]) as tf.Tensor2D;
+    const past = this.history.get(h);
+    if (past) {
+      this.history.set(tiled, {
+        frames: past.frames.map((f) => {
+          const out = new Int32Array(f.length * times);
+          for (let j = 0; j < times; j++) out.set(f, j * f.length);
+          return out;
+        }),
+      });
+    }
+    return tiled;
   }
 
   /** Hidden state after every frame of `codes` from a zero state, [rows*cols, H]; `onStep(t, h_t)` sees each. */
@@ -178,7 +222,7 @@ export function networkWeightSizes(config: ModelConfig): [name: string, size: nu
   const { k, embedDim, hidden, kernel, layers, cell } = config;
   const gates = cell === 'gru' ? 3 : 1;
   const out: [string, number][] = [['embedding', k * embedDim]];
-  let cin = embedDim;
+  let cin = inputChannels(config);
   for (let l = 0; l < layers; l++) {
     const last = l === layers - 1;
     const cout = last ? gates * hidden : hidden;
@@ -217,6 +261,11 @@ export function checkStoredWeights(
     throw new VqvidError('E_FORMAT', `${source}: the config implies ${total} weights in ${expected.length} arrays, the file holds ${held}`, { source });
   }
   for (const [name, size] of expected) takeF32(arrays, name, size, source);
+}
+
+/** The last (at most two) frames a motion model's state has read, oldest first, each [b*rows*cols]. */
+interface FrameHistory {
+  frames: Int32Array[];
 }
 
 /** Frame `t` of `codes` as an int32 [1, rows, cols] tensor. */

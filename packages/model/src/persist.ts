@@ -80,6 +80,7 @@ const CHECKPOINT_HEADER: Schema = {
         bestEpoch: { type: 'integer', min: -1 },
         badEpochs: COUNT,
         lrScale: { type: 'number', min: 0, optional: true },
+        rollout: { type: 'object', optional: true, fields: { frames: { type: 'integer', min: 1, max: 1000 }, prob: { type: 'number', min: 0, max: 1 } } },
       },
     },
     adam: { type: 'object', fields: { iterations: COUNT, moments: COUNT, accBeta1: NUMBER, accBeta2: NUMBER } },

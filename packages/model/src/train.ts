@@ -7,6 +7,7 @@ import { bigramLogTable } from './direct';
 import { hasCheckpoint, readStore, takeF32, writeStore } from './persist';
 import { emGateWeights, MixtureOutput, SparseBigram, type OutputLayer } from './output';
 import type { ModelParts } from './parts';
+import { rolloutBatch, rolloutPlan } from './rollout';
 import { applyClipped, trainStep } from './step';
 import { defaultWorkers, TrainPool } from './workers';
 
@@ -66,6 +67,18 @@ export interface FitOptions {
    * (os.availableParallelism()), at most `batch`; 1 outside Node.
    */
   workers?: number;
+  /**
+   * Multi-step training by scheduled sampling (Bengio et al. 2015): in a window picked with probability
+   * `rolloutProb`, from a random frame after the warm-up, the inputs of the next `rollout` frames on the crop are
+   * the model's own argmax predictions (each made from the window read so far, its earlier predictions
+   * included; no gradient through the choice; margin cells keep their true codes), while the targets stay the
+   * true frames, so the model learns to continue from its own outputs as in `generate`. The choices are a
+   * function of the model seed and the global step (resume and workers replay them). 0 = teacher forcing only
+   * (default 0). A checkpoint records it, and resuming continues with it.
+   */
+  rollout?: number;
+  /** Probability that a window of a batch rolls out, with `rollout` > 0 (default 0.5). */
+  rolloutProb?: number;
 }
 
 /**
@@ -127,6 +140,9 @@ interface Resolved {
   signal?: AbortSignal;
   timeLimit?: number;
   workers?: number;
+  /** undefined: the checkpoint's when resuming, else 0. */
+  rollout?: number;
+  rolloutProb: number;
 }
 
 /** Everything a checkpoint holds besides weights and optimizer moments. */
@@ -142,6 +158,8 @@ interface TrainState {
   badEpochs: number;
   /** Product of the plateau multipliers applied so far (absent in checkpoints from before lrPlateau: 1). */
   lrScale?: number;
+  /** Scheduled sampling of the run, absent when it trains by teacher forcing only (`rollout` 0). */
+  rollout?: { frames: number; prob: number };
 }
 
 /** The parts of tfjs's AdamOptimizer a bit-exact resume must read and write (not in its public typings). */
@@ -158,7 +176,7 @@ interface AdamInternals {
  * await m.fit(codes, { epochs: DEFAULT_FIT_OPTIONS.epochs * 2 });
  * ```
  */
-export const DEFAULT_FIT_OPTIONS: Readonly<Required<Pick<FitOptions, 'bptt' | 'warmup' | 'batch' | 'crop' | 'epochs' | 'lr' | 'lrDecay' | 'lrPlateau' | 'clip' | 'patience'>>> = Object.freeze({
+export const DEFAULT_FIT_OPTIONS: Readonly<Required<Pick<FitOptions, 'bptt' | 'warmup' | 'batch' | 'crop' | 'epochs' | 'lr' | 'lrDecay' | 'lrPlateau' | 'clip' | 'patience' | 'rollout' | 'rolloutProb'>>> = Object.freeze({
   bptt: 6,
   warmup: 0,
   batch: 8,
@@ -169,6 +187,8 @@ export const DEFAULT_FIT_OPTIONS: Readonly<Required<Pick<FitOptions, 'bptt' | 'w
   lrPlateau: 1,
   clip: 5,
   patience: 3,
+  rollout: 0,
+  rolloutProb: 0.5,
 });
 
 /** The step schedule every trainer of this package shares: window, batch, crop, epochs, lr schedule, clip, patience. */
@@ -214,8 +234,12 @@ function resolveFit(o: FitOptions): Resolved {
     signal: o.signal,
     timeLimit: o.timeLimit,
     workers: o.workers,
+    rollout: o.rollout,
+    rolloutProb: o.rolloutProb ?? DEFAULT_FIT_OPTIONS.rolloutProb,
   };
   assertInt(r.warmup, 'warmup', 0, 1000);
+  if (r.rollout !== undefined) assertInt(r.rollout, 'rollout', 0, 1000);
+  assertNumber(r.rolloutProb, 'rolloutProb', 0, 1);
   r.validation.forEach((v, i) => assertCodeVolume(v, `validation[${i}]`));
   if (r.checkpointDir !== undefined && (typeof r.checkpointDir !== 'string' || r.checkpointDir === '')) {
     fail('E_RANGE', 'checkpointDir', 'a directory path', r.checkpointDir);
@@ -327,6 +351,20 @@ async function readCheckpoint(
   return { state: header.state as TrainState, best };
 }
 
+/**
+ * The run's scheduled sampling: the options', or on resume the checkpoint's (options that say otherwise are an
+ * E_STATE naming `rollout`, as a resumed run must continue the interrupted one).
+ */
+function resolveRollout(r: Resolved, state: TrainState, resuming: boolean): { frames: number; prob: number } {
+  const asked = { frames: r.rollout ?? 0, prob: r.rolloutProb };
+  if (!resuming) return asked;
+  const saved = state.rollout ?? { frames: 0, prob: asked.prob };
+  if (r.rollout !== undefined && (asked.frames !== saved.frames || (asked.frames > 0 && asked.prob !== saved.prob))) {
+    fail('E_STATE', 'rollout', `the checkpoint's rollout ${saved.frames} (rolloutProb ${saved.prob}) to resume it`, `${asked.frames} (rolloutProb ${asked.prob})`);
+  }
+  return saved;
+}
+
 function freshState(): TrainState {
   return { epoch: 0, step: 0, globalStep: 0, lossSum: 0, lossCount: 0, history: [], bestNll: null, bestEpoch: -1, badEpochs: 0 };
 }
@@ -374,6 +412,8 @@ export async function fitModel(model: ModelParts, volumes: CodeVolume[], o: FitO
   let state = freshState();
   let best: Record<string, StoredArray> | null = null;
   if (resuming) ({ state, best } = await readCheckpoint(r.checkpointDir!, model, opt));
+  const rollout = resolveRollout(r, state, resuming);
+  if (rollout.frames > 0) state.rollout = rollout;
   const internals = opt as unknown as AdamInternals;
   let stopped: FitResult['stopped'] = 'completed';
   const deadline = r.timeLimit === undefined ? Infinity : performance.now() + r.timeLimit * 1000;
@@ -393,7 +433,8 @@ export async function fitModel(model: ModelParts, volumes: CodeVolume[], o: FitO
           if (r.checkpointDir) await writeCheckpoint(r.checkpointDir, model, opt, state, best);
           break epochs;
         }
-        const batch = assembleBatch(volumes, g, plan, state.step);
+        let batch = assembleBatch(volumes, g, plan, state.step);
+        if (rollout.frames > 0) batch = rolloutBatch(model, g, batch, rolloutPlan(g, rollout.frames, rollout.prob, cfg.seed, state.globalStep));
         const loss = pool ? await pooledStep(pool, model, batch, opt, r.clip, state.globalStep) : trainStep(model, g, batch, opt, r.clip, state.globalStep);
         if (!Number.isFinite(loss)) throw new VqvidError('E_STATE', `training diverged (loss ${loss}) at epoch ${state.epoch}; lower lr`);
         state.lossSum += loss;

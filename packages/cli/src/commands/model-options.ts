@@ -1,4 +1,5 @@
-import { DEFAULT_FIT_OPTIONS, DEFAULT_MODEL_OPTIONS } from '@vqvid/model';
+import { DEFAULT_FIT_OPTIONS, DEFAULT_MODEL_OPTIONS, INPUT_KINDS } from '@vqvid/model';
+import type { InputKind } from '@vqvid/model';
 import type { OptionSpec, ParsedArgs } from '../args';
 import type { CommandContext } from '../command';
 import type { ModelKind, TrainSettings } from '../modeling';
@@ -14,6 +15,12 @@ export const ARCH_OPTIONS: Record<string, OptionSpec> = {
   plain: { kind: 'flag', help: "the paper's plain softmax output (default: copy-aware, the softmax mixed with 'same code' and a counted bigram under a learned gate)" },
   dropout: { kind: 'number', default: DEFAULT_MODEL_OPTIONS.dropout, value: 'rate', help: 'training dropout on the embedded codes and the output state' },
   direct: { kind: 'flag', help: 'direct connections from the present code to the logits (k <= 4096)' },
+  inputs: {
+    kind: 'choice',
+    choices: ['codes', INPUT_KINDS.join(',')],
+    default: DEFAULT_MODEL_OPTIONS.inputs.join(','),
+    help: 'what each cell reads: its code, or also two motion flags (code changed now / the frame before)',
+  },
 };
 
 /** Training-loop options of `vqvid train` (and the demo). */
@@ -25,6 +32,8 @@ export const FIT_OPTIONS: Record<string, OptionSpec> = {
   batch: { kind: 'int', default: DEFAULT_FIT_OPTIONS.batch, value: 'n', help: 'windows per batch' },
   crop: { kind: 'int', default: DEFAULT_FIT_OPTIONS.crop, value: 'cells', help: 'side of the random crop of the code grid' },
   lr: { kind: 'number', default: DEFAULT_FIT_OPTIONS.lr, value: 'rate', help: 'Adam learning rate' },
+  rollout: { kind: 'int', default: DEFAULT_FIT_OPTIONS.rollout, min: 0, value: 'frames', help: "scheduled sampling: frames a training window reads the model's own predictions (0 = teacher forcing)" },
+  'rollout-prob': { kind: 'number', default: DEFAULT_FIT_OPTIONS.rolloutProb, value: 'p', help: 'probability that a training window rolls out, with --rollout > 0' },
   'max-seconds': { kind: 'number', min: 0, minExclusive: true, value: 's', help: 'stop training after this wall-clock time (results then depend on machine speed)' },
 };
 
@@ -44,6 +53,7 @@ export function trainSettings(args: ParsedArgs, ctx: CommandContext, kind = args
     softmax: args.str('softmax') as 'full' | 'factored',
     dropout: args.num('dropout'),
     direct: args.flag('direct'),
+    inputs: args.str('inputs')!.split(',') as InputKind[],
     ...(args.flag('plain') ? { copy: false, prior: 'none' as const } : {}),
   };
   return {
@@ -55,6 +65,8 @@ export function trainSettings(args: ParsedArgs, ctx: CommandContext, kind = args
     batch: args.num('batch'),
     crop: args.num('crop'),
     lr: args.num('lr'),
+    rollout: args.num('rollout'),
+    rolloutProb: args.num('rollout-prob'),
     maxSeconds: args.num('max-seconds'),
     onProgress: ctx.onProgress,
     signal: ctx.signal,

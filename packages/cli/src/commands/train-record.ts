@@ -98,8 +98,10 @@ export async function checkResume(dir: string, now: TrainingRecord, force: boole
     return now;
   }
   const own = (o: object, key: string) => (Object.hasOwn(o, key) ? (o as Record<string, unknown>)[key] : undefined);
+  // a record written before a flag existed was trained with that flag's default
+  const was = (f: string) => (Object.hasOwn(before.options, f) ? own(before.options, f) : defaultOf(f));
   const differs = (flags: string[]) =>
-    flags.filter((f) => Object.hasOwn(now.options, f) && own(before.options, f) !== now.options[f]).map((f) => `--${f} ${readable(now.options[f])} (checkpoint: ${readable(own(before.options, f))})`);
+    flags.filter((f) => Object.hasOwn(now.options, f) && was(f) !== now.options[f]).map((f) => `--${f} ${readable(now.options[f])} (checkpoint: ${readable(was(f))})`);
   const network = differs(NETWORK_FLAGS);
   const loop = differs(LOOP_FLAGS);
   const keys = Object.keys(now.codes) as Array<keyof TrainingRecord['codes']>;
@@ -114,6 +116,13 @@ export async function checkResume(dir: string, now: TrainingRecord, force: boole
   log(`train: warning: resuming with other options than the checkpoint's (recorded in ${file}): ${loop.join(', ')}`);
   const { replaced = [], ...previous } = before;
   return { ...now, replaced: [...replaced, previous] };
+}
+
+/** What a record holds for `flag` when it was not given: its default (off for a switch, null without one). */
+function defaultOf(flag: string): OptionValue {
+  const spec = Object.hasOwn(ARCH_OPTIONS, flag) ? ARCH_OPTIONS[flag] : Object.hasOwn(FIT_OPTIONS, flag) ? FIT_OPTIONS[flag] : undefined;
+  if (spec?.kind === 'flag') return false;
+  return (spec?.default as OptionValue | undefined) ?? null;
 }
 
 /** Writes `record` next to the checkpoint in `dir` (atomically). */
