@@ -121,4 +121,5 @@ def main():
     }))
 
 
-main()
+if __name__ == "__main__":  # torch_race.py imports RCNN from here
+    main()
