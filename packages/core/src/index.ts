@@ -5,7 +5,7 @@
  * @packageDocumentation
  */
 export type {
-  Video, PatchGrid, Codebook, CodeVolume, CodeGeometry, ProgressEvent, OnProgress, DecoderName, CellDistribution, RenderDistributionOptions, FrameRenderer,
+  Video, PatchGrid, Codebook, CodeVolume, CodeGeometry, ProgressEvent, OnProgress, DecoderName, CellDistribution, CellCandidates, RenderDistributionOptions, FrameRenderer,
 } from './types';
 export { VqvidError, fail, describeValue } from './errors';
 export type { VqvidErrorCode } from './errors';

@@ -123,6 +123,31 @@ export interface CellDistribution {
 }
 
 /**
+ * The most probable codes of each cell of one frame with their exact probabilities, and the probability of the
+ * cell's present code: all a decoder reads of a {@link CellDistribution}, without its K values per cell.
+ * @example
+ * ```ts
+ * const top: CellCandidates = { rows: 1, cols: 1, k: 4, m: 2, codes: Int32Array.of(3, 0), probs: Float32Array.of(0.6, 0.3), presentProbs: Float32Array.of(0.3) };
+ * ```
+ */
+export interface CellCandidates {
+  /** Grid rows (cells). */
+  rows: number;
+  /** Grid columns (cells). */
+  cols: number;
+  /** Number of codes K. */
+  k: number;
+  /** Candidates per cell. */
+  m: number;
+  /** [rows*cols, m] the m most probable codes of each cell, by probability descending (ties: lower code first). */
+  codes: Int32Array;
+  /** [rows*cols, m] their probabilities (of the whole K-code distribution). */
+  probs: Float32Array;
+  /** [rows*cols] the probability of each cell's present code (the render options' `present`). */
+  presentProbs: Float32Array;
+}
+
+/**
  * How to render a {@link CellDistribution} into a frame (`PatchCodec.decodeDistribution`).
  * @example
  * ```ts
@@ -165,6 +190,11 @@ export interface RenderDistributionOptions {
 export interface FrameRenderer {
   /** One frame (pixels 0..255, not clamped) from a per-cell distribution. */
   decodeDistribution(dist: CellDistribution, options: RenderDistributionOptions): Video;
+  /**
+   * The same frame from each cell's top candidates only (optional; a model that can find them without scoring all
+   * K codes uses it): equal to `decodeDistribution` of the full distribution when `m` ≥ the options' `topM`.
+   */
+  decodeCandidates?(top: CellCandidates, options: RenderDistributionOptions): Video;
 }
 
 /** One report of long-running work; `fraction` is in [0, 1] when known. */

@@ -8,6 +8,7 @@ import { chooseCodes, PredictOptions, resolvePredict } from './sample';
 import { candidatePosterior, FilledFrame, fillGap, FillOptions } from './fill';
 import { fitModel, FitOptions, FitResult } from './train';
 import { cellFeatures, CellFeatures, FeatureOptions } from './features';
+import { topCandidates, type TopCandidates } from './output';
 
 /**
  * Exact likelihood of codes under a model: core's {@link @vqvid/core!CodeEvaluation | CodeEvaluation}.
@@ -300,7 +301,9 @@ export class RCNN implements CodeModel, SteppableModel {
    * for step 1, the rendered frame before for later steps); later steps continue from the argmax codes.
    * `context` must carry the geometry its codes were encoded with. Pixels 0..255, not clamped.
    * @param opts `codec` (a {@link @vqvid/core!FrameRenderer | FrameRenderer}), `reference` (video whose last frame is the frame of
-   * `context`'s last codes), `decoder` (default 'mbr'), `alpha` and `topM` (see `decodeCells` in @vqvid/quantize).
+   * `context`'s last codes), `decoder` (default 'mbr'), `alpha` and `topM` (see `decodeCells` in @vqvid/quantize);
+   * each step's top M codes per cell are found without scoring all K codes where the output layer allows it
+   * (`dense: true` scores all; `classBeam` trades exactness for speed with the factored softmax).
    * @example
    * ```ts
    * const next = m.predictFrames(context, 1, { codec, reference: lastFrame, decoder: 'mean', alpha: 0.6 });
@@ -315,17 +318,50 @@ export class RCNN implements CodeModel, SteppableModel {
     let reference = opts.reference;
     let present: ArrayLike<number> = lastFrame(context);
     let h = this.parts.stateAfter(context);
+    const k = this.config.k;
     for (let s = 0; s < steps; s++) {
-      const probs = probsOf(this.parts.nextLogProbs(h, present, s === steps - 1));
-      const dist = { rows: context.rows, cols: context.cols, k: this.config.k, probs };
-      const frame = opts.codec.decodeDistribution(dist, { geometry, reference, present, decoder: opts.decoder, alpha: opts.alpha, topM: opts.topM, changeRatio: opts.changeRatio, search: opts.search });
+      const render = { geometry, reference, present, decoder: opts.decoder, alpha: opts.alpha, topM: opts.topM, changeRatio: opts.changeRatio, search: opts.search };
+      const top = this.topOf(h, present, opts);
+      let frame: Video;
+      let codes: Int32Array;
+      if (top) {
+        // the decoders read only each cell's top M and its present code: the same frame as from all K probabilities
+        frame = opts.codec.decodeCandidates!({ rows: context.rows, cols: context.cols, k, ...top }, render);
+        codes = Int32Array.from({ length: n }, (_, i) => top.codes[i * top.m]);
+      } else {
+        const probs = probsOf(this.parts.nextLogProbs(h, present, false));
+        frame = opts.codec.decodeDistribution({ rows: context.rows, cols: context.cols, k, probs }, render);
+        codes = argmaxCodes(probs, n, k);
+      }
       frames.push(frame);
       reference = frame;
-      const codes = argmaxCodes(probs, n, this.config.k);
       present = codes;
-      if (s < steps - 1) h = this.parts.step(h, codes, context.rows, context.cols, true);
+      const last = h;
+      h = s < steps - 1 ? this.parts.step(h, codes, context.rows, context.cols, false) : h;
+      last.dispose();
     }
     return stackFrames(frames);
+  }
+
+  /**
+   * Each cell's top M candidates (M = opts.topM, default 16) when the renderer takes them and the output layer
+   * finds them without all K probabilities; null (use the dense path) otherwise, with `dense: true`, or
+   * when a list is not provably exact and no `classBeam` allows that.
+   */
+  private topOf(h: tf.Tensor2D, present: ArrayLike<number>, opts: RenderOptions): TopCandidates | null {
+    if (opts.dense === true || typeof opts.codec.decodeCandidates !== 'function') return null;
+    const k = this.config.k;
+    const m = Math.min(opts.topM ?? DEFAULT_RENDER_TOP_M, k);
+    const codes = Int32Array.from(present);
+    const presentTensor = this.parts.presentTensor(codes);
+    let top: TopCandidates | null;
+    try {
+      top = topCandidates(this.parts.output, h, codes, presentTensor, m, opts.classBeam ?? Infinity);
+    } finally {
+      presentTensor?.dispose();
+    }
+    if (!top || (opts.classBeam === undefined && !top.exact.every((e) => e === 1))) return null;
+    return top;
   }
 
   /**
@@ -509,9 +545,14 @@ function geometryOf(codes: CodeVolume): CodeGeometry {
   return codes.geometry;
 }
 
-/** exp of a [cells, k] log-probability array. */
+/** Candidates per cell of the decoders when `topM` is not given (decodeCells' default). */
+const DEFAULT_RENDER_TOP_M = 16;
+
+/** exp of a [cells, k] log-probability array (a plain loop: Float32Array.from with a map function is ~30x slower). */
 function probsOf(logp: Float32Array): Float32Array {
-  return Float32Array.from(logp, Math.exp);
+  const out = new Float32Array(logp.length);
+  for (let i = 0; i < logp.length; i++) out[i] = Math.exp(logp[i]);
+  return out;
 }
 
 /** Most probable code per cell (ties → lowest code). */
@@ -544,6 +585,18 @@ export interface RenderOptions {
   alpha?: number;
   /** Candidates per cell (default 16). */
   topM?: number;
+  /**
+   * true: materialise all K probabilities of every cell (the path before, kept for comparison). Default false:
+   * when the output layer and the codec can, {@link RCNN.predictFrames} finds each cell's top M codes without them
+   * (exact: the same candidates and frame up to float rounding of the probabilities).
+   */
+  dense?: boolean;
+  /**
+   * Factored softmax only, an opt-in approximation: search each cell's top codes in at most this many of its most
+   * probable classes (default: as many as exactness needs, up to all). Cheaper when class probabilities are flat;
+   * the candidates' probabilities stay exact, a code of an unvisited class can be missed.
+   */
+  classBeam?: number;
   /** 'mbr' only, in (0, 1]: change a cell only when that cuts its expected error below this factor × keeping it (default 1). */
   changeRatio?: number;
   /**

@@ -1,7 +1,7 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { type CodeVolume, type Video, VqvidError, assertCodeVolume, sliceCodes, sliceVideo } from '@vqvid/core';
+import { type CodeVolume, type Video, VqvidError, assertCodeVolume, Rng, sliceCodes, sliceVideo } from '@vqvid/core';
 import { PatchReservoir, extractPatches, gridShape, reassemble } from '@vqvid/patches';
 import { syntheticVideo } from '@vqvid/video';
 import { assignNaive } from './assign';
@@ -322,6 +322,42 @@ describe('decodeDistribution', () => {
       expect.objectContaining({ code: 'E_SHAPE' }),
     );
     expect(() => codec.decodeDistribution(oneHot(2), { geometry: { ...codes.geometry!, stride: 3 }, reference, present })).toThrow(expect.objectContaining({ code: 'E_SHAPE' }));
+  });
+});
+
+describe('decodeCandidates', () => {
+  it('renders the same frame from each cell\'s top m as decodeDistribution from the whole distribution', async () => {
+    const codec = c8;
+    const codes = await codec.encode(clip);
+    const g = codes.geometry!;
+    const cells = codes.rows * codes.cols;
+    const k = codec.k;
+    const rng = new Rng(4);
+    const probs = new Float32Array(cells * k);
+    for (let i = 0; i < cells; i++) {
+      const w = Array.from({ length: k }, () => Math.exp(2 * rng.normal()));
+      const z = w.reduce((a, b) => a + b, 0);
+      w.forEach((x, c) => (probs[i * k + c] = x / z));
+    }
+    const present = codes.codes.subarray(cells, 2 * cells);
+    const m = 5;
+    // the slow way: a full sort per cell (ties: lower code)
+    const top = { rows: codes.rows, cols: codes.cols, k, m, codes: new Int32Array(cells * m), probs: new Float32Array(cells * m), presentProbs: new Float32Array(cells) };
+    for (let i = 0; i < cells; i++) {
+      const p = probs.subarray(i * k, (i + 1) * k);
+      const order = Array.from(p, (_, c) => c).sort((x, y) => p[y] - p[x] || x - y);
+      for (let j = 0; j < m; j++) [top.codes[i * m + j], top.probs[i * m + j]] = [order[j], p[order[j]]];
+      top.presentProbs[i] = p[present[i]];
+    }
+    const reference = sliceVideo(clip, 1);
+    for (const decoder of ['centroid', 'skip', 'mbr', 'mean'] as const) {
+      for (const search of [0, 2]) {
+        const want = codec.decodeDistribution({ rows: codes.rows, cols: codes.cols, k, probs }, { geometry: g, reference, present, decoder, topM: 4, search, alpha: 0.7 });
+        const got = codec.decodeCandidates(top, { geometry: g, reference, present, decoder, topM: 4, search, alpha: 0.7 });
+        expect(Array.from(got.data)).toEqual(Array.from(want.data));
+      }
+    }
+    expect(codeOf(() => codec.decodeCandidates(top, { geometry: g, reference, present, topM: 6 }))).toMatch(/^E_RANGE .*top\.m/);
   });
 });
 

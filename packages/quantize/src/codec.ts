@@ -1,5 +1,5 @@
 import {
-  type CellDistribution, type CodeGeometry, type CodeVolume, type FrameRenderer, type RenderDistributionOptions, type Codebook, type PatchGrid, type Video, VqvidError, assertCodeVolume,
+  type CellCandidates, type CellDistribution, type CodeGeometry, type CodeVolume, type FrameRenderer, type RenderDistributionOptions, type Codebook, type PatchGrid, type Video, VqvidError, assertCodeVolume,
   assertInt, assertNumber, assertVideo, crc32, fail, sliceVideo,
 } from '@vqvid/core';
 import { extractPatches, gridShape, reassemble, samplePatches, type PatchSample } from '@vqvid/patches';
@@ -342,17 +342,35 @@ export class PatchCodec implements FrameRenderer {
    * ```
    */
   decodeDistribution(dist: CellDistribution, options: DecodeDistributionOptions): Video {
+    return this.render(dist, { probs: dist.probs }, options);
+  }
+
+  /**
+   * {@link PatchCodec.decodeDistribution} from each cell's top candidates only (a model's `CellCandidates`: the m
+   * most probable codes with their probabilities, and the present code's): the same frame as from the whole
+   * distribution when `m` ≥ `topM` (default 16), without reading K values per cell.
+   * @example
+   * ```ts
+   * const top = { rows: 1, cols: 1, k: codec.k, m: 16, codes, probs, presentProbs };
+   * const frame = codec.decodeCandidates(top, { geometry, reference: lastFrame, present: lastCodes, decoder: 'mbr' });
+   * ```
+   */
+  decodeCandidates(top: CellCandidates, options: DecodeDistributionOptions): Video {
+    return this.render(top, { top }, options);
+  }
+
+  /** The body of decodeDistribution and decodeCandidates: `input` is the distribution's probs or its top lists. */
+  private render(grid: { rows: number; cols: number; k: number }, input: { probs: Float32Array } | { top: CellCandidates }, options: DecodeDistributionOptions): Video {
     const { geometry, reference, present, decoder = DEFAULT_DECODER, alpha = 1, topM, changeRatio, search = 0, sources } = options;
-    const g = this.geometryOf({ rows: dist.rows, cols: dist.cols, frames: 1, k: dist.k, codes: new Uint16Array(dist.rows * dist.cols), geometry });
+    const g = this.geometryOf({ rows: grid.rows, cols: grid.cols, frames: 1, k: grid.k, codes: new Uint16Array(grid.rows * grid.cols), geometry });
     const patches = this.referencePatches(reference, g);
-    const cells = dist.rows * dist.cols;
+    const cells = grid.rows * grid.cols;
     if (present === undefined || present.length !== cells) fail('E_SHAPE', 'present', `${cells} codes (one per cell)`, present?.length);
     const { k, dim, centroids } = this.codebook;
     assertInt(search, 'search', 0, MAX_SEARCH);
     const motion = search > 0 && decoder !== 'centroid' ? this.motionPatches(sources ?? sliceVideo(reference, reference.frames - 1), g, search, sources ? 'sources' : 'reference') : undefined;
-    const data = decodeCells({ probs: dist.probs, k, present, reference: patches, centroids, dim, decoder, alpha, topM, changeRatio, ...(motion ? { motion: motion.patches, motionCount: motion.count } : {}) });
-    const grid: PatchGrid = { size: g.patch, stride: g.stride, rows: dist.rows, cols: dist.cols, frames: 1, data };
-    return toPixels(grid, g);
+    const data = decodeCells({ ...input, k, present, reference: patches, centroids, dim, decoder, alpha, topM, changeRatio, ...(motion ? { motion: motion.patches, motionCount: motion.count } : {}) });
+    return toPixels({ size: g.patch, stride: g.stride, rows: grid.rows, cols: grid.cols, frames: 1, data }, g);
   }
 
   /**
@@ -380,19 +398,33 @@ export class PatchCodec implements FrameRenderer {
     const count = sources.frames * shifts.length;
     const out = new Float32Array(rows * cols * count * dim);
     const plane = width * height;
+    // the patch of the frame moved by (dx, dy), cut as any frame is (edge pixels repeated both times): pixel
+    // (r·stride + i, c·stride + j) reads row ys[(dy + search)·rows·patch + r·patch + i], column likewise
+    const side = 2 * search + 1;
+    const clamped = (size: number, cells: number): Int32Array => {
+      const at = new Int32Array(side * cells * patch);
+      for (let d = -search; d <= search; d++) {
+        for (let q = 0; q < cells * patch; q++) {
+          const cell = Math.floor(q / patch);
+          at[(d + search) * cells * patch + q] = Math.min(size - 1, Math.max(0, Math.min(size - 1, cell * stride + (q % patch)) + d));
+        }
+      }
+      return at;
+    };
+    const ys = clamped(height, rows);
+    const xs = clamped(width, cols);
+    const data = sources.data;
     for (let r = 0; r < rows; r++) {
       for (let c = 0; c < cols; c++) {
         let at = (r * cols + c) * count * dim;
         for (let f = 0; f < sources.frames; f++) {
           const frame = f * plane;
           for (const [dx, dy] of shifts) {
+            const yRow = (dy + search) * rows * patch + r * patch;
+            const xRow = (dx + search) * cols * patch + c * patch;
             for (let i = 0; i < patch; i++) {
-              // the patch of the frame moved by (dx, dy), cut as any frame is (edge pixels repeated both times)
-              const y = Math.min(height - 1, Math.max(0, Math.min(height - 1, r * stride + i) + dy));
-              for (let j = 0; j < patch; j++) {
-                const x = Math.min(width - 1, Math.max(0, Math.min(width - 1, c * stride + j) + dx));
-                out[at++] = sources.data[frame + y * width + x] / std;
-              }
+              const line = frame + ys[yRow + i] * width;
+              for (let j = 0; j < patch; j++) out[at++] = data[line + xs[xRow + j]] / std;
             }
           }
         }

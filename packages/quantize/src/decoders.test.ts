@@ -34,10 +34,10 @@ function referenceDecode(o: DecodeCellsOptions): Float64Array {
   const { k, dim, present, reference, centroids, decoder } = o;
   const alpha = o.alpha ?? 1;
   const topM = o.topM ?? Math.min(16, k);
-  const cells = o.probs.length / k;
+  const cells = o.probs!.length / k;
   const out = new Float64Array(cells * dim);
   for (let cell = 0; cell < cells; cell++) {
-    const p = Array.from(o.probs.subarray(cell * k, (cell + 1) * k));
+    const p = Array.from(o.probs!.subarray(cell * k, (cell + 1) * k));
     const order = p.map((_, c) => c).sort((x, y) => p[y] - p[x] || x - y);
     const P = Array.from(reference.subarray(cell * dim, (cell + 1) * dim));
     const C = (c: number) => Array.from(centroids.subarray(c * dim, (c + 1) * dim));
@@ -109,7 +109,7 @@ describe('motion-searched stand-ins', () => {
   function withMotion(seed: number, count: number): Case {
     const o = randomCase(seed);
     const rng = new Rng(1000 + seed);
-    const cells = o.probs.length / o.k;
+    const cells = o.probs!.length / o.k;
     const motion = Float32Array.from({ length: cells * count * o.dim }, () => rng.normal());
     for (let cell = 0; cell < cells; cell++) {
       const at = (m: number) => (cell * count + m) * o.dim;
@@ -363,5 +363,68 @@ describe('fitDecoder', () => {
     const sharp = fitDecoder(samples, { decoders: ['skip', 'mbr'] });
     expect(['skip', 'mbr']).toContain(sharp.decoder);
     expect(() => fitDecoder(samples, { decoders: [] })).toThrow(expect.objectContaining({ code: 'E_SHAPE' }));
+  });
+});
+
+/** Each cell's m most probable codes of `probs` by a full sort (ties: lower code), and the present codes' probabilities. */
+function topOf(probs: Float32Array, k: number, present: ArrayLike<number>, m: number): NonNullable<DecodeCellsOptions['top']> {
+  const cells = probs.length / k;
+  const codes = new Int32Array(cells * m);
+  const top = new Float32Array(cells * m);
+  const presentProbs = new Float32Array(cells);
+  for (let cell = 0; cell < cells; cell++) {
+    const p = probs.subarray(cell * k, (cell + 1) * k);
+    const order = Array.from(p, (_, c) => c).sort((x, y) => p[y] - p[x] || x - y);
+    for (let j = 0; j < m; j++) {
+      codes[cell * m + j] = order[j];
+      top[cell * m + j] = p[order[j]];
+    }
+    presentProbs[cell] = p[present[cell]];
+  }
+  return { m, codes, probs: top, presentProbs };
+}
+
+describe('top lists instead of probs', () => {
+  test.each(DECODERS.map((d) => [d]))('%s decodes the top m of a distribution exactly as the distribution (bit for bit)', (decoder) => {
+    for (const seed of [1, 2, 3, 4, 5, 6, 7, 8]) {
+      for (const levels of [0, 3]) {
+        const o = { ...randomCase(seed + 50 * levels, { levels }), decoder };
+        const topM = o.topM ?? Math.min(16, o.k);
+        const want = decodeCells(o);
+        // m = topM, and longer lists (only their first topM count)
+        for (const m of [topM, Math.min(o.k, topM + 3)]) {
+          const got = decodeCells({ ...o, probs: undefined, top: topOf(o.probs!, o.k, o.present, m) });
+          expect(Array.from(got)).toEqual(Array.from(want));
+        }
+      }
+    }
+  });
+
+  test('with motion patches too', () => {
+    for (const decoder of DECODERS) {
+      const o = { ...randomCase(9), decoder };
+      const rng = new Rng(9);
+      const cells = o.probs!.length / o.k;
+      const motion = Float32Array.from({ length: cells * 4 * o.dim }, () => rng.normal());
+      const want = decodeCells({ ...o, motion, motionCount: 4 });
+      const got = decodeCells({ ...o, motion, motionCount: 4, probs: undefined, top: topOf(o.probs!, o.k, o.present, o.topM!) });
+      expect(Array.from(got)).toEqual(Array.from(want));
+    }
+  });
+
+  test('bad top lists are refused, naming the field', () => {
+    const o = { ...randomCase(3), decoder: 'mbr' as const, topM: 2 };
+    const top = topOf(o.probs!, o.k, o.present, 3);
+    const base = { ...o, probs: undefined };
+    expectError(() => decodeCells({ ...base, top: { ...top, m: 1 } }), 'E_RANGE', 'top.m');
+    expectError(() => decodeCells({ ...o, top }), 'E_SHAPE', 'probs');
+    const swapped = { ...top, probs: top.probs.slice() };
+    [swapped.probs[0], swapped.probs[1]] = [swapped.probs[1], swapped.probs[0] + 0.1];
+    expectError(() => decodeCells({ ...base, top: swapped }), 'E_RANGE', 'top.probs[1]');
+    const twice = { ...top, codes: top.codes.slice(), probs: Float32Array.from(top.probs, (_, j) => (j % 3 === 2 ? top.probs[j - 1] : top.probs[j])) };
+    twice.codes[2] = twice.codes[1];
+    expectError(() => decodeCells({ ...base, top: twice }), 'E_RANGE', 'top.codes[2]');
+    expectError(() => decodeCells({ ...base, top: { ...top, codes: Int32Array.from(top.codes, (c, j) => (j === 0 ? o.k : c)) } }), 'E_RANGE', 'top.codes[0]');
+    expectError(() => decodeCells({ ...base, top: { ...top, presentProbs: top.presentProbs.subarray(1) } }), 'E_SHAPE', 'top.presentProbs.length');
   });
 });

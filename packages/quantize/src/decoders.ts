@@ -1,5 +1,5 @@
 import { assertInt, assertNumber, fail } from '@vqvid/core';
-import type { DecoderName } from '@vqvid/core';
+import type { CellCandidates, DecoderName } from '@vqvid/core';
 
 export type { DecoderName };
 
@@ -39,8 +39,14 @@ export const DECODERS: readonly DecoderName[] = Object.freeze(['centroid', 'skip
  * ```
  */
 export interface DecodeCellsOptions {
-  /** [cells, k] row-major probabilities: finite, non-negative, each row summing to 1 within 1e-3. */
-  probs: Float32Array;
+  /** [cells, k] row-major probabilities: finite, non-negative, each row summing to 1 within 1e-3 (or give `top`). */
+  probs?: Float32Array;
+  /**
+   * Instead of `probs`: each cell's m most probable codes with their probabilities, by probability descending
+   * (ties: lower code first), and the probability of its present code. It decodes exactly as `probs` would when
+   * m ≥ topM and the codes are that distribution's top m (candidates S = the first topM ∪ {present}).
+   */
+  top?: Pick<CellCandidates, 'm' | 'codes' | 'probs' | 'presentProbs'>;
   /** Number of codes K (≥ 1). */
   k: number;
   /** Each cell's code in the previous frame, [cells] integers in [0, k). */
@@ -100,26 +106,36 @@ export function decodeCells(o: DecodeCellsOptions): Float32Array {
 
 /**
  * Per cell and candidate slot, the stand-in's target: the centroid, or with motion patches the motion patch
- * nearest to the centroid (first wins on ties). Slot 0 (the present code) has none: it is P.
+ * nearest to the centroid (first wins on ties). Slot 0 (the present code) has none: it is P. `argmaxOnly`: only
+ * the argmax's slot (the others stay zero).
  */
-function standInTargets(shape: DecodeShape, cand: Candidates): Float32Array | null {
+function standInTargets(shape: DecodeShape, cand: Candidates, argmaxOnly = false): Float32Array | null {
   const { motion, motionCount: count, dim, centroids } = shape;
   if (!motion) return null;
   const out = new Float32Array(cand.codes.length * dim);
+  // per call, not cached: a codebook's array could be changed in place, and this costs one pass over it
+  const centroidStats = statsOf(centroids, centroids.length / dim, dim);
+  const motionStats = statsOf(motion, shape.cells * count, dim);
   for (let cell = 0; cell < shape.cells; cell++) {
     const base = cell * cand.width;
     const patches = cell * count * dim;
     for (let s = 1; s < cand.count[cell]; s++) {
-      const c = cand.codes[base + s] * dim;
+      // 'skip' reads the argmax's stand-in only
+      if (argmaxOnly && cand.codes[base + s] !== cand.argmax[cell]) continue;
+      const code = cand.codes[base + s];
+      const c = code * dim;
+      const [mean, spread] = [centroidStats[2 * code], centroidStats[2 * code + 1]];
       let best = 0;
       let bestD = Infinity;
       for (let m = 0; m < count; m++) {
         const at = patches + m * dim;
-        let d = 0;
-        for (let j = 0; j < dim && d < bestD; j++) {
-          const e = motion[at + j] - centroids[c + j];
-          d += e * e;
-        }
+        // ‖M − C‖² = dim·(mean M − mean C)² + ‖centred M − centred C‖² ≥ dim·Δmean² + (‖centred M‖ − ‖centred C‖)²:
+        // a patch whose bound exceeds the best distance (with a margin far above float64 rounding) cannot win
+        const k = 2 * (cell * count + m);
+        const dm = motionStats[k] - mean;
+        const dn = motionStats[k + 1] - spread;
+        if (dim * dm * dm + dn * dn > bestD * (1 + 1e-9)) continue;
+        const d = partialDistance(motion, at, centroids, c, dim, bestD);
         if (d < bestD) {
           bestD = d;
           best = m;
@@ -129,6 +145,54 @@ function standInTargets(shape: DecodeShape, cand: Candidates): Float32Array | nu
     }
   }
   return out;
+}
+
+/** [count, 2]: the mean of each of `count` vectors of `dim` values in `a` and the norm of the vector minus its mean (float64). */
+function statsOf(a: Float32Array, count: number, dim: number): Float64Array {
+  const out = new Float64Array(2 * count);
+  for (let v = 0; v < count; v++) {
+    let sum = 0;
+    for (let j = v * dim; j < (v + 1) * dim; j++) sum += a[j];
+    const mean = sum / dim;
+    let sq = 0;
+    for (let j = v * dim; j < (v + 1) * dim; j++) sq += (a[j] - mean) ** 2;
+    out[2 * v] = mean;
+    out[2 * v + 1] = Math.sqrt(sq);
+  }
+  return out;
+}
+
+/**
+ * ‖a[at..] − b[c..]‖² over `dim` values summed in order, given up (returning the partial sum, ≥ bound) once it
+ * reaches `bound`; checked every 8 terms, which gives the same sums, so the same nearest patch, as every term.
+ */
+function partialDistance(a: Float32Array, at: number, b: Float32Array, c: number, dim: number, bound: number): number {
+  let d = 0;
+  let j = 0;
+  for (; j + 8 <= dim; j += 8) {
+    const e0 = a[at + j] - b[c + j];
+    const e1 = a[at + j + 1] - b[c + j + 1];
+    const e2 = a[at + j + 2] - b[c + j + 2];
+    const e3 = a[at + j + 3] - b[c + j + 3];
+    const e4 = a[at + j + 4] - b[c + j + 4];
+    const e5 = a[at + j + 5] - b[c + j + 5];
+    const e6 = a[at + j + 6] - b[c + j + 6];
+    const e7 = a[at + j + 7] - b[c + j + 7];
+    d += e0 * e0;
+    d += e1 * e1;
+    d += e2 * e2;
+    d += e3 * e3;
+    d += e4 * e4;
+    d += e5 * e5;
+    d += e6 * e6;
+    d += e7 * e7;
+    if (d >= bound) return d;
+  }
+  for (; j < dim; j++) {
+    const e = a[at + j] - b[c + j];
+    d += e * e;
+  }
+  return d;
 }
 
 /**
@@ -239,10 +303,16 @@ function validateInputs(o: DecodeCellsOptions, arg: string): DecodeShape {
     assertNumber(o.changeRatio, name('changeRatio'), 0, 1);
     if (!(o.changeRatio > 0)) fail('E_RANGE', name('changeRatio'), 'a number in (0, 1]', o.changeRatio);
   }
-  if (!(o.probs instanceof Float32Array)) fail('E_DTYPE', name('probs'), 'a Float32Array', o.probs);
-  const cells = o.probs.length / k;
-  if (!Number.isInteger(cells)) fail('E_SHAPE', name('probs.length'), `a multiple of k = ${k}`, o.probs.length);
-  validateProbs(o.probs, k, name('probs'));
+  let cells: number;
+  if (o.top !== undefined) {
+    if (o.probs !== undefined) fail('E_SHAPE', name('probs'), 'nothing (top is given)', 'a probs array too');
+    cells = validateTop(o.top, k, o.topM ?? Math.min(DEFAULT_TOP_M, k), name('top'));
+  } else {
+    if (!(o.probs instanceof Float32Array)) fail('E_DTYPE', name('probs'), 'a Float32Array', o.probs);
+    cells = o.probs.length / k;
+    if (!Number.isInteger(cells)) fail('E_SHAPE', name('probs.length'), `a multiple of k = ${k}`, o.probs.length);
+    validateProbs(o.probs, k, name('probs'));
+  }
   const present = o.present;
   if (present === null || typeof present !== 'object' || typeof present.length !== 'number') {
     fail('E_SHAPE', name('present'), 'an array of codes', present);
@@ -258,6 +328,27 @@ function validateInputs(o: DecodeCellsOptions, arg: string): DecodeShape {
     assertFloats(o.motion, name('motion'), cells * motionCount * dim);
   } else if (o.motionCount !== undefined) fail('E_SHAPE', name('motion'), `patches to go with motionCount = ${String(o.motionCount)}`, undefined);
   return { cells, k, dim, present, reference: o.reference, centroids: o.centroids, ...(o.motion ? { motion: o.motion } : {}), motionCount };
+}
+
+/** Checks top candidates (m ≥ topM, codes distinct in [0, k), probabilities finite, ≥ 0, descending); returns the cells. */
+function validateTop(top: NonNullable<DecodeCellsOptions['top']>, k: number, topM: number, arg: string): number {
+  if (typeof top !== 'object' || top === null) fail('E_SHAPE', arg, 'an object { m, codes, probs, presentProbs }', top);
+  assertInt(top.m, `${arg}.m`, topM, k);
+  if (!(top.codes instanceof Int32Array)) fail('E_DTYPE', `${arg}.codes`, 'an Int32Array', top.codes);
+  const cells = top.codes.length / top.m;
+  if (!Number.isInteger(cells)) fail('E_SHAPE', `${arg}.codes.length`, `a multiple of m = ${top.m}`, top.codes.length);
+  assertFloats(top.probs, `${arg}.probs`, top.codes.length);
+  assertFloats(top.presentProbs, `${arg}.presentProbs`, cells);
+  for (let cell = 0; cell < cells; cell++) {
+    if (!(top.presentProbs[cell] >= 0 && top.presentProbs[cell] <= 1 + ROW_SUM_TOLERANCE)) fail('E_RANGE', `${arg}.presentProbs[${cell}]`, 'a probability', top.presentProbs[cell]);
+    for (let j = cell * top.m; j < (cell + 1) * top.m; j++) {
+      assertInt(top.codes[j], `${arg}.codes[${j}]`, 0, k - 1);
+      if (!(top.probs[j] >= 0 && top.probs[j] <= 1 + ROW_SUM_TOLERANCE)) fail('E_RANGE', `${arg}.probs[${j}]`, 'a probability', top.probs[j]);
+      if (j > cell * top.m && !(top.probs[j] <= top.probs[j - 1])) fail('E_RANGE', `${arg}.probs[${j}]`, `at most ${top.probs[j - 1]} (descending per cell)`, top.probs[j]);
+      for (let i = cell * top.m; i < j; i++) if (top.codes[i] === top.codes[j]) fail('E_RANGE', `${arg}.codes[${j}]`, 'a code not already among the cell\'s candidates', top.codes[j]);
+    }
+  }
+  return cells;
 }
 
 function validateProbs(probs: Float32Array, k: number, arg: string): void {
@@ -278,10 +369,55 @@ function assertFloats(a: unknown, arg: string, length: number): asserts a is Flo
   for (let i = 0; i < length; i++) if (!Number.isFinite(a[i])) fail('E_RANGE', `${arg}[${i}]`, 'a finite number', a[i]);
 }
 
-/** Argmax and top-M candidates of every cell, by a size-M min-heap (O(k log M) worst case, O(k) typical). */
-function selectCandidates(o: Pick<DecodeCellsOptions, 'probs' | 'topM'>, shape: DecodeShape): Candidates {
-  const { cells, k, present } = shape;
+/**
+ * Argmax and top-M candidates of every cell: from `top` when given (its first M codes), else from `probs` by a
+ * size-M min-heap (O(k log M) worst case, O(k) typical).
+ */
+function selectCandidates(o: Pick<DecodeCellsOptions, 'probs' | 'top' | 'topM'>, shape: DecodeShape): Candidates {
+  const { k } = shape;
   const m = o.topM ?? Math.min(DEFAULT_TOP_M, k);
+  return o.top ? candidatesFromTop(o.top, m, shape) : candidatesFromProbs(o.probs!, m, shape);
+}
+
+/** {@link selectCandidates} from top lists: S = present, then the first m codes other than present, ascending. */
+function candidatesFromTop(top: NonNullable<DecodeCellsOptions['top']>, m: number, shape: DecodeShape): Candidates {
+  const { cells, present } = shape;
+  const width = m + 1;
+  const out: Candidates = { width, count: new Int32Array(cells), codes: new Int32Array(cells * width), weights: new Float64Array(cells * width), argmax: new Int32Array(cells) };
+  const probOf = new Float64Array(width);
+  for (let cell = 0; cell < cells; cell++) {
+    const from = cell * top.m;
+    const a = present[cell];
+    out.argmax[cell] = top.codes[from];
+    const base = cell * width;
+    out.codes[base] = a;
+    let n = 1;
+    for (let j = from; j < from + m; j++) {
+      const c = top.codes[j];
+      if (c === a) continue;
+      // insertion into ascending code order (at most m codes)
+      let at = base + n;
+      while (at > base + 1 && out.codes[at - 1] > c) {
+        out.codes[at] = out.codes[at - 1];
+        probOf[at - base] = probOf[at - 1 - base];
+        at--;
+      }
+      out.codes[at] = c;
+      probOf[at - base] = top.probs[j];
+      n++;
+    }
+    probOf[0] = top.presentProbs[cell];
+    out.count[cell] = n;
+    // the same float32 values summed in the same order as from probs, so the weights agree bit for bit
+    let z = 0;
+    for (let j = 0; j < n; j++) z += Math.fround(probOf[j]);
+    for (let j = 0; j < n; j++) out.weights[base + j] = Math.fround(probOf[j]) / z;
+  }
+  return out;
+}
+
+function candidatesFromProbs(probs: Float32Array, m: number, shape: DecodeShape): Candidates {
+  const { cells, k, present } = shape;
   const width = m + 1;
   const out: Candidates = {
     width,
@@ -292,7 +428,7 @@ function selectCandidates(o: Pick<DecodeCellsOptions, 'probs' | 'topM'>, shape: 
   };
   const heap = new Int32Array(m);
   for (let cell = 0; cell < cells; cell++) {
-    const p = o.probs.subarray(cell * k, (cell + 1) * k);
+    const p = probs.subarray(cell * k, (cell + 1) * k);
     const size = fillTopM(p, heap);
     let best = heap[0];
     for (let h = 1; h < size; h++) if (p[heap[h]] > p[best] || (p[heap[h]] === p[best] && heap[h] < best)) best = heap[h];
@@ -345,24 +481,28 @@ function fillTopM(p: Float32Array, heap: Int32Array): number {
   return m;
 }
 
-function decodeCandidates(shape: DecodeShape, cand: Candidates, decoder: DecoderName, alpha: number, changeRatio: number, targets = decoder === 'centroid' ? null : standInTargets(shape, cand)): Float32Array {
+function decodeCandidates(shape: DecodeShape, cand: Candidates, decoder: DecoderName, alpha: number, changeRatio: number, targets = decoder === 'centroid' ? null : standInTargets(shape, cand, decoder === 'skip')): Float32Array {
   const { cells, dim, present, reference, centroids } = shape;
   const out = new Float32Array(cells * dim);
   const mean = new Float64Array(dim);
-  const z = new Float64Array(dim);
+  // every candidate's stand-in of the cell, [width, dim]: computed once, read by the mean and by each risk
+  const zs = new Float64Array(cand.width * dim);
   // z_c = (1 − alpha)·P + alpha·T_c, T_c the centroid (or its motion patch): exactly T_c at alpha = 1 and
   // exactly P at alpha = 0. `slot` is the code's candidate slot (targets are stored per slot).
-  const standIn = (cell: number, code: number, slot: number, into: Float64Array): Float64Array => {
+  const standIn = (cell: number, slot: number): void => {
     const p = cell * dim;
-    if (code === present[cell]) for (let j = 0; j < dim; j++) into[j] = reference[p + j];
-    else if (targets) {
-      const c = (cell * cand.width + slot) * dim;
-      for (let j = 0; j < dim; j++) into[j] = (1 - alpha) * reference[p + j] + alpha * targets[c + j];
-    } else {
-      const c = code * dim;
-      for (let j = 0; j < dim; j++) into[j] = (1 - alpha) * reference[p + j] + alpha * centroids[c + j];
+    const z = slot * dim;
+    const code = cand.codes[cell * cand.width + slot];
+    if (code === present[cell]) {
+      for (let j = 0; j < dim; j++) zs[z + j] = reference[p + j];
+      return;
     }
-    return into;
+    const source = targets ?? centroids;
+    const c = targets ? (cell * cand.width + slot) * dim : code * dim;
+    for (let j = 0; j < dim; j++) zs[z + j] = (1 - alpha) * reference[p + j] + alpha * source[c + j];
+  };
+  const write = (slot: number, at: number): void => {
+    for (let j = 0; j < dim; j++) out[at + j] = zs[slot * dim + j];
   };
   for (let cell = 0; cell < cells; cell++) {
     const at = cell * dim;
@@ -376,7 +516,8 @@ function decodeCandidates(shape: DecodeShape, cand: Candidates, decoder: Decoder
     if (decoder === 'skip') {
       let slot = 0;
       while (cand.codes[base + slot] !== best) slot++; // the argmax is always a candidate
-      out.set(standIn(cell, best, slot, z), at);
+      standIn(cell, slot);
+      write(slot, at);
       continue;
     }
     mean.fill(0);
@@ -384,10 +525,10 @@ function decodeCandidates(shape: DecodeShape, cand: Candidates, decoder: Decoder
     let spread = 0;
     for (let s = 0; s < n; s++) {
       const w = cand.weights[base + s];
-      standIn(cell, cand.codes[base + s], s, z);
-      for (let j = 0; j < dim; j++) {
-        mean[j] += w * z[j];
-        spread += w * z[j] * z[j];
+      standIn(cell, s);
+      for (let j = s * dim, d = 0; d < dim; j++, d++) {
+        mean[d] += w * zs[j];
+        spread += w * zs[j] * zs[j];
       }
     }
     if (decoder === 'mean') {
@@ -399,9 +540,8 @@ function decodeCandidates(shape: DecodeShape, cand: Candidates, decoder: Decoder
     let bestRisk = Infinity;
     let keepRisk = Infinity;
     for (let s = 0; s < n; s++) {
-      standIn(cell, cand.codes[base + s], s, z);
       let risk = 0;
-      for (let j = 0; j < dim; j++) risk += z[j] * (z[j] - 2 * mean[j]);
+      for (let j = s * dim, d = 0; d < dim; j++, d++) risk += zs[j] * (zs[j] - 2 * mean[d]);
       if (s === 0) keepRisk = risk;
       if (risk < bestRisk) {
         bestRisk = risk;
@@ -410,7 +550,7 @@ function decodeCandidates(shape: DecodeShape, cand: Candidates, decoder: Decoder
     }
     // slot 0 is P: a change must beat changeRatio × R(P), whole risks (the constant added back)
     if (changeRatio < 1 && pick !== 0 && !(bestRisk + spread < changeRatio * (keepRisk + spread))) pick = 0;
-    out.set(standIn(cell, cand.codes[base + pick], pick, z), at);
+    write(pick, at);
   }
   return out;
 }

@@ -15,6 +15,10 @@ import {
   randomVariable,
   zeroVariable,
 } from './layer';
+import { emptyLogCandidates, type ExtraCodes, type LogCandidates, offerTop, type TopSource } from './top';
+
+/** Classes a cell visits in the first round of {@link FactoredSoftmax.logCandidates} (doubling each round after). */
+const FIRST_CLASSES = 4;
 
 /** Rows of a batch grouped by the class of their target (a stable counting sort done in JS). */
 interface Grouping {
@@ -36,7 +40,7 @@ interface Grouping {
  * the class logits and Dx [K, K] (columns permuted like Wx) on the member logits, zero at the start; a
  * training step reads only the Dx entries of each row's target class.
  */
-export class FactoredSoftmax implements OutputLayer {
+export class FactoredSoftmax implements OutputLayer, TopSource {
   readonly kind = 'factored' as const;
   readonly variables: tf.Variable[];
   /** Class weights [hidden, C] and biases [C]. */
@@ -55,6 +59,8 @@ export class FactoredSoftmax implements OutputLayer {
   /** Direct tables (present code → class logits, → member logits), when direct. */
   private readonly dc: tf.Variable | null;
   private readonly dx: tf.Variable | null;
+  /** Wx and bx split by class for {@link FactoredSoftmax.logCandidates}, with the dataIds they were split from. */
+  private partsCache: { w: object; b: object; wParts: tf.Tensor2D[]; bParts: tf.Tensor1D[] } | null = null;
 
   constructor(
     readonly k: number,
@@ -140,6 +146,164 @@ export class FactoredSoftmax implements OutputLayer {
   }
 
   /**
+   * Each cell's m codes of highest ln q without scoring all K: classes are visited in decreasing p(class), a
+   * few per round (and the classes of the extra codes in the first), and within a visited class every member is
+   * scored exactly (its own ln Σ exp). Since q(x) ≤ p(class of x), a cell is done once its m-th best ln q is at least
+   * ln p of every class it has not visited: the list is then exact. `classBeam` (opt-in approximation) stops a
+   * cell after that many classes; its list is then the best of the visited classes, marked not exact. Null
+   * with direct connections (their member tables would need a gather per visited class; use logProbsAll).
+   */
+  logCandidates(h: tf.Tensor2D, present: tf.Tensor1D | undefined, m: number, extras: ExtraCodes, classBeam = Infinity): LogCandidates | null {
+    const n = checkHidden(h, this.hidden);
+    checkPresent(present, this.direct, n, this.k);
+    if (this.direct) return null;
+    const nc = this.sizes.length;
+    const lcT = tf.tidy(() => tf.logSoftmax(logits(h, this.wc as tf.Tensor2D, this.bc as tf.Tensor1D)));
+    const lc = lcT.dataSync() as Float32Array;
+    lcT.dispose();
+    const out = emptyLogCandidates(n, m, extras.codes.length);
+    const visited = new Uint8Array(n * nc);
+    const visits = new Int32Array(n);
+    const { classOf, members } = this.classes;
+    // best ln p(class) among the classes a cell has not visited (−∞ when none is left)
+    const bestUnvisited = (i: number): number => {
+      let best = -Infinity;
+      for (let c = 0; c < nc; c++) if (!visited[i * nc + c] && lc[i * nc + c] > best) best = lc[i * nc + c];
+      return best;
+    };
+    const [wParts, bParts] = this.memberParts();
+    // the rows of h are gathered in JS (a copy per pair): wasm's GatherV2 costs ~40 ns per value
+    const hData = h.dataSync() as Float32Array;
+    let pending = Int32Array.from({ length: n }, (_, i) => i);
+    for (let round = 0, width = FIRST_CLASSES; pending.length > 0; round++, width *= 2) {
+      // (cell, class) pairs of this round
+      const pairCell: number[] = [];
+      const pairClass: number[] = [];
+      const visit = (i: number, c: number): void => {
+        if (visited[i * nc + c]) return;
+        visited[i * nc + c] = 1;
+        visits[i]++;
+        pairCell.push(i);
+        pairClass.push(c);
+      };
+      for (const i of pending) {
+        const budget = Math.max(1, Math.min(width, classBeam - visits[i]));
+        for (let b = 0; b < budget && visits[i] < nc; b++) {
+          let best = -1;
+          for (let c = 0; c < nc; c++) if (!visited[i * nc + c] && (best < 0 || lc[i * nc + c] > lc[i * nc + best])) best = c;
+          visit(i, best);
+        }
+        // the extra codes' classes after the best ones (beyond the beam: their codes' ln q is needed)
+        if (round === 0) for (let e = extras.start[i]; e < extras.start[i + 1]; e++) visit(i, classOf[extras.codes[e]]);
+      }
+      this.scorePairs(hData, pairCell, pairClass, wParts, bParts, (i, c, z, at) => {
+        const size = this.sizes[c];
+        const last = i * m + m - 1;
+        // q(x) ≤ p(class): a class below a full list's m-th adds nothing, unless it holds an extra code
+        if (lc[i * nc + c] < out.logq[last]) {
+          let holds = false;
+          for (let e = extras.start[i]; e < extras.start[i + 1] && !holds; e++) holds = classOf[extras.codes[e]] === c;
+          if (!holds) return;
+        }
+        // ln Σ exp in JS: wasm's Exp is slower than Math.exp here
+        let max = -Infinity;
+        for (let j = 0; j < size; j++) if (z[at + j] > max) max = z[at + j];
+        let sum = 0;
+        for (let j = 0; j < size; j++) sum += Math.exp(z[at + j] - max);
+        const shift = lc[i * nc + c] - (max + Math.log(sum));
+        const list = members[c];
+        // most members do not make the list: one compare with the list's m-th before the call
+        let worst = out.logq[last];
+        for (let j = 0; j < size; j++) {
+          const v = z[at + j] + shift;
+          if (v >= worst) {
+            offerTop(out.codes, out.logq, i * m, m, list[j], v);
+            worst = out.logq[last];
+          }
+        }
+        for (let e = extras.start[i]; e < extras.start[i + 1]; e++) {
+          const x = extras.codes[e];
+          if (classOf[x] === c) out.extraLogq[e] = z[at + this.column[x] - this.starts[c]] + shift;
+        }
+      });
+      const next: number[] = [];
+      for (const i of pending) {
+        const unvisited = bestUnvisited(i);
+        const mth = out.logq[i * m + m - 1];
+        out.bound[i] = Math.max(mth, unvisited);
+        // q(x) ≤ p(class of x): no code of an unvisited class can enter the list
+        if (visits[i] === nc || mth >= unvisited) continue;
+        // the beam stops a cell only once its list is full
+        if (visits[i] >= classBeam && mth > -Infinity) {
+          out.exact[i] = 0;
+          continue;
+        }
+        next.push(i);
+      }
+      pending = Int32Array.from(next);
+    }
+    return out;
+  }
+
+  /** Wx and bx split by class, kept until the weights change (an assign gives a variable a new dataId). */
+  private memberParts(): [tf.Tensor2D[], tf.Tensor1D[]] {
+    const c = this.partsCache;
+    if (c && c.w === this.wx.dataId && c.b === this.bx.dataId) return [c.wParts, c.bParts];
+    if (c) tf.dispose([...c.wParts, ...c.bParts]);
+    const [wParts, bParts] = tf.tidy(() => [tf.split(this.wx, this.sizes, 1) as tf.Tensor2D[], tf.split(this.bx, this.sizes) as tf.Tensor1D[]]);
+    this.partsCache = { w: this.wx.dataId, b: this.bx.dataId, wParts, bParts };
+    return [wParts, bParts];
+  }
+
+  /**
+   * Member logits of each (cell, class) pair: the pairs' rows of h (`hData`, [n, hidden]) are grouped by class
+   * in JS and uploaded per class, then one matMul per class that occurs, all read back at once;
+   * `each(cell, class, z, at)` sees the class's logits at z[at .. at + size), pairs in the order given (each
+   * cell's most probable classes first, so its list fills early and later classes can be skipped).
+   */
+  private scorePairs(
+    hData: Float32Array,
+    pairCell: number[],
+    pairClass: number[],
+    wParts: tf.Tensor2D[],
+    bParts: tf.Tensor1D[],
+    each: (i: number, c: number, z: Float32Array, at: number) => void,
+  ): void {
+    if (pairCell.length === 0) return;
+    const nc = this.sizes.length;
+    const hidden = this.hidden;
+    const byClass: number[][] = Array.from({ length: nc }, () => []);
+    pairClass.forEach((c, p) => byClass[c].push(p));
+    const active = byClass.map((ps, c) => (ps.length > 0 ? c : -1)).filter((c) => c >= 0);
+    const rows = new Float32Array(pairCell.length * hidden);
+    let row = 0;
+    for (const c of active) {
+      for (const p of byClass[c]) rows.set(hData.subarray(pairCell[p] * hidden, (pairCell[p] + 1) * hidden), hidden * row++);
+    }
+    const zt = tf.tidy(() => {
+      let from = 0;
+      const flat = active.map((c) => {
+        const count = byClass[c].length;
+        const hs = tf.tensor2d(rows.subarray(from * hidden, (from + count) * hidden), [count, hidden]);
+        from += count;
+        return tf.reshape(logits(hs, wParts[c], bParts[c]), [-1]);
+      });
+      return active.length > 1 ? tf.concat(flat) : flat[0];
+    });
+    const z = zt.dataSync() as Float32Array;
+    zt.dispose();
+    const atOf = new Int32Array(pairCell.length);
+    let at = 0;
+    for (const c of active) {
+      for (const p of byClass[c]) {
+        atOf[p] = at;
+        at += this.sizes[c];
+      }
+    }
+    for (let p = 0; p < pairCell.length; p++) each(pairCell[p], pairClass[p], z, atOf[p]);
+  }
+
+  /**
    * Dx entries for the member logits of each active class: part i is [count_i, size of class active[i]],
    * rows in grouped order; one gather of n·(class size) entries, not of n·K.
    */
@@ -198,6 +362,8 @@ export class FactoredSoftmax implements OutputLayer {
 
   dispose(): void {
     for (const v of this.variables) v.dispose();
+    if (this.partsCache) tf.dispose([...this.partsCache.wParts, ...this.partsCache.bParts]);
+    this.partsCache = null;
   }
 
   private weights(): [tf.Tensor2D, tf.Tensor1D, tf.Tensor2D, tf.Tensor1D] {

@@ -14,12 +14,13 @@ import {
   randomVariable,
   zeroVariable,
 } from './layer';
+import { emptyLogCandidates, type ExtraCodes, type LogCandidates, offerTop, type TopSource } from './top';
 
 /**
  * One softmax over all K codes: p(x | h) = softmax(h·W + b)[x]; O(n·K·hidden) per call. With direct
  * connections the logits get D[present, x] added, D a learned [K, K] table (zero at the start).
  */
-export class FullSoftmax implements OutputLayer {
+export class FullSoftmax implements OutputLayer, TopSource {
   readonly kind = 'full' as const;
   readonly variables: tf.Variable[];
   private readonly w: tf.Variable;
@@ -63,6 +64,44 @@ export class FullSoftmax implements OutputLayer {
       const z = logits(h, this.w as tf.Tensor2D, this.b as tf.Tensor1D);
       return tf.logSoftmax(p ? (tf.add(z, tf.gather(this.d!, present!)) as tf.Tensor2D) : z);
     });
+  }
+
+  /**
+   * Each cell's m codes of highest ln q, exactly: the K logits (one matMul) and their ln Σ exp per row are computed
+   * by the backend and read once; the top lists are taken in JS, without a [n, K] softmax and probability array.
+   */
+  logCandidates(h: tf.Tensor2D, present: tf.Tensor1D | undefined, m: number, extras: ExtraCodes): LogCandidates {
+    const n = checkHidden(h, this.hidden);
+    const p = checkPresent(present, this.direct, n, this.k);
+    const [zt, lset] = tf.tidy(() => {
+      let z = logits(h, this.w as tf.Tensor2D, this.b as tf.Tensor1D);
+      if (p) z = tf.add(z, tf.gather(this.d!, present!));
+      return [z, tf.logSumExp(z, 1)];
+    });
+    const z = zt.dataSync() as Float32Array;
+    const lse = lset.dataSync() as Float32Array;
+    tf.dispose([zt, lset]);
+    const k = this.k;
+    const out = emptyLogCandidates(n, m, extras.codes.length);
+    const { codes, logq } = out;
+    for (let i = 0; i < n; i++) {
+      const row = i * k;
+      const base = i * m;
+      const last = base + m - 1;
+      // most codes do not make the list: one compare with the list's m-th before the call
+      let worst = -Infinity;
+      for (let c = 0; c < k; c++) {
+        const v = z[row + c];
+        if (v >= worst) {
+          offerTop(codes, logq, base, m, c, v);
+          worst = logq[last];
+        }
+      }
+      for (let j = base; j < base + m; j++) out.logq[j] -= lse[i];
+      for (let e = extras.start[i]; e < extras.start[i + 1]; e++) out.extraLogq[e] = z[row + extras.codes[e]] - lse[i];
+      out.bound[i] = m < k ? out.logq[last] : -Infinity;
+    }
+    return out;
   }
 
   initDirect(table: Float32Array): void {

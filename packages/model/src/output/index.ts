@@ -9,6 +9,8 @@ import { FactoredSoftmax } from './factored';
 import { FullSoftmax } from './full';
 import { MAX_DIRECT_K, type OutputLayer } from './layer';
 import { MixtureOutput } from './mixture';
+import { checkTopOptions, plainTopCandidates, type TopCandidates, isTopSource } from './top';
+import type * as tf from '@tensorflow/tfjs-core';
 
 export type { OutputLayer } from './layer';
 export type { ClassAssignment } from './classes';
@@ -16,6 +18,25 @@ export { assignClasses } from './classes';
 export { MixtureOutput, emGateWeights } from './mixture';
 export type { MixtureComponent } from './mixture';
 export { SparseBigram } from './prior';
+export type { TopCandidates } from './top';
+
+/**
+ * Each cell's `m` most probable codes of `layer`'s whole distribution (copy-aware mixtures included) with their
+ * probabilities and the present code's, found without materialising all K probabilities; exact (`exact[i]` 1)
+ * unless `classBeam` (factored softmax only, an opt-in approximation) cut a cell's class search short or a
+ * mixture's bound could not prove its list. Null when the layer cannot (direct factored layers).
+ * @param present [n] each cell's present code; `presentTensor` the same as an int32 tensor (direct layers).
+ * @example
+ * ```ts
+ * const top = topCandidates(out, h, present, tf.tensor1d(present, 'int32'), 16);
+ * const best = top!.codes[0]; // cell 0's most probable code
+ * ```
+ */
+export function topCandidates(layer: OutputLayer, h: tf.Tensor2D, present: Int32Array, presentTensor: tf.Tensor1D | undefined, m: number, classBeam = Infinity): TopCandidates | null {
+  checkTopOptions(m, layer.k, classBeam);
+  if (layer instanceof MixtureOutput) return layer.topCandidates(h, present, presentTensor, m, classBeam);
+  return isTopSource(layer) ? plainTopCandidates(layer, h, present, layer.direct ? presentTensor : undefined, m, classBeam) : null;
+}
 
 /** Options of {@link createOutputLayer}. */
 export interface OutputLayerOptions {

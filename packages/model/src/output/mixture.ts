@@ -2,6 +2,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { fail } from '@vqvid/core';
 import { type OutputLayer, allZero, checkHidden, checkTargets, logNormaliser, zeroVariable } from './layer';
 import type { SparseBigram } from './prior';
+import { checkTopOptions, type ExtraCodes, isTopSource, offerTopOnce, type TopCandidates, type TopSource } from './top';
 
 /** A component of a {@link MixtureOutput}: the network's softmax, "same code as now", or the counted bigram. */
 export type MixtureComponent = 'net' | 'copy' | 'prior';
@@ -136,6 +137,86 @@ export class MixtureOutput implements OutputLayer {
       });
       return out as tf.Tensor2D;
     });
+  }
+
+  /**
+   * Each cell's m most probable codes of the mixture without all K probabilities. Of the inner layer's top d codes
+   * by q (d = m first), the present code and the prior's d best codes, each is scored exactly; no other code can
+   * beat π_net·q̄ + π_prior·b̄ (q̄ and b̄ the d-th values of the two lists), so a cell whose m-th probability
+   * reaches that is exact. The other cells are searched again with 4d (up to K, where every code is scored).
+   * Null when the inner layer cannot find its top codes.
+   */
+  topCandidates(h: tf.Tensor2D, present: Int32Array, presentTensor: tf.Tensor1D | undefined, m: number, classBeam = Infinity): TopCandidates | null {
+    const n = checkHidden(h, this.hidden);
+    checkTopOptions(m, this.k, classBeam);
+    if (!isTopSource(this.inner)) return null;
+    const gt = tf.tidy(() => tf.exp(this.logGates(h)));
+    const gates = gt.dataSync() as Float32Array;
+    gt.dispose();
+    const out: TopCandidates = { m, codes: new Int32Array(n * m).fill(-1), probs: new Float32Array(n * m), presentProbs: new Float32Array(n), exact: new Uint8Array(n) };
+    let cells: Int32Array = Int32Array.from({ length: n }, (_, i) => i);
+    for (let depth = m; cells.length > 0; depth = Math.min(this.k, 4 * depth)) {
+      const sub = cells.length === n ? null : tf.tensor1d(cells, 'int32');
+      const hs = sub ? (tf.gather(h, sub) as tf.Tensor2D) : h;
+      const ps = this.direct && presentTensor ? (sub ? (tf.gather(presentTensor, sub) as tf.Tensor1D) : presentTensor) : undefined;
+      try {
+        const rest = this.scoreCells(hs, ps, cells, present, gates, depth, classBeam, out);
+        if (rest === null) return null;
+        cells = rest;
+      } finally {
+        if (sub) tf.dispose([sub, hs, ...(ps ? [ps] : [])]);
+      }
+    }
+    return out;
+  }
+
+  /**
+   * One pass of {@link MixtureOutput.topCandidates} over `cells` (hs: their hidden rows) at depth d: writes their
+   * lists into `out`; returns the cells whose lists are not proven yet (null when the inner layer cannot).
+   */
+  private scoreCells(hs: tf.Tensor2D, ps: tf.Tensor1D | undefined, cells: Int32Array, present: Int32Array, gates: Float32Array, depth: number, classBeam: number, out: TopCandidates): Int32Array | null {
+    const { m } = out;
+    const table = this.priorTable;
+    const hasPrior = this.components.includes('prior');
+    // extras per cell: the present code, then the prior's best codes
+    const rowsOfPrior = hasPrior && table ? Array.from(cells, (i) => table.topRow(present[i], depth)) : null;
+    const start = new Int32Array(cells.length + 1);
+    for (let r = 0; r < cells.length; r++) start[r + 1] = start[r] + 1 + (rowsOfPrior ? depth : 0);
+    const extraCodes = new Int32Array(start[cells.length]);
+    cells.forEach((i, r) => {
+      extraCodes[start[r]] = present[i];
+      if (rowsOfPrior) extraCodes.set(rowsOfPrior[r].codes, start[r] + 1);
+    });
+    const extras: ExtraCodes = { start, codes: extraCodes };
+    const found = (this.inner as unknown as TopSource).logCandidates(hs, ps, depth, extras, classBeam);
+    if (!found) return null;
+    const nm = this.components.length;
+    const copyAt = this.components.indexOf('copy');
+    const priorAt = this.components.indexOf('prior');
+    const vals = new Float64Array(m);
+    const codes = new Int32Array(m);
+    const again: number[] = [];
+    cells.forEach((i, r) => {
+      const x = present[i];
+      const net = gates[i * nm];
+      const copy = copyAt > 0 ? gates[i * nm + copyAt] : 0;
+      const prior = priorAt > 0 ? gates[i * nm + priorAt] : 0;
+      const p = (c: number, logq: number): number => net * Math.exp(logq) + (c === x ? copy : 0) + (hasPrior ? prior * (table ? table.prob(x, c) : 1 / this.k) : 0);
+      vals.fill(-Infinity);
+      codes.fill(-1);
+      for (let j = r * depth; j < (r + 1) * depth; j++) if (found.codes[j] >= 0) offerTopOnce(codes, vals, 0, m, found.codes[j], p(found.codes[j], found.logq[j]));
+      for (let e = start[r]; e < start[r + 1]; e++) offerTopOnce(codes, vals, 0, m, extraCodes[e], p(extraCodes[e], found.extraLogq[e]));
+      out.codes.set(codes, i * m);
+      for (let j = 0; j < m; j++) out.probs[i * m + j] = vals[j];
+      out.presentProbs[i] = p(x, found.extraLogq[start[r]]);
+      // no code outside the lists can beat π_net·q̄ + π_prior·b̄; at depth K every code was scored
+      const priorBound = !hasPrior ? 0 : rowsOfPrior ? rowsOfPrior[r].values[depth - 1] : 1 / this.k;
+      const proven = depth >= this.k || vals[m - 1] >= net * Math.exp(found.bound[r]) + prior * priorBound;
+      out.exact[i] = proven && found.exact[r] === 1 ? 1 : 0;
+      // a list a class beam cut short stays as it is (the approximation asked for)
+      if (!proven && found.exact[r] === 1) again.push(i);
+    });
+    return Int32Array.from(again);
   }
 
   initDirect(table: Float32Array): void {

@@ -1,5 +1,6 @@
 import { VqvidError } from '@vqvid/core';
 import type { CodeVolume, StoredArray } from '@vqvid/core';
+import { offerTop, offerTopOnce } from './top';
 
 /**
  * The counted same-cell bigram p(b | a) of training codes, stored sparsely (only the pairs seen), so it costs
@@ -114,6 +115,29 @@ export class SparseBigram {
     const scale = types / (total + types);
     for (let b = 0; b < this.k; b++) out[offset + b] = scale * this.unigram[b];
     for (let j = s; j < e; j++) out[offset + this.next[j]] += this.count[j] / (total + types);
+  }
+
+  /**
+   * The m largest p(· | a) as [codes, values], by value descending (ties: lower code first): a code never seen
+   * after a has p = scale·u, so the best of them are among the m best of u.
+   */
+  topRow(a: number, m: number): { codes: Int32Array; values: Float64Array } {
+    const codes = new Int32Array(m).fill(-1);
+    const values = new Float64Array(m).fill(-Infinity);
+    const order = this.unigramOrder();
+    const s = this.rowStart[a];
+    const e = this.rowStart[a + 1];
+    for (let j = s; j < e; j++) offerTop(codes, values, 0, m, this.next[j], this.prob(a, this.next[j]));
+    for (let j = 0; j < Math.min(m, this.k); j++) offerTopOnce(codes, values, 0, m, order[j], this.prob(a, order[j]));
+    return { codes, values };
+  }
+
+  private order: Int32Array | null = null;
+
+  /** Codes by unigram probability descending (ties: lower code first), computed once. */
+  private unigramOrder(): Int32Array {
+    this.order ??= Int32Array.from({ length: this.k }, (_, i) => i).sort((x, y) => this.unigram[y] - this.unigram[x] || x - y);
+    return this.order;
   }
 
   /** Number of distinct pairs stored. */

@@ -1,0 +1,256 @@
+// Next-frame prediction speed at 320x240 (30x40 cells of 8x8): frames/s from the model's state to rendered pixels
+// (one recurrent step, the output distribution, top-M candidates, the decoder and the overlap-average to pixels),
+// the path RCNN.predictFrames takes, for every decoder, with and without the motion search, at K = 1024 (full
+// softmax) and K = 10,000 (factored), on the wasm backend. Model of the main bench's size (bench/common.mjs
+// benchConfig(...).model, copy-aware output) with random weights; a codebook of K random patches. Per
+// configuration: the median wall and CPU seconds of `--frames` frames after a warm-up frame, and a per-stage
+// breakdown (the recurrent step; the output layer with the top-M search; decoding and rendering). `--dense` also
+// times the dense path (all K probabilities materialised, then decodeDistribution) in the same run and reports
+// the ratio and the largest pixel difference of the two frames.
+// `--workers N` instead runs the plans in 1 worker thread and then in N at once (each its own tfjs engine and
+// model; independent next-frame predictions, a barrier before each plan) and reports their frames/s and the ratio.
+// Usage: node bench/predict.mjs [--quick] [--frames N] [--dense] [--workers N] [--out FILE]   (needs `npm run build` first)
+import { writeFileSync } from 'node:fs';
+import { loadavg } from 'node:os';
+import { Worker, isMainThread, parentPort, workerData } from 'node:worker_threads';
+import * as tf from '@tensorflow/tfjs-core';
+import { RCNN, initBackend } from '../dist/index.mjs';
+import { partsOf } from '../dist/internals.mjs';
+import { PatchCodec, Quantizer } from '@vqvid/quantize';
+import { benchConfig } from '../../../bench/common.mjs';
+
+const args = process.argv.slice(2);
+const quick = args.includes('--quick');
+const withOld = args.includes('--dense');
+const arg = (name, fallback) => (args.includes(name) ? args[args.indexOf(name) + 1] : fallback);
+const framesTimed = Number(arg('--frames', quick ? 2 : 7));
+const outFile = arg('--out', null);
+const workers = Number(arg('--workers', 1));
+const W = 320;
+const H = 240;
+const PATCH = 8;
+const rows = H / PATCH;
+const cols = W / PATCH;
+const cells = rows * cols;
+const model = benchConfig({ quick: false, seed: 1, W, H }).model;
+const topM = benchConfig({ quick: false, seed: 1, W, H }).decoderTopM;
+const ks = quick ? [[1024, 'full']] : [[1024, 'full'], [10000, 'factored']];
+const plans = [
+  ...['centroid', 'skip', 'mbr', 'mean'].map((decoder) => ({ decoder, search: 0 })),
+  ...(quick ? ['mbr'] : ['skip', 'mbr', 'mean']).map((decoder) => ({ decoder, search: 2 })),
+];
+
+/** Seeded xorshift32 in [0, 1). */
+function rng(seed) {
+  let s = seed >>> 0 || 1;
+  return () => {
+    s ^= s << 13; s ^= s >>> 17; s ^= s << 5;
+    return (s >>> 0) / 2 ** 32;
+  };
+}
+
+/** A codec whose K centroids are random 8x8 patches (speed does not depend on how they were fitted). */
+function randomCodec(k, std) {
+  const r = rng(k);
+  const dim = PATCH * PATCH;
+  const centroids = Array.from({ length: k * dim }, () => (r() * 255) / std);
+  const q = Quantizer.fromJSON({
+    format: 'vqvid-quantizer', version: 1,
+    options: { k, seed: 1, init: 'random', maxIter: 1, tol: 0 },
+    codebook: { k, dim, centroids, meta: { patch: { size: PATCH, stride: PATCH }, normalization: 'per-video-std', std } },
+    stats: { inertia: 0, iterations: 0, inertiaHistory: [], clusterSizes: Array(k).fill(1) },
+  });
+  return PatchCodec.fromQuantizer(q, { patch: { size: PATCH, stride: PATCH }, normalization: 'per-video-std', std });
+}
+
+/** A smooth random frame (0..255) and the codes of its cells (random: the model's weights are random too). */
+function inputs(k, seed) {
+  const r = rng(seed);
+  const frame = { width: W, height: H, frames: 1, data: Float32Array.from({ length: W * H }, (_, i) => 128 + 60 * Math.sin((i % W) / 9) * Math.cos(Math.floor(i / W) / 7) + 20 * r()) };
+  const codes = Int32Array.from({ length: cells }, () => Math.floor(r() * k));
+  return { frame, codes };
+}
+
+const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+
+/**
+ * A renderer that forwards to `codec` and adds the time of each decode call to `spent.decode` (ms), so one
+ * predictFrames call yields its decoding time too.
+ */
+function timedRenderer(codec, spent) {
+  const timed = (fn) => (dist, o) => {
+    const t0 = performance.now();
+    const frame = fn(dist, o);
+    spent.decode += performance.now() - t0;
+    return frame;
+  };
+  return { decodeDistribution: timed((d, o) => codec.decodeDistribution(d, o)), decodeCandidates: timed((d, o) => codec.decodeCandidates(d, o)) };
+}
+
+/**
+ * One frame from a one-frame context by RCNN.predictFrames (one recurrent step, the output, the decoder), the
+ * median of `framesTimed` after a warm-up; stages: the recurrent step timed alone (ModelParts.step), decoding
+ * and rendering (the renderer's calls) and the output layer (the rest: the distribution or the top-M search).
+ */
+function timeConfig(m, codec, k, plan, std, extra) {
+  const parts = partsOf(m);
+  const geometry = { patch: PATCH, stride: PATCH, width: W, height: H, std, codebook: codec.checksum };
+  const { frame, codes } = inputs(k, 7);
+  const context = { rows, cols, frames: 1, k, codes, geometry };
+  const spent = { decode: 0 };
+  const render = { codec: timedRenderer(codec, spent), reference: frame, decoder: plan.decoder, topM, search: plan.search, ...extra };
+  const rowsOf = { total: [], cpu: [], step: [], output: [], decode: [] };
+  let out = null;
+  for (let f = 0; f <= framesTimed; f++) {
+    spent.decode = 0;
+    const cpu0 = process.cpuUsage();
+    let t0 = performance.now();
+    out = m.predictFrames(context, 1, render);
+    const total = performance.now() - t0;
+    const cpu = process.cpuUsage(cpu0);
+    const decode = spent.decode;
+    t0 = performance.now();
+    parts.step(null, codes, rows, cols, true).dispose();
+    const step = performance.now() - t0;
+    if (f === 0) continue; // warm-up
+    rowsOf.total.push(total);
+    rowsOf.cpu.push((cpu.user + cpu.system) / 1000);
+    rowsOf.step.push(step);
+    rowsOf.decode.push(decode);
+    rowsOf.output.push(Math.max(0, total - step - decode));
+  }
+  const sec = median(rowsOf.total) / 1000;
+  const cpuSec = median(rowsOf.cpu) / 1000;
+  return {
+    result: {
+      framesPerSecond: +(1 / sec).toFixed(2),
+      msPerFrame: +(sec * 1000).toFixed(1),
+      // this process's CPU time per frame (one thread: tfjs-wasm has none in Node): what a quiet core would take
+      framesPerCpuSecond: +(1 / cpuSec).toFixed(2),
+      cpuMsPerFrame: +(cpuSec * 1000).toFixed(1),
+      stagesMs: { step: +median(rowsOf.step).toFixed(1), output: +median(rowsOf.output).toFixed(1), decode: +median(rowsOf.decode).toFixed(1) },
+    },
+    frame: out,
+  };
+}
+
+/** Largest |a − b| over two frames' pixels. */
+function maxAbsDiff(a, b) {
+  let d = 0;
+  for (let i = 0; i < a.data.length; i++) d = Math.max(d, Math.abs(a.data[i] - b.data[i]));
+  return d;
+}
+
+/** The model and codec every run at K builds alike (same seeds), in the main thread or a worker. */
+function setup(k, softmax) {
+  const m = new RCNN({ k, softmax, seed: 1, ...model });
+  partsOf(m).buildOutput(); // the factored layer is otherwise built by fit (equal-size classes here)
+  return { m, codec: randomCodec(k, STD) };
+}
+const STD = 50;
+
+/** Every plan at K, with the factored softmax's opt-in approximation (each cell's top M in its 4 best classes). */
+const plansOf = (softmax) => [...plans, ...(softmax === 'factored' ? [{ decoder: 'mbr', search: 0, classBeam: 4 }] : [])];
+
+/**
+ * In a worker: after one warm-up frame per plan, waits for every worker (a barrier on shared memory), then
+ * predicts `framesTimed` frames; posts each plan's start and end (ms since the epoch) and CPU ms per frame.
+ */
+async function workerMain({ k, softmax, barrier, count }) {
+  await initBackend(['wasm']);
+  const { m, codec } = setup(k, softmax);
+  const gate = new Int32Array(barrier);
+  const geometry = { patch: PATCH, stride: PATCH, width: W, height: H, std: STD, codebook: codec.checksum };
+  const { frame, codes } = inputs(k, 7);
+  const context = { rows, cols, frames: 1, k, codes, geometry };
+  const out = [];
+  for (const [i, plan] of plansOf(softmax).entries()) {
+    const render = { codec, reference: frame, decoder: plan.decoder, topM, search: plan.search, ...(plan.classBeam ? { classBeam: plan.classBeam } : {}) };
+    m.predictFrames(context, 1, render); // warm-up
+    Atomics.add(gate, 0, 1);
+    Atomics.notify(gate, 0);
+    for (let v; (v = Atomics.load(gate, 0)) < count * (i + 1); ) Atomics.wait(gate, 0, v, 100);
+    const start = performance.timeOrigin + performance.now();
+    const cpu0 = process.cpuUsage();
+    for (let f = 0; f < framesTimed; f++) m.predictFrames(context, 1, render);
+    const cpu = process.cpuUsage(cpu0);
+    out.push({ start, end: performance.timeOrigin + performance.now(), cpuMsPerFrame: (cpu.user + cpu.system) / 1000 / framesTimed });
+  }
+  m.dispose();
+  codec.dispose();
+  parentPort.postMessage(out);
+}
+
+/** `count` workers predicting at once: per plan, frames/s of all of them together (frames ÷ the span from first start to last end). */
+async function parallel(k, softmax, count) {
+  const barrier = new SharedArrayBuffer(4);
+  const runs = await Promise.all(
+    Array.from({ length: count }, () => new Promise((done, failed) => {
+      const w = new Worker(new URL(import.meta.url), { workerData: { k, softmax, barrier, count }, argv: process.argv.slice(2) });
+      w.once('message', done);
+      w.once('error', failed);
+    })),
+  );
+  return plansOf(softmax).map((_, i) => {
+    const start = Math.min(...runs.map((r) => r[i].start));
+    const end = Math.max(...runs.map((r) => r[i].end));
+    return { framesPerSecond: +((count * framesTimed) / ((end - start) / 1000)).toFixed(2), cpuMsPerFramePerWorker: runs.map((r) => +r[i].cpuMsPerFrame.toFixed(1)) };
+  });
+}
+
+/** The whole run in the main thread: every K and plan, in this thread (and dense) or in workers. */
+async function main() {
+  const load0 = loadavg();
+  const backend = (await initBackend(['wasm'])).backend;
+  const results = [];
+  for (const [k, softmax] of ks) {
+    if (workers > 1) {
+      // the same plans in 1 worker, then in `workers` at once: throughput of independent next-frame predictions
+      const one = await parallel(k, softmax, 1);
+      const many = await parallel(k, softmax, workers);
+      plansOf(softmax).forEach((plan, i) => {
+        results.push({ k, softmax, decoder: plan.decoder, search: plan.search, topM, ...(plan.classBeam ? { classBeam: plan.classBeam } : {}), oneWorker: one[i], workers: { count: workers, ...many[i] }, speedup: +(many[i].framesPerSecond / one[i].framesPerSecond).toFixed(2) });
+        process.stderr.write(`predict: K=${k} ${plan.decoder} search ${plan.search}${plan.classBeam ? ` classBeam ${plan.classBeam}` : ''}: 1 worker ${one[i].framesPerSecond} frames/s, ${workers} workers ${many[i].framesPerSecond}\n`);
+      });
+      continue;
+    }
+    const { m, codec } = setup(k, softmax);
+    const std = STD;
+    for (const plan of plansOf(softmax)) {
+      const row = { k, softmax, decoder: plan.decoder, search: plan.search, topM, ...(plan.classBeam ? { classBeam: plan.classBeam } : {}) };
+      const now = timeConfig(m, codec, k, plan, std, plan.classBeam ? { classBeam: plan.classBeam } : {});
+      row.now = now.result;
+      if (withOld) {
+        const old = timeConfig(m, codec, k, plan, std, { dense: true });
+        row.old = old.result;
+        row.speedup = +(row.now.framesPerSecond / row.old.framesPerSecond).toFixed(2);
+        row.cpuSpeedup = +(row.now.framesPerCpuSecond / row.old.framesPerCpuSecond).toFixed(2);
+        // the same frame either way (up to float rounding of the probabilities)
+        row.maxAbsPixelDiffVsOld = +maxAbsDiff(now.frame, old.frame).toPrecision(3);
+      }
+      process.stderr.write(`predict: K=${k} ${plan.decoder} search ${plan.search}${plan.classBeam ? ` classBeam ${plan.classBeam}` : ''}: ${row.now.framesPerCpuSecond} frames/CPU-s${withOld ? ` (dense ${row.old.framesPerCpuSecond})` : ''}\n`);
+      results.push(row);
+    }
+    m.dispose();
+    codec.dispose();
+  }
+  const out = {
+    bench: 'model/predict',
+    quick,
+    backend,
+    tfjs: tf.version_core,
+    size: [W, H],
+    grid: { rows, cols, patch: PATCH },
+    model,
+    framesTimed,
+    loadavgAtStart: load0.map((v) => +v.toFixed(2)),
+    loadavgAtEnd: loadavg().map((v) => +v.toFixed(2)),
+    results,
+  };
+  const text = JSON.stringify(out, null, 2) + '\n';
+  if (outFile) writeFileSync(outFile, text);
+  process.stdout.write(text);
+}
+
+if (isMainThread) await main();
+else await workerMain(workerData);

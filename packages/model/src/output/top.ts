@@ -1,0 +1,100 @@
+import type * as tf from '@tensorflow/tfjs-core';
+import { assertInt, fail } from '@vqvid/core';
+
+/**
+ * Extra codes per cell whose ln q a layer must report besides its top list (the present code, a prior's best
+ * codes), as compressed rows: the codes of cell i are codes[start[i] .. start[i + 1]).
+ */
+export interface ExtraCodes {
+  start: Int32Array;
+  codes: Int32Array;
+}
+
+/** What {@link TopSource.logCandidates} finds: each cell's m codes of highest ln q, exactly or within a class beam. */
+export interface LogCandidates {
+  /** Candidates per cell. */
+  m: number;
+  /** [n, m] codes by ln q descending (ties: lower code first). */
+  codes: Int32Array;
+  /** [n, m] their ln q. */
+  logq: Float64Array;
+  /** ln q of every extra code, in the layout of ExtraCodes.codes. */
+  extraLogq: Float64Array;
+  /** [n] an upper bound on ln q of any code outside the cell's top list. */
+  bound: Float64Array;
+  /** [n] 1 when the top list is exactly the m codes of highest q, 0 when a class beam cut the search short. */
+  exact: Uint8Array;
+}
+
+/** An output layer that can find its top candidates without materialising all K probabilities. */
+export interface TopSource {
+  /** Each cell's top m codes by ln q and ln q of the extra codes; null when this layer cannot (direct factored). */
+  logCandidates(h: tf.Tensor2D, present: tf.Tensor1D | undefined, m: number, extras: ExtraCodes, classBeam: number): LogCandidates | null;
+}
+
+/**
+ * Each cell's m most probable codes of the whole output distribution, with their probabilities, the present
+ * code's probability and whether the list is exact (see {@link topCandidates}).
+ */
+export interface TopCandidates {
+  m: number;
+  codes: Int32Array;
+  probs: Float32Array;
+  presentProbs: Float32Array;
+  exact: Uint8Array;
+}
+
+/** Whether `layer` has a {@link TopSource.logCandidates} method. */
+export function isTopSource(layer: unknown): layer is TopSource {
+  return typeof (layer as Partial<TopSource>).logCandidates === 'function';
+}
+
+/** Empty result arrays for n cells, m candidates and `extras` extra codes (top lists start empty: ln q −∞). */
+export function emptyLogCandidates(n: number, m: number, extras: number): LogCandidates {
+  return { m, codes: new Int32Array(n * m).fill(-1), logq: new Float64Array(n * m).fill(-Infinity), extraLogq: new Float64Array(extras).fill(NaN), bound: new Float64Array(n).fill(-Infinity), exact: new Uint8Array(n).fill(1) };
+}
+
+/**
+ * Offers (code, v) to the descending list codes/vals[base .. base + m) (empty slots: code −1, value −∞); ties
+ * keep the lower code first. O(1) when it does not make the list, O(m) when it does.
+ */
+export function offerTop(codes: Int32Array, vals: Float64Array, base: number, m: number, code: number, v: number): void {
+  const last = base + m - 1;
+  if (v < vals[last] || (v === vals[last] && codes[last] !== -1 && code > codes[last])) return;
+  let at = last;
+  while (at > base && (vals[at - 1] < v || (vals[at - 1] === v && (codes[at - 1] === -1 || codes[at - 1] > code)))) {
+    vals[at] = vals[at - 1];
+    codes[at] = codes[at - 1];
+    at--;
+  }
+  vals[at] = v;
+  codes[at] = code;
+}
+
+/** {@link offerTop} of a code that may already be in the list (then nothing changes: same code, same value). */
+export function offerTopOnce(codes: Int32Array, vals: Float64Array, base: number, m: number, code: number, v: number): void {
+  for (let j = base; j < base + m && codes[j] !== -1; j++) if (codes[j] === code) return;
+  offerTop(codes, vals, base, m, code, v);
+}
+
+/** Checks the candidate count and the beam (m in [1, k], classBeam an integer ≥ 1 or Infinity). */
+export function checkTopOptions(m: number, k: number, classBeam: number): void {
+  assertInt(m, 'topM', 1, k);
+  if (classBeam !== Infinity) assertInt(classBeam, 'classBeam', 1);
+}
+
+/** The present codes as {@link ExtraCodes}: one per cell. */
+export function presentExtras(present: Int32Array): ExtraCodes {
+  return { start: Int32Array.from({ length: present.length + 1 }, (_, i) => i), codes: present };
+}
+
+/**
+ * Top candidates of a plain (unmixed) layer: p = q, the present code's probability from its extra ln q.
+ * E_STATE when the layer is no {@link TopSource}.
+ */
+export function plainTopCandidates(layer: unknown, h: tf.Tensor2D, present: Int32Array, presentTensor: tf.Tensor1D | undefined, m: number, classBeam: number): TopCandidates | null {
+  if (!isTopSource(layer)) fail('E_STATE', 'layer', 'an output layer that finds top candidates', layer);
+  const found = layer.logCandidates(h, presentTensor, m, presentExtras(present), classBeam);
+  if (!found) return null;
+  return { m, codes: found.codes, probs: Float32Array.from(found.logq, Math.exp), presentProbs: Float32Array.from(found.extraLogq, Math.exp), exact: found.exact };
+}
