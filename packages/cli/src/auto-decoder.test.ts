@@ -1,8 +1,8 @@
-import { sliceVideo } from '@vqvid/core';
+import { sliceCodes, sliceVideo } from '@vqvid/core';
 import { RCNN, initBackend } from '@vqvid/model';
 import { DECODERS, PatchCodec, fitDecoder } from '@vqvid/quantize';
 import { syntheticVideo } from '@vqvid/video';
-import { chooseDecoder, fitDecoderOnContext } from './evaluation';
+import { chooseDecoder, fitDecoderOnContext, fitFillDecoderOnContext } from './evaluation';
 
 describe('--decoder auto (fitDecoderOnContext)', () => {
   const video = syntheticVideo({ kind: 'bouncing', width: 32, height: 24, frames: 10, seed: 3 });
@@ -62,5 +62,28 @@ describe('--decoder auto (fitDecoderOnContext)', () => {
     const codes = await codec.encode(video);
     expect(fitDecoderOnContext(model, codec, codes, sliceVideo(video, 9, 10), 9, { targets: 3 })).toBeNull();
     expect(fitDecoderOnContext(model, codec, { ...codes, frames: 1, codes: codes.codes.subarray(0, codes.rows * codes.cols) }, video, 0, { targets: 3 })).toBeNull();
+  });
+
+  it('fill: picks the decoder and alpha whose fillFrame renderings of the frames before the gap are closest in pixels', async () => {
+    const codes = await codec.encode(video);
+    const fit = fitFillDecoderOnContext(model, codec, codes, video, 0, 6, { targets: 2 })!;
+    expect(fit.frames).toEqual([3, 4]); // u + 1 <= t - 1 = 5: the missing frame 6 is never read
+    // the slow reference: every decoder and alpha rendered to pixels by RCNN.fillFrame, squared error summed
+    const sse = (decoder: (typeof DECODERS)[number], alpha: number) =>
+      fit.frames.reduce((acc, u) => {
+        const frame = model.fillFrame(sliceCodes(codes, 0, u), sliceCodes(codes, u + 1, u + 2), { codec, reference: sliceVideo(video, u - 1), next: sliceVideo(video, u + 1), decoder, alpha });
+        const truth = sliceVideo(video, u).data;
+        return acc + frame.data.reduce((e, v, i) => e + (v - truth[i]) ** 2, 0);
+      }, 0);
+    let best = { decoder: 'centroid' as (typeof DECODERS)[number], alpha: 1, err: sse('centroid', 1) };
+    for (const decoder of DECODERS.filter((d) => d !== 'centroid')) {
+      for (let g = 0; g <= 10; g++) {
+        const err = sse(decoder, g / 10);
+        if (err < best.err * (1 - 1e-9)) best = { decoder, alpha: g / 10, err };
+      }
+    }
+    expect(fit.decoder).toBe(best.decoder);
+    expect(fit.alpha).toBeCloseTo(best.alpha, 10);
+    expect(fitFillDecoderOnContext(model, codec, codes, video, 0, 2, { targets: 2 })).toBeNull(); // no frame before the gap
   });
 });

@@ -173,7 +173,11 @@ describe('quantize, encode, train, predict, fill, generate, eval on a small .y4m
     expect(r.code).toBe(0);
     const gap = JSON.parse(r.stdout);
     expect([gap.frame, gap.missing]).toEqual([4, 3]);
-    expect(gap.methods.map((m: { name: string }) => m.name)).toEqual(['rcnn', 'rcnn mbr (alpha 1)', 'codebook ceiling', 'linear interpolation', 'flow interpolation']);
+    // a video input: --decoder auto fits the decoder on one-frame fills of frames 1 and 2, before the gap
+    expect(gap.decoderFit.frames).toEqual([1, 2]);
+    expect(gap.decoder.alpha).toBe(gap.decoderFit.scores[gap.decoder.decoder].alpha);
+    const gapRow = gap.decoder.decoder === 'centroid' ? 'rcnn centroid' : `rcnn ${gap.decoder.decoder} (alpha ${gap.decoder.alpha})`;
+    expect(gap.methods.map((m: { name: string }) => m.name)).toEqual(['rcnn', gapRow, 'codebook ceiling', 'linear interpolation', 'flow interpolation']);
     const gapVideo = decodeY4m(readFileSync(join(dir, 'gap.y4m')));
     expect([gapVideo.frames, gapVideo.width, gapVideo.height]).toEqual([3, 32, 24]);
     r = vqvid('fill', 'codes.vqc', '-m', 'model', '-c', 'cb.vqcb', '--frame', '4', '--missing', '3', '-o', 'gap.vqc', '-q');

@@ -249,3 +249,51 @@ export function fitDecoderOnContext(
   const fit = fitDecoder(samples);
   return { decoder: fit.decoder, alpha: fit.alpha, ...(search > 0 ? { search } : {}), frames, scores: fit.scores };
 }
+
+/**
+ * `vqvid fill --decoder auto`: the decoder and alpha (`fitDecoder` of @vqvid/quantize: least squared error) that
+ * render the model's one-frame fills of the last `targets` frames u before the gap (u − 1 and u + 1 known, u + 1
+ * at most `t` − 1: the missing frames are never looked at) closest to their real pixels, each filled from all
+ * frames before it and the frame after it, the linear interpolation standing for "same code" as in
+ * `RCNN.fillFrame`, with the given motion `search` in both known frames. `video` holds the real frames from
+ * `videoStart` on. Null when no such frame has its pixels.
+ */
+export function fitFillDecoderOnContext(
+  model: RCNN,
+  codec: PatchCodec,
+  codes: CodeVolume,
+  video: Video,
+  videoStart: number,
+  t: number,
+  opts: { targets: number; search?: number },
+): ContextDecoderFit | null {
+  const last = t - 2;
+  const first = Math.max(1, videoStart + 1, last - opts.targets + 1);
+  if (last < first) return null;
+  const frames = Array.from({ length: last - first + 1 }, (_, i) => first + i);
+  const { k, dim, centroids } = codec.codebook;
+  const geometry = codes.geometry!;
+  const n = codes.rows * codes.cols;
+  const search = opts.search ?? 0;
+  const pixels = (u: number) => sliceVideo(video, u - videoStart);
+  const samples: Parameters<typeof fitDecoder>[0] = frames.map((u) => {
+    const dist = model.fillDistribution(sliceCodes(codes, 0, u), sliceCodes(codes, u + 1, u + 2));
+    const a = pixels(u - 1).data;
+    const b = pixels(u + 1).data;
+    const mid: Video = { width: video.width, height: video.height, frames: 1, data: Float32Array.from(a, (v, i) => 0.5 * v + 0.5 * b[i]) };
+    const sources = stackFrames([pixels(u - 1), pixels(u + 1)]);
+    const motion = search > 0 ? codec.motionPatches(sources, geometry, search) : null;
+    return {
+      probs: dist.probs!,
+      k,
+      present: codes.codes.subarray((u - 1) * n, u * n),
+      reference: codec.referencePatches(mid, geometry),
+      centroids,
+      dim,
+      truth: codec.referencePatches(pixels(u), geometry),
+      ...(motion ? { motion: motion.patches, motionCount: motion.count } : {}),
+    };
+  });
+  const fit = fitDecoder(samples);
+  return { decoder: fit.decoder, alpha: fit.alpha, ...(search > 0 ? { search } : {}), frames, scores: fit.scores };
+}

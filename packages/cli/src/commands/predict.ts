@@ -9,11 +9,11 @@ import { loadCodesOrVideo } from '../pipeline';
 import { checkOutputs, framesOutput } from '../files';
 import type { Provenance } from '../pipeline';
 import { loadCodec, loadTrainedModel } from './load';
-import { DECODERS, DEFAULT_DECODER } from '@vqvid/quantize';
+import { DEFAULT_DECODER } from '@vqvid/quantize';
 import { UsageError } from '../args';
 import { fitDecoderOnContext } from '../evaluation';
 import type { ContextDecoderFit, RenderChoice } from '../evaluation';
-import { CODEBOOK_OPTION, DECODER_OPTIONS, MODEL_OPTION, OUTPUT_OPTION, READ_OPTIONS, ensureParent, readOptions, renderChoice, secondsSince, table } from './shared';
+import { CODEBOOK_OPTION, MODEL_OPTION, autoDecoderOptions, OUTPUT_OPTION, READ_OPTIONS, ensureParent, readOptions, renderChoice, secondsSince, table } from './shared';
 
 /** What an output file can hold: a strip for .png, frames for a video file, codes (with geometry) for .vqc. */
 export interface FramesOut {
@@ -60,17 +60,7 @@ function continuationCommand(name: 'predict' | 'generate', defaults: { steps: nu
       mode: { kind: 'choice', choices: ['argmax', 'sample'], default: defaults.mode, help: 'most likely code per cell, or a seeded sample' },
       temperature: { kind: 'number', default: 1, value: 't', help: 'sampling temperature' },
       'top-k': { kind: 'int', value: 'n', help: 'sample only among the n most likely codes' },
-      ...DECODER_OPTIONS,
-      decoder: {
-        ...DECODER_OPTIONS.decoder,
-        choices: ['auto', ...DECODERS],
-        default: 'auto',
-        help:
-          `auto: the decoder and alpha with the least squared error on the context's last ${AUTO_DECODER_FRAMES} frames, each predicted from the frames before it (needs a video input; with codes: ${DEFAULT_DECODER}, alpha 1); ` +
-          DECODER_OPTIONS.decoder.help,
-      },
-      // no default, so that --decoder auto can tell a given alpha (refused) from none (fitted)
-      alpha: { kind: 'number', value: 'a', help: `${DECODER_OPTIONS.alpha.help} (default 1; fitted with --decoder auto)` },
+      ...autoDecoderOptions(`the context's last ${AUTO_DECODER_FRAMES} frames, each predicted from the frames before it`),
       ...READ_OPTIONS,
       ...MEMORY_OPTIONS,
       ...OUTPUT_OPTION('output: .y4m/.mp4/... video, .png strip, or .vqc codes'),

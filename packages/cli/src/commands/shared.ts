@@ -50,6 +50,24 @@ export const DECODER_OPTIONS: Record<string, OptionSpec> = {
   search: { kind: 'number', default: 0, min: 0, value: 'px', help: 'motion search: a code that changes is drawn as the nearby moved patch (up to px pixels) nearest its centroid; 0 = off, at most 16' },
 };
 
+/**
+ * {@link DECODER_OPTIONS} with `--decoder auto` (the default): the decoder and alpha fitted on the input's own
+ * frames (`what` says which), and `--alpha` without a default, so that a given alpha (refused with auto) can be
+ * told from none.
+ */
+export function autoDecoderOptions(what: string): Record<string, OptionSpec> {
+  return {
+    ...DECODER_OPTIONS,
+    decoder: {
+      ...DECODER_OPTIONS.decoder,
+      choices: ['auto', ...DECODERS],
+      default: 'auto',
+      help: `auto: the decoder and alpha with the least squared error on ${what} (needs a video input; with codes: ${DEFAULT_DECODER}, alpha 1); ` + DECODER_OPTIONS.decoder.help,
+    },
+    alpha: { ...DECODER_OPTIONS.alpha, default: undefined, help: `${DECODER_OPTIONS.alpha.help} (default 1; fitted with --decoder auto)` },
+  };
+}
+
 /** The decoder choice of the parsed `--decoder/--alpha`. */
 export function renderChoice(args: ParsedArgs): RenderChoice {
   const alpha = args.num('alpha') ?? 1; // predict's --alpha has no default (--decoder auto fits it)
