@@ -66,12 +66,7 @@ class RaceRCNN(RCNN):
             if l < len(self.convs) - 1:
                 x = torch.tanh(x)
         drive = x.permute(0, 2, 3, 1).reshape(steps, b * r * c, self.hidden)
-        h, out = None, []
-        for t in range(steps):
-            pre = drive[t] + self.rec_b
-            h = torch.tanh(pre if h is None else pre + h @ self.rec_w)
-            out.append(h)
-        return torch.stack(out).reshape(steps, b, r, c, self.hidden)
+        return self.recur(drive).reshape(steps, b, r, c, self.hidden)
 
 
 def test_bits(model, test, chunk_frames=4):
@@ -179,4 +174,5 @@ def main():
     }))
 
 
-main()
+if __name__ == "__main__":
+    main()

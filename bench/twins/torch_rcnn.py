@@ -49,12 +49,16 @@ class RCNN(nn.Module):
             if l < len(self.convs) - 1:
                 x = torch.tanh(x)
         drive = x.permute(0, 2, 3, 1).reshape(steps, b * r * c, self.hidden)
+        return self.out(self.recur(drive).reshape(-1, self.hidden))
+
+    def recur(self, drive):
+        """The per-cell recurrence (1x1 state transition): drive [steps, cells, hidden] -> states, same shape."""
         h, states = None, []
-        for t in range(steps):
+        for t in range(drive.shape[0]):
             pre = drive[t] + self.rec_b
             h = torch.tanh(pre if h is None else pre + h @ self.rec_w)
             states.append(h)
-        return self.out(torch.stack(states).reshape(-1, self.hidden))
+        return torch.stack(states)
 
 
 def step_flops(k, embed, hidden, layers, kernel, cells):

@@ -1,5 +1,5 @@
 import { sliceCodes, sliceVideo, stackFrames } from '@vqvid/core';
-import type { CodeVolume, Video } from '@vqvid/core';
+import type { CodeGeometry, CodeVolume, Video } from '@vqvid/core';
 import { copyLast, flowExtrapolate, flowInterpolate, linearExtrapolate, linearInterpolate } from '@vqvid/baselines';
 import { codeAccuracy, evaluateFrames } from '@vqvid/metrics';
 import type { RCNN } from '@vqvid/model';
@@ -79,23 +79,42 @@ export interface RenderChoice {
   search?: number;
 }
 
+/** One `fitDecoder` sample: the frame `truth` rendered from `probs` with `reference` standing for `present`. */
+type DecoderSample = Parameters<typeof fitDecoder>[0][number];
+
+/**
+ * A {@link DecoderSample} of one predicted frame: the codebook's arrays, the reference and true frames cut into
+ * patches, and with `search` > 0 the patches of `sources` moved by up to `search` pixels.
+ */
+function decoderSample(codec: PatchCodec, geometry: CodeGeometry, f: { probs: Float32Array; present: ArrayLike<number>; reference: Video; truth: Video; sources?: Video; search?: number }): DecoderSample {
+  const { k, dim, centroids } = codec.codebook;
+  const motion = f.search ? codec.motionPatches(f.sources ?? f.reference, geometry, f.search) : null;
+  return {
+    probs: f.probs,
+    k,
+    present: f.present,
+    reference: codec.referencePatches(f.reference, geometry),
+    centroids,
+    dim,
+    truth: codec.referencePatches(f.truth, geometry),
+    ...(motion ? { motion: motion.patches, motionCount: motion.count } : {}),
+  };
+}
+
 /**
  * The decoder and alpha that render `model`'s one-step predictions of the frames `times` (each from all
  * frames before it) closest to the real frames: `fitDecoder` of @vqvid/quantize on those frames.
  */
 export function chooseDecoder(s: PixelSetup, model: RCNN, times: number[], decoders?: DecoderName[]): RenderChoice & { scores: Record<string, { alpha: number; mse: number }> } {
-  const { k, dim, centroids } = s.codec.codebook;
-  const geometry = s.codes.geometry!;
   const n = s.codes.rows * s.codes.cols;
-  const samples = times.map((t) => ({
-    probs: model.predictDistribution(sliceCodes(s.codes, 0, t)).probs!,
-    k,
-    present: s.codes.codes.subarray((t - 1) * n, t * n),
-    reference: s.codec.referencePatches(frameAt(s, t - 1), geometry),
-    centroids,
-    dim,
-    truth: s.codec.referencePatches(frameAt(s, t), geometry),
-  }));
+  const samples = times.map((t) =>
+    decoderSample(s.codec, s.codes.geometry!, {
+      probs: model.predictDistribution(sliceCodes(s.codes, 0, t)).probs!,
+      present: s.codes.codes.subarray((t - 1) * n, t * n),
+      reference: frameAt(s, t - 1),
+      truth: frameAt(s, t),
+    }),
+  );
   const fit = fitDecoder(samples, decoders ? { decoders } : {});
   return { decoder: fit.decoder, alpha: fit.alpha, scores: fit.scores };
 }
@@ -220,32 +239,24 @@ export function fitDecoderOnContext(
   const first = Math.max(1, keptStart + 1, last - opts.targets + 1);
   if (last < first) return null;
   const frames = Array.from({ length: last - first + 1 }, (_, i) => first + i);
-  const { k, dim, centroids } = codec.codebook;
-  const geometry = context.geometry!;
   const n = context.rows * context.cols;
-  const search = opts.search ?? 0;
   const pixels = (t: number) => sliceVideo(kept, t - keptStart);
   const stepper = model.stepper(context.rows, context.cols);
-  const samples: Parameters<typeof fitDecoder>[0] = [];
+  const samples: DecoderSample[] = [];
   try {
     for (let t = 0; t < last; t++) {
-      const probs = stepper.next(context.codes.subarray(t * n, (t + 1) * n));
-      if (t + 1 < first) continue;
-      const motion = search > 0 ? codec.motionPatches(pixels(t), geometry, search) : null;
-      samples.push({
-        probs,
-        k,
-        present: context.codes.subarray(t * n, (t + 1) * n),
-        reference: codec.referencePatches(pixels(t), geometry),
-        centroids,
-        dim,
-        truth: codec.referencePatches(pixels(t + 1), geometry),
-        ...(motion ? { motion: motion.patches, motionCount: motion.count } : {}),
-      });
+      const present = context.codes.subarray(t * n, (t + 1) * n);
+      const probs = stepper.next(present);
+      if (t + 1 >= first) samples.push(decoderSample(codec, context.geometry!, { probs, present, reference: pixels(t), truth: pixels(t + 1), search: opts.search }));
     }
   } finally {
     stepper.dispose();
   }
+  return contextFit(samples, frames, opts.search);
+}
+
+/** {@link ContextDecoderFit} of `fitDecoder` on `samples` (made on `frames`, with the motion `search`). */
+function contextFit(samples: DecoderSample[], frames: number[], search = 0): ContextDecoderFit {
   const fit = fitDecoder(samples);
   return { decoder: fit.decoder, alpha: fit.alpha, ...(search > 0 ? { search } : {}), frames, scores: fit.scores };
 }
@@ -271,29 +282,14 @@ export function fitFillDecoderOnContext(
   const first = Math.max(1, videoStart + 1, last - opts.targets + 1);
   if (last < first) return null;
   const frames = Array.from({ length: last - first + 1 }, (_, i) => first + i);
-  const { k, dim, centroids } = codec.codebook;
-  const geometry = codes.geometry!;
   const n = codes.rows * codes.cols;
-  const search = opts.search ?? 0;
   const pixels = (u: number) => sliceVideo(video, u - videoStart);
-  const samples: Parameters<typeof fitDecoder>[0] = frames.map((u) => {
+  const samples = frames.map((u) => {
     const dist = model.fillDistribution(sliceCodes(codes, 0, u), sliceCodes(codes, u + 1, u + 2));
-    const a = pixels(u - 1).data;
-    const b = pixels(u + 1).data;
-    const mid: Video = { width: video.width, height: video.height, frames: 1, data: Float32Array.from(a, (v, i) => 0.5 * v + 0.5 * b[i]) };
-    const sources = stackFrames([pixels(u - 1), pixels(u + 1)]);
-    const motion = search > 0 ? codec.motionPatches(sources, geometry, search) : null;
-    return {
-      probs: dist.probs!,
-      k,
-      present: codes.codes.subarray((u - 1) * n, u * n),
-      reference: codec.referencePatches(mid, geometry),
-      centroids,
-      dim,
-      truth: codec.referencePatches(pixels(u), geometry),
-      ...(motion ? { motion: motion.patches, motionCount: motion.count } : {}),
-    };
+    const [a, b] = [pixels(u - 1), pixels(u + 1)];
+    // the reference RCNN.fillFrame uses: their midpoint, (1 − ½)·a + ½·b
+    const reference = linearInterpolate(a, b, 0.5);
+    return decoderSample(codec, codes.geometry!, { probs: dist.probs!, present: codes.codes.subarray((u - 1) * n, u * n), reference, truth: pixels(u), sources: stackFrames([a, b]), search: opts.search });
   });
-  const fit = fitDecoder(samples);
-  return { decoder: fit.decoder, alpha: fit.alpha, ...(search > 0 ? { search } : {}), frames, scores: fit.scores };
+  return contextFit(samples, frames, opts.search);
 }

@@ -2,9 +2,7 @@ import { sliceCodes, sliceVideo, stackFrames } from '@vqvid/core';
 import type { StripRow } from '@vqvid/video';
 import type { Command } from '../command';
 import { DEFAULT_DECODER } from '@vqvid/quantize';
-import { UsageError } from '../args';
 import { absDiff, fillResults, fitFillDecoderOnContext } from '../evaluation';
-import type { ContextDecoderFit, RenderChoice } from '../evaluation';
 import { checkOutputs, framesOutput } from '../files';
 import { MEMORY_OPTIONS, checkRenderMemory, memoryOptions } from '../memory';
 import { checkMissingFrames } from '../modeling';
@@ -12,7 +10,7 @@ import { loadCodesOrVideo } from '../pipeline';
 import { frameTable, renderText } from '../tables';
 import { loadCodec, loadTrainedModel } from './load';
 import { writeFrames } from './predict';
-import { CODEBOOK_OPTION, MODEL_OPTION, autoDecoderOptions, OUTPUT_OPTION, READ_OPTIONS, readOptions, renderChoice, secondsSince } from './shared';
+import { CODEBOOK_OPTION, MODEL_OPTION, autoDecoderOptions, OUTPUT_OPTION, READ_OPTIONS, readOptions, resolveDecoder, secondsSince } from './shared';
 
 /** Frames before the gap that `--decoder auto` fits the decoder on (their one-frame fills against their pixels). */
 export const AUTO_FILL_FRAMES = 2;
@@ -60,14 +58,16 @@ export const fillCommand: Command = {
     if (!input.video) checkRenderMemory(codes, 2 + 4 * n, model.config, read.maxMemory, 'use a smaller video'); // n + 2 frames, 3n fills
     const videoStart = input.video ? 0 : t - 1;
     const video = input.video ?? codec.decode(sliceCodes(codes, t - 1, t + n + 1));
-    const auto = args.str('decoder') === 'auto';
-    let render: RenderChoice = renderChoice(args);
-    if (auto && args.has('alpha')) throw new UsageError('--alpha: give it with an explicit --decoder (--decoder auto fits the alpha)');
-    let fitted: ContextDecoderFit | null = null;
-    if (auto) {
-      fitted = input.video ? fitFillDecoderOnContext(model, codec, codes, video, videoStart, t, { targets: AUTO_FILL_FRAMES, search: render.search }) : null;
-      render = fitted ? { decoder: fitted.decoder, alpha: fitted.alpha, ...(render.search ? { search: render.search } : {}) } : { ...render, decoder: DEFAULT_DECODER, alpha: 1 };
-    }
+    const { render, decoderFit } = resolveDecoder(
+      args,
+      (search) => (input.video ? fitFillDecoderOnContext(model, codec, codes, video, videoStart, t, { targets: AUTO_FILL_FRAMES, search }) : null),
+      (fitted) =>
+        fitted
+          ? `least squared error on one-frame fills of frames ${fitted.frames.join(', ')}`
+          : input.video
+            ? `no frame before the gap to fit on: the default ${DEFAULT_DECODER}`
+            : `no real frames (codes input): the default ${DEFAULT_DECODER}`,
+    );
     const r = fillResults({ video, videoStart, codes, codec }, [{ name: model.config.kernel > 1 ? 'rcnn' : 'rnn', model }], t, render, n);
     // the rendered fill (the posterior through the decoder) is the output; the argmax codes go to .vqc
     const filled = r.predictions[1].video;
@@ -82,10 +82,8 @@ export const fillCommand: Command = {
       await writeFrames(output, { strip: rows, video: filled, codes: r.predictions[0].codes!, meta });
     }
     const note = input.video ? '' : '\n(codes input: compared with the codebook reconstruction, not real frames)';
-    // --decoder auto: how the decoder was chosen, and each decoder's best alpha and error on those frames
-    const chosenOn = fitted ? `least squared error on one-frame fills of frames ${fitted.frames.join(', ')}` : input.video ? `no frame before the gap to fit on: the default ${DEFAULT_DECODER}` : `no real frames (codes input): the default ${DEFAULT_DECODER}`;
-    const decoderFit = auto ? { chosenOn, frames: fitted?.frames ?? [], scores: fitted?.scores ?? {} } : undefined;
+    // decoderFit (--decoder auto): how the decoder was chosen, and each decoder's best alpha and error there
     const data = { frame: t, missing: n, output: output ?? null, decoder: render, ...(decoderFit ? { decoderFit } : {}), methods: r.scores, realFrames: Boolean(input.video), seconds: secondsSince(t0) };
-    return { data, text: `fill of frame${n > 1 ? `s ${t}..${t + n - 1}` : ` ${t}`}${output ? ` -> ${output}` : ''}\n${renderText(frameTable(r.scores))}${note}${decoderFit ? `\n(decoder ${render.decoder}, alpha ${render.alpha}; auto: ${chosenOn})` : ''}` };
+    return { data, text: `fill of frame${n > 1 ? `s ${t}..${t + n - 1}` : ` ${t}`}${output ? ` -> ${output}` : ''}\n${renderText(frameTable(r.scores))}${note}${decoderFit ? `\n(decoder ${render.decoder}, alpha ${render.alpha}; auto: ${decoderFit.chosenOn})` : ''}` };
   },
 };

@@ -10,10 +10,8 @@ import { checkOutputs, framesOutput } from '../files';
 import type { Provenance } from '../pipeline';
 import { loadCodec, loadTrainedModel } from './load';
 import { DEFAULT_DECODER } from '@vqvid/quantize';
-import { UsageError } from '../args';
 import { fitDecoderOnContext } from '../evaluation';
-import type { ContextDecoderFit, RenderChoice } from '../evaluation';
-import { CODEBOOK_OPTION, MODEL_OPTION, autoDecoderOptions, OUTPUT_OPTION, READ_OPTIONS, ensureParent, readOptions, renderChoice, secondsSince, table } from './shared';
+import { CODEBOOK_OPTION, MODEL_OPTION, autoDecoderOptions, OUTPUT_OPTION, READ_OPTIONS, ensureParent, readOptions, resolveDecoder, secondsSince, table } from './shared';
 
 /** What an output file can hold: a strip for .png, frames for a video file, codes (with geometry) for .vqc. */
 export interface FramesOut {
@@ -88,27 +86,28 @@ function continuationCommand(name: 'predict' | 'generate', defaults: { steps: nu
       const before: Video = input.video ? sliceVideo(input.video, frames - shown - start, frames - start) : codec.decode(sliceCodes(context, frames - shown, frames));
       // argmax: the distributions go through the decoder, the last context frame standing for "same code";
       // sampled codes are drawn, so they are rendered as their centroids
-      const auto = args.str('decoder') === 'auto';
-      let render: RenderChoice = renderChoice(args);
-      if (auto && args.has('alpha')) throw new UsageError('--alpha: give it with an explicit --decoder (--decoder auto fits the alpha)');
-      let fitted: ContextDecoderFit | null = null;
-      if (auto) {
-        fitted = input.video && opts.mode === 'argmax' ? fitDecoderOnContext(model, codec, context, input.video, start, { targets: AUTO_DECODER_FRAMES, search: render.search }) : null;
-        render = fitted ? { decoder: fitted.decoder, alpha: fitted.alpha, ...(render.search ? { search: render.search } : {}) } : { ...render, decoder: DEFAULT_DECODER, alpha: 1 };
-      }
+      const { render, decoderFit: fitReport } = resolveDecoder(
+        args,
+        (search) => (input.video && opts.mode === 'argmax' ? fitDecoderOnContext(model, codec, context, input.video, start, { targets: AUTO_DECODER_FRAMES, search }) : null),
+        (fitted) =>
+          fitted
+            ? `least squared error on context frames ${fitted.frames[0]}..${fitted.frames[fitted.frames.length - 1]}`
+            : input.video
+              ? `no context frame with the frame before it: the default ${DEFAULT_DECODER}`
+              : `no context pixels (codes input): the default ${DEFAULT_DECODER}`,
+      );
       const predicted = opts.mode === 'argmax' ? model.predictFrames(context, steps, { codec, reference: sliceVideo(before, before.frames - 1), ...render }) : codec.decode(future);
       const rows: StripRow[] = [{ label: 'context', video: before }, { label: name, video: predicted }];
       const output = args.str('output');
       const kind = output ? await writeFrames(output, { strip: rows, video: predicted, codes: future, meta: input.meta }) : null;
-      const chosenOn = fitted ? `least squared error on context frames ${fitted.frames[0]}..${fitted.frames[fitted.frames.length - 1]}` : `no context pixels (codes input): the default ${DEFAULT_DECODER}`;
       const decoder = opts.mode === 'argmax' ? render : null;
       // --decoder auto: how the decoder was chosen, and each decoder's best alpha and error on those frames
-      const decoderFit = decoder && auto ? { chosenOn, frames: fitted?.frames ?? [], scores: fitted?.scores ?? {} } : undefined;
+      const decoderFit = decoder ? fitReport : undefined;
       const data = { output: output ?? null, kind, contextFrames: frames, steps, mode: opts.mode, decoder, ...(decoderFit ? { decoderFit } : {}), rows: future.rows, cols: future.cols, seconds: secondsSince(t0) };
       const text = table([
         ['output', output ? `${output} (${kind})` : '(none; pass -o to write frames)'],
         ['context', `${frames} frames`],
-        [name, `${steps} frames (${opts.mode}${decoder ? `, decoder ${decoder.decoder}, alpha ${decoder.alpha}${decoder.search ? `, search ${decoder.search}` : ''}${decoderFit ? `; auto: ${chosenOn}` : ''}` : ''})`],
+        [name, `${steps} frames (${opts.mode}${decoder ? `, decoder ${decoder.decoder}, alpha ${decoder.alpha}${decoder.search ? `, search ${decoder.search}` : ''}${decoderFit ? `; auto: ${decoderFit.chosenOn}` : ''}` : ''})`],
         ['seconds', data.seconds],
       ]);
       return { data, text };

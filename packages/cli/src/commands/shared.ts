@@ -4,7 +4,8 @@ import type { OptionSpec, ParsedArgs } from '../args';
 import type { CommandContext } from '../command';
 import type { ReadOptions } from '../pipeline';
 import { ioReason } from '../files';
-import type { RenderChoice } from '../evaluation';
+import type { ContextDecoderFit, RenderChoice } from '../evaluation';
+import { UsageError } from '../args';
 import { VqvidError, assertInt, assertNumber } from '@vqvid/core';
 import { DECODERS, DEFAULT_DECODER } from '@vqvid/quantize';
 import type { DecoderName } from '@vqvid/quantize';
@@ -75,6 +76,34 @@ export function renderChoice(args: ParsedArgs): RenderChoice {
   const search = args.num('search')!;
   assertInt(search, '--search', 0, 16);
   return { decoder: args.str('decoder') as DecoderName, alpha, ...(search > 0 ? { search } : {}) };
+}
+
+/** How `--decoder auto` chose (in a command's JSON as `decoderFit`): why, on which frames, each decoder's error. */
+export interface DecoderFitReport {
+  chosenOn: string;
+  frames: number[];
+  scores: Record<string, { alpha: number; mse: number }>;
+}
+
+/**
+ * The decoder of the parsed `--decoder/--alpha/--search` ({@link renderChoice}); with `--decoder auto` (where a
+ * given `--alpha` is a usage error) the one `fit(search)` returns, or {@link DEFAULT_DECODER} at alpha 1 when it
+ * returns null, with the report `chosenOn(fit)` describes.
+ */
+export function resolveDecoder(
+  args: ParsedArgs,
+  fit: (search: number | undefined) => ContextDecoderFit | null,
+  chosenOn: (fitted: ContextDecoderFit | null) => string,
+): { render: RenderChoice; decoderFit?: DecoderFitReport } {
+  const render = renderChoice(args);
+  if (args.str('decoder') !== 'auto') return { render };
+  if (args.has('alpha')) throw new UsageError('--alpha: give it with an explicit --decoder (--decoder auto fits the alpha)');
+  const fitted = fit(render.search);
+  const search = render.search ? { search: render.search } : {};
+  return {
+    render: fitted ? { decoder: fitted.decoder, alpha: fitted.alpha, ...search } : { decoder: DEFAULT_DECODER, alpha: 1, ...search },
+    decoderFit: { chosenOn: chosenOn(fitted), frames: fitted?.frames ?? [], scores: fitted?.scores ?? {} },
+  };
 }
 
 /** {@link ReadOptions} from the parsed `--max-frames/--width/--height/--strict`, with read progress and warnings. */
