@@ -1,5 +1,6 @@
 import type * as tf from '@tensorflow/tfjs-core';
 import { assertInt, fail } from '@vqvid/core';
+import type { CellCandidates } from '@vqvid/core';
 
 /**
  * Extra codes per cell whose ln q a layer must report besides its top list (the present code, a prior's best
@@ -34,13 +35,11 @@ export interface TopSource {
 
 /**
  * Each cell's m most probable codes of the whole output distribution, with their probabilities, the present
- * code's probability and whether the list is exact (see {@link topCandidates}).
+ * code's probability (the fields a decoder reads, as in `CellCandidates` of @vqvid/core) and whether the list is
+ * exact (see {@link topCandidates}).
  */
-export interface TopCandidates {
-  m: number;
-  codes: Int32Array;
-  probs: Float32Array;
-  presentProbs: Float32Array;
+export interface TopCandidates extends Pick<CellCandidates, 'm' | 'codes' | 'probs' | 'presentProbs'> {
+  /** [n] 1 where the list is exactly the m most probable codes, 0 where a class beam cut the search short. */
   exact: Uint8Array;
 }
 
