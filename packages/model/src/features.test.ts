@@ -4,7 +4,7 @@ import type { CodeVolume } from '@vqvid/core';
 import { FEATURE_LAYERS, initBackend, RCNN } from './index';
 import type { CellFeatures } from './index';
 import { partsOf } from './internals';
-import { motionCodes, randomCodes } from './testing';
+import { motionCodes, naiveConvStack, randomCodes } from './testing';
 
 beforeAll(async () => {
   await initBackend(['wasm']);
@@ -34,33 +34,9 @@ function naiveDrive(m: RCNN, volume: CodeVolume, t: number): Float64Array[] {
   const { kernel, layers, embedDim } = m.config;
   const w = partsOf(m).net.snapshot();
   const { rows, cols } = volume;
-  const half = (kernel - 1) / 2;
   const E = w.get('embedding')!;
-  let cells: Float64Array[] = Array.from({ length: rows * cols }, (_, i) => Float64Array.from(E.subarray(volume.codes[t * rows * cols + i] * embedDim, (volume.codes[t * rows * cols + i] + 1) * embedDim)));
-  for (let l = 0; l < layers; l++) {
-    const W = w.get(`conv${l}.w`)!;
-    const cin = cells[0].length;
-    const cout = W.length / (kernel * kernel * cin);
-    const bias = w.get(`conv${l}.b`);
-    cells = cells.map((_, i) => {
-      const r = Math.floor(i / cols);
-      const c = i % cols;
-      const y = new Float64Array(cout);
-      for (let o = 0; o < cout; o++) {
-        let s = bias ? bias[o] : 0;
-        for (let tap = 0; tap < kernel * kernel; tap++) {
-          const rr = r + Math.floor(tap / kernel) - half;
-          const cc = c + (tap % kernel) - half;
-          if (rr < 0 || rr >= rows || cc < 0 || cc >= cols) continue;
-          const x = cells[rr * cols + cc];
-          for (let j = 0; j < cin; j++) s += x[j] * W[(tap * cin + j) * cout + o];
-        }
-        y[o] = bias ? Math.tanh(s) : s;
-      }
-      return y;
-    });
-  }
-  return cells;
+  const cells = Array.from({ length: rows * cols }, (_, i) => Float64Array.from(E.subarray(volume.codes[t * rows * cols + i] * embedDim, (volume.codes[t * rows * cols + i] + 1) * embedDim)));
+  return naiveConvStack(cells, rows, cols, kernel, layers, w);
 }
 
 describe.each(['tanh', 'gru'] as const)('RCNN.features (%s cell)', (cell) => {

@@ -7,7 +7,7 @@ import type { CodeVolume, StoredArray } from '@vqvid/core';
 import { initBackend, RCNN, RNN } from './index';
 import type { ModelOptions } from './index';
 import { partsOf } from './internals';
-import { motionCodes, randomCodes } from './testing';
+import { motionCodes, naiveConvStack, randomCodes } from './testing';
 import { resolveConfig } from './config';
 import { motionChannels, motionTensor, Network } from './network';
 import { assembleBatch, batchGeometry } from './batch';
@@ -41,39 +41,15 @@ function naiveFlags(v: CodeVolume, t: number, r: number, c: number): [number, nu
 function naiveDrive(cfg: ReturnType<typeof resolveConfig>, w: Map<string, Float32Array>, v: CodeVolume, t: number): Float64Array {
   const { kernel, layers, embedDim } = cfg;
   const { rows, cols } = v;
-  const half = (kernel - 1) / 2;
   const E = w.get('embedding')!;
-  let cells: Float64Array[] = [];
+  const cells: Float64Array[] = [];
   for (let r = 0; r < rows; r++) {
     for (let c = 0; c < cols; c++) {
       const code = v.codes[(t * rows + r) * cols + c];
       cells.push(Float64Array.from([...E.subarray(code * embedDim, (code + 1) * embedDim), ...naiveFlags(v, t, r, c)]));
     }
   }
-  for (let l = 0; l < layers; l++) {
-    const W = w.get(`conv${l}.w`)!;
-    const cin = cells[0].length;
-    const cout = W.length / (kernel * kernel * cin);
-    const bias = w.get(`conv${l}.b`);
-    cells = cells.map((_, i) => {
-      const [r, c] = [Math.floor(i / cols), i % cols];
-      const y = new Float64Array(cout);
-      for (let o = 0; o < cout; o++) {
-        let s = bias ? bias[o] : 0;
-        for (let dy = 0; dy < kernel; dy++) {
-          for (let dx = 0; dx < kernel; dx++) {
-            const [rr, cc] = [r + dy - half, c + dx - half];
-            if (rr < 0 || rr >= rows || cc < 0 || cc >= cols) continue;
-            const x = cells[rr * cols + cc];
-            for (let j = 0; j < cin; j++) s += x[j] * W[((dy * kernel + dx) * cin + j) * cout + o];
-          }
-        }
-        y[o] = bias ? Math.tanh(s) : s;
-      }
-      return y;
-    });
-  }
-  return Float64Array.from(cells.flatMap((x) => Array.from(x)));
+  return Float64Array.from(naiveConvStack(cells, rows, cols, kernel, layers, w).flatMap((x) => Array.from(x)));
 }
 
 function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {

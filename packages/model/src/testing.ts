@@ -37,3 +37,39 @@ export function randomCodes(frames: number, rows: number, cols: number, k: numbe
   }
   return { rows, cols, frames, k, codes };
 }
+
+/**
+ * Slow float64 reference of the input convolutions, cell by cell: each of `layers` layers sums, over the
+ * kernel window around the cell (zero outside the grid), the previous layer's vectors times the layer's weights
+ * `conv{l}.w` ([kernel, kernel, cin, cout] row-major) plus `conv{l}.b`, tanh on every layer that has a bias.
+ * `cells` are the first layer's inputs, row-major over the rows x cols grid. For tests; not exported.
+ */
+export function naiveConvStack(cells: Float64Array[], rows: number, cols: number, kernel: number, layers: number, w: Map<string, Float32Array>): Float64Array[] {
+  const half = (kernel - 1) / 2;
+  for (let l = 0; l < layers; l++) {
+    const W = w.get(`conv${l}.w`)!;
+    const cin = cells[0].length;
+    const cout = W.length / (kernel * kernel * cin);
+    const bias = w.get(`conv${l}.b`);
+    const prev = cells;
+    cells = prev.map((_, i) => {
+      const r = Math.floor(i / cols);
+      const c = i % cols;
+      const y = new Float64Array(cout);
+      for (let o = 0; o < cout; o++) {
+        let s = bias ? bias[o] : 0;
+        for (let tap = 0; tap < kernel * kernel; tap++) {
+          const rr = r + Math.floor(tap / kernel) - half;
+          const cc = c + (tap % kernel) - half;
+          if (rr < 0 || rr >= rows || cc < 0 || cc >= cols) continue;
+          const x = prev[rr * cols + cc];
+          for (let j = 0; j < cin; j++) s += x[j] * W[(tap * cin + j) * cout + o];
+        }
+        y[o] = bias ? Math.tanh(s) : s;
+      }
+      return y;
+    });
+  }
+  return cells;
+}
+
