@@ -34,7 +34,20 @@ describe('train --inputs and --rollout', () => {
     expect(e.code).toBe(0);
   });
 
+  it('train --prior spatial counts the spatial prior into the model; --plain with a prior is a usage error', async () => {
+    const r = await vqvid('train', at('codes.vqc'), '-o', at('spatial'), ...TINY, '--prior', 'spatial', '--json', '-q');
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+    expect(trainJson('spatial').config.prior).toBe('spatial');
+    const e = await vqvid('eval', at('codes.vqc'), '--model', at('spatial'), '--codebook', at('cb.vqcb'), '--test-frames', '4', '--json', '-q');
+    expect(e.code).toBe(0);
+    const bad = await vqvid('train', at('codes.vqc'), '-o', at('bad'), ...TINY, '--plain', '--prior', 'spatial', '-q');
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toMatch(/--prior spatial/);
+  });
+
   it.each([
+    [['--prior', 'trigram'], /--prior/],
     [['--inputs', 'motion'], /--inputs/],
     [['--rollout', '-1'], /--rollout/],
     [['--rollout-prob', '2'], /--rollout-prob/],

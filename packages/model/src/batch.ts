@@ -1,5 +1,6 @@
 import { Rng } from '@vqvid/core';
 import type { CodeVolume } from '@vqvid/core';
+import { SPATIAL_OFFSETS, SPATIAL_WIDTH } from './output/spatial-prior';
 
 /**
  * Shape of every training batch: `warmup` frames that only build up the state, then `steps` input frames
@@ -25,7 +26,11 @@ export interface Batch {
   mask: Float32Array | null;
   /** int32 [steps, batch, cropRows, cropCols]: the codes of the next frame on the crop. */
   targets: Int32Array;
-  /** Code of each target's cell in the frame before it (the present frame), same layout as targets. */
+  /**
+   * What the output layer reads of the frame before each target (the present frame), in the layout of targets
+   * with `width` symbols per target: the cell's code, or with a spatial prior its code and its 4 neighbours'
+   * (K outside the grid; see `spatialContext`).
+   */
   present: Int32Array;
 }
 
@@ -81,8 +86,11 @@ export function epochPlan(volumes: CodeVolume[], g: BatchGeometry, stepsPerEpoch
   return plan;
 }
 
-/** Gathers step `step` of an epoch plan into a {@link Batch}. */
-export function assembleBatch(volumes: CodeVolume[], g: BatchGeometry, plan: Int32Array, step: number): Batch {
+/**
+ * Gathers step `step` of an epoch plan into a {@link Batch}; with `spatialK` (the model's k) each target's
+ * present context is the spatial one (5 symbols, K = spatialK outside the grid), else its cell's code.
+ */
+export function assembleBatch(volumes: CodeVolume[], g: BatchGeometry, plan: Int32Array, step: number, spatialK: number | null = null): Batch {
   const er = g.cropRows + 2 * g.marginRows;
   const ec = g.cropCols + 2 * g.marginCols;
   const useMask = g.marginRows > 0 || g.marginCols > 0;
@@ -90,7 +98,8 @@ export function assembleBatch(volumes: CodeVolume[], g: BatchGeometry, plan: Int
   const inputs = new Int32Array(span * g.batch * er * ec);
   const mask = useMask ? new Float32Array(inputs.length) : null;
   const targets = new Int32Array(g.steps * g.batch * g.cropRows * g.cropCols);
-  const present = new Int32Array(targets.length);
+  const width = spatialK === null ? 1 : SPATIAL_WIDTH;
+  const present = new Int32Array(targets.length * width);
   for (let b = 0; b < g.batch; b++) {
     const o = (step * g.batch + b) * 4;
     const v = volumes[plan[o]];
@@ -112,7 +121,15 @@ export function assembleBatch(volumes: CodeVolume[], g: BatchGeometry, plan: Int
       for (let y = 0; y < g.cropRows; y++) {
         for (let x = 0; x < g.cropCols; x++) {
           targets[tb + y * g.cropCols + x] = cell(t0 + l + 1, r0 + y, c0 + x);
-          present[tb + y * g.cropCols + x] = cell(t0 + l, r0 + y, c0 + x);
+          const at = (tb + y * g.cropCols + x) * width;
+          if (spatialK === null) present[at] = cell(t0 + l, r0 + y, c0 + x);
+          else {
+            SPATIAL_OFFSETS.forEach(([dr, dc], j) => {
+              const r = r0 + y + dr;
+              const c = c0 + x + dc;
+              present[at + j] = r < 0 || r >= v.rows || c < 0 || c >= v.cols ? spatialK : cell(t0 + l, r, c);
+            });
+          }
         }
       }
     }

@@ -81,11 +81,13 @@ export interface ModelOptions {
    */
   copy?: boolean;
   /**
-   * A counted prior mixed into the output under the same gate: 'bigram', the training codes' same-cell
-   * Witten-Bell bigram b(c | x_t), counted by the first fit and saved with the model (sparse, any K); or
+   * A counted prior mixed into the output under the same gate, counted by each fit on its training codes and
+   * saved with the model (sparse, any K): 'bigram', the same-cell Witten-Bell bigram b(c | x_t); 'spatial', the
+   * spatial n-gram b(c | x_t and its 4 neighbours' codes), backing off to the bigram, its smoothing chosen by
+   * leave-one-out likelihood (it learns place-specific flicker on a static camera; see the package README); or
    * 'none' (default 'bigram').
    */
-  prior?: 'bigram' | 'none';
+  prior?: 'bigram' | 'spatial' | 'none';
   /**
    * Dropout rate in [0, 0.95] during training, on the embedded codes and on the state read by the output layer
    * (not on the recurrence, as in Zaremba et al. 2014); masks are seeded per step. Default 0.
@@ -131,7 +133,7 @@ export interface ModelConfig {
   /** Whether the output mixes in "same code as now" (copy-aware output). */
   copy: boolean;
   /** The counted prior mixed into the output ('none' = none). */
-  prior: 'bigram' | 'none';
+  prior: 'bigram' | 'spatial' | 'none';
   /** Training dropout rate (0 = none). */
   dropout: number;
   /**
@@ -201,7 +203,7 @@ export function resolveConfig(opts: ModelOptions, fixedKernel?: number): ModelCo
   if (cfg.softmax !== 'full' && cfg.softmax !== 'factored') fail('E_RANGE', 'softmax', "'full' or 'factored'", cfg.softmax);
   assertNumber(cfg.dropout, 'dropout', 0, 0.95);
   if (typeof cfg.copy !== 'boolean') fail('E_RANGE', 'copy', 'a boolean', cfg.copy);
-  if (cfg.prior !== 'bigram' && cfg.prior !== 'none') fail('E_RANGE', 'prior', "'bigram' or 'none'", cfg.prior);
+  if (cfg.prior !== 'bigram' && cfg.prior !== 'spatial' && cfg.prior !== 'none') fail('E_RANGE', 'prior', "'bigram', 'spatial' or 'none'", cfg.prior);
   if (typeof cfg.direct !== 'boolean') fail('E_RANGE', 'direct', 'a boolean', cfg.direct);
   if (cfg.direct && cfg.k > MAX_DIRECT_K) fail('E_RANGE', 'k', `at most ${MAX_DIRECT_K} with direct: true (a [k, k] table)`, cfg.k);
   if (opts.classes !== undefined) {

@@ -60,7 +60,7 @@ describe.each(['tanh', 'gru'] as const)('RCNN.features (%s cell)', (cell) => {
       expectClose(f.data.subarray(t * n * f.dims, (t + 1) * n * f.dims), h.dataSync(), 1e-6);
       h.dispose();
       // the output layer on the feature gives the model's own next-frame distribution
-      const logp = parts.nextLogProbs(tf.tensor2d(f.data.subarray(t * n * f.dims, (t + 1) * n * f.dims), [n, f.dims]), context.codes.subarray(t * n));
+      const logp = parts.nextLogProbs(tf.tensor2d(f.data.subarray(t * n * f.dims, (t + 1) * n * f.dims), [n, f.dims]), context.codes.subarray(t * n), codes.rows, codes.cols);
       expectClose(Float32Array.from(logp, Math.exp), m.predictDistribution(context).probs!, 1e-6);
     }
   });

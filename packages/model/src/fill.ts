@@ -26,7 +26,8 @@ export interface FillOptions {
 
 /**
  * Coordinate ascent on S(x_t) = Σ_i ln p(x_t,i | past) + Σ_j ln p(x_{t+1},j | past, x_t).
- * Changing cell i moves h_t, hence p(x_{t+1},j), only for |j - i|∞ <= radius; cells on a lattice of step
+ * Changing cell i moves h_t, hence p(x_{t+1},j), only for |j - i|∞ <= radius (the receptive radius, at least 1
+ * with a spatial prior, whose context is the 4 neighbours' codes); cells on a lattice of step
  * 2*radius+1 touch disjoint sets of j, so one colour of the lattice is updated exactly at once: the M
  * candidate frames (colour cells set to candidate m) go through one batched recurrent step, and each colour
  * cell takes the candidate maximising its own term plus the next-frame terms of its neighbourhood.
@@ -51,7 +52,7 @@ export function fillFrame(
   assertInt(m, 'candidates', 1, k);
   assertInt(sweeps, 'sweeps', 0, 1000);
   const n = rows * cols;
-  const lpAll = tf.tidy(() => model.output.logProbsAll(hPrev, model.presentTensor(present)).dataSync() as Float32Array);
+  const lpAll = tf.tidy(() => model.output.logProbsAll(hPrev, model.presentTensor(present, rows, cols)).dataSync() as Float32Array);
   const cand = new Int32Array(n * m);
   for (let i = 0; i < n; i++) cand.set(topIndices(lpAll, i, k, m), i * m);
   // start from `init` where it is one of the cell's candidates, else from the most probable candidate
@@ -60,8 +61,9 @@ export function fillFrame(
     frame[i] = cand[i * m];
     if (init) for (let j = 0; j < m; j++) if (cand[i * m + j] === init[i]) frame[i] = init[i];
   }
-  const stride = 2 * receptiveRadius(model.config) + 1;
-  const radius = receptiveRadius(model.config);
+  // a spatial prior reads the 4 neighbours' present codes: a cell's code reaches the next frame's terms within 1
+  const radius = Math.max(receptiveRadius(model.config), model.presentWidth > 1 ? 1 : 0);
+  const stride = 2 * radius + 1;
   const targets = tf.tensor1d(Int32Array.from({ length: m * n }, (_, i) => next[i % n]), 'int32');
   const hTiled = model.tileState(hPrev, m);
   const scores = new Float32Array(n * m);
@@ -119,7 +121,7 @@ export function fillGap(
   const presentOf = (j: number): ArrayLike<number> => (j === 0 ? present0 : frames[j - 1]);
   try {
     for (let j = 0; j < missing; j++) {
-      const lp = model.nextLogProbs(states[j], presentOf(j), false);
+      const lp = model.nextLogProbs(states[j], presentOf(j), rows, cols, false);
       const x = new Int32Array(n);
       for (let i = 0; i < n; i++) x[i] = topIndices(lp, i, k, 1)[0];
       frames.push(x);
@@ -213,7 +215,7 @@ function updateColour(model: ModelParts, a: ColourArgs): number {
   }
   const h = model.step(a.hTiled, frames, rows, cols, false);
   // with direct connections the next frame's terms also see each cell's own candidate code
-  const lpNext = tf.tidy(() => model.output.logProb(h, a.targets, model.presentTensor(frames)).dataSync() as Float32Array);
+  const lpNext = tf.tidy(() => model.output.logProb(h, a.targets, model.presentTensor(frames, rows, cols)).dataSync() as Float32Array);
   h.dispose();
   let changed = 0;
   for (const i of cells) {

@@ -3,7 +3,7 @@ import { assertCodeVolume, fail, Rng, VqvidError } from '@vqvid/core';
 import type { CodeVolume, StoredArray } from '@vqvid/core';
 import { type ModelConfig, usesMotion } from './config';
 import { inputChannels, motionChannels, Network } from './network';
-import { createOutputLayer, MixtureOutput, type OutputLayer, outputVariableSizes, SparseBigram } from './output';
+import { createOutputLayer, MixtureOutput, type OutputLayer, outputVariableSizes, SparseBigram, SPATIAL_WIDTH, SpatialPrior, spatialContext } from './output';
 import { takeF32 } from './persist';
 
 /**
@@ -77,6 +77,9 @@ export class ModelParts {
     const out = this.output;
     if (out instanceof MixtureOutput && out.priorKind === 'bigram' && `${prefix}prior:rowStart` in arrays) {
       out.setPrior(SparseBigram.fromArrays(arrays, this.config.k, `${prefix}prior:`, source));
+    }
+    if (out instanceof MixtureOutput && out.priorKind === 'spatial' && `${prefix}prior:contexts` in arrays) {
+      out.setPrior(SpatialPrior.fromArrays(arrays, this.config.k, `${prefix}prior:`, source));
     }
   }
 
@@ -168,21 +171,43 @@ export class ModelParts {
     return h!;
   }
 
-  /**
-   * The present codes as the output layer wants them: an int32 tensor of `codes` with direct connections or a
-   * copy-aware output, undefined without (the caller's tidy disposes it).
-   */
-  presentTensor(codes: ArrayLike<number>): tf.Tensor1D | undefined {
-    const { direct, copy, prior } = this.config;
-    return direct || copy || prior !== 'none' ? tf.tensor1d(Int32Array.from(codes), 'int32') : undefined;
+  /** Symbols per cell the output layer reads of the present frame: 5 with a spatial prior, else 1 (the cell's code). */
+  get presentWidth(): number {
+    return this.config.prior === 'spatial' ? SPATIAL_WIDTH : 1;
   }
 
   /**
-   * ln p over the k codes for every cell given the state `h` and the present frame's codes ([cells, k]
+   * What the output layer reads of the present frame for every cell of one or more stacked rows × cols frames:
+   * the cell's code, or with a spatial prior its code and its 4 neighbours' ([cells, 5], K outside the grid).
+   */
+  presentContext(frames: ArrayLike<number>, rows: number, cols: number): Int32Array {
+    return this.presentWidth === 1 ? Int32Array.from(frames) : spatialContext(frames, rows, cols, this.config.k);
+  }
+
+  /**
+   * A present context ({@link presentContext}, or a batch's `present`) as the output layer wants it: an int32
+   * tensor [n] (or [n, 5] with a spatial prior) with direct connections or a copy-aware output, undefined
+   * without (the caller's tidy disposes it).
+   */
+  contextTensor(context: ArrayLike<number>): tf.Tensor1D | tf.Tensor2D | undefined {
+    const { direct, copy, prior } = this.config;
+    if (!(direct || copy || prior !== 'none')) return undefined;
+    const w = this.presentWidth;
+    return w === 1 ? tf.tensor1d(Int32Array.from(context), 'int32') : tf.tensor2d(Int32Array.from(context), [context.length / w, w], 'int32');
+  }
+
+  /** {@link contextTensor} of the present context of stacked rows × cols frames. */
+  presentTensor(frames: ArrayLike<number>, rows: number, cols: number): tf.Tensor1D | tf.Tensor2D | undefined {
+    const { direct, copy, prior } = this.config;
+    return direct || copy || prior !== 'none' ? this.contextTensor(this.presentContext(frames, rows, cols)) : undefined;
+  }
+
+  /**
+   * ln p over the k codes for every cell given the state `h` and the present rows × cols frame's codes ([cells, k]
    * row-major); disposes `h` if asked.
    */
-  nextLogProbs(h: tf.Tensor2D, present: ArrayLike<number>, disposeH = true): Float32Array {
-    const lp = tf.tidy(() => this.output.logProbsAll(h, this.presentTensor(present)));
+  nextLogProbs(h: tf.Tensor2D, present: ArrayLike<number>, rows: number, cols: number, disposeH = true): Float32Array {
+    const lp = tf.tidy(() => this.output.logProbsAll(h, this.presentTensor(present, rows, cols)));
     const data = lp.dataSync() as Float32Array;
     lp.dispose();
     if (disposeH) h.dispose();
@@ -197,7 +222,7 @@ export class ModelParts {
     const last = this.stateAfter(codes, (t, h) => {
       if (t === codes.frames - 1) return;
       const lp = tf.tidy(() =>
-        this.output.logProb(h, tf.reshape(frameTensor(codes, t + 1), [n]) as tf.Tensor1D, this.presentTensor(codes.codes.subarray(t * n, (t + 1) * n))),
+        this.output.logProb(h, tf.reshape(frameTensor(codes, t + 1), [n]) as tf.Tensor1D, this.presentTensor(codes.codes.subarray(t * n, (t + 1) * n), codes.rows, codes.cols)),
       );
       out.set(lp.dataSync(), t * n);
       lp.dispose();

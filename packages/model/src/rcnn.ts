@@ -202,8 +202,8 @@ export class RCNN implements CodeModel, SteppableModel {
    */
   predictDistribution(context: CodeVolume, opts: { probs?: boolean } = {}): NextDistribution {
     this.parts.checkCodes(context, 'context', 1);
-    const logp = this.parts.nextLogProbs(this.parts.stateAfter(context), lastFrame(context));
     const { rows, cols } = context;
+    const logp = this.parts.nextLogProbs(this.parts.stateAfter(context), lastFrame(context), rows, cols);
     const k = this.config.k;
     const entropy = new Float32Array(rows * cols);
     const probs = new Float32Array(logp.length);
@@ -248,7 +248,7 @@ export class RCNN implements CodeModel, SteppableModel {
       next(frame: ArrayLike<number>): Float32Array {
         parts.checkCodes({ rows, cols, frames: 1, k, codes: Int32Array.from(frame) }, 'frame', 1);
         h = parts.step(h, frame, rows, cols, true);
-        return probsOf(parts.nextLogProbs(h, frame, false));
+        return probsOf(parts.nextLogProbs(h, frame, rows, cols, false));
       },
       dispose(): void {
         h?.dispose();
@@ -287,7 +287,7 @@ export class RCNN implements CodeModel, SteppableModel {
     let h = this.parts.stateAfter(context);
     let present: ArrayLike<number> = lastFrame(context);
     for (let s = 0; s < steps; s++) {
-      const frame = chooseCodes(this.parts.nextLogProbs(h, present, s === steps - 1), this.config.k, p, rng);
+      const frame = chooseCodes(this.parts.nextLogProbs(h, present, context.rows, context.cols, s === steps - 1), this.config.k, p, rng);
       present = frame;
       out.set(frame, s * n);
       if (s < steps - 1) h = this.parts.step(h, frame, context.rows, context.cols, true);
@@ -321,7 +321,7 @@ export class RCNN implements CodeModel, SteppableModel {
     const k = this.config.k;
     for (let s = 0; s < steps; s++) {
       const render = { geometry, reference, present, decoder: opts.decoder, alpha: opts.alpha, topM: opts.topM, changeRatio: opts.changeRatio, search: opts.search };
-      const top = this.topOf(h, present, opts);
+      const top = this.topOf(h, present, context.rows, context.cols, opts);
       let frame: Video;
       let codes: Int32Array;
       if (top) {
@@ -329,7 +329,7 @@ export class RCNN implements CodeModel, SteppableModel {
         frame = opts.codec.decodeCandidates!({ rows: context.rows, cols: context.cols, k, ...top }, render);
         codes = Int32Array.from({ length: n }, (_, i) => top.codes[i * top.m]);
       } else {
-        const probs = probsOf(this.parts.nextLogProbs(h, present, false));
+        const probs = probsOf(this.parts.nextLogProbs(h, present, context.rows, context.cols, false));
         frame = opts.codec.decodeDistribution({ rows: context.rows, cols: context.cols, k, probs }, render);
         codes = argmaxCodes(probs, n, k);
       }
@@ -348,12 +348,12 @@ export class RCNN implements CodeModel, SteppableModel {
    * finds them without all K probabilities; null (use the dense path) otherwise, with `dense: true`, or
    * when a list is not provably exact and no `classBeam` allows that.
    */
-  private topOf(h: tf.Tensor2D, present: ArrayLike<number>, opts: RenderOptions): TopCandidates | null {
+  private topOf(h: tf.Tensor2D, present: ArrayLike<number>, rows: number, cols: number, opts: RenderOptions): TopCandidates | null {
     if (opts.dense === true || typeof opts.codec.decodeCandidates !== 'function') return null;
     const k = this.config.k;
     const m = Math.min(opts.topM ?? DEFAULT_RENDER_TOP_M, k);
     const codes = Int32Array.from(present);
-    const presentTensor = this.parts.presentTensor(codes);
+    const presentTensor = this.parts.presentTensor(codes, rows, cols);
     let top: TopCandidates | null;
     try {
       top = topCandidates(this.parts.output, h, codes, presentTensor, m, opts.classBeam ?? Infinity);

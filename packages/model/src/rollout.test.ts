@@ -58,26 +58,37 @@ function referenceRollout(parts: ModelParts, g: BatchGeometry, b: Batch, plan: R
         prefix.set(inputs.subarray(at(j, w, 0, 0), at(j, w, 0, 0) + per), j * per);
         mask.set(b.mask!.subarray(at(j, w, 0, 0), at(j, w, 0, 0) + per), j * per);
       }
-      const present: number[] = [];
-      for (let y = 0; y < g.cropRows; y++) for (let x = 0; x < g.cropCols; x++) present.push(inputs[at(l - 1, w, y + g.marginRows, x + g.marginCols)]);
+      const present = contextOf(parts, g, inputs, b.mask!, l - 1, w);
       const lp = tf.tidy(() => {
         const hs = parts.net.window(tf.tensor3d(prefix, [l, er, ec], 'int32'), tf.tensor4d(mask, [l, er, ec, 1]), l);
         const h = tf.slice(hs, [l - 1, 0, g.marginRows, g.marginCols, 0], [1, 1, g.cropRows, g.cropCols, -1]);
-        return parts.output.logProbsAll(tf.reshape(h, [g.cropRows * g.cropCols, -1]) as tf.Tensor2D, parts.presentTensor(present)).dataSync() as Float32Array;
+        return parts.output.logProbsAll(tf.reshape(h, [g.cropRows * g.cropCols, -1]) as tf.Tensor2D, parts.contextTensor(present)).dataSync() as Float32Array;
       });
       const codes = argmaxRows(lp, parts.config.k);
       for (let y = 0; y < g.cropRows; y++) for (let x = 0; x < g.cropCols; x++) inputs[at(l, w, y + g.marginRows, x + g.marginCols)] = codes[y * g.cropCols + x];
     }
   });
   const present = new Int32Array(b.present.length);
-  for (let s = 0; s < g.steps; s++) {
-    for (let w = 0; w < g.batch; w++) {
-      for (let y = 0; y < g.cropRows; y++) {
-        for (let x = 0; x < g.cropCols; x++) present[((s * g.batch + w) * g.cropRows + y) * g.cropCols + x] = inputs[at(g.warmup + s, w, y + g.marginRows, x + g.marginCols)];
-      }
-    }
-  }
+  const perWindow = g.cropRows * g.cropCols * parts.presentWidth;
+  for (let s = 0; s < g.steps; s++) for (let w = 0; w < g.batch; w++) present.set(contextOf(parts, g, inputs, b.mask!, g.warmup + s, w), (s * g.batch + w) * perWindow);
   return { inputs, mask: b.mask, targets: b.targets, present };
+}
+
+/**
+ * What the output layer reads of frame l of window w, read off the (replaced) inputs: each crop cell's code, and
+ * with a spatial prior its 4 neighbours' too, from the margin where they fall there (K where the mask says the
+ * cell is outside the grid). Needs margins of at least 1.
+ */
+function contextOf(parts: ModelParts, g: BatchGeometry, inputs: Int32Array, mask: Float32Array, l: number, w: number): Int32Array {
+  const er = g.cropRows + 2 * g.marginRows;
+  const ec = g.cropCols + 2 * g.marginCols;
+  const at = (y: number, x: number) => ((l * g.batch + w) * er + y + g.marginRows) * ec + x + g.marginCols;
+  const offsets = [[0, 0], [-1, 0], [1, 0], [0, -1], [0, 1]].slice(0, parts.presentWidth);
+  const out: number[] = [];
+  for (let y = 0; y < g.cropRows; y++) {
+    for (let x = 0; x < g.cropCols; x++) for (const [dy, dx] of offsets) out.push(mask[at(y + dy, x + dx)] === 1 ? inputs[at(y + dy, x + dx)] : parts.config.k);
+  }
+  return Int32Array.from(out);
 }
 
 describe('rollout: the plan', () => {
@@ -114,6 +125,7 @@ describe('rollout: the batch and the loss', () => {
   it.each([
     ['plain', small],
     ['motion inputs', { ...small, inputs: ['codes', 'motion'] } as ModelOptions],
+    ['spatial prior', { ...small, prior: 'spatial' } as ModelOptions],
   ])('the loss of a rolled-out batch equals the teacher-forced loss of the inputs replaced by hand (%s)', async (_, cfg) => {
     // random codes: the model's predictions differ from the true codes, so replacing them matters downstream
     const noisy = randomCodes(14, 8, 8, 4, 5);
@@ -122,7 +134,7 @@ describe('rollout: the batch and the loss', () => {
     const parts = partsOf(m);
     const g = batchGeometry([noisy], 5, 3, 5, 2, 1);
     expect(g.marginRows).toBe(2);
-    const b = assembleBatch([noisy], g, epochPlan([noisy], g, 1, new Rng(3)), 0);
+    const b = assembleBatch([noisy], g, epochPlan([noisy], g, 1, new Rng(3)), 0, cfg.prior === 'spatial' ? cfg.k : null);
     const plan: RolloutPlan = [[2, 5], null, [3, 4]];
     const before = tf.memory().numTensors;
     const rolled = rolloutBatch(parts, g, b, plan);

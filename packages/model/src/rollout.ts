@@ -1,4 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
+import { SPATIAL_OFFSETS } from './output/spatial-prior';
 import { Rng } from '@vqvid/core';
 import type { Batch, BatchGeometry } from './batch';
 import { MOTION_CHANNELS, usesMotion } from './config';
@@ -65,10 +66,10 @@ export function rolloutBatch(model: ModelParts, g: BatchGeometry, b: Batch, plan
       h = next;
       const rolling = plan.flatMap((p, w) => (p && l + 1 >= p[0] && l + 1 <= p[1] ? [w] : []));
       if (rolling.length === 0) continue;
-      const present = innerCells(frame, g, er, ec);
+      const present = rolledContext(b.present, frame, g, er, ec, l - g.warmup);
       const best = tf.tidy(() => {
         const crop = tf.slice(tf.reshape(h!, [g.batch, er, ec, -1]), [0, g.marginRows, g.marginCols, 0], [g.batch, g.cropRows, g.cropCols, -1]);
-        const lp = model.output.logProbsAll(tf.reshape(crop, [g.batch * inner, -1]) as tf.Tensor2D, model.presentTensor(present));
+        const lp = model.output.logProbsAll(tf.reshape(crop, [g.batch * inner, -1]) as tf.Tensor2D, model.contextTensor(present));
         return tf.argMax(lp, 1);
       });
       const codes = best.dataSync();
@@ -86,20 +87,34 @@ export function rolloutBatch(model: ModelParts, g: BatchGeometry, b: Batch, plan
     mask?.dispose();
   }
   const present = new Int32Array(b.present.length);
+  const perStep = b.present.length / g.steps;
   for (let s = 0; s < g.steps; s++) {
     const l = g.warmup + s;
-    present.set(innerCells(inputs.subarray(l * perFrame, (l + 1) * perFrame), g, er, ec), s * g.batch * inner);
+    present.set(rolledContext(b.present, inputs.subarray(l * perFrame, (l + 1) * perFrame), g, er, ec, s), s * perStep);
   }
   return { inputs, mask: b.mask, targets: b.targets, present };
 }
 
-/** The crop cells (margins dropped) of one frame of every window, [batch, cropRows, cropCols]. */
-function innerCells(frame: Int32Array, g: BatchGeometry, er: number, ec: number): Int32Array {
-  const out = new Int32Array(g.batch * g.cropRows * g.cropCols);
+/**
+ * The present contexts of batch step `s` ([batch, cropRows, cropCols] × width, the layout of Batch.present)
+ * after a rollout changed crop cells of its input frame `frame`: every symbol read from a crop cell comes from
+ * `frame`, the others (margins and outside the crop, which a rollout never changes) stay the batch's.
+ */
+function rolledContext(batchPresent: Int32Array, frame: Int32Array, g: BatchGeometry, er: number, ec: number, s: number): Int32Array {
+  const inner = g.cropRows * g.cropCols;
+  const width = batchPresent.length / (g.steps * g.batch * inner);
+  const out = batchPresent.slice(s * g.batch * inner * width, (s + 1) * g.batch * inner * width);
+  const offsets = width === 1 ? SPATIAL_OFFSETS.slice(0, 1) : SPATIAL_OFFSETS;
   for (let w = 0; w < g.batch; w++) {
     for (let y = 0; y < g.cropRows; y++) {
-      const from = (w * er + y + g.marginRows) * ec + g.marginCols;
-      out.set(frame.subarray(from, from + g.cropCols), (w * g.cropRows + y) * g.cropCols);
+      for (let x = 0; x < g.cropCols; x++) {
+        offsets.forEach(([dr, dc], j) => {
+          const yy = y + dr;
+          const xx = x + dc;
+          if (yy < 0 || yy >= g.cropRows || xx < 0 || xx >= g.cropCols) return;
+          out[((w * g.cropRows + y) * g.cropCols + x) * width + j] = frame[(w * er + yy + g.marginRows) * ec + xx + g.marginCols];
+        });
+      }
     }
   }
   return out;

@@ -21,7 +21,7 @@ export function batchGradients(model: ModelParts, g: BatchGeometry, b: Batch, st
   const inputs = tf.tensor3d(b.inputs, [span * g.batch, er, ec], 'int32');
   const mask = b.mask ? tf.tensor4d(b.mask, [span * g.batch, er, ec, 1], 'float32') : null;
   const targets = tf.tensor1d(b.targets, 'int32');
-  const present = model.presentTensor(b.present);
+  const present = model.contextTensor(b.present);
   const vars = model.variables();
   const rate = model.config.dropout;
   const seed = dropoutSeed(model.config.seed, step);

@@ -26,7 +26,7 @@ export function sliceBatch(b: Batch, g: BatchGeometry, p: BatchPart): Batch {
     inputs: cut(b.inputs, span, er * ec),
     mask: b.mask && cut(b.mask, span, er * ec),
     targets: cut(b.targets, g.steps, cells),
-    present: cut(b.present, g.steps, cells),
+    present: cut(b.present, g.steps, cells * (b.present.length / b.targets.length)),
   };
 }
 

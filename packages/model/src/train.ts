@@ -5,7 +5,7 @@ import { assembleBatch, Batch, BatchGeometry, batchGeometry, epochPlan, epochSee
 import { receptiveRadius } from './config';
 import { bigramLogTable } from './direct';
 import { hasCheckpoint, readStore, takeF32, writeStore } from './persist';
-import { emGateWeights, MixtureOutput, SparseBigram, type OutputLayer } from './output';
+import { emGateWeights, MixtureOutput, SparseBigram, SpatialPrior, spatialContext, type OutputLayer } from './output';
 import type { ModelParts } from './parts';
 import { rolloutBatch, rolloutPlan } from './rollout';
 import { applyClipped, trainStep } from './step';
@@ -380,17 +380,26 @@ const GATE_INIT_PAIRS = 200_000;
 function initMixture(out: OutputLayer, volumes: CodeVolume[]): void {
   if (!(out instanceof MixtureOutput)) return;
   if (out.priorKind === 'bigram') out.setPrior(SparseBigram.fit(volumes, out.k));
+  if (out.priorKind === 'spatial') out.setPrior(SpatialPrior.fit(volumes, out.k));
   if (!out.gatesAreFresh()) return;
   const total = volumes.reduce((s, v) => s + (v.frames - 1) * v.rows * v.cols, 0);
   const every = Math.max(1, Math.ceil(total / GATE_INIT_PAIRS));
   const pairs: number[] = [];
+  const held: number[] = []; // the prior's held-out probability of each pair
   let i = 0;
   for (const v of volumes) {
     const n = v.rows * v.cols;
-    for (let j = n; j < v.codes.length; j++, i++) if (i % every === 0) pairs.push(v.codes[j - n], v.codes[j]);
+    for (let t = 1; t < v.frames; t++) {
+      const ctx = out.width > 1 ? spatialContext(v.codes.subarray((t - 1) * n, t * n), v.rows, v.cols, out.k) : v.codes.subarray((t - 1) * n, t * n);
+      for (let c = 0; c < n; c++, i++) {
+        if (i % every !== 0) continue;
+        const b = v.codes[t * n + c];
+        pairs.push(ctx[c * out.width], b);
+        held.push(out.priorProbAt(ctx, c * out.width, b, true));
+      }
+    }
   }
-  const prior = out.prior;
-  out.initGates(emGateWeights(out.components, Int32Array.from(pairs), out.k, (a, b) => (prior ? prior.prob(a, b, true) : 1 / out.k)));
+  out.initGates(emGateWeights(out.components, Int32Array.from(pairs), out.k, (_a, _b, j) => held[j]));
 }
 
 /** The training loop behind {@link RCNN.fit}. */
@@ -433,7 +442,7 @@ export async function fitModel(model: ModelParts, volumes: CodeVolume[], o: FitO
           if (r.checkpointDir) await writeCheckpoint(r.checkpointDir, model, opt, state, best);
           break epochs;
         }
-        let batch = assembleBatch(volumes, g, plan, state.step);
+        let batch = assembleBatch(volumes, g, plan, state.step, cfg.prior === 'spatial' ? cfg.k : null);
         if (rollout.frames > 0) batch = rolloutBatch(model, g, batch, rolloutPlan(g, rollout.frames, rollout.prob, cfg.seed, state.globalStep));
         const loss = pool ? await pooledStep(pool, model, batch, opt, r.clip, state.globalStep) : trainStep(model, g, batch, opt, r.clip, state.globalStep);
         if (!Number.isFinite(loss)) throw new VqvidError('E_STATE', `training diverged (loss ${loss}) at epoch ${state.epoch}; lower lr`);

@@ -2,6 +2,7 @@ import { VqvidError } from '@vqvid/core';
 import type { StoredArray } from '@vqvid/core';
 import type { Batch, BatchGeometry } from './batch';
 import type { ModelConfig } from './config';
+import { SPATIAL_WIDTH } from './output/spatial-prior';
 import type { BatchPart } from './dropout';
 
 /**
@@ -187,7 +188,7 @@ export class TrainPool {
       inputs: shared(4 * span * g.batch * er * ec),
       mask: g.marginRows > 0 || g.marginCols > 0 ? shared(4 * span * g.batch * er * ec) : null,
       targets: shared(4 * cells),
-      present: shared(4 * cells),
+      present: shared(4 * cells * (spec.config.prior === 'spatial' ? SPATIAL_WIDTH : 1)),
     };
     const launched = await launch();
     const threads: NodeWorker[] = [];

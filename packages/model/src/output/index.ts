@@ -16,8 +16,9 @@ export type { OutputLayer } from './layer';
 export type { ClassAssignment } from './classes';
 export { assignClasses } from './classes';
 export { MixtureOutput, emGateWeights } from './mixture';
-export type { MixtureComponent } from './mixture';
+export type { MixtureComponent, CountedPrior } from './mixture';
 export { SparseBigram } from './prior';
+export { SpatialPrior, spatialContext, SPATIAL_WIDTH } from './spatial-prior';
 export type { TopCandidates } from './top';
 
 /**
@@ -25,17 +26,18 @@ export type { TopCandidates } from './top';
  * probabilities and the present code's, found without materialising all K probabilities; exact (`exact[i]` 1)
  * unless `classBeam` (factored softmax only, an opt-in approximation) cut a cell's class search short or a
  * mixture's bound could not prove its list. Null when the layer cannot (direct factored layers).
- * @param present [n] each cell's present code; `presentTensor` the same as an int32 tensor (direct layers).
+ * @param present [n] each cell's present code; `presentTensor` the same as an int32 tensor (direct layers), or
+ * [n, 5] contexts for a mixture with a spatial prior (see `spatialContext`).
  * @example
  * ```ts
  * const top = topCandidates(out, h, present, tf.tensor1d(present, 'int32'), 16);
  * const best = top!.codes[0]; // cell 0's most probable code
  * ```
  */
-export function topCandidates(layer: OutputLayer, h: tf.Tensor2D, present: Int32Array, presentTensor: tf.Tensor1D | undefined, m: number, classBeam = Infinity): TopCandidates | null {
+export function topCandidates(layer: OutputLayer, h: tf.Tensor2D, present: Int32Array, presentTensor: tf.Tensor1D | tf.Tensor2D | undefined, m: number, classBeam = Infinity): TopCandidates | null {
   checkTopOptions(m, layer.k, classBeam);
   if (layer instanceof MixtureOutput) return layer.topCandidates(h, present, presentTensor, m, classBeam);
-  return isTopSource(layer) ? plainTopCandidates(layer, h, present, layer.direct ? presentTensor : undefined, m, classBeam) : null;
+  return isTopSource(layer) ? plainTopCandidates(layer, h, present, layer.direct ? (presentTensor as tf.Tensor1D | undefined) : undefined, m, classBeam) : null;
 }
 
 /** Options of {@link createOutputLayer}. */
@@ -62,8 +64,11 @@ export interface OutputLayerOptions {
    * per-cell learned gate (the model's copy-aware output, see ModelOptions.copy); default false.
    */
   copy?: boolean;
-  /** Also mix in a counted same-cell bigram ('bigram', set later with `setPrior`), or not ('none', the default). */
-  prior?: 'bigram' | 'none';
+  /**
+   * Also mix in a counted prior, set later with `setPrior`: the same-cell bigram ('bigram') or the spatial
+   * n-gram over the cell's and its 4 neighbours' present codes ('spatial'); or not ('none', the default).
+   */
+  prior?: 'bigram' | 'spatial' | 'none';
   /** A previous layer's `toJSON()`: restores its class assignment exactly (classes/frequencies are then ignored). */
   config?: Record<string, unknown>;
 }
@@ -106,7 +111,7 @@ export function outputVariableSizes(opts: OutputLayerOptions): number[] {
     classes === null
       ? [hidden * k, k, ...(direct ? [k * k] : [])]
       : [hidden * classes.members.length, classes.members.length, hidden * k, k, ...(direct ? [k * classes.members.length, k * k] : [])];
-  const gates = 1 + (copy ? 1 : 0) + (prior === 'bigram' ? 1 : 0);
+  const gates = 1 + (copy ? 1 : 0) + (prior !== 'none' ? 1 : 0);
   return gates > 1 ? [...sizes, hidden * gates, gates] : sizes;
 }
 
@@ -117,7 +122,7 @@ function resolveOutput(opts: OutputLayerOptions): {
   seed: number;
   direct: boolean;
   copy: boolean;
-  prior: 'bigram' | 'none';
+  prior: 'bigram' | 'spatial' | 'none';
   classes: ClassAssignment | null;
 } {
   if (opts.kind !== 'full' && opts.kind !== 'factored') fail('E_RANGE', 'kind', "'full' or 'factored'", opts.kind);
@@ -138,19 +143,21 @@ function resolveOutput(opts: OutputLayerOptions): {
 }
 
 /** The mixture parts: from the saved config when restoring (absent = a plain layer), else the options. */
-function mixtureOf(opts: OutputLayerOptions): { copy: boolean; prior: 'bigram' | 'none' } {
+const PRIORS: ReadonlyArray<unknown> = ['bigram', 'spatial', 'none'];
+
+function mixtureOf(opts: OutputLayerOptions): { copy: boolean; prior: 'bigram' | 'spatial' | 'none' } {
   const fromOpts = { copy: opts.copy ?? false, prior: opts.prior ?? 'none' };
   if (typeof fromOpts.copy !== 'boolean') fail('E_RANGE', 'copy', 'a boolean', fromOpts.copy);
-  if (fromOpts.prior !== 'bigram' && fromOpts.prior !== 'none') fail('E_RANGE', 'prior', "'bigram' or 'none'", fromOpts.prior);
+  if (!PRIORS.includes(fromOpts.prior)) fail('E_RANGE', 'prior', "'bigram', 'spatial' or 'none'", fromOpts.prior);
   if (opts.config === undefined) return fromOpts;
   const saved = (opts.config.mixture ?? { copy: false, prior: 'none' }) as { copy?: unknown; prior?: unknown };
-  if (typeof saved !== 'object' || saved === null || typeof saved.copy !== 'boolean' || (saved.prior !== 'bigram' && saved.prior !== 'none')) {
-    fail('E_FORMAT', 'config.mixture', "{ copy: boolean, prior: 'bigram' | 'none' }", saved);
+  if (typeof saved !== 'object' || saved === null || typeof saved.copy !== 'boolean' || !PRIORS.includes(saved.prior)) {
+    fail('E_FORMAT', 'config.mixture', "{ copy: boolean, prior: 'bigram' | 'spatial' | 'none' }", saved);
   }
   if ((opts.copy !== undefined && opts.copy !== saved.copy) || (opts.prior !== undefined && opts.prior !== saved.prior)) {
     fail('E_FORMAT', 'config.mixture', `copy ${fromOpts.copy}, prior ${fromOpts.prior} (as in the options)`, saved);
   }
-  return { copy: saved.copy as boolean, prior: saved.prior as 'bigram' | 'none' };
+  return { copy: saved.copy as boolean, prior: saved.prior as 'bigram' | 'spatial' | 'none' };
 }
 
 /** Whether the layer gets direct connections: from the saved config when restoring (absent = false), else the option. */

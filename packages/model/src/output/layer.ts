@@ -25,12 +25,12 @@ export interface OutputLayer {
   /**
    * ln p(target | h, present) for each row: h [n, hidden] float32, targets [n] int32 in [0, K) → [n];
    * `present` [n] int32, the code of each row's cell in the frame before the target (direct and mixture
-   * layers); `leaveOneOut`: a mixture scores its counted prior as if each (present, target) pair had not been
+   * layers; a mixture with a spatial prior takes [n, 5]: that code, then its 4 neighbours'); `leaveOneOut`: a mixture scores its counted prior as if each (present, target) pair had not been
    * counted (used on the training codes the prior was counted on; other layers ignore it).
    */
-  logProb(h: tf.Tensor2D, targets: tf.Tensor1D, present?: tf.Tensor1D, leaveOneOut?: boolean): tf.Tensor1D;
+  logProb(h: tf.Tensor2D, targets: tf.Tensor1D, present?: tf.Tensor1D | tf.Tensor2D, leaveOneOut?: boolean): tf.Tensor1D;
   /** The whole log-distribution: h [n, hidden] → [n, K], each row's exp summing to 1 (`present` as in logProb). */
-  logProbsAll(h: tf.Tensor2D, present?: tf.Tensor1D): tf.Tensor2D;
+  logProbsAll(h: tf.Tensor2D, present?: tf.Tensor1D | tf.Tensor2D): tf.Tensor2D;
   /**
    * Direct layers: sets the direct tables so that, with W and b at zero, p(x | present = a) = exp(table[a·K + x])
    * exactly; `table` is a row-major [K, K] log-distribution per row (see bigramLogTable). E_STATE otherwise.

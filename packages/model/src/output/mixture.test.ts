@@ -3,7 +3,7 @@ import '@tensorflow/tfjs-backend-cpu';
 import { Rng } from '@vqvid/core';
 import type { CodeVolume } from '@vqvid/core';
 import { randomCodes } from '../testing';
-import { createOutputLayer, emGateWeights, MixtureOutput, type OutputLayer, SparseBigram } from './index';
+import { createOutputLayer, emGateWeights, MixtureOutput, type OutputLayer, SparseBigram, SpatialPrior, spatialContext, topCandidates } from './index';
 
 const K = 7;
 const FREQ = [50, 3, 20, 1, 9, 30, 2];
@@ -23,12 +23,13 @@ function stickyCodes(frames: number, seed: number): CodeVolume {
 }
 
 const made: OutputLayer[] = [];
-function mixture(kind: 'full' | 'factored', copy: boolean, prior: 'bigram' | 'none', withTable = true): MixtureOutput {
+function mixture(kind: 'full' | 'factored', copy: boolean, prior: 'bigram' | 'spatial' | 'none', withTable = true): MixtureOutput {
   const layer = createOutputLayer({ kind, k: K, hidden: 3, seed: 5, classes: 3, frequencies: FREQ, copy, prior });
   made.push(layer);
   expect(layer).toBeInstanceOf(MixtureOutput);
   const m = layer as MixtureOutput;
   if (prior === 'bigram' && withTable) m.setPrior(SparseBigram.fit([stickyCodes(9, 3)], K));
+  if (prior === 'spatial' && withTable) m.setPrior(SpatialPrior.fit([stickyCodes(9, 3)], K));
   randomise(m, 11);
   return m;
 }
@@ -38,8 +39,12 @@ beforeAll(async () => {
 });
 afterAll(() => made.forEach((l) => l.dispose()));
 
-/** Float64 reference: π = softmax(h·Wg + bg), q from the inner layer, p = Σ π_j·component_j. */
-function reference(m: MixtureOutput, h: Float32Array, n: number, present: Int32Array): Float64Array {
+/**
+ * Float64 reference: π = softmax(h·Wg + bg), q from the inner layer, p = Σ π_j·component_j; `ctx` the cells'
+ * contexts (width m.width, present code first), the prior's probabilities from its own (separately tested) table.
+ */
+function reference(m: MixtureOutput, h: Float32Array, n: number, ctx: Int32Array): Float64Array {
+  const present = Int32Array.from({ length: n }, (_, i) => ctx[i * m.width]);
   const q = tf.tidy(() => m.inner.logProbsAll(tf.tensor2d(h, [n, m.hidden]), m.direct ? tf.tensor1d(present, 'int32') : undefined).dataSync());
   const vars = m.variables;
   const wg = vars[vars.length - 2].dataSync();
@@ -60,7 +65,7 @@ function reference(m: MixtureOutput, h: Float32Array, n: number, present: Int32A
       m.components.forEach((comp, j) => {
         if (comp === 'net') p += pi[j] * Math.exp(q[i * K + x]);
         else if (comp === 'copy') p += x === present[i] ? pi[j] : 0;
-        else p += pi[j] * (m.prior ? m.prior.prob(present[i], x) : 1 / K);
+        else p += pi[j] * (m.prior ? m.priorProbAt(ctx, i * m.width, x) : 1 / K);
       });
       out[i * K + x] = Math.log(p);
     }
@@ -73,15 +78,20 @@ describe.each([
   ['factored', true, 'bigram'],
   ['full', true, 'none'],
   ['factored', false, 'bigram'],
+  ['full', true, 'spatial'],
+  ['factored', true, 'spatial'],
 ] as const)('%s softmax, copy %s, prior %s', (kind, copy, prior) => {
   const n = 6;
   const h = Float32Array.from({ length: n * 3 }, (_, i) => Math.sin(i * 1.7) * 1.3);
+  // six cells of a 2 x 3 frame; a spatial prior reads each one's neighbours too (K outside the frame)
   const present = Int32Array.from([0, 2, 2, 5, 6, 1]);
+  const ctx = prior === 'spatial' ? spatialContext(present, 2, 3, K) : present;
+  const presentTensor = () => (prior === 'spatial' ? tf.tensor2d(ctx, [n, 5], 'int32') : tf.tensor1d(present, 'int32'));
 
   it('logProbsAll equals the float64 definition, rows sum to 1, and logProb picks its entries', () => {
     const m = mixture(kind, copy, prior);
-    const ref = reference(m, h, n, present);
-    const all = tf.tidy(() => m.logProbsAll(tf.tensor2d(h, [n, 3]), tf.tensor1d(present, 'int32')).dataSync());
+    const ref = reference(m, h, n, ctx);
+    const all = tf.tidy(() => m.logProbsAll(tf.tensor2d(h, [n, 3]), presentTensor()).dataSync());
     for (let i = 0; i < all.length; i++) expect(Math.abs(all[i] - ref[i])).toBeLessThan(2e-5);
     for (let i = 0; i < n; i++) {
       let s = 0;
@@ -89,15 +99,24 @@ describe.each([
       expect(Math.abs(s - 1)).toBeLessThan(1e-5);
     }
     const targets = Int32Array.from([0, 2, 3, 5, 1, 4]); // two rows copy, four change
-    const lp = tf.tidy(() => m.logProb(tf.tensor2d(h, [n, 3]), tf.tensor1d(targets, 'int32'), tf.tensor1d(present, 'int32')).dataSync());
+    const lp = tf.tidy(() => m.logProb(tf.tensor2d(h, [n, 3]), tf.tensor1d(targets, 'int32'), presentTensor()).dataSync());
     for (let i = 0; i < n; i++) expect(Math.abs(lp[i] - ref[i * K + targets[i]])).toBeLessThan(2e-5);
+    // the exact top lists are the best entries of the whole distribution
+    const tensors = tf.memory().numTensors;
+    const top = tf.tidy(() => topCandidates(m, tf.tensor2d(h, [n, 3]), present, presentTensor(), 3));
+    expect(tf.memory().numTensors).toBe(tensors);
+    for (let i = 0; i < n; i++) {
+      const order = Array.from({ length: K }, (_, x) => x).sort((a, b) => ref[i * K + b] - ref[i * K + a]);
+      for (let j = 0; j < 3; j++) expect(Math.abs(Math.log(top!.probs[i * 3 + j]) - ref[i * K + order[j]])).toBeLessThan(2e-5);
+      expect(Math.abs(Math.log(top!.presentProbs[i]) - ref[i * K + present[i]])).toBeLessThan(2e-5);
+    }
   });
 
   it('gradients of logProb w.r.t. h and every variable match central finite differences', () => {
     const m = mixture(kind, copy, prior);
     const hv = tf.tensor2d(h, [n, 3]);
     const targets = tf.tensor1d([0, 2, 3, 5, 1, 4], 'int32');
-    const pres = tf.tensor1d(present, 'int32');
+    const pres = presentTensor();
     const r = tf.tensor1d([0.3, -1.1, 0.8, 0.5, -0.4, 0.9]);
     const loss = (x: tf.Tensor2D) => tf.sum(tf.mul(m.logProb(x, targets, pres, true), r)) as tf.Scalar;
     const analytic = tf.tidy(() => {

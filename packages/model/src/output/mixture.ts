@@ -1,7 +1,8 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { fail } from '@vqvid/core';
 import { type OutputLayer, allZero, checkHidden, checkTargets, logNormaliser, zeroVariable } from './layer';
-import type { SparseBigram } from './prior';
+import { SparseBigram } from './prior';
+import { SPATIAL_WIDTH, SpatialPrior } from './spatial-prior';
 import { checkTopOptions, type ExtraCodes, isTopSource, offerTopOnce, type TopCandidates, type TopSource } from './top';
 
 /** A component of a {@link MixtureOutput}: the network's softmax, "same code as now", or the counted bigram. */
@@ -15,11 +16,18 @@ function logAddExp(a: tf.Tensor, b: tf.Tensor): tf.Tensor {
   return tf.add(tf.maximum(a, b), tf.log1p(tf.exp(tf.neg(tf.abs(tf.sub(a, b))))));
 }
 
+/** The counted prior of a {@link MixtureOutput}: a same-cell bigram, or the spatial n-gram over 5 present codes. */
+export type CountedPrior = SparseBigram | SpatialPrior;
+
 /**
  * A copy-aware output: a per-cell mixture of the inner softmax q, the event "the same code as this cell's
- * present code" and, optionally, a counted same-cell bigram b:
+ * present code" and, optionally, a counted prior b: a same-cell bigram b(c | x) ('bigram') or the spatial
+ * n-gram b(c | x and its 4 neighbours' present codes) ('spatial', {@link SpatialPrior}):
  *
- *   p(c | h, x) = π_net·q(c | h) + π_copy·[c = x] + π_prior·b(c | x),   π = softmax(h·Wg + bg).
+ *   p(c | h, x) = π_net·q(c | h) + π_copy·[c = x] + π_prior·b(c | context),   π = softmax(h·Wg + bg).
+ *
+ * With a spatial prior, `present` is the [n, 5] int32 context (the cell's code first, K outside the grid; see
+ * `spatialContext`); otherwise [n] codes.
  *
  * It is the pointer/copy idea of pointer-generator networks (See et al. 2017) and of n-gram interpolation in
  * RNNME (Mikolov et al. 2011), in probability space, so it stays exact and normalised for either softmax at
@@ -37,18 +45,21 @@ export class MixtureOutput implements OutputLayer {
   readonly components: MixtureComponent[];
   private readonly wg: tf.Variable;
   private readonly bg: tf.Variable;
-  private priorTable: SparseBigram | null = null;
+  private priorTable: CountedPrior | null = null;
+  /** Symbols per cell of `present`: 5 with a spatial prior, else 1. */
+  readonly width: number;
 
   constructor(
     readonly inner: OutputLayer,
     readonly copy: boolean,
-    readonly priorKind: 'bigram' | 'none',
+    readonly priorKind: 'bigram' | 'spatial' | 'none',
   ) {
+    this.width = priorKind === 'spatial' ? SPATIAL_WIDTH : 1;
     this.kind = inner.kind;
     this.k = inner.k;
     this.hidden = inner.hidden;
     this.direct = inner.direct;
-    this.components = ['net', ...(copy ? ['copy' as const] : []), ...(priorKind === 'bigram' ? ['prior' as const] : [])];
+    this.components = ['net', ...(copy ? ['copy' as const] : []), ...(priorKind !== 'none' ? ['prior' as const] : [])];
     if (this.components.length < 2) fail('E_RANGE', 'mixture', 'copy or a prior (else use the plain layer)', this.components);
     const m = this.components.length;
     this.wg = zeroVariable(this.hidden, m);
@@ -56,16 +67,62 @@ export class MixtureOutput implements OutputLayer {
     this.variables = [...inner.variables, this.wg, this.bg];
   }
 
-  /** The counted bigram of the prior component (null before it is set). */
-  get prior(): SparseBigram | null {
+  /** The counted table of the prior component (null before it is set). */
+  get prior(): CountedPrior | null {
     return this.priorTable;
   }
 
-  /** Sets the counted bigram of the prior component (E_STATE when this mixture has none, E_SHAPE on another k). */
-  setPrior(table: SparseBigram): void {
-    if (this.priorKind !== 'bigram') fail('E_STATE', 'setPrior', 'a mixture with a prior component', 'one without');
+  /**
+   * Sets the counted table of the prior component: a {@link SparseBigram} for 'bigram', a {@link SpatialPrior}
+   * for 'spatial' (E_STATE when this mixture has no prior or the table is of the other kind, E_SHAPE on another k).
+   */
+  setPrior(table: CountedPrior): void {
+    if (this.priorKind === 'none') fail('E_STATE', 'setPrior', 'a mixture with a prior component', 'one without');
+    const kind = table instanceof SpatialPrior ? 'spatial' : 'bigram';
+    if (kind !== this.priorKind) fail('E_STATE', 'setPrior', `a ${this.priorKind} prior table`, `a ${kind} one`);
     if (table.k !== this.k) fail('E_SHAPE', 'prior.k', `${this.k}`, table.k);
     this.priorTable = table;
+  }
+
+  /** p of the prior component for the cell whose context starts at ctx[at] (uniform before the table is set). */
+  priorProbAt(ctx: ArrayLike<number>, at: number, b: number, leaveOneOut = false): number {
+    const t = this.priorTable;
+    if (t === null) return 1 / this.k;
+    return t instanceof SpatialPrior ? t.prob(ctx, at, b, leaveOneOut) : t.prob(ctx[at], b, leaveOneOut);
+  }
+
+  /** The prior component's whole distribution for the cell whose context starts at ctx[at], into out[offset ..). */
+  private priorRow(ctx: ArrayLike<number>, at: number, out: Float32Array, offset: number): void {
+    const t = this.priorTable;
+    if (t === null) out.fill(1 / this.k, offset, offset + this.k);
+    else if (t instanceof SpatialPrior) t.row(ctx, at, out, offset);
+    else t.row(ctx[at], out, offset);
+  }
+
+  private priorTop(ctx: ArrayLike<number>, at: number, m: number): { codes: Int32Array; values: Float64Array } {
+    const t = this.priorTable!;
+    return t instanceof SpatialPrior ? t.topRow(ctx, at, m) : t.topRow(ctx[at], m);
+  }
+
+  /**
+   * Reads `present` (E_SHAPE/E_DTYPE/E_RANGE when it is not [n] codes, or [n, 5] contexts with a spatial prior):
+   * the context data, n·width int32, and the cells' own codes as an int32 tensor [n] (the caller disposes it
+   * when it differs from `present`).
+   */
+  private readPresent(present: tf.Tensor | undefined, n: number): { ctx: Int32Array; codes: tf.Tensor1D } {
+    if (present === undefined) fail('E_RANGE', 'present', 'the present codes [n] (a copy-aware output reads them)', present);
+    if (this.width === 1) return { ctx: checkTargets(present, n, this.k, 'present'), codes: present as tf.Tensor1D };
+    if (!(present instanceof tf.Tensor)) fail('E_DTYPE', 'present', 'a tf.Tensor2D', present);
+    if (present.rank !== 2 || present.shape[0] !== n || present.shape[1] !== this.width) {
+      fail('E_SHAPE', 'present.shape', `[${n}, ${this.width}] (each cell's code and its neighbours')`, `[${present.shape.join(', ')}]`);
+    }
+    if (present.dtype !== 'int32') fail('E_DTYPE', 'present.dtype', 'int32', present.dtype);
+    const ctx = present.dataSync() as Int32Array;
+    for (let i = 0; i < ctx.length; i++) {
+      const top = i % this.width === 0 ? this.k - 1 : this.k;
+      if (!(ctx[i] >= 0 && ctx[i] <= top)) fail('E_RANGE', `present[${Math.floor(i / this.width)}][${i % this.width}]`, `a code in [0, ${top}]`, ctx[i]);
+    }
+    return { ctx, codes: tf.tidy(() => tf.reshape(tf.slice(present, [0, 0], [n, 1]), [n]) as tf.Tensor1D) };
   }
 
   /** Sets the gate biases to ln(weights) (one per component, in {@link components} order), Wg to zero. */
@@ -88,55 +145,56 @@ export class MixtureOutput implements OutputLayer {
     return tf.logSoftmax(tf.add(tf.matMul(h, this.wg as tf.Tensor2D), this.bg)) as tf.Tensor2D;
   }
 
-  /** p of the prior component for each (present, target) pair. */
-  private priorProb(a: number, b: number, leaveOneOut: boolean): number {
-    return this.priorTable ? this.priorTable.prob(a, b, leaveOneOut) : 1 / this.k;
-  }
-
-  logProb(h: tf.Tensor2D, targets: tf.Tensor1D, present?: tf.Tensor1D, leaveOneOut = false): tf.Tensor1D {
+  logProb(h: tf.Tensor2D, targets: tf.Tensor1D, present?: tf.Tensor1D | tf.Tensor2D, leaveOneOut = false): tf.Tensor1D {
     const n = checkHidden(h, this.hidden);
     const t = checkTargets(targets, n, this.k);
-    if (present === undefined) fail('E_RANGE', 'present', 'the present codes [n] (a copy-aware output reads them)', present);
-    const x = checkTargets(present, n, this.k, 'present');
+    const { ctx, codes } = this.readPresent(present, n);
+    const w = this.width;
     const m = this.components.length;
     const extra = new Float32Array(n * m);
     for (let i = 0; i < n; i++) {
       for (let j = 1; j < m; j++) {
         const comp = this.components[j];
-        extra[i * m + j] = comp === 'copy' ? (t[i] === x[i] ? 0 : LOG_ZERO) : Math.log(this.priorProb(x[i], t[i], leaveOneOut));
+        extra[i * m + j] = comp === 'copy' ? (t[i] === ctx[i * w] ? 0 : LOG_ZERO) : Math.log(this.priorProbAt(ctx, i * w, t[i], leaveOneOut));
       }
     }
-    return tf.tidy(() => {
-      const lq = this.inner.logProb(h, targets, this.direct ? present : undefined);
-      const netColumn = tf.oneHot(tf.zeros([n], 'int32'), m) as tf.Tensor2D; // [n, m], 1 in column 0
-      const comps = tf.add(tf.mul(netColumn, tf.expandDims(lq, 1)), tf.tensor2d(extra, [n, m]));
-      return logNormaliser(tf.add(this.logGates(h), comps) as tf.Tensor2D);
-    });
+    try {
+      return tf.tidy(() => {
+        const lq = this.inner.logProb(h, targets, this.direct ? codes : undefined);
+        const netColumn = tf.oneHot(tf.zeros([n], 'int32'), m) as tf.Tensor2D; // [n, m], 1 in column 0
+        const comps = tf.add(tf.mul(netColumn, tf.expandDims(lq, 1)), tf.tensor2d(extra, [n, m]));
+        return logNormaliser(tf.add(this.logGates(h), comps) as tf.Tensor2D);
+      });
+    } finally {
+      if (codes !== present) codes.dispose();
+    }
   }
 
-  logProbsAll(h: tf.Tensor2D, present?: tf.Tensor1D): tf.Tensor2D {
+  logProbsAll(h: tf.Tensor2D, present?: tf.Tensor1D | tf.Tensor2D): tf.Tensor2D {
     const n = checkHidden(h, this.hidden);
-    if (present === undefined) fail('E_RANGE', 'present', 'the present codes [n] (a copy-aware output reads them)', present);
-    const x = checkTargets(present, n, this.k, 'present');
+    const { ctx, codes } = this.readPresent(present, n);
     let priorRows: Float32Array | null = null;
-    if (this.priorKind === 'bigram') {
+    if (this.priorKind !== 'none') {
       priorRows = new Float32Array(n * this.k);
-      if (this.priorTable) for (let i = 0; i < n; i++) this.priorTable.row(x[i], priorRows, i * this.k);
-      else priorRows.fill(1 / this.k);
+      for (let i = 0; i < n; i++) this.priorRow(ctx, i * this.width, priorRows, i * this.k);
     }
-    return tf.tidy(() => {
-      const gates = tf.split(this.logGates(h), this.components.length, 1) as tf.Tensor2D[];
-      let out: tf.Tensor = tf.add(gates[0], this.inner.logProbsAll(h, this.direct ? present : undefined));
-      this.components.forEach((comp, j) => {
-        if (comp === 'copy') {
-          const at = tf.mul(tf.sub(1, tf.oneHot(present, this.k)), LOG_ZERO);
-          out = logAddExp(out, tf.add(gates[j], at));
-        } else if (comp === 'prior') {
-          out = logAddExp(out, tf.add(gates[j], tf.log(tf.tensor2d(priorRows!, [n, this.k]))));
-        }
+    try {
+      return tf.tidy(() => {
+        const gates = tf.split(this.logGates(h), this.components.length, 1) as tf.Tensor2D[];
+        let out: tf.Tensor = tf.add(gates[0], this.inner.logProbsAll(h, this.direct ? codes : undefined));
+        this.components.forEach((comp, j) => {
+          if (comp === 'copy') {
+            const at = tf.mul(tf.sub(1, tf.oneHot(codes, this.k)), LOG_ZERO);
+            out = logAddExp(out, tf.add(gates[j], at));
+          } else if (comp === 'prior') {
+            out = logAddExp(out, tf.add(gates[j], tf.log(tf.tensor2d(priorRows!, [n, this.k]))));
+          }
+        });
+        return out as tf.Tensor2D;
       });
-      return out as tf.Tensor2D;
-    });
+    } finally {
+      if (codes !== present) codes.dispose();
+    }
   }
 
   /**
@@ -146,10 +204,23 @@ export class MixtureOutput implements OutputLayer {
    * reaches that is exact. The other cells are searched again with 4d (up to K, where every code is scored).
    * Null when the inner layer cannot find its top codes.
    */
-  topCandidates(h: tf.Tensor2D, present: Int32Array, presentTensor: tf.Tensor1D | undefined, m: number, classBeam = Infinity): TopCandidates | null {
+  topCandidates(h: tf.Tensor2D, present: Int32Array, presentTensor: tf.Tensor1D | tf.Tensor2D | undefined, m: number, classBeam = Infinity): TopCandidates | null {
     const n = checkHidden(h, this.hidden);
     checkTopOptions(m, this.k, classBeam);
     if (!isTopSource(this.inner)) return null;
+    if (this.width === 1) return this.topOf(h, present, present, presentTensor as tf.Tensor1D | undefined, m, classBeam);
+    // a spatial prior reads each cell's context from the [n, 5] present tensor
+    const { ctx, codes } = this.readPresent(presentTensor, n);
+    try {
+      for (let i = 0; i < n; i++) if (ctx[i * this.width] !== present[i]) fail('E_RANGE', `present[${i}]`, `the code in presentTensor (${ctx[i * this.width]})`, present[i]);
+      return this.topOf(h, present, ctx, codes, m, classBeam);
+    } finally {
+      if (codes !== presentTensor) codes.dispose();
+    }
+  }
+
+  private topOf(h: tf.Tensor2D, present: Int32Array, ctx: Int32Array, presentTensor: tf.Tensor1D | undefined, m: number, classBeam: number): TopCandidates | null {
+    const n = h.shape[0];
     const gt = tf.tidy(() => tf.exp(this.logGates(h)));
     const gates = gt.dataSync() as Float32Array;
     gt.dispose();
@@ -160,7 +231,7 @@ export class MixtureOutput implements OutputLayer {
       const hs = sub ? (tf.gather(h, sub) as tf.Tensor2D) : h;
       const ps = this.direct && presentTensor ? (sub ? (tf.gather(presentTensor, sub) as tf.Tensor1D) : presentTensor) : undefined;
       try {
-        const rest = this.scoreCells(hs, ps, cells, present, gates, depth, classBeam, out);
+        const rest = this.scoreCells(hs, ps, cells, present, ctx, gates, depth, classBeam, out);
         if (rest === null) return null;
         cells = rest;
       } finally {
@@ -174,12 +245,13 @@ export class MixtureOutput implements OutputLayer {
    * One pass of {@link MixtureOutput.topCandidates} over `cells` (hs: their hidden rows) at depth d: writes their
    * lists into `out`; returns the cells whose lists are not proven yet (null when the inner layer cannot).
    */
-  private scoreCells(hs: tf.Tensor2D, ps: tf.Tensor1D | undefined, cells: Int32Array, present: Int32Array, gates: Float32Array, depth: number, classBeam: number, out: TopCandidates): Int32Array | null {
+  private scoreCells(hs: tf.Tensor2D, ps: tf.Tensor1D | undefined, cells: Int32Array, present: Int32Array, ctx: Int32Array, gates: Float32Array, depth: number, classBeam: number, out: TopCandidates): Int32Array | null {
     const { m } = out;
     const table = this.priorTable;
+    const w = this.width;
     const hasPrior = this.components.includes('prior');
     // extras per cell: the present code, then the prior's best codes
-    const rowsOfPrior = hasPrior && table ? Array.from(cells, (i) => table.topRow(present[i], depth)) : null;
+    const rowsOfPrior = hasPrior && table ? Array.from(cells, (i) => this.priorTop(ctx, i * w, depth)) : null;
     const start = new Int32Array(cells.length + 1);
     for (let r = 0; r < cells.length; r++) start[r + 1] = start[r] + 1 + (rowsOfPrior ? depth : 0);
     const extraCodes = new Int32Array(start[cells.length]);
@@ -201,7 +273,7 @@ export class MixtureOutput implements OutputLayer {
       const net = gates[i * nm];
       const copy = copyAt > 0 ? gates[i * nm + copyAt] : 0;
       const prior = priorAt > 0 ? gates[i * nm + priorAt] : 0;
-      const p = (c: number, logq: number): number => net * Math.exp(logq) + (c === x ? copy : 0) + (hasPrior ? prior * (table ? table.prob(x, c) : 1 / this.k) : 0);
+      const p = (c: number, logq: number): number => net * Math.exp(logq) + (c === x ? copy : 0) + (hasPrior ? prior * this.priorProbAt(ctx, i * w, c) : 0);
       vals.fill(-Infinity);
       codes.fill(-1);
       for (let j = r * depth; j < (r + 1) * depth; j++) if (found.codes[j] >= 0) offerTopOnce(codes, vals, 0, m, found.codes[j], p(found.codes[j], found.logq[j]));
@@ -241,13 +313,14 @@ export class MixtureOutput implements OutputLayer {
 /**
  * Mixture weights (one per component of `components`, summing to 1) maximising the likelihood of the
  * (present, next) pairs with the network component uniform over k codes: a few EM steps. `pairs` are
- * [present, next] interleaved; `priorProb` gives the prior component's probability of a pair (held out).
+ * [present, next] interleaved; `priorProb(a, b, i)` gives the prior component's probability of pair i (held
+ * out; a spatial prior reads the pair's context by its index).
  */
 export function emGateWeights(
   components: MixtureComponent[],
   pairs: Int32Array,
   k: number,
-  priorProb: (a: number, b: number) => number,
+  priorProb: (a: number, b: number, pair: number) => number,
   iterations = 30,
 ): Float64Array {
   const m = components.length;
@@ -257,7 +330,7 @@ export function emGateWeights(
     const a = pairs[2 * i];
     const b = pairs[2 * i + 1];
     components.forEach((comp, j) => {
-      like[i * m + j] = comp === 'net' ? 1 / k : comp === 'copy' ? (a === b ? 1 : 0) : priorProb(a, b);
+      like[i * m + j] = comp === 'net' ? 1 / k : comp === 'copy' ? (a === b ? 1 : 0) : priorProb(a, b, i);
     });
   }
   const w = new Float64Array(m).fill(1 / m);

@@ -1,0 +1,86 @@
+#!/usr/bin/env node
+// The counted prior of the copy-aware output, measured: the RCNN with its same-cell bigram prior (the default)
+// against the same RCNN with the spatial prior (prior: 'spatial', the spatial n-gram over the cell's and its 4
+// neighbours' present codes), beside the counted n-grams they compete with, in test bits/code:
+//   npm run bench:priors -- [--quick] [--video ../shared/data/vtest.avi] [--k 1024,10000] [--motion] [--out DIR]
+// Per K: the codebook (8x8 at stride 8) fitted on the training frames as bench/run.mjs does, the networks trained
+// with the main bench's configuration and step budget (phase 1 on the fit frames with early stopping on the
+// validation frames, then refitSteps on all training frames), the n-grams with Witten-Bell strengths tuned on
+// the validation frames and counting all training frames. `--motion` adds both priors with motion inputs. Writes
+// DIR/results.json and DIR/report.md. Needs the built packages (npm run build).
+import { BigramModel, SpatialNgramModel } from '@vqvid/baselines';
+import { initBackend } from '@vqvid/model';
+import { partsOf } from '@vqvid/model/internals';
+import { PatchCodec } from '@vqvid/quantize';
+import { sliceVideo } from '@vqvid/core';
+import { benchConfig, parseBenchArgs, r4, readBenchVideo, resultsHeader, splitCodes, stageTimer, table, trainAll, writeResults } from './common.mjs';
+
+const { args, root, quick, seed, W, H, out } = parseBenchArgs('npm run bench:priors --', 'priors', { k: { type: 'string' }, motion: { type: 'boolean', default: false } }, '[--k 1024,10000] [--motion]\n  --k LIST         codebook sizes (default 1024,10000; 256 with --quick)\n  --motion         also train both priors with motion inputs');
+const config = benchConfig({ quick, seed, video: args.video ?? 'synthetic:bouncing', W, H });
+const ks = (args.k ?? config.modelKs.join(',')).split(',').map(Number);
+const { stage, stages, loadAtStart } = stageTimer();
+
+const raw = await stage('read', () => readBenchVideo(args, { quick, seed, W, H }));
+const nTrain = Math.floor(raw.frames * 0.8);
+const nFit = Math.floor(nTrain * 0.875);
+await initBackend();
+
+const perK = [];
+for (const k of ks) {
+  const key = `${k}/${config.patch}`;
+  const codec = await stage(`quantize-${k}`, () =>
+    PatchCodec.fit(sliceVideo(raw, 0, nTrain), { k, stride: config.patch, seed, maxIter: config.quantizeMaxIter, sample: config.quantizeSample }),
+  );
+  const split = splitCodes(await codec.encode(raw), nFit, nTrain);
+  const coded = new Map([[key, split]]);
+  const { fit, val, train, test } = split;
+  const tuned = (Model) => new Model({ strength: new Model().fit(fit, { validation: val }).strength_ }).fit(train);
+  const rows = [
+    { name: 'same-cell bigram (strength tuned)', bits: r4(tuned(BigramModel).evaluate(test).bitsPerCode) },
+    { name: 'spatial n-gram (strengths tuned)', bits: r4(tuned(SpatialNgramModel).evaluate(test).bitsPerCode) },
+  ];
+  const { kernel, ...shared } = config.model;
+  const options = { k, softmax: k <= 1024 ? 'full' : 'factored', ...shared, kernel };
+  const jobs = [
+    { name: 'RCNN, bigram prior (default)', key, model: 'rcnn', options: { ...options, prior: 'bigram' } },
+    { name: 'RCNN, spatial prior', key, model: 'rcnn', options: { ...options, prior: 'spatial' } },
+    ...(args.motion
+      ? [
+          { name: 'RCNN + motion, bigram prior', key, model: 'rcnn', options: { ...options, prior: 'bigram', inputs: ['codes', 'motion'] } },
+          { name: 'RCNN + motion, spatial prior', key, model: 'rcnn', options: { ...options, prior: 'spatial', inputs: ['codes', 'motion'] } },
+        ]
+      : []),
+  ];
+  const trained = await stage(`train-${k}`, () => trainAll(jobs, { coded, config, seed, root }));
+  for (const r of trained) {
+    const prior = partsOf(r.model).output.prior;
+    rows.push({ name: r.name, bits: r4(r.model.evaluate(test).bitsPerCode), training: r.train, ...(prior?.strength ? { strength: Array.from(prior.strength, r4) } : {}) });
+    r.model.dispose?.();
+  }
+  const changed = (() => {
+    const n = test.rows * test.cols;
+    let c = 0;
+    for (let i = n; i < test.codes.length; i++) if (test.codes[i] !== test.codes[i - n]) c++;
+    return r4(c / (test.codes.length - n));
+  })();
+  perK.push({ k, grid: [test.rows, test.cols], testFrames: test.frames, changedShare: changed, rows });
+  process.stderr.write(`bench: K = ${k}: ${rows.map((r) => `${r.name} ${r.bits}`).join(', ')}\n`);
+}
+
+const results = { ...resultsHeader('vqvid/priors', 'npm run bench:priors --', root, loadAtStart), config, frames: raw.frames, nFit, nTrain, stages, perK };
+const report = [
+  `# Counted priors of the copy-aware output (${config.video})`,
+  '',
+  `Test bits/code (frames ${nTrain}..${raw.frames - 1}); networks: ${config.fit.epochs} x ${config.fit.stepsPerEpoch} steps with early stopping, then ${config.refitSteps} on all training frames.`,
+  '',
+  table(
+    perK[0].rows.map((row, i) => Object.fromEntries([['model', row.name], ...perK.map((p) => [`K = ${p.k}`, p.rows[i].bits])])),
+    ['model', ...perK.map((p) => `K = ${p.k}`)],
+  ),
+  '',
+  `Share of test cells whose code changes from one frame to the next: ${perK.map((p) => `${p.changedShare} (K = ${p.k})`).join(', ')}.`,
+  '',
+].join('\n');
+writeResults(out, results, report);
+process.stdout.write(report);
+process.exit(0);

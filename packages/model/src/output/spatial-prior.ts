@@ -1,0 +1,383 @@
+import { VqvidError } from '@vqvid/core';
+import type { CodeVolume, StoredArray } from '@vqvid/core';
+import { offerTopOnce } from './top';
+
+/**
+ * Where the context of a spatial prior is read in the present frame, relative to the predicted cell: the cell
+ * itself, then up, down, left, right (the order of `SpatialNgramModel` in @vqvid/baselines).
+ */
+export const SPATIAL_OFFSETS: ReadonlyArray<readonly [number, number]> = [
+  [0, 0],
+  [-1, 0],
+  [1, 0],
+  [0, -1],
+  [0, 1],
+];
+
+/** Symbols per cell of a spatial context. */
+export const SPATIAL_WIDTH = SPATIAL_OFFSETS.length;
+
+/**
+ * The spatial contexts of every cell of one or more stacked frames of a rows × cols grid: [cells, 5] row-major,
+ * each row the cell's present code and its 4 neighbours' (K where the neighbour is outside the grid).
+ * @example
+ * ```ts
+ * spatialContext(Int32Array.of(1, 2), 1, 2, 4); // [1, 4, 4, 4, 2,  2, 4, 4, 1, 4]
+ * ```
+ */
+export function spatialContext(frames: ArrayLike<number>, rows: number, cols: number, k: number): Int32Array {
+  const n = rows * cols;
+  const out = new Int32Array(frames.length * SPATIAL_WIDTH);
+  for (let base = 0; base < frames.length; base += n) {
+    for (let r = 0; r < rows; r++) {
+      for (let c = 0; c < cols; c++) {
+        const at = (base + r * cols + c) * SPATIAL_WIDTH;
+        SPATIAL_OFFSETS.forEach(([dr, dc], j) => {
+          const rr = r + dr;
+          const cc = c + dc;
+          out[at + j] = rr < 0 || rr >= rows || cc < 0 || cc >= cols ? k : frames[base + rr * cols + cc];
+        });
+      }
+    }
+  }
+  return out;
+}
+
+/** Compressed rows of counts: the codes seen after context j are next[start[j] .. start[j + 1]), with counts. */
+interface CountRows {
+  start: Int32Array;
+  next: Int32Array;
+  count: Float32Array;
+}
+
+/** Rows of `keyed` (context · k + code → count) for contexts 0..contexts−1, codes ascending within a row. */
+function countRows(keyed: Map<number, number>, contexts: number, k: number): CountRows {
+  const keys = Float64Array.from(keyed.keys()).sort();
+  const start = new Int32Array(contexts + 1);
+  const next = new Int32Array(keys.length);
+  const count = new Float32Array(keys.length);
+  keys.forEach((key, j) => {
+    const a = Math.floor(key / k);
+    start[a + 1]++;
+    next[j] = key - a * k;
+    count[j] = keyed.get(key)!;
+  });
+  for (let a = 0; a < contexts; a++) start[a + 1] += start[a];
+  return { start, next, count };
+}
+
+/** Total, distinct codes and the count of `b` in row `a` (−1: no row). */
+function rowStats(rows: CountRows, a: number, b: number): [number, number, number] {
+  if (a < 0) return [0, 0, 0];
+  let total = 0;
+  let pair = 0;
+  for (let j = rows.start[a]; j < rows.start[a + 1]; j++) {
+    total += rows.count[j];
+    if (rows.next[j] === b) pair = rows.count[j];
+  }
+  return [total, rows.start[a + 1] - rows.start[a], pair];
+}
+
+/** Witten-Bell step with strength s: (c + s·T·lower) / (total + s·T); a context never seen leaves `lower`. */
+function wittenBell(total: number, types: number, pair: number, lower: number, s: number): number {
+  if (total <= 0) return lower;
+  const w = s * types;
+  return (pair + w * lower) / (total + w);
+}
+
+/** Golden-section minimum of a unimodal f on [lo, hi] after `iters` shrinks; returns the abscissa. */
+function goldenMin(f: (u: number) => number, lo: number, hi: number, iters: number): number {
+  const g = (Math.sqrt(5) - 1) / 2;
+  let [a, b] = [lo, hi];
+  let x1 = b - g * (b - a);
+  let x2 = a + g * (b - a);
+  let f1 = f(x1);
+  let f2 = f(x2);
+  for (let i = 0; i < iters; i++) {
+    if (f1 <= f2) {
+      [b, x2, f2] = [x2, x1, f1];
+      x1 = b - g * (b - a);
+      f1 = f(x1);
+    } else {
+      [a, x1, f1] = [x1, x2, f2];
+      x2 = a + g * (b - a);
+      f2 = f(x2);
+    }
+  }
+  return f1 <= f2 ? x1 : x2;
+}
+
+/** Most training cells the strength search reads (every j-th cell, j fixed by the count). */
+const TUNE_CELLS = 200_000;
+
+/**
+ * A counted spatio-temporal prior for a copy-aware output: p(b | the cell's present code and its 4 neighbours'),
+ * the spatial n-gram of @vqvid/baselines as a mixture component. Back-off chain: full 5-code context →
+ * same-cell bigram → add-½ unigram, each step Witten-Bell with strength s: p = (c + s·T·p_lower) / (total + s·T).
+ * The two strengths are chosen at fit by leave-one-out likelihood of the training cells (each cell scored as if
+ * it had not been counted: deleted estimation, so no held-out frames are needed), golden-section on a log
+ * scale in [1/32, 1024], rounded to float32 so a saved prior scores the same. Stored sparsely: O(distinct
+ * contexts and pairs) memory at any K.
+ *
+ * On a static camera the exact 5-code contexts recur at the same places, so it learns each place's flicker,
+ * which the network's shared weights and a same-cell bigram cannot.
+ */
+export class SpatialPrior {
+  /** Symbols per cell of the context it reads (see {@link spatialContext}). */
+  readonly width = SPATIAL_WIDTH;
+  private lookup: Map<string, number> | null = null;
+
+  private constructor(
+    readonly k: number,
+    /** Smoothed unigram u, [k]. */
+    private readonly unigram: Float32Array,
+    /** Same-cell rows, one per present code. */
+    private readonly bigram: CountRows,
+    /** The distinct 5-code contexts, [contexts, 5], lexicographic. */
+    private readonly contexts: Int32Array,
+    /** Rows of the 5-code contexts, in `contexts` order. */
+    private readonly spatial: CountRows,
+    /** Witten-Bell strengths [bigram level, spatial level] (float32 values). */
+    readonly strength: Float32Array,
+  ) {}
+
+  /**
+   * Counts every cell of frames 1..T−1 of `volumes` against its context in the frame before, then chooses the
+   * strengths (see the class note). `strength` skips the search.
+   */
+  static fit(volumes: CodeVolume[], k: number, strength?: readonly [number, number]): SpatialPrior {
+    const uni = new Float64Array(k);
+    let cells = 0;
+    const pairs1 = new Map<number, number>();
+    const ctxIds = new Map<string, number>();
+    const ctxList: number[] = [];
+    const pairs2 = new Map<number, number>();
+    for (const v of volumes) {
+      for (let i = 0; i < v.codes.length; i++) uni[v.codes[i]]++;
+      cells += v.codes.length;
+      const n = v.rows * v.cols;
+      for (let t = 1; t < v.frames; t++) {
+        const ctx = spatialContext(v.codes.subarray((t - 1) * n, t * n), v.rows, v.cols, k);
+        for (let i = 0; i < n; i++) {
+          const b = v.codes[t * n + i];
+          const key1 = ctx[i * SPATIAL_WIDTH] * k + b;
+          pairs1.set(key1, (pairs1.get(key1) ?? 0) + 1);
+          const name = ctx.subarray(i * SPATIAL_WIDTH, (i + 1) * SPATIAL_WIDTH).join(',');
+          let id = ctxIds.get(name);
+          if (id === undefined) {
+            id = ctxList.length / SPATIAL_WIDTH;
+            ctxIds.set(name, id);
+            for (let j = 0; j < SPATIAL_WIDTH; j++) ctxList.push(ctx[i * SPATIAL_WIDTH + j]);
+          }
+          const key2 = id * k + b;
+          pairs2.set(key2, (pairs2.get(key2) ?? 0) + 1);
+        }
+      }
+    }
+    // contexts in lexicographic order, so the stored prior does not depend on the order frames were read
+    const count = ctxList.length / SPATIAL_WIDTH;
+    const order = Int32Array.from({ length: count }, (_, i) => i).sort((x, y) => {
+      for (let j = 0; j < SPATIAL_WIDTH; j++) {
+        const d = ctxList[x * SPATIAL_WIDTH + j] - ctxList[y * SPATIAL_WIDTH + j];
+        if (d !== 0) return d;
+      }
+      return 0;
+    });
+    const rank = new Int32Array(count);
+    order.forEach((old, r) => (rank[old] = r));
+    const contexts = new Int32Array(count * SPATIAL_WIDTH);
+    order.forEach((old, r) => contexts.set(ctxList.slice(old * SPATIAL_WIDTH, (old + 1) * SPATIAL_WIDTH), r * SPATIAL_WIDTH));
+    const renamed = new Map<number, number>();
+    for (const [key, c] of pairs2) {
+      const id = Math.floor(key / k);
+      renamed.set(rank[id] * k + (key - id * k), c);
+    }
+    const unigram = Float32Array.from(uni, (c) => (c + 0.5) / (cells + 0.5 * k));
+    const prior = new SpatialPrior(k, unigram, countRows(pairs1, k, k), contexts, countRows(renamed, count, k), Float32Array.from(strength ?? [1, 1]));
+    if (strength === undefined) prior.tuneStrength(volumes);
+    return prior;
+  }
+
+  /** Restores a prior written by {@link SpatialPrior.toArrays}; E_FORMAT when the arrays do not fit. */
+  static fromArrays(arrays: Record<string, StoredArray>, k: number, prefix: string, source: string): SpatialPrior {
+    const bad = (what: string): never => {
+      throw new VqvidError('E_FORMAT', `${source}: spatial prior ${what}`, { source });
+    };
+    const get = (name: string) => arrays[`${prefix}${name}`];
+    const unigram = get('unigram');
+    const strength = get('strength');
+    const contexts = get('contexts');
+    if (!(unigram instanceof Float32Array) || unigram.length !== k) return bad(`unigram missing or not ${k} floats`);
+    for (let b = 0; b < k; b++) if (!(unigram[b] > 0)) return bad(`unigram[${b}] not positive`);
+    if (!(strength instanceof Float32Array) || strength.length !== 2 || !(strength[0] > 0) || !(strength[1] > 0)) return bad('strength missing or not 2 positive floats');
+    if (!(contexts instanceof Int32Array) || contexts.length % SPATIAL_WIDTH !== 0) return bad(`contexts missing or not a multiple of ${SPATIAL_WIDTH} int32`);
+    for (let i = 0; i < contexts.length; i++) {
+      const top = i % SPATIAL_WIDTH === 0 ? k - 1 : k;
+      if (!(contexts[i] >= 0 && contexts[i] <= top)) return bad(`contexts[${i}] out of range`);
+    }
+    const rows = (name: string, contextsCount: number): CountRows => {
+      const start = get(`${name}Start`);
+      const next = get(`${name}Next`);
+      const count = get(`${name}Count`);
+      if (!(start instanceof Int32Array) || start.length !== contextsCount + 1) return bad(`${name}Start missing or not ${contextsCount + 1} int32`);
+      if (!(next instanceof Int32Array) || !(count instanceof Float32Array) || next.length !== count.length) return bad(`${name}Next/${name}Count missing or of different lengths`);
+      if (start[0] !== 0 || start[contextsCount] !== next.length) return bad(`${name}Start does not span ${name}Next`);
+      for (let a = 0; a < contextsCount; a++) if (start[a + 1] < start[a]) return bad(`${name}Start decreases at ${a}`);
+      for (let j = 0; j < next.length; j++) if (!(next[j] >= 0 && next[j] < k) || !(count[j] >= 1)) return bad(`${name} entry ${j} out of range`);
+      return { start, next, count };
+    };
+    return new SpatialPrior(k, unigram, rows('bigram', k), contexts, rows('spatial', contexts.length / SPATIAL_WIDTH), strength);
+  }
+
+  /** The prior as named arrays for a model file. */
+  toArrays(prefix: string): Record<string, StoredArray> {
+    const p = prefix;
+    return {
+      [`${p}unigram`]: this.unigram,
+      [`${p}strength`]: this.strength,
+      [`${p}contexts`]: this.contexts,
+      [`${p}bigramStart`]: this.bigram.start,
+      [`${p}bigramNext`]: this.bigram.next,
+      [`${p}bigramCount`]: this.bigram.count,
+      [`${p}spatialStart`]: this.spatial.start,
+      [`${p}spatialNext`]: this.spatial.next,
+      [`${p}spatialCount`]: this.spatial.count,
+    };
+  }
+
+  /** Number of distinct 5-code contexts counted. */
+  get contextCount(): number {
+    return this.contexts.length / SPATIAL_WIDTH;
+  }
+
+  /** Row of the 5-code context ctx[at .. at + 5) (−1 when it was never counted). */
+  private contextId(ctx: ArrayLike<number>, at: number): number {
+    if (this.lookup === null) {
+      this.lookup = new Map();
+      for (let i = 0; i < this.contextCount; i++) this.lookup.set(this.contexts.subarray(i * SPATIAL_WIDTH, (i + 1) * SPATIAL_WIDTH).join(','), i);
+    }
+    let name = String(ctx[at]);
+    for (let j = 1; j < SPATIAL_WIDTH; j++) name += `,${ctx[at + j]}`;
+    return this.lookup.get(name) ?? -1;
+  }
+
+  /**
+   * p(b | ctx[at .. at + 5)); with `leaveOneOut` the cell is first taken out of the counts of both levels once:
+   * the probability a held-out copy of a counted cell would get (meant for the counted cells; at a level where
+   * the pair was never counted nothing is taken out).
+   */
+  prob(ctx: ArrayLike<number>, at: number, b: number, leaveOneOut = false): number {
+    return this.probWith(ctx, at, b, leaveOneOut, this.strength[0], this.strength[1]);
+  }
+
+  private probWith(ctx: ArrayLike<number>, at: number, b: number, leaveOneOut: boolean, s1: number, s2: number): number {
+    const s = this.levelStats(ctx, at, b, leaveOneOut);
+    return wittenBell(s[3], s[4], s[5], wittenBell(s[0], s[1], s[2], this.unigram[b], s1), s2);
+  }
+
+  /** [total, types, pair] of the bigram level, then of the spatial level, after leave-one-out if asked. */
+  private levelStats(ctx: ArrayLike<number>, at: number, b: number, leaveOneOut: boolean): number[] {
+    const out: number[] = [];
+    for (const [rows, id] of [
+      [this.bigram, ctx[at]],
+      [this.spatial, this.contextId(ctx, at)],
+    ] as const) {
+      let [total, types, pair] = rowStats(rows, id, b);
+      if (leaveOneOut && pair > 0) {
+        total--;
+        if (pair === 1) types--;
+        pair--;
+      }
+      out.push(total, types, pair);
+    }
+    return out;
+  }
+
+  /** Writes p(· | ctx[at .. at + 5)) over all k codes into out[offset .. offset + k). */
+  row(ctx: ArrayLike<number>, at: number, out: Float32Array, offset: number): void {
+    const k = this.k;
+    const level = (rows: CountRows, id: number, s: number, first: boolean) => {
+      if (id < 0) {
+        if (first) out.set(this.unigram, offset);
+        return;
+      }
+      let total = 0;
+      for (let j = rows.start[id]; j < rows.start[id + 1]; j++) total += rows.count[j];
+      const w = s * (rows.start[id + 1] - rows.start[id]);
+      const scale = w / (total + w);
+      if (first) for (let b = 0; b < k; b++) out[offset + b] = scale * this.unigram[b];
+      else for (let b = 0; b < k; b++) out[offset + b] *= scale;
+      for (let j = rows.start[id]; j < rows.start[id + 1]; j++) out[offset + rows.next[j]] += rows.count[j] / (total + w);
+    };
+    level(this.bigram, this.bigram.start[ctx[at] + 1] > this.bigram.start[ctx[at]] ? ctx[at] : -1, this.strength[0], true);
+    level(this.spatial, this.contextId(ctx, at), this.strength[1], false);
+  }
+
+  /**
+   * The m largest p(· | ctx[at .. at + 5)) as [codes, values], by value descending (ties: lower code first): a
+   * code seen after neither context has p ∝ u, so the best of them are among the m best of u.
+   */
+  topRow(ctx: ArrayLike<number>, at: number, m: number): { codes: Int32Array; values: Float64Array } {
+    const codes = new Int32Array(m).fill(-1);
+    const values = new Float64Array(m).fill(-Infinity);
+    const a = ctx[at];
+    for (let j = this.bigram.start[a]; j < this.bigram.start[a + 1]; j++) offerTopOnce(codes, values, 0, m, this.bigram.next[j], this.prob(ctx, at, this.bigram.next[j]));
+    const id = this.contextId(ctx, at);
+    if (id >= 0) for (let j = this.spatial.start[id]; j < this.spatial.start[id + 1]; j++) offerTopOnce(codes, values, 0, m, this.spatial.next[j], this.prob(ctx, at, this.spatial.next[j]));
+    const order = this.unigramOrder();
+    for (let j = 0; j < Math.min(m, this.k); j++) offerTopOnce(codes, values, 0, m, order[j], this.prob(ctx, at, order[j]));
+    return { codes, values };
+  }
+
+  private order: Int32Array | null = null;
+
+  private unigramOrder(): Int32Array {
+    this.order ??= Int32Array.from({ length: this.k }, (_, i) => i).sort((x, y) => this.unigram[y] - this.unigram[x] || x - y);
+    return this.order;
+  }
+
+  /** Chooses both strengths by leave-one-out likelihood of (a subsample of) the training cells. */
+  private tuneStrength(volumes: CodeVolume[]): void {
+    const total = volumes.reduce((s, v) => s + (v.frames - 1) * v.rows * v.cols, 0);
+    if (total === 0) return;
+    const every = Math.max(1, Math.ceil(total / TUNE_CELLS));
+    const stats: number[] = [];
+    let i = 0;
+    for (const v of volumes) {
+      const n = v.rows * v.cols;
+      for (let t = 1; t < v.frames; t++) {
+        const ctx = spatialContext(v.codes.subarray((t - 1) * n, t * n), v.rows, v.cols, this.k);
+        for (let c = 0; c < n; c++, i++) {
+          if (i % every !== 0) continue;
+          const b = v.codes[t * n + c];
+          stats.push(this.unigram[b], ...this.levelStats(ctx, c * SPATIAL_WIDTH, b, true));
+        }
+      }
+    }
+    const s = [1, 1];
+    const nll = () => {
+      let sum = 0;
+      for (let j = 0; j < stats.length; j += 7) {
+        sum -= Math.log(wittenBell(stats[j + 4], stats[j + 5], stats[j + 6], wittenBell(stats[j + 1], stats[j + 2], stats[j + 3], stats[j], s[0]), s[1]));
+      }
+      return sum;
+    };
+    for (let round = 0; round < 2; round++) {
+      for (let l = 0; l < 2; l++) {
+        s[l] = Math.exp(
+          goldenMin(
+            (u) => {
+              s[l] = Math.exp(u);
+              return nll();
+            },
+            Math.log(1 / 32),
+            Math.log(1024),
+            40,
+          ),
+        );
+      }
+    }
+    this.strength[0] = Math.fround(s[0]);
+    this.strength[1] = Math.fround(s[1]);
+  }
+}
