@@ -1,16 +1,17 @@
 #!/usr/bin/env node
-// k-means fit, plain Lloyd vs Hamerly's bounds vs the faiss twin (bench/twins/faiss_kmeans.py), on the same
-// vtest patches, K, iterations (tol 0) and k-means++ start. Prints one JSON: seconds of each, ratios
-// (vqvid / faiss), whether Hamerly's labels and centroids equal Lloyd's, the skipped share per iteration.
+// k-means fit, plain Lloyd vs Hamerly's and Yinyang's bounds vs the faiss twin (bench/twins/faiss_kmeans.py), on
+// the same vtest patches, K, iterations (tol 0) and k-means++ start. Prints one JSON: seconds of each, ratios
+// (vqvid / faiss), whether each bounded loop's labels, centroids and inertia history equal Lloyd's, the
+// skipped share per iteration.
 // Usage: node bench/kmeans.mjs [--video PATH] [--k 1024,10000] [--n 200000] [--frames 200] [--maxIter 20]
-//        [--backend auto] [--seed 1] [--no-twin] [--quick]
+//        [--backend auto] [--methods yinyang] (add hamerly: slow at large K) [--seed 1] [--no-twin] [--quick]
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Rng } from '@vqvid/core';
 import { samplePatches } from '@vqvid/patches';
 import { createBackend } from '../dist/index.mjs';
-import { hamerly, lloyd, seedKMeansPP } from '../dist/testing.mjs';
+import { hamerly, lloyd, seedKMeansPP, yinyang } from '../dist/testing.mjs';
 import { runTwin } from '../../../bench/twins/twin.mjs';
 import { opt, quick } from './args.mjs';
 import { loadSplit } from './video.mjs';
@@ -22,6 +23,7 @@ const frames = Number(opt('frames', quick ? 40 : 200));
 const maxIter = Number(opt('maxIter', quick ? 5 : 20));
 const seed = Number(opt('seed', 1));
 const twin = !process.argv.includes('--no-twin');
+const methods = opt('methods', 'yinyang').split(',').filter(Boolean);
 
 const { train } = await loadSplit(video, frames);
 const sample = samplePatches(train, { size: 8, stride: 4, count: n, seed });
@@ -33,11 +35,14 @@ const dir = mkdtempSync(join(tmpdir(), 'vqvid-kmeans-'));
 const dataPath = join(dir, 'points.f32');
 writeFileSync(dataPath, Buffer.from(rows.data.buffer, rows.data.byteOffset, rows.data.byteLength));
 
+const top2 = backend.top2?.bind(backend); // yinyang's blocked search; the float64 reference where the backend has none
+const loops = { lloyd, hamerly, yinyang: (r, init, k, o, a) => yinyang(r, init, k, o, a, top2) };
+
 /** Seconds of one loop, and the seconds of each iteration from its progress events. */
 async function timed(loop, init, k) {
   const marks = [];
   const t0 = performance.now();
-  const r = await loop(rows, init, k, { maxIter, tol: 0, onProgress: () => marks.push(performance.now()) }, assign);
+  const r = await loops[loop](rows, init, k, { maxIter, tol: 0, onProgress: () => marks.push(performance.now()) }, assign);
   const seconds = (performance.now() - t0) / 1000;
   const perIteration = marks.map((m, i) => +((m - (i ? marks[i - 1] : t0)) / 1000).toFixed(3));
   return { r, seconds, perIteration };
@@ -52,18 +57,17 @@ for (const k of ks) {
     continue;
   }
   const init = await seedKMeansPP(rows, k, new Rng(seed), assign);
-  const plain = await timed(lloyd, init, k);
-  const fast = await timed(hamerly, init, k);
-  const row = {
-    k,
-    lloyd: { seconds: round(plain.seconds), perIteration: plain.perIteration, inertia: plain.r.inertia },
-    hamerly: {
+  const plain = await timed('lloyd', init, k);
+  const row = { k, lloyd: { seconds: round(plain.seconds), perIteration: plain.perIteration, inertia: plain.r.inertia } };
+  for (const m of methods) {
+    const fast = await timed(m, init, k);
+    row[m] = {
       seconds: round(fast.seconds), perIteration: fast.perIteration, skipped: fast.r.skipped.map((v) => round(v)),
       identicalLabels: same(plain.r.labels, fast.r.labels), identicalCentroids: same(plain.r.centroids, fast.r.centroids),
       identicalInertiaHistory: same(plain.r.inertiaHistory, fast.r.inertiaHistory),
-    },
-    hamerlyOverLloyd: round(fast.seconds / plain.seconds),
-  };
+      overLloyd: round(fast.seconds / plain.seconds),
+    };
+  }
   if (twin) {
     const initPath = join(dir, `init-${k}.f32`);
     writeFileSync(initPath, Buffer.from(init.buffer, init.byteOffset, init.byteLength));
@@ -71,7 +75,7 @@ for (const k of ks) {
     row.faiss = f;
     if (!f.skipped) {
       row.lloydOverFaiss = round(plain.seconds / f.seconds);
-      row.hamerlyOverFaiss = round(fast.seconds / f.seconds);
+      for (const m of methods) row[m].overFaiss = round(row[m].seconds / f.seconds);
       row.inertiaRelDiff = round((plain.r.inertia - f.inertia) / f.inertia, 5); // + : vqvid's is higher
     }
   }

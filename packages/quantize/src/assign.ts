@@ -33,6 +33,12 @@ export interface AssignBackend {
    * resolves to labels and squared Euclidean distances.
    */
   assign(data: Float32Array, n: number, centroids: Float32Array, k: number, dim: number): Promise<AssignResult>;
+  /**
+   * Optional: the two smallest scores per row and column segment of each task (see {@link Top2Task}), for
+   * k-means loops with bounds that search only some centroids of some points (kmeans-yinyang.ts). Backends
+   * without it are served by `top2Reference`.
+   */
+  top2?(tasks: Top2Task[]): Promise<Top2Result[]>;
   /** Releases kernels, contexts and worker pools. */
   dispose(): void;
 }
@@ -173,4 +179,95 @@ export function checkAssignArgs(data: unknown, n: number, centroids: unknown, k:
   if (!Number.isInteger(k) || k < 1) fail('E_RANGE', 'k', 'an integer >= 1', k);
   if (data.length !== n * dim) fail('E_SHAPE', 'data.length', `n * dim = ${n * dim}`, data.length);
   if (centroids.length !== k * dim) fail('E_SHAPE', 'centroids.length', `k * dim = ${k * dim}`, centroids.length);
+}
+
+/**
+ * One block of work for a top-2 search: `rows` points against `cols` centroids whose columns are cut into
+ * segments. Scores are y = ||c − m||² − 2(x − m)·(c − m) (squared distance minus ||x − m||²), the tfjs-wasm
+ * GEMM layout: `a` is [rows, dim + 1] (see `augmentedRows`), `b` is [dim + 1, cols] (see
+ * `scoreMatrix`).
+ */
+export interface Top2Task {
+  /** The points, [rows, dim + 1] row-major. */
+  a: Float32Array;
+  /** Number of points. */
+  rows: number;
+  /** The centroids, [dim + 1, cols] row-major. */
+  b: Float32Array;
+  /** Number of centroid columns. */
+  cols: number;
+  /** First column of each segment, ascending from 0; a segment ends where the next begins (the last at cols). */
+  starts: Int32Array;
+}
+
+/**
+ * Per row r and segment s (index r·segments + s): the column of the smallest score within the segment, relative
+ * to the segment's start (`best`, first of equal scores on the reference; any of them on a backend), the
+ * smallest score `v1` and the second smallest `v2` (Infinity for a one-column segment).
+ */
+export interface Top2Result {
+  /** [rows · segments] the best column of each segment, relative to its start. */
+  best: Int32Array;
+  /** [rows · segments] the smallest score of each segment. */
+  v1: Float32Array;
+  /** [rows · segments] the second smallest score of each segment (Infinity for a one-column segment). */
+  v2: Float32Array;
+}
+
+/** Points p0..p0+rows minus `mean`, each followed by a 1, as rows of dim + 1 floats (the `a` of a {@link Top2Task}). */
+export function augmentedRows(data: Float32Array, p0: number, rows: number, dim: number, mean: Float64Array): Float32Array {
+  const w = dim + 1;
+  const out = new Float32Array(rows * w);
+  for (let i = 0; i < rows; i++) {
+    const o = (p0 + i) * dim;
+    for (let d = 0; d < dim; d++) out[i * w + d] = data[o + d] - mean[d];
+    out[i * w + dim] = 1;
+  }
+  return out;
+}
+
+/**
+ * The [dim + 1, count] matrix whose column j is −2(c − mean) over ||c − mean||² for centroid k0 + j, so that
+ * a point row [x − mean, 1] times it is ||c||² − 2x·c in centred coordinates (the `b` of a {@link Top2Task}).
+ */
+export function scoreMatrix(centroids: Float32Array, k0: number, count: number, dim: number, mean: Float64Array): Float32Array {
+  const m = new Float32Array((dim + 1) * count);
+  const c = centerRows(new Float32Array(count * dim), centroids, k0, count, dim, mean);
+  const norms = rowNorms(c, count, dim);
+  for (let j = 0; j < count; j++) {
+    for (let d = 0; d < dim; d++) m[d * count + j] = -2 * c[j * dim + d];
+    m[dim * count + j] = norms[j];
+  }
+  return m;
+}
+
+/**
+ * The slow, obviously-correct top-2 search: every score of every task in float64 from the task's float32
+ * inputs, strict `<` so the first of equal scores wins. Backends without `top2` use it.
+ */
+export async function top2Reference(tasks: Top2Task[]): Promise<Top2Result[]> {
+  return tasks.map(({ a, rows, b, cols, starts }) => {
+    const w = a.length / Math.max(rows, 1);
+    const segs = starts.length;
+    const out: Top2Result = { best: new Int32Array(rows * segs), v1: new Float32Array(rows * segs), v2: new Float32Array(rows * segs) };
+    const y = new Float64Array(cols);
+    for (let r = 0; r < rows; r++) {
+      y.fill(0);
+      for (let d = 0; d < w; d++) {
+        const x = a[r * w + d];
+        for (let j = 0; j < cols; j++) y[j] += x * b[d * cols + j];
+      }
+      for (let s = 0; s < segs; s++) {
+        const lo = starts[s], hi = s + 1 < segs ? starts[s + 1] : cols;
+        let m1 = Infinity, m2 = Infinity, i1 = lo;
+        for (let j = lo; j < hi; j++) {
+          if (y[j] < m1) { m2 = m1; m1 = y[j]; i1 = j; } else if (y[j] < m2) m2 = y[j];
+        }
+        out.best[r * segs + s] = i1 - lo;
+        out.v1[r * segs + s] = m1;
+        out.v2[r * segs + s] = m2;
+      }
+    }
+    return out;
+  });
 }

@@ -8,7 +8,8 @@
 export { Quantizer, DEFAULT_QUANTIZER_OPTIONS } from './quantizer';
 export type { QuantizerOptions, QuantizerJSON, PatchInput, EncodedCodes, ResolvedQuantizerOptions } from './quantizer';
 export { assignNaive } from './assign';
-export type { AssignBackend, AssignResult, BackendName, BackendRequest } from './assign';
+export type { AssignBackend, AssignResult, BackendName, BackendRequest, Top2Task, Top2Result } from './assign';
+export type { FitAlgorithm } from './kmeans-yinyang';
 export { createBackend, autoOrder, BACKENDS, BACKEND_NAMES, BACKEND_ALIASES } from './backends';
 export type { BackendChoiceResult, CreateBackendOptions, BackendInfo } from './backends';
 export { assign, compareBackends, maxRelativeError } from './compare';

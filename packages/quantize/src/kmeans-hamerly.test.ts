@@ -1,55 +1,9 @@
 import { Rng } from '@vqvid/core';
-import { extractPatches } from '@vqvid/patches';
-import { syntheticVideo } from '@vqvid/video';
-import { assignNaive, labelDistances } from './assign';
 import { CpuBackend } from './cpu';
+import { clipPatches, float32HighTies, naive, withDuplicates } from './kmeans-fixtures';
 import { backendSlack, hamerly } from './kmeans-hamerly';
 import { type AssignFn, type Rows, lloyd, seedKMeansPP, seedRandom } from './kmeans';
 import { Quantizer } from './quantizer';
-
-const naive = (dim: number): AssignFn => async (data, n, centroids, k) => assignNaive(data, n, centroids, k, dim);
-
-/** float32 ||c||² − 2x·c with every operation rounded to float32, ties to the HIGHEST index: a legal but different backend. */
-const float32HighTies = (dim: number): AssignFn => async (data, n, centroids, k) => {
-  const f = Math.fround;
-  const labels = new Int32Array(n);
-  for (let i = 0; i < n; i++) {
-    let best = Infinity;
-    for (let j = 0; j < k; j++) {
-      let dot = 0, nc = 0;
-      for (let d = 0; d < dim; d++) {
-        dot = f(dot + f(data[i * dim + d] * centroids[j * dim + d]));
-        nc = f(nc + f(centroids[j * dim + d] * centroids[j * dim + d]));
-      }
-      const v = f(nc - f(2 * dot));
-      if (v <= best) {
-        best = v;
-        labels[i] = j;
-      }
-    }
-  }
-  return { labels, dist: labelDistances(data, n, centroids, dim, labels) };
-};
-
-/** 8x8 patches (stride 4) of a synthetic clip, scaled like the codec's std normalisation. */
-function clipPatches(kind: 'pan' | 'bouncing', frames: number): Rows {
-  const clip = syntheticVideo({ kind, width: 48, height: 40, frames, seed: 5 });
-  const g = extractPatches(clip, { size: 8, stride: 4 });
-  const data = g.data.map((v) => v / 64);
-  return { data, n: data.length / 64, dim: 64 };
-}
-
-/** Random points with many exact duplicates: each a copy of one of `distinct` random rows of small integers. */
-function withDuplicates(n: number, distinct: number, dim: number, seed: number): Rows {
-  const rng = new Rng(seed);
-  const pool = Float32Array.from({ length: distinct * dim }, () => rng.int(5));
-  const data = new Float32Array(n * dim);
-  for (let i = 0; i < n; i++) {
-    const p = rng.int(pool.length / dim);
-    data.set(pool.subarray(p * dim, p * dim + dim), i * dim);
-  }
-  return { data, n, dim };
-}
 
 /** Runs both loops for 1..iters iterations (tol 0) and expects identical labels, centroids and inertia each time. */
 async function expectIdentical(rows: Rows, init: Float32Array, k: number, iters: number, assign: AssignFn): Promise<number[]> {

@@ -5,7 +5,7 @@ import { type AssignFn, type LoopOptions, type LoopResult, type Rows, gatherRows
 const F32 = 2 ** -24;
 
 /** Relative inflation of every float64 bound update: covers float64 rounding (≈ dim·2⁻⁵³) many times over. */
-const F64_SLACK = 1e-12;
+export const F64_SLACK = 1e-12;
 
 /** Points and centroids per block of the float64 top-2 scan (as in cpu.ts: a centroid tile fits in L1/L2). */
 const POINT_TILE = 256;
@@ -29,8 +29,41 @@ export interface HamerlyResult extends LoopResult {
   skipped: number[];
 }
 
+/** The record of a loop with bounds: inertia and skipped share per iteration, progress events and the stop rule of {@link lloyd}. */
+export class BoundedHistory {
+  readonly inertiaHistory: number[];
+  readonly skipped: number[] = [];
+  iterations = 0;
+
+  /** `dist`: the distances of the initial labels. */
+  constructor(dist: Float32Array, private readonly opts: LoopOptions) {
+    this.inertiaHistory = [sum(dist)];
+  }
+
+  /** Records one iteration's distances and skipped share and reports progress; true when the loop should stop. */
+  record(dist: Float32Array, skipped: number): boolean {
+    const { inertiaHistory: h, opts } = this;
+    const prev = h[h.length - 1];
+    const inertia = sum(dist);
+    h.push(inertia);
+    this.skipped.push(skipped);
+    this.iterations++;
+    opts.onProgress?.({
+      stage: 'fit', done: this.iterations, total: opts.maxIter, fraction: this.iterations / opts.maxIter,
+      metrics: { inertia, skipped },
+    });
+    return prev === 0 || (prev - inertia) / prev < opts.tol;
+  }
+
+  /** The loop's result with its final centroids and labels. */
+  result(centroids: Float32Array, labels: Int32Array): HamerlyResult {
+    const { inertiaHistory, iterations, skipped } = this;
+    return { centroids, labels, inertia: inertiaHistory[inertiaHistory.length - 1], inertiaHistory, iterations, skipped };
+  }
+}
+
 /** Per-iteration state: centroids centred on the backends' (rounded) centroid mean, in float64, and their squared norms. */
-interface Centred {
+export interface Centred {
   mean: Float64Array;
   c: Float64Array;
   norms: Float64Array;
@@ -40,7 +73,7 @@ interface Centred {
   r: number;
 }
 
-function centre(centroids: Float32Array, k: number, dim: number): Centred {
+export function centre(centroids: Float32Array, k: number, dim: number): Centred {
   const mean = centroidMean(centroids, k, dim); // the backends' centre, so rho and r are what they round with
   const c = new Float64Array(k * dim);
   const norms = new Float64Array(k);
@@ -61,7 +94,7 @@ function centre(centroids: Float32Array, k: number, dim: number): Centred {
 }
 
 /** Exact (float64) Euclidean distance of row i of `data` to centroid j. */
-function dist64(data: Float32Array, i: number, centroids: Float32Array, j: number, dim: number): number {
+export function dist64(data: Float32Array, i: number, centroids: Float32Array, j: number, dim: number): number {
   let s = 0;
   for (let d = 0; d < dim; d++) {
     const t = data[i * dim + d] - centroids[j * dim + d];
@@ -221,14 +254,11 @@ export async function hamerly(rows: Rows, init: Float32Array, k: number, opts: L
   const { data, n, dim } = rows;
   let centroids = init;
   let { labels, dist } = await assign(data, n, centroids, k);
-  let inertia = sum(dist);
-  const inertiaHistory = [inertia];
-  const skipped: number[] = [];
+  const history = new BoundedHistory(dist, opts);
   const upper = new Float64Array(n);
   const lower = new Float64Array(n); // 0: nothing known yet about the other centroids
   for (let i = 0; i < n; i++) upper[i] = Math.sqrt(dist[i]) * (1 + 1e-6); // dist is float32-rounded: 2⁻²⁴ ≪ 1e-6
-  let iterations = 0;
-  while (iterations < opts.maxIter) {
+  while (history.iterations < opts.maxIter) {
     const next = updateCentroids(rows, k, labels, dist);
     const drift = new Float64Array(k);
     for (let j = 0; j < k; j++) drift[j] = dist64(next, j, centroids, j, dim) * (1 + F64_SLACK);
@@ -273,18 +303,9 @@ export async function hamerly(rows: Rows, init: Float32Array, k: number, opts: L
       }
     }
     dist = labelDistances(data, n, centroids, dim, labels);
-    const prev = inertia;
-    inertia = sum(dist);
-    inertiaHistory.push(inertia);
-    skipped.push(1 - evaluated / (n * k));
-    iterations++;
-    opts.onProgress?.({
-      stage: 'fit', done: iterations, total: opts.maxIter, fraction: iterations / opts.maxIter,
-      metrics: { inertia, skipped: skipped[skipped.length - 1] },
-    });
-    if (prev === 0 || (prev - inertia) / prev < opts.tol) break;
+    if (history.record(dist, 1 - evaluated / (n * k))) break;
   }
-  return { centroids, labels, inertia, inertiaHistory, iterations, skipped };
+  return history.result(centroids, labels);
 }
 
 /**
@@ -294,13 +315,4 @@ export async function hamerly(rows: Rows, init: Float32Array, k: number, opts: L
 function proven(u: number, l: number, s: number, dim: number, rho: number, r: number): boolean {
   const other = Math.max(l, 2 * s - u);
   return other > u && other * other - u * u > backendSlack(dim, u + rho, r);
-}
-
-/**
- * The loop 'auto' means: plain Lloyd. In bench/kmeans.mjs on vtest patches (dim 64, K = 1024 and 10,000) the
- * bounds skipped too few distances in the first iterations for the float64 re-search in TypeScript to beat a
- * full pass of the GEMM backends; 'hamerly' stays available (identical results) for runs where they pay.
- */
-export function pickAlgorithm(algorithm: 'lloyd' | 'hamerly' | 'auto'): 'lloyd' | 'hamerly' {
-  return algorithm === 'auto' ? 'lloyd' : algorithm;
 }

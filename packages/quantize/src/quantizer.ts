@@ -7,7 +7,8 @@ import type { AssignBackend, BackendName, BackendRequest } from './assign';
 import { BACKEND_ALIASES, BACKEND_NAMES, createBackend } from './backends';
 import type { GpuConstructor } from './gpujs';
 import { type AssignFn, type LoopResult, type Rows, lloyd, miniBatch, seedKMeansPP, seedRandom } from './kmeans';
-import { hamerly, pickAlgorithm } from './kmeans-hamerly';
+import { hamerly } from './kmeans-hamerly';
+import { type FitAlgorithm, pickAlgorithm, yinyang } from './kmeans-yinyang';
 
 /**
  * Points: a {@link @vqvid/core!PatchGrid | PatchGrid} (one row per cell), or a plain matrix of `data.length / dim` rows of `dim` floats
@@ -41,12 +42,14 @@ export interface QuantizerOptions {
   /** Set to run mini-batch k-means (Sculley 2010) with batches of this many points. */
   batchSize?: number;
   /**
-   * How full k-means runs its Lloyd iterations: 'lloyd' computes every distance, 'hamerly' skips those that
-   * triangle-inequality bounds rule out (identical labels and centroids every iteration), 'auto' (default)
-   * takes the one measured faster: Lloyd in every measured case so far (see the package README). Ignored with
-   * batchSize.
+   * How full k-means runs its Lloyd iterations; every choice gives the same labels, centroids and inertia
+   * (bit for bit, on the same backend). 'lloyd' computes every distance; 'yinyang' skips those that grouped
+   * triangle-inequality bounds rule out and searches the rest in GEMM blocks on the backend; 'hamerly' uses one
+   * bound per point and a float64 search in TypeScript (slower here, kept for comparison). 'auto' (default):
+   * 'yinyang' when the backend has a blocked search (tfjs-wasm, Node's default) and k ≥ 1024, else 'lloyd'
+   * (see `pickAlgorithm` and the package README). Ignored with batchSize.
    */
-  algorithm?: 'lloyd' | 'hamerly' | 'auto';
+  algorithm?: FitAlgorithm | 'auto';
   /** Progress of fit (stage 'seed': centers drawn of k; 'fit': iterations with metrics.inertia) and encode ('encode': patches). */
   onProgress?: OnProgress;
   /** gpu.js constructor for a browser page (window.GPU of gpu-browser.js); Node imports gpu.js itself. */
@@ -159,7 +162,7 @@ export class Quantizer {
   clusterSizes = new Int32Array(0);
   /** Inertia before the first and after every iteration (mini-batch: per-step estimates of the total). */
   inertiaHistory: number[] = [];
-  /** Share of point–centroid distances the last fit skipped, per iteration (Hamerly's bounds; empty otherwise). */
+  /** Share of point–centroid distances the last fit skipped, per iteration (Yinyang's or Hamerly's bounds; empty otherwise). */
   skipped: number[] = [];
 
   private book: Codebook | null = null;
@@ -179,7 +182,7 @@ export class Quantizer {
     assertNumber(tol, 'tol', 0);
     if (batchSize !== undefined) assertInt(batchSize, 'batchSize', 1);
     if (init !== 'kmeans++' && init !== 'random') fail('E_RANGE', 'init', "'kmeans++' or 'random'", init);
-    if (!['lloyd', 'hamerly', 'auto'].includes(algorithm)) fail('E_RANGE', 'algorithm', "'lloyd', 'hamerly' or 'auto'", algorithm);
+    if (!['lloyd', 'hamerly', 'yinyang', 'auto'].includes(algorithm)) fail('E_RANGE', 'algorithm', "'lloyd', 'hamerly', 'yinyang' or 'auto'", algorithm);
     if (backend !== 'auto' && !BACKEND_NAMES.includes(BACKEND_ALIASES[backend] ?? backend)) fail('E_RANGE', 'backend', `'auto' or one of ${BACKEND_NAMES.join(', ')}`, backend);
     this.options = { k, seed, backend, init, maxIter, tol, algorithm, batchSize };
     this.hooks = { onProgress: options.onProgress, gpu: options.gpu, log: options.log };
@@ -207,10 +210,13 @@ export class Quantizer {
     const rng = new Rng(seed);
     const start = init === 'random' ? seedRandom(rows, k, rng) : await seedKMeansPP(rows, k, rng, assign, this.hooks.onProgress);
     const loop = { maxIter, tol, onProgress: this.hooks.onProgress };
-    const full = pickAlgorithm(algorithm) === 'hamerly' ? hamerly : lloyd;
-    const result = batchSize === undefined
-      ? await full(rows, start, k, loop, assign)
-      : await miniBatch(rows, start, k, Math.min(batchSize, rows.n), rng, loop, assign);
+    const engine = await this.assignBackend();
+    const chosen = pickAlgorithm(algorithm, k, engine);
+    const result = batchSize !== undefined
+      ? await miniBatch(rows, start, k, Math.min(batchSize, rows.n), rng, loop, assign)
+      : chosen === 'yinyang'
+        ? await yinyang(rows, start, k, loop, assign, engine.top2?.bind(engine))
+        : await (chosen === 'hamerly' ? hamerly : lloyd)(rows, start, k, loop, assign);
     this.adopt(result, rows, size, stride);
     this.skipped = result.skipped ?? [];
     return this;
@@ -382,6 +388,11 @@ export class Quantizer {
   }
 
   private async assignFn(dim: number): Promise<AssignFn> {
+    const backend = await this.assignBackend();
+    return (data, n, centroids, k) => backend.assign(data, n, centroids, k, dim);
+  }
+
+  private assignBackend(): Promise<AssignBackend> {
     if (!this.engine) {
       this.engine = createBackend(this.options.backend, { gpu: this.hooks.gpu, log: this.hooks.log }).then(({ backend, reason }) => {
         this.backend = backend.name;
@@ -389,8 +400,7 @@ export class Quantizer {
         return backend;
       });
     }
-    const backend = await this.engine;
-    return (data, n, centroids, k) => backend.assign(data, n, centroids, k, dim);
+    return this.engine;
   }
 }
 

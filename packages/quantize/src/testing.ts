@@ -6,3 +6,4 @@
 export { clusteredProblem } from './compare';
 export { lloyd, seedKMeansPP } from './kmeans';
 export { hamerly } from './kmeans-hamerly';
+export { yinyang, groupCentroids } from './kmeans-yinyang';

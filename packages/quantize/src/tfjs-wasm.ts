@@ -1,6 +1,8 @@
 import type { KernelBackend, KernelConfig, TensorInfo } from '@tensorflow/tfjs-core';
 import { VqvidError } from '@vqvid/core';
-import { type AssignBackend, type AssignResult, centerRows, centroidMean, labelDistances, mergeTile, rowNorms, selfTest } from './assign';
+import {
+  type AssignBackend, type AssignResult, type Top2Result, type Top2Task, augmentedRows, centroidMean, labelDistances, mergeTile, scoreMatrix, selfTest,
+} from './assign';
 import { type Channel, coreCount, spawnWorkers } from './simd-threads';
 
 /** Tile sizes of {@link TfjsWasmBackend}; tests shrink them to exercise the tiling on tiny problems. */
@@ -33,12 +35,12 @@ interface Kernels {
 /**
  * Each worker loads tfjs-core and tfjs-backend-wasm from the paths the caller resolved, activates 'wasm' in
  * its own tfjs (a worker has its own globals, so the caller's tfjs is untouched), then runs the caller's
- * {@link argminRows} source on the jobs it is sent; it answers with the labels and its live wasm buffers.
+ * {@link reduceRows} source on the jobs it is sent; it answers with the labels and its live wasm buffers.
  */
 const WORKER_SOURCE = `
 const port = require('worker_threads').parentPort;
 const load = (p) => require(p.startsWith('file:') ? require('url').fileURLToPath(p) : p);
-let kern = null, argminRows = null, b = null;
+let kern = null, reduceRows = null, b = null;
 port.on('message', async (m) => {
   try {
     if (m.init) {
@@ -46,15 +48,21 @@ port.on('message', async (m) => {
       load(m.init.wasm);
       if (!(await tf.setBackend('wasm'))) throw new Error('the tfjs wasm backend did not initialise');
       kern = { backend: tf.backend(), matMul: tf.getKernel('BatchMatMul', 'wasm'), argMin: tf.getKernel('ArgMin', 'wasm') };
-      argminRows = new Function('return (' + m.init.argminRows + ')')();
+      reduceRows = new Function('return (' + m.init.reduceRows + ')')();
       port.postMessage('ready');
+    } else if (m.top2) {
+      const t = m.top2, shape = [t.b.length / t.cols, t.cols];
+      const tb = { dataId: kern.backend.write(t.b, shape, 'float32'), shape, dtype: 'float32' };
+      let r;
+      try { r = reduceRows(kern, t.a, t.rows, tb, m.tileN, t.starts); } finally { kern.backend.disposeData(tb.dataId, true); }
+      port.postMessage({ r, buffers: kern.backend.numDataIds() }, [r.best.buffer, r.v1.buffer, r.v2.buffer]);
     } else if (m.b) {
       if (b) kern.backend.disposeData(b.dataId, true);
       const shape = [m.b.w, m.b.count];
       b = m.b.count ? { dataId: kern.backend.write(m.b.values, shape, 'float32'), shape, dtype: 'float32' } : null;
       port.postMessage('ok');
     } else {
-      const labels = argminRows(kern, m.a, m.rows, b, m.tileN);
+      const labels = reduceRows(kern, m.a, m.rows, b, m.tileN, null);
       port.postMessage({ labels, buffers: kern.backend.numDataIds() }, [labels.buffer]);
     }
   } catch (e) {
@@ -111,14 +119,7 @@ export class TfjsWasmBackend implements AssignBackend {
   }
 
   async assign(data: Float32Array, n: number, centroids: Float32Array, k: number, dim: number): Promise<AssignResult> {
-    const { backend, matMul, argMin } = this.kern;
-    if (this.tf.engine().registry.wasm !== backend) {
-      throw new VqvidError('E_BACKEND', 'backend tfjs-wasm: the tfjs wasm backend was removed or replaced since this backend started');
-    }
-    // The kernels bind their wasm functions in module variables; binding them again to the same shared
-    // instance is idempotent and covers an engine that never activated 'wasm'.
-    matMul.setupFunc?.(backend);
-    argMin.setupFunc?.(backend);
+    const { backend } = this.ready();
     const w = dim + 1;
     const { maxTileFloats: most, pointTile, minPointTile, pointsPerJob } = this.limits;
     const tileK = Math.max(1, Math.min(k, Math.floor(most / minPointTile), Math.floor(most / w)));
@@ -132,20 +133,68 @@ export class TfjsWasmBackend implements AssignBackend {
     const result = { labels: new Int32Array(n), dist: new Float32Array(n) };
     for (let k0 = 0; k0 < k; k0 += tileK) {
       const count = Math.min(tileK, k - k0);
-      const matrix = centroidMatrix(centroids, k0, count, dim, mean);
+      const matrix = scoreMatrix(centroids, k0, count, dim, mean);
       const b: TensorInfo = { dataId: backend.write(matrix, [w, count], 'float32'), shape: [w, count], dtype: 'float32' };
       const found = (p0: number, cand: Int32Array) => {
         if (k0) for (let i = 0; i < cand.length; i++) cand[i] += k0;
         mergeTile(cand, p0, k0, data, centroids, dim, result, k > tileK);
       };
       try {
-        await this.shareJobs(workers, { values: matrix, w, count }, n, job, (p0, rows) => augmentedPoints(data, p0, rows, dim, mean),
-          (p0, a, rows) => found(p0, argminRows(this.kern, a, rows, b, tileN)), found, tileN);
+        await this.shareJobs(workers, { values: matrix, w, count }, n, job, (p0, rows) => augmentedRows(data, p0, rows, dim, mean),
+          (p0, a, rows) => found(p0, reduceRows(this.kern, a, rows, b, tileN, null)), found, tileN);
       } finally {
         backend.disposeData(b.dataId, true);
       }
     }
     return k > tileK ? result : { labels: result.labels, dist: labelDistances(data, n, centroids, dim, result.labels) };
+  }
+
+  /**
+   * The two smallest scores per row and segment of each task (see {@link Top2Task}): one GEMM per tile of
+   * points like `assign`, then a scan of the product. Tasks are shared by the calling thread and the worker
+   * threads (when the tasks hold at least 2·pointsPerJob rows), each taking the next task when it finishes.
+   */
+  async top2(tasks: Top2Task[]): Promise<Top2Result[]> {
+    const kern = this.ready();
+    const { maxTileFloats: most, pointTile, pointsPerJob } = this.limits;
+    const tileN = (t: Top2Task) => Math.max(1, Math.min(pointTile, Math.floor(most / Math.max(t.cols, t.a.length / Math.max(t.rows, 1)))));
+    const rows = tasks.reduce((s, t) => s + t.rows, 0);
+    const workers = rows >= 2 * pointsPerJob ? await this.workers() : [];
+    this.lastRun = { threads: workers.length + 1, workerBuffers: [] };
+    const out: Top2Result[] = new Array(tasks.length);
+    let next = 0;
+    try {
+      const remote = Promise.all(workers.map(async (ch, i) => {
+        for (let t = next++; t < tasks.length; t = next++) {
+          const m = await ask(ch, { top2: tasks[t], tileN: tileN(tasks[t]) }) as { r: Top2Result; buffers: number };
+          this.lastRun.workerBuffers[i] = m.buffers;
+          out[t] = m.r;
+        }
+      }));
+      remote.catch(() => undefined); // handled below, after the calling thread's tasks
+      for (let t = next++; t < tasks.length; t = next++) {
+        out[t] = top2Here(kern, tasks[t], tileN(tasks[t]));
+        if (workers.length) await new Promise((r) => setTimeout(r, 0));
+      }
+      await remote;
+    } catch (e) {
+      this.dispose();
+      throw e;
+    }
+    return out;
+  }
+
+  /** The kernels, checked to still run on tfjs's registered wasm backend and bound to it. */
+  private ready(): Kernels {
+    const { backend, matMul, argMin } = this.kern;
+    if (this.tf.engine().registry.wasm !== backend) {
+      throw new VqvidError('E_BACKEND', 'backend tfjs-wasm: the tfjs wasm backend was removed or replaced since this backend started');
+    }
+    // The kernels bind their wasm functions in module variables; binding them again to the same shared
+    // instance is idempotent and covers an engine that never activated 'wasm'.
+    matMul.setupFunc?.(backend);
+    argMin.setupFunc?.(backend);
+    return this.kern;
   }
 
   /** Closes the worker threads; the wasm backend instance itself belongs to tfjs (and maybe to @vqvid/model). */
@@ -210,7 +259,7 @@ async function startWorkers(threads: number | null): Promise<Channel[]> {
   const total = threads ?? Math.min(4, await coreCount());
   const ws = total > 1 ? await spawnWorkers(total - 1, WORKER_SOURCE, true) : null;
   if (!ws) return [];
-  const init = { core: resolveModule('@tensorflow/tfjs-core'), wasm: resolveModule('@tensorflow/tfjs-backend-wasm'), argminRows: argminRows.toString() };
+  const init = { core: resolveModule('@tensorflow/tfjs-core'), wasm: resolveModule('@tensorflow/tfjs-backend-wasm'), reduceRows: reduceRows.toString() };
   const ok = await Promise.all(ws.map((ch) => ask(ch, { init }).then(() => true, () => false)));
   if (ok.every(Boolean)) return ws;
   ws.forEach((ch) => ch.close());
@@ -225,14 +274,31 @@ function resolveModule(id: string): string {
   return typeof require === 'function' && typeof require.resolve === 'function' ? require.resolve(id) : import.meta.resolve(id);
 }
 
+/** {@link reduceRows} of one top-2 task on the calling thread, its centroid matrix written to wasm and freed around it. */
+function top2Here(kern: Kernels, task: Top2Task, tileN: number): Top2Result {
+  const shape = [task.b.length / task.cols, task.cols];
+  const b: TensorInfo = { dataId: kern.backend.write(task.b, shape, 'float32'), shape, dtype: 'float32' };
+  try {
+    return reduceRows(kern, task.a, task.rows, b, tileN, task.starts);
+  } finally {
+    kern.backend.disposeData(b.dataId, true);
+  }
+}
+
 /**
- * argmin over the columns of (rows of `a`, b.shape[0] floats each) · b, in GEMMs of `tileN` rows, as
- * tile-relative centroid indices; every wasm buffer is freed. Self-contained: workers run its source text.
+ * (rows of `a`, b.shape[0] floats each) · b in GEMMs of `tileN` rows, each product row reduced: with `starts`
+ * null to the column of its first minimum (tfjs's ArgMin: tile-relative centroid indices), else to the two
+ * smallest values per column segment (a {@link Top2Result}). Every wasm buffer it makes is freed.
+ * Self-contained: workers run its source text.
  */
-function argminRows(kern: Kernels, a: Float32Array, rows: number, b: TensorInfo, tileN: number): Int32Array {
+function reduceRows(kern: Kernels, a: Float32Array, rows: number, b: TensorInfo, tileN: number, starts: null): Int32Array;
+function reduceRows(kern: Kernels, a: Float32Array, rows: number, b: TensorInfo, tileN: number, starts: Int32Array): Top2Result;
+function reduceRows(kern: Kernels, a: Float32Array, rows: number, b: TensorInfo, tileN: number, starts: Int32Array | null): Int32Array | Top2Result {
   const be = kern.backend;
-  const w = b.shape[0];
-  const out = new Int32Array(rows);
+  const [w, cols] = b.shape;
+  const segs = starts ? starts.length : 0;
+  const labels = new Int32Array(starts ? 0 : rows);
+  const out = { best: new Int32Array(rows * segs), v1: new Float32Array(rows * segs), v2: new Float32Array(rows * segs) };
   const free = (t: TensorInfo) => be.disposeData(t.dataId, true);
   for (let p0 = 0; p0 < rows; p0 += tileN) {
     const shape = [Math.min(tileN, rows - p0), w];
@@ -240,11 +306,32 @@ function argminRows(kern: Kernels, a: Float32Array, rows: number, b: TensorInfo,
     try {
       const y = kern.matMul.kernelFunc({ inputs: { a: x, b }, backend: be, attrs: { transposeA: false, transposeB: false } }) as TensorInfo;
       try {
-        const idx = kern.argMin.kernelFunc({ inputs: { x: y }, backend: be, attrs: { axis: 1 } }) as TensorInfo;
-        try {
-          out.set(be.readSync(idx.dataId) as Int32Array, p0);
-        } finally {
-          free(idx);
+        if (!starts) {
+          const idx = kern.argMin.kernelFunc({ inputs: { x: y }, backend: be, attrs: { axis: 1 } }) as TensorInfo;
+          try {
+            labels.set(be.readSync(idx.dataId) as Int32Array, p0);
+          } finally {
+            free(idx);
+          }
+          continue;
+        }
+        const v = be.readSync(y.dataId) as Float32Array;
+        for (let r = 0; r < shape[0]; r++) {
+          const o = r * cols;
+          for (let s = 0; s < segs; s++) {
+            const lo = starts[s], hi = s + 1 < segs ? starts[s + 1] : cols;
+            let m1 = Infinity, m2 = Infinity, i1 = lo;
+            for (let j = lo; j < hi; j++) {
+              const t = v[o + j];
+              if (t < m2) {
+                if (t < m1) { m2 = m1; m1 = t; i1 = j; } else m2 = t;
+              }
+            }
+            const q = (p0 + r) * segs + s;
+            out.best[q] = i1 - lo;
+            out.v1[q] = m1;
+            out.v2[q] = m2;
+          }
         }
       } finally {
         free(y);
@@ -253,7 +340,7 @@ function argminRows(kern: Kernels, a: Float32Array, rows: number, b: TensorInfo,
       free(x);
     }
   }
-  return out;
+  return starts ? out : labels;
 }
 
 /**
@@ -267,31 +354,4 @@ async function sharedWasmBackend(tf: TfCore): Promise<KernelBackend> {
   const wasm = tf.engine().registry.wasm;
   if (!wasm) throw new Error('the tfjs wasm backend did not initialise (see tfjs\'s warning for why)');
   return wasm;
-}
-
-/** Points p0..p0+rows minus `mean`, each followed by a 1, as rows of dim + 1 floats. */
-function augmentedPoints(data: Float32Array, p0: number, rows: number, dim: number, mean: Float64Array): Float32Array {
-  const w = dim + 1;
-  const out = new Float32Array(rows * w);
-  for (let i = 0; i < rows; i++) {
-    const o = (p0 + i) * dim;
-    for (let d = 0; d < dim; d++) out[i * w + d] = data[o + d] - mean[d];
-    out[i * w + dim] = 1;
-  }
-  return out;
-}
-
-/**
- * The [dim + 1, count] matrix whose column j is −2(c − mean) over ||c − mean||² for centroid k0 + j, so that
- * a point row [x − mean, 1] times it is ||c||² − 2x·c in centred coordinates.
- */
-function centroidMatrix(centroids: Float32Array, k0: number, count: number, dim: number, mean: Float64Array): Float32Array {
-  const m = new Float32Array((dim + 1) * count);
-  const c = centerRows(new Float32Array(count * dim), centroids, k0, count, dim, mean);
-  const norms = rowNorms(c, count, dim);
-  for (let j = 0; j < count; j++) {
-    for (let d = 0; d < dim; d++) m[d * count + j] = -2 * c[j * dim + d];
-    m[dim * count + j] = norms[j];
-  }
-  return m;
 }
