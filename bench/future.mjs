@@ -1,8 +1,9 @@
 #!/usr/bin/env node
 // The paper's future work, measured (issue #16): the plain RCNN against the pixel-regression baseline
 // (PatchRegressor: the same recurrent convolutional body, a linear head to the next frame's patch pixels, squared
-// error), the RCNN with motion inputs (inputs: ['codes', 'motion']) and the RCNN trained with scheduled sampling
-// (fit rollout), on the same frames and the same step budget:
+// error), the RCNN with motion inputs (inputs: ['codes', 'motion']), the RCNN trained with scheduled sampling
+// (fit rollout), the two-scale RCNN (scales: 2) and a single-scale RCNN widened to the two-scale one's parameter
+// count, on the same frames and the same step budget:
 //   npm run bench:future -- [--quick] [--video ../shared/data/vtest.avi] [--out DIR]
 // The codebook and the RCNN are made as bench/paper.mjs makes them (paperSetup); the regressor is trained here
 // with the RCNN's body options and fit options (phase 1 on the fit frames with validation, then refitSteps on
@@ -13,7 +14,8 @@
 import { sliceCodes, sliceVideo } from '@vqvid/core';
 import { motionMask } from '@vqvid/metrics';
 import { copyLast, flowExtrapolate } from '@vqvid/baselines';
-import { PatchRegressor } from '@vqvid/model';
+import { PatchRegressor, RCNN } from '@vqvid/model';
+import { partsOf } from '@vqvid/model/internals';
 import {
   addRelativeMse, benchConfig, decoderPlan, fitAlphas, fitChangeRatio, meanRows, paperSetup, parseBenchArgs, r4, readBenchVideo, resultsHeader,
   scoreAll, SHARP, spread, stageTimer, table, trainAll, writeResults,
@@ -68,19 +70,37 @@ const { regressor, regressorTraining } = await stage('regressor', async () => {
   };
 });
 
+/** Trainable parameters of a model (its output layer included). */
+const parameters = (m) => partsOf(m).variables().reduce((s, v) => s + v.size, 0);
+/** Trainable parameters of a model made with `options`. */
+function parametersOf(options) {
+  const m = new RCNN(options);
+  const n = parameters(m);
+  m.dispose();
+  return n;
+}
+
 // ---- the RCNN variants: paperSetup's RCNN job with one option added, trained two at a time ----
+const { kernel: bodyKernel, ...bodyShared } = config.model;
+const bodyOptions = { k, softmax: k <= 1024 ? 'full' : 'factored', ...bodyShared, kernel: bodyKernel };
+// the single-scale comparison at the two-scale model's parameter count: the width whose count is nearest
+const twoScaleParameters = parametersOf({ ...bodyOptions, scales: 2 });
+let wideHidden = bodyOptions.hidden;
+while (parametersOf({ ...bodyOptions, hidden: wideHidden + 1 }) <= twoScaleParameters) wideHidden++;
+if (Math.abs(parametersOf({ ...bodyOptions, hidden: wideHidden + 1 }) - twoScaleParameters) < Math.abs(parametersOf({ ...bodyOptions, hidden: wideHidden }) - twoScaleParameters)) wideHidden++;
 const variants = await stage('variants', async () => {
-  const { kernel, ...shared } = config.model;
-  const options = { k, softmax: k <= 1024 ? 'full' : 'factored', ...shared, kernel };
+  const options = bodyOptions;
   const key = [...coded.keys()][0];
   return trainAll([
     { name: 'rcnn + motion', label: 'RCNN + motion inputs', key, model: 'rcnn', options: { ...options, inputs: ['codes', 'motion'] } },
     { name: `rcnn + rollout ${ROLLOUT}`, label: `RCNN + rollout ${ROLLOUT}`, key, model: 'rcnn', options, fit: { rollout: ROLLOUT } },
+    { name: 'rcnn + scales 2', label: 'RCNN + scales 2', key, model: 'rcnn', options: { ...options, scales: 2 } },
+    { name: `rcnn hidden ${wideHidden}`, label: `RCNN, hidden ${wideHidden} (one scale, as many parameters)`, key, model: 'rcnn', options: { ...options, hidden: wideHidden } },
   ], { coded, config, seed, root });
 });
 /** Every code model of the table: its row label, the prefix of its decoder rows' names, bits/code on the test codes. */
 const nets = [{ label: 'RCNN', prefix: '', model }, ...variants.map((v) => ({ label: v.label, prefix: `${v.name}: `, model: v.model }))]
-  .map((n) => ({ ...n, bits: r4(n.model.evaluate(test).bitsPerCode) }));
+  .map((n) => ({ ...n, bits: r4(n.model.evaluate(test).bitsPerCode), parameters: parameters(n.model) }));
 
 // ---- next frame: test targets every evalStride frames, as bench/run.mjs ----
 const render = (p, dist, reference, present) =>
@@ -156,15 +176,15 @@ const generation = await stage('generate', async () => {
 });
 
 // ---- the future-work table: one row per method ----
-const row = (method, name, bits) => {
+const row = (method, name, bits, params = '-') => {
   const r = nextFrame.rows.find((x) => x.method === method);
   const falls = generation.fallsBelowCopy[method];
-  return { row: name, method, bitsPerCode: bits, psnr: r.psnr, ssim: r.ssim, sharpness: r.sharpness, movingPsnr: r.movingPsnr, relMse: r.relMse, generationFallsBelowCopyAt: falls === undefined ? '-' : falls === null ? `> ${steps}` : falls };
+  return { row: name, method, parameters: params, bitsPerCode: bits, psnr: r.psnr, ssim: r.ssim, sharpness: r.sharpness, movingPsnr: r.movingPsnr, relMse: r.relMse, generationFallsBelowCopyAt: falls === undefined ? '-' : falls === null ? `> ${steps}` : falls };
 };
 const future = [
   row('copy-last', 'copy-last', '-'),
   row('flow extrapolation', 'flow extrapolation', '-'),
-  ...nets.flatMap((n) => [row(n.chosen.mean.name, `${n.label}, mean decoder`, n.bits), row(n.chosen.sharp.name, `${n.label}, best sharp decoder`, n.bits)]),
+  ...nets.flatMap((n) => [row(n.chosen.mean.name, `${n.label}, mean decoder`, n.bits, n.parameters), row(n.chosen.sharp.name, `${n.label}, best sharp decoder`, n.bits, n.parameters)]),
   row('regression', 'pixel regression (PatchRegressor)', '-'),
 ];
 // constant flow is the generation's flow row (the next-frame table's flow extrapolation is its step 1)
@@ -176,9 +196,14 @@ const results = {
   config: { ...config, k, generation: { steps, starts: generateStarts } },
   data: { frames: raw.frames, width: raw.width, height: raw.height, trainFrames: nTrain, fitFrames: nFit, testFrames: raw.frames - nTrain, rows: codes.rows, cols: codes.cols },
   training: { rcnn: training, regression: regressorTraining, ...Object.fromEntries(variants.map((v) => [v.label, v.train])) },
-  variants: { motion: { inputs: ['codes', 'motion'] }, rollout: { rollout: ROLLOUT, rolloutProb: 0.5, on: 'both training phases' } },
+  variants: {
+    motion: { inputs: ['codes', 'motion'] },
+    rollout: { rollout: ROLLOUT, rolloutProb: 0.5, on: 'both training phases' },
+    scales: { scales: 2, hiddenCoarse: nets.find((n) => n.label === 'RCNN + scales 2').model.config.hiddenCoarse, parameters: twoScaleParameters },
+    wide: { hidden: wideHidden, parameters: parametersOf({ ...bodyOptions, hidden: wideHidden }), rcnnParameters: nets[0].parameters },
+  },
   future,
-  notBuilt: ['multi-scale'],
+  notBuilt: [],
   nextFrame,
   generation,
   stages,
@@ -201,15 +226,14 @@ Machine: ${r.machine.cpu}, ${r.machine.cores} cores, Node ${r.machine.node}
 Data: ${r.data.frames} frames at ${r.data.width}x${r.data.height}; ${r.data.trainFrames} train / ${r.data.testFrames} test; K = ${r.config.k}, 8x8 patches at stride 8 (${r.data.rows}x${r.data.cols} cells).
 Same body (${JSON.stringify(r.config.model)}) and budget (${JSON.stringify(r.config.fit)}, then ${r.config.refitSteps} refit steps) for every network.
 Regression: ${tr.steps} + ${tr.refitSteps} steps in ${tr.seconds} s, best validation MSE ${tr.bestValMse} (epoch ${tr.bestEpoch}), test MSE ${tr.testMse} (normalised units, per value).
-Variants (the RCNN's job with one option added): motion inputs = \`inputs: ['codes', 'motion']\` (per cell [x_t ≠ x_t−1], [x_t−1 ≠ x_t−2] beside the embedding); rollout = \`fit({ rollout: ${r.variants.rollout.rollout}, rolloutProb: ${r.variants.rollout.rolloutProb} })\`, scheduled sampling in ${r.variants.rollout.on}.
+Variants (the RCNN's job with one option added): motion inputs = \`inputs: ['codes', 'motion']\` (per cell [x_t ≠ x_t−1], [x_t−1 ≠ x_t−2] beside the embedding); rollout = \`fit({ rollout: ${r.variants.rollout.rollout}, rolloutProb: ${r.variants.rollout.rolloutProb} })\`, scheduled sampling in ${r.variants.rollout.on}; scales 2 = \`scales: 2\` (a coarse grid of 2x2 blocks, hiddenCoarse ${r.variants.scales.hiddenCoarse}, ${r.variants.scales.parameters} parameters against the RCNN's ${r.variants.wide.rcnnParameters}); hidden ${r.variants.wide.hidden} = the single-scale RCNN widened to the nearest count (${r.variants.wide.parameters} parameters).
 ${Object.entries(r.training).filter(([n]) => n !== 'regression').map(([n, t]) => `${n}: ${t.steps ?? '-'} + ${t.refitSteps ?? '-'} steps in ${t.seconds ?? '-'} s, best validation ${t.bestValBits ?? '-'} bits/code (epoch ${t.bestEpoch ?? '-'})`).join('; ')}.
 
 ## Future work (next frame: ${r.nextFrame.targets} test targets; generation: ${r.generation.starts} starts, ${r.generation.steps} steps)
-${table(r.future, ['row', 'bitsPerCode', 'psnr', 'ssim', 'sharpness', 'movingPsnr', 'relMse', 'generationFallsBelowCopyAt'])}
+${table(r.future, ['row', 'parameters', 'bitsPerCode', 'psnr', 'ssim', 'sharpness', 'movingPsnr', 'relMse', 'generationFallsBelowCopyAt'])}
 RCNN rows: \`${r.future[2].method}\` (the mean decoder at its fitted alpha) and \`${r.future[3].method}\` (the highest-PSNR row among the sharp decoders centroid, skip and mbr; decoders fitted on ${r.nextFrame.alphaTargets} validation targets: alphas ${JSON.stringify(r.nextFrame.alphas)}, mbr change ratio ${r.nextFrame.changeRatio}); each variant's rows are chosen the same way from its own decoders (${Object.entries(r.nextFrame.variants).map(([n, v]) => `${n}: alphas ${JSON.stringify(v.alphas)}, ratio ${v.changeRatio}`).join('; ')}).
 generationFallsBelowCopyAt: the first generation step whose mean PSNR is below copy-last's (> ${r.generation.steps}: never within the steps).
-Not built yet: ${r.notBuilt.join(', ')}.
-
+${r.notBuilt.length ? `Not built yet: ${r.notBuilt.join(', ')}.\n` : ''}
 ## Generation: PSNR per step (dB)
 ${psnrPerStep(r.generation.tables)}
 ## Next frame, every RCNN decoder

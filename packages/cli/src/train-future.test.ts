@@ -46,7 +46,20 @@ describe('train --inputs and --rollout', () => {
     expect(bad.stderr).toMatch(/--prior spatial/);
   });
 
+  it('train --scales 2 saves a two-scale model (coarse width half of --hidden) that evaluates', async () => {
+    const r = await vqvid('train', at('codes.vqc'), '-o', at('scales'), ...TINY, '--scales', '2', '--json', '-q');
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+    expect(trainJson('scales').config).toMatchObject({ scales: 2, hiddenCoarse: 4 });
+    expect(trainJson('plain').config.scales).toBeUndefined();
+    const e = await vqvid('eval', at('codes.vqc'), '--model', at('scales'), '--codebook', at('cb.vqcb'), '--test-frames', '4', '--json', '-q');
+    expect(e.code).toBe(0);
+  });
+
   it.each([
+    [['--scales', '3'], /--scales/],
+    [['--hidden-coarse', '0'], /--hidden-coarse/],
+    [['--hidden-coarse', '4'], /--hidden-coarse/],
     [['--prior', 'trigram'], /--prior/],
     [['--inputs', 'motion'], /--inputs/],
     [['--rollout', '-1'], /--rollout/],

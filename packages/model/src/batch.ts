@@ -16,6 +16,11 @@ export interface BatchGeometry {
   cropCols: number;
   marginRows: number;
   marginCols: number;
+  /**
+   * 2 for a two-scale model (absent = 1): crop origins and margins are even, so the 2x2 blocks of a batch's
+   * tensor are the whole grid's and crop cells get the states whole-grid inference gives them.
+   */
+  align?: 2;
 }
 
 /** One training batch as plain arrays, ready for tensors. */
@@ -34,7 +39,11 @@ export interface Batch {
   present: Int32Array;
 }
 
-/** Geometry for the given volumes: crop and window length shrink to the smallest grid / sequence. */
+/**
+ * Geometry for the given volumes: crop and window length shrink to the smallest grid / sequence. With `align`
+ * 2 (two scales) margins are rounded up to even and a crop smaller than the grids takes the smallest grid's
+ * parity (one cell less, or more for a 1-cell crop), so even origins reach its last row and column.
+ */
 export function batchGeometry(
   volumes: CodeVolume[],
   bptt: number,
@@ -42,24 +51,39 @@ export function batchGeometry(
   crop: number,
   radius: number,
   warmup = 0,
+  align: 1 | 2 = 1,
 ): BatchGeometry {
   const minRows = Math.min(...volumes.map((v) => v.rows));
   const minCols = Math.min(...volumes.map((v) => v.cols));
   const maxRows = Math.max(...volumes.map((v) => v.rows));
   const maxCols = Math.max(...volumes.map((v) => v.cols));
   const minFrames = Math.min(...volumes.map((v) => v.frames));
-  const cropRows = Math.min(crop, minRows);
-  const cropCols = Math.min(crop, minCols);
+  const cropRows = alignedCrop(Math.min(crop, minRows), minRows, maxRows, align);
+  const cropCols = alignedCrop(Math.min(crop, minCols), minCols, maxCols, align);
   const steps = Math.min(bptt, minFrames - 1);
-  return {
+  const margin = align * Math.ceil(radius / align);
+  const g: BatchGeometry = {
     steps,
     warmup: Math.min(warmup, minFrames - 1 - steps),
     batch,
     cropRows,
     cropCols,
-    marginRows: cropRows < maxRows ? radius : 0,
-    marginCols: cropCols < maxCols ? radius : 0,
+    marginRows: cropRows < maxRows ? margin : 0,
+    marginCols: cropCols < maxCols ? margin : 0,
   };
+  if (align === 2) g.align = 2;
+  return g;
+}
+
+/** A crop side of `side` cells given to the parity of the smallest grid side with `align` 2 (see {@link batchGeometry}). */
+function alignedCrop(side: number, min: number, max: number, align: 1 | 2): number {
+  if (align === 1 || side >= max || (min - side) % 2 === 0) return side;
+  return side > 1 ? side - 1 : side + 1;
+}
+
+/** How many crop origins of `crop` cells fit along a grid side of `size` cells, every `align`-th cell. */
+function originCount(size: number, crop: number, align: number): number {
+  return Math.floor((size - crop) / align) + 1;
 }
 
 /** Seed of epoch `epoch`'s random choices: a pure function of (seed, epoch), so a resumed run replays them. */
@@ -73,15 +97,16 @@ export function epochSeed(seed: number, epoch: number): number {
  */
 export function epochPlan(volumes: CodeVolume[], g: BatchGeometry, stepsPerEpoch: number, rng: Rng): Int32Array {
   const span = g.warmup + g.steps;
-  const weights = volumes.map((v) => (v.frames - span) * (v.rows - g.cropRows + 1) * (v.cols - g.cropCols + 1));
+  const a = g.align ?? 1;
+  const weights = volumes.map((v) => (v.frames - span) * originCount(v.rows, g.cropRows, a) * originCount(v.cols, g.cropCols, a));
   const plan = new Int32Array(stepsPerEpoch * g.batch * 4);
   for (let i = 0; i < stepsPerEpoch * g.batch; i++) {
     const vi = volumes.length === 1 ? 0 : rng.weighted(weights);
     const v = volumes[vi];
     plan[i * 4] = vi;
     plan[i * 4 + 1] = rng.int(v.frames - span);
-    plan[i * 4 + 2] = rng.int(v.rows - g.cropRows + 1);
-    plan[i * 4 + 3] = rng.int(v.cols - g.cropCols + 1);
+    plan[i * 4 + 2] = a * rng.int(originCount(v.rows, g.cropRows, a));
+    plan[i * 4 + 3] = a * rng.int(originCount(v.cols, g.cropCols, a));
   }
   return plan;
 }

@@ -100,6 +100,20 @@ export interface ModelOptions {
    * filling), so no other data is needed. `'codes'` must be present.
    */
   inputs?: InputKind[];
+  /**
+   * Scales the network models (default 1). With 2 a coarse grid of 2x2 blocks of cells (aligned to the whole
+   * grid's origin) is modelled too: the cells' embedded codes (and motion channels) are averaged over each block
+   * (over its cells inside the grid at an edge), go through a conv stack of their own (same kernel and layers)
+   * and a 1x1 tanh recurrence of `hiddenCoarse` units per block, h_c(t) = tanh(drive_c + U_c·h_c(t−1) + b_c).
+   * Each cell's state is then [h_fine | h_coarse of its block]: the output layer reads both, and the fine
+   * recurrence reads h_c(t−1) as one more input, so a code reaches predictions about twice as far as with one
+   * scale (5 cells instead of 2 with a 3x3 kernel and 2 layers). Training crops keep even origins and margins (the
+   * whole grid's blocks), which makes a training step cost about twice as much at the same crop. The codes stay
+   * one grid: every API reads and writes fine codes only. Saved with the model.
+   */
+  scales?: 1 | 2;
+  /** Width of the coarse recurrent state and of the coarse conv layers, with `scales: 2` (default round(hidden / 2)). */
+  hiddenCoarse?: number;
   /** Seed of every random choice of the model (initialisation, crops, sampling defaults); default 1. */
   seed?: number;
 }
@@ -141,6 +155,10 @@ export interface ModelConfig {
    * plain models keep the config, files and checksums they had before the option existed.
    */
   inputs?: InputKind[];
+  /** 2 with a coarse scale (see {@link ModelOptions.scales}); absent = 1, so single-scale models keep their files and checksums. */
+  scales?: 2;
+  /** Width of the coarse state, present exactly when `scales` is 2. */
+  hiddenCoarse?: number;
   /** Seed of every random choice of the model. */
   seed: number;
 }
@@ -152,7 +170,7 @@ export interface ModelConfig {
  * new RCNN({ k: 1024, hidden: DEFAULT_MODEL_OPTIONS.hidden / 2 });
  * ```
  */
-export const DEFAULT_MODEL_OPTIONS: Readonly<Required<Omit<ModelOptions, 'k' | 'classes' | 'inputs'>> & {
+export const DEFAULT_MODEL_OPTIONS: Readonly<Required<Omit<ModelOptions, 'k' | 'classes' | 'inputs' | 'hiddenCoarse'>> & {
   /** Default input kinds: the codes only. */
   inputs: readonly InputKind[];
 }> = Object.freeze({
@@ -167,6 +185,7 @@ export const DEFAULT_MODEL_OPTIONS: Readonly<Required<Omit<ModelOptions, 'k' | '
   prior: 'bigram',
   dropout: 0,
   inputs: Object.freeze(['codes'] as InputKind[]),
+  scales: 1,
   seed: 1,
 });
 
@@ -212,7 +231,37 @@ export function resolveConfig(opts: ModelOptions, fixedKernel?: number): ModelCo
   }
   const inputs = resolveInputs(opts.inputs);
   if (inputs.length > 1) cfg.inputs = inputs;
+  resolveScales(opts, cfg);
   return cfg;
+}
+
+/** `scales` and `hiddenCoarse` checked (E_RANGE naming them) and recorded in `cfg` only for a two-scale model. */
+function resolveScales(opts: ModelOptions, cfg: ModelConfig): void {
+  const scales = opts.scales ?? DEFAULT_MODEL_OPTIONS.scales;
+  if (scales !== 1 && scales !== 2) fail('E_RANGE', 'scales', '1 or 2', scales);
+  if (scales === 1) {
+    if (opts.hiddenCoarse !== undefined) fail('E_RANGE', 'hiddenCoarse', 'absent (it is the coarse state width of scales: 2)', opts.hiddenCoarse);
+    return;
+  }
+  const hiddenCoarse = opts.hiddenCoarse ?? Math.max(1, Math.round(cfg.hidden / 2));
+  assertInt(hiddenCoarse, 'hiddenCoarse', 1, 4096);
+  cfg.scales = 2;
+  cfg.hiddenCoarse = hiddenCoarse;
+}
+
+/** Width of the coarse state per cell: `hiddenCoarse` with two scales, else 0. */
+export function coarseWidth(cfg: Pick<ModelConfig, 'scales' | 'hiddenCoarse'>): number {
+  return cfg.scales === 2 ? cfg.hiddenCoarse! : 0;
+}
+
+/** Width of the state each cell carries and the output layer reads: `hidden`, plus `hiddenCoarse` with two scales. */
+export function stateWidth(cfg: Pick<ModelConfig, 'hidden' | 'scales' | 'hiddenCoarse'>): number {
+  return cfg.hidden + coarseWidth(cfg);
+}
+
+/** Side of a coarse cell in fine cells, the alignment training crops keep: 2 with two scales, else 1. */
+export function coarseSide(cfg: Pick<ModelConfig, 'scales'>): 1 | 2 {
+  return cfg.scales === 2 ? 2 : 1;
 }
 
 /** `inputs` checked (E_RANGE naming it) and put in {@link INPUT_KINDS} order; undefined = `['codes']`. */
@@ -229,7 +278,13 @@ export function usesMotion(cfg: Pick<ModelConfig, 'inputs'>): boolean {
   return cfg.inputs?.includes('motion') ?? false;
 }
 
-/** Radius in cells of the conv stage's receptive field (2 for the default 3x3 kernel, 2 layers). */
-export function receptiveRadius(cfg: Pick<ModelConfig, 'kernel' | 'layers'>): number {
-  return ((cfg.kernel - 1) / 2) * cfg.layers;
+/**
+ * Radius in fine cells of the input drive's receptive field (2 for the default 3x3 kernel, 2 layers): how far a
+ * code's change reaches into the next states. With two scales the coarse stack reaches rc = the same radius in
+ * coarse cells; fine cell r lies in coarse cell ⌊r/2⌋, whose stack reads coarse cells ⌊r/2⌋ ± rc, i.e. fine
+ * rows 2(⌊r/2⌋ − rc) .. 2(⌊r/2⌋ + rc) + 1: at most 2·rc + 1 away (r even reaches r + 2rc + 1, r odd r − 2rc − 1).
+ */
+export function receptiveRadius(cfg: Pick<ModelConfig, 'kernel' | 'layers'> & Partial<Pick<ModelConfig, 'scales'>>): number {
+  const fine = ((cfg.kernel - 1) / 2) * cfg.layers;
+  return cfg.scales === 2 ? Math.max(fine, 2 * fine + 1) : fine;
 }

@@ -1,6 +1,6 @@
 import { fail } from '@vqvid/core';
 import type { CodeVolume } from '@vqvid/core';
-import { usesMotion } from './config';
+import { coarseWidth, stateWidth, usesMotion } from './config';
 import { motionChannels } from './network';
 import type { ModelParts } from './parts';
 
@@ -12,6 +12,7 @@ import type { ModelParts } from './parts';
  *   before the recurrence (no temporal context, no recurrent bias; with motion inputs it also reads frame t's
  *   motion channels, from frames t−1 and t−2); for a GRU cell it holds the drive of all three gates (3·hidden
  *   values per cell).
+ * With `scales: 2` both also hold the cell's 2x2 block's coarse part (`hiddenCoarse` values) after the fine one.
  * @example
  * ```ts
  * const layer: FeatureLayer = 'input-drive';
@@ -58,7 +59,10 @@ export interface CellFeatures {
   rows: number;
   /** Grid columns, as in the codes. */
   cols: number;
-  /** Values per cell: `hidden` for 'hidden', gates·`hidden` for 'input-drive' (gates = 3 for a GRU, else 1). */
+  /**
+   * Values per cell: `hidden` for 'hidden', gates·`hidden` for 'input-drive' (gates = 3 for a GRU, else 1); with
+   * `scales: 2` each plus `hiddenCoarse` (the coarse state, or the coarse drive, of the cell's 2x2 block).
+   */
   dims: number;
 }
 
@@ -74,7 +78,7 @@ export function cellFeatures(parts: ModelParts, codes: CodeVolume, opts: Feature
   const { rows, cols, frames } = codes;
   const n = rows * cols;
   const { hidden, cell } = parts.config;
-  const dims = layer === 'hidden' ? hidden : (cell === 'gru' ? 3 : 1) * hidden;
+  const dims = layer === 'hidden' ? stateWidth(parts.config) : (cell === 'gru' ? 3 : 1) * hidden + coarseWidth(parts.config);
   const data = new Float32Array(frames * n * dims);
   if (layer === 'hidden') {
     parts.stateAfter(codes, (t, h) => data.set(h.dataSync(), t * n * dims)).dispose();

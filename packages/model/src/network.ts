@@ -2,7 +2,7 @@ import * as tf from '@tensorflow/tfjs-core';
 // the Node bundle of tfjs-layers registers the gradient functions tfjs-core's Node bundle lacks
 import '@tensorflow/tfjs-layers';
 import { Rng, VqvidError } from '@vqvid/core';
-import { type ModelConfig, MOTION_CHANNELS, usesMotion } from './config';
+import { coarseWidth, type ModelConfig, MOTION_CHANNELS, stateWidth, usesMotion } from './config';
 import { im2colConv } from './im2col';
 import { batchDropout, type BatchPart } from './dropout';
 
@@ -29,7 +29,9 @@ function gaussian(shape: number[], std: number, rng: Rng): tf.Tensor {
 
 /**
  * The input and recurrent part of the rCNN (everything but the output layer):
- * embedding -> conv stage (im2col, zero padding) -> 1x1 recurrent cell. RNN = kernel 1.
+ * embedding -> conv stage (im2col, zero padding) -> 1x1 recurrent cell. RNN = kernel 1. With two scales a
+ * coarse branch runs beside it (2x2 average pool -> its own conv stage -> nearest upsample -> 1x1 tanh
+ * recurrence), and each cell's state is [h_fine | h_coarse of its 2x2 block] (see ModelOptions.scales).
  */
 export class Network {
   readonly weights: NamedVariable[] = [];
@@ -59,6 +61,21 @@ export class Network {
       this.add('rec.w', gaussian([hidden, hidden], std, rng));
     }
     this.add('rec.b', tf.zeros([this.gates * hidden]));
+    // drawn after every single-scale weight, so a single-scale model draws exactly what it drew before
+    const hc = coarseWidth(cfg);
+    if (hc > 0) {
+      cin = inputChannels(cfg);
+      for (let l = 0; l < layers; l++) {
+        const fanIn = kernel * kernel * cin;
+        this.add(`coarse.conv${l}.w`, gaussian([fanIn, hc], Math.sqrt(1 / fanIn), rng));
+        if (l < layers - 1) this.add(`coarse.conv${l}.b`, tf.zeros([hc]));
+        cin = hc;
+      }
+      this.add('coarse.rec.w', gaussian([hc, hc], Math.sqrt(1 / hc), rng));
+      this.add('coarse.rec.b', tf.zeros([hc]));
+      // h_c(t−1) read by every gate of the fine recurrence
+      this.add('coarse.rec.tofine', gaussian([hc, this.gates * hidden], Math.sqrt(1 / (hidden + hc)), rng));
+    }
   }
 
   private add(name: string, init: tf.Tensor): void {
@@ -76,12 +93,13 @@ export class Network {
    * W_x·conv(embed(x)) for a batch of frames: `codes` int32 [N, R, C]; `mask` [N, R, C, 1] (1 inside the
    * real grid, 0 outside) or null when the tensor is the whole grid; `motion` [N, R, C, 2], the motion channels
    * of a model with motion inputs (see {@link motionTensor}), which join the embedding before the first
-   * conv layer. Returns [N*R*C, gates*hidden].
+   * conv layer. Returns [N*R*C, gates*hidden], and with two scales [N*R*C, gates*hidden + hiddenCoarse]: the
+   * coarse branch's drive of each cell's block after it (see {@link coarseDrive}).
    */
   inputDrive(codes: tf.Tensor3D, mask: tf.Tensor4D | null, dropout?: Dropout, motion?: tf.Tensor4D): tf.Tensor2D {
     return tf.tidy(() => {
       const [n, rows, cols] = codes.shape;
-      const { embedDim, kernel, layers } = this.cfg;
+      const { embedDim } = this.cfg;
       const flat = tf.reshape(codes, [n * rows * cols]);
       let x: tf.Tensor4D = tf.reshape(tf.gather(this.w('embedding'), flat), [n, rows, cols, embedDim]);
       // dropout on the embedded codes only (not on the recurrence, as in Zaremba et al. 2014)
@@ -89,18 +107,62 @@ export class Network {
       if (usesMotion(this.cfg) !== (motion !== undefined)) throw new VqvidError('E_STATE', 'motion: the motion channels must be given exactly when the model reads them');
       // the mask below zeroes them outside the real grid as it does the embedding
       if (motion) x = tf.concat([x, motion], 3);
-      for (let l = 0; l < layers; l++) {
-        // zero padding must hold at the real grid border, not at a crop border: zero what lies outside
-        if (mask) x = tf.mul(x, mask) as tf.Tensor4D;
-        x = im2colConv(x, this.w(`conv${l}.w`) as tf.Tensor2D, kernel);
-        if (l < layers - 1) x = tf.tanh(tf.add(x, this.w(`conv${l}.b`))) as tf.Tensor4D;
-      }
-      return tf.reshape(x, [n * rows * cols, x.shape[3]]) as tf.Tensor2D;
+      let y = this.convStack(x, mask, '');
+      if (coarseWidth(this.cfg) > 0) y = tf.concat([y, this.coarseDrive(x, mask)], 3);
+      return tf.reshape(y, [n * rows * cols, y.shape[3]]) as tf.Tensor2D;
     });
   }
 
-  /** One recurrent update per cell: `drive` [n, gates*hidden], `prev` [n, hidden] or null (zero state). */
+  /** The conv layers `${prefix}conv{l}` on `x`, zeroing what `mask` marks outside the real grid before each layer. */
+  private convStack(x: tf.Tensor4D, mask: tf.Tensor4D | null, prefix: string): tf.Tensor4D {
+    const { kernel, layers } = this.cfg;
+    for (let l = 0; l < layers; l++) {
+      // zero padding must hold at the real grid border, not at a crop border: zero what lies outside
+      if (mask) x = tf.mul(x, mask) as tf.Tensor4D;
+      x = im2colConv(x, this.w(`${prefix}conv${l}.w`) as tf.Tensor2D, kernel);
+      if (l < layers - 1) x = tf.tanh(tf.add(x, this.w(`${prefix}conv${l}.b`))) as tf.Tensor4D;
+    }
+    return x;
+  }
+
+  /**
+   * The coarse branch of the input drive: `x` [N, R, C, ch] (the embedded codes and motion channels) averaged
+   * over 2x2 blocks aligned to the tensor's origin (which batches keep even in grid coordinates) over the cells
+   * inside the real grid (`mask`; null = all R x C cells), through the coarse conv stack (blocks with no cell in
+   * the grid are zeroed like outside cells), then copied back to each cell of its block: [N, R, C, hiddenCoarse].
+   */
+  private coarseDrive(x: tf.Tensor4D, mask: tf.Tensor4D | null): tf.Tensor4D {
+    return tf.tidy(() => {
+      const [n, rows, cols] = x.shape;
+      const inside = mask ?? tf.ones([1, rows, cols, 1]);
+      const count = blockSum(inside);
+      const pooled = tf.div(blockSum(mask ? tf.mul(x, mask) : x), tf.maximum(count, 1)) as tf.Tensor4D;
+      const blockMask = mask ? (tf.minimum(count, 1) as tf.Tensor4D) : null;
+      const y = this.convStack(pooled, blockMask, 'coarse.');
+      return tf.slice(upsample2(y), [0, 0, 0, 0], [n, rows, cols, y.shape[3]]);
+    });
+  }
+
+  /**
+   * One recurrent update per cell: `drive` [n, gates*hidden (+ hiddenCoarse)], `prev` [n, hidden (+ hiddenCoarse)]
+   * or null (zero state). With two scales h_c' = tanh(drive_c + h_c·U_c + b_c) and the fine cell reads h_c·V as
+   * one more drive; both are 1x1, so the copies of h_c within a block stay equal.
+   */
   cell(drive: tf.Tensor2D, prev: tf.Tensor2D | null): tf.Tensor2D {
+    const hc = coarseWidth(this.cfg);
+    if (hc === 0) return this.fineCell(drive, prev);
+    return tf.tidy(() => {
+      const [driveFine, driveCoarse] = tf.split(drive, [this.gates * this.cfg.hidden, hc], 1) as tf.Tensor2D[];
+      if (!prev) return tf.concat([this.fineCell(driveFine, null), tf.tanh(tf.add(driveCoarse, this.w('coarse.rec.b')))], 1) as tf.Tensor2D;
+      const [prevFine, prevCoarse] = tf.split(prev, [this.cfg.hidden, hc], 1) as tf.Tensor2D[];
+      const fine = this.fineCell(tf.add(driveFine, tf.matMul(prevCoarse, this.w('coarse.rec.tofine') as tf.Tensor2D)) as tf.Tensor2D, prevFine);
+      const coarse = tf.tanh(tf.add(tf.add(driveCoarse, this.w('coarse.rec.b')), tf.matMul(prevCoarse, this.w('coarse.rec.w') as tf.Tensor2D)));
+      return tf.concat([fine, coarse], 1) as tf.Tensor2D;
+    });
+  }
+
+  /** The fine recurrence: `drive` [n, gates*hidden], `prev` [n, hidden] or null (zero state). */
+  private fineCell(drive: tf.Tensor2D, prev: tf.Tensor2D | null): tf.Tensor2D {
     return tf.tidy(() => {
       const pre = tf.add(drive, this.w('rec.b')) as tf.Tensor2D;
       if (this.cfg.cell === 'tanh') {
@@ -120,7 +182,7 @@ export class Network {
   /**
    * Hidden states of a window of `steps` frames from a zero state (a window is read as a sequence: motion
    * channels are 0 where its frames before are missing): `codes` int32 [steps*B, R, C] frame-major,
-   * `mask` as in {@link inputDrive}. Returns [steps, B, R, C, hidden].
+   * `mask` as in {@link inputDrive}. Returns [steps, B, R, C, state width] (hidden, + hiddenCoarse with two scales).
    */
   window(codes: tf.Tensor3D, mask: tf.Tensor4D | null, steps: number, dropout?: Dropout): tf.Tensor5D {
     return tf.tidy(() => {
@@ -135,7 +197,7 @@ export class Network {
         h = this.cell(d, h);
         states.push(h);
       }
-      return tf.reshape(tf.stack(states), [steps, b, rows, cols, this.cfg.hidden]) as tf.Tensor5D;
+      return tf.reshape(tf.stack(states), [steps, b, rows, cols, stateWidth(this.cfg)]) as tf.Tensor5D;
     });
   }
 
@@ -147,6 +209,23 @@ export class Network {
   dispose(): void {
     for (const w of this.weights) w.variable.dispose();
   }
+}
+
+/** Sums of `x` [N, R, C, ch] over 2x2 blocks from its origin, an odd last row or column alone: [N, ⌈R/2⌉, ⌈C/2⌉, ch]. */
+function blockSum(x: tf.Tensor4D): tf.Tensor4D {
+  const [n, rows, cols, ch] = x.shape;
+  const [rc, cc] = [Math.ceil(rows / 2), Math.ceil(cols / 2)];
+  const even = rows % 2 || cols % 2 ? tf.pad(x, [[0, 0], [0, rows % 2], [0, cols % 2], [0, 0]]) : x;
+  // rank 4 at most throughout (kernels of every backend): rows of pairs, then columns of pairs
+  const byRows = tf.sum(tf.reshape(even, [n * rc, 2, 2 * cc, ch]), 1);
+  return tf.reshape(tf.sum(tf.reshape(byRows, [n * rc * cc, 2, ch]), 1), [n, rc, cc, ch]);
+}
+
+/** Nearest 2x upsampling: [N, R, C, ch] → [N, 2R, 2C, ch], each cell copied to its 2x2 block. */
+function upsample2(x: tf.Tensor4D): tf.Tensor4D {
+  const [n, rows, cols, ch] = x.shape;
+  const tallRows = tf.reshape(tf.tile(tf.reshape(x, [n * rows, 1, cols * ch]), [1, 2, 1]), [n * 2 * rows, cols, 1, ch]);
+  return tf.reshape(tf.tile(tallRows, [1, 1, 2, 1]), [n, 2 * rows, 2 * cols, ch]);
 }
 
 /** Channels of the first conv layer's input: the embedding, and the motion channels when the model reads them. */

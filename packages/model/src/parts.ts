@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { assertCodeVolume, fail, Rng, VqvidError } from '@vqvid/core';
 import type { CodeVolume, StoredArray } from '@vqvid/core';
-import { type ModelConfig, usesMotion } from './config';
+import { coarseWidth, type ModelConfig, stateWidth, usesMotion } from './config';
 import { inputChannels, motionChannels, Network } from './network';
 import { createOutputLayer, MixtureOutput, type OutputLayer, outputVariableSizes, SparseBigram, SPATIAL_WIDTH, SpatialPrior, spatialContext } from './output';
 import { takeF32 } from './persist';
@@ -41,8 +41,8 @@ export class ModelParts {
   /** (Re)builds the output layer from code counts or a saved configuration. */
   buildOutput(frequencies?: ArrayLike<number>, saved?: Record<string, unknown>): OutputLayer {
     this.out?.dispose();
-    const { softmax: kind, k, hidden, classes, direct, copy, prior } = this.config;
-    this.out = createOutputLayer({ kind, k, hidden, seed: this.outputSeed, classes, frequencies, config: saved, direct, copy, prior });
+    const { softmax: kind, k, classes, direct, copy, prior } = this.config;
+    this.out = createOutputLayer({ kind, k, hidden: stateWidth(this.config), seed: this.outputSeed, classes, frequencies, config: saved, direct, copy, prior });
     return this.out;
   }
 
@@ -160,7 +160,7 @@ export class ModelParts {
     return tiled;
   }
 
-  /** Hidden state after every frame of `codes` from a zero state, [rows*cols, H]; `onStep(t, h_t)` sees each. */
+  /** Hidden state after every frame of `codes` from a zero state, [rows*cols, state width]; `onStep(t, h_t)` sees each. */
   stateAfter(codes: CodeVolume, onStep?: (t: number, h: tf.Tensor2D) => void): tf.Tensor2D {
     const n = codes.rows * codes.cols;
     let h: tf.Tensor2D | null = null;
@@ -258,6 +258,16 @@ export function networkWeightSizes(config: ModelConfig): [name: string, size: nu
   if (cell === 'gru') out.push(['rec.wzr', hidden * 2 * hidden], ['rec.wn', hidden * hidden]);
   else out.push(['rec.w', hidden * hidden]);
   out.push(['rec.b', gates * hidden]);
+  const hc = coarseWidth(config);
+  if (hc > 0) {
+    cin = inputChannels(config);
+    for (let l = 0; l < layers; l++) {
+      out.push([`coarse.conv${l}.w`, kernel * kernel * cin * hc]);
+      if (l < layers - 1) out.push([`coarse.conv${l}.b`, hc]);
+      cin = hc;
+    }
+    out.push(['coarse.rec.w', hc * hc], ['coarse.rec.b', hc], ['coarse.rec.tofine', hc * gates * hidden]);
+  }
   return out;
 }
 
@@ -273,8 +283,8 @@ export function checkStoredWeights(
   source: string,
   prefix = '',
 ): void {
-  const { softmax: kind, k, hidden, classes, direct, copy, prior } = config;
-  const outSizes = outputVariableSizes({ kind, k, hidden, seed: 0, classes, config: savedOutput, direct, copy, prior });
+  const { softmax: kind, k, classes, direct, copy, prior } = config;
+  const outSizes = outputVariableSizes({ kind, k, hidden: stateWidth(config), seed: 0, classes, config: savedOutput, direct, copy, prior });
   const expected: [string, number][] = [
     ...networkWeightSizes(config).map(([name, size]): [string, number] => [`${prefix}w:${name}`, size]),
     ...outSizes.map((size, i): [string, number] => [`${prefix}out:${i}`, size]),

@@ -172,7 +172,7 @@ export class RCNN implements CodeModel, SteppableModel {
    * @returns `data` [frames, rows, cols, dims] frame-major (Float32Array of frames·rows·cols·dims values).
    * @example
    * ```ts
-   * const { data, dims } = m.features(codes, { layer: 'hidden' }); // dims = config.hidden
+   * const { data, dims } = m.features(codes, { layer: 'hidden' }); // dims = config.hidden (+ hiddenCoarse with scales: 2)
    * const cell = (t: number, i: number) => data.subarray((t * codes.rows * codes.cols + i) * dims, (t * codes.rows * codes.cols + i + 1) * dims);
    * ```
    */

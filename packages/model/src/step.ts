@@ -1,5 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { Batch, BatchGeometry } from './batch';
+import { stateWidth } from './config';
 import { batchDropout, type BatchPart } from './dropout';
 import type { ModelParts } from './parts';
 
@@ -16,7 +17,7 @@ function dropoutSeed(seed: number, step: number): number {
 export function batchGradients(model: ModelParts, g: BatchGeometry, b: Batch, step: number, part?: BatchPart): { value: tf.Scalar; grads: tf.NamedTensorMap } {
   const er = g.cropRows + 2 * g.marginRows;
   const ec = g.cropCols + 2 * g.marginCols;
-  const hidden = model.config.hidden;
+  const hidden = stateWidth(model.config);
   const span = g.warmup + g.steps;
   const inputs = tf.tensor3d(b.inputs, [span * g.batch, er, ec], 'int32');
   const mask = b.mask ? tf.tensor4d(b.mask, [span * g.batch, er, ec, 1], 'float32') : null;

@@ -2,7 +2,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { assertCodeVolume, assertInt, assertNumber, evaluateLogProb, fail, Rng, VqvidError } from '@vqvid/core';
 import type { CodeVolume, OnProgress, StoredArray } from '@vqvid/core';
 import { assembleBatch, Batch, BatchGeometry, batchGeometry, epochPlan, epochSeed } from './batch';
-import { receptiveRadius } from './config';
+import { coarseSide, receptiveRadius } from './config';
 import { bigramLogTable } from './direct';
 import { hasCheckpoint, readStore, takeF32, writeStore } from './persist';
 import { emGateWeights, MixtureOutput, SparseBigram, SpatialPrior, spatialContext, type OutputLayer } from './output';
@@ -407,7 +407,7 @@ export async function fitModel(model: ModelParts, volumes: CodeVolume[], o: FitO
   const r = resolveFit(o);
   r.validation.forEach((v, i) => model.checkCodes(v, `validation[${i}]`, 2));
   const cfg = model.config;
-  const g = batchGeometry(volumes, r.bptt, r.batch, r.crop, receptiveRadius(cfg), r.warmup);
+  const g = batchGeometry(volumes, r.bptt, r.batch, r.crop, receptiveRadius(cfg), r.warmup, coarseSide(cfg));
   const cellsPerStep = g.steps * g.batch * g.cropRows * g.cropCols;
   const totalCells = volumes.reduce((s, v) => s + (v.frames - 1) * v.rows * v.cols, 0);
   const stepsPerEpoch = r.stepsPerEpoch ?? Math.max(1, Math.round(totalCells / cellsPerStep));

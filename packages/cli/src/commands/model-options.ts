@@ -27,6 +27,13 @@ export const ARCH_OPTIONS: Record<string, OptionSpec> = {
     default: DEFAULT_MODEL_OPTIONS.inputs.join(','),
     help: 'what each cell reads: its code, or also two motion flags (code changed now / the frame before)',
   },
+  scales: {
+    kind: 'choice',
+    choices: ['1', '2'],
+    default: String(DEFAULT_MODEL_OPTIONS.scales),
+    help: 'grids modelled: the code grid, or also a coarse grid of 2x2 blocks whose state every cell reads (context reaches about twice as far)',
+  },
+  'hidden-coarse': { kind: 'int', min: 1, value: 'n', help: 'coarse state width with --scales 2 (default: half of --hidden)' },
 };
 
 /** Training-loop options of `vqvid train` (and the demo). */
@@ -61,6 +68,8 @@ export function trainSettings(args: ParsedArgs, ctx: CommandContext, kind = args
     direct: args.flag('direct'),
     inputs: args.str('inputs')!.split(',') as InputKind[],
     prior: args.str('prior') as 'bigram' | 'spatial' | 'none',
+    scales: Number(args.str('scales')) as 1 | 2,
+    hiddenCoarse: args.num('hidden-coarse'),
     ...(args.flag('plain') ? { copy: false, prior: 'none' as const } : {}),
   };
   if (args.flag('plain') && args.str('prior') !== DEFAULT_MODEL_OPTIONS.prior) {
