@@ -11,7 +11,7 @@
 import { BigramModel, copyLast, SpatialNgramModel } from '@vqvid/baselines';
 import { motionMask } from '@vqvid/metrics';
 import { initBackend } from '@vqvid/model';
-import { partsOf } from '@vqvid/model/internals';
+import { partsOf, SparseBigram, SpatialPrior } from '@vqvid/model/internals';
 import { PatchCodec } from '@vqvid/quantize';
 import { sliceCodes, sliceVideo } from '@vqvid/core';
 import {
@@ -61,7 +61,7 @@ for (const k of ks) {
       : []),
   ];
   const trained = await stage(`train-${k}`, () => trainAll(jobs, { coded, config, seed, root }));
-  const pixels = args.pixels ? await stage(`pixels-${k}`, () => nextFramePixels(codec, split.all, trained)) : null;
+  const pixels = args.pixels ? await stage(`pixels-${k}`, () => nextFramePixels(codec, split.all, trained, fit)) : null;
   for (const r of trained) {
     const prior = partsOf(r.model).output.prior;
     rows.push({ name: r.name, bits: r4(r.model.evaluate(test).bitsPerCode), training: r.train, ...(prior?.strength ? { strength: Array.from(prior.strength, r4) } : {}) });
@@ -80,9 +80,13 @@ for (const k of ks) {
 /**
  * Next-frame pixels as bench/future.mjs scores them: test targets every evalStride frames, each network's skip,
  * mbr and mean decoders with alphas fitted on its own validation distributions; per network its mean row and its
- * best sharp row by PSNR, beside copy-last.
+ * best sharp row by PSNR, beside copy-last. One change from future.mjs: while the alphas are fitted, each
+ * network's counted prior is the one counted on the fit frames only (same smoothing), so the validation frames are
+ * as unseen to the prior as the test frames will be (phase 2 recounts it on all training frames, validation
+ * included; a spatial prior that has counted a frame's exact contexts predicts that frame's flicker far better
+ * than any new frame's, and alphas fitted on it do not transfer). The test frames are scored with the full prior.
  */
-async function nextFramePixels(codec, codes, trained) {
+async function nextFramePixels(codec, codes, trained, fitCodes) {
   const geometry = codes.geometry;
   const cells = codes.rows * codes.cols;
   const frame = (t) => sliceVideo(raw, t);
@@ -90,7 +94,12 @@ async function nextFramePixels(codec, codes, trained) {
   const context = (t) => sliceCodes(codes, Math.max(0, t - config.contextFrames), t);
   const valTargets = spread(nFit + 2, nTrain - 1, config.alphaTargets);
   const nets = trained.map((r) => {
+    const out = partsOf(r.model).output;
+    const full = out.prior ?? null;
+    if (full instanceof SpatialPrior) out.setPrior(SpatialPrior.fit([fitCodes], full.k, [full.strength[0], full.strength[1]]));
+    else if (full) out.setPrior(SparseBigram.fit([fitCodes], full.k));
     const samples = valTargets.map((t) => ({ dist: r.model.predictDistribution(context(t)), present: presentAt(t), reference: frame(t - 1), truth: frame(t) }));
+    if (full) out.setPrior(full);
     const alphas = fitAlphas(codec, geometry, samples, config).alphas;
     return { name: r.name, model: r.model, alphas, plan: decoderPlan(alphas, 1).filter((p) => p.alpha !== 1 || alphas[p.decoder] === 1) };
   });

@@ -7,6 +7,6 @@
 export { partsOf } from './rcnn';
 export type { ModelParts } from './parts';
 export { im2colConv } from './im2col';
-export { createOutputLayer, assignClasses, MixtureOutput, SparseBigram, emGateWeights } from './output';
-export type { OutputLayer, OutputLayerOptions, ClassAssignment, MixtureComponent } from './output';
+export { createOutputLayer, assignClasses, MixtureOutput, SparseBigram, SpatialPrior, spatialContext, emGateWeights } from './output';
+export type { OutputLayer, OutputLayerOptions, ClassAssignment, MixtureComponent, CountedPrior } from './output';
 export { registerWasmKernels } from './kernels';
