@@ -10,6 +10,7 @@ import { sliceCodes, sliceVideo, writeCodes } from '@vqvid/core';
 import { readVideo, syntheticVideo } from '@vqvid/video';
 import { fitDecoderAlpha, PatchCodec } from '@vqvid/quantize';
 import { initBackend, RCNN } from '@vqvid/model';
+import { partsOf, SparseBigram, SpatialPrior } from '@vqvid/model/internals';
 import { evaluateFrames } from '@vqvid/metrics';
 
 /**
@@ -94,6 +95,26 @@ export async function paperSetup(raw, { k, config, seed, root, stage, nFit, nTra
   return { key, codec, coded, model, training };
 }
 
+/**
+ * Runs `fn()` with `model`'s counted prior (copy-aware output) recounted on `fitCodes` only, with the same
+ * smoothing, then restores it. Decoders are fitted on validation frames, and phase 2 of training recounts the
+ * prior on all training frames, validation included: a prior that has counted a frame's exact contexts predicts
+ * that frame far better than any unseen one (badly so for the spatial prior, which memorises each place's
+ * flicker), and alphas fitted on such predictions do not transfer to the test frames. Inside `fn` the validation
+ * frames are as unseen to the prior as the test frames will be. A model without a counted prior runs `fn` as is.
+ */
+export function withFitPrior(model, fitCodes, fn) {
+  const out = partsOf(model).output;
+  const full = out.prior ?? null;
+  if (full instanceof SpatialPrior) out.setPrior(SpatialPrior.fit([fitCodes], full.k, [full.strength[0], full.strength[1]]));
+  else if (full) out.setPrior(SparseBigram.fit([fitCodes], full.k));
+  try {
+    return fn();
+  } finally {
+    if (full) out.setPrior(full);
+  }
+}
+
 /** The short commit of the checkout at `root` ('+dirty' when tracked files differ from it), or 'unknown'. */
 export function commitOf(root) {
   try {
@@ -135,7 +156,8 @@ export function benchConfig({ quick, seed, video, W, H }) {
       'validating (early stopping and lr on plateau choose the step count; best weights kept), then phase 2: refitSteps more ' +
       'steps on all training frames. Counted models (n-grams, copy-previous) count all training frames; copy-previous fits ' +
       'its epsilon on the validation frames; the tuned n-grams count the fit frames, choose their Witten-Bell strengths on the ' +
-      'validation frames, then count all training frames with those strengths. Decoder alphas and mbr change ratios are fitted on validation frames.',
+      'validation frames, then count all training frames with those strengths. Decoder alphas and mbr change ratios are fitted on validation frames, ' +
+      "with each network's counted prior as counted on the fit frames only (the validation frames unseen by it, as the test frames are).",
     quantizeKs: quick ? [64, 256] : [256, 1024, 4096, 10000],
     quantizeSample: quick ? 20000 : 100000,
     quantizeMaxIter: quick ? 10 : 12,

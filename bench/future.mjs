@@ -18,7 +18,7 @@ import { PatchRegressor, RCNN } from '@vqvid/model';
 import { partsOf } from '@vqvid/model/internals';
 import {
   addRelativeMse, benchConfig, decoderPlan, fitAlphas, fitChangeRatio, meanRows, paperSetup, parseBenchArgs, r4, readBenchVideo, resultsHeader,
-  scoreAll, SHARP, spread, stageTimer, table, trainAll, writeResults,
+  scoreAll, SHARP, spread, stageTimer, table, trainAll, writeResults, withFitPrior,
 } from './common.mjs';
 
 const { args, root, quick, seed, W, H, out } = parseBenchArgs('npm run bench:future --', 'future');
@@ -109,7 +109,7 @@ const nextFrame = await stage('next-frame', async () => {
   const valTargets = spread(nFit + 2, nTrain - 1, config.alphaTargets);
   // each network's decoders fitted on its own validation distributions
   for (const net of nets) {
-    const samples = valTargets.map((t) => ({ dist: net.model.predictDistribution(context(t)), present: presentAt(t), reference: frame(t - 1), truth: frame(t) }));
+    const samples = withFitPrior(net.model, fit, () => valTargets.map((t) => ({ dist: net.model.predictDistribution(context(t)), present: presentAt(t), reference: frame(t - 1), truth: frame(t) })));
     net.alphas = fitAlphas(codec, geometry, samples, config).alphas;
     net.changeRatio = fitChangeRatio(codec, geometry, samples, net.alphas.mbr, config).changeRatio;
     net.plan = decoderPlan(net.alphas, net.changeRatio).map((p) => ({ ...p, name: net.prefix + p.name }));

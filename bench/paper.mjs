@@ -15,7 +15,7 @@ import { BigramModel, CopyPreviousModel, copyLast, flowExtrapolate, flowInterpol
 import { lineChartSvg } from '@vqvid/cli';
 import {
   addRelativeMse, benchConfig, clamp, decoderPlan, fitAlphas, fitChangeRatio, label, meanRows, paperSetup, parseBenchArgs, r4,
-  readBenchVideo, resultsHeader, scoreAll, spread, stageTimer, table, writeResults,
+  readBenchVideo, resultsHeader, scoreAll, spread, stageTimer, table, writeResults, withFitPrior,
 } from './common.mjs';
 
 const { args, root, quick, seed, W, H, out } = parseBenchArgs(
@@ -100,7 +100,7 @@ async function fillProtocol() {
     }));
   };
   const valStarts = spread(nFit + 1, nTrain - n - 2, paper.fillValidationWindows);
-  const decoders = decodersFrom(valStarts.flatMap(gapOf));
+  const decoders = decodersFrom(withFitPrior(model, fit, () => valStarts.flatMap(gapOf)));
   const starts = spread(nTrain + 1, raw.frames - n - 2, paper.fillWindows);
   const perPosition = Array.from({ length: n }, () => ({}));
   for (const t0 of starts) {
@@ -126,7 +126,7 @@ async function fillProtocol() {
 // ---- generation: steps 1..10 after the real frames, each step scored against the true frame ----
 async function generateProtocol() {
   const valTargets = spread(nFit + 2, nTrain - 1, config.alphaTargets);
-  const decoders = decodersFrom(valTargets.map((t) => ({ dist: model.predictDistribution(context(t)), present: presentAt(t), reference: frame(t - 1), truth: frame(t) })));
+  const decoders = decodersFrom(withFitPrior(model, fit, () => valTargets.map((t) => ({ dist: model.predictDistribution(context(t)), present: presentAt(t), reference: frame(t - 1), truth: frame(t) }))));
   const shown = decoders.plan.filter((p) => p.decoder !== 'skip' && p.decoder !== 'centroid');
   // starts whose context is test frames only, where the clip is long enough (a short --quick clip borrows training frames)
   const starts = spread(Math.max(2, Math.min(nTrain + config.contextFrames, raw.frames - paper.steps)), raw.frames - paper.steps, paper.generateStarts);

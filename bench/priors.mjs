@@ -11,12 +11,12 @@
 import { BigramModel, copyLast, SpatialNgramModel } from '@vqvid/baselines';
 import { motionMask } from '@vqvid/metrics';
 import { initBackend } from '@vqvid/model';
-import { partsOf, SparseBigram, SpatialPrior } from '@vqvid/model/internals';
+import { partsOf } from '@vqvid/model/internals';
 import { PatchCodec } from '@vqvid/quantize';
 import { sliceCodes, sliceVideo } from '@vqvid/core';
 import {
   addRelativeMse, benchConfig, decoderPlan, fitAlphas, meanRows, parseBenchArgs, r4, readBenchVideo, resultsHeader, scoreAll, SHARP, splitCodes, spread,
-  stageTimer, table, trainAll, writeResults,
+  stageTimer, table, trainAll, withFitPrior, writeResults,
 } from './common.mjs';
 
 const { args, root, quick, seed, W, H, out } = parseBenchArgs(
@@ -94,12 +94,7 @@ async function nextFramePixels(codec, codes, trained, fitCodes) {
   const context = (t) => sliceCodes(codes, Math.max(0, t - config.contextFrames), t);
   const valTargets = spread(nFit + 2, nTrain - 1, config.alphaTargets);
   const nets = trained.map((r) => {
-    const out = partsOf(r.model).output;
-    const full = out.prior ?? null;
-    if (full instanceof SpatialPrior) out.setPrior(SpatialPrior.fit([fitCodes], full.k, [full.strength[0], full.strength[1]]));
-    else if (full) out.setPrior(SparseBigram.fit([fitCodes], full.k));
-    const samples = valTargets.map((t) => ({ dist: r.model.predictDistribution(context(t)), present: presentAt(t), reference: frame(t - 1), truth: frame(t) }));
-    if (full) out.setPrior(full);
+    const samples = withFitPrior(r.model, fitCodes, () => valTargets.map((t) => ({ dist: r.model.predictDistribution(context(t)), present: presentAt(t), reference: frame(t - 1), truth: frame(t) })));
     const alphas = fitAlphas(codec, geometry, samples, config).alphas;
     return { name: r.name, model: r.model, alphas, plan: decoderPlan(alphas, 1).filter((p) => p.alpha !== 1 || alphas[p.decoder] === 1) };
   });

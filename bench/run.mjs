@@ -18,7 +18,7 @@ import {
 } from '@vqvid/baselines';
 import {
   absDiff, addRelativeMse, benchConfig, clamp, decoderPlan, fitAlphas, fitChangeRatio, label, meanRows, parseBenchArgs, r4, readBenchVideo, resultsHeader,
-  scoreAll, splitCodes, spread, stageTimer, summarise, table, trainAll, writeResults,
+  scoreAll, splitCodes, spread, stageTimer, summarise, table, trainAll, withFitPrior, writeResults,
 } from './common.mjs';
 
 const { args, root, quick, seed, W, H, out } = parseBenchArgs('npm run bench --', 'full');
@@ -171,7 +171,10 @@ function pixelSetup(name, key) {
 async function predictWith(name, key) {
   const { codec, codes, geometry, model, context, present, render, table, fitPlan } = pixelSetup(name, key);
   const valTargets = spread(nFit + 2, nTrain - 1, config.alphaTargets);
-  const samples = valTargets.map((t) => ({ dist: model.predictDistribution(context(t)), present: present(t), reference: frame(t - 1), truth: frame(t), sources: frame(t - 1) }));
+  // the prior as counted on the fit frames only while the validation distributions are made (see withFitPrior)
+  const samples = withFitPrior(model, sliceCodes(codes, 0, nFit), () =>
+    valTargets.map((t) => ({ dist: model.predictDistribution(context(t)), present: present(t), reference: frame(t - 1), truth: frame(t), sources: frame(t - 1) })),
+  );
   const { plan, info } = fitPlan(samples);
   const targets = [];
   for (let t = testStart + 2; t < raw.frames; t += config.evalStride) targets.push(t);
@@ -208,7 +211,9 @@ async function fillWith(name, key) {
   const valTargets = spread(nFit + 1, nTrain - 2, config.fillAlphaTargets);
   // the motion search looks in both known frames
   const around = (t) => stackFrames([frame(t - 1), frame(t + 1)]);
-  const samples = valTargets.map((t) => ({ dist: posterior(t), present: present(t), reference: linearInterpolate(frame(t - 1), frame(t + 1)), truth: frame(t), sources: around(t) }));
+  const samples = withFitPrior(model, sliceCodes(codes, 0, nFit), () =>
+    valTargets.map((t) => ({ dist: posterior(t), present: present(t), reference: linearInterpolate(frame(t - 1), frame(t + 1)), truth: frame(t), sources: around(t) })),
+  );
   const { plan, info } = fitPlan(samples);
   const targets = spread(testStart + 1, raw.frames - 2, config.fillTargets);
   const methods = {};
