@@ -1,4 +1,4 @@
-import { assertCodeVolume, assertInt, assertNumber, crc32, evaluateLogProb, fail } from '@vqvid/core';
+import { assertCodeVolume, assertInt, assertNumber, crc32, evaluateLogProb, fail, goldenMin } from '@vqvid/core';
 import type { CodeEvaluation, CodeModel, CodeStepper, CodeVolume, OnProgress, SteppableModel } from '@vqvid/core';
 import { SparseCounts } from './counts';
 
@@ -470,33 +470,6 @@ export abstract class CodeNgramModel implements CodeModel, SteppableModel {
     if (codes.k !== k) fail('E_SHAPE', `${arg}.k`, `${k} (the fitted k)`, codes.k);
     if (codes.frames < 2) fail('E_SHAPE', `${arg}.frames`, 'at least 2 (frame 0 is only context)', codes.frames);
   }
-}
-
-/** Minimum of a unimodal f on [lo, hi] by golden-section search, `iters` shrinks; returns the abscissa. */
-function goldenMin(f: (u: number) => number, lo: number, hi: number, iters: number): number {
-  const g = (Math.sqrt(5) - 1) / 2;
-  let a = lo;
-  let b = hi;
-  let x1 = b - g * (b - a);
-  let x2 = a + g * (b - a);
-  let f1 = f(x1);
-  let f2 = f(x2);
-  for (let i = 0; i < iters; i++) {
-    if (f1 <= f2) {
-      b = x2;
-      x2 = x1;
-      f2 = f1;
-      x1 = b - g * (b - a);
-      f1 = f(x1);
-    } else {
-      a = x1;
-      x1 = x2;
-      f1 = f2;
-      x2 = a + g * (b - a);
-      f2 = f(x2);
-    }
-  }
-  return f1 <= f2 ? x1 : x2;
 }
 
 /** CRC-32 of the shapes and codes of fitted volumes (codes as int32, so the array type does not matter). */

@@ -1,4 +1,4 @@
-import { VqvidError } from '@vqvid/core';
+import { goldenMin, VqvidError } from '@vqvid/core';
 import type { CodeVolume, StoredArray } from '@vqvid/core';
 import { offerTopOnce } from './top';
 
@@ -83,28 +83,6 @@ function wittenBell(total: number, types: number, pair: number, lower: number, s
   if (total <= 0) return lower;
   const w = s * types;
   return (pair + w * lower) / (total + w);
-}
-
-/** Golden-section minimum of a unimodal f on [lo, hi] after `iters` shrinks; returns the abscissa. */
-function goldenMin(f: (u: number) => number, lo: number, hi: number, iters: number): number {
-  const g = (Math.sqrt(5) - 1) / 2;
-  let [a, b] = [lo, hi];
-  let x1 = b - g * (b - a);
-  let x2 = a + g * (b - a);
-  let f1 = f(x1);
-  let f2 = f(x2);
-  for (let i = 0; i < iters; i++) {
-    if (f1 <= f2) {
-      [b, x2, f2] = [x2, x1, f1];
-      x1 = b - g * (b - a);
-      f1 = f(x1);
-    } else {
-      [a, x1, f1] = [x1, x2, f2];
-      x2 = a + g * (b - a);
-      f2 = f(x2);
-    }
-  }
-  return f1 <= f2 ? x1 : x2;
 }
 
 /** Most training cells the strength search reads (every j-th cell, j fixed by the count). */
