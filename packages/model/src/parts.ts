@@ -190,16 +190,20 @@ export class ModelParts {
    * without (the caller's tidy disposes it).
    */
   contextTensor(context: ArrayLike<number>): tf.Tensor1D | tf.Tensor2D | undefined {
-    const { direct, copy, prior } = this.config;
-    if (!(direct || copy || prior !== 'none')) return undefined;
+    if (!this.readsPresent) return undefined;
     const w = this.presentWidth;
     return w === 1 ? tf.tensor1d(Int32Array.from(context), 'int32') : tf.tensor2d(Int32Array.from(context), [context.length / w, w], 'int32');
   }
 
   /** {@link contextTensor} of the present context of stacked rows × cols frames. */
   presentTensor(frames: ArrayLike<number>, rows: number, cols: number): tf.Tensor1D | tf.Tensor2D | undefined {
+    return this.readsPresent ? this.contextTensor(this.presentContext(frames, rows, cols)) : undefined;
+  }
+
+  /** Whether the output layer reads the present frame (direct connections or a copy-aware output). */
+  private get readsPresent(): boolean {
     const { direct, copy, prior } = this.config;
-    return direct || copy || prior !== 'none' ? this.contextTensor(this.presentContext(frames, rows, cols)) : undefined;
+    return direct || copy || prior !== 'none';
   }
 
   /**

@@ -2,6 +2,117 @@ import { VqvidError } from '@vqvid/core';
 import type { CodeVolume, StoredArray } from '@vqvid/core';
 import { offerTop, offerTopOnce } from './top';
 
+/** Compressed rows of counts: the codes seen after context j are next[start[j] .. start[j + 1]), with counts. */
+export interface CountRows {
+  start: Int32Array;
+  next: Int32Array;
+  count: Float32Array;
+}
+
+/** Rows of `keyed` (context · k + code → count) for contexts 0..contexts−1, codes ascending within a row. */
+export function countRows(keyed: Map<number, number>, contexts: number, k: number): CountRows {
+  const keys = Float64Array.from(keyed.keys()).sort();
+  const start = new Int32Array(contexts + 1);
+  const next = new Int32Array(keys.length);
+  const count = new Float32Array(keys.length);
+  keys.forEach((key, j) => {
+    const a = Math.floor(key / k);
+    start[a + 1]++;
+    next[j] = key - a * k;
+    count[j] = keyed.get(key)!;
+  });
+  for (let a = 0; a < contexts; a++) start[a + 1] += start[a];
+  return { start, next, count };
+}
+
+/**
+ * Total, distinct codes and the count of `b` in row `a` (zeros for a < 0: no row); with `leaveOneOut` one
+ * occurrence of (a, b) is first taken out when it was counted.
+ */
+export function rowStats(rows: CountRows, a: number, b: number, leaveOneOut: boolean): [number, number, number] {
+  if (a < 0) return [0, 0, 0];
+  let total = 0;
+  let pair = 0;
+  for (let j = rows.start[a]; j < rows.start[a + 1]; j++) {
+    total += rows.count[j];
+    if (rows.next[j] === b) pair = rows.count[j];
+  }
+  let types = rows.start[a + 1] - rows.start[a];
+  if (leaveOneOut && pair > 0) {
+    total--;
+    if (pair === 1) types--;
+    pair--;
+  }
+  return [total, types, pair];
+}
+
+/** Witten-Bell step with strength s: (c + s·T·lower) / (total + s·T); a context never seen leaves `lower`. */
+export function wittenBell(total: number, types: number, pair: number, lower: number, s: number): number {
+  if (total <= 0) return lower;
+  const w = s * types;
+  return (pair + w * lower) / (total + w);
+}
+
+/**
+ * One Witten-Bell level (strength s) of row `a` applied to the distribution out[offset .. offset + k) over the
+ * lower level: a row never seen (a < 0 or empty) leaves it. With `unigram`, the lower level is that unigram
+ * (written first); without, it is what `out` holds.
+ */
+export function mixRow(rows: CountRows, a: number, s: number, out: Float32Array, offset: number, k: number, unigram: Float32Array | null): void {
+  const from = a < 0 ? 0 : rows.start[a];
+  const to = a < 0 ? 0 : rows.start[a + 1];
+  if (to === from) {
+    if (unigram) out.set(unigram, offset);
+    return;
+  }
+  let total = 0;
+  for (let j = from; j < to; j++) total += rows.count[j];
+  const w = s * (to - from);
+  const scale = w / (total + w);
+  if (unigram) for (let b = 0; b < k; b++) out[offset + b] = scale * unigram[b];
+  else for (let b = 0; b < k; b++) out[offset + b] *= scale;
+  for (let j = from; j < to; j++) out[offset + rows.next[j]] += rows.count[j] / (total + w);
+}
+
+/**
+ * Count rows read back from a model file for `contexts` contexts of k codes (E_FORMAT through `bad` when they
+ * do not fit); `names` name the three arrays in the messages, `label` prefixes the entry message.
+ */
+export function readCountRows(
+  start: StoredArray | undefined,
+  next: StoredArray | undefined,
+  count: StoredArray | undefined,
+  contexts: number,
+  k: number,
+  names: { start: string; next: string; count: string; label: string },
+  bad: (what: string) => never,
+): CountRows {
+  if (!(start instanceof Int32Array) || start.length !== contexts + 1) return bad(`${names.start} missing or not ${contexts + 1} int32`);
+  if (!(next instanceof Int32Array) || !(count instanceof Float32Array) || next.length !== count.length) return bad(`${names.next}/${names.count} missing or of different lengths`);
+  if (start[0] !== 0 || start[contexts] !== next.length) return bad(`${names.start} does not span ${names.next}`);
+  for (let a = 0; a < contexts; a++) if (start[a + 1] < start[a]) return bad(`${names.start} decreases at ${a}`);
+  for (let j = 0; j < next.length; j++) if (!(next[j] >= 0 && next[j] < k) || !(count[j] >= 1)) return bad(`${names.label}entry ${j} out of range`);
+  return { start, next, count };
+}
+
+/** The add-½ unigram of every code of `volumes` (the lowest level of the counted priors), and its checks on reading. */
+export function smoothedUnigram(volumes: CodeVolume[], k: number): Float32Array {
+  const uni = new Float64Array(k);
+  let cells = 0;
+  for (const v of volumes) {
+    for (let i = 0; i < v.codes.length; i++) uni[v.codes[i]]++;
+    cells += v.codes.length;
+  }
+  return Float32Array.from(uni, (c) => (c + 0.5) / (cells + 0.5 * k));
+}
+
+/** A stored unigram of k positive floats, or E_FORMAT through `bad`. */
+export function readUnigram(unigram: StoredArray | undefined, k: number, bad: (what: string) => never): Float32Array {
+  if (!(unigram instanceof Float32Array) || unigram.length !== k) return bad(`unigram missing or not ${k} floats`);
+  for (let b = 0; b < k; b++) if (!(unigram[b] > 0)) return bad(`unigram[${b}] not positive`);
+  return unigram;
+}
+
 /**
  * The counted same-cell bigram p(b | a) of training codes, stored sparsely (only the pairs seen), so it costs
  * O(distinct pairs) memory at any K (a dense [K, K] table is 400 MB at K = 10,000). Smoothing is Witten-Bell
@@ -15,24 +126,17 @@ import { offerTop, offerTopOnce } from './top';
 export class SparseBigram {
   private constructor(
     readonly k: number,
-    /** rowStart[a] .. rowStart[a+1]: the entries of context a in `next`/`count`. */
-    private readonly rowStart: Int32Array,
-    private readonly next: Int32Array,
-    private readonly count: Float32Array,
+    /** Row a: the codes seen after a, with counts. */
+    private readonly rows: CountRows,
     /** Smoothed unigram u, [k]. */
     private readonly unigram: Float32Array,
   ) {}
 
   /** Counts the pairs (frame t−1, frame t) of every cell of `volumes`. */
   static fit(volumes: CodeVolume[], k: number): SparseBigram {
-    const rowTotal = new Int32Array(k + 1);
-    const uni = new Float64Array(k);
-    let cells = 0;
     const keyed = new Map<number, number>();
     for (const v of volumes) {
       const n = v.rows * v.cols;
-      for (let i = 0; i < v.codes.length; i++) uni[v.codes[i]]++;
-      cells += v.codes.length;
       for (let t = 1; t < v.frames; t++) {
         for (let i = 0; i < n; i++) {
           const key = v.codes[(t - 1) * n + i] * k + v.codes[t * n + i];
@@ -40,81 +144,33 @@ export class SparseBigram {
         }
       }
     }
-    const keys = Float64Array.from(keyed.keys()).sort();
-    const rowStart = new Int32Array(k + 1);
-    const next = new Int32Array(keys.length);
-    const count = new Float32Array(keys.length);
-    keys.forEach((key, j) => {
-      const a = Math.floor(key / k);
-      rowTotal[a + 1]++;
-      next[j] = key - a * k;
-      count[j] = keyed.get(key)!;
-    });
-    for (let a = 0; a < k; a++) rowStart[a + 1] = rowStart[a] + rowTotal[a + 1];
-    const unigram = Float32Array.from(uni, (c) => (c + 0.5) / (cells + 0.5 * k));
-    return new SparseBigram(k, rowStart, next, count, unigram);
+    return new SparseBigram(k, countRows(keyed, k, k), smoothedUnigram(volumes, k));
   }
 
   /** Restores a table written by {@link SparseBigram.toArrays}; E_FORMAT when the arrays do not fit. */
   static fromArrays(arrays: Record<string, StoredArray>, k: number, prefix: string, source: string): SparseBigram {
-    const bad = (what: string) => {
+    const bad = (what: string): never => {
       throw new VqvidError('E_FORMAT', `${source}: prior ${what}`, { source });
     };
-    const rowStart = arrays[`${prefix}rowStart`];
-    const next = arrays[`${prefix}next`];
-    const count = arrays[`${prefix}count`];
-    const unigram = arrays[`${prefix}unigram`];
-    if (!(rowStart instanceof Int32Array) || rowStart.length !== k + 1) return bad(`rowStart missing or not ${k + 1} int32`);
-    if (!(next instanceof Int32Array) || !(count instanceof Float32Array) || next.length !== count.length) return bad('next/count missing or of different lengths');
-    if (!(unigram instanceof Float32Array) || unigram.length !== k) return bad(`unigram missing or not ${k} floats`);
-    if (rowStart[0] !== 0 || rowStart[k] !== next.length) return bad('rowStart does not span next');
-    for (let a = 0; a < k; a++) if (rowStart[a + 1] < rowStart[a]) return bad(`rowStart decreases at ${a}`);
-    for (let j = 0; j < next.length; j++) {
-      if (!(next[j] >= 0 && next[j] < k) || !(count[j] >= 1)) return bad(`entry ${j} out of range`);
-    }
-    for (let b = 0; b < k; b++) if (!(unigram[b] > 0)) return bad(`unigram[${b}] not positive`);
-    return new SparseBigram(k, rowStart, next, count, unigram);
+    const get = (name: string) => arrays[`${prefix}${name}`];
+    const rows = readCountRows(get('rowStart'), get('next'), get('count'), k, k, { start: 'rowStart', next: 'next', count: 'count', label: '' }, bad);
+    return new SparseBigram(k, rows, readUnigram(get('unigram'), k, bad));
   }
 
   /** The table as named arrays for a model file. */
   toArrays(prefix: string): Record<string, StoredArray> {
-    return { [`${prefix}rowStart`]: this.rowStart, [`${prefix}next`]: this.next, [`${prefix}count`]: this.count, [`${prefix}unigram`]: this.unigram };
+    return { [`${prefix}rowStart`]: this.rows.start, [`${prefix}next`]: this.rows.next, [`${prefix}count`]: this.rows.count, [`${prefix}unigram`]: this.unigram };
   }
 
   /** p(b | a); with `leaveOneOut` the pair (a, b) is first taken out of the counts once. */
   prob(a: number, b: number, leaveOneOut = false): number {
-    const s = this.rowStart[a];
-    const e = this.rowStart[a + 1];
-    let total = 0;
-    let pair = 0;
-    for (let j = s; j < e; j++) {
-      total += this.count[j];
-      if (this.next[j] === b) pair = this.count[j];
-    }
-    let types = e - s;
-    if (leaveOneOut && pair > 0) {
-      total--;
-      if (pair === 1) types--;
-      pair--;
-    }
-    if (total <= 0) return this.unigram[b];
-    return (pair + types * this.unigram[b]) / (total + types);
+    const [total, types, pair] = rowStats(this.rows, a, b, leaveOneOut);
+    return wittenBell(total, types, pair, this.unigram[b], 1);
   }
 
   /** Writes p(· | a) over all k codes into out[offset .. offset + k). */
   row(a: number, out: Float32Array, offset: number): void {
-    const s = this.rowStart[a];
-    const e = this.rowStart[a + 1];
-    let total = 0;
-    for (let j = s; j < e; j++) total += this.count[j];
-    const types = e - s;
-    if (total === 0) {
-      out.set(this.unigram, offset);
-      return;
-    }
-    const scale = types / (total + types);
-    for (let b = 0; b < this.k; b++) out[offset + b] = scale * this.unigram[b];
-    for (let j = s; j < e; j++) out[offset + this.next[j]] += this.count[j] / (total + types);
+    mixRow(this.rows, a, 1, out, offset, this.k, this.unigram);
   }
 
   /**
@@ -125,9 +181,7 @@ export class SparseBigram {
     const codes = new Int32Array(m).fill(-1);
     const values = new Float64Array(m).fill(-Infinity);
     const order = this.unigramOrder();
-    const s = this.rowStart[a];
-    const e = this.rowStart[a + 1];
-    for (let j = s; j < e; j++) offerTop(codes, values, 0, m, this.next[j], this.prob(a, this.next[j]));
+    for (let j = this.rows.start[a]; j < this.rows.start[a + 1]; j++) offerTop(codes, values, 0, m, this.rows.next[j], this.prob(a, this.rows.next[j]));
     for (let j = 0; j < Math.min(m, this.k); j++) offerTopOnce(codes, values, 0, m, order[j], this.prob(a, order[j]));
     return { codes, values };
   }
@@ -142,7 +196,7 @@ export class SparseBigram {
 
   /** Number of distinct pairs stored. */
   get pairs(): number {
-    return this.next.length;
+    return this.rows.next.length;
   }
 }
 

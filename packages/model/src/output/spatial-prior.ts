@@ -1,5 +1,6 @@
 import { goldenMin, VqvidError } from '@vqvid/core';
 import type { CodeVolume, StoredArray } from '@vqvid/core';
+import { type CountRows, countRows, mixRow, readCountRows, readUnigram, rowStats, smoothedUnigram, wittenBell } from './prior';
 import { offerTopOnce } from './top';
 
 /**
@@ -43,48 +44,6 @@ export function spatialContext(frames: ArrayLike<number>, rows: number, cols: nu
   return out;
 }
 
-/** Compressed rows of counts: the codes seen after context j are next[start[j] .. start[j + 1]), with counts. */
-interface CountRows {
-  start: Int32Array;
-  next: Int32Array;
-  count: Float32Array;
-}
-
-/** Rows of `keyed` (context · k + code → count) for contexts 0..contexts−1, codes ascending within a row. */
-function countRows(keyed: Map<number, number>, contexts: number, k: number): CountRows {
-  const keys = Float64Array.from(keyed.keys()).sort();
-  const start = new Int32Array(contexts + 1);
-  const next = new Int32Array(keys.length);
-  const count = new Float32Array(keys.length);
-  keys.forEach((key, j) => {
-    const a = Math.floor(key / k);
-    start[a + 1]++;
-    next[j] = key - a * k;
-    count[j] = keyed.get(key)!;
-  });
-  for (let a = 0; a < contexts; a++) start[a + 1] += start[a];
-  return { start, next, count };
-}
-
-/** Total, distinct codes and the count of `b` in row `a` (−1: no row). */
-function rowStats(rows: CountRows, a: number, b: number): [number, number, number] {
-  if (a < 0) return [0, 0, 0];
-  let total = 0;
-  let pair = 0;
-  for (let j = rows.start[a]; j < rows.start[a + 1]; j++) {
-    total += rows.count[j];
-    if (rows.next[j] === b) pair = rows.count[j];
-  }
-  return [total, rows.start[a + 1] - rows.start[a], pair];
-}
-
-/** Witten-Bell step with strength s: (c + s·T·lower) / (total + s·T); a context never seen leaves `lower`. */
-function wittenBell(total: number, types: number, pair: number, lower: number, s: number): number {
-  if (total <= 0) return lower;
-  const w = s * types;
-  return (pair + w * lower) / (total + w);
-}
-
 /** Most training cells the strength search reads (every j-th cell, j fixed by the count). */
 const TUNE_CELLS = 200_000;
 
@@ -124,15 +83,11 @@ export class SpatialPrior {
    * strengths (see the class note). `strength` skips the search.
    */
   static fit(volumes: CodeVolume[], k: number, strength?: readonly [number, number]): SpatialPrior {
-    const uni = new Float64Array(k);
-    let cells = 0;
     const pairs1 = new Map<number, number>();
     const ctxIds = new Map<string, number>();
     const ctxList: number[] = [];
     const pairs2 = new Map<number, number>();
     for (const v of volumes) {
-      for (let i = 0; i < v.codes.length; i++) uni[v.codes[i]]++;
-      cells += v.codes.length;
       const n = v.rows * v.cols;
       for (let t = 1; t < v.frames; t++) {
         const ctx = spatialContext(v.codes.subarray((t - 1) * n, t * n), v.rows, v.cols, k);
@@ -170,8 +125,7 @@ export class SpatialPrior {
       const id = Math.floor(key / k);
       renamed.set(rank[id] * k + (key - id * k), c);
     }
-    const unigram = Float32Array.from(uni, (c) => (c + 0.5) / (cells + 0.5 * k));
-    const prior = new SpatialPrior(k, unigram, countRows(pairs1, k, k), contexts, countRows(renamed, count, k), Float32Array.from(strength ?? [1, 1]));
+    const prior = new SpatialPrior(k, smoothedUnigram(volumes, k), countRows(pairs1, k, k), contexts, countRows(renamed, count, k), Float32Array.from(strength ?? [1, 1]));
     if (strength === undefined) prior.tuneStrength(volumes);
     return prior;
   }
@@ -182,28 +136,17 @@ export class SpatialPrior {
       throw new VqvidError('E_FORMAT', `${source}: spatial prior ${what}`, { source });
     };
     const get = (name: string) => arrays[`${prefix}${name}`];
-    const unigram = get('unigram');
+    const unigram = readUnigram(get('unigram'), k, bad);
     const strength = get('strength');
     const contexts = get('contexts');
-    if (!(unigram instanceof Float32Array) || unigram.length !== k) return bad(`unigram missing or not ${k} floats`);
-    for (let b = 0; b < k; b++) if (!(unigram[b] > 0)) return bad(`unigram[${b}] not positive`);
     if (!(strength instanceof Float32Array) || strength.length !== 2 || !(strength[0] > 0) || !(strength[1] > 0)) return bad('strength missing or not 2 positive floats');
     if (!(contexts instanceof Int32Array) || contexts.length % SPATIAL_WIDTH !== 0) return bad(`contexts missing or not a multiple of ${SPATIAL_WIDTH} int32`);
     for (let i = 0; i < contexts.length; i++) {
       const top = i % SPATIAL_WIDTH === 0 ? k - 1 : k;
       if (!(contexts[i] >= 0 && contexts[i] <= top)) return bad(`contexts[${i}] out of range`);
     }
-    const rows = (name: string, contextsCount: number): CountRows => {
-      const start = get(`${name}Start`);
-      const next = get(`${name}Next`);
-      const count = get(`${name}Count`);
-      if (!(start instanceof Int32Array) || start.length !== contextsCount + 1) return bad(`${name}Start missing or not ${contextsCount + 1} int32`);
-      if (!(next instanceof Int32Array) || !(count instanceof Float32Array) || next.length !== count.length) return bad(`${name}Next/${name}Count missing or of different lengths`);
-      if (start[0] !== 0 || start[contextsCount] !== next.length) return bad(`${name}Start does not span ${name}Next`);
-      for (let a = 0; a < contextsCount; a++) if (start[a + 1] < start[a]) return bad(`${name}Start decreases at ${a}`);
-      for (let j = 0; j < next.length; j++) if (!(next[j] >= 0 && next[j] < k) || !(count[j] >= 1)) return bad(`${name} entry ${j} out of range`);
-      return { start, next, count };
-    };
+    const rows = (name: string, contextsCount: number): CountRows =>
+      readCountRows(get(`${name}Start`), get(`${name}Next`), get(`${name}Count`), contextsCount, k, { start: `${name}Start`, next: `${name}Next`, count: `${name}Count`, label: `${name} ` }, bad);
     return new SpatialPrior(k, unigram, rows('bigram', k), contexts, rows('spatial', contexts.length / SPATIAL_WIDTH), strength);
   }
 
@@ -245,50 +188,19 @@ export class SpatialPrior {
    * the pair was never counted nothing is taken out).
    */
   prob(ctx: ArrayLike<number>, at: number, b: number, leaveOneOut = false): number {
-    return this.probWith(ctx, at, b, leaveOneOut, this.strength[0], this.strength[1]);
-  }
-
-  private probWith(ctx: ArrayLike<number>, at: number, b: number, leaveOneOut: boolean, s1: number, s2: number): number {
     const s = this.levelStats(ctx, at, b, leaveOneOut);
-    return wittenBell(s[3], s[4], s[5], wittenBell(s[0], s[1], s[2], this.unigram[b], s1), s2);
+    return wittenBell(s[3], s[4], s[5], wittenBell(s[0], s[1], s[2], this.unigram[b], this.strength[0]), this.strength[1]);
   }
 
   /** [total, types, pair] of the bigram level, then of the spatial level, after leave-one-out if asked. */
   private levelStats(ctx: ArrayLike<number>, at: number, b: number, leaveOneOut: boolean): number[] {
-    const out: number[] = [];
-    for (const [rows, id] of [
-      [this.bigram, ctx[at]],
-      [this.spatial, this.contextId(ctx, at)],
-    ] as const) {
-      let [total, types, pair] = rowStats(rows, id, b);
-      if (leaveOneOut && pair > 0) {
-        total--;
-        if (pair === 1) types--;
-        pair--;
-      }
-      out.push(total, types, pair);
-    }
-    return out;
+    return [...rowStats(this.bigram, ctx[at], b, leaveOneOut), ...rowStats(this.spatial, this.contextId(ctx, at), b, leaveOneOut)];
   }
 
   /** Writes p(· | ctx[at .. at + 5)) over all k codes into out[offset .. offset + k). */
   row(ctx: ArrayLike<number>, at: number, out: Float32Array, offset: number): void {
-    const k = this.k;
-    const level = (rows: CountRows, id: number, s: number, first: boolean) => {
-      if (id < 0) {
-        if (first) out.set(this.unigram, offset);
-        return;
-      }
-      let total = 0;
-      for (let j = rows.start[id]; j < rows.start[id + 1]; j++) total += rows.count[j];
-      const w = s * (rows.start[id + 1] - rows.start[id]);
-      const scale = w / (total + w);
-      if (first) for (let b = 0; b < k; b++) out[offset + b] = scale * this.unigram[b];
-      else for (let b = 0; b < k; b++) out[offset + b] *= scale;
-      for (let j = rows.start[id]; j < rows.start[id + 1]; j++) out[offset + rows.next[j]] += rows.count[j] / (total + w);
-    };
-    level(this.bigram, this.bigram.start[ctx[at] + 1] > this.bigram.start[ctx[at]] ? ctx[at] : -1, this.strength[0], true);
-    level(this.spatial, this.contextId(ctx, at), this.strength[1], false);
+    mixRow(this.bigram, ctx[at], this.strength[0], out, offset, this.k, this.unigram);
+    mixRow(this.spatial, this.contextId(ctx, at), this.strength[1], out, offset, this.k, null);
   }
 
   /**
