@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// The counted prior of the copy-aware output, measured: the RCNN with its same-cell bigram prior (the default)
+// The counted prior of the copy-aware output, measured: the RCNN with its same-cell bigram prior
 // against the same RCNN with the spatial prior (prior: 'spatial', the spatial n-gram over the cell's and its 4
 // neighbours' present codes), beside the counted n-grams they compete with, in test bits/code:
 //   npm run bench:priors -- [--quick] [--video ../shared/data/vtest.avi] [--k 1024,10000] [--motion] [--out DIR]
@@ -51,8 +51,8 @@ for (const k of ks) {
   const { kernel, ...shared } = config.model;
   const options = { k, softmax: k <= 1024 ? 'full' : 'factored', ...shared, kernel };
   const jobs = [
-    { name: 'RCNN, bigram prior (default)', key, model: 'rcnn', options: { ...options, prior: 'bigram' } },
-    { name: 'RCNN, spatial prior', key, model: 'rcnn', options: { ...options, prior: 'spatial' } },
+    { name: 'RCNN, bigram prior', key, model: 'rcnn', options: { ...options, prior: 'bigram' } },
+    { name: 'RCNN, spatial prior (default)', key, model: 'rcnn', options: { ...options, prior: 'spatial' } },
     ...(args.motion
       ? [
           { name: 'RCNN + motion, bigram prior', key, model: 'rcnn', options: { ...options, prior: 'bigram', inputs: ['codes', 'motion'] } },

@@ -29,7 +29,7 @@ const { args, root, quick, seed, W, H, out } = parseBenchArgs(
   --chunk N        training steps between two scorings of the test codes (default 25 = one epoch of the main bench; --quick 10)
   --k K            codebook size (default 10000; --quick 256)
   --variants LIST  vqvid's contestants, comma-separated (default best,no-prior): best = the default copy-aware output (copy
-                   gate + counted bigram prior), no-prior = the copy gate without the prior, plain = neither (factored softmax only)
+                   gate + counted prior), no-prior = the copy gate without the prior, plain = neither (factored softmax only)
   --no-twin        run vqvid only`,
 );
 
@@ -53,7 +53,7 @@ if (k < 2 || k > 65535) usageError(`--k: expected an integer in 2..65535, got ${
 if (args.video && !existsSync(args.video)) usageError(`--video: no such file '${args.video}'`);
 /** vqvid's contestants: RCNN options on top of the main bench's model, factored softmax and all cores. */
 const VARIANTS = {
-  best: { options: {}, what: "copy-aware output with the counted same-cell bigram prior (the defaults)" },
+  best: { options: {}, what: "copy-aware output with the counted spatial prior (the defaults; the same-cell bigram before the spatial prior became the default)" },
   'no-prior': { options: { prior: 'none' }, what: 'copy-aware output without the counted prior (copy gate + network)' },
   plain: { options: { copy: false, prior: 'none' }, what: 'plain factored softmax (no copy gate, no prior)' },
 };

@@ -73,7 +73,7 @@ async function twinRatios() {
       gflopsPerSecond: { vqvidFull: gflops(ours[k].full.secondsPerStep), torch2: torch.threads2.gflopsPerSecond, torch1: torch.threads1.gflopsPerSecond },
     }];
   }));
-  return { tool: t.tool, flopsFormula: t.flopsFormula, note: 'the twin has no copy-aware gate or bigram prior (vqvid\'s default output has both)', perK };
+  return { tool: t.tool, flopsFormula: t.flopsFormula, note: 'the twin has no copy-aware gate or counted prior (vqvid\'s default output has both)', perK };
 }
 const twin = args.includes('--no-twin') ? { skipped: '--no-twin' } : await twinRatios();
 console.log(JSON.stringify({ bench: 'model/throughput', quick, grid, fit, model, steps, tfjs: tf.version_core, loadavg: loadavg().map((v) => +v.toFixed(2)), results, twin }, null, 2));

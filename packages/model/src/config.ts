@@ -85,7 +85,8 @@ export interface ModelOptions {
    * saved with the model (sparse, any K): 'bigram', the same-cell Witten-Bell bigram b(c | x_t); 'spatial', the
    * spatial n-gram b(c | x_t and its 4 neighbours' codes), backing off to the bigram, its smoothing chosen by
    * leave-one-out likelihood (it learns place-specific flicker on a static camera; see the package README); or
-   * 'none' (default 'bigram').
+   * 'none'. Default 'spatial'; the RNN, which has no spatial context, defaults to 'bigram'. Models saved with
+   * another prior keep theirs.
    */
   prior?: 'bigram' | 'spatial' | 'none';
   /**
@@ -182,7 +183,7 @@ export const DEFAULT_MODEL_OPTIONS: Readonly<Required<Omit<ModelOptions, 'k' | '
   softmax: 'full',
   direct: false,
   copy: true,
-  prior: 'bigram',
+  prior: 'spatial',
   dropout: 0,
   inputs: Object.freeze(['codes'] as InputKind[]),
   scales: 1,
@@ -191,7 +192,7 @@ export const DEFAULT_MODEL_OPTIONS: Readonly<Required<Omit<ModelOptions, 'k' | '
 
 const MAX_K = 65536;
 
-/** Validates user options and fills defaults; `fixedKernel` pins the kernel (the RNN baseline). */
+/** Validates user options and fills defaults; `fixedKernel` pins the kernel (the RNN baseline: 1, and then the default prior is 'bigram'). */
 export function resolveConfig(opts: ModelOptions, fixedKernel?: number): ModelConfig {
   if (typeof opts !== 'object' || opts === null) fail('E_RANGE', 'options', 'an object with at least k', opts);
   assertInt(opts.k, 'k', 2, MAX_K);
@@ -205,7 +206,8 @@ export function resolveConfig(opts: ModelOptions, fixedKernel?: number): ModelCo
     softmax: opts.softmax ?? DEFAULT_MODEL_OPTIONS.softmax,
     direct: opts.direct ?? DEFAULT_MODEL_OPTIONS.direct,
     copy: opts.copy ?? DEFAULT_MODEL_OPTIONS.copy,
-    prior: opts.prior ?? DEFAULT_MODEL_OPTIONS.prior,
+    // a model without spatial context (the RNN) keeps a per-cell prior
+    prior: opts.prior ?? (fixedKernel === 1 ? 'bigram' : DEFAULT_MODEL_OPTIONS.prior),
     dropout: opts.dropout ?? DEFAULT_MODEL_OPTIONS.dropout,
     seed: opts.seed ?? DEFAULT_MODEL_OPTIONS.seed,
   };

@@ -123,9 +123,10 @@ describe('rollout: the plan', () => {
 
 describe('rollout: the batch and the loss', () => {
   it.each([
-    ['plain', small],
-    ['motion inputs', { ...small, inputs: ['codes', 'motion'] } as ModelOptions],
-    ['spatial prior', { ...small, prior: 'spatial' } as ModelOptions],
+    ['bigram prior', { ...small, prior: 'bigram' } as ModelOptions],
+    ['motion inputs, bigram prior', { ...small, prior: 'bigram', inputs: ['codes', 'motion'] } as ModelOptions],
+    ['spatial prior (the default)', small],
+    ['motion inputs, spatial prior', { ...small, inputs: ['codes', 'motion'] } as ModelOptions],
   ])('the loss of a rolled-out batch equals the teacher-forced loss of the inputs replaced by hand (%s)', async (_, cfg) => {
     // random codes: the model's predictions differ from the true codes, so replacing them matters downstream
     const noisy = randomCodes(14, 8, 8, 4, 5);
@@ -134,7 +135,7 @@ describe('rollout: the batch and the loss', () => {
     const parts = partsOf(m);
     const g = batchGeometry([noisy], 5, 3, 5, 2, 1);
     expect(g.marginRows).toBe(2);
-    const b = assembleBatch([noisy], g, epochPlan([noisy], g, 1, new Rng(3)), 0, cfg.prior === 'spatial' ? cfg.k : null);
+    const b = assembleBatch([noisy], g, epochPlan([noisy], g, 1, new Rng(3)), 0, m.config.prior === 'spatial' ? cfg.k : null);
     const plan: RolloutPlan = [[2, 5], null, [3, 4]];
     const before = tf.memory().numTensors;
     const rolled = rolloutBatch(parts, g, b, plan);

@@ -12,12 +12,11 @@ export const ARCH_OPTIONS: Record<string, OptionSpec> = {
   kernel: { kind: 'int', default: DEFAULT_MODEL_OPTIONS.kernel, value: 'cells', help: 'conv kernel side (rcnn)' },
   layers: { kind: 'int', default: DEFAULT_MODEL_OPTIONS.layers, value: 'n', help: 'conv layers' },
   softmax: { kind: 'choice', choices: ['full', 'factored'], default: DEFAULT_MODEL_OPTIONS.softmax, help: 'output layer' },
-  plain: { kind: 'flag', help: "the paper's plain softmax output (default: copy-aware, the softmax mixed with 'same code' and a counted bigram under a learned gate)" },
+  plain: { kind: 'flag', help: "the paper's plain softmax output (default: copy-aware, the softmax mixed with 'same code' and a counted prior under a learned gate)" },
   prior: {
     kind: 'choice',
     choices: ['bigram', 'spatial', 'none'],
-    default: DEFAULT_MODEL_OPTIONS.prior,
-    help: "the copy-aware output's counted prior: the same-cell bigram, the spatial n-gram over the cell's and its 4 neighbours' codes, or none",
+    help: `the copy-aware output's counted prior: the same-cell bigram, the spatial n-gram over the cell's and its 4 neighbours' codes, or none (default ${DEFAULT_MODEL_OPTIONS.prior}; bigram with --arch rnn)`,
   },
   dropout: { kind: 'number', default: DEFAULT_MODEL_OPTIONS.dropout, value: 'rate', help: 'training dropout on the embedded codes and the output state' },
   direct: { kind: 'flag', help: 'direct connections from the present code to the logits (k <= 4096)' },
@@ -67,12 +66,12 @@ export function trainSettings(args: ParsedArgs, ctx: CommandContext, kind = args
     dropout: args.num('dropout'),
     direct: args.flag('direct'),
     inputs: args.str('inputs')!.split(',') as InputKind[],
-    prior: args.str('prior') as 'bigram' | 'spatial' | 'none',
+    ...(args.has('prior') ? { prior: args.str('prior') as 'bigram' | 'spatial' | 'none' } : {}),
     scales: Number(args.str('scales')) as 1 | 2,
     hiddenCoarse: args.num('hidden-coarse'),
     ...(args.flag('plain') ? { copy: false, prior: 'none' as const } : {}),
   };
-  if (args.flag('plain') && args.str('prior') !== DEFAULT_MODEL_OPTIONS.prior) {
+  if (args.flag('plain') && args.has('prior')) {
     throw new UsageError(`--prior ${args.str('prior')}: the prior belongs to the copy-aware output, and --plain has none`);
   }
   return {

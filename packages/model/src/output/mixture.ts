@@ -5,7 +5,7 @@ import { SparseBigram } from './prior';
 import { SPATIAL_WIDTH, SpatialPrior } from './spatial-prior';
 import { checkTopOptions, type ExtraCodes, isTopSource, offerTopOnce, type TopCandidates, type TopSource } from './top';
 
-/** A component of a {@link MixtureOutput}: the network's softmax, "same code as now", or the counted bigram. */
+/** A component of a {@link MixtureOutput}: the network's softmax, "same code as now", or the counted prior (bigram or spatial). */
 export type MixtureComponent = 'net' | 'copy' | 'prior';
 
 /** Log of a probability that is zero: finite, so that sums and gradients stay NaN-free (exp underflows to 0). */

@@ -120,6 +120,15 @@ describe('SpatialPrior', () => {
     const bad = (name: string, value: unknown) => () => SpatialPrior.fromArrays({ ...arrays, [`p:${name}`]: value } as never, K, 'p:', 'test');
     expect(bad('contexts', Int32Array.from(arrays['p:contexts'] as Int32Array, (x, j) => (j === 0 ? K : x)))).toThrow(expect.objectContaining({ code: 'E_FORMAT' }));
     expect(bad('strength', Float32Array.of(1, 0))).toThrow(expect.objectContaining({ code: 'E_FORMAT' }));
+    // contexts are binary-searched: two rows swapped (or repeated) are refused
+    const ctxs = arrays['p:contexts'] as Int32Array;
+    const swapped = Int32Array.from(ctxs);
+    swapped.set(ctxs.subarray(5, 10), 0);
+    swapped.set(ctxs.subarray(0, 5), 5);
+    expect(bad('contexts', swapped)).toThrow(/not strictly increasing at row 1/);
+    const repeated = Int32Array.from(ctxs);
+    repeated.set(ctxs.subarray(0, 5), 5);
+    expect(bad('contexts', repeated)).toThrow(/not strictly increasing at row 1/);
     expect(bad('spatialStart', (arrays['p:spatialStart'] as Int32Array).slice(1))).toThrow(expect.objectContaining({ code: 'E_FORMAT' }));
     expect(() => SpatialPrior.fromArrays(arrays, K + 1, 'p:', 'test')).toThrow(expect.objectContaining({ code: 'E_FORMAT' }));
   });

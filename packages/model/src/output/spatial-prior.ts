@@ -62,7 +62,6 @@ const TUNE_CELLS = 200_000;
 export class SpatialPrior {
   /** Symbols per cell of the context it reads (see {@link spatialContext}). */
   readonly width = SPATIAL_WIDTH;
-  private lookup: Map<string, number> | null = null;
 
   private constructor(
     readonly k: number,
@@ -83,49 +82,49 @@ export class SpatialPrior {
    * strengths (see the class note). `strength` skips the search.
    */
   static fit(volumes: CodeVolume[], k: number, strength?: readonly [number, number]): SpatialPrior {
+    const W = SPATIAL_WIDTH;
+    const T = W + 1; // a counted cell: its 5-code context, then its next code
+    const cells = volumes.reduce((s, v) => s + Math.max(0, v.frames - 1) * v.rows * v.cols, 0);
+    const tuples = new Int32Array(cells * T);
     const pairs1 = new Map<number, number>();
-    const ctxIds = new Map<string, number>();
-    const ctxList: number[] = [];
-    const pairs2 = new Map<number, number>();
+    let at = 0;
     for (const v of volumes) {
       const n = v.rows * v.cols;
       for (let t = 1; t < v.frames; t++) {
         const ctx = spatialContext(v.codes.subarray((t - 1) * n, t * n), v.rows, v.cols, k);
-        for (let i = 0; i < n; i++) {
+        for (let i = 0; i < n; i++, at += T) {
           const b = v.codes[t * n + i];
-          const key1 = ctx[i * SPATIAL_WIDTH] * k + b;
+          const key1 = ctx[i * W] * k + b;
           pairs1.set(key1, (pairs1.get(key1) ?? 0) + 1);
-          const name = ctx.subarray(i * SPATIAL_WIDTH, (i + 1) * SPATIAL_WIDTH).join(',');
-          let id = ctxIds.get(name);
-          if (id === undefined) {
-            id = ctxList.length / SPATIAL_WIDTH;
-            ctxIds.set(name, id);
-            for (let j = 0; j < SPATIAL_WIDTH; j++) ctxList.push(ctx[i * SPATIAL_WIDTH + j]);
-          }
-          const key2 = id * k + b;
-          pairs2.set(key2, (pairs2.get(key2) ?? 0) + 1);
+          tuples.set(ctx.subarray(i * W, (i + 1) * W), at);
+          tuples[at + W] = b;
         }
       }
     }
-    // contexts in lexicographic order, so the stored prior does not depend on the order frames were read
-    const count = ctxList.length / SPATIAL_WIDTH;
-    const order = Int32Array.from({ length: count }, (_, i) => i).sort((x, y) => {
-      for (let j = 0; j < SPATIAL_WIDTH; j++) {
-        const d = ctxList[x * SPATIAL_WIDTH + j] - ctxList[y * SPATIAL_WIDTH + j];
+    // (context, next) tuples in lexicographic order: the distinct contexts come out sorted (so the stored prior
+    // does not depend on the order frames were read, and a context is found by binary search), and each
+    // context's pairs are adjacent
+    const order = Int32Array.from({ length: cells }, (_, i) => i).sort((x, y) => {
+      for (let j = 0; j < T; j++) {
+        const d = tuples[x * T + j] - tuples[y * T + j];
         if (d !== 0) return d;
       }
       return 0;
     });
-    const rank = new Int32Array(count);
-    order.forEach((old, r) => (rank[old] = r));
-    const contexts = new Int32Array(count * SPATIAL_WIDTH);
-    order.forEach((old, r) => contexts.set(ctxList.slice(old * SPATIAL_WIDTH, (old + 1) * SPATIAL_WIDTH), r * SPATIAL_WIDTH));
-    const renamed = new Map<number, number>();
-    for (const [key, c] of pairs2) {
-      const id = Math.floor(key / k);
-      renamed.set(rank[id] * k + (key - id * k), c);
+    const ctxList: number[] = [];
+    const pairs2 = new Map<number, number>();
+    let last = -1;
+    for (const cell of order) {
+      const base = cell * T;
+      let same = last >= 0;
+      for (let j = 0; j < W && same; j++) same = tuples[base + j] === tuples[last * T + j];
+      if (!same) for (let j = 0; j < W; j++) ctxList.push(tuples[base + j]);
+      last = cell;
+      const key2 = (ctxList.length / W - 1) * k + tuples[base + W];
+      pairs2.set(key2, (pairs2.get(key2) ?? 0) + 1);
     }
-    const prior = new SpatialPrior(k, smoothedUnigram(volumes, k), countRows(pairs1, k, k), contexts, countRows(renamed, count, k), Float32Array.from(strength ?? [1, 1]));
+    const count = ctxList.length / W;
+    const prior = new SpatialPrior(k, smoothedUnigram(volumes, k), countRows(pairs1, k, k), Int32Array.from(ctxList), countRows(pairs2, count, k), Float32Array.from(strength ?? [1, 1]));
     if (strength === undefined) prior.tuneStrength(volumes);
     return prior;
   }
@@ -144,6 +143,12 @@ export class SpatialPrior {
     for (let i = 0; i < contexts.length; i++) {
       const top = i % SPATIAL_WIDTH === 0 ? k - 1 : k;
       if (!(contexts[i] >= 0 && contexts[i] <= top)) return bad(`contexts[${i}] out of range`);
+    }
+    // contexts are found by binary search: they must be distinct and in increasing lexicographic order
+    for (let r = 1; r < contexts.length / SPATIAL_WIDTH; r++) {
+      let d = 0;
+      for (let j = 0; j < SPATIAL_WIDTH && d === 0; j++) d = contexts[r * SPATIAL_WIDTH + j] - contexts[(r - 1) * SPATIAL_WIDTH + j];
+      if (d <= 0) return bad(`contexts not strictly increasing at row ${r}`);
     }
     const rows = (name: string, contextsCount: number): CountRows =>
       readCountRows(get(`${name}Start`), get(`${name}Next`), get(`${name}Count`), contextsCount, k, { start: `${name}Start`, next: `${name}Next`, count: `${name}Count`, label: `${name} ` }, bad);
@@ -171,15 +176,20 @@ export class SpatialPrior {
     return this.contexts.length / SPATIAL_WIDTH;
   }
 
-  /** Row of the 5-code context ctx[at .. at + 5) (−1 when it was never counted). */
+  /** Row of the 5-code context ctx[at .. at + 5) (−1 when it was never counted): binary search of the sorted contexts. */
   private contextId(ctx: ArrayLike<number>, at: number): number {
-    if (this.lookup === null) {
-      this.lookup = new Map();
-      for (let i = 0; i < this.contextCount; i++) this.lookup.set(this.contexts.subarray(i * SPATIAL_WIDTH, (i + 1) * SPATIAL_WIDTH).join(','), i);
+    const c = this.contexts;
+    let lo = 0;
+    let hi = this.contextCount - 1;
+    while (lo <= hi) {
+      const mid = (lo + hi) >>> 1;
+      let d = 0;
+      for (let j = 0; j < SPATIAL_WIDTH && d === 0; j++) d = c[mid * SPATIAL_WIDTH + j] - ctx[at + j];
+      if (d === 0) return mid;
+      if (d < 0) lo = mid + 1;
+      else hi = mid - 1;
     }
-    let name = String(ctx[at]);
-    for (let j = 1; j < SPATIAL_WIDTH; j++) name += `,${ctx[at + j]}`;
-    return this.lookup.get(name) ?? -1;
+    return -1;
   }
 
   /**
