@@ -29,18 +29,21 @@ describe('train --inputs and --rollout', () => {
     expect(JSON.parse(readFileSync(at('motion', 'checkpoint', 'train-options.json'), 'utf8')).options).toMatchObject({ inputs: 'codes,motion', rollout: 2, 'rollout-prob': 1 });
     expect((await vqvid('train', at('codes.vqc'), '-o', at('plain'), ...TINY, '-q')).code).toBe(0);
     expect(trainJson('plain').config.inputs).toBeUndefined();
+    expect(trainJson('plain').config.prior).toBe('spatial');
     // the trained motion model evaluates like any other
     const e = await vqvid('eval', at('codes.vqc'), '--model', at('motion'), '--codebook', at('cb.vqcb'), '--test-frames', '4', '--json', '-q');
     expect(e.code).toBe(0);
   });
 
-  it('train --prior spatial counts the spatial prior into the model; --plain with a prior is a usage error', async () => {
-    const r = await vqvid('train', at('codes.vqc'), '-o', at('spatial'), ...TINY, '--prior', 'spatial', '--json', '-q');
+  it('train --prior bigram keeps the same-cell bigram (the RNN default); --plain with a prior is a usage error', async () => {
+    const r = await vqvid('train', at('codes.vqc'), '-o', at('bigram'), ...TINY, '--prior', 'bigram', '--json', '-q');
     expect(r.stderr).toBe('');
     expect(r.code).toBe(0);
-    expect(trainJson('spatial').config.prior).toBe('spatial');
-    const e = await vqvid('eval', at('codes.vqc'), '--model', at('spatial'), '--codebook', at('cb.vqcb'), '--test-frames', '4', '--json', '-q');
+    expect(trainJson('bigram').config.prior).toBe('bigram');
+    const e = await vqvid('eval', at('codes.vqc'), '--model', at('bigram'), '--codebook', at('cb.vqcb'), '--test-frames', '4', '--json', '-q');
     expect(e.code).toBe(0);
+    expect((await vqvid('train', at('codes.vqc'), '-o', at('rnn'), ...TINY, '--arch', 'rnn', '-q')).code).toBe(0);
+    expect(trainJson('rnn').config).toMatchObject({ kernel: 1, prior: 'bigram' });
     const bad = await vqvid('train', at('codes.vqc'), '-o', at('bad'), ...TINY, '--plain', '--prior', 'spatial', '-q');
     expect(bad.code).toBe(2);
     expect(bad.stderr).toMatch(/--prior spatial/);

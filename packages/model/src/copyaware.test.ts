@@ -24,9 +24,19 @@ const quick = { epochs: 1, stepsPerEpoch: 4, batch: 2, bptt: 3, lr: 0.01 };
 test('a new model has the copy-aware output with a counted prior; the plain output is one option away', () => {
   const m = new RCNN(small);
   expect(m.config.copy).toBe(true);
-  expect(m.config.prior).toBe('bigram');
+  expect(m.config.prior).toBe('spatial');
   expect(partsOf(m).output).toBeInstanceOf(MixtureOutput);
   expect((partsOf(m).output as MixtureOutput).components).toEqual(['net', 'copy', 'prior']);
+  expect((partsOf(m).output as MixtureOutput).width).toBe(5);
+  // the RNN has no spatial context: its default prior is the same-cell bigram; an explicit prior is kept
+  const rnn = new RNN(small);
+  expect(rnn.config.prior).toBe('bigram');
+  expect((partsOf(rnn).output as MixtureOutput).width).toBe(1);
+  const rnnSpatial = new RNN({ ...small, prior: 'spatial' });
+  const rcnnBigram = new RCNN({ ...small, prior: 'bigram' });
+  expect(rnnSpatial.config.prior).toBe('spatial');
+  expect(rcnnBigram.config.prior).toBe('bigram');
+  for (const x of [rnn, rnnSpatial, rcnnBigram]) x.dispose();
   const plain = new RCNN({ ...small, copy: false, prior: 'none' });
   expect(partsOf(plain).output).not.toBeInstanceOf(MixtureOutput);
   expect(() => new RCNN({ ...small, prior: 'trigram' as 'bigram' })).toThrow(expect.objectContaining({ code: 'E_RANGE' }));
