@@ -8,7 +8,8 @@ import { hasCheckpoint, readStore, takeF32, writeStore } from './persist';
 import { emGateWeights, MixtureOutput, SparseBigram, SpatialPrior, spatialContext, type OutputLayer } from './output';
 import type { ModelParts } from './parts';
 import { rolloutBatch, rolloutPlan } from './rollout';
-import { applyClipped, trainStep } from './step';
+import { FusedAdam, type AdamSnapshot } from './fused-adam';
+import { trainStep } from './step';
 import { defaultWorkers, TrainPool } from './workers';
 
 /**
@@ -64,7 +65,10 @@ export interface FitOptions {
    * windows, the gradients are summed in worker order and one Adam step is applied. 1 = all in this thread;
    * any count gives the one-thread result within float rounding (the same batches and dropout masks), and the
    * same count the same result bit for bit. At most `batch` are used. Default: the cores
-   * (os.availableParallelism()), at most `batch`; 1 outside Node.
+   * (os.availableParallelism()), at most `batch`; 1 outside Node. With 2 or more, Adam's step runs fused in
+   * plain JS on the weights the workers share, and the model's variables are brought up to date before whatever
+   * reads them (validation, checkpoints, rollouts, the end of an epoch and of `fit`): an `onProgress` 'train'
+   * callback sees the weights as of the epoch's start.
    */
   workers?: number;
   /**
@@ -257,29 +261,59 @@ function codeCounts(volumes: CodeVolume[], k: number): Float64Array {
   return counts;
 }
 
-/** A pool of `workers` training threads for this model as it is now (output layer built and initialised). */
-function startPool(model: ModelParts, g: BatchGeometry, workers: number): Promise<TrainPool> {
-  return TrainPool.start({
+/**
+ * A pool of `workers` training threads for this model as it is now (output layer built and initialised), its
+ * shared parameter vector loaded with the model's weights.
+ */
+async function startPool(model: ModelParts, g: BatchGeometry, workers: number): Promise<TrainPool> {
+  const vars = model.variables();
+  const pool = await TrainPool.start({
     workers,
     backend: tf.getBackend(),
     config: model.config,
     output: model.output.toJSON(),
     weights: model.exportWeights(),
     geometry: g,
-    sizes: model.variables().map((v) => v.size),
+    sizes: vars.map((v) => v.size),
   });
+  pool.loadParams(vars.map((v) => v.dataSync() as Float32Array));
+  return pool;
 }
 
-/** {@link trainStep} with the gradient computed by the pool's workers: the same Adam step on the same batch. */
-async function pooledStep(pool: TrainPool, model: ModelParts, b: Batch, opt: tf.AdamOptimizer, clip: number, step: number): Promise<number> {
-  const vars = model.variables();
-  const { loss, grads } = await pool.gradients(vars.map((v) => v.dataSync() as Float32Array), b, step);
-  tf.tidy(() => {
-    const named: tf.NamedTensorMap = {};
-    vars.forEach((v, i) => (named[v.name] = tf.tensor(grads[i], v.shape, 'float32')));
-    applyClipped(vars, named, opt, clip);
-  });
+/**
+ * {@link trainStep} with the gradient computed by the pool's workers: the same Adam step on the same batch, done
+ * by the fused step in place on the pool's shared weights (the model's variables are left behind until
+ * {@link syncVariables}).
+ */
+async function pooledStep(pool: TrainPool, fused: FusedAdam, b: Batch, lr: number, clip: number, step: number): Promise<number> {
+  const loss = await pool.compute(b, step);
+  fused.step(pool.sharedParams, pool.sharedGrads, pool.shares, lr, clip);
   return loss;
+}
+
+/** Assigns the flat parameter vector `params` (variables end to end, in `variables()` order) to the model's variables. */
+function syncVariables(model: ModelParts, params: Float32Array): void {
+  let off = 0;
+  for (const v of model.variables()) {
+    // a copy (slice): a backend may keep the array it is given, and the fused step rewrites this one
+    const w = params.slice(off, off + v.size);
+    tf.tidy(() => v.assign(tf.tensor(w, v.shape, 'float32')));
+    off += v.size;
+  }
+}
+
+/** The state of tf.AdamOptimizer `opt` in checkpoint form (moments copied out of its variables). */
+async function optimizerSnapshot(opt: tf.AdamOptimizer): Promise<AdamSnapshot> {
+  const named = await opt.getWeights();
+  const iterations = named[0].tensor.dataSync()[0];
+  named[0].tensor.dispose();
+  const internals = opt as unknown as AdamInternals;
+  return {
+    iterations,
+    moments: named.slice(1).map((m) => (m.tensor.dataSync() as Float32Array).slice()),
+    accBeta1: internals.accBeta1.dataSync()[0],
+    accBeta2: internals.accBeta2.dataSync()[0],
+  };
 }
 
 /** Mean validation nll over all volumes, weighted by predicted cells. */
@@ -287,30 +321,29 @@ function validate(model: ModelParts, volumes: CodeVolume[]): number {
   return evaluateLogProb(model, volumes).nll;
 }
 
+/**
+ * Writes the checkpoint: the model's weights (its variables must be up to date), `best`, and Adam's state
+ * `adam` (from the tf optimizer or the fused step: the same arrays and header either way).
+ */
 async function writeCheckpoint(
   dir: string,
   model: ModelParts,
-  opt: tf.AdamOptimizer,
+  adam: AdamSnapshot,
   state: TrainState,
   best: Record<string, StoredArray> | null,
 ): Promise<void> {
   const arrays: Record<string, StoredArray> = { ...model.exportWeights() };
   if (best) for (const [name, a] of Object.entries(best)) arrays[`best:${name}`] = a;
-  const named = await opt.getWeights();
-  const iterations = named[0].tensor.dataSync()[0];
-  const moments = named.slice(1);
-  moments.forEach((m, i) => (arrays[`adam:${i}`] = (m.tensor.dataSync() as Float32Array).slice()));
-  named[0].tensor.dispose();
-  const internals = opt as unknown as AdamInternals;
+  adam.moments.forEach((m, i) => (arrays[`adam:${i}`] = m));
   const header = {
     config: model.config,
     output: model.output.toJSON(),
     state,
     adam: {
-      iterations,
-      moments: moments.length,
-      accBeta1: internals.accBeta1.dataSync()[0],
-      accBeta2: internals.accBeta2.dataSync()[0],
+      iterations: adam.iterations,
+      moments: adam.moments.length,
+      accBeta1: adam.accBeta1,
+      accBeta2: adam.accBeta2,
     },
   };
   await writeStore(dir, 'checkpoint', header, arrays);
@@ -427,9 +460,21 @@ export async function fitModel(model: ModelParts, volumes: CodeVolume[], o: FitO
   let stopped: FitResult['stopped'] = 'completed';
   const deadline = r.timeLimit === undefined ? Infinity : performance.now() + r.timeLimit * 1000;
   let pool: TrainPool | null = null;
+  // the pooled path: Adam's state and the weights live in the fused step and the pool's shared parameters; the
+  // model's variables are brought up to date (sync) only before something reads them
+  let fused: FusedAdam | null = null;
+  let stale = false;
+  const sync = () => {
+    if (pool && stale) syncVariables(model, pool.sharedParams);
+    stale = false;
+  };
+  const adamState = (): Promise<AdamSnapshot> | AdamSnapshot => (fused ? fused.snapshot(model.variables().map((v) => v.size)) : optimizerSnapshot(opt));
   try {
     const workers = Math.min(r.workers ?? (await defaultWorkers(r.batch)), g.batch);
-    if (workers > 1 && state.epoch < r.epochs) pool = await startPool(model, g, workers);
+    if (workers > 1 && state.epoch < r.epochs) {
+      pool = await startPool(model, g, workers);
+      fused = await FusedAdam.fromOptimizer(opt, model.variables().map((v) => v.size));
+    }
     epochs: while (state.epoch < r.epochs) {
       const lr = r.lr * Math.pow(r.lrDecay, state.epoch) * (state.lrScale ?? 1);
       internals.learningRate = lr;
@@ -439,12 +484,22 @@ export async function fitModel(model: ModelParts, volumes: CodeVolume[], o: FitO
         await new Promise((resolve) => setTimeout(resolve, 0));
         if (r.signal?.aborted) {
           stopped = 'aborted';
-          if (r.checkpointDir) await writeCheckpoint(r.checkpointDir, model, opt, state, best);
+          sync();
+          if (r.checkpointDir) await writeCheckpoint(r.checkpointDir, model, await adamState(), state, best);
           break epochs;
         }
         let batch = assembleBatch(volumes, g, plan, state.step, cfg.prior === 'spatial' ? cfg.k : null);
-        if (rollout.frames > 0) batch = rolloutBatch(model, g, batch, rolloutPlan(g, rollout.frames, rollout.prob, cfg.seed, state.globalStep));
-        const loss = pool ? await pooledStep(pool, model, batch, opt, r.clip, state.globalStep) : trainStep(model, g, batch, opt, r.clip, state.globalStep);
+        if (rollout.frames > 0) {
+          sync(); // the rollout predicts with the model's current weights
+          batch = rolloutBatch(model, g, batch, rolloutPlan(g, rollout.frames, rollout.prob, cfg.seed, state.globalStep));
+        }
+        let loss: number;
+        if (pool && fused) {
+          stale = true;
+          loss = await pooledStep(pool, fused, batch, lr, r.clip, state.globalStep);
+        } else {
+          loss = trainStep(model, g, batch, opt, r.clip, state.globalStep);
+        }
         if (!Number.isFinite(loss)) throw new VqvidError('E_STATE', `training diverged (loss ${loss}) at epoch ${state.epoch}; lower lr`);
         state.lossSum += loss;
         state.lossCount++;
@@ -461,6 +516,7 @@ export async function fitModel(model: ModelParts, volumes: CodeVolume[], o: FitO
           break;
         }
       }
+      sync(); // validation, best weights, the checkpoint and 'epoch' progress read the model
       const rec: EpochRecord = { epoch: state.epoch, loss: state.lossSum / Math.max(1, state.lossCount), lr };
       if (r.validation.length) {
         rec.valNll = validate(model, r.validation);
@@ -478,7 +534,7 @@ export async function fitModel(model: ModelParts, volumes: CodeVolume[], o: FitO
       state.history.push(rec);
       state.epoch++;
       Object.assign(state, { step: 0, lossSum: 0, lossCount: 0 });
-      if (r.checkpointDir) await writeCheckpoint(r.checkpointDir, model, opt, state, best);
+      if (r.checkpointDir) await writeCheckpoint(r.checkpointDir, model, await adamState(), state, best);
       r.onProgress?.({ stage: 'epoch', done: state.epoch, total: r.epochs, metrics: { ...rec } as Record<string, number> });
       if (stopped === 'time') break;
       if (r.validation.length && state.badEpochs >= r.patience) {
@@ -487,6 +543,8 @@ export async function fitModel(model: ModelParts, volumes: CodeVolume[], o: FitO
       }
     }
   } finally {
+    // the end of fit, early stop and errors: the model holds the last weights
+    sync();
     opt.dispose();
     await pool?.close();
   }

@@ -163,6 +163,37 @@ describe('data-parallel training over worker threads', () => {
     m.dispose();
   });
 
+  it('leaves the model with the weights of the last step on an error and on an abort (fused step on shared weights)', async () => {
+    const after2 = async (how: 'error' | 'abort'): Promise<Record<string, StoredArray>> => {
+      const m = new RCNN(small);
+      const ctrl = new AbortController();
+      const run = m.fit(data, { ...opts, workers: 2, signal: ctrl.signal, onProgress: (e) => {
+        if (e.done !== 2) return;
+        if (how === 'error') throw new Error('boom');
+        ctrl.abort();
+      } });
+      if (how === 'error') await expect(run).rejects.toThrow('boom');
+      else expect((await run).steps).toBe(2);
+      const w = partsOf(m).exportWeights();
+      m.dispose();
+      return w;
+    };
+    const failed = await after2('error');
+    const aborted = await after2('abort');
+    for (const key of Object.keys(failed)) expect(Array.from(failed[key])).toEqual(Array.from(aborted[key]));
+    // two steps taken, not the initial weights
+    const fresh = new RCNN(small);
+    expect(maxRelDiff(failed, partsOf(fresh).exportWeights())).toBeGreaterThan(1e-4);
+    fresh.dispose();
+    // and the one-thread path's weights after the same two steps, within float rounding
+    const one = new RCNN(small);
+    const ctrl = new AbortController();
+    await one.fit(data, { ...opts, workers: 1, signal: ctrl.signal, onProgress: (e) => e.done === 2 && ctrl.abort() });
+    expect(maxRelDiff(partsOf(one).exportWeights(), failed)).toBeLessThan(1e-5);
+    one.dispose();
+    expect(liveTrainWorkers()).toBe(0);
+  });
+
   it('keeps the tensors of the calling thread flat', async () => {
     const m = new RCNN({ ...small, copy: false, prior: 'none' });
     const before = tf.memory().numTensors;

@@ -11,8 +11,9 @@ import type { BatchPart } from './dropout';
  * of a fixed slice of the batch. Everything per step goes through shared memory: the caller writes the weights
  * and the batch, bumps a step counter (Atomics), and each worker answers by writing its gradient into its own
  * region and its step number into its flag. The caller sums the gradients in worker order, weighted by slice
- * size (so the sum is the whole batch's gradient) and applies one Adam step itself: the weights live in one
- * place and are copied to the workers, bit for bit, at the start of the next step.
+ * size (so the sum is the whole batch's gradient) and applies one Adam step itself, in place on the shared
+ * weights (see fused-adam.ts): the weights live in one place, which the workers read, bit for bit, at the start
+ * of the next step.
  */
 
 /**
@@ -239,12 +240,53 @@ export class TrainPool {
    * and the gradient summed over workers 0, 1, ... in that order, each weighted by its share of the windows.
    */
   async gradients(weights: Float32Array[], b: Batch, step: number): Promise<{ loss: number; grads: Float32Array[] }> {
+    this.loadParams(weights);
+    await this.compute(b, step);
+    return this.sum();
+  }
+
+  /**
+   * Copies `weights` (one Float32Array per variable, in `variables()` order) into the shared parameter vector
+   * the workers read at the start of every step ({@link TrainPool.params}).
+   */
+  loadParams(weights: Float32Array[]): void {
     if (this.closed) throw new VqvidError('E_STATE', 'workers: the training pool is closed');
     let off = 0;
     for (const w of weights) {
       this.params.set(w, off);
       off += w.length;
     }
+  }
+
+  /**
+   * The shared parameter vector (every variable's weights end to end, in `variables()` order) the workers read
+   * at the start of every step: the caller may update it in place between steps (the fused Adam step does).
+   */
+  get sharedParams(): Float32Array {
+    return this.params;
+  }
+
+  /**
+   * The workers' gradient regions of the last step: worker w's gradient of its slice at [w·P, (w + 1)·P), P the
+   * parameter count; weighted by {@link TrainPool.shares} and summed in worker order they are the batch's gradient.
+   */
+  get sharedGrads(): Float32Array {
+    return this.grads;
+  }
+
+  /** Each worker's share of the batch's windows (count / batch), the weight of its loss and gradient in the sum. */
+  get shares(): number[] {
+    return this.parts.map((p) => p.count / p.total);
+  }
+
+  /**
+   * Runs one step of the workers on batch `b` at global step `step` (which seeds dropout) with the weights now in
+   * {@link TrainPool.sharedParams}, and resolves to the batch's mean loss (Σ_w share_w · loss_w in worker order)
+   * once every worker has written its gradient region ({@link TrainPool.sharedGrads}); rejects (E_STATE) when a
+   * worker fails.
+   */
+  async compute(b: Batch, step: number): Promise<number> {
+    if (this.closed) throw new VqvidError('E_STATE', 'workers: the training pool is closed');
     const v = this.batchViews;
     v.inputs.set(b.inputs);
     if (v.mask && b.mask) v.mask.set(b.mask);
@@ -255,7 +297,10 @@ export class TrainPool {
     Atomics.store(this.ctrl, 0, seq);
     Atomics.notify(this.ctrl, 0);
     for (let w = 0; w < this.threads.length; w++) await this.finished(w, seq);
-    return this.sum();
+    const shares = this.shares;
+    let loss = 0;
+    for (let w = 0; w < shares.length; w++) loss += shares[w] * this.losses[w];
+    return loss;
   }
 
   /** Resolves when worker `w` has finished step `seq`; rejects when any worker failed. */
@@ -277,7 +322,7 @@ export class TrainPool {
   private sum(): { loss: number; grads: Float32Array[] } {
     const total = this.total;
     const n = this.parts.length;
-    const shares = this.parts.map((p) => p.count / p.total);
+    const shares = this.shares;
     let loss = 0;
     for (let w = 0; w < n; w++) loss += shares[w] * this.losses[w];
     const out = new Float32Array(total);

@@ -1,0 +1,207 @@
+/**
+ * A fused, plain-JS Adam step over one flat Float32Array parameter vector (the data-parallel trainer's shared
+ * weights): the workers' gradients summed in worker order, the global-norm clip of `applyClipped` (step.ts) and
+ * tf.AdamOptimizer's update of both moments and the weights, in two passes over the vector (the norm, then the
+ * update) with no tfjs tensor. Each element is computed in float64 from float32 operands and stored as float32,
+ * so the result equals tfjs's float32 Adam within float rounding.
+ */
+import type * as tf from '@tensorflow/tfjs-core';
+
+/** The parts of tfjs's AdamOptimizer the fused step reads and writes (not in its public typings). */
+interface AdamInternals {
+  learningRate: number;
+  beta1: number;
+  beta2: number;
+  epsilon: number;
+  accBeta1: tf.Variable;
+  accBeta2: tf.Variable;
+}
+
+/**
+ * Adam's state as a checkpoint stores it (the arrays and header fields of tf.AdamOptimizer's `getWeights`):
+ * the steps taken, the first moments of every variable then the second moments (none before the first step),
+ * and beta1^(t+1), beta2^(t+1) as the optimizer's float32 scalars hold them.
+ * @example
+ * ```ts
+ * const s = fused.snapshot(vars.map((v) => v.size));
+ * s.moments.forEach((m, i) => (arrays[`adam:${i}`] = m));
+ * ```
+ */
+export interface AdamSnapshot {
+  /** Optimizer steps taken. */
+  iterations: number;
+  /** First moments of variables 0..n-1, then second moments of variables 0..n-1; empty before the first step. */
+  moments: Float32Array[];
+  /** beta1 to the power iterations + 1, as a float32 value. */
+  accBeta1: number;
+  /** beta2 to the power iterations + 1, as a float32 value. */
+  accBeta2: number;
+}
+
+/**
+ * Adam's moments over a flat parameter vector (the variables laid end to end, in `variables()` order) and the
+ * fused step that updates them and the weights in place. Starts from a tf.AdamOptimizer's state
+ * ({@link FusedAdam.fromOptimizer}) and gives it back in checkpoint form ({@link FusedAdam.snapshot}).
+ * @example
+ * ```ts
+ * const fused = await FusedAdam.fromOptimizer(opt, vars.map((v) => v.size));
+ * fused.step(params, grads, [0.5, 0.5], lr, clip); // two workers' gradient regions, each weighted 1/2
+ * ```
+ */
+export class FusedAdam {
+  /** Number of parameters (the variables' sizes summed). */
+  readonly size: number;
+  /** Adam's decay of the first moment (tfjs applies it as a float32 scalar). */
+  readonly beta1: number;
+  /** Adam's decay of the second moment. */
+  readonly beta2: number;
+  /** Added to the bias-corrected second moment's square root (the optimizer's, e.g. the backend's 1e-7). */
+  readonly epsilon: number;
+  /** First moments, float32, one per parameter. */
+  readonly m: Float32Array;
+  /** Second moments, float32, one per parameter. */
+  readonly v: Float32Array;
+  /** beta1^(iterations + 1) as a float32 value (tfjs keeps it in a float32 scalar, multiplied step by step). */
+  accBeta1: number;
+  /** beta2^(iterations + 1) as a float32 value. */
+  accBeta2: number;
+  /** Optimizer steps taken (resumed ones included). */
+  iterations = 0;
+  /** Global gradient norm of the last step, before clipping (for tests and diagnostics). */
+  lastNorm = 0;
+
+  /**
+   * Zero moments for `size` parameters with Adam's constants `beta1`, `beta2`, `epsilon` (tf.train.adam's
+   * defaults 0.9, 0.999 and the float32 backends' 1e-7).
+   */
+  constructor(size: number, beta1 = 0.9, beta2 = 0.999, epsilon = 1e-7) {
+    this.size = size;
+    this.beta1 = beta1;
+    this.beta2 = beta2;
+    this.epsilon = epsilon;
+    this.m = new Float32Array(size);
+    this.v = new Float32Array(size);
+    this.accBeta1 = Math.fround(beta1);
+    this.accBeta2 = Math.fround(beta2);
+  }
+
+  /**
+   * The state of tf.AdamOptimizer `opt` (fresh: zero moments; restored from a checkpoint or trained: its
+   * moments, step count and beta powers) over variables of the given sizes, in `variables()` order.
+   */
+  static async fromOptimizer(opt: tf.AdamOptimizer, sizes: number[]): Promise<FusedAdam> {
+    const o = opt as unknown as AdamInternals;
+    const total = sizes.reduce((a, b) => a + b, 0);
+    const fused = new FusedAdam(total, o.beta1, o.beta2, o.epsilon);
+    const named = await opt.getWeights();
+    fused.iterations = named[0].tensor.dataSync()[0];
+    named[0].tensor.dispose();
+    const moments = named.slice(1);
+    if (moments.length > 0) {
+      if (moments.length !== 2 * sizes.length) throw new Error(`the optimizer holds ${moments.length} moments for ${sizes.length} variables`);
+      let off = 0;
+      sizes.forEach((size, i) => {
+        fused.m.set(moments[i].tensor.dataSync() as Float32Array, off);
+        fused.v.set(moments[sizes.length + i].tensor.dataSync() as Float32Array, off);
+        off += size;
+      });
+    }
+    fused.accBeta1 = o.accBeta1.dataSync()[0];
+    fused.accBeta2 = o.accBeta2.dataSync()[0];
+    return fused;
+  }
+
+  /**
+   * The state in checkpoint form for variables of the given sizes (views of the moments, not copies: write them
+   * before the next step). No moments before the first step, as tf.AdamOptimizer.
+   */
+  snapshot(sizes: number[]): AdamSnapshot {
+    const moments: Float32Array[] = [];
+    if (this.iterations > 0) {
+      for (const a of [this.m, this.v]) {
+        let off = 0;
+        for (const size of sizes) {
+          moments.push(a.subarray(off, off + size));
+          off += size;
+        }
+      }
+    }
+    return { iterations: this.iterations, moments, accBeta1: this.accBeta1, accBeta2: this.accBeta2 };
+  }
+
+  /**
+   * One Adam step at learning rate `lr` on the gradient Σ_w shares[w] · grads[w·size ..), summed in worker order
+   * (0 + s_0·g_0 + s_1·g_1 + ...), scaled to a global norm of at most `clip` as `applyClipped` does
+   * (scale = min(1, clip / (norm + 1e-12))), updating `params` (`size` floats), the moments and the beta powers
+   * in place with tf.AdamOptimizer's formulas.
+   */
+  step(params: Float32Array, grads: Float32Array, shares: ArrayLike<number>, lr: number, clip: number): void {
+    const size = this.size;
+    const n = shares.length;
+    if (params.length < size || grads.length < n * size) throw new Error('fused Adam: parameter or gradient arrays too short');
+    // pass 1: the global norm of the summed gradient
+    let sumsq = 0;
+    if (n === 1) {
+      const s0 = shares[0];
+      for (let i = 0; i < size; i++) {
+        const g = 0 + s0 * grads[i];
+        sumsq += g * g;
+      }
+    } else if (n === 2) {
+      const s0 = shares[0];
+      const s1 = shares[1];
+      for (let i = 0; i < size; i++) {
+        const g = 0 + s0 * grads[i] + s1 * grads[size + i];
+        sumsq += g * g;
+      }
+    } else {
+      for (let i = 0; i < size; i++) {
+        let g = 0;
+        for (let w = 0; w < n; w++) g += shares[w] * grads[w * size + i];
+        sumsq += g * g;
+      }
+    }
+    const norm = Math.sqrt(sumsq);
+    this.lastNorm = norm;
+    const scale = Math.min(1, clip / (norm + 1e-12));
+    // pass 2: moments and weights; tfjs's float32 scalars: beta1, 1 - beta1, ..., -lr, 1 - beta^t
+    const f = Math.fround;
+    const b1 = f(this.beta1);
+    const c1 = f(1 - this.beta1);
+    const b2 = f(this.beta2);
+    const c2 = f(1 - this.beta2);
+    const eps = f(this.epsilon);
+    const rate = f(lr);
+    const bias1 = f(1 - this.accBeta1);
+    const bias2 = f(1 - this.accBeta2);
+    const m = this.m;
+    const v = this.v;
+    if (n <= 2) {
+      const s0 = shares[0];
+      const s1 = n === 2 ? shares[1] : 0;
+      const off1 = n === 2 ? size : 0;
+      for (let i = 0; i < size; i++) {
+        const g = (0 + s0 * grads[i] + s1 * grads[off1 + i]) * scale;
+        const mi = f(b1 * m[i] + c1 * g);
+        const vi = f(b2 * v[i] + c2 * (g * g));
+        m[i] = mi;
+        v[i] = vi;
+        params[i] = params[i] - rate * ((mi / bias1) / (Math.sqrt(vi / bias2) + eps));
+      }
+    } else {
+      for (let i = 0; i < size; i++) {
+        let g = 0;
+        for (let w = 0; w < n; w++) g += shares[w] * grads[w * size + i];
+        g *= scale;
+        const mi = f(b1 * m[i] + c1 * g);
+        const vi = f(b2 * v[i] + c2 * (g * g));
+        m[i] = mi;
+        v[i] = vi;
+        params[i] = params[i] - rate * ((mi / bias1) / (Math.sqrt(vi / bias2) + eps));
+      }
+    }
+    this.accBeta1 = f(this.accBeta1 * b1);
+    this.accBeta2 = f(this.accBeta2 * b2);
+    this.iterations++;
+  }
+}
