@@ -7,8 +7,8 @@
  */
 import type * as tf from '@tensorflow/tfjs-core';
 
-/** The parts of tfjs's AdamOptimizer the fused step reads and writes (not in its public typings). */
-interface AdamInternals {
+/** The parts of tfjs's AdamOptimizer the fused step and a bit-exact resume read and write (not in its public typings). */
+export interface AdamInternals {
   learningRate: number;
   beta1: number;
   beta2: number;
@@ -93,21 +93,19 @@ export class FusedAdam {
     const o = opt as unknown as AdamInternals;
     const total = sizes.reduce((a, b) => a + b, 0);
     const fused = new FusedAdam(total, o.beta1, o.beta2, o.epsilon);
-    const named = await opt.getWeights();
-    fused.iterations = named[0].tensor.dataSync()[0];
-    named[0].tensor.dispose();
-    const moments = named.slice(1);
+    const { iterations, moments, accBeta1, accBeta2 } = await optimizerSnapshot(opt);
+    fused.iterations = iterations;
     if (moments.length > 0) {
       if (moments.length !== 2 * sizes.length) throw new Error(`the optimizer holds ${moments.length} moments for ${sizes.length} variables`);
       let off = 0;
       sizes.forEach((size, i) => {
-        fused.m.set(moments[i].tensor.dataSync() as Float32Array, off);
-        fused.v.set(moments[sizes.length + i].tensor.dataSync() as Float32Array, off);
+        fused.m.set(moments[i], off);
+        fused.v.set(moments[sizes.length + i], off);
         off += size;
       });
     }
-    fused.accBeta1 = o.accBeta1.dataSync()[0];
-    fused.accBeta2 = o.accBeta2.dataSync()[0];
+    fused.accBeta1 = accBeta1;
+    fused.accBeta2 = accBeta2;
     return fused;
   }
 
@@ -141,17 +139,12 @@ export class FusedAdam {
     if (params.length < size || grads.length < n * size) throw new Error('fused Adam: parameter or gradient arrays too short');
     // pass 1: the global norm of the summed gradient
     let sumsq = 0;
-    if (n === 1) {
+    if (n <= 2) {
       const s0 = shares[0];
+      const s1 = n === 2 ? shares[1] : 0;
+      const off1 = n === 2 ? size : 0;
       for (let i = 0; i < size; i++) {
-        const g = 0 + s0 * grads[i];
-        sumsq += g * g;
-      }
-    } else if (n === 2) {
-      const s0 = shares[0];
-      const s1 = shares[1];
-      for (let i = 0; i < size; i++) {
-        const g = 0 + s0 * grads[i] + s1 * grads[size + i];
+        const g = 0 + s0 * grads[i] + s1 * grads[off1 + i];
         sumsq += g * g;
       }
     } else {
@@ -204,4 +197,18 @@ export class FusedAdam {
     this.accBeta2 = f(this.accBeta2 * b2);
     this.iterations++;
   }
+}
+
+/** The state of tf.AdamOptimizer `opt` in checkpoint form (moments copied out of its variables). */
+export async function optimizerSnapshot(opt: tf.AdamOptimizer): Promise<AdamSnapshot> {
+  const named = await opt.getWeights();
+  const iterations = named[0].tensor.dataSync()[0];
+  named[0].tensor.dispose();
+  const internals = opt as unknown as AdamInternals;
+  return {
+    iterations,
+    moments: named.slice(1).map((m) => (m.tensor.dataSync() as Float32Array).slice()),
+    accBeta1: internals.accBeta1.dataSync()[0],
+    accBeta2: internals.accBeta2.dataSync()[0],
+  };
 }

@@ -8,7 +8,7 @@ import { hasCheckpoint, readStore, takeF32, writeStore } from './persist';
 import { emGateWeights, MixtureOutput, SparseBigram, SpatialPrior, spatialContext, type OutputLayer } from './output';
 import type { ModelParts } from './parts';
 import { rolloutBatch, rolloutPlan } from './rollout';
-import { FusedAdam, type AdamSnapshot } from './fused-adam';
+import { FusedAdam, optimizerSnapshot, type AdamInternals, type AdamSnapshot } from './fused-adam';
 import { trainStep } from './step';
 import { defaultWorkers, TrainPool } from './workers';
 
@@ -166,13 +166,6 @@ interface TrainState {
   rollout?: { frames: number; prob: number };
 }
 
-/** The parts of tfjs's AdamOptimizer a bit-exact resume must read and write (not in its public typings). */
-interface AdamInternals {
-  learningRate: number;
-  accBeta1: tf.Variable;
-  accBeta2: tf.Variable;
-}
-
 /**
  * The defaults of {@link FitOptions}: the CLI builds its flags and help from them.
  * @example
@@ -300,20 +293,6 @@ function syncVariables(model: ModelParts, params: Float32Array): void {
     tf.tidy(() => v.assign(tf.tensor(w, v.shape, 'float32')));
     off += v.size;
   }
-}
-
-/** The state of tf.AdamOptimizer `opt` in checkpoint form (moments copied out of its variables). */
-async function optimizerSnapshot(opt: tf.AdamOptimizer): Promise<AdamSnapshot> {
-  const named = await opt.getWeights();
-  const iterations = named[0].tensor.dataSync()[0];
-  named[0].tensor.dispose();
-  const internals = opt as unknown as AdamInternals;
-  return {
-    iterations,
-    moments: named.slice(1).map((m) => (m.tensor.dataSync() as Float32Array).slice()),
-    accBeta1: internals.accBeta1.dataSync()[0],
-    accBeta2: internals.accBeta2.dataSync()[0],
-  };
 }
 
 /** Mean validation nll over all volumes, weighted by predicted cells. */

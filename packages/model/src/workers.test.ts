@@ -147,17 +147,17 @@ describe('data-parallel training over worker threads', () => {
     const g = batchGeometry([data], 3, 4, 5, 2);
     const pool = await TrainPool.start({ ...spec, geometry: g });
     const batch = assembleBatch([data], g, epochPlan([data], g, 1, new Rng(3)), 0);
-    const weights = p.variables().map((v) => v.dataSync() as Float32Array);
+    pool.loadParams(p.variables().map((v) => v.dataSync() as Float32Array));
     // the workers' own tensors stay flat from step to step
     const seen: number[][] = [];
     for (let step = 0; step < 3; step++) {
-      await pool.gradients(weights, batch, step);
+      await pool.compute(batch, step);
       seen.push(pool.workerTensors());
     }
     expect(seen[0].every((t) => t > 0)).toBe(true);
     expect(seen).toEqual([seen[0], seen[0], seen[0]]);
     batch.inputs[batch.inputs.length - 1] = 99; // the last window: worker 1's slice
-    await expect(pool.gradients(weights, batch, 0)).rejects.toMatchObject({ code: 'E_STATE', message: expect.stringContaining('training worker 1 failed') });
+    await expect(pool.compute(batch, 0)).rejects.toMatchObject({ code: 'E_STATE', message: expect.stringContaining('training worker 1 failed') });
     await pool.close();
     expect(liveTrainWorkers()).toBe(0);
     m.dispose();

@@ -144,11 +144,10 @@ export class TrainPool {
   private readonly losses: Float64Array;
   private readonly batchViews: { inputs: Int32Array; mask: Float32Array | null; targets: Int32Array; present: Int32Array };
   private readonly parts: BatchPart[];
-  private readonly total: number;
   private readonly failed: Promise<never>;
   private closed = false;
 
-  private constructor(private readonly spec: PoolSpec, private readonly threads: NodeWorker[], init: Omit<TrainWorkerInit, 'index' | 'part'>, failed: Promise<never>) {
+  private constructor(spec: PoolSpec, private readonly threads: NodeWorker[], init: Omit<TrainWorkerInit, 'index' | 'part'>, failed: Promise<never>) {
     this.ctrl = new Int32Array(init.ctrl);
     this.params = new Float32Array(init.params);
     this.grads = new Float32Array(init.grads);
@@ -159,7 +158,6 @@ export class TrainPool {
       targets: new Int32Array(init.targets),
       present: new Int32Array(init.present),
     };
-    this.total = spec.sizes.reduce((a, b) => a + b, 0);
     this.parts = threads.map((_, w) => workerPart(w, threads.length, spec.geometry.batch));
     this.failed = failed;
   }
@@ -235,17 +233,6 @@ export class TrainPool {
   }
 
   /**
-   * Loss and gradient of batch `b` at global step `step` (which seeds dropout), with the workers' current
-   * `weights` (one Float32Array per variable, in `variables()` order): the mean over the batch's target cells,
-   * and the gradient summed over workers 0, 1, ... in that order, each weighted by its share of the windows.
-   */
-  async gradients(weights: Float32Array[], b: Batch, step: number): Promise<{ loss: number; grads: Float32Array[] }> {
-    this.loadParams(weights);
-    await this.compute(b, step);
-    return this.sum();
-  }
-
-  /**
    * Copies `weights` (one Float32Array per variable, in `variables()` order) into the shared parameter vector
    * the workers read at the start of every step ({@link TrainPool.params}).
    */
@@ -313,37 +300,6 @@ export class TrainPool {
       const r = waitAsync(this.ctrl, 2 + w, now);
       if (r.async) await Promise.race([r.value, this.failed]);
     }
-  }
-
-  /**
-   * Σ_w (count_w / batch) · loss_w and the same sum of gradients, in worker order: each element is accumulated
-   * in float64 (0 + s_0·g_0 + s_1·g_1 + ...) and stored as float32, in one pass over the shared gradients.
-   */
-  private sum(): { loss: number; grads: Float32Array[] } {
-    const total = this.total;
-    const n = this.parts.length;
-    const shares = this.shares;
-    let loss = 0;
-    for (let w = 0; w < n; w++) loss += shares[w] * this.losses[w];
-    const out = new Float32Array(total);
-    const g = this.grads;
-    if (n === 2) {
-      const [s0, s1] = shares;
-      for (let i = 0; i < total; i++) out[i] = 0 + s0 * g[i] + s1 * g[total + i];
-    } else {
-      for (let i = 0; i < total; i++) {
-        let acc = 0;
-        for (let w = 0; w < n; w++) acc += shares[w] * g[w * total + i];
-        out[i] = acc;
-      }
-    }
-    const grads: Float32Array[] = [];
-    let off = 0;
-    for (const size of this.spec.sizes) {
-      grads.push(out.subarray(off, off + size));
-      off += size;
-    }
-    return { loss, grads };
   }
 
   /** Stops and terminates every worker (waits until they have exited); safe to call twice. */

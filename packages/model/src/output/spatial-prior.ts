@@ -44,6 +44,15 @@ export function spatialContext(frames: ArrayLike<number>, rows: number, cols: nu
   return out;
 }
 
+/** Lexicographic order of the `width` ints at a[i ..) and b[j ..): negative, zero or positive. */
+function compareRows(a: ArrayLike<number>, i: number, b: ArrayLike<number>, j: number, width: number): number {
+  for (let x = 0; x < width; x++) {
+    const d = a[i + x] - b[j + x];
+    if (d !== 0) return d;
+  }
+  return 0;
+}
+
 /** Most training cells the strength search reads (every j-th cell, j fixed by the count). */
 const TUNE_CELLS = 200_000;
 
@@ -104,21 +113,13 @@ export class SpatialPrior {
     // (context, next) tuples in lexicographic order: the distinct contexts come out sorted (so the stored prior
     // does not depend on the order frames were read, and a context is found by binary search), and each
     // context's pairs are adjacent
-    const order = Int32Array.from({ length: cells }, (_, i) => i).sort((x, y) => {
-      for (let j = 0; j < T; j++) {
-        const d = tuples[x * T + j] - tuples[y * T + j];
-        if (d !== 0) return d;
-      }
-      return 0;
-    });
+    const order = Int32Array.from({ length: cells }, (_, i) => i).sort((x, y) => compareRows(tuples, x * T, tuples, y * T, T));
     const ctxList: number[] = [];
     const pairs2 = new Map<number, number>();
     let last = -1;
     for (const cell of order) {
       const base = cell * T;
-      let same = last >= 0;
-      for (let j = 0; j < W && same; j++) same = tuples[base + j] === tuples[last * T + j];
-      if (!same) for (let j = 0; j < W; j++) ctxList.push(tuples[base + j]);
+      if (last < 0 || compareRows(tuples, base, tuples, last * T, W) !== 0) for (let j = 0; j < W; j++) ctxList.push(tuples[base + j]);
       last = cell;
       const key2 = (ctxList.length / W - 1) * k + tuples[base + W];
       pairs2.set(key2, (pairs2.get(key2) ?? 0) + 1);
@@ -146,9 +147,7 @@ export class SpatialPrior {
     }
     // contexts are found by binary search: they must be distinct and in increasing lexicographic order
     for (let r = 1; r < contexts.length / SPATIAL_WIDTH; r++) {
-      let d = 0;
-      for (let j = 0; j < SPATIAL_WIDTH && d === 0; j++) d = contexts[r * SPATIAL_WIDTH + j] - contexts[(r - 1) * SPATIAL_WIDTH + j];
-      if (d <= 0) return bad(`contexts not strictly increasing at row ${r}`);
+      if (compareRows(contexts, r * SPATIAL_WIDTH, contexts, (r - 1) * SPATIAL_WIDTH, SPATIAL_WIDTH) <= 0) return bad(`contexts not strictly increasing at row ${r}`);
     }
     const rows = (name: string, contextsCount: number): CountRows =>
       readCountRows(get(`${name}Start`), get(`${name}Next`), get(`${name}Count`), contextsCount, k, { start: `${name}Start`, next: `${name}Next`, count: `${name}Count`, label: `${name} ` }, bad);
@@ -183,8 +182,7 @@ export class SpatialPrior {
     let hi = this.contextCount - 1;
     while (lo <= hi) {
       const mid = (lo + hi) >>> 1;
-      let d = 0;
-      for (let j = 0; j < SPATIAL_WIDTH && d === 0; j++) d = c[mid * SPATIAL_WIDTH + j] - ctx[at + j];
+      const d = compareRows(c, mid * SPATIAL_WIDTH, ctx, at, SPATIAL_WIDTH);
       if (d === 0) return mid;
       if (d < 0) lo = mid + 1;
       else hi = mid - 1;
