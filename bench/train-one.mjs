@@ -3,7 +3,8 @@
 // bench trains two models at a time in two processes to use both cores. Reads a job file (JSON, written by
 // bench/run.mjs) and trains for a fixed step budget, so results do not depend on machine load:
 //   phase 1: on the fit frames, at most epochs x stepsPerEpoch steps, early stopping and lr-on-plateau on the
-//            validation frames, which so choose the step count; the best validation weights are kept;
+//            validation frames, which so choose the step count; the best validation weights are kept, and the
+//            copy-aware output's gate biases are refitted on the validation frames (fit's `calibrate`);
 //   phase 2: `refitSteps` more steps on all training frames (fit + validation) at the best epoch's lr, so the
 //            network sees the same frames as the counted models (its counted prior is recounted on them too).
 // Saves the model to `job.modelDir` and prints one JSON line with the training figures.
@@ -42,6 +43,7 @@ process.stdout.write(
     bestValBits: best?.valBits !== undefined ? +best.valBits.toFixed(4) : null,
     valBitsPerEpoch: r.epochs.map((e) => +(e.valBits ?? NaN).toFixed(4)),
     stopped: r.stopped,
+    ...(r.calibration ? { calibration: { offsets: r.calibration.offsets.map((v) => +v.toFixed(4)), valBitsBefore: +r.calibration.valBitsBefore.toFixed(4), valBitsAfter: +r.calibration.valBitsAfter.toFixed(4) } } : {}),
     cellsPerSecond: Math.round(cells / secs),
   }) + '\n',
 );

@@ -11,7 +11,7 @@ export type { EvaluateResult, NextDistribution, RenderOptions } from './rcnn';
 export { DEFAULT_MODEL_OPTIONS, INPUT_KINDS } from './config';
 export type { ModelOptions, ModelConfig, CellKind, SoftmaxKind, InputKind } from './config';
 export { DEFAULT_FIT_OPTIONS } from './train';
-export type { FitOptions, FitResult, EpochRecord } from './train';
+export type { FitOptions, FitResult, EpochRecord, GateCalibration } from './train';
 export type { PredictOptions } from './sample';
 export type { FillOptions } from './fill';
 export { FEATURE_LAYERS } from './features';

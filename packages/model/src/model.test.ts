@@ -344,7 +344,9 @@ describe('training', () => {
     expect(r.steps).toBe(1);
     expect(r.epochs).toHaveLength(1);
     expect(r.bestEpoch).toBe(0);
-    expect(m.evaluate(val).nll).toBeCloseTo(r.epochs[0].valNll!, 6);
+    // the best weights, then the gate refit on the validation codes: its 'before' is the best epoch's
+    expect(r.calibration!.valBitsBefore).toBeCloseTo(r.epochs[0].valBits!, 5);
+    expect(m.evaluate(val).bitsPerCode).toBeCloseTo(r.calibration!.valBitsAfter, 5);
     await expect(m.fit(motionCodes(10), { ...quick, timeLimit: -1 })).rejects.toMatchObject({ code: 'E_RANGE' });
     m.dispose();
   });

@@ -235,6 +235,34 @@ export class ModelParts {
     return out;
   }
 
+  /**
+   * The copy-aware output's gate logits and component log-likelihoods (see {@link MixtureOutput.gateTerms}) of every
+   * predicted cell of `codes` (frames 1..T-1, frame-major then row-major), [cells, m] each; null for a plain output.
+   */
+  gateTerms(codes: CodeVolume): { logits: Float32Array; comps: Float32Array } | null {
+    const out = this.output;
+    if (!(out instanceof MixtureOutput)) return null;
+    this.checkCodes(codes, 'codes', 2);
+    const n = codes.rows * codes.cols;
+    const m = out.components.length;
+    const logits = new Float32Array((codes.frames - 1) * n * m);
+    const comps = new Float32Array(logits.length);
+    const last = this.stateAfter(codes, (t, h) => {
+      if (t === codes.frames - 1) return;
+      const targets = tf.tidy(() => tf.reshape(frameTensor(codes, t + 1), [n]) as tf.Tensor1D);
+      const present = this.presentTensor(codes.codes.subarray(t * n, (t + 1) * n), codes.rows, codes.cols);
+      try {
+        const g = out.gateTerms(h, targets, present);
+        logits.set(g.logits, t * n * m);
+        comps.set(g.comps, t * n * m);
+      } finally {
+        tf.dispose([targets, ...(present ? [present] : [])]);
+      }
+    });
+    last.dispose();
+    return { logits, comps };
+  }
+
   /** Frees every tensor. */
   dispose(): void {
     this.net.dispose();

@@ -5,7 +5,7 @@ import { assembleBatch, Batch, BatchGeometry, batchGeometry, epochPlan, epochSee
 import { coarseSide, receptiveRadius } from './config';
 import { bigramLogTable } from './direct';
 import { hasCheckpoint, readStore, takeF32, writeStore } from './persist';
-import { emGateWeights, MixtureOutput, SparseBigram, SpatialPrior, spatialContext, type OutputLayer } from './output';
+import { emGateWeights, fitGateOffsets, MixtureOutput, SparseBigram, SpatialPrior, spatialContext, type MixtureComponent, type OutputLayer } from './output';
 import type { ModelParts } from './parts';
 import { rolloutBatch, rolloutPlan } from './rollout';
 import { FusedAdam, optimizerSnapshot, type AdamInternals, type AdamSnapshot } from './fused-adam';
@@ -83,6 +83,31 @@ export interface FitOptions {
   rollout?: number;
   /** Probability that a window of a batch rolls out, with `rollout` > 0 (default 0.5). */
   rolloutProb?: number;
+  /**
+   * With `validation` codes and a copy-aware output: once training ends (best weights restored), refit the gate
+   * biases on the validation codes, the held-out estimate of the mixture weights (Jelinek and Mercer 1980). The
+   * gate learns its weights on training frames, which the counted prior has seen and whose rate of change may not
+   * be the clip's later one; the validation frames correct both (see `FitResult.calibration`). Default true.
+   */
+  calibrate?: boolean;
+}
+
+/**
+ * The gate calibration of {@link FitResult}: what `fit` added to the gate biases and the validation bits it bought.
+ * @example
+ * ```ts
+ * const { calibration } = await m.fit(codes, { validation: val });
+ * if (calibration) console.log(calibration.valBitsBefore, '->', calibration.valBitsAfter);
+ * ```
+ */
+export interface GateCalibration {
+  /** Offsets added to the gate biases, one per mixture component (network first, always 0). */
+  offsets: number[];
+  /** The mixture's components in gate order. */
+  components: MixtureComponent[];
+  /** Validation bits per code before and after. */
+  valBitsBefore: number;
+  valBitsAfter: number;
 }
 
 /**
@@ -123,6 +148,8 @@ export interface FitResult {
   stopped: 'completed' | 'early' | 'time' | 'aborted';
   /** Optimizer steps taken in total (resumed runs included). */
   steps: number;
+  /** The gate refit on the validation codes (`calibrate`), when there was one. */
+  calibration?: GateCalibration;
 }
 
 interface Resolved {
@@ -147,6 +174,7 @@ interface Resolved {
   /** undefined: the checkpoint's when resuming, else 0. */
   rollout?: number;
   rolloutProb: number;
+  calibrate: boolean;
 }
 
 /** Everything a checkpoint holds besides weights and optimizer moments. */
@@ -233,7 +261,9 @@ function resolveFit(o: FitOptions): Resolved {
     workers: o.workers,
     rollout: o.rollout,
     rolloutProb: o.rolloutProb ?? DEFAULT_FIT_OPTIONS.rolloutProb,
+    calibrate: o.calibrate ?? true,
   };
+  if (typeof r.calibrate !== 'boolean') fail('E_RANGE', 'calibrate', 'a boolean', r.calibrate);
   assertInt(r.warmup, 'warmup', 0, 1000);
   if (r.rollout !== undefined) assertInt(r.rollout, 'rollout', 0, 1000);
   assertNumber(r.rolloutProb, 'rolloutProb', 0, 1);
@@ -535,5 +565,31 @@ export async function fitModel(model: ModelParts, volumes: CodeVolume[], o: FitO
     steps: state.globalStep,
   };
   if (state.bestNll !== null) result.bestValNll = state.bestNll;
+  if (stopped !== 'aborted' && r.calibrate && r.validation.length > 0 && state.history.length > 0) {
+    const calibration = calibrateGates(model, r.validation);
+    if (calibration) result.calibration = calibration;
+  }
   return result;
+}
+
+/**
+ * Refits a copy-aware output's gate biases on held-out codes ({@link fitGateOffsets} over every predicted cell of
+ * `volumes`) and adds the offsets to them; null for a plain output.
+ */
+export function calibrateGates(model: ModelParts, volumes: CodeVolume[]): GateCalibration | null {
+  const out = model.output;
+  if (!(out instanceof MixtureOutput)) return null;
+  const terms = volumes.map((v) => model.gateTerms(v)!);
+  const size = terms.reduce((s, t) => s + t.logits.length, 0);
+  const logits = new Float32Array(size);
+  const comps = new Float32Array(size);
+  let at = 0;
+  for (const t of terms) {
+    logits.set(t.logits, at);
+    comps.set(t.comps, at);
+    at += t.logits.length;
+  }
+  const fitted = fitGateOffsets(logits, comps, out.components.length);
+  out.shiftGates(fitted.offsets);
+  return { offsets: Array.from(fitted.offsets), components: [...out.components], valBitsBefore: fitted.nllBefore / Math.LN2, valBitsAfter: fitted.nllAfter / Math.LN2 };
 }

@@ -16,6 +16,8 @@ export type { OutputLayer } from './layer';
 export type { ClassAssignment } from './classes';
 export { assignClasses } from './classes';
 export { MixtureOutput, emGateWeights } from './mixture';
+export { fitGateOffsets, gateOffsetObjective, MAX_GATE_OFFSET } from './calibrate';
+export type { GateOffsets } from './calibrate';
 export type { MixtureComponent, CountedPrior } from './mixture';
 export { SparseBigram } from './prior';
 export { SpatialPrior, spatialContext, SPATIAL_WIDTH } from './spatial-prior';

@@ -146,6 +146,33 @@ export class MixtureOutput implements OutputLayer {
   }
 
   logProb(h: tf.Tensor2D, targets: tf.Tensor1D, present?: tf.Tensor1D | tf.Tensor2D, leaveOneOut = false): tf.Tensor1D {
+    return this.withComponents(h, targets, present, leaveOneOut, (comps) => logNormaliser(tf.add(this.logGates(h), comps) as tf.Tensor2D));
+  }
+
+  /**
+   * Per cell, the gate logits h·Wg + bg and each component's log-likelihood of the cell's target (ln of a zero
+   * probability is a huge negative number), both [n, m] row-major in {@link components} order: what
+   * {@link fitGateOffsets} reads to refit the gate biases on held-out cells.
+   */
+  gateTerms(h: tf.Tensor2D, targets: tf.Tensor1D, present?: tf.Tensor1D | tf.Tensor2D): { logits: Float32Array; comps: Float32Array } {
+    const comps = this.withComponents(h, targets, present, false, (c) => c);
+    const logits = tf.tidy(() => tf.add(tf.matMul(h, this.wg as tf.Tensor2D), this.bg));
+    try {
+      return { logits: logits.dataSync() as Float32Array, comps: comps.dataSync() as Float32Array };
+    } finally {
+      tf.dispose([comps, logits]);
+    }
+  }
+
+  /** Adds `offsets` (one per component, {@link components} order) to the gate biases. */
+  shiftGates(offsets: ArrayLike<number>): void {
+    if (offsets.length !== this.components.length) fail('E_SHAPE', 'offsets', `${this.components.length} gate offsets`, offsets.length);
+    for (let i = 0; i < offsets.length; i++) if (!Number.isFinite(offsets[i])) fail('E_RANGE', `offsets[${i}]`, 'a finite number', offsets[i]);
+    tf.tidy(() => this.bg.assign(tf.add(this.bg, tf.tensor1d(Array.from(offsets)))));
+  }
+
+  /** Runs `fn` on each cell's component log-likelihoods of its target, [n, m], inside a tidy. */
+  private withComponents<T extends tf.Tensor>(h: tf.Tensor2D, targets: tf.Tensor1D, present: tf.Tensor1D | tf.Tensor2D | undefined, leaveOneOut: boolean, fn: (comps: tf.Tensor2D) => T): T {
     const n = checkHidden(h, this.hidden);
     const t = checkTargets(targets, n, this.k);
     const { ctx, codes } = this.readPresent(present, n);
@@ -162,8 +189,7 @@ export class MixtureOutput implements OutputLayer {
       return tf.tidy(() => {
         const lq = this.inner.logProb(h, targets, this.direct ? codes : undefined);
         const netColumn = tf.oneHot(tf.zeros([n], 'int32'), m) as tf.Tensor2D; // [n, m], 1 in column 0
-        const comps = tf.add(tf.mul(netColumn, tf.expandDims(lq, 1)), tf.tensor2d(extra, [n, m]));
-        return logNormaliser(tf.add(this.logGates(h), comps) as tf.Tensor2D);
+        return fn(tf.add(tf.mul(netColumn, tf.expandDims(lq, 1)), tf.tensor2d(extra, [n, m])) as tf.Tensor2D);
       });
     } finally {
       if (codes !== present) codes.dispose();
