@@ -29,6 +29,8 @@ export interface TrainSettings {
   rollout?: number;
   rolloutProb?: number;
   validation?: CodeVolume;
+  /** Refit the copy-aware gate on the validation codes at the end (FitOptions.calibrate; default the library's, on). */
+  calibrate?: boolean;
   checkpointDir?: string;
   resume?: boolean;
   /** Wall-clock cap: training stops after this many seconds (keeping the best validation weights, when validating). */
@@ -71,6 +73,7 @@ export async function trainModel(codes: CodeVolume, s: TrainSettings): Promise<T
     rollout: s.rollout,
     rolloutProb: s.rolloutProb,
     validation: s.validation,
+    calibrate: s.calibrate,
     checkpointDir: s.checkpointDir,
     resume: s.resume,
     onProgress: s.onProgress,

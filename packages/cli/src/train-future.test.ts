@@ -49,6 +49,22 @@ describe('train --inputs and --rollout', () => {
     expect(bad.stderr).toMatch(/--prior spatial/);
   });
 
+  it('train --val-frames refits the gate on the validation frames (reported), --no-calibrate keeps it as trained', async () => {
+    const r = await vqvid('train', at('codes.vqc'), '-o', at('cal'), ...TINY, '--val-frames', '3', '--json', '-q');
+    expect(r.code).toBe(0);
+    const out = JSON.parse(r.stdout);
+    expect(out.calibration.components).toEqual(['net', 'copy', 'prior']);
+    expect(out.calibration.offsets[0]).toBe(0);
+    expect(out.calibration.valBitsBefore).toBeCloseTo(out.valBitsPerCode, 5);
+    expect(out.calibration.valBitsAfter).toBeLessThanOrEqual(out.calibration.valBitsBefore);
+    expect(trainJson('cal').history.calibration).toEqual(out.calibration);
+    const text = await vqvid('train', at('codes.vqc'), '-o', at('cal-text'), ...TINY, '--val-frames', '3');
+    expect(text.stdout).toMatch(/gate refit on val +\d\.\d{3} -> \d\.\d{3} bits\/code \(best weights; offsets net \+0\.00, copy [+-]\d/);
+    const off = JSON.parse((await vqvid('train', at('codes.vqc'), '-o', at('uncal'), ...TINY, '--val-frames', '3', '--no-calibrate', '--json', '-q')).stdout);
+    expect(off.calibration).toBeNull();
+    expect(off.valBitsPerCode).toBeCloseTo(out.valBitsPerCode, 10);
+  });
+
   it('train --scales 2 saves a two-scale model (coarse width half of --hidden) that evaluates', async () => {
     const r = await vqvid('train', at('codes.vqc'), '-o', at('scales'), ...TINY, '--scales', '2', '--json', '-q');
     expect(r.stderr).toBe('');

@@ -5,7 +5,7 @@ import { assembleBatch, Batch, BatchGeometry, batchGeometry, epochPlan, epochSee
 import { coarseSide, receptiveRadius } from './config';
 import { bigramLogTable } from './direct';
 import { hasCheckpoint, readStore, takeF32, writeStore } from './persist';
-import { emGateWeights, fitGateOffsets, MixtureOutput, SparseBigram, SpatialPrior, spatialContext, type MixtureComponent, type OutputLayer } from './output';
+import { emGateWeights, fitGateOffsets, MixtureOutput, SparseBigram, SpatialPrior, spatialContext, type OutputLayer } from './output';
 import type { ModelParts } from './parts';
 import { rolloutBatch, rolloutPlan } from './rollout';
 import { FusedAdam, optimizerSnapshot, type AdamInternals, type AdamSnapshot } from './fused-adam';
@@ -103,10 +103,11 @@ export interface FitOptions {
 export interface GateCalibration {
   /** Offsets added to the gate biases, one per mixture component (network first, always 0). */
   offsets: number[];
-  /** The mixture's components in gate order. */
-  components: MixtureComponent[];
-  /** Validation bits per code before and after. */
+  /** The mixture's components in gate order: the network's softmax, "same code as now", the counted prior. */
+  components: Array<'net' | 'copy' | 'prior'>;
+  /** Validation bits per code of the weights as trained (the best epoch's). */
   valBitsBefore: number;
+  /** Validation bits per code with the offsets added (≤ valBitsBefore). */
   valBitsAfter: number;
 }
 

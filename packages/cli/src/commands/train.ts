@@ -36,7 +36,8 @@ export const trainCommand: Command = {
     ...CODEBOOK_OPTION,
     ...ARCH_OPTIONS,
     ...FIT_OPTIONS,
-    'val-frames': { kind: 'int', default: 0, min: 0, value: 'n', help: 'hold out the last n frames to report validation bits/code' },
+    'val-frames': { kind: 'int', default: 0, min: 0, value: 'n', help: 'hold out the last n frames to report validation bits/code (and to refit the gate on: see --no-calibrate)' },
+    'no-calibrate': { kind: 'flag', help: "with --val-frames, keep the copy-aware output's gate as trained (default: its biases are refitted on the validation frames at the end)" },
     'checkpoint-dir': { kind: 'string', value: 'dir', help: 'where checkpoints go (default <model-dir>/checkpoint)' },
     resume: { kind: 'flag', help: 'continue from the checkpoint' },
     workers: { kind: 'int', min: 1, value: 'n', help: 'worker threads that share every batch (default: the cores, at most --batch; 1 = none); any n gives the same model within float rounding' },
@@ -66,6 +67,7 @@ export const trainCommand: Command = {
     settings.checkpointDir = checkpointDir;
     settings.resume = args.flag('resume');
     settings.workers = args.num('workers');
+    settings.calibrate = !args.flag('no-calibrate');
     const train = valFrames > 0 ? sliceCodes(codes, 0, split) : codes;
     if (valFrames > 0) settings.validation = sliceCodes(codes, split, codes.frames);
     let options = trainingRecord(args, train);
@@ -89,6 +91,7 @@ export const trainCommand: Command = {
       stopped: timeCapped ? 'time limit' : result.stopped,
       trainBitsPerCode: last ? last.loss / Math.LN2 : null,
       valBitsPerCode: last?.valBits ?? null,
+      calibration: result.calibration ?? null,
       history: result.epochs,
       seconds: secondsSince(t0),
     };
@@ -98,6 +101,8 @@ export const trainCommand: Command = {
       ['train bits/code', data.trainBitsPerCode?.toFixed(3) ?? '-'],
     ];
     if (data.valBitsPerCode !== null) rows.push(['val bits/code', data.valBitsPerCode.toFixed(3)]);
+    const cal = result.calibration;
+    if (cal) rows.push(['gate refit on val', `${cal.valBitsBefore.toFixed(3)} -> ${cal.valBitsAfter.toFixed(3)} bits/code (best weights; offsets ${cal.components.map((c, i) => `${c} ${cal.offsets[i] >= 0 ? '+' : ''}${cal.offsets[i].toFixed(2)}`).join(', ')})`]);
     rows.push(['seconds', data.seconds]);
     return { data, text: table(rows) };
   },
