@@ -223,15 +223,11 @@ export class ModelParts {
     this.checkCodes(codes, 'codes', 2);
     const n = codes.rows * codes.cols;
     const out = new Float64Array((codes.frames - 1) * n);
-    const last = this.stateAfter(codes, (t, h) => {
-      if (t === codes.frames - 1) return;
-      const lp = tf.tidy(() =>
-        this.output.logProb(h, tf.reshape(frameTensor(codes, t + 1), [n]) as tf.Tensor1D, this.presentTensor(codes.codes.subarray(t * n, (t + 1) * n), codes.rows, codes.cols)),
-      );
+    this.eachPrediction(codes, (t, h, targets, present) => {
+      const lp = this.output.logProb(h, targets, present);
       out.set(lp.dataSync(), t * n);
       lp.dispose();
     });
-    last.dispose();
     return out;
   }
 
@@ -243,24 +239,34 @@ export class ModelParts {
     const out = this.output;
     if (!(out instanceof MixtureOutput)) return null;
     this.checkCodes(codes, 'codes', 2);
-    const n = codes.rows * codes.cols;
-    const m = out.components.length;
-    const logits = new Float32Array((codes.frames - 1) * n * m);
+    const at = codes.rows * codes.cols * out.components.length;
+    const logits = new Float32Array((codes.frames - 1) * at);
     const comps = new Float32Array(logits.length);
+    this.eachPrediction(codes, (t, h, targets, present) => {
+      const g = out.gateTerms(h, targets, present);
+      logits.set(g.logits, t * at);
+      comps.set(g.comps, t * at);
+    });
+    return { logits, comps };
+  }
+
+  /**
+   * Runs the network over `codes` (already checked by the caller) and calls `visit` for every frame t < T-1 with the state after it, the
+   * codes of frame t+1 as [cells] targets and frame t's present tensor; all three are disposed after the call.
+   */
+  private eachPrediction(codes: CodeVolume, visit: (t: number, h: tf.Tensor2D, targets: tf.Tensor1D, present: tf.Tensor1D | tf.Tensor2D | undefined) => void): void {
+    const n = codes.rows * codes.cols;
     const last = this.stateAfter(codes, (t, h) => {
       if (t === codes.frames - 1) return;
       const targets = tf.tidy(() => tf.reshape(frameTensor(codes, t + 1), [n]) as tf.Tensor1D);
       const present = this.presentTensor(codes.codes.subarray(t * n, (t + 1) * n), codes.rows, codes.cols);
       try {
-        const g = out.gateTerms(h, targets, present);
-        logits.set(g.logits, t * n * m);
-        comps.set(g.comps, t * n * m);
+        visit(t, h, targets, present);
       } finally {
         tf.dispose([targets, ...(present ? [present] : [])]);
       }
     });
     last.dispose();
-    return { logits, comps };
   }
 
   /** Frees every tensor. */

@@ -142,7 +142,12 @@ export class MixtureOutput implements OutputLayer {
 
   /** Mixture weights π [n, m] as logs. */
   private logGates(h: tf.Tensor2D): tf.Tensor2D {
-    return tf.logSoftmax(tf.add(tf.matMul(h, this.wg as tf.Tensor2D), this.bg)) as tf.Tensor2D;
+    return tf.logSoftmax(this.gateLogits(h)) as tf.Tensor2D;
+  }
+
+  /** The gate's logits h·Wg + bg [n, m], before the softmax. */
+  private gateLogits(h: tf.Tensor2D): tf.Tensor2D {
+    return tf.tidy(() => tf.add(tf.matMul(h, this.wg as tf.Tensor2D), this.bg) as tf.Tensor2D);
   }
 
   logProb(h: tf.Tensor2D, targets: tf.Tensor1D, present?: tf.Tensor1D | tf.Tensor2D, leaveOneOut = false): tf.Tensor1D {
@@ -156,7 +161,7 @@ export class MixtureOutput implements OutputLayer {
    */
   gateTerms(h: tf.Tensor2D, targets: tf.Tensor1D, present?: tf.Tensor1D | tf.Tensor2D): { logits: Float32Array; comps: Float32Array } {
     const comps = this.withComponents(h, targets, present, false, (c) => c);
-    const logits = tf.tidy(() => tf.add(tf.matMul(h, this.wg as tf.Tensor2D), this.bg));
+    const logits = this.gateLogits(h);
     try {
       return { logits: logits.dataSync() as Float32Array, comps: comps.dataSync() as Float32Array };
     } finally {
