@@ -60,6 +60,15 @@ function numericValues(io: KernelIO, t: tf.TensorInfo, arg: string): backend_uti
 }
 
 /**
+ * Copies src[from, from + len) to dst[to, ...): element by element for short runs, where a subarray view per
+ * run costs more than the copy (a split of [16384, 3] gate logits into columns made 49k views: 25 ms).
+ */
+function copyRun(src: backend_util.TypedArray, from: number, dst: backend_util.TypedArray, to: number, len: number): void {
+  if (len < 64) for (let j = 0; j < len; j++) dst[to + j] = src[from + j];
+  else dst.set(src.subarray(from, from + len), to);
+}
+
+/**
  * TF semantics: out[segmentIds[i...], ...] += x[i..., ...]; ids outside [0, numSegments) are dropped.
  * segmentIds' shape is a prefix of x's shape.
  */
@@ -129,10 +138,12 @@ function conv2DBackpropFilter(args: KernelArgs, io: KernelIO): tf.TensorInfo {
 }
 
 /**
- * Splits x along an axis reading x once; wasm's own SplitV slices part by part and each slice copies the
- * whole input out of the heap, so splitting a [128, 10000] matrix into 100 parts moved 500 MB.
+ * Splits x along an axis reading x once, straight from and into the heap: wasm's own SplitV slices part by part
+ * and each slice copies the whole input out of the heap, so splitting a [128, 10000] matrix into 100 parts moved
+ * 500 MB (and a split through JS arrays still copies everything three times).
  */
-function splitV(args: KernelArgs, io: KernelIO): tf.TensorInfo[] {
+function wasmSplitV(args: KernelArgs): tf.TensorInfo[] {
+  const backend = args.backend as WasmBackendLike;
   const x = args.inputs.x as tf.TensorInfo;
   const { numOrSizeSplits, axis } = args.attrs as unknown as tf.SplitVAttrs;
   const ax = tf.util.parseAxisParam(axis, x.shape)[0];
@@ -140,19 +151,23 @@ function splitV(args: KernelArgs, io: KernelIO): tf.TensorInfo[] {
   const outer = tf.util.sizeFromShape(x.shape.slice(0, ax));
   const inner = tf.util.sizeFromShape(x.shape.slice(ax + 1));
   const rowLength = x.shape[ax] * inner;
-  const xv = numericValues(io, x, 'x');
-  let offset = 0;
-  return sizes.map((size) => {
-    const part = new (xv.constructor as new (n: number) => backend_util.TypedArray)(outer * size * inner);
-    for (let o = 0; o < outer; o++) {
-      const from = o * rowLength + offset * inner;
-      part.set(xv.subarray(from, from + size * inner), o * size * inner);
-    }
-    offset += size;
+  const outs = sizes.map((size) => {
     const shape = x.shape.slice();
     shape[ax] = size;
-    return io.emit(shape, x.dtype, part);
+    return backend.makeOutput(shape, x.dtype);
   });
+  // views taken after every allocation above, which may grow (and so detach) the heap
+  const xv = backend.typedArrayFromHeap(x);
+  let offset = 0;
+  outs.forEach((out, p) => {
+    const run = sizes[p] * inner;
+    if (run > 0) {
+      const ov = backend.typedArrayFromHeap(out);
+      for (let o = 0; o < outer; o++) copyRun(xv, o * rowLength + offset * inner, ov, o * run, run);
+    }
+    offset += sizes[p];
+  });
+  return outs;
 }
 
 /**
@@ -176,8 +191,48 @@ function wasmSlice(args: KernelArgs): tf.TensorInfo {
   for (let r = 0; r < rows; r++) {
     let from = rank === 0 ? 0 : begin[rank - 1];
     for (let d = 0; d < rank - 1; d++) from += (begin[d] + index[d]) * strides[d];
-    ov.set(xv.subarray(from, from + run), r * run);
+    copyRun(xv, from, ov, r * run, run);
     for (let d = rank - 2; d >= 0 && ++index[d] === size[d]; d--) index[d] = 0;
+  }
+  return out;
+}
+
+/**
+ * tf.gather on wasm by slices of the heap: row r of the output is one contiguous run of x (`sliceSize` values)
+ * copied with TypedArray.set; wasm's own GatherV2 walks every element through stride arithmetic, about 80 ns per
+ * value (a [4096, 64] row gather took 20 ms, twenty times an add of the same size). Same checks and shapes as
+ * tfjs (indices in [0, dim), batchDims via `collectGatherOpShapeInfo`).
+ */
+function wasmGather(args: KernelArgs): tf.TensorInfo {
+  const backend = args.backend as WasmBackendLike;
+  const x = args.inputs.x as tf.TensorInfo;
+  const indices = args.inputs.indices as tf.TensorInfo;
+  const { axis, batchDims } = args.attrs as unknown as tf.GatherV2Attrs;
+  const ax = tf.util.parseAxisParam(axis, x.shape)[0];
+  const ids = backend.typedArrayFromHeap(indices);
+  const dim = x.shape[ax];
+  for (let i = 0; i < ids.length; i++) {
+    const index = ids[i];
+    if (!(index >= 0 && index <= dim - 1)) throw new Error(`GatherV2: the index value ${index} is not in [0, ${dim - 1}]`);
+  }
+  const info = backend_util.segment_util.collectGatherOpShapeInfo(x as tf.Tensor, indices as tf.Tensor, ax, batchDims);
+  const out = backend.makeOutput(info.outputShape, x.dtype);
+  if (tf.util.sizeFromShape(x.shape) === 0 || ids.length === 0) return out;
+  // views taken after the allocation above, which may grow (and so detach) the heap
+  const xv = backend.typedArrayFromHeap(x);
+  const ov = backend.typedArrayFromHeap(out);
+  const iv = backend.typedArrayFromHeap(indices);
+  const { batchSize, outerSize, dimSize, sliceSize } = info;
+  const perBatch = iv.length / batchSize;
+  let dst = 0;
+  for (let b = 0; b < batchSize; b++) {
+    for (let o = 0; o < outerSize; o++) {
+      const base = (b * outerSize + o) * dimSize;
+      for (let j = 0; j < perBatch; j++) {
+        copyRun(xv, (base + iv[b * perBatch + j]) * sliceSize, ov, dst, sliceSize);
+        dst += sliceSize;
+      }
+    }
   }
   return out;
 }
@@ -219,8 +274,9 @@ const WASM_KERNELS: ReadonlyArray<{ kernelName: string; compute: Compute }> = [
 ];
 const WASM_WRAPPERS: ReadonlyArray<{ kernelName: string; wrap: (original: tf.KernelConfig) => tf.KernelFunc }> = [
   { kernelName: tf.BatchMatMul, wrap: wasmMatMulWithoutTransposeFlags },
-  { kernelName: tf.SplitV, wrap: numericOnly(splitV) },
+  { kernelName: tf.SplitV, wrap: numericOnly((args) => wasmSplitV(args)) },
   { kernelName: tf.Slice, wrap: numericOnly((args) => wasmSlice(args)) },
+  { kernelName: tf.GatherV2, wrap: numericOnly((args) => wasmGather(args)) },
 ];
 const CPU_REPLACEMENTS: ReadonlyArray<{ kernelName: string; compute: Compute }> = [
   { kernelName: tf.UnsortedSegmentSum, compute: unsortedSegmentSum },
@@ -257,13 +313,14 @@ function wrapWasm(): void {
  * filter), and wraps BatchMatMul so that transposed operands are transposed explicitly first: wasm's own
  * transposeA/transposeB path is 10–25× slower than a transpose plus a plain product, and every matMul
  * gradient uses it; and replaces SplitV and Slice by ones that read only what they return (wasm's copy the
- * whole input out of the heap per call, per part for SplitV). Idempotent; other kernels are left alone.
+ * whole input out of the heap per call, per part for SplitV), and GatherV2 by one that copies whole slices
+ * (wasm's computes every element's address, twenty times slower). Idempotent; other kernels are left alone.
  * @returns the names of the kernels this module provides for 'wasm' (the same list on every call).
  * @example
  * ```ts
  * import * as tf from '@tensorflow/tfjs-core';
  * import '@tensorflow/tfjs-backend-wasm';
- * registerWasmKernels();  // ['UnsortedSegmentSum', 'Conv2DBackpropFilter', 'BatchMatMul', 'SplitV', 'Slice']
+ * registerWasmKernels();  // ['UnsortedSegmentSum', 'Conv2DBackpropFilter', 'BatchMatMul', 'SplitV', 'Slice', 'GatherV2']
  * await tf.setBackend('wasm');
  * const g = tf.grad((e: tf.Tensor) => tf.sum(tf.gather(e, [0, 2, 0])))(tf.ones([4, 8]));
  * ```

@@ -34,7 +34,7 @@ describe('registerWasmKernels', () => {
   });
 
   it('registers the missing kernels, idempotently', () => {
-    expect(names.sort()).toEqual(['BatchMatMul', 'Conv2DBackpropFilter', 'Slice', 'SplitV', 'UnsortedSegmentSum']);
+    expect(names.sort()).toEqual(['BatchMatMul', 'Conv2DBackpropFilter', 'GatherV2', 'Slice', 'SplitV', 'UnsortedSegmentSum']);
     expect(registerWasmKernels().sort()).toEqual(names);
     for (const n of names) expect(tf.getKernel(n, 'wasm')).toBeDefined();
   });
@@ -162,6 +162,42 @@ describe('registerWasmKernels', () => {
       expect(Array.from(await on('wasm', f))).toEqual(Array.from(cpu));
       expect(tf.engine().backend.numDataIds()).toBe(dataIds);
     }
+  });
+
+  it.each([
+    // x shape, indices shape, axis, batchDims
+    [[7, 3], [5], 0, 0],
+    [[4, 9], [6], 1, 0],
+    [[3, 5, 4], [2, 3], 1, 0],
+    [[3, 5, 4], [4], -1, 0],
+    [[6], [8], 0, 0],
+    [[2, 5, 3], [2, 4], 1, 1],
+    [[2, 3, 5, 2], [2, 3, 2], 2, 2],
+    [[4, 3], [0], 0, 0], // no index: empty result
+  ] as const)('GatherV2 of x %j by indices %j on axis %d (batchDims %d) matches cpu (float32, int32, bool), without leaking wasm memory', async (shape, ishape, axis, batchDims) => {
+    const rng = new Rng(11);
+    const x = randomArray(rng, shape.reduce((a, b) => a * b, 1));
+    const ax = axis < 0 ? shape.length + axis : axis;
+    const idx = Int32Array.from({ length: ishape.reduce((a, b) => a * b, 1) }, () => rng.int(shape[ax])); // repeats included
+    for (const dtype of ['float32', 'int32', 'bool'] as const) {
+      const values = dtype === 'float32' ? x : Int32Array.from(x, (v) => (dtype === 'bool' ? +(v > 0) : Math.round(v * 100)));
+      const f = () => {
+        const out = tf.gather(tf.tensor(values, [...shape], dtype), tf.tensor(idx, [...ishape], 'int32'), axis, batchDims);
+        return tf.concat([tf.tensor1d(out.shape, 'float32'), tf.reshape(tf.cast(out, 'float32'), [-1])]);
+      };
+      const cpu = await on('cpu', f);
+      const dataIds = tf.engine().backend.numDataIds();
+      expect(Array.from(await on('wasm', f))).toEqual(Array.from(cpu));
+      expect(tf.engine().backend.numDataIds()).toBe(dataIds);
+    }
+  });
+
+  it('GatherV2 on wasm rejects an index outside [0, dim) naming it, as cpu does', async () => {
+    await tf.setBackend('wasm');
+    const x = tf.tensor2d([1, 2, 3, 4, 5, 6], [3, 2]);
+    expect(() => tf.gather(x, tf.tensor1d([0, 3], 'int32'))).toThrow(/index value 3 is not in \[0, 2\]/);
+    expect(() => tf.gather(x, tf.tensor1d([-1], 'int32'), 1)).toThrow(/index value -1 is not in \[0, 1\]/);
+    x.dispose();
   });
 
   it('gradient of tf.matMul matches cpu under wasm', async () => {

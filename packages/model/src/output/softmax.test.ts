@@ -310,3 +310,51 @@ describe('on the wasm backend', () => {
     expect(tf.memory().numTensors).toBe(before);
   });
 });
+
+describe('factored logProb at the scale of a training batch', () => {
+  // classes of sizes 1 to 19 (frequency binning: frequent codes in small classes) and 300 rows, over 32 of them
+  // in one class: logProb's per-class path (rows grouped by class, one product per class) against logProbsAll's
+  const k = 60;
+  const freq = Array.from({ length: k }, (_, x) => Math.round(2000 / (1 + x) ** 0.8) + 1); // sizes 1, 2, 3, 4, 7, 10, 14, 19
+  afterAll(async () => {
+    await tf.setBackend('cpu');
+  });
+
+  it.each(['cpu', 'wasm'])('on %s: values and gradients equal those through logProbsAll (the dense path)', async (backend) => {
+    await tf.setBackend(backend);
+    const layer = make({ kind: 'factored', k, hidden: 5, seed: 31, classes: 8, frequencies: freq });
+    const sizes = (layer.toJSON().classOf as number[]).reduce((acc, c) => ((acc[c] = (acc[c] ?? 0) + 1), acc), [] as number[]);
+    expect(Math.min(...sizes)).toBe(1);
+    expect(Math.max(...sizes)).toBeGreaterThan(15);
+    randomise(layer, 32);
+    const n = 300;
+    const h = randomHidden(33, n, 5);
+    const rng = new Rng(34);
+    // targets drawn like the data (by frequency): several classes get more than 16 rows
+    const total = freq.reduce((a, b) => a + b, 0);
+    const t = tf.tensor1d(Int32Array.from({ length: n }, () => {
+      let u = rng.next() * total;
+      let x = 0;
+      while (u >= freq[x] && x < k - 1) u -= freq[x++];
+      return x;
+    }), 'int32');
+    const rows = tf.tensor1d(Float32Array.from({ length: n }, () => rng.normal()));
+    const through = (f: (x: tf.Tensor2D) => tf.Tensor1D) => tf.tidy(() => {
+      const loss = (x: tf.Tensor2D) => tf.sum(tf.mul(f(x), rows)) as tf.Scalar;
+      const { value, grads } = tf.variableGrads(() => loss(h), layer.variables);
+      return [value, tf.grad(loss)(h), ...layer.variables.map((v) => grads[v.name])].map((x) => Array.from(x.dataSync()));
+    });
+    const blocked = through((x) => layer.logProb(x, t));
+    const dense = through((x) => {
+      const all = layer.logProbsAll(x);
+      const flat = Int32Array.from(t.dataSync(), (x, i) => i * k + x);
+      return tf.gather(tf.reshape(all, [-1]), tf.tensor1d(flat, 'int32')) as tf.Tensor1D;
+    });
+    const perClass = Array.from(t.dataSync()).reduce((acc, x) => ((acc[(layer.toJSON().classOf as number[])[x]] = (acc[(layer.toJSON().classOf as number[])[x]] ?? 0) + 1), acc), [] as number[]);
+    expect(Math.max(...perClass)).toBeGreaterThan(32);
+    blocked.forEach((b, i) => expect(maxAbsDiff(b, dense[i])).toBeLessThan(i === 0 ? 1e-3 : 1e-4));
+    // the gradient reaches every variable
+    for (const g of blocked.slice(1)) expect(Math.max(...g.map(Math.abs))).toBeGreaterThan(1e-3);
+    tf.dispose([h, t, rows]);
+  });
+});
