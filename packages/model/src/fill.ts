@@ -22,6 +22,14 @@ export interface FillOptions {
    * sweeps visit the missing frames in order (see RCNN.fill).
    */
   missing?: number;
+  /**
+   * Whether each cell's candidates must include its code in the frame after (and its code in the frame before),
+   * each taking the place of the cell's lowest-ranked candidate when the top M lack it (never of the most probable;
+   * default true). A cell whose code changes across the gap often already has its new code in the missing frame,
+   * and the next frame's term scores that candidate highly (the model predicts most codes to stay), but the
+   * forward prediction alone need not rank it in its top M.
+   */
+  anchors?: boolean;
 }
 
 /**
@@ -55,6 +63,7 @@ export function fillFrame(
   const lpAll = tf.tidy(() => model.output.logProbsAll(hPrev, model.presentTensor(present, rows, cols)).dataSync() as Float32Array);
   const cand = new Int32Array(n * m);
   for (let i = 0; i < n; i++) cand.set(topIndices(lpAll, i, k, m), i * m);
+  if (opts.anchors ?? true) for (let i = 0; i < n; i++) anchorCandidates(cand, i * m, m, next[i], present[i]);
   // start from `init` where it is one of the cell's candidates, else from the most probable candidate
   const frame = new Int32Array(n);
   for (let i = 0; i < n; i++) {
@@ -131,7 +140,7 @@ export function fillGap(
       const found: FilledFrame[] = [];
       for (let j = 0; j < missing; j++) {
         const next = j < missing - 1 ? frames[j + 1] : after;
-        const f = fillFrame(model, states[j], presentOf(j), rows, cols, next, { candidates: opts.candidates, sweeps: scores ? 0 : 1 }, scores, frames[j]);
+        const f = fillFrame(model, states[j], presentOf(j), rows, cols, next, { candidates: opts.candidates, anchors: opts.anchors, sweeps: scores ? 0 : 1 }, scores, frames[j]);
         frames[j] = f.codes.codes as Int32Array;
         found.push(f);
         if (j < missing - 1) {
@@ -182,6 +191,26 @@ export function candidatePosterior(f: FilledFrame, k: number): Float32Array {
     for (let j = 0; j < f.m; j++) probs[i * k + f.candidates[i * f.m + j]] += Math.exp(f.scores[i * f.m + j] - max) / z;
   }
   return probs;
+}
+
+/**
+ * Puts `after` and then `before` among the m candidates at cand[at .. at + m) when missing, each into the last
+ * slot that holds neither anchor (slot 0, the most probable code, is never replaced); an anchor already among
+ * the candidates stays where it is.
+ */
+export function anchorCandidates(cand: Int32Array, at: number, m: number, after: number, before: number): void {
+  const kept: number[] = [];
+  for (const code of [after, before]) {
+    let pos = -1;
+    for (let j = 0; j < m; j++) if (cand[at + j] === code) pos = j;
+    if (pos < 0) {
+      pos = m - 1;
+      while (pos >= 1 && kept.includes(pos)) pos--;
+      if (pos < 1) return;
+      cand[at + pos] = code;
+    }
+    kept.push(pos);
+  }
 }
 
 interface ColourArgs {
