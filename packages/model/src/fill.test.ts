@@ -31,7 +31,7 @@ describe('anchorCandidates', () => {
 });
 
 describe('fill anchors', () => {
-  it('candidates include each cell\'s codes before and after the gap (anchors, the default), the top M alone without', () => {
+  it('candidates include each cell\'s codes before and after the gap with anchors, the top M alone without (the default)', () => {
     const k = 12;
     const m = new RCNN({ k, embedDim: 4, hidden: 6, seed: 3, copy: false, prior: 'none' });
     const codes = randomCodes(5, 4, 5, k, 7);
@@ -41,8 +41,9 @@ describe('fill anchors', () => {
     const last = before.codes.subarray(2 * cells, 3 * cells);
     const next = after.codes.subarray(0, cells);
     const candidates = 3;
-    const withAnchors = m.fillDistribution(before, after, { candidates, sweeps: 2 }).probs!;
-    const without = m.fillDistribution(before, after, { candidates, sweeps: 2, anchors: false }).probs!;
+    const withAnchors = m.fillDistribution(before, after, { candidates, sweeps: 2, anchors: true }).probs!;
+    const without = m.fillDistribution(before, after, { candidates, sweeps: 2 }).probs!;
+    expect(Array.from(m.fillDistribution(before, after, { candidates, sweeps: 2, anchors: false }).probs!)).toEqual(Array.from(without));
     // the forward prediction's top 3 (an untrained model: they rarely hold a given code)
     const forward = m.predictDistribution(before).probs!;
     let missedAfter = 0;

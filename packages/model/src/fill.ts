@@ -25,9 +25,11 @@ export interface FillOptions {
   /**
    * Whether each cell's candidates must include its code in the frame after (and its code in the frame before),
    * each taking the place of the cell's lowest-ranked candidate when the top M lack it (never of the most probable;
-   * default true). A cell whose code changes across the gap often already has its new code in the missing frame,
+   * default false). A cell whose code changes across the gap often already has its new code in the missing frame,
    * and the next frame's term scores that candidate highly (the model predicts most codes to stay), but the
-   * forward prediction alone need not rank it in its top M.
+   * forward prediction alone need not rank it in its top M. Measured: a gain on vtest at both K, a loss on a clip
+   * whose codes flicker (balle1), where the code after is often a flicker its centroid renders badly; see the
+   * package README.
    */
   anchors?: boolean;
 }
@@ -63,7 +65,7 @@ export function fillFrame(
   const lpAll = tf.tidy(() => model.output.logProbsAll(hPrev, model.presentTensor(present, rows, cols)).dataSync() as Float32Array);
   const cand = new Int32Array(n * m);
   for (let i = 0; i < n; i++) cand.set(topIndices(lpAll, i, k, m), i * m);
-  if (opts.anchors ?? true) for (let i = 0; i < n; i++) anchorCandidates(cand, i * m, m, next[i], present[i]);
+  if (opts.anchors ?? false) for (let i = 0; i < n; i++) anchorCandidates(cand, i * m, m, next[i], present[i]);
   // start from `init` where it is one of the cell's candidates, else from the most probable candidate
   const frame = new Int32Array(n);
   for (let i = 0; i < n; i++) {
