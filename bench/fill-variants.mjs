@@ -25,6 +25,15 @@ const { args, root, quick, seed, W, H, out } = parseBenchArgs(
   --save-model DIR save the trained RCNN there
   --variants JSON  {name: FillOptions added to the bench's fill options} (default: anchors on and off)`,
 );
+// the variants are checked before any work
+let variants;
+try {
+  variants = JSON.parse(args.variants);
+  if (!variants || typeof variants !== 'object' || Array.isArray(variants)) throw new Error('not an object');
+} catch (e) {
+  process.stderr.write(`bench: --variants must be a JSON object {name: FillOptions}, got ${args.variants} (${e.message})\n`);
+  process.exit(2);
+}
 const config = benchConfig({ quick, seed, video: args.video ?? 'synthetic:bouncing', W, H });
 const { stage, stages, loadAtStart } = stageTimer();
 const raw = await stage('read', () => readBenchVideo(args, { quick, seed, W, H }));
@@ -38,14 +47,6 @@ const geometry = codes.geometry;
 const n = codes.rows * codes.cols;
 const present = (t) => codes.codes.subarray((t - 1) * n, t * n);
 const context = (t) => sliceCodes(codes, Math.max(0, t - config.contextFrames), t);
-let variants;
-try {
-  variants = JSON.parse(args.variants);
-  if (!variants || typeof variants !== 'object' || Array.isArray(variants)) throw new Error('not an object');
-} catch (e) {
-  process.stderr.write(`bench: --variants must be a JSON object {name: FillOptions}, got ${args.variants} (${e.message})\n`);
-  process.exit(2);
-}
 const around = (t) => stackFrames([frame(t - 1), frame(t + 1)]);
 const valTargets = spread(nFit + 1, nTrain - 2, config.fillAlphaTargets);
 const targets = spread(nTrain + 1, raw.frames - 2, config.fillTargets);
