@@ -302,6 +302,30 @@ export function decoderPlan(alphas, changeRatio, motion) {
 }
 
 /**
+ * The decoders' plan (decoderPlan) from validation samples: the alphas and mbr's change ratio fitted without and
+ * with the motion search (radius config.search), and what was fitted, as bench/run.mjs reports it.
+ */
+export function fitDecoderPlan(codec, geometry, samples, config) {
+  const { alphas, mse } = fitAlphas(codec, geometry, samples, config);
+  const ratio = fitChangeRatio(codec, geometry, samples, alphas.mbr, config);
+  const searched = fitAlphas(codec, geometry, samples, config, config.search);
+  const searchRatio = fitChangeRatio(codec, geometry, samples, searched.alphas.mbr, config, config.search);
+  const plan = decoderPlan(alphas, ratio.changeRatio, { search: config.search, alphas: searched.alphas, changeRatio: searchRatio.changeRatio });
+  return { plan, info: { alphas, alphaMse: mse, changeRatio: ratio, search: { radius: config.search, alphas: searched.alphas, alphaMse: searched.mse, changeRatio: searchRatio } } };
+}
+
+/**
+ * Every decoder of `plan` on `dist` into `into[name]`: `at.reference` stands for "same code as `at.present`", and
+ * a motion search looks in `at.sources`.
+ */
+export function renderPlan(codec, geometry, plan, dist, at, config, into) {
+  for (const p of plan) {
+    into[p.name] = codec.decodeDistribution(dist, { geometry, reference: at.reference, present: at.present, decoder: p.decoder, alpha: p.alpha, topM: config.decoderTopM, changeRatio: p.changeRatio, search: p.search, sources: at.sources });
+  }
+  return into;
+}
+
+/**
  * mbr's changeRatio from the validation samples: every ratio of config.changeRatios renders them with mbr at its
  * fitted alpha. Among the ratios whose mean PSNR is at least the baseline's (the reference frame: copy-last when
  * predicting, the linear interpolation when filling), the one with the highest mean SSIM; when none is, the one

@@ -13,7 +13,7 @@ import { join } from 'node:path';
 import { sliceCodes, sliceVideo, stackFrames } from '@vqvid/core';
 import { motionMask } from '@vqvid/metrics';
 import { linearInterpolate } from '@vqvid/baselines';
-import { benchConfig, decoderPlan, fitAlphas, fitChangeRatio, meanRows, paperSetup, parseBenchArgs, r4, readBenchVideo, resultsHeader, scoreAll, spread, stageTimer, withFitPrior } from './common.mjs';
+import { benchConfig, fitDecoderPlan, meanRows, paperSetup, parseBenchArgs, r4, readBenchVideo, renderPlan, resultsHeader, scoreAll, spread, stageTimer, withFitPrior } from './common.mjs';
 
 const { args, root, quick, seed, W, H, out } = parseBenchArgs(
   'node bench/fill-variants.mjs',
@@ -58,10 +58,7 @@ for (const [vname, extra] of Object.entries(variants)) {
   const samples = withFitPrior(model, sliceCodes(codes, 0, nFit), () =>
     valTargets.map((t) => ({ dist: posterior(t), present: present(t), reference: linearInterpolate(frame(t - 1), frame(t + 1)), truth: frame(t), sources: around(t) })),
   );
-  const { alphas } = fitAlphas(codec, geometry, samples, config);
-  const ratio = fitChangeRatio(codec, geometry, samples, alphas.mbr, config);
-  const searched = fitAlphas(codec, geometry, samples, config, config.search);
-  const plan = decoderPlan(alphas, ratio.changeRatio, { search: config.search, alphas: searched.alphas, changeRatio: 1 });
+  const { plan, info } = fitDecoderPlan(codec, geometry, samples, config);
   const methods = {};
   let argmaxRight = 0, cells = 0;
   for (const t of targets) {
@@ -71,12 +68,12 @@ for (const [vname, extra] of Object.entries(variants)) {
     const dist = posterior(t);
     const trueCodes = codes.codes.subarray(t * n, (t + 1) * n);
     for (let i = 0; i < n; i++) { let best = 0; for (let c = 1; c < k; c++) if (dist.probs[i * k + c] > dist.probs[i * k + best]) best = c; argmaxRight += best === trueCodes[i]; cells++; }
-    const guesses = { linear: lin };
-    for (const p of plan) guesses[p.name] = codec.decodeDistribution(dist, { geometry, reference: lin, present: present(t), decoder: p.decoder, alpha: p.alpha, topM: config.decoderTopM, changeRatio: p.changeRatio, search: p.search, sources: around(t) });
+    const guesses = renderPlan(codec, geometry, plan, dist, { reference: lin, present: present(t), sources: around(t) }, config, { linear: lin });
     for (const [m, v] of Object.entries(guesses)) (methods[m] ??= []).push(scoreAll(v, truth, mask));
   }
   results[vname] = {
-    fill: fillOpts, seconds: r4((performance.now() - t0) / 1000), alphas, searchAlphas: searched.alphas, changeRatio: ratio.changeRatio,
+    fill: fillOpts, seconds: r4((performance.now() - t0) / 1000), alphas: info.alphas, searchAlphas: info.search.alphas,
+    changeRatio: info.changeRatio.changeRatio, searchChangeRatio: info.search.changeRatio.changeRatio,
     argmaxAccuracy: r4(argmaxRight / cells), rows: Object.fromEntries(Object.entries(methods).map(([m, l]) => [m, meanRows(l)])),
   };
   process.stderr.write(`bench: variant ${vname}: argmax right in ${(100 * argmaxRight / cells).toFixed(2)}% of cells\n`);

@@ -17,7 +17,7 @@ import {
   BigramModel, CopyPreviousModel, copyLast, flowExtrapolate, flowInterpolate, linearInterpolate, SpatialNgramModel, UnigramModel,
 } from '@vqvid/baselines';
 import {
-  absDiff, addRelativeMse, benchConfig, clamp, decoderPlan, fitAlphas, fitChangeRatio, label, meanRows, parseBenchArgs, r4, readBenchVideo, resultsHeader,
+  absDiff, addRelativeMse, benchConfig, clamp, fitDecoderPlan, label, meanRows, parseBenchArgs, r4, readBenchVideo, renderPlan, resultsHeader,
   scoreAll, splitCodes, spread, stageTimer, summarise, table, trainAll, withFitPrior, writeResults,
 } from './common.mjs';
 
@@ -143,18 +143,9 @@ function pixelSetup(name, key) {
     context: (t) => sliceCodes(codes, Math.max(0, t - config.contextFrames), t),
     present,
     /** Every decoder of `plan` on `dist`, `reference` standing for "same code as frame t − 1". */
-    render: (plan, dist, reference, t, into, sources) => {
-      for (const p of plan) into[p.name] = codec.decodeDistribution(dist, { geometry, reference, present: present(t), decoder: p.decoder, alpha: p.alpha, topM: config.decoderTopM, changeRatio: p.changeRatio, search: p.search, sources });
-    },
+    render: (plan, dist, reference, t, into, sources) => renderPlan(codec, geometry, plan, dist, { reference, present: present(t), sources }, config, into),
     /** The decoders' plan from validation samples: alphas and mbr's ratio without and with the motion search. */
-    fitPlan: (samples) => {
-      const { alphas, mse } = fitAlphas(codec, geometry, samples, config);
-      const ratio = fitChangeRatio(codec, geometry, samples, alphas.mbr, config);
-      const searched = fitAlphas(codec, geometry, samples, config, config.search);
-      const searchRatio = fitChangeRatio(codec, geometry, samples, searched.alphas.mbr, config, config.search);
-      const plan = decoderPlan(alphas, ratio.changeRatio, { search: config.search, alphas: searched.alphas, changeRatio: searchRatio.changeRatio });
-      return { plan, info: { alphas, alphaMse: mse, changeRatio: ratio, search: { radius: config.search, alphas: searched.alphas, alphaMse: searched.mse, changeRatio: searchRatio } } };
-    },
+    fitPlan: (samples) => fitDecoderPlan(codec, geometry, samples, config),
     table: (plan, methods, info, base, flow) => {
       const decoderOf = Object.fromEntries(plan.map((p) => [p.name, p]));
       const rows = Object.entries(methods).map(([method, list]) => {
