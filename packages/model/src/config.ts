@@ -1,4 +1,5 @@
 import { assertInt, assertNumber, fail } from '@vqvid/core';
+import { checkAdaptation, DEFAULT_GATE_ADAPTATION, type GateAdaptation } from './output/calibrate';
 import { MAX_DIRECT_K } from './output/layer';
 
 /**
@@ -90,6 +91,15 @@ export interface ModelOptions {
    */
   prior?: 'bigram' | 'spatial' | 'none';
   /**
+   * Online adaptation of the copy-aware output's mixture weights to the clip being read (default true, with
+   * {@link DEFAULT_GATE_ADAPTATION}; an object sets `decay` and `strength`; false for the gate as trained): wherever
+   * the model reads frames (likelihood, stepping, prediction after a context, filling after the frames before
+   * the gap) the gate offsets are refitted after each frame to the frames read so far (see
+   * {@link OnlineGateOffsets}), so each frame is scored with weights fitted on the frames before it only.
+   * Ignored (not recorded) without copy or a prior. Model files from before the option load without it.
+   */
+  adapt?: boolean | Partial<GateAdaptation>;
+  /**
    * Dropout rate in [0, 0.95] during training, on the embedded codes and on the state read by the output layer
    * (not on the recurrence, as in Zaremba et al. 2014); masks are seeded per step. Default 0.
    */
@@ -149,6 +159,8 @@ export interface ModelConfig {
   copy: boolean;
   /** The counted prior mixed into the output ('none' = none). */
   prior: 'bigram' | 'spatial' | 'none';
+  /** Online gate adaptation, present when on (see {@link ModelOptions.adapt}). */
+  adapt?: GateAdaptation;
   /** Training dropout rate (0 = none). */
   dropout: number;
   /**
@@ -171,7 +183,9 @@ export interface ModelConfig {
  * new RCNN({ k: 1024, hidden: DEFAULT_MODEL_OPTIONS.hidden / 2 });
  * ```
  */
-export const DEFAULT_MODEL_OPTIONS: Readonly<Required<Omit<ModelOptions, 'k' | 'classes' | 'inputs' | 'hiddenCoarse'>> & {
+export const DEFAULT_MODEL_OPTIONS: Readonly<Required<Omit<ModelOptions, 'k' | 'classes' | 'inputs' | 'hiddenCoarse' | 'adapt'>> & {
+  /** Online gate adaptation: on. */
+  adapt: boolean;
   /** Default input kinds: the codes only. */
   inputs: readonly InputKind[];
 }> = Object.freeze({
@@ -184,6 +198,7 @@ export const DEFAULT_MODEL_OPTIONS: Readonly<Required<Omit<ModelOptions, 'k' | '
   direct: false,
   copy: true,
   prior: 'spatial',
+  adapt: true,
   dropout: 0,
   inputs: Object.freeze(['codes'] as InputKind[]),
   scales: 1,
@@ -231,10 +246,25 @@ export function resolveConfig(opts: ModelOptions, fixedKernel?: number): ModelCo
     assertInt(opts.classes, 'classes', 1, cfg.k);
     cfg.classes = opts.classes;
   }
+  const adapt = resolveAdapt(opts.adapt);
+  if (adapt && (cfg.copy || cfg.prior !== 'none')) cfg.adapt = adapt;
   const inputs = resolveInputs(opts.inputs);
   if (inputs.length > 1) cfg.inputs = inputs;
   resolveScales(opts, cfg);
   return cfg;
+}
+
+/** `adapt` checked (E_RANGE naming it) and resolved: null when off. */
+function resolveAdapt(adapt: ModelOptions['adapt']): GateAdaptation | null {
+  const a = adapt ?? DEFAULT_MODEL_OPTIONS.adapt;
+  if (a === false) return null;
+  if (a === true) return { ...DEFAULT_GATE_ADAPTATION };
+  if (typeof a !== 'object' || a === null || Array.isArray(a) || Object.keys(a).some((key) => key !== 'decay' && key !== 'strength')) {
+    fail('E_RANGE', 'adapt', 'a boolean or { decay, strength }', a);
+  }
+  const out = { decay: a.decay ?? DEFAULT_GATE_ADAPTATION.decay, strength: a.strength ?? DEFAULT_GATE_ADAPTATION.strength };
+  checkAdaptation(out, 'adapt');
+  return out;
 }
 
 /** `scales` and `hiddenCoarse` checked (E_RANGE naming them) and recorded in `cfg` only for a two-scale model. */

@@ -10,6 +10,8 @@ export type { PatchRenderer, RegressorEpoch, RegressorFitOptions, RegressorFitRe
 export type { EvaluateResult, NextDistribution, RenderOptions } from './rcnn';
 export { DEFAULT_MODEL_OPTIONS, INPUT_KINDS } from './config';
 export type { ModelOptions, ModelConfig, CellKind, SoftmaxKind, InputKind } from './config';
+export { DEFAULT_GATE_ADAPTATION } from './output/calibrate';
+export type { GateAdaptation } from './output/calibrate';
 export { DEFAULT_FIT_OPTIONS } from './train';
 export type { FitOptions, FitResult, EpochRecord, GateCalibration } from './train';
 export type { PredictOptions } from './sample';

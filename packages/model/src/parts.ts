@@ -3,8 +3,15 @@ import { assertCodeVolume, fail, Rng, VqvidError } from '@vqvid/core';
 import type { CodeVolume, StoredArray } from '@vqvid/core';
 import { coarseWidth, type ModelConfig, stateWidth, usesMotion } from './config';
 import { inputChannels, motionChannels, Network } from './network';
-import { createOutputLayer, MixtureOutput, type OutputLayer, outputVariableSizes, SparseBigram, SPATIAL_WIDTH, SpatialPrior, spatialContext } from './output';
+import { createOutputLayer, MixtureOutput, OnlineGateOffsets, type OutputLayer, outputVariableSizes, SparseBigram, SPATIAL_WIDTH, SpatialPrior, spatialContext } from './output';
 import { takeF32 } from './persist';
+
+/**
+ * The first frame whose cells the online gate adaptation observes: frame 1 is predicted from a state that has read
+ * one frame, which cannot know which way anything moves, so the network component is at its weakest there and
+ * would pull the gate toward copying for the warm states that follow.
+ */
+export const ADAPT_FROM = 2;
 
 /**
  * The inside of a model: network, output layer, weight I/O and the recurrent steps every use of the model
@@ -160,15 +167,55 @@ export class ModelParts {
     return tiled;
   }
 
-  /** Hidden state after every frame of `codes` from a zero state, [rows*cols, state width]; `onStep(t, h_t)` sees each. */
-  stateAfter(codes: CodeVolume, onStep?: (t: number, h: tf.Tensor2D) => void): tf.Tensor2D {
+  /**
+   * Hidden state after every frame of `codes` from a zero state, [rows*cols, state width]; `onStep(t, h_t)` sees
+   * each. With `online`, each frame t ≥ {@link ADAPT_FROM} is first observed by it (its cells' gate terms given h_(t−1)).
+   */
+  stateAfter(codes: CodeVolume, onStep?: (t: number, h: tf.Tensor2D) => void, online?: OnlineGateOffsets | null): tf.Tensor2D {
     const n = codes.rows * codes.cols;
     let h: tf.Tensor2D | null = null;
     for (let t = 0; t < codes.frames; t++) {
-      h = this.step(h, codes.codes.subarray(t * n, (t + 1) * n), codes.rows, codes.cols, true);
+      const frame = codes.codes.subarray(t * n, (t + 1) * n);
+      if (online && h && t >= ADAPT_FROM) this.observe(online, h, codes.codes.subarray((t - 1) * n, t * n), frame, codes.rows, codes.cols);
+      h = this.step(h, frame, codes.rows, codes.cols, true);
       onStep?.(t, h);
     }
     return h!;
+  }
+
+  /** A fresh online adaptation of the copy-aware output's gate ({@link OnlineGateOffsets}) when the config asks for one (`adapt`), else null. */
+  onlineGate(): OnlineGateOffsets | null {
+    const out = this.output;
+    return this.config.adapt && out instanceof MixtureOutput ? new OnlineGateOffsets(out.components.length, this.config.adapt) : null;
+  }
+
+  /** Feeds `online` the gate terms of the cells of `target` given the state `h` after `present` (all rows × cols). */
+  observe(online: OnlineGateOffsets, h: tf.Tensor2D, present: ArrayLike<number>, target: ArrayLike<number>, rows: number, cols: number): void {
+    const out = this.output as MixtureOutput;
+    const targets = tf.tensor1d(Int32Array.from(target), 'int32');
+    const pt = this.presentTensor(present, rows, cols);
+    try {
+      const g = out.gateTerms(h, targets, pt);
+      online.observe(g.logits, g.comps);
+    } finally {
+      tf.dispose([targets, ...(pt ? [pt] : [])]);
+    }
+  }
+
+  /**
+   * The state after `codes` and the gate offsets the model predicts the next frame with: adapted online to
+   * `codes` when the config asks for it (`adapt`), else null. Run the prediction in {@link withOffsets}.
+   */
+  contextState(codes: CodeVolume): { h: tf.Tensor2D; offsets: Float64Array | null } {
+    const online = this.onlineGate();
+    const h = this.stateAfter(codes, undefined, online);
+    return { h, offsets: online ? online.offsets : null };
+  }
+
+  /** Runs `fn` with the copy-aware output's gate shifted by `offsets` (null, or a plain output: as it is). */
+  withOffsets<T>(offsets: ArrayLike<number> | null, fn: () => T): T {
+    const out = this.output;
+    return offsets !== null && out instanceof MixtureOutput ? out.withOffsets(offsets, fn) : fn();
   }
 
   /** Symbols per cell the output layer reads of the present frame: 5 with a spatial prior, else 1 (the cell's code). */
@@ -218,11 +265,41 @@ export class ModelParts {
     return data;
   }
 
-  /** ln p of every predicted cell: frames 1..T-1 of `codes`, frame-major then row-major. */
+  /**
+   * ln p of every predicted cell: frames 1..T-1 of `codes`, frame-major then row-major. With `adapt`, frame t's
+   * cells are scored with the gate offsets fitted online to frames {@link ADAPT_FROM}..t−1 (prequential: still exact).
+   */
   logProb(codes: CodeVolume): Float64Array {
     this.checkCodes(codes, 'codes', 2);
     const n = codes.rows * codes.cols;
     const out = new Float64Array((codes.frames - 1) * n);
+    const online = this.onlineGate();
+    if (online) {
+      const m = online.m;
+      this.eachPrediction(codes, (t, h, targets, present) => {
+        const g = (this.output as MixtureOutput).gateTerms(h, targets, present);
+        const d = online.offsets;
+        for (let i = 0; i < n; i++) {
+          let ma = -Infinity;
+          let mb = -Infinity;
+          for (let j = 0; j < m; j++) {
+            const a = g.logits[i * m + j] + d[j];
+            ma = Math.max(ma, a);
+            mb = Math.max(mb, a + g.comps[i * m + j]);
+          }
+          let sa = 0;
+          let sb = 0;
+          for (let j = 0; j < m; j++) {
+            const a = g.logits[i * m + j] + d[j];
+            sa += Math.exp(a - ma);
+            sb += Math.exp(a + g.comps[i * m + j] - mb);
+          }
+          out[t * n + i] = mb + Math.log(sb) - ma - Math.log(sa);
+        }
+        if (t + 1 >= ADAPT_FROM) online.observe(g.logits, g.comps);
+      });
+      return out;
+    }
     this.eachPrediction(codes, (t, h, targets, present) => {
       const lp = this.output.logProb(h, targets, present);
       out.set(lp.dataSync(), t * n);

@@ -3,7 +3,7 @@ import { assertInt, crc32, evaluateLogProb, fail, ownValue, Rng, stackFrames } f
 import type { CodeEvaluation, CodeGeometry, CodeModel, CodeStepper, CodeVolume, DecoderName, FrameRenderer, SteppableModel, Video } from '@vqvid/core';
 import { ModelConfig, ModelOptions, resolveConfig } from './config';
 import { asFileFormat, readStore, writeStore } from './persist';
-import { checkStoredWeights, ModelParts } from './parts';
+import { ADAPT_FROM, checkStoredWeights, ModelParts } from './parts';
 import { chooseCodes, PredictOptions, resolvePredict } from './sample';
 import { candidatePosterior, FilledFrame, fillGap, FillOptions } from './fill';
 import { fitModel, FitOptions, FitResult } from './train';
@@ -203,7 +203,8 @@ export class RCNN implements CodeModel, SteppableModel {
   predictDistribution(context: CodeVolume, opts: { probs?: boolean } = {}): NextDistribution {
     this.parts.checkCodes(context, 'context', 1);
     const { rows, cols } = context;
-    const logp = this.parts.nextLogProbs(this.parts.stateAfter(context), lastFrame(context), rows, cols);
+    const { h, offsets } = this.parts.contextState(context);
+    const logp = this.parts.withOffsets(offsets, () => this.parts.nextLogProbs(h, lastFrame(context), rows, cols));
     const k = this.config.k;
     const entropy = new Float32Array(rows * cols);
     const probs = new Float32Array(logp.length);
@@ -240,15 +241,23 @@ export class RCNN implements CodeModel, SteppableModel {
     const parts = this.parts;
     const identity = { kind: (this.constructor as typeof RCNN).modelName.toLowerCase(), checksum: this.weightsChecksum(), backend: tf.getBackend() };
     let h: tf.Tensor2D | null = null;
+    let before: Int32Array | null = null;
+    let read = 0; // frames read so far
+    const online = parts.onlineGate();
     return {
       k,
       rows,
       cols,
       identity,
       next(frame: ArrayLike<number>): Float32Array {
-        parts.checkCodes({ rows, cols, frames: 1, k, codes: Int32Array.from(frame) }, 'frame', 1);
-        h = parts.step(h, frame, rows, cols, true);
-        return probsOf(parts.nextLogProbs(h, frame, rows, cols, false));
+        const now = Int32Array.from(frame);
+        parts.checkCodes({ rows, cols, frames: 1, k, codes: now }, 'frame', 1);
+        if (online && h && before && read >= ADAPT_FROM) parts.observe(online, h, before, now, rows, cols);
+        h = parts.step(h, now, rows, cols, true);
+        read++;
+        before = now;
+        const state = h;
+        return probsOf(parts.withOffsets(online ? online.offsets : null, () => parts.nextLogProbs(state, now, rows, cols, false)));
       },
       dispose(): void {
         h?.dispose();
@@ -284,10 +293,13 @@ export class RCNN implements CodeModel, SteppableModel {
     const rng = new Rng(p.seed);
     const n = context.rows * context.cols;
     const out = new Int32Array(steps * n);
-    let h = this.parts.stateAfter(context);
+    const start = this.parts.contextState(context);
+    let h = start.h;
     let present: ArrayLike<number> = lastFrame(context);
     for (let s = 0; s < steps; s++) {
-      const frame = chooseCodes(this.parts.nextLogProbs(h, present, context.rows, context.cols, s === steps - 1), this.config.k, p, rng);
+      const [state, here] = [h, present];
+      const logp = this.parts.withOffsets(start.offsets, () => this.parts.nextLogProbs(state, here, context.rows, context.cols, s === steps - 1));
+      const frame = chooseCodes(logp, this.config.k, p, rng);
       present = frame;
       out.set(frame, s * n);
       if (s < steps - 1) h = this.parts.step(h, frame, context.rows, context.cols, true);
@@ -317,30 +329,33 @@ export class RCNN implements CodeModel, SteppableModel {
     const frames: Video[] = [];
     let reference = opts.reference;
     let present: ArrayLike<number> = lastFrame(context);
-    let h = this.parts.stateAfter(context);
+    const start = this.parts.contextState(context);
+    let h = start.h;
     const k = this.config.k;
-    for (let s = 0; s < steps; s++) {
-      const render = { geometry, reference, present, decoder: opts.decoder, alpha: opts.alpha, topM: opts.topM, changeRatio: opts.changeRatio, search: opts.search };
-      const top = this.topOf(h, present, context.rows, context.cols, opts);
-      let frame: Video;
-      let codes: Int32Array;
-      if (top) {
-        // the decoders read only each cell's top M and its present code: the same frame as from all K probabilities
-        frame = opts.codec.decodeCandidates!({ rows: context.rows, cols: context.cols, k, ...top }, render);
-        codes = Int32Array.from({ length: n }, (_, i) => top.codes[i * top.m]);
-      } else {
-        const probs = probsOf(this.parts.nextLogProbs(h, present, context.rows, context.cols, false));
-        frame = opts.codec.decodeDistribution({ rows: context.rows, cols: context.cols, k, probs }, render);
-        codes = argmaxCodes(probs, n, k);
+    return this.parts.withOffsets(start.offsets, () => {
+      for (let s = 0; s < steps; s++) {
+        const render = { geometry, reference, present, decoder: opts.decoder, alpha: opts.alpha, topM: opts.topM, changeRatio: opts.changeRatio, search: opts.search };
+        const top = this.topOf(h, present, context.rows, context.cols, opts);
+        let frame: Video;
+        let codes: Int32Array;
+        if (top) {
+          // the decoders read only each cell's top M and its present code: the same frame as from all K probabilities
+          frame = opts.codec.decodeCandidates!({ rows: context.rows, cols: context.cols, k, ...top }, render);
+          codes = Int32Array.from({ length: n }, (_, i) => top.codes[i * top.m]);
+        } else {
+          const probs = probsOf(this.parts.nextLogProbs(h, present, context.rows, context.cols, false));
+          frame = opts.codec.decodeDistribution({ rows: context.rows, cols: context.cols, k, probs }, render);
+          codes = argmaxCodes(probs, n, k);
+        }
+        frames.push(frame);
+        reference = frame;
+        present = codes;
+        const last = h;
+        h = s < steps - 1 ? this.parts.step(h, codes, context.rows, context.cols, false) : h;
+        last.dispose();
       }
-      frames.push(frame);
-      reference = frame;
-      present = codes;
-      const last = h;
-      h = s < steps - 1 ? this.parts.step(h, codes, context.rows, context.cols, false) : h;
-      last.dispose();
-    }
-    return stackFrames(frames);
+      return stackFrames(frames);
+    });
   }
 
   /**
@@ -469,9 +484,9 @@ export class RCNN implements CodeModel, SteppableModel {
     if (after.rows !== before.rows || after.cols !== before.cols) {
       fail('E_SHAPE', 'after', `a ${before.rows}x${before.cols} grid like before`, `${after.rows}x${after.cols}`);
     }
-    const h = this.parts.stateAfter(before);
+    const { h, offsets } = this.parts.contextState(before);
     try {
-      return fillGap(this.parts, h, lastFrame(before), before.rows, before.cols, after.codes.subarray(0, before.rows * before.cols), opts, withScores);
+      return this.parts.withOffsets(offsets, () => fillGap(this.parts, h, lastFrame(before), before.rows, before.cols, after.codes.subarray(0, before.rows * before.cols), opts, withScores));
     } finally {
       h.dispose();
     }
@@ -506,11 +521,12 @@ export class RCNN implements CodeModel, SteppableModel {
       const Ctor = ownValue(CLASSES, header.className);
       if (!Ctor) fail('E_FORMAT', 'header.className', `one of ${Object.keys(CLASSES).join(', ')}`, header.className);
       // files from before the copy-aware output hold plain-softmax models
-      const config = resolveConfig({ copy: false, prior: 'none', ...(header.config as ModelOptions) }, Ctor.fixedKernel);
+      // files from before the copy-aware output hold plain-softmax models; from before online adaptation, gates as trained
+      const config = resolveConfig({ copy: false, prior: 'none', adapt: false, ...(header.config as ModelOptions) }, Ctor.fixedKernel);
       checkStoredWeights(config, header.output as Record<string, unknown>, arrays, file);
       return { Ctor, config };
     });
-    const m = new Ctor(config);
+    const m = new Ctor({ ...config, adapt: config.adapt ?? false });
     try {
       asFileFormat(file, () => {
         m.parts.buildOutput(undefined, header.output as Record<string, unknown>);

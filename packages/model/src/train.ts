@@ -420,10 +420,16 @@ const GATE_INIT_PAIRS = 200_000;
  * fine-tuned on more frames also counts them) and, on the first fit, starts its gate at the mixture weights
  * that best explain the training pairs with the network uniform (EM, prior held out).
  */
-function initMixture(out: OutputLayer, volumes: CodeVolume[]): void {
+function initMixture(out: OutputLayer, volumes: CodeVolume[], validation: CodeVolume[]): void {
   if (!(out instanceof MixtureOutput)) return;
   if (out.priorKind === 'bigram') out.setPrior(SparseBigram.fit(volumes, out.k));
-  if (out.priorKind === 'spatial') out.setPrior(SpatialPrior.fit(volumes, out.k));
+  if (out.priorKind === 'spatial') {
+    // strengths: chosen on the validation codes when given; a later fit without them (a refit on more frames)
+    // keeps the strengths the prior has, as the benches' tuned n-grams recount with the strengths chosen before
+    const had = out.prior instanceof SpatialPrior ? out.prior.strength : null;
+    const keep = validation.length === 0 && had ? ([had[0], had[1]] as const) : undefined;
+    out.setPrior(SpatialPrior.fit(volumes, out.k, keep, validation));
+  }
   if (!out.gatesAreFresh()) return;
   const total = volumes.reduce((s, v) => s + (v.frames - 1) * v.rows * v.cols, 0);
   const every = Math.max(1, Math.ceil(total / GATE_INIT_PAIRS));
@@ -459,7 +465,7 @@ export async function fitModel(model: ModelParts, volumes: CodeVolume[], o: FitO
   if (!resuming && !model.outputBuilt) model.buildOutput(codeCounts(volumes, cfg.k));
   // direct connections start from the training codes' same-cell bigram (once: a trained table is kept)
   if (!resuming && cfg.direct && model.output.directIsZero()) model.output.initDirect(bigramLogTable(volumes, cfg.k));
-  if (!resuming) initMixture(model.output, volumes);
+  if (!resuming) initMixture(model.output, volumes, r.validation);
   const opt = tf.train.adam(r.lr);
   let state = freshState();
   let best: Record<string, StoredArray> | null = null;

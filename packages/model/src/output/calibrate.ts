@@ -156,3 +156,124 @@ export function fitGateOffsets(logits: ArrayLike<number>, comps: ArrayLike<numbe
   }
   return { offsets: delta, nllBefore, nllAfter: cur.nll, iterations };
 }
+
+/**
+ * How a copy-aware output adapts its mixture weights to the clip it reads (see {@link OnlineGateOffsets}).
+ * @example
+ * ```ts
+ * const a: GateAdaptation = { decay: 0.8, strength: 1 };
+ * ```
+ */
+export interface GateAdaptation {
+  /** Weight of a frame read `age` frames ago: decay^age, in (0, 1); frames below 1e-3 are forgotten. */
+  decay: number;
+  /** L2 pull of the offsets toward the trained gate (0 = none), in nats per unit² of offset. */
+  strength: number;
+}
+
+/** The default {@link GateAdaptation}, chosen on vtest and tree.avi (see the package README). */
+export const DEFAULT_GATE_ADAPTATION: Readonly<GateAdaptation> = Object.freeze({ decay: 0.8, strength: 1 });
+
+/**
+ * Gate offsets fitted online to the frames a model has read so far: the offsets δ (δ_0 = 0) that minimise
+ * Σ_f decay^(age f) Σ_(cells i of f) nll_i(δ) + strength/2·|δ|² over the frames observed, each cell's nll as in
+ * {@link gateOffsetObjective}. Before any frame the offsets are 0 (the trained gate). After each frame, Newton
+ * steps from the offsets before (trust region 1 per offset, backtracking, within ±{@link MAX_GATE_OFFSET}) until
+ * the step is below 1e-6 or 30 steps. Used prequentially, the offsets that score frame t are fitted on frames
+ * before t only, so the likelihood stays exact and normalised: it is the interpolation-weight half of dynamic
+ * evaluation (Krause et al. 2018) and of cache language models, done on the mixture's m − 1 free weights, where a
+ * clip whose motion differs from the training frames (a pan that speeds up) would otherwise pay for trusting the
+ * wrong component all clip long. Deterministic.
+ * @example
+ * ```ts
+ * const online = new OnlineGateOffsets(3, DEFAULT_GATE_ADAPTATION);
+ * online.observe(terms.logits, terms.comps); // one frame's cells, [cells, 3] each
+ * online.offsets; // for the next frame
+ * ```
+ */
+export class OnlineGateOffsets {
+  private readonly frames: Array<{ logits: Float32Array; comps: Float32Array }> = [];
+  private readonly keep: number;
+  /** The current offsets, m values, the first 0. */
+  readonly offsets: Float64Array;
+
+  constructor(
+    readonly m: number,
+    readonly adaptation: Readonly<GateAdaptation>,
+  ) {
+    assertInt(m, 'm', 2);
+    checkAdaptation(adaptation, 'adaptation');
+    this.offsets = new Float64Array(m);
+    this.keep = Math.max(1, Math.ceil(Math.log(1e-3) / Math.log(adaptation.decay)));
+  }
+
+  /** Frames held (the last ones whose weight is at least 1e-3). */
+  get held(): number {
+    return this.frames.length;
+  }
+
+  /** Reads one frame's cells: gate logits without offsets and component log-likelihoods, [cells, m] each. */
+  observe(logits: Float32Array, comps: Float32Array): void {
+    const m = this.m;
+    if (logits.length === 0 || logits.length % m !== 0) fail('E_SHAPE', 'logits.length', `a positive multiple of m = ${m}`, logits.length);
+    if (comps.length !== logits.length) fail('E_SHAPE', 'comps.length', `${logits.length} (as logits)`, comps.length);
+    this.frames.push({ logits, comps });
+    if (this.frames.length > this.keep) this.frames.shift();
+    const d = m - 1;
+    let cur = this.objective(this.offsets);
+    for (let it = 0; it < 30; it++) {
+      const g = cur.grad.subarray(1);
+      const h = new Float64Array(d * d);
+      for (let j = 0; j < d; j++) for (let k = 0; k < d; k++) h[j * d + k] = cur.hess[(j + 1) * m + (k + 1)];
+      let step = solve(h, g, d);
+      if (step === null || step.reduce((s, v, j) => s + v * g[j], 0) <= 0) step = Float64Array.from(g);
+      const longest = step.reduce((s, v) => Math.max(s, Math.abs(v)), 0);
+      let t = Math.min(1, 1 / longest);
+      let moved = false;
+      for (let back = 0; back < 30; back++, t /= 2) {
+        const next = Float64Array.from(this.offsets);
+        for (let j = 0; j < d; j++) next[j + 1] = Math.min(MAX_GATE_OFFSET, Math.max(-MAX_GATE_OFFSET, this.offsets[j + 1] - t * step[j]));
+        const cand = this.objective(next);
+        if (cand.nll < cur.nll) {
+          const size = next.reduce((s, v, j) => Math.max(s, Math.abs(v - this.offsets[j])), 0);
+          this.offsets.set(next);
+          cur = cand;
+          moved = size >= 1e-6;
+          break;
+        }
+      }
+      if (!moved) break;
+    }
+  }
+
+  /** The weighted objective (sums over cells, not means) and its gradient and Hessian at `delta`. */
+  objective(delta: ArrayLike<number>): { nll: number; grad: Float64Array; hess: Float64Array } {
+    const m = this.m;
+    const { decay, strength } = this.adaptation;
+    let nll = 0;
+    const grad = new Float64Array(m);
+    const hess = new Float64Array(m * m);
+    for (let f = 0; f < this.frames.length; f++) {
+      const { logits, comps } = this.frames[f];
+      const w = decay ** (this.frames.length - 1 - f) * (logits.length / m);
+      const o = gateOffsetObjective(logits, comps, m, delta);
+      nll += w * o.nll;
+      for (let j = 0; j < m; j++) grad[j] += w * o.grad[j];
+      for (let j = 0; j < m * m; j++) hess[j] += w * o.hess[j];
+    }
+    for (let j = 1; j < m; j++) {
+      nll += 0.5 * strength * delta[j] * delta[j];
+      grad[j] += strength * delta[j];
+      hess[j * m + j] += strength;
+    }
+    return { nll, grad, hess };
+  }
+}
+
+/** E_RANGE naming `name` unless `a` is a {@link GateAdaptation} (decay in (0, 1), strength ≥ 0, both finite). */
+export function checkAdaptation(a: unknown, name: string): asserts a is GateAdaptation {
+  const o = a as Partial<GateAdaptation> | null;
+  if (typeof o !== 'object' || o === null) fail('E_RANGE', name, '{ decay, strength }', a);
+  if (!(typeof o.decay === 'number' && o.decay > 0 && o.decay < 1)) fail('E_RANGE', `${name}.decay`, 'a number in (0, 1)', o.decay);
+  if (!(typeof o.strength === 'number' && o.strength >= 0 && Number.isFinite(o.strength))) fail('E_RANGE', `${name}.strength`, 'a finite number ≥ 0', o.strength);
+}

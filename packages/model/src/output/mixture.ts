@@ -145,9 +145,30 @@ export class MixtureOutput implements OutputLayer {
     return tf.logSoftmax(this.gateLogits(h)) as tf.Tensor2D;
   }
 
-  /** The gate's logits h·Wg + bg [n, m], before the softmax. */
-  private gateLogits(h: tf.Tensor2D): tf.Tensor2D {
-    return tf.tidy(() => tf.add(tf.matMul(h, this.wg as tf.Tensor2D), this.bg) as tf.Tensor2D);
+  /** The gate's logits h·Wg + bg [n, m], before the softmax, plus the offsets of a {@link withOffsets} scope unless `raw`. */
+  private gateLogits(h: tf.Tensor2D, raw = false): tf.Tensor2D {
+    return tf.tidy(() => {
+      const a = tf.add(tf.matMul(h, this.wg as tf.Tensor2D), this.bg) as tf.Tensor2D;
+      return raw || this.active === null ? a : (tf.add(a, tf.tensor1d(this.active)) as tf.Tensor2D);
+    });
+  }
+
+  private active: Float32Array | null = null;
+
+  /**
+   * Runs `fn` with `offsets` (one per component, {@link components} order; null = none) added to the gate logits
+   * of every distribution this layer computes inside it ({@link gateTerms} excepted: they stay the trained
+   * gate's), then removes them: the online adaptation of {@link OnlineGateOffsets}. Training never runs in one.
+   */
+  withOffsets<T>(offsets: ArrayLike<number> | null, fn: () => T): T {
+    if (offsets !== null && offsets.length !== this.components.length) fail('E_SHAPE', 'offsets', `${this.components.length} gate offsets`, offsets.length);
+    const before = this.active;
+    this.active = offsets === null ? null : Float32Array.from(offsets);
+    try {
+      return fn();
+    } finally {
+      this.active = before;
+    }
   }
 
   logProb(h: tf.Tensor2D, targets: tf.Tensor1D, present?: tf.Tensor1D | tf.Tensor2D, leaveOneOut = false): tf.Tensor1D {
@@ -161,7 +182,7 @@ export class MixtureOutput implements OutputLayer {
    */
   gateTerms(h: tf.Tensor2D, targets: tf.Tensor1D, present?: tf.Tensor1D | tf.Tensor2D): { logits: Float32Array; comps: Float32Array } {
     const comps = this.withComponents(h, targets, present, false, (c) => c);
-    const logits = this.gateLogits(h);
+    const logits = this.gateLogits(h, true);
     try {
       return { logits: logits.dataSync() as Float32Array, comps: comps.dataSync() as Float32Array };
     } finally {

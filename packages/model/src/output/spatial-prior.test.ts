@@ -113,6 +113,28 @@ describe('SpatialPrior', () => {
     for (const e of seen.slice(0, 10)) expect(Math.abs(tuned.prob(e.ctx, 0, e.b, true) - naiveProb(vols, s, e.ctx, e.b, e))).toBeLessThan(1e-6);
   });
 
+  it('with held-out codes, chooses its strengths by their likelihood (as counted, nothing left out)', () => {
+    // held-out codes that change more often than the counted ones: they want more back-off than leave-one-out chose
+    const held = randomCodes(5, 3, 4, K, 11);
+    for (let t = 1; t < held.frames; t++) for (let i = 0; i < 12; i++) if (i % 3 === 0) held.codes[t * 12 + i] = held.codes[(t - 1) * 12 + i];
+    const tuned = SpatialPrior.fit(vols, K, undefined, [held]);
+    const s: [number, number] = [tuned.strength[0], tuned.strength[1]];
+    const heldEvents = events([held]);
+    const nll = (st: [number, number]) => heldEvents.reduce((sum, e) => sum - Math.log(naiveProb(vols, st, e.ctx, e.b)), 0);
+    const best = nll(s);
+    const inRange = (x: number) => x >= 1 / 32 && x <= 1024; // the search range
+    for (const f of [0.8, 1.25]) {
+      if (inRange(s[0] * f)) expect(best).toBeLessThanOrEqual(nll([s[0] * f, s[1]]) + 1e-6);
+      if (inRange(s[1] * f)) expect(best).toBeLessThanOrEqual(nll([s[0], s[1] * f]) + 1e-6);
+    }
+    // and differs from the leave-one-out choice (the held-out frames are a different judge)
+    const loo = SpatialPrior.fit(vols, K);
+    expect(Math.abs(Math.log(loo.strength[0] / s[0])) + Math.abs(Math.log(loo.strength[1] / s[1]))).toBeGreaterThan(0.1);
+    expect(best).toBeLessThan(nll([loo.strength[0], loo.strength[1]]));
+    // the counts are the counted volumes' either way
+    for (const e of heldEvents.slice(0, 10)) expect(Math.abs(tuned.prob(e.ctx, 0, e.b) - naiveProb(vols, s, e.ctx, e.b))).toBeLessThan(1e-6);
+  });
+
   it('round-trips through its arrays and refuses broken ones with E_FORMAT', () => {
     const arrays = prior.toArrays('p:');
     const again = SpatialPrior.fromArrays(arrays, K, 'p:', 'test');
