@@ -10,7 +10,6 @@ import { sliceCodes, sliceVideo, writeCodes } from '@vqvid/core';
 import { readVideo, syntheticVideo } from '@vqvid/video';
 import { fitDecoderAlpha, PatchCodec } from '@vqvid/quantize';
 import { initBackend, RCNN } from '@vqvid/model';
-import { partsOf, SparseBigram, SpatialPrior } from '@vqvid/model/internals';
 import { evaluateFrames } from '@vqvid/metrics';
 
 /**
@@ -104,15 +103,7 @@ export async function paperSetup(raw, { k, config, seed, root, stage, nFit, nTra
  * frames are as unseen to the prior as the test frames will be. A model without a counted prior runs `fn` as is.
  */
 export function withFitPrior(model, fitCodes, fn) {
-  const out = partsOf(model).output;
-  const full = out.prior ?? null;
-  if (full instanceof SpatialPrior) out.setPrior(SpatialPrior.fit([fitCodes], full.k, [full.strength[0], full.strength[1]]));
-  else if (full) out.setPrior(SparseBigram.fit([fitCodes], full.k));
-  try {
-    return fn();
-  } finally {
-    if (full) out.setPrior(full);
-  }
+  return model.withPriorCountedOn(fitCodes, fn);
 }
 
 /** The short commit of the checkout at `root` ('+dirty' when tracked files differ from it), or 'unknown'. */

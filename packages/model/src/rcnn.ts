@@ -6,7 +6,7 @@ import { asFileFormat, readStore, writeStore } from './persist';
 import { ADAPT_FROM, checkStoredWeights, ModelParts } from './parts';
 import { chooseCodes, PredictOptions, resolvePredict } from './sample';
 import { candidatePosterior, FilledFrame, fillGap, FillOptions } from './fill';
-import { fitModel, FitOptions, FitResult } from './train';
+import { fitModel, FitOptions, FitResult, withPriorCountedOn } from './train';
 import { cellFeatures, CellFeatures, FeatureOptions } from './features';
 import { topCandidates, type TopCandidates } from './output';
 
@@ -125,6 +125,24 @@ export class RCNN implements CodeModel, SteppableModel {
    */
   evaluate(codes: CodeVolume | CodeVolume[]): CodeEvaluation {
     return evaluateLogProb(this, codes);
+  }
+
+  /**
+   * Runs `fn()` with the copy-aware output's counted prior recounted on `codes` only (same kind and strengths), then
+   * restores it; as it is without a counted prior. Choose anything fitted to the model's predictions (a decoder,
+   * its alpha) on frames the prior has not counted: `fit` counts every training frame, and a prior that has counted
+   * a frame's exact contexts predicts that frame far better than any new one, so choices made there do not carry
+   * over. Pass the frames before those you choose on.
+   * @example
+   * ```ts
+   * const dist = m.withPriorCountedOn(sliceCodes(train, 0, t0), () => m.predictDistribution(sliceCodes(train, 0, t0 + 1)));
+   * ```
+   */
+  withPriorCountedOn<T>(codes: CodeVolume | CodeVolume[], fn: () => T): T {
+    const list = Array.isArray(codes) ? codes : [codes];
+    if (list.length === 0) fail('E_SHAPE', 'codes', 'at least one CodeVolume', list);
+    list.forEach((v, i) => this.parts.checkCodes(v, list.length > 1 ? `codes[${i}]` : 'codes', 2));
+    return withPriorCountedOn(this.parts, list, fn);
   }
 
   /**

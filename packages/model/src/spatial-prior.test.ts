@@ -128,6 +128,31 @@ describe('spatial prior in a model', () => {
     m.dispose();
   });
 
+  it('withPriorCountedOn runs a function with the prior recounted on some codes (same strengths), then restores it', async () => {
+    const m = new RCNN({ ...small, adapt: false });
+    const all = flicker(14, 31);
+    await m.fit(all, quick);
+    const out = partsOf(m).output as MixtureOutput;
+    const counted = out.prior!;
+    const probe = sliceCodes(all, 8, 12);
+    const before = m.logProb(probe);
+    const part = sliceCodes(all, 0, 8);
+    const inside = m.withPriorCountedOn(part, () => m.logProb(probe));
+    out.setPrior(SpatialPrior.fit([part], K, [counted.strength![0], counted.strength![1]]));
+    expect(Array.from(inside)).toEqual(Array.from(m.logProb(probe)));
+    out.setPrior(counted);
+    // the probe's frames were counted: recounted without them, the prior predicts them worse
+    expect(inside.reduce((a, b) => a + b, 0)).toBeLessThan(before.reduce((a, b) => a + b, 0));
+    expect(Array.from(m.logProb(probe))).toEqual(Array.from(before));
+    expect(out.prior).toBe(counted);
+    // restored when fn throws too
+    expect(() => m.withPriorCountedOn(part, () => { throw new Error('boom'); })).toThrow('boom');
+    expect(out.prior).toBe(counted);
+    expect(() => m.withPriorCountedOn([], () => 1)).toThrow(expect.objectContaining({ code: 'E_SHAPE' }));
+    expect(() => m.withPriorCountedOn(sliceCodes(all, 0, 1), () => 1)).toThrow(expect.objectContaining({ code: 'E_SHAPE' }));
+    m.dispose();
+  });
+
   it('2 workers train as one thread within 1e-5, and repeated predict/fill keep numTensors flat', async () => {
     const train = async (workers: number) => {
       const m = new RCNN({ ...small, dropout: 0.2 });

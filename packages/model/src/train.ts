@@ -600,3 +600,22 @@ export function calibrateGates(model: ModelParts, volumes: CodeVolume[]): GateCa
   out.shiftGates(fitted.offsets);
   return { offsets: Array.from(fitted.offsets), components: [...out.components], valBitsBefore: fitted.nllBefore / Math.LN2, valBitsAfter: fitted.nllAfter / Math.LN2 };
 }
+
+/**
+ * Runs `fn()` with the copy-aware output's counted prior recounted on `codes` only (same kind, same strengths),
+ * then restores it; a model without a counted prior runs `fn` as it is. For choosing anything on frames the
+ * prior has counted (a decoder, its alpha): a prior that has counted a frame's exact contexts predicts that frame
+ * far better than any new one (the spatial prior memorises each place's flicker), so choices made on such
+ * predictions do not transfer. Recount on the frames before those frames, so they are as unseen as test frames.
+ */
+export function withPriorCountedOn<T>(model: ModelParts, codes: CodeVolume[], fn: () => T): T {
+  const out = model.output;
+  const full = out instanceof MixtureOutput ? out.prior : null;
+  if (!(out instanceof MixtureOutput) || !full) return fn();
+  out.setPrior(full instanceof SpatialPrior ? SpatialPrior.fit(codes, full.k, [full.strength[0], full.strength[1]]) : SparseBigram.fit(codes, full.k));
+  try {
+    return fn();
+  } finally {
+    out.setPrior(full);
+  }
+}
