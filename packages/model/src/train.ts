@@ -603,10 +603,15 @@ export function calibrateGates(model: ModelParts, volumes: CodeVolume[]): GateCa
 
 /**
  * Runs `fn()` with the copy-aware output's counted prior recounted on `codes` only (same kind, same strengths),
- * then restores it; a model without a counted prior runs `fn` as it is. For choosing anything on frames the
- * prior has counted (a decoder, its alpha): a prior that has counted a frame's exact contexts predicts that frame
- * far better than any new one (the spatial prior memorises each place's flicker), so choices made on such
- * predictions do not transfer. Recount on the frames before those frames, so they are as unseen as test frames.
+ * then restores it; a model without a counted prior runs `fn` as it is (the public form is
+ * {@link RCNN.withPriorCountedOn}). For choosing anything on frames the prior has counted (a decoder, its alpha): a
+ * prior that has counted a frame's exact contexts predicts that frame far better than any new one (the spatial
+ * prior memorises each place's flicker), so choices made on such predictions do not transfer. Recount on the
+ * frames before those frames, so they are as unseen as test frames.
+ * @example
+ * ```ts
+ * const d = withPriorCountedOn(partsOf(m), [before], () => m.predictDistribution(context));
+ * ```
  */
 export function withPriorCountedOn<T>(model: ModelParts, codes: CodeVolume[], fn: () => T): T {
   const out = model.output;

@@ -171,7 +171,13 @@ export interface GateAdaptation {
   strength: number;
 }
 
-/** The default {@link GateAdaptation}, chosen on vtest and tree.avi (see the package README). */
+/**
+ * The default {@link GateAdaptation}, chosen on vtest and tree.avi (see the package README).
+ * @example
+ * ```ts
+ * const m = new RCNN({ k: 1024, adapt: { ...DEFAULT_GATE_ADAPTATION, strength: 10 } });
+ * ```
+ */
 export const DEFAULT_GATE_ADAPTATION: Readonly<GateAdaptation> = Object.freeze({ decay: 0.8, strength: 1 });
 
 /**
@@ -270,7 +276,13 @@ export class OnlineGateOffsets {
   }
 }
 
-/** E_RANGE naming `name` unless `a` is a {@link GateAdaptation} (decay in (0, 1), strength ≥ 0, both finite). */
+/**
+ * E_RANGE naming `name` unless `a` is a {@link GateAdaptation} (decay in (0, 1), strength ≥ 0, both finite).
+ * @example
+ * ```ts
+ * checkAdaptation({ decay: 0.8, strength: 1 }, 'adapt'); // passes; { decay: 1 } throws E_RANGE naming adapt.decay
+ * ```
+ */
 export function checkAdaptation(a: unknown, name: string): asserts a is GateAdaptation {
   const o = a as Partial<GateAdaptation> | null;
   if (typeof o !== 'object' || o === null) fail('E_RANGE', name, '{ decay, strength }', a);
