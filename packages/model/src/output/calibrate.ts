@@ -92,6 +92,43 @@ function solve(a: Float64Array, b: Float64Array, d: number): Float64Array | null
 }
 
 /**
+ * Newton steps on the free offsets δ_1.. (δ_0 stays) of `objective` from `delta` (updated in place): a gradient step
+ * where the Hessian is not positive definite; a trust region of 1 per offset and step (the objective need not be
+ * convex, and a long first step can land in a worse basin at the bounds); backtracking until the objective falls;
+ * within ±{@link MAX_GATE_OFFSET}; until a step moves less than 1e-6 or `maxSteps` steps. Returns the objective at
+ * the end and the steps taken.
+ */
+function newtonOffsets(delta: Float64Array, m: number, objective: (d: Float64Array) => { nll: number; grad: Float64Array; hess: Float64Array }, maxSteps: number): { nll: number; iterations: number } {
+  const d = m - 1;
+  let cur = objective(delta);
+  let iterations = 0;
+  for (; iterations < maxSteps; iterations++) {
+    const g = cur.grad.subarray(1);
+    const h = new Float64Array(d * d);
+    for (let j = 0; j < d; j++) for (let k = 0; k < d; k++) h[j * d + k] = cur.hess[(j + 1) * m + (k + 1)];
+    let step = solve(h, g, d);
+    if (step === null || step.reduce((s, v, j) => s + v * g[j], 0) <= 0) step = Float64Array.from(g);
+    const longest = step.reduce((s, v) => Math.max(s, Math.abs(v)), 0);
+    let t = Math.min(1, 1 / longest);
+    let moved = false;
+    for (let back = 0; back < 30; back++, t /= 2) {
+      const next = Float64Array.from(delta);
+      for (let j = 0; j < d; j++) next[j + 1] = Math.min(MAX_GATE_OFFSET, Math.max(-MAX_GATE_OFFSET, delta[j + 1] - t * step[j]));
+      const cand = objective(next);
+      if (cand.nll < cur.nll) {
+        const size = next.reduce((s, v, j) => Math.max(s, Math.abs(v - delta[j])), 0);
+        delta.set(next);
+        cur = cand;
+        moved = size >= 1e-6;
+        break;
+      }
+    }
+    if (!moved) break;
+  }
+  return { nll: cur.nll, iterations };
+}
+
+/**
  * Offsets δ for the gate biases of a copy-aware output that minimise the mean nll of held-out cells, given per
  * cell the gate logits a_ij = h_i·Wg + bg (`logits`, [n, m] row-major) and each component's log-likelihood of
  * the cell's true code l_ij (`comps`, [n, m]; a huge negative number where a component gives it probability
@@ -125,36 +162,8 @@ export function fitGateOffsets(logits: ArrayLike<number>, comps: ArrayLike<numbe
     }
   }
   delta.set(start);
-  let cur = gateOffsetObjective(logits, comps, m, delta);
-  let iterations = 0;
-  for (; iterations < 100; iterations++) {
-    // the free coordinates 1..m-1
-    const g = cur.grad.subarray(1);
-    const h = new Float64Array(d * d);
-    for (let j = 0; j < d; j++) for (let k = 0; k < d; k++) h[j * d + k] = cur.hess[(j + 1) * m + (k + 1)];
-    let step = solve(h, g, d);
-    // a Newton step that does not point downhill (Hessian not positive definite): the plain gradient step
-    if (step === null || step.reduce((s, v, j) => s + v * g[j], 0) <= 0) step = Float64Array.from(g);
-    // a trust region of 1 per offset and step: the objective need not be convex, and a long first step can land in
-    // a worse basin at the bounds
-    const longest = step.reduce((s, v) => Math.max(s, Math.abs(v)), 0);
-    let t = Math.min(1, 1 / longest);
-    let moved = false;
-    for (let back = 0; back < 30; back++, t /= 2) {
-      const next = Float64Array.from(delta);
-      for (let j = 0; j < d; j++) next[j + 1] = Math.min(MAX_GATE_OFFSET, Math.max(-MAX_GATE_OFFSET, delta[j + 1] - t * step[j]));
-      const cand = gateOffsetObjective(logits, comps, m, next);
-      if (cand.nll < cur.nll) {
-        const size = next.reduce((s, v, j) => Math.max(s, Math.abs(v - delta[j])), 0);
-        delta.set(next);
-        cur = cand;
-        moved = size >= 1e-6;
-        break;
-      }
-    }
-    if (!moved) break;
-  }
-  return { offsets: delta, nllBefore, nllAfter: cur.nll, iterations };
+  const { nll, iterations } = newtonOffsets(delta, m, (x) => gateOffsetObjective(logits, comps, m, x), 100);
+  return { offsets: delta, nllBefore, nllAfter: nll, iterations };
 }
 
 /**
@@ -225,31 +234,7 @@ export class OnlineGateOffsets {
     if (comps.length !== logits.length) fail('E_SHAPE', 'comps.length', `${logits.length} (as logits)`, comps.length);
     this.frames.push({ logits, comps });
     if (this.frames.length > this.keep) this.frames.shift();
-    const d = m - 1;
-    let cur = this.objective(this.offsets);
-    for (let it = 0; it < 30; it++) {
-      const g = cur.grad.subarray(1);
-      const h = new Float64Array(d * d);
-      for (let j = 0; j < d; j++) for (let k = 0; k < d; k++) h[j * d + k] = cur.hess[(j + 1) * m + (k + 1)];
-      let step = solve(h, g, d);
-      if (step === null || step.reduce((s, v, j) => s + v * g[j], 0) <= 0) step = Float64Array.from(g);
-      const longest = step.reduce((s, v) => Math.max(s, Math.abs(v)), 0);
-      let t = Math.min(1, 1 / longest);
-      let moved = false;
-      for (let back = 0; back < 30; back++, t /= 2) {
-        const next = Float64Array.from(this.offsets);
-        for (let j = 0; j < d; j++) next[j + 1] = Math.min(MAX_GATE_OFFSET, Math.max(-MAX_GATE_OFFSET, this.offsets[j + 1] - t * step[j]));
-        const cand = this.objective(next);
-        if (cand.nll < cur.nll) {
-          const size = next.reduce((s, v, j) => Math.max(s, Math.abs(v - this.offsets[j])), 0);
-          this.offsets.set(next);
-          cur = cand;
-          moved = size >= 1e-6;
-          break;
-        }
-      }
-      if (!moved) break;
-    }
+    newtonOffsets(this.offsets, m, (x) => this.objective(x), 30);
   }
 
   /** The weighted objective (sums over cells, not means) and its gradient and Hessian at `delta`. */
