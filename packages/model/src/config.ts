@@ -95,7 +95,7 @@ export interface ModelOptions {
    * trained; true for {@link DEFAULT_GATE_ADAPTATION}; an object sets `decay` and `strength`): wherever
    * the model reads frames (likelihood, stepping, prediction after a context, filling after the frames before
    * the gap) the gate offsets are refitted after each frame to the frames read so far (see
-   * {@link OnlineGateOffsets}), so each frame is scored with weights fitted on the frames before it only.
+   * `OnlineGateOffsets` in `@vqvid/model/internals`), so each frame is scored with weights fitted on the frames before it only.
    * Ignored (not recorded) without copy or a prior. Model files from before the option load without it.
    */
   adapt?: boolean | Partial<GateAdaptation>;

@@ -167,7 +167,8 @@ export function fitGateOffsets(logits: ArrayLike<number>, comps: ArrayLike<numbe
 }
 
 /**
- * How a copy-aware output adapts its mixture weights to the clip it reads (see {@link OnlineGateOffsets}).
+ * How a copy-aware output adapts its mixture weights to the clip it reads (see `OnlineGateOffsets` in
+ * `@vqvid/model/internals`).
  * @example
  * ```ts
  * const a: GateAdaptation = { decay: 0.8, strength: 1 };
