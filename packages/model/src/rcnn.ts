@@ -270,7 +270,8 @@ export class RCNN implements CodeModel, SteppableModel {
       next(frame: ArrayLike<number>): Float32Array {
         const now = Int32Array.from(frame);
         parts.checkCodes({ rows, cols, frames: 1, k, codes: now }, 'frame', 1);
-        if (online && h && before && read >= ADAPT_FROM) parts.observe(online, h, before, now, rows, cols);
+        // from ADAPT_FROM frames read on, the state and the frame before exist
+        if (online && read >= ADAPT_FROM) parts.observe(online, h!, before!, now, rows, cols);
         h = parts.step(h, now, rows, cols, true);
         read++;
         before = now;
@@ -538,7 +539,6 @@ export class RCNN implements CodeModel, SteppableModel {
     const { Ctor, config } = asFileFormat(file, () => {
       const Ctor = ownValue(CLASSES, header.className);
       if (!Ctor) fail('E_FORMAT', 'header.className', `one of ${Object.keys(CLASSES).join(', ')}`, header.className);
-      // files from before the copy-aware output hold plain-softmax models
       // files from before the copy-aware output hold plain-softmax models; from before online adaptation, gates as trained
       const config = resolveConfig({ copy: false, prior: 'none', adapt: false, ...(header.config as ModelOptions) }, Ctor.fixedKernel);
       checkStoredWeights(config, header.output as Record<string, unknown>, arrays, file);
