@@ -3,7 +3,7 @@ import { assertCodeVolume, fail, Rng, VqvidError } from '@vqvid/core';
 import type { CodeVolume, StoredArray } from '@vqvid/core';
 import { coarseWidth, type ModelConfig, stateWidth, usesMotion } from './config';
 import { inputChannels, motionChannels, Network } from './network';
-import { createOutputLayer, MixtureOutput, OnlineGateOffsets, type OutputLayer, outputVariableSizes, SparseBigram, SPATIAL_WIDTH, SpatialPrior, spatialContext } from './output';
+import { cellMixture, createOutputLayer, MixtureOutput, OnlineGateOffsets, type OutputLayer, outputVariableSizes, SparseBigram, SPATIAL_WIDTH, SpatialPrior, spatialContext } from './output';
 import { takeF32 } from './persist';
 
 /**
@@ -276,26 +276,12 @@ export class ModelParts {
     const online = this.onlineGate();
     if (online) {
       const m = online.m;
+      const pi = new Float64Array(m);
+      const r = new Float64Array(m);
       this.eachPrediction(codes, (t, h, targets, present) => {
         const g = (this.output as MixtureOutput).gateTerms(h, targets, present);
         const d = online.offsets;
-        for (let i = 0; i < n; i++) {
-          let ma = -Infinity;
-          let mb = -Infinity;
-          for (let j = 0; j < m; j++) {
-            const a = g.logits[i * m + j] + d[j];
-            ma = Math.max(ma, a);
-            mb = Math.max(mb, a + g.comps[i * m + j]);
-          }
-          let sa = 0;
-          let sb = 0;
-          for (let j = 0; j < m; j++) {
-            const a = g.logits[i * m + j] + d[j];
-            sa += Math.exp(a - ma);
-            sb += Math.exp(a + g.comps[i * m + j] - mb);
-          }
-          out[t * n + i] = mb + Math.log(sb) - ma - Math.log(sa);
-        }
+        for (let i = 0; i < n; i++) out[t * n + i] = cellMixture(g.logits, g.comps, i, m, d, pi, r);
         if (t + 1 >= ADAPT_FROM) online.observe(g.logits, g.comps);
       });
       return out;

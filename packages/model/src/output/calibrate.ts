@@ -23,6 +23,35 @@ export interface GateOffsets {
 export const MAX_GATE_OFFSET = 8;
 
 /**
+ * Cell i's log-likelihood under the mixture with gate logits `logits` (+ `delta`) and component log-likelihoods
+ * `comps` (both [cells, m] row-major): ln Σ_j softmax(logits_i + delta)_j · exp(comps_ij), computed with both sums
+ * shifted by their maxima. Writes the mixture weights into `pi` and the posterior responsibilities into `r` (m each).
+ */
+export function cellMixture(logits: ArrayLike<number>, comps: ArrayLike<number>, i: number, m: number, delta: ArrayLike<number>, pi: Float64Array, r: Float64Array): number {
+  let ma = -Infinity;
+  let mb = -Infinity;
+  for (let j = 0; j < m; j++) {
+    const a = logits[i * m + j] + delta[j];
+    ma = Math.max(ma, a);
+    mb = Math.max(mb, a + comps[i * m + j]);
+  }
+  let sa = 0;
+  let sb = 0;
+  for (let j = 0; j < m; j++) {
+    const a = logits[i * m + j] + delta[j];
+    pi[j] = Math.exp(a - ma);
+    r[j] = Math.exp(a + comps[i * m + j] - mb);
+    sa += pi[j];
+    sb += r[j];
+  }
+  for (let j = 0; j < m; j++) {
+    pi[j] /= sa;
+    r[j] /= sb;
+  }
+  return mb + Math.log(sb) - ma - Math.log(sa);
+}
+
+/**
  * Mean nll of the cells under the mixture with gate logits a_ij + δ_j: −mean_i [ln Σ_j e^(a_ij + δ_j + l_ij) −
  * ln Σ_j e^(a_ij + δ_j)], and its gradient and Hessian in δ_1.. (δ_0 = 0): with π_ij the gate weights and r_ij the
  * posterior responsibilities of cell i, ∂/∂δ_j = mean_i (π_ij − r_ij) and ∂²/∂δ_j∂δ_k = mean_i [π_ij([j = k] − π_ik) −
@@ -36,27 +65,7 @@ export function gateOffsetObjective(logits: ArrayLike<number>, comps: ArrayLike<
   const r = new Float64Array(m);
   let nll = 0;
   for (let i = 0; i < n; i++) {
-    let ma = -Infinity;
-    let mb = -Infinity;
-    for (let j = 0; j < m; j++) {
-      const a = logits[i * m + j] + delta[j];
-      ma = Math.max(ma, a);
-      mb = Math.max(mb, a + comps[i * m + j]);
-    }
-    let sa = 0;
-    let sb = 0;
-    for (let j = 0; j < m; j++) {
-      const a = logits[i * m + j] + delta[j];
-      pi[j] = Math.exp(a - ma);
-      r[j] = Math.exp(a + comps[i * m + j] - mb);
-      sa += pi[j];
-      sb += r[j];
-    }
-    nll -= mb + Math.log(sb) - ma - Math.log(sa);
-    for (let j = 0; j < m; j++) {
-      pi[j] /= sa;
-      r[j] /= sb;
-    }
+    nll -= cellMixture(logits, comps, i, m, delta, pi, r);
     for (let j = 0; j < m; j++) {
       grad[j] += pi[j] - r[j];
       for (let k = 0; k < m; k++) hess[j * m + k] += pi[j] * ((j === k ? 1 : 0) - pi[k]) - r[j] * ((j === k ? 1 : 0) - r[k]);

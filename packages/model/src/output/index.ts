@@ -16,7 +16,7 @@ export type { OutputLayer } from './layer';
 export type { ClassAssignment } from './classes';
 export { assignClasses } from './classes';
 export { MixtureOutput, emGateWeights } from './mixture';
-export { checkAdaptation, DEFAULT_GATE_ADAPTATION, fitGateOffsets, gateOffsetObjective, MAX_GATE_OFFSET, OnlineGateOffsets } from './calibrate';
+export { cellMixture, checkAdaptation, DEFAULT_GATE_ADAPTATION, fitGateOffsets, gateOffsetObjective, MAX_GATE_OFFSET, OnlineGateOffsets } from './calibrate';
 export type { GateAdaptation, GateOffsets } from './calibrate';
 export type { MixtureComponent, CountedPrior } from './mixture';
 export { SparseBigram } from './prior';
