@@ -181,10 +181,25 @@ export class SparseBigram {
     const codes = new Int32Array(m).fill(-1);
     const values = new Float64Array(m).fill(-Infinity);
     const order = this.unigramOrder();
-    for (let j = this.rows.start[a]; j < this.rows.start[a + 1]; j++) offerTop(codes, values, 0, m, this.rows.next[j], this.prob(a, this.rows.next[j]));
-    for (let j = 0; j < Math.min(m, this.k); j++) offerTopOnce(codes, values, 0, m, order[j], this.prob(a, order[j]));
+    const r = this.rows;
+    // the row's total and pair counts read once (prob() would scan the row per code): the same sum in the same
+    // order as rowStats, so the same values as prob()
+    const pairs = (this.pairScratch ??= new Float64Array(this.k));
+    let total = 0;
+    for (let j = r.start[a]; j < r.start[a + 1]; j++) {
+      total += r.count[j];
+      pairs[r.next[j]] = r.count[j];
+    }
+    const types = r.start[a + 1] - r.start[a];
+    const p = (b: number): number => wittenBell(total, types, pairs[b], this.unigram[b], 1);
+    for (let j = r.start[a]; j < r.start[a + 1]; j++) offerTop(codes, values, 0, m, r.next[j], p(r.next[j]));
+    for (let j = 0; j < Math.min(m, this.k); j++) offerTopOnce(codes, values, 0, m, order[j], p(order[j]));
+    for (let j = r.start[a]; j < r.start[a + 1]; j++) pairs[r.next[j]] = 0;
     return { codes, values };
   }
+
+  /** Pair counts by code of the row {@link topRow} reads (zero between calls). */
+  private pairScratch: Float64Array | null = null;
 
   private order: Int32Array | null = null;
 

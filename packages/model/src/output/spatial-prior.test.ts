@@ -93,10 +93,19 @@ describe('SpatialPrior', () => {
         sum += row[2 + x];
       }
       expect(Math.abs(sum - 1)).toBeLessThan(1e-5);
-      const top = prior.topRow(ctx, 0, 3);
       const order = Array.from({ length: K }, (_, x) => x).sort((a, b) => row[2 + b] - row[2 + a] || a - b);
-      expect(Array.from(top.codes)).toEqual(order.slice(0, 3));
-      for (let j = 0; j < 3; j++) expect(Math.abs(top.values[j] - row[2 + order[j]])).toBeLessThan(1e-6);
+      // twice each: topRow's scratch counts must be cleared between calls
+      for (const m of [3, K, 3]) {
+        const top = prior.topRow(ctx, 0, m);
+        expect(Array.from(top.codes)).toEqual(order.slice(0, m));
+        for (let j = 0; j < m; j++) expect(top.values[j]).toBe(prior.prob(ctx, 0, top.codes[j]));
+      }
+    }
+    // contexts a grid never has (every neighbour outside) or that were not counted: still prob() in order
+    for (const ctx of [[0, K, K, K, K], [K - 1, 0, 0, 0, 0]]) {
+      const top = prior.topRow(ctx, 0, K);
+      for (let j = 0; j < K; j++) expect(top.values[j]).toBe(prior.prob(ctx, 0, top.codes[j]));
+      for (let j = 1; j < K; j++) expect(top.values[j]).toBeLessThanOrEqual(top.values[j - 1]);
     }
   });
 

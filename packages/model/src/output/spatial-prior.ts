@@ -223,13 +223,38 @@ export class SpatialPrior {
     const codes = new Int32Array(m).fill(-1);
     const values = new Float64Array(m).fill(-Infinity);
     const a = ctx[at];
-    for (let j = this.bigram.start[a]; j < this.bigram.start[a + 1]; j++) offerTopOnce(codes, values, 0, m, this.bigram.next[j], this.prob(ctx, at, this.bigram.next[j]));
     const id = this.contextId(ctx, at);
-    if (id >= 0) for (let j = this.spatial.start[id]; j < this.spatial.start[id + 1]; j++) offerTopOnce(codes, values, 0, m, this.spatial.next[j], this.prob(ctx, at, this.spatial.next[j]));
+    const { bigram, spatial } = this;
+    // both rows' totals and pair counts read once (prob() would scan them per code): the same sums in the same
+    // order as rowStats, so the same values as prob()
+    const pairs = (this.pairScratch ??= [new Float64Array(this.k), new Float64Array(this.k)]);
+    let t1 = 0;
+    for (let j = bigram.start[a]; j < bigram.start[a + 1]; j++) {
+      t1 += bigram.count[j];
+      pairs[0][bigram.next[j]] = bigram.count[j];
+    }
+    let t2 = 0;
+    const from2 = id < 0 ? 0 : spatial.start[id];
+    const to2 = id < 0 ? 0 : spatial.start[id + 1];
+    for (let j = from2; j < to2; j++) {
+      t2 += spatial.count[j];
+      pairs[1][spatial.next[j]] = spatial.count[j];
+    }
+    const n1 = bigram.start[a + 1] - bigram.start[a];
+    const n2 = to2 - from2;
+    const [s1, s2] = this.strength;
+    const p = (b: number): number => wittenBell(t2, n2, pairs[1][b], wittenBell(t1, n1, pairs[0][b], this.unigram[b], s1), s2);
+    for (let j = bigram.start[a]; j < bigram.start[a + 1]; j++) offerTopOnce(codes, values, 0, m, bigram.next[j], p(bigram.next[j]));
+    for (let j = from2; j < to2; j++) offerTopOnce(codes, values, 0, m, spatial.next[j], p(spatial.next[j]));
     const order = this.unigramOrder();
-    for (let j = 0; j < Math.min(m, this.k); j++) offerTopOnce(codes, values, 0, m, order[j], this.prob(ctx, at, order[j]));
+    for (let j = 0; j < Math.min(m, this.k); j++) offerTopOnce(codes, values, 0, m, order[j], p(order[j]));
+    for (let j = bigram.start[a]; j < bigram.start[a + 1]; j++) pairs[0][bigram.next[j]] = 0;
+    for (let j = from2; j < to2; j++) pairs[1][spatial.next[j]] = 0;
     return { codes, values };
   }
+
+  /** Pair counts by code of the two rows {@link topRow} reads (zero between calls). */
+  private pairScratch: [Float64Array, Float64Array] | null = null;
 
   private order: Int32Array | null = null;
 
