@@ -1,7 +1,7 @@
 // Pieces shared by the root bench (run.mjs) and the paper's protocols (paper.mjs): the configuration, stage
 // timing, scoring, decoder fitting, training in child processes and markdown tables.
 import { execFileSync, spawn } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -207,12 +207,16 @@ export function spread(lo, hi, count) {
   return Array.from({ length: n }, (_, i) => lo + Math.round((i * (hi - lo)) / Math.max(1, n - 1)));
 }
 
+/** A file or folder name for a model or codec key ('rcnn (stride 4)', '1024/4' → 'rcnn-stride-4-1024-s4'). */
+export const keepName = (...parts) => parts.map((p) => String(p).replace('/', '-s').replace(/[^A-Za-z0-9.-]+/g, '-').replace(/^-+|-+$/g, '')).join('-');
+
 /**
  * Trains every job in child processes (bench/train-one.mjs), `config.trainProcesses` at a time, in the order
  * given; each job has a fixed step budget, and is saved to disk and loaded back here. `coded` maps a codec key
- * to its codes split { fit, val, train }; a job's `fit` adds to config.fit (e.g. { rollout: 3 }).
+ * to its codes split { fit, val, train }; a job's `fit` adds to config.fit (e.g. { rollout: 3 }). With `reuse`, a
+ * job whose model is in that folder (keepName(name, key), as bench/run.mjs --keep saves it) is loaded instead.
  */
-export async function trainAll(jobs, { coded, config, seed, root }) {
+export async function trainAll(jobs, { coded, config, seed, root, reuse = null }) {
   const work = mkdtempSync(join(os.tmpdir(), 'vqvid-bench-'));
   const files = new Map();
   const results = new Array(jobs.length);
@@ -221,6 +225,12 @@ export async function trainAll(jobs, { coded, config, seed, root }) {
     while (next < jobs.length) {
       const i = next++;
       const { name, key, model, options } = jobs[i];
+      const kept = reuse ? join(reuse, keepName(name, key)) : null;
+      if (kept && existsSync(kept)) {
+        results[i] = { ...jobs[i], train: { reused: kept }, model: await RCNN.load(kept) };
+        process.stderr.write(`bench: loaded ${name} (${key}) from ${kept}\n`);
+        continue;
+      }
       if (!files.has(key)) {
         const paths = Object.fromEntries(['fit', 'val', 'train'].map((part) => [part, join(work, `${key.replace('/', 's')}-${part}.vqc`)]));
         for (const part of ['fit', 'val', 'train']) await writeCodes(paths[part], coded.get(key)[part]);

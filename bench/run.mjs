@@ -1,14 +1,14 @@
 #!/usr/bin/env node
 // The paper's experiments and the speed figures on one video, with one command:
-//   npm run bench -- [--video PATH] [--quick] [--out DIR] [--seed N] [--width W --height H] [--max-frames N]
+//   npm run bench -- [--video PATH] [--quick] [--out DIR] [--seed N] [--width W --height H] [--max-frames N] [--keep DIR] [--reuse DIR] [--adapt]
 // Without --video it runs on the embedded synthetic clip. Documented runs use ../shared/data/vtest.avi at
 // 320x240 (first 80% of frames train, last 20% test). Writes DIR/results.json, DIR/report.md and PNG strips.
 // Needs the built packages (npm run build). Every network trains for a fixed number of steps (no wall-clock
 // budget), so every bit and dB figure is the same on a busy and on an idle machine.
 import { spawnSync } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
-import { sliceCodes, sliceVideo, stackFrames } from '@vqvid/core';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { sliceCodes, sliceVideo, stackFrames, writeCodes } from '@vqvid/core';
 import { encodePng, frameStrip } from '@vqvid/video';
 import { codebookAtlas, PatchCodec } from '@vqvid/quantize';
 import { initBackend } from '@vqvid/model';
@@ -17,12 +17,20 @@ import {
   BigramModel, CopyPreviousModel, copyLast, flowExtrapolate, flowInterpolate, linearInterpolate, SpatialNgramModel, UnigramModel,
 } from '@vqvid/baselines';
 import {
-  absDiff, addRelativeMse, benchConfig, clamp, fitDecoderPlan, label, meanRows, parseBenchArgs, r4, readBenchVideo, renderPlan, resultsHeader,
+  absDiff, addRelativeMse, benchConfig, keepName, clamp, fitDecoderPlan, label, meanRows, parseBenchArgs, r4, readBenchVideo, renderPlan, resultsHeader,
   scoreAll, splitCodes, spread, stageTimer, summarise, table, trainAll, withFitPrior, writeResults,
 } from './common.mjs';
 
-const { args, root, quick, seed, W, H, out } = parseBenchArgs('npm run bench --', 'full');
+const { args, root, quick, seed, W, H, out } = parseBenchArgs(
+  'npm run bench --',
+  'full',
+  { keep: { type: 'string' }, reuse: { type: 'string' }, adapt: { type: 'boolean', default: false } },
+  '[--keep DIR] [--reuse DIR] [--adapt]\n  --reuse DIR      load each network from DIR (as --keep saved it) instead of training it, where DIR has it\n  --adapt          train and run every network with online gate adaptation on (the model option adapt: true)\n  --keep DIR       also save every codebook (codebook-<K>-s<stride>.vqcb), the codes of the clip (codes-<K>-s<stride>.vqc)\n                   and every trained network (<name>-<K>-s<stride>/) there, for later benches (e.g. packages/model/bench/predict.mjs --models)',
+);
+const keep = args.keep ? resolve(args.keep) : null;
+if (keep) mkdirSync(keep, { recursive: true });
 const config = benchConfig({ quick, seed, video: args.video ?? 'synthetic:bouncing', W, H });
+if (args.adapt) config.model.adapt = true;
 const { stage, stages, loadAtStart } = stageTimer();
 
 // ---- data ----
@@ -50,6 +58,7 @@ const quantization = await stage('quantize', async () => {
       rows.push({ k, stride, fitSeconds: r4(fitSeconds), iterations: q.iterations, inertia: r4(q.inertia), backend: q.backend, testPsnr: r4(m.psnr), testSsim: r4(m.ssim) });
     }
     codecs.set(`${k}/${stride}`, codec);
+    if (keep) await codec.save(join(keep, `codebook-${keepName(`${k}/${stride}`)}.vqcb`));
   }
   return { sample: config.quantizeSample, rows };
 });
@@ -64,6 +73,7 @@ const coded = new Map();
 for (const key of codecs.keys()) {
   const [k] = key.split('/').map(Number);
   if (config.modelKs.includes(k)) coded.set(key, await codesOf(key));
+  if (keep && coded.has(key)) await writeCodes(join(keep, `codes-${keepName(key)}.vqc`), coded.get(key).all, { nFit, nTrain });
 }
 
 /** The networks of the run, longest first so the two lanes end together. */
@@ -106,9 +116,10 @@ const codeModelling = await stage('code-models', async () => {
       scored.push({ key, name, model, extra });
     }
   }
-  for (const r of await trainAll(networkJobs(), { coded, config, seed, root })) {
+  for (const r of await trainAll(networkJobs(), { coded, config, seed, root, reuse: args.reuse ? resolve(args.reuse) : null })) {
     scored.push({ key: r.key, name: r.name, model: r.model, extra: { training: r.train } });
     models.set(`${r.name}@${r.key}`, r.model);
+    if (keep) await r.model.save(join(keep, keepName(r.name, r.key)));
   }
   const rows = [];
   for (const { key, name, model, extra } of scored) {

@@ -9,13 +9,19 @@
 // the ratio and the largest pixel difference of the two frames.
 // `--workers N` instead runs the plans in 1 worker thread and then in N at once (each its own tfjs engine and
 // model; independent next-frame predictions, a barrier before each plan) and reports their frames/s and the ratio.
-// Usage: node bench/predict.mjs [--quick] [--frames N] [--dense] [--workers N] [--out FILE]   (needs `npm run build` first)
+// `--models DIR,...` times trained models instead (RCNN.load, K and softmax from each), each with the codebook at
+// the same place in `--codecs FILE.vqcb,...` (the one it was trained with: models check it) and driven by the last
+// frame of `--codes FILE.vqc,...` (e.g. the codes a bench trained it on): a trained output's sharper class
+// distribution lets the exact top-M search of the factored softmax stop earlier than random weights do.
+// Usage: node bench/predict.mjs [--quick] [--frames N] [--dense] [--workers N] [--models DIR,... --codecs FILE,... --codes FILE,...] [--out FILE]
+//   (needs `npm run build` first)
 import { writeFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import { Worker, isMainThread, parentPort, workerData } from 'node:worker_threads';
 import * as tf from '@tensorflow/tfjs-core';
 import { RCNN, initBackend } from '../dist/index.mjs';
 import { partsOf } from '../dist/internals.mjs';
+import { readCodes } from '@vqvid/core';
 import { PatchCodec, Quantizer } from '@vqvid/quantize';
 import { benchConfig } from '../../../bench/common.mjs';
 
@@ -34,7 +40,24 @@ const cols = W / PATCH;
 const cells = rows * cols;
 const model = benchConfig({ quick: false, seed: 1, W, H }).model;
 const topM = benchConfig({ quick: false, seed: 1, W, H }).decoderTopM;
-const ks = quick ? [[1024, 'full']] : [[1024, 'full'], [10000, 'factored']];
+const trainedDirs = arg('--models', null)?.split(',') ?? null;
+const codesFiles = arg('--codes', null)?.split(',') ?? null;
+const codecFiles = arg('--codecs', null)?.split(',') ?? null;
+if (trainedDirs && [codesFiles, codecFiles].some((list) => list?.length !== trainedDirs.length)) {
+  process.stderr.write('predict: --models wants --codecs and --codes with one file each per model\n');
+  process.exit(2);
+}
+/** What each run at K times: { k, softmax } (random weights), or a trained model and the codes that drive it. */
+async function runsOf() {
+  if (!trainedDirs) return (quick ? [[1024, 'full']] : [[1024, 'full'], [10000, 'factored']]).map(([k, softmax]) => ({ k, softmax }));
+  await initBackend(['wasm']);
+  return Promise.all(trainedDirs.map(async (dir, i) => {
+    const m = await RCNN.load(dir);
+    const { k, softmax } = m.config;
+    m.dispose();
+    return { k, softmax, modelDir: dir, codesFile: codesFiles[i], codecFile: codecFiles[i] };
+  }));
+}
 const plans = [
   ...['centroid', 'skip', 'mbr', 'mean'].map((decoder) => ({ decoder, search: 0 })),
   ...(quick ? ['mbr'] : ['skip', 'mbr', 'mean']).map((decoder) => ({ decoder, search: 2 })),
@@ -63,12 +86,17 @@ function randomCodec(k, std) {
   return PatchCodec.fromQuantizer(q, { patch: { size: PATCH, stride: PATCH }, normalization: 'per-video-std', std });
 }
 
-/** A smooth random frame (0..255) and the codes of its cells (random: the model's weights are random too). */
-function inputs(k, seed) {
+/**
+ * A smooth random frame (0..255) and the codes of its cells: random (the model's weights are random too), or the
+ * last frame of the run's codes file for a trained model.
+ */
+async function inputs(run, seed) {
   const r = rng(seed);
   const frame = { width: W, height: H, frames: 1, data: Float32Array.from({ length: W * H }, (_, i) => 128 + 60 * Math.sin((i % W) / 9) * Math.cos(Math.floor(i / W) / 7) + 20 * r()) };
-  const codes = Int32Array.from({ length: cells }, () => Math.floor(r() * k));
-  return { frame, codes };
+  if (!run.codesFile) return { frame, codes: Int32Array.from({ length: cells }, () => Math.floor(r() * run.k)) };
+  const { codes: v } = await readCodes(run.codesFile);
+  if (v.rows !== rows || v.cols !== cols || v.k !== run.k) throw new Error(`${run.codesFile}: ${v.rows}x${v.cols} cells of K = ${v.k}, expected ${rows}x${cols} of K = ${run.k}`);
+  return { frame, codes: Int32Array.from(v.codes.subarray((v.frames - 1) * cells)), geometry: v.geometry };
 }
 
 const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
@@ -92,10 +120,10 @@ function timedRenderer(codec, spent) {
  * median of `framesTimed` after a warm-up; stages: the recurrent step timed alone (ModelParts.step), decoding
  * and rendering (the renderer's calls) and the output layer (the rest: the distribution or the top-M search).
  */
-function timeConfig(m, codec, k, plan, std, extra) {
+function timeConfig(m, codec, k, plan, std, extra, input) {
   const parts = partsOf(m);
-  const geometry = { patch: PATCH, stride: PATCH, width: W, height: H, std, codebook: codec.checksum };
-  const { frame, codes } = inputs(k, 7);
+  const { frame, codes } = input;
+  const geometry = input.geometry ?? { patch: PATCH, stride: PATCH, width: W, height: H, std, codebook: codec.checksum };
   const context = { rows, cols, frames: 1, k, codes, geometry };
   const spent = { decode: 0 };
   const render = { codec: timedRenderer(codec, spent), reference: frame, decoder: plan.decoder, topM, search: plan.search, ...extra };
@@ -141,8 +169,9 @@ function maxAbsDiff(a, b) {
   return d;
 }
 
-/** The model and codec every run at K builds alike (same seeds), in the main thread or a worker. */
-function setup(k, softmax) {
+/** The model and codec every run at K builds alike (same seeds; or the run's trained model), in the main thread or a worker. */
+async function setup({ k, softmax, modelDir, codecFile }) {
+  if (modelDir) return { m: await RCNN.load(modelDir), codec: await PatchCodec.load(codecFile) };
   const m = new RCNN({ k, softmax, seed: 1, ...model });
   partsOf(m).buildOutput(); // the factored layer is otherwise built by fit (equal-size classes here)
   return { m, codec: randomCodec(k, STD) };
@@ -156,12 +185,14 @@ const plansOf = (softmax) => [...plans, ...(softmax === 'factored' ? [{ decoder:
  * In a worker: after one warm-up frame per plan, waits for every worker (a barrier on shared memory), then
  * predicts `framesTimed` frames; posts each plan's start and end (ms since the epoch) and CPU ms per frame.
  */
-async function workerMain({ k, softmax, barrier, count }) {
+async function workerMain({ run, barrier, count }) {
   await initBackend(['wasm']);
-  const { m, codec } = setup(k, softmax);
+  const { k, softmax } = run;
+  const { m, codec } = await setup(run);
   const gate = new Int32Array(barrier);
-  const geometry = { patch: PATCH, stride: PATCH, width: W, height: H, std: STD, codebook: codec.checksum };
-  const { frame, codes } = inputs(k, 7);
+  const input = await inputs(run, 7);
+  const { frame, codes } = input;
+  const geometry = input.geometry ?? { patch: PATCH, stride: PATCH, width: W, height: H, std: STD, codebook: codec.checksum };
   const context = { rows, cols, frames: 1, k, codes, geometry };
   const out = [];
   for (const [i, plan] of plansOf(softmax).entries()) {
@@ -182,11 +213,12 @@ async function workerMain({ k, softmax, barrier, count }) {
 }
 
 /** `count` workers predicting at once: per plan, frames/s of all of them together (frames ÷ the span from first start to last end). */
-async function parallel(k, softmax, count) {
+async function parallel(run, count) {
+  const { softmax } = run;
   const barrier = new SharedArrayBuffer(4);
   const runs = await Promise.all(
     Array.from({ length: count }, () => new Promise((done, failed) => {
-      const w = new Worker(new URL(import.meta.url), { workerData: { k, softmax, barrier, count }, argv: process.argv.slice(2) });
+      const w = new Worker(new URL(import.meta.url), { workerData: { run, barrier, count }, argv: process.argv.slice(2) });
       w.once('message', done);
       w.once('error', failed);
     })),
@@ -203,25 +235,28 @@ async function main() {
   const load0 = loadavg();
   const backend = (await initBackend(['wasm'])).backend;
   const results = [];
-  for (const [k, softmax] of ks) {
+  for (const run of await runsOf()) {
+    const { k, softmax } = run;
+    const trained = run.modelDir ? { trained: { model: run.modelDir, codes: run.codesFile } } : {};
     if (workers > 1) {
       // the same plans in 1 worker, then in `workers` at once: throughput of independent next-frame predictions
-      const one = await parallel(k, softmax, 1);
-      const many = await parallel(k, softmax, workers);
+      const one = await parallel(run, 1);
+      const many = await parallel(run, workers);
       plansOf(softmax).forEach((plan, i) => {
-        results.push({ k, softmax, decoder: plan.decoder, search: plan.search, topM, ...(plan.classBeam ? { classBeam: plan.classBeam } : {}), oneWorker: one[i], workers: { count: workers, ...many[i] }, speedup: +(many[i].framesPerSecond / one[i].framesPerSecond).toFixed(2) });
+        results.push({ k, softmax, ...trained, decoder: plan.decoder, search: plan.search, topM, ...(plan.classBeam ? { classBeam: plan.classBeam } : {}), oneWorker: one[i], workers: { count: workers, ...many[i] }, speedup: +(many[i].framesPerSecond / one[i].framesPerSecond).toFixed(2) });
         process.stderr.write(`predict: K=${k} ${plan.decoder} search ${plan.search}${plan.classBeam ? ` classBeam ${plan.classBeam}` : ''}: 1 worker ${one[i].framesPerSecond} frames/s, ${workers} workers ${many[i].framesPerSecond}\n`);
       });
       continue;
     }
-    const { m, codec } = setup(k, softmax);
+    const { m, codec } = await setup(run);
     const std = STD;
+    const input = await inputs(run, 7);
     for (const plan of plansOf(softmax)) {
-      const row = { k, softmax, decoder: plan.decoder, search: plan.search, topM, ...(plan.classBeam ? { classBeam: plan.classBeam } : {}) };
-      const now = timeConfig(m, codec, k, plan, std, plan.classBeam ? { classBeam: plan.classBeam } : {});
+      const row = { k, softmax, ...trained, decoder: plan.decoder, search: plan.search, topM, ...(plan.classBeam ? { classBeam: plan.classBeam } : {}) };
+      const now = timeConfig(m, codec, k, plan, std, plan.classBeam ? { classBeam: plan.classBeam } : {}, input);
       row.now = now.result;
       if (withOld) {
-        const old = timeConfig(m, codec, k, plan, std, { dense: true });
+        const old = timeConfig(m, codec, k, plan, std, { dense: true }, input);
         row.old = old.result;
         row.speedup = +(row.now.framesPerSecond / row.old.framesPerSecond).toFixed(2);
         row.cpuSpeedup = +(row.now.framesPerCpuSecond / row.old.framesPerCpuSecond).toFixed(2);

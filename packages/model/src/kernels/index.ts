@@ -209,15 +209,17 @@ function wasmGather(args: KernelArgs): tf.TensorInfo {
   const indices = args.inputs.indices as tf.TensorInfo;
   const { axis, batchDims } = args.attrs as unknown as tf.GatherV2Attrs;
   const ax = tf.util.parseAxisParam(axis, x.shape)[0];
+  // checked before the output is allocated: that may grow the heap, which detaches this view (its length is then 0)
   const ids = backend.typedArrayFromHeap(indices);
+  const count = ids.length;
   const dim = x.shape[ax];
-  for (let i = 0; i < ids.length; i++) {
+  for (let i = 0; i < count; i++) {
     const index = ids[i];
     if (!(index >= 0 && index <= dim - 1)) throw new Error(`GatherV2: the index value ${index} is not in [0, ${dim - 1}]`);
   }
   const info = backend_util.segment_util.collectGatherOpShapeInfo(x as tf.Tensor, indices as tf.Tensor, ax, batchDims);
   const out = backend.makeOutput(info.outputShape, x.dtype);
-  if (tf.util.sizeFromShape(x.shape) === 0 || ids.length === 0) return out;
+  if (tf.util.sizeFromShape(x.shape) === 0 || count === 0) return out;
   // views taken after the allocation above, which may grow (and so detach) the heap
   const xv = backend.typedArrayFromHeap(x);
   const ov = backend.typedArrayFromHeap(out);

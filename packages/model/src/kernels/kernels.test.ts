@@ -192,6 +192,44 @@ describe('registerWasmKernels', () => {
     }
   });
 
+  // An output allocation that grows the wasm heap detaches every view of the heap taken before it. GatherV2 once
+  // read its indices' length through such a view after allocating, saw 0 and returned its output unwritten: the
+  // factored softmax's first full distribution in a process whose heap was still small came out unnormalised.
+  it('GatherV2, SplitV and Slice on wasm are right when their output allocation grows the heap', async () => {
+    await tf.setBackend('wasm');
+    const wasm = tf.backend() as unknown as { wasm: { HEAPU8: Uint8Array } };
+    const rng = new Rng(5);
+    const rows = 64;
+    const x = tf.tensor2d(randomArray(rng, rows * 100), [rows, 100]);
+    const xv = x.dataSync();
+    // an output larger than the whole heap now: its allocation must grow it
+    const heapFloats = () => wasm.wasm.HEAPU8.length / 4;
+    const wide = Math.ceil((heapFloats() + (1 << 20)) / rows);
+    const idx = Int32Array.from({ length: wide }, (_, j) => (j * 37) % 100);
+    let before = wasm.wasm.HEAPU8.length;
+    const g = tf.gather(x, tf.tensor1d(idx, 'int32'), 1);
+    expect(wasm.wasm.HEAPU8.length).toBeGreaterThan(before);
+    const gv = g.dataSync();
+    for (let r = 0; r < rows; r += 7) for (let j = 0; j < wide; j += 997) expect(gv[r * wide + j]).toBe(xv[r * 100 + idx[j]]);
+    // splitting and slicing that output into two halves needs as much again: the heap grows once more
+    before = wasm.wasm.HEAPU8.length;
+    const half = Math.floor(wide / 2);
+    const [a, b] = tf.split(g, [half, wide - half], 1);
+    expect(wasm.wasm.HEAPU8.length).toBeGreaterThan(before);
+    const av = a.dataSync();
+    const bv = b.dataSync();
+    for (let r = 0; r < rows; r += 7) {
+      for (let j = 0; j < half; j += 991) expect(av[r * half + j]).toBe(gv[r * wide + j]);
+      for (let j = 0; j < wide - half; j += 991) expect(bv[r * (wide - half) + j]).toBe(gv[r * wide + half + j]);
+    }
+    before = wasm.wasm.HEAPU8.length;
+    const s = tf.slice(g, [1, 3], [rows - 1, wide - 3]);
+    expect(wasm.wasm.HEAPU8.length).toBeGreaterThan(before);
+    const sv = s.dataSync();
+    for (let r = 0; r < rows - 1; r += 7) for (let j = 0; j < wide - 3; j += 991) expect(sv[r * (wide - 3) + j]).toBe(gv[(r + 1) * wide + 3 + j]);
+    tf.dispose([x, g, a, b, s]);
+  });
+
   it('GatherV2 on wasm rejects an index outside [0, dim) naming it, as cpu does', async () => {
     await tf.setBackend('wasm');
     const x = tf.tensor2d([1, 2, 3, 4, 5, 6], [3, 2]);

@@ -182,8 +182,20 @@ export class SparseBigram {
     const values = new Float64Array(m).fill(-Infinity);
     const order = this.unigramOrder();
     const r = this.rows;
-    // the row's total and pair counts read once (prob() would scan the row per code): the same sum in the same
-    // order as rowStats, so the same values as prob()
+    return this.withRow(a, (p) => {
+      for (let j = r.start[a]; j < r.start[a + 1]; j++) offerTop(codes, values, 0, m, r.next[j], p(r.next[j]));
+      for (let j = 0; j < Math.min(m, this.k); j++) offerTopOnce(codes, values, 0, m, order[j], p(order[j]));
+      return { codes, values };
+    });
+  }
+
+  /**
+   * Runs `fn` with p(· | a) as a function of the code (the same values as {@link prob}): the row is read once, so
+   * each call of p is O(1) rather than a scan of the row. Not reentrant.
+   */
+  withRow<T>(a: number, fn: (p: (b: number) => number) => T): T {
+    const r = this.rows;
+    // the total summed in rowStats' order, so p(b) equals prob(a, b) bit for bit
     const pairs = (this.pairScratch ??= new Float64Array(this.k));
     let total = 0;
     for (let j = r.start[a]; j < r.start[a + 1]; j++) {
@@ -191,14 +203,14 @@ export class SparseBigram {
       pairs[r.next[j]] = r.count[j];
     }
     const types = r.start[a + 1] - r.start[a];
-    const p = (b: number): number => wittenBell(total, types, pairs[b], this.unigram[b], 1);
-    for (let j = r.start[a]; j < r.start[a + 1]; j++) offerTop(codes, values, 0, m, r.next[j], p(r.next[j]));
-    for (let j = 0; j < Math.min(m, this.k); j++) offerTopOnce(codes, values, 0, m, order[j], p(order[j]));
-    for (let j = r.start[a]; j < r.start[a + 1]; j++) pairs[r.next[j]] = 0;
-    return { codes, values };
+    try {
+      return fn((b) => wittenBell(total, types, pairs[b], this.unigram[b], 1));
+    } finally {
+      for (let j = r.start[a]; j < r.start[a + 1]; j++) pairs[r.next[j]] = 0;
+    }
   }
 
-  /** Pair counts by code of the row {@link topRow} reads (zero between calls). */
+  /** Pair counts by code of the row {@link withRow} reads (zero outside it). */
   private pairScratch: Float64Array | null = null;
 
   private order: Int32Array | null = null;

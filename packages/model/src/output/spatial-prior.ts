@@ -222,11 +222,27 @@ export class SpatialPrior {
   topRow(ctx: ArrayLike<number>, at: number, m: number): { codes: Int32Array; values: Float64Array } {
     const codes = new Int32Array(m).fill(-1);
     const values = new Float64Array(m).fill(-Infinity);
+    const { bigram, spatial } = this;
+    return this.withRow(ctx, at, (p, id) => {
+      const a = ctx[at];
+      for (let j = bigram.start[a]; j < bigram.start[a + 1]; j++) offerTopOnce(codes, values, 0, m, bigram.next[j], p(bigram.next[j]));
+      if (id >= 0) for (let j = spatial.start[id]; j < spatial.start[id + 1]; j++) offerTopOnce(codes, values, 0, m, spatial.next[j], p(spatial.next[j]));
+      const order = this.unigramOrder();
+      for (let j = 0; j < Math.min(m, this.k); j++) offerTopOnce(codes, values, 0, m, order[j], p(order[j]));
+      return { codes, values };
+    });
+  }
+
+  /**
+   * Runs `fn` with p(· | ctx[at .. at + 5)) as a function of the code (the same values as {@link prob}) and the
+   * context's row (−1 when never counted): both count rows are read once, so each call of p is O(1) rather than
+   * a scan of the rows (for the top-M search, which scores dozens of codes per cell). Not reentrant.
+   */
+  withRow<T>(ctx: ArrayLike<number>, at: number, fn: (p: (b: number) => number, id: number) => T): T {
     const a = ctx[at];
     const id = this.contextId(ctx, at);
     const { bigram, spatial } = this;
-    // both rows' totals and pair counts read once (prob() would scan them per code): the same sums in the same
-    // order as rowStats, so the same values as prob()
+    // totals summed in rowStats' order, so p(b) equals prob(ctx, at, b) bit for bit
     const pairs = (this.pairScratch ??= [new Float64Array(this.k), new Float64Array(this.k)]);
     let t1 = 0;
     for (let j = bigram.start[a]; j < bigram.start[a + 1]; j++) {
@@ -243,17 +259,15 @@ export class SpatialPrior {
     const n1 = bigram.start[a + 1] - bigram.start[a];
     const n2 = to2 - from2;
     const [s1, s2] = this.strength;
-    const p = (b: number): number => wittenBell(t2, n2, pairs[1][b], wittenBell(t1, n1, pairs[0][b], this.unigram[b], s1), s2);
-    for (let j = bigram.start[a]; j < bigram.start[a + 1]; j++) offerTopOnce(codes, values, 0, m, bigram.next[j], p(bigram.next[j]));
-    for (let j = from2; j < to2; j++) offerTopOnce(codes, values, 0, m, spatial.next[j], p(spatial.next[j]));
-    const order = this.unigramOrder();
-    for (let j = 0; j < Math.min(m, this.k); j++) offerTopOnce(codes, values, 0, m, order[j], p(order[j]));
-    for (let j = bigram.start[a]; j < bigram.start[a + 1]; j++) pairs[0][bigram.next[j]] = 0;
-    for (let j = from2; j < to2; j++) pairs[1][spatial.next[j]] = 0;
-    return { codes, values };
+    try {
+      return fn((b) => wittenBell(t2, n2, pairs[1][b], wittenBell(t1, n1, pairs[0][b], this.unigram[b], s1), s2), id);
+    } finally {
+      for (let j = bigram.start[a]; j < bigram.start[a + 1]; j++) pairs[0][bigram.next[j]] = 0;
+      for (let j = from2; j < to2; j++) pairs[1][spatial.next[j]] = 0;
+    }
   }
 
-  /** Pair counts by code of the two rows {@link topRow} reads (zero between calls). */
+  /** Pair counts by code of the two rows {@link withRow} reads (zero outside it). */
   private pairScratch: [Float64Array, Float64Array] | null = null;
 
   private order: Int32Array | null = null;
