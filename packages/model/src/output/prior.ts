@@ -46,6 +46,27 @@ export function rowStats(rows: CountRows, a: number, b: number, leaveOneOut: boo
   return [total, types, pair];
 }
 
+/**
+ * Loads row `a` of `rows` into `pairs` (count by code; a < 0: no row) and returns [total, types], the total summed
+ * in {@link rowStats}' order so that what is computed from it equals what rowStats gives bit for bit. Undo with
+ * {@link clearRow}.
+ */
+export function loadRow(rows: CountRows, a: number, pairs: Float64Array): [number, number] {
+  if (a < 0) return [0, 0];
+  let total = 0;
+  for (let j = rows.start[a]; j < rows.start[a + 1]; j++) {
+    total += rows.count[j];
+    pairs[rows.next[j]] = rows.count[j];
+  }
+  return [total, rows.start[a + 1] - rows.start[a]];
+}
+
+/** Zeroes in `pairs` what {@link loadRow} put there for row `a`. */
+export function clearRow(rows: CountRows, a: number, pairs: Float64Array): void {
+  if (a < 0) return;
+  for (let j = rows.start[a]; j < rows.start[a + 1]; j++) pairs[rows.next[j]] = 0;
+}
+
 /** Witten-Bell step with strength s: (c + s·T·lower) / (total + s·T); a context never seen leaves `lower`. */
 export function wittenBell(total: number, types: number, pair: number, lower: number, s: number): number {
   if (total <= 0) return lower;
@@ -194,19 +215,12 @@ export class SparseBigram {
    * each call of p is O(1) rather than a scan of the row. Not reentrant.
    */
   withRow<T>(a: number, fn: (p: (b: number) => number) => T): T {
-    const r = this.rows;
-    // the total summed in rowStats' order, so p(b) equals prob(a, b) bit for bit
     const pairs = (this.pairScratch ??= new Float64Array(this.k));
-    let total = 0;
-    for (let j = r.start[a]; j < r.start[a + 1]; j++) {
-      total += r.count[j];
-      pairs[r.next[j]] = r.count[j];
-    }
-    const types = r.start[a + 1] - r.start[a];
+    const [total, types] = loadRow(this.rows, a, pairs);
     try {
       return fn((b) => wittenBell(total, types, pairs[b], this.unigram[b], 1));
     } finally {
-      for (let j = r.start[a]; j < r.start[a + 1]; j++) pairs[r.next[j]] = 0;
+      clearRow(this.rows, a, pairs);
     }
   }
 

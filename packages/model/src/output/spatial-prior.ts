@@ -1,6 +1,6 @@
 import { goldenMin, VqvidError } from '@vqvid/core';
 import type { CodeVolume, StoredArray } from '@vqvid/core';
-import { type CountRows, countRows, mixRow, readCountRows, readUnigram, rowStats, smoothedUnigram, wittenBell } from './prior';
+import { type CountRows, clearRow, countRows, loadRow, mixRow, readCountRows, readUnigram, rowStats, smoothedUnigram, wittenBell } from './prior';
 import { offerTopOnce } from './top';
 
 /**
@@ -242,28 +242,15 @@ export class SpatialPrior {
     const a = ctx[at];
     const id = this.contextId(ctx, at);
     const { bigram, spatial } = this;
-    // totals summed in rowStats' order, so p(b) equals prob(ctx, at, b) bit for bit
-    const pairs = (this.pairScratch ??= [new Float64Array(this.k), new Float64Array(this.k)]);
-    let t1 = 0;
-    for (let j = bigram.start[a]; j < bigram.start[a + 1]; j++) {
-      t1 += bigram.count[j];
-      pairs[0][bigram.next[j]] = bigram.count[j];
-    }
-    let t2 = 0;
-    const from2 = id < 0 ? 0 : spatial.start[id];
-    const to2 = id < 0 ? 0 : spatial.start[id + 1];
-    for (let j = from2; j < to2; j++) {
-      t2 += spatial.count[j];
-      pairs[1][spatial.next[j]] = spatial.count[j];
-    }
-    const n1 = bigram.start[a + 1] - bigram.start[a];
-    const n2 = to2 - from2;
+    const [p1, p2] = (this.pairScratch ??= [new Float64Array(this.k), new Float64Array(this.k)]);
+    const [t1, n1] = loadRow(bigram, a, p1);
+    const [t2, n2] = loadRow(spatial, id, p2);
     const [s1, s2] = this.strength;
     try {
-      return fn((b) => wittenBell(t2, n2, pairs[1][b], wittenBell(t1, n1, pairs[0][b], this.unigram[b], s1), s2), id);
+      return fn((b) => wittenBell(t2, n2, p2[b], wittenBell(t1, n1, p1[b], this.unigram[b], s1), s2), id);
     } finally {
-      for (let j = bigram.start[a]; j < bigram.start[a + 1]; j++) pairs[0][bigram.next[j]] = 0;
-      for (let j = from2; j < to2; j++) pairs[1][spatial.next[j]] = 0;
+      clearRow(bigram, a, p1);
+      clearRow(spatial, id, p2);
     }
   }
 

@@ -156,4 +156,14 @@ describe('offerTop and SparseBigram.topRow', () => {
       want.forEach((b, j) => expect(got.values[j]).toBeCloseTo(p[b], 12));
     }
   });
+
+  test('withRow gives prob(a, ·) bit for bit, for every row, no row (a = −1), and again after (scratch cleared)', () => {
+    const table = SparseBigram.fit([stickyCodes(3)], K);
+    for (const rep of [0, 1]) {
+      for (let a = -1; a < K; a++) {
+        const got = table.withRow(a, (p) => Array.from({ length: K }, (_, b) => p(b)));
+        expect({ rep, a, got }).toEqual({ rep, a, got: Array.from({ length: K }, (_, b) => table.prob(a, b)) });
+      }
+    }
+  });
 });
