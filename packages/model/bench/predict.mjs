@@ -13,14 +13,18 @@
 // the same place in `--codecs FILE.vqcb,...` (the one it was trained with: models check it) and driven by the last
 // frame of `--codes FILE.vqc,...` (e.g. the codes a bench trained it on): a trained output's sharper class
 // distribution lets the exact top-M search of the factored softmax stop earlier than random weights do.
-// Usage: node bench/predict.mjs [--quick] [--frames N] [--dense] [--workers N] [--models DIR,... --codecs FILE,... --codes FILE,...] [--out FILE]
+// `--floor-ablation` (factored mixtures) also times every plan with the mixture's search floor switched off (the
+// inner class search then proves its own top 2M instead of stopping where no code left can enter the mixture's
+// top M), in the same run, and reports both, the classes the search visited per cell, and the largest pixel
+// difference of the two frames (0: both are exact).
+// Usage: node bench/predict.mjs [--quick] [--frames N] [--dense] [--floor-ablation] [--workers N] [--models DIR,... --codecs FILE,... --codes FILE,...] [--out FILE]
 //   (needs `npm run build` first)
 import { writeFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import { Worker, isMainThread, parentPort, workerData } from 'node:worker_threads';
 import * as tf from '@tensorflow/tfjs-core';
 import { RCNN, initBackend } from '../dist/index.mjs';
-import { partsOf } from '../dist/internals.mjs';
+import { MixtureOutput, partsOf } from '../dist/internals.mjs';
 import { readCodes } from '@vqvid/core';
 import { PatchCodec, Quantizer } from '@vqvid/quantize';
 import { benchConfig } from '../../../bench/common.mjs';
@@ -28,6 +32,7 @@ import { benchConfig } from '../../../bench/common.mjs';
 const args = process.argv.slice(2);
 const quick = args.includes('--quick');
 const withOld = args.includes('--dense');
+const floorAblation = args.includes('--floor-ablation');
 const arg = (name, fallback) => (args.includes(name) ? args[args.indexOf(name) + 1] : fallback);
 const framesTimed = Number(arg('--frames', quick ? 2 : 7));
 const outFile = arg('--out', null);
@@ -255,6 +260,37 @@ async function main() {
       const row = { k, softmax, ...trained, decoder: plan.decoder, search: plan.search, topM, ...(plan.classBeam ? { classBeam: plan.classBeam } : {}) };
       const now = timeConfig(m, codec, k, plan, std, plan.classBeam ? { classBeam: plan.classBeam } : {}, input);
       row.now = now.result;
+      const output = partsOf(m).output;
+      if (floorAblation && output instanceof MixtureOutput && output.inner.kind === 'factored') {
+        // the inner layer's classes visited per cell, counted over the timed frames, with and without the floor
+        const inner = output.inner;
+        const counted = { visits: 0, cells: 0 };
+        const search = inner.logCandidates;
+        inner.logCandidates = (...a) => {
+          const found = search.apply(inner, a);
+          if (found?.classesVisited) for (const v of found.classesVisited) (counted.visits += v), counted.cells++;
+          return found;
+        };
+        const perCell = () => +(counted.visits / Math.max(1, counted.cells)).toFixed(2);
+        const floored = timeConfig(m, codec, k, plan, std, plan.classBeam ? { classBeam: plan.classBeam } : {}, input);
+        const withFloor = perCell();
+        Object.assign(counted, { visits: 0, cells: 0 });
+        const floorOf = MixtureOutput.prototype.searchFloor;
+        MixtureOutput.prototype.searchFloor = () => undefined;
+        let bare;
+        try {
+          bare = timeConfig(m, codec, k, plan, std, plan.classBeam ? { classBeam: plan.classBeam } : {}, input);
+        } finally {
+          MixtureOutput.prototype.searchFloor = floorOf;
+          delete inner.logCandidates;
+        }
+        row.floor = floored.result;
+        row.noFloor = bare.result;
+        row.classesPerCell = { floor: withFloor, noFloor: perCell(), of: inner.toJSON().classes ?? null };
+        row.floorCpuSpeedup = +(row.floor.framesPerCpuSecond / row.noFloor.framesPerCpuSecond).toFixed(2);
+        row.maxAbsPixelDiffFloor = +maxAbsDiff(floored.frame, bare.frame).toPrecision(3);
+        process.stderr.write(`predict: K=${k} ${plan.decoder} search ${plan.search}: floor ${row.floor.framesPerCpuSecond} vs none ${row.noFloor.framesPerCpuSecond} frames/CPU-s, classes/cell ${withFloor} vs ${row.classesPerCell.noFloor}, max diff ${row.maxAbsPixelDiffFloor}\n`);
+      }
       if (withOld) {
         const old = timeConfig(m, codec, k, plan, std, { dense: true }, input);
         row.old = old.result;

@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { Rng } from '@vqvid/core';
+import { fail, Rng } from '@vqvid/core';
 import type { ClassAssignment } from './classes';
 import {
   type OutputLayer,
@@ -150,12 +150,15 @@ export class FactoredSoftmax implements OutputLayer, TopSource {
    * few per round (and the classes of the extra codes in the first), and within a visited class every member is
    * scored exactly (its own ln Σ exp). Since q(x) ≤ p(class of x), a cell is done once its m-th best ln q is at least
    * ln p of every class it has not visited: the list is then exact. `classBeam` (opt-in approximation) stops a
-   * cell after that many classes; its list is then the best of the visited classes, marked not exact. Null
-   * with direct connections (their member tables would need a gather per visited class; use logProbsAll).
+   * cell after that many classes; its list is then the best of the visited classes, marked not exact. With
+   * `floor`, a cell also stops once ln p of every class it has not visited is at most floor[i] (a mixture needs
+   * no code below it); its bound is then that class's ln p. Null with direct connections (their member tables
+   * would need a gather per visited class; use logProbsAll).
    */
-  logCandidates(h: tf.Tensor2D, present: tf.Tensor1D | undefined, m: number, extras: ExtraCodes, classBeam = Infinity): LogCandidates | null {
+  logCandidates(h: tf.Tensor2D, present: tf.Tensor1D | undefined, m: number, extras: ExtraCodes, classBeam = Infinity, floor?: Float64Array): LogCandidates | null {
     const n = checkHidden(h, this.hidden);
     checkPresent(present, this.direct, n, this.k);
+    if (floor !== undefined && floor.length !== n) fail('E_SHAPE', 'floor', `one ln q per cell (${n})`, floor.length);
     if (this.direct) return null;
     const nc = this.sizes.length;
     const lcT = tf.tidy(() => tf.logSoftmax(logits(h, this.wc as tf.Tensor2D, this.bc as tf.Tensor1D)));
@@ -232,7 +235,7 @@ export class FactoredSoftmax implements OutputLayer, TopSource {
         const mth = out.logq[i * m + m - 1];
         out.bound[i] = Math.max(mth, unvisited);
         // q(x) ≤ p(class of x): no code of an unvisited class can enter the list
-        if (visits[i] === nc || mth >= unvisited) continue;
+        if (visits[i] === nc || mth >= unvisited || (floor !== undefined && unvisited <= floor[i])) continue;
         // the beam stops a cell only once its list is full
         if (visits[i] >= classBeam && mth > -Infinity) {
           out.exact[i] = 0;
@@ -242,6 +245,7 @@ export class FactoredSoftmax implements OutputLayer, TopSource {
       }
       pending = Int32Array.from(next);
     }
+    out.classesVisited = visits;
     return out;
   }
 

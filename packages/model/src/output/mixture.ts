@@ -324,11 +324,12 @@ export class MixtureOutput implements OutputLayer {
       if (rowsOfPrior) extraCodes.set(rowsOfPrior[r].codes, start[r] + 1);
     });
     const extras: ExtraCodes = { start, codes: extraCodes };
-    const found = (this.inner as unknown as TopSource).logCandidates(hs, ps, depth, extras, classBeam);
-    if (!found) return null;
     const nm = this.components.length;
     const copyAt = this.components.indexOf('copy');
     const priorAt = this.components.indexOf('prior');
+    const floor = rowsOfPrior && depth < this.k ? this.searchFloor(cells, present, gates, rowsOfPrior, copyAt, priorAt, m) : undefined;
+    const found = (this.inner as unknown as TopSource).logCandidates(hs, ps, depth, extras, classBeam, floor);
+    if (!found) return null;
     const vals = new Float64Array(m);
     const codes = new Int32Array(m);
     const again: number[] = [];
@@ -353,6 +354,35 @@ export class MixtureOutput implements OutputLayer {
       if (!proven && found.exact[r] === 1) again.push(i);
     }));
     return Int32Array.from(again);
+  }
+
+  /**
+   * Per cell, the ln q below which the inner layer's search may stop: copy·[c = present] + π_prior·b(c) over the
+   * prior's top codes and the present code is a lower bound on p(c), so the m-th largest of them, L, is at most the
+   * mixture's m-th probability; a code outside the prior's list (b ≤ b̄, its last value) with
+   * π_net·q + π_prior·b̄ ≤ L cannot enter the top m. So q ≤ (L − π_prior·b̄) / π_net needs no search
+   * (−∞ where that is not positive).
+   */
+  private searchFloor(cells: Int32Array, present: Int32Array, gates: Float32Array, rowsOfPrior: Array<{ codes: Int32Array; values: Float64Array }>, copyAt: number, priorAt: number, m: number): Float64Array {
+    const nm = this.components.length;
+    const floor = new Float64Array(cells.length).fill(-Infinity);
+    const codes = new Int32Array(m);
+    const vals = new Float64Array(m);
+    cells.forEach((i, r) => {
+      const x = present[i];
+      const net = gates[i * nm];
+      const copy = copyAt > 0 ? gates[i * nm + copyAt] : 0;
+      const prior = gates[i * nm + priorAt];
+      const row = rowsOfPrior[r];
+      codes.fill(-1);
+      vals.fill(-Infinity);
+      for (let j = 0; j < row.codes.length; j++) if (row.codes[j] >= 0) offerTopOnce(codes, vals, 0, m, row.codes[j], prior * row.values[j] + (row.codes[j] === x ? copy : 0));
+      // after the prior's codes: when the present code is among them it is already there with its prior term
+      offerTopOnce(codes, vals, 0, m, x, copy);
+      const room = vals[m - 1] - prior * row.values[row.values.length - 1];
+      if (room > 0 && net > 0) floor[r] = Math.log(room / net);
+    });
+    return floor;
   }
 
   initDirect(table: Float32Array): void {

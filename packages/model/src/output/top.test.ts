@@ -4,7 +4,8 @@ import { Rng } from '@vqvid/core';
 import type { CodeVolume } from '@vqvid/core';
 import { randomCodes } from '../testing';
 import { createOutputLayer, MixtureOutput, type OutputLayer, type OutputLayerOptions, SparseBigram, topCandidates } from './index';
-import { offerTop } from './top';
+import type { FactoredSoftmax } from './factored';
+import { offerTop, presentExtras } from './top';
 
 const K = 23;
 const HIDDEN = 5;
@@ -112,6 +113,39 @@ describe('topCandidates agrees with the whole distribution', () => {
     expect(Array.from(got.exact).some((e) => e === 0)).toBe(true);
     expect(() => topCandidates(out, h, present, undefined, 4, 0)).toThrow(expect.objectContaining({ code: 'E_RANGE' }));
     expect(() => topCandidates(out, h, present, undefined, K + 1)).toThrow(expect.objectContaining({ code: 'E_RANGE' }));
+    h.dispose();
+  });
+
+  test('a floor stops the class search early; the bound still covers every code outside the list', () => {
+    const out = layer({ kind: 'factored', classes: 12 }, 0.5, 7) as unknown as FactoredSoftmax;
+    const { h, present } = inputs(8);
+    const want = reference(out as unknown as OutputLayer, h, present, K);
+    const extras = presentExtras(present);
+    const m = 3;
+    const free = out.logCandidates(h, undefined, m, extras, Infinity)!;
+    let saved = 0;
+    for (const level of [0.3, 0.05, 0.001]) {
+      const floor = new Float64Array(N).fill(Math.log(level));
+      const got = out.logCandidates(h, undefined, m, extras, Infinity, floor)!;
+      for (let i = 0; i < N; i++) {
+        const p = want.probs.subarray(i * K, (i + 1) * K);
+        const list = Array.from(got.codes.subarray(i * m, (i + 1) * m));
+        // listed values are exact; no code outside the list is above the bound
+        list.forEach((c, j) => c >= 0 && expect(Math.abs(Math.exp(got.logq[i * m + j]) - p[c])).toBeLessThan(2e-6));
+        for (let c = 0; c < K; c++) if (!list.includes(c)) expect(Math.log(p[c])).toBeLessThanOrEqual(got.bound[i] + 1e-6);
+        // and the search stopped only where that bound is the list's m-th value or at most the floor
+        expect(got.bound[i]).toBeLessThanOrEqual(Math.max(got.logq[i * m + m - 1], floor[i]));
+        // every code above the floor is listed in its true order
+        const above = want.codes[i].filter((c) => Math.log(p[c]) > Math.log(level) + 1e-6).slice(0, m);
+        expect(list.slice(0, above.length)).toEqual(above);
+        expect(got.extraLogq[i]).toBeCloseTo(Math.log(p[present[i]]), 5);
+        expect(got.classesVisited![i]).toBeLessThanOrEqual(free.classesVisited![i]);
+        saved += free.classesVisited![i] - got.classesVisited![i];
+      }
+    }
+    // some cell that searched on without a floor stops early with one
+    expect(saved).toBeGreaterThan(0);
+    expect(() => out.logCandidates(h, undefined, m, extras, Infinity, new Float64Array(N - 1))).toThrow(expect.objectContaining({ code: 'E_SHAPE', details: expect.objectContaining({ argument: 'floor' }) }));
     h.dispose();
   });
 

@@ -23,14 +23,23 @@ export interface LogCandidates {
   extraLogq: Float64Array;
   /** [n] an upper bound on ln q of any code outside the cell's top list. */
   bound: Float64Array;
-  /** [n] 1 when the top list is exactly the m codes of highest q, 0 when a class beam cut the search short. */
+  /**
+   * [n] 0 where a class beam cut the search short; 1 where `bound` holds, and then the top list is exactly the m
+   * codes of highest q wherever bound[i] ≤ its m-th ln q (always, unless a `floor` let the search stop early).
+   */
   exact: Uint8Array;
+  /** [n] classes whose members were scored, per cell (factored layers; what the search cost). */
+  classesVisited?: Int32Array;
 }
 
 /** An output layer that can find its top candidates without materialising all K probabilities. */
 export interface TopSource {
-  /** Each cell's top m codes by ln q and ln q of the extra codes; null when this layer cannot (direct factored). */
-  logCandidates(h: tf.Tensor2D, present: tf.Tensor1D | undefined, m: number, extras: ExtraCodes, classBeam: number): LogCandidates | null;
+  /**
+   * Each cell's top m codes by ln q and ln q of the extra codes; null when this layer cannot (direct factored).
+   * With `floor` ([n] ln q), a layer may stop searching a cell once no code left unscored can have ln q above
+   * floor[i] (the caller needs nothing below it); `bound` still covers every code outside the list.
+   */
+  logCandidates(h: tf.Tensor2D, present: tf.Tensor1D | undefined, m: number, extras: ExtraCodes, classBeam: number, floor?: Float64Array): LogCandidates | null;
 }
 
 /**
