@@ -120,18 +120,19 @@ function unadapted(m: RCNN, codes: CodeVolume): Float64Array {
   return out;
 }
 
-describe('online gate adaptation in a model (adapt, opt-in)', () => {
-  const small = { k: 6, embedDim: 4, hidden: 6, seed: 2, adapt: true };
+describe('online gate adaptation in a model (adapt, on by default)', () => {
+  const small = { k: 6, embedDim: 4, hidden: 6, seed: 2 };
   const quick = { epochs: 2, stepsPerEpoch: 6, batch: 2, bptt: 4, crop: 6, lr: 0.02, workers: 1 };
 
-  it('is off by default; true means DEFAULT_GATE_ADAPTATION, recorded in the config, saved and loaded; off without a mixture; bad options are named', async () => {
+  it('is on by default with DEFAULT_GATE_ADAPTATION (as with true), recorded in the config, saved and loaded; off without a mixture; bad options are named', async () => {
     const adaptOf = (opts: object) => {
       const made = new RCNN({ ...small, ...opts });
       made.dispose();
       return made.config.adapt;
     };
-    expect(adaptOf({ adapt: undefined })).toBeUndefined();
+    expect(adaptOf({ adapt: undefined })).toEqual(DEFAULT_GATE_ADAPTATION);
     expect(adaptOf({})).toEqual(DEFAULT_GATE_ADAPTATION);
+    expect(adaptOf({ adapt: true })).toEqual(DEFAULT_GATE_ADAPTATION);
     expect(adaptOf({ adapt: { decay: 0.5 } })).toEqual({ decay: 0.5, strength: DEFAULT_GATE_ADAPTATION.strength });
     expect(adaptOf({ adapt: false })).toBeUndefined();
     expect(adaptOf({ copy: false, prior: 'none' })).toBeUndefined();

@@ -91,8 +91,8 @@ export interface ModelOptions {
    */
   prior?: 'bigram' | 'spatial' | 'none';
   /**
-   * Online adaptation of the copy-aware output's mixture weights to the clip being read (default false, the gate as
-   * trained; true for {@link DEFAULT_GATE_ADAPTATION}; an object sets `decay` and `strength`): wherever
+   * Online adaptation of the copy-aware output's mixture weights to the clip being read (default true, with
+   * {@link DEFAULT_GATE_ADAPTATION}; an object sets `decay` and `strength`; false for the gate as trained): wherever
    * the model reads frames (likelihood, stepping, prediction after a context, filling after the frames before
    * the gap) the gate offsets are refitted after each frame to the frames read so far (see
    * `OnlineGateOffsets` in `@vqvid/model/internals`), so each frame is scored with weights fitted on the frames before it only.
@@ -184,7 +184,7 @@ export interface ModelConfig {
  * ```
  */
 export const DEFAULT_MODEL_OPTIONS: Readonly<Required<Omit<ModelOptions, 'k' | 'classes' | 'inputs' | 'hiddenCoarse' | 'adapt'>> & {
-  /** Online gate adaptation: off (opt-in; see the package README). */
+  /** Online gate adaptation: on (see the package README). */
   adapt: boolean;
   /** Default input kinds: the codes only. */
   inputs: readonly InputKind[];
@@ -198,7 +198,7 @@ export const DEFAULT_MODEL_OPTIONS: Readonly<Required<Omit<ModelOptions, 'k' | '
   direct: false,
   copy: true,
   prior: 'spatial',
-  adapt: false,
+  adapt: true,
   dropout: 0,
   inputs: Object.freeze(['codes'] as InputKind[]),
   scales: 1,
