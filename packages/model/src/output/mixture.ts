@@ -324,10 +324,7 @@ export class MixtureOutput implements OutputLayer {
       if (rowsOfPrior) extraCodes.set(rowsOfPrior[r].codes, start[r] + 1);
     });
     const extras: ExtraCodes = { start, codes: extraCodes };
-    const nm = this.components.length;
-    const copyAt = this.components.indexOf('copy');
-    const priorAt = this.components.indexOf('prior');
-    const floor = rowsOfPrior && depth < this.k ? this.searchFloor(cells, present, gates, rowsOfPrior, copyAt, priorAt, m) : undefined;
+    const floor = rowsOfPrior && depth < this.k ? this.searchFloor(cells, present, gates, rowsOfPrior, m) : undefined;
     const found = (this.inner as unknown as TopSource).logCandidates(hs, ps, depth, extras, classBeam, floor);
     if (!found) return null;
     const vals = new Float64Array(m);
@@ -335,9 +332,7 @@ export class MixtureOutput implements OutputLayer {
     const again: number[] = [];
     cells.forEach((i, r) => this.withPriorRow(ctx, i * w, (b) => {
       const x = present[i];
-      const net = gates[i * nm];
-      const copy = copyAt > 0 ? gates[i * nm + copyAt] : 0;
-      const prior = priorAt > 0 ? gates[i * nm + priorAt] : 0;
+      const [net, copy, prior] = this.weightsAt(gates, i);
       const p = (c: number, logq: number): number => net * Math.exp(logq) + (c === x ? copy : 0) + (hasPrior ? prior * b(c) : 0);
       vals.fill(-Infinity);
       codes.fill(-1);
@@ -363,16 +358,13 @@ export class MixtureOutput implements OutputLayer {
    * π_net·q + π_prior·b̄ ≤ L cannot enter the top m. So q ≤ (L − π_prior·b̄) / π_net needs no search
    * (−∞ where that is not positive).
    */
-  private searchFloor(cells: Int32Array, present: Int32Array, gates: Float32Array, rowsOfPrior: Array<{ codes: Int32Array; values: Float64Array }>, copyAt: number, priorAt: number, m: number): Float64Array {
-    const nm = this.components.length;
+  private searchFloor(cells: Int32Array, present: Int32Array, gates: Float32Array, rowsOfPrior: Array<{ codes: Int32Array; values: Float64Array }>, m: number): Float64Array {
     const floor = new Float64Array(cells.length).fill(-Infinity);
     const codes = new Int32Array(m);
     const vals = new Float64Array(m);
     cells.forEach((i, r) => {
       const x = present[i];
-      const net = gates[i * nm];
-      const copy = copyAt > 0 ? gates[i * nm + copyAt] : 0;
-      const prior = gates[i * nm + priorAt];
+      const [net, copy, prior] = this.weightsAt(gates, i);
       const row = rowsOfPrior[r];
       codes.fill(-1);
       vals.fill(-Infinity);
@@ -383,6 +375,14 @@ export class MixtureOutput implements OutputLayer {
       if (room > 0 && net > 0) floor[r] = Math.log(room / net);
     });
     return floor;
+  }
+
+  /** Cell i's mixture weights [π_net, π_copy, π_prior] from its row of `gates` (0 for a component this mixture lacks). */
+  private weightsAt(gates: Float32Array, i: number): [number, number, number] {
+    const nm = this.components.length;
+    const copyAt = this.components.indexOf('copy');
+    const priorAt = this.components.indexOf('prior');
+    return [gates[i * nm], copyAt > 0 ? gates[i * nm + copyAt] : 0, priorAt > 0 ? gates[i * nm + priorAt] : 0];
   }
 
   initDirect(table: Float32Array): void {
