@@ -265,20 +265,21 @@ async function main() {
         // the inner layer's classes visited per cell, counted over the timed frames, with and without the floor
         const inner = output.inner;
         const counted = { visits: 0, cells: 0 };
+        // Both timings below run with the counting wrapper (so they are like for like); `now` above runs without it.
         const search = inner.logCandidates;
-        inner.logCandidates = (...a) => {
-          const found = search.apply(inner, a);
-          if (found?.classesVisited) for (const v of found.classesVisited) (counted.visits += v), counted.cells++;
-          return found;
-        };
         const perCell = () => +(counted.visits / Math.max(1, counted.cells)).toFixed(2);
-        const floored = timeConfig(m, codec, k, plan, std, plan.classBeam ? { classBeam: plan.classBeam } : {}, input);
-        const withFloor = perCell();
-        Object.assign(counted, { visits: 0, cells: 0 });
         const floorOf = MixtureOutput.prototype.searchFloor;
-        MixtureOutput.prototype.searchFloor = () => undefined;
-        let bare;
+        let floored, withFloor, bare;
         try {
+          inner.logCandidates = (...a) => {
+            const found = search.apply(inner, a);
+            if (found?.classesVisited) for (const v of found.classesVisited) (counted.visits += v), counted.cells++;
+            return found;
+          };
+          floored = timeConfig(m, codec, k, plan, std, plan.classBeam ? { classBeam: plan.classBeam } : {}, input);
+          withFloor = perCell();
+          Object.assign(counted, { visits: 0, cells: 0 });
+          MixtureOutput.prototype.searchFloor = () => undefined;
           bare = timeConfig(m, codec, k, plan, std, plan.classBeam ? { classBeam: plan.classBeam } : {}, input);
         } finally {
           MixtureOutput.prototype.searchFloor = floorOf;
