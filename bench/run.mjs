@@ -8,18 +8,16 @@
 import { spawnSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
-import { sliceCodes, sliceVideo, stackFrames, writeCodes } from '@vqvid/core';
+import { sliceCodes, sliceVideo, writeCodes } from '@vqvid/core';
 import { encodePng, frameStrip } from '@vqvid/video';
 import { codebookAtlas, PatchCodec } from '@vqvid/quantize';
 import { initBackend } from '@vqvid/model';
-import { evaluateFrames, motionMask } from '@vqvid/metrics';
+import { evaluateFrames } from '@vqvid/metrics';
+import { BigramModel, CopyPreviousModel, SpatialNgramModel, UnigramModel } from '@vqvid/baselines';
 import {
-  BigramModel, CopyPreviousModel, copyLast, flowExtrapolate, flowInterpolate, linearInterpolate, SpatialNgramModel, UnigramModel,
-} from '@vqvid/baselines';
-import {
-  absDiff, addRelativeMse, benchConfig, keepName, clamp, fitDecoderPlan, label, meanRows, parseBenchArgs, r4, readBenchVideo, renderPlan, resultsHeader,
-  scoreAll, splitCodes, spread, stageTimer, summarise, table, trainAll, withFitPrior, writeResults,
+  benchConfig, keepName, clamp, parseBenchArgs, r4, readBenchVideo, resultsHeader, splitCodes, stageTimer, table, trainAll, writeResults,
 } from './common.mjs';
+import { runPixelJobs } from './pixels.mjs';
 
 const { args, root, quick, seed, W, H, out } = parseBenchArgs(
   'npm run bench --',
@@ -134,124 +132,26 @@ const codeModelling = await stage('code-models', async () => {
   return rows;
 });
 
-const strips = {};
-/**
- * What prediction and filling share for one model (key = codec): its codec, codes and geometry, the context
- * before frame t, the codes of frame t − 1 ("present"), every decoder of `plan` applied to a distribution, and
- * the table of per-target metrics with the decoder of each row and a summary against `base` and `flow`.
- */
-function pixelSetup(name, key) {
-  const codec = codecs.get(key);
-  const { all: codes } = coded.get(key);
-  const geometry = codes.geometry;
-  const n = codes.rows * codes.cols;
-  const present = (t) => codes.codes.subarray((t - 1) * n, t * n);
-  return {
-    codec,
-    codes,
-    geometry,
-    model: models.get(`${name}@${key}`),
-    context: (t) => sliceCodes(codes, Math.max(0, t - config.contextFrames), t),
-    present,
-    /** Every decoder of `plan` on `dist`, `reference` standing for "same code as frame t − 1". */
-    render: (plan, dist, reference, t, into, sources) => renderPlan(codec, geometry, plan, dist, { reference, present: present(t), sources }, config, into),
-    /** The decoders' plan from validation samples: alphas and mbr's ratio without and with the motion search. */
-    fitPlan: (samples) => fitDecoderPlan(codec, geometry, samples, config),
-    table: (plan, methods, info, base, flow) => {
-      const decoderOf = Object.fromEntries(plan.map((p) => [p.name, p]));
-      const rows = Object.entries(methods).map(([method, list]) => {
-        const d = decoderOf[method];
-        return { method, ...(d ? { decoder: d.decoder, alpha: d.alpha, ...(d.changeRatio !== undefined ? { changeRatio: d.changeRatio } : {}) } : {}), ...meanRows(list) };
-      });
-      addRelativeMse(rows);
-      return { model: name, k: codes.k, stride: geometry.stride, ...info, rows, summary: summarise(rows, base, flow) };
-    },
-  };
-}
-
-/** Next-frame prediction with every decoder for one model (key = codec), test targets every evalStride frames. */
-async function predictWith(name, key) {
-  const { codec, codes, geometry, model, context, present, render, table, fitPlan } = pixelSetup(name, key);
-  const valTargets = spread(nFit + 2, nTrain - 1, config.alphaTargets);
-  // the prior as counted on the fit frames only while the validation distributions are made (see withFitPrior)
-  const samples = withFitPrior(model, sliceCodes(codes, 0, nFit), () =>
-    valTargets.map((t) => ({ dist: model.predictDistribution(context(t)), present: present(t), reference: frame(t - 1), truth: frame(t), sources: frame(t - 1) })),
-  );
-  const { plan, info } = fitPlan(samples);
-  const targets = [];
-  for (let t = testStart + 2; t < raw.frames; t += config.evalStride) targets.push(t);
-  const methods = {};
-  const add = (method, metrics) => (methods[method] ??= []).push(metrics);
-  for (const t of targets) {
-    const truth = frame(t);
-    const last = frame(t - 1);
-    const mask = motionMask(last, truth, { threshold: config.motionThreshold });
-    const dist = model.predictDistribution(context(t));
-    const guesses = {
-      'copy-last': last,
-      'flow extrapolation': flowExtrapolate(frame(t - 2), last),
-      'codebook ceiling (true codes)': codec.decode(sliceCodes(codes, t, t + 1)),
-    };
-    render(plan, dist, last, t, guesses, last);
-    for (const [method, v] of Object.entries(guesses)) add(method, scoreAll(v, truth, mask));
-    if (t === targets[Math.floor(targets.length / 2)] && !strips[`predict-${key}`]) {
-      const shown = ['copy-last', 'flow extrapolation', 'rcnn centroid', ...plan.filter((p) => p.alpha !== 1).map((p) => p.name), 'rcnn mbr', 'rcnn mean', 'codebook ceiling (true codes)'];
-      strips[`predict-${key}`] = [
-        { label: 'TRUTH', video: truth },
-        ...shown.map((m) => ({ label: label(m), video: clamp(guesses[m]) })),
-        ...shown.map((m) => ({ label: 'ERR ' + label(m), video: absDiff(guesses[m], truth), range: [0, 64], colormap: 'heat' })),
-      ];
-    }
-  }
-  return table(plan, methods, { targets: targets.length, alphaTargets: valTargets.length, ...info }, 'copy-last', 'flow extrapolation');
-}
-
-/** The middle frame of triples: the model's fill posterior through every decoder, the reference being the linear interpolation. */
-async function fillWith(name, key) {
-  const { codec, codes, geometry, model, context, present, render, table, fitPlan } = pixelSetup(name, key);
-  const posterior = (t) => model.fillDistribution(context(t), sliceCodes(codes, t + 1, t + 2), config.fill);
-  const valTargets = spread(nFit + 1, nTrain - 2, config.fillAlphaTargets);
-  // the motion search looks in both known frames
-  const around = (t) => stackFrames([frame(t - 1), frame(t + 1)]);
-  const samples = withFitPrior(model, sliceCodes(codes, 0, nFit), () =>
-    valTargets.map((t) => ({ dist: posterior(t), present: present(t), reference: linearInterpolate(frame(t - 1), frame(t + 1)), truth: frame(t), sources: around(t) })),
-  );
-  const { plan, info } = fitPlan(samples);
-  const targets = spread(testStart + 1, raw.frames - 2, config.fillTargets);
-  const methods = {};
-  for (const t of targets) {
-    const a = frame(t - 1), b = frame(t + 1), truth = frame(t);
-    const mask = motionMask(a, truth, { threshold: config.motionThreshold });
-    const lin = linearInterpolate(a, b);
-    const dist = posterior(t);
-    const guesses = {
-      copy: copyLast(a),
-      linear: lin,
-      'flow interpolation': flowInterpolate(a, b),
-      'codebook ceiling (true codes)': codec.decode(sliceCodes(codes, t, t + 1)),
-    };
-    render(plan, dist, lin, t, guesses, around(t));
-    for (const [method, v] of Object.entries(guesses)) (methods[method] ??= []).push(scoreAll(v, truth, mask));
-    if (t === targets[Math.floor(targets.length / 2)] && !strips[`fill-${key}`]) {
-      const shown = ['linear', 'flow interpolation', 'rcnn centroid', ...plan.filter((p) => p.alpha !== 1).map((p) => p.name), 'rcnn mbr', 'rcnn mean'];
-      strips[`fill-${key}`] = [{ label: 'TRUTH', video: truth }, ...shown.map((m) => ({ label: label(m), video: clamp(guesses[m]) }))];
-    }
-  }
-  return table(plan, methods, { targets: targets.length, alphaTargets: valTargets.length, ...info }, 'linear', 'flow interpolation');
-}
-
 const pixelKeys = [...config.modelKs.map((k) => `${k}/${config.patch}`), ...(config.stride4 ? [`${config.modelKs[0]}/${config.patch / 2}`] : [])];
 const modelOf = (key) => (key.endsWith(`/${config.patch}`) ? 'rcnn' : 'rcnn (stride 4)');
-const prediction = await stage('predict', async () => {
-  const tables = [];
-  for (const key of pixelKeys) tables.push(await predictWith(modelOf(key), key));
-  return tables;
+// next-frame prediction with every model (key), and filling with the stride-8 ones: in child processes, two at a
+// time (bench/pixels.mjs), longest first so the lanes end together (the stride-4 grid has 4x the cells, K = 10,000
+// the costlier output)
+const strips = {};
+const pixelJobs = [
+  ...pixelKeys.filter((key) => !key.endsWith(`/${config.patch}`)).map((key) => ({ kind: 'predict', key })),
+  ...[...pixelKeys].reverse().filter((key) => key.endsWith(`/${config.patch}`)).flatMap((key) => [{ kind: 'fill', key }, { kind: 'predict', key }]),
+].map((j) => ({ ...j, name: modelOf(j.key) }));
+const pixelResults = await stage('pixels', () =>
+  runPixelJobs(pixelJobs, { root, video: { args: { video: args.video, 'max-frames': args['max-frames'] }, opts: { quick, seed, W, H } }, codecs, coded, models, config, nFit, nTrain }),
+);
+pixelJobs.forEach((j, i) => {
+  stages[`${j.kind} ${j.name} (${j.key})`] = { seconds: pixelResults[i].seconds };
+  if (pixelResults[i].strip) strips[`${j.kind}-${j.key}`] = pixelResults[i].strip;
 });
-const filling = await stage('fill', async () => {
-  const tables = [];
-  for (const key of pixelKeys.filter((k) => k.endsWith(`/${config.patch}`))) tables.push(await fillWith(modelOf(key), key));
-  return tables;
-});
+const tablesOf = (kind) => pixelKeys.flatMap((key) => pixelJobs.flatMap((j, i) => (j.kind === kind && j.key === key ? [pixelResults[i].table] : [])));
+const prediction = tablesOf('predict');
+const filling = tablesOf('fill');
 
 // ---- 5. speed: the packages' own benchmarks, run here so the figures come from the same machine and run ----
 function packageBench(script, argv) {
