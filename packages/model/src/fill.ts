@@ -3,6 +3,7 @@ import { assertInt } from '@vqvid/core';
 import type { CodeVolume } from '@vqvid/core';
 import { receptiveRadius } from './config';
 import type { ModelParts } from './parts';
+import { readTidy } from './read';
 import { topIndices } from './sample';
 
 /**
@@ -62,7 +63,7 @@ export function fillFrame(
   assertInt(m, 'candidates', 1, k);
   assertInt(sweeps, 'sweeps', 0, 1000);
   const n = rows * cols;
-  const lpAll = tf.tidy(() => model.output.logProbsAll(hPrev, model.presentTensor(present, rows, cols)).dataSync() as Float32Array);
+  const lpAll = readTidy(() => model.output.logProbsAll(hPrev, model.presentTensor(present, rows, cols)));
   const cand = new Int32Array(n * m);
   for (let i = 0; i < n; i++) cand.set(topIndices(lpAll, i, k, m), i * m);
   if (opts.anchors ?? false) for (let i = 0; i < n; i++) anchorCandidates(cand, i * m, m, next[i], present[i]);
@@ -246,7 +247,7 @@ function updateColour(model: ModelParts, a: ColourArgs): number {
   }
   const h = model.step(a.hTiled, frames, rows, cols, false);
   // with direct connections the next frame's terms also see each cell's own candidate code
-  const lpNext = tf.tidy(() => model.output.logProb(h, a.targets, model.presentTensor(frames, rows, cols)).dataSync() as Float32Array);
+  const lpNext = readTidy(() => model.output.logProb(h, a.targets, model.presentTensor(frames, rows, cols)));
   h.dispose();
   let changed = 0;
   for (const i of cells) {

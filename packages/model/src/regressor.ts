@@ -6,6 +6,7 @@ import { type CellKind, receptiveRadius, resolveConfig } from './config';
 import { batchDropout } from './dropout';
 import { Network } from './network';
 import { asFileFormat, readStore, takeF32, writeStore } from './persist';
+import { readTidy } from './read';
 import { applyClipped } from './step';
 import { DEFAULT_FIT_OPTIONS, resolveSchedule, type FitOptions } from './train';
 
@@ -323,7 +324,7 @@ export class PatchRegressor {
   predictPatches(context: CodeVolume): Float32Array {
     this.checkCodes(context, 'context', 1);
     const h = this.stateAfter(context);
-    const out = tf.tidy(() => this.applyHead(h).dataSync() as Float32Array);
+    const out = readTidy(() => this.applyHead(h));
     h.dispose();
     return out;
   }
@@ -350,7 +351,7 @@ export class PatchRegressor {
     let h = this.stateAfter(context);
     try {
       for (let s = 0; s < steps; s++) {
-        const patches = tf.tidy(() => this.applyHead(h).dataSync() as Float32Array);
+        const patches = readTidy(() => this.applyHead(h));
         const frame = options.codec.renderPatches(patches, geometry);
         frames.push(frame);
         if (s === steps - 1) break;
