@@ -1,6 +1,6 @@
 // Pieces shared by the root bench (run.mjs) and the paper's protocols (paper.mjs): the configuration, stage
 // timing, scoring, decoder fitting, training in child processes and markdown tables.
-import { execFileSync, spawn } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { dirname, join, resolve } from 'node:path';
@@ -11,6 +11,9 @@ import { readVideo, syntheticVideo } from '@vqvid/video';
 import { fitDecoderAlpha, PatchCodec } from '@vqvid/quantize';
 import { initBackend, RCNN } from '@vqvid/model';
 import { evaluateFrames } from '@vqvid/metrics';
+import { inLanes, runChild } from './lanes.mjs';
+
+export { inLanes, runChild } from './lanes.mjs';
 
 /**
  * The options every bench script takes (plus `extra`, node:util parseArgs specs); prints usage and exits on
@@ -211,49 +214,68 @@ export function spread(lo, hi, count) {
 export const keepName = (...parts) => parts.map((p) => String(p).replace('/', '-s').replace(/[^A-Za-z0-9.-]+/g, '-').replace(/^-+|-+$/g, '')).join('-');
 
 /**
- * Trains every job in child processes (bench/train-one.mjs), `config.trainProcesses` at a time, in the order
- * given; each job has a fixed step budget, and is saved to disk and loaded back here. `coded` maps a codec key
- * to its codes split { fit, val, train }; a job's `fit` adds to config.fit (e.g. { rollout: 3 }). With `reuse`, a
- * job whose model is in that folder (keepName(name, key), as bench/run.mjs --keep saves it) is loaded instead.
+ * Writes each codec key's codes (`coded`: key → splitCodes's { all, fit, train, ... }) once under `work`, for
+ * {@link trainingTasks}: key → { codesFile, nFit, nTrain }.
  */
-export async function trainAll(jobs, { coded, config, seed, root, reuse = null }) {
-  const work = mkdtempSync(join(os.tmpdir(), 'vqvid-bench-'));
+export async function writeSplitCodes(coded, work) {
   const files = new Map();
-  const results = new Array(jobs.length);
-  let next = 0;
-  const lane = async () => {
-    while (next < jobs.length) {
-      const i = next++;
-      const { name, key, model, options } = jobs[i];
+  for (const [key, { all, fit, train }] of coded) {
+    const codesFile = join(work, `codes-${keepName(key)}.vqc`);
+    await writeCodes(codesFile, all);
+    files.set(key, { codesFile, nFit: fit.frames, nTrain: train.frames });
+  }
+  return files;
+}
+
+/**
+ * Training tasks for {@link inLanes}, one per job, each a child process (bench/train-one.mjs) with a fixed step
+ * budget that saves its model under `work`: resolves to { ...job, train, modelDir } (and `evaluation`, the test
+ * split's { bitsPerCode, perplexity, seconds } of the saved model as loaded back, when `test`). `codes` maps a
+ * codec key to its codes file and split ({ codesFile, nFit, nTrain }, as {@link writeSplitCodes} writes them; the
+ * child splits them as splitCodes does). A job's `fit` adds to config.fit (e.g. { rollout: 3 }), and its `after`
+ * (task indices) passes to inLanes. With `reuse`, a job whose model is in that folder (keepName(name, key), as
+ * bench/run.mjs --keep saves it) resolves to it untrained ({ train: { reused }, modelDir }). Each task spawns its
+ * child at once when started.
+ */
+export function trainingTasks(jobs, { codes, config, seed, root, work, reuse = null, test = false }) {
+  return jobs.map((j, i) => ({
+    ...(j.after !== undefined ? { after: j.after } : {}),
+    run: () => {
+      const { name, key, model, options } = j;
       const kept = reuse ? join(reuse, keepName(name, key)) : null;
       if (kept && existsSync(kept)) {
-        results[i] = { ...jobs[i], train: { reused: kept }, model: await RCNN.load(kept) };
-        process.stderr.write(`bench: loaded ${name} (${key}) from ${kept}\n`);
-        continue;
+        process.stderr.write(`bench: reusing ${name} (${key}) from ${kept}\n`);
+        return { ...j, train: { reused: kept }, modelDir: kept };
       }
-      if (!files.has(key)) {
-        const paths = Object.fromEntries(['fit', 'val', 'train'].map((part) => [part, join(work, `${key.replace('/', 's')}-${part}.vqc`)]));
-        for (const part of ['fit', 'val', 'train']) await writeCodes(paths[part], coded.get(key)[part]);
-        files.set(key, paths);
-      }
-      const job = { model, options: { seed, ...options }, fitOptions: { ...config.fit, ...jobs[i].fit }, refitSteps: config.refitSteps, modelDir: join(work, `model${i}`), ...files.get(key) };
+      const job = { model, options: { seed, ...options }, fitOptions: { ...config.fit, ...j.fit }, refitSteps: config.refitSteps, modelDir: join(work, `model${i}`), test, ...codes.get(key) };
       const jobFile = join(work, `job${i}.json`);
       writeFileSync(jobFile, JSON.stringify(job));
       process.stderr.write(`bench: training ${name} (${key})\n`);
-      const stdout = await new Promise((done, failed) => {
-        const child = spawn(process.execPath, [join(root, 'bench', 'train-one.mjs'), jobFile], { stdio: ['ignore', 'pipe', 'inherit'] });
-        let text = '';
-        child.stdout.on('data', (d) => (text += d));
-        child.on('error', failed);
-        child.on('close', (code) => (code === 0 ? done(text) : failed(new Error(`training ${name} (${key}) exited with ${code}`))));
+      return runChild(join(root, 'bench', 'train-one.mjs'), jobFile, `training ${name} (${key})`, { capture: true }).then((stdout) => {
+        const { evaluation, ...train } = JSON.parse(stdout.trim().split('\n').pop());
+        process.stderr.write(`bench: trained ${name} (${key}) in ${train.seconds} s\n`);
+        return { ...j, train, modelDir: job.modelDir, ...(evaluation ? { evaluation } : {}) };
       });
-      results[i] = { ...jobs[i], train: JSON.parse(stdout.trim().split('\n').pop()), model: await RCNN.load(job.modelDir) };
-      process.stderr.write(`bench: trained ${name} (${key}) in ${results[i].train.seconds} s\n`);
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(config.trainProcesses, jobs.length) }, lane));
-  rmSync(work, { recursive: true, force: true });
-  return results;
+    },
+  }));
+}
+
+/**
+ * Trains every job (see {@link trainingTasks}; `coded` maps a codec key to splitCodes's parts),
+ * `config.trainProcesses` at a time in the order given, and loads each model back: resolves to
+ * { ...job, train, model } per job.
+ */
+export async function trainAll(jobs, { coded, config, seed, root, reuse = null }) {
+  const work = mkdtempSync(join(os.tmpdir(), 'vqvid-bench-'));
+  try {
+    const codes = await writeSplitCodes(coded, work);
+    const done = await inLanes(config.trainProcesses, trainingTasks(jobs, { codes, config, seed, root, work, reuse }));
+    const results = [];
+    for (const { modelDir, ...r } of done) results.push({ ...r, model: await RCNN.load(modelDir) });
+    return results;
+  } finally {
+    rmSync(work, { recursive: true, force: true });
+  }
 }
 
 /** PSNR, SSIM, sharpness and MSE of a prediction, over the whole frame and over `mask` (moving pixels). */

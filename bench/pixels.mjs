@@ -1,16 +1,15 @@
 // Sections 3 and 4 of the root bench (bench/run.mjs): next-frame prediction and filling with every decoder, for
 // one trained model at a time. A task reads only its own codec, codes and model and the clip's frames, so the
-// root bench runs the tasks in child processes (bench/pixel-one.mjs), config.trainProcesses at a time, as it
-// trains its networks: tfjs's wasm backend runs one thread. Every task's figures are the same in a child as in
-// the parent (same saved model, same frames; the online gate adaptation starts afresh at every prediction).
-import { spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import os from 'node:os';
+// root bench runs each task in a child process (bench/pixel-one.mjs) as soon as its model is trained, in the same
+// lanes as the training (config.trainProcesses at a time): tfjs's wasm backend runs one thread. Every task's
+// figures are the same in a child as in the parent (same saved model, same frames; the online gate adaptation
+// starts afresh at every prediction).
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { sliceCodes, sliceVideo, stackFrames, writeCodes } from '@vqvid/core';
+import { sliceCodes, sliceVideo, stackFrames } from '@vqvid/core';
 import { motionMask } from '@vqvid/metrics';
 import { copyLast, flowExtrapolate, flowInterpolate, linearInterpolate } from '@vqvid/baselines';
-import { absDiff, addRelativeMse, clamp, fitDecoderPlan, keepName, label, meanRows, renderPlan, scoreAll, spread, summarise, withFitPrior } from './common.mjs';
+import { absDiff, addRelativeMse, clamp, fitDecoderPlan, label, meanRows, renderPlan, runChild, scoreAll, spread, summarise, withFitPrior } from './common.mjs';
 
 /**
  * The prediction and fill tasks over a clip `raw` (first nTrain frames train, nFit of them fit), with the codecs,
@@ -156,46 +155,26 @@ export async function runPixelJob(job, load) {
 }
 
 /**
- * Runs `jobs` ({ kind: 'predict' | 'fill', name, key }) in child processes, `config.trainProcesses` at a time in
- * the order given (longest first, so the lanes end together): each child reads the clip again (`video`: the
- * bench's arguments for readBenchVideo) and the codec, codes and model the parent saves here. Resolves to each
- * job's { table, strip, seconds } in job order.
+ * Prediction and fill tasks for inLanes (bench/common.mjs): each job { kind: 'predict' | 'fill', name, key, after }
+ * is a child process (bench/pixel-one.mjs) that reads the clip again (`video`: readBenchVideo's arguments), the
+ * codec and codes of its key (`files`: key → { codecFile, codesFile }, written before the task at `after` ran), and
+ * the model that the task at `after` saved (its result's modelDir). Each resolves to { table, strip, seconds }.
  */
-export async function runPixelJobs(jobs, { root, video, codecs, coded, models, config, nFit, nTrain }) {
-  const work = mkdtempSync(join(os.tmpdir(), 'vqvid-pixels-'));
-  try {
-    const saved = new Map();
-    for (const { name, key } of jobs) {
-      if (saved.has(`${name}@${key}`)) continue;
-      const base = join(work, keepName(name, key));
-      await codecs.get(key).save(`${base}.vqcb`);
-      await writeCodes(`${base}.vqc`, coded.get(key).all);
-      await models.get(`${name}@${key}`).save(base);
-      saved.set(`${name}@${key}`, { codecFile: `${base}.vqcb`, codesFile: `${base}.vqc`, modelDir: base });
-    }
-    const results = new Array(jobs.length);
-    let next = 0;
-    const lane = async () => {
-      while (next < jobs.length) {
-        const i = next++;
-        const { kind, name, key } = jobs[i];
-        const jobFile = join(work, `pixel${i}.json`);
-        const outFile = join(work, `pixel${i}.out.json`);
-        writeFileSync(jobFile, JSON.stringify({ kind, name, key, video, config, nFit, nTrain, outFile, ...saved.get(`${name}@${key}`) }));
-        process.stderr.write(`bench: ${kind} ${name} (${key})\n`);
-        await new Promise((done, failed) => {
-          const child = spawn(process.execPath, [join(root, 'bench', 'pixel-one.mjs'), jobFile], { stdio: ['ignore', 'inherit', 'inherit'] });
-          child.on('error', failed);
-          child.on('close', (code) => (code === 0 ? done() : failed(new Error(`${kind} ${name} (${key}) exited with ${code}`))));
-        });
+export function pixelLaneTasks(jobs, { root, work, video, files, config, nFit, nTrain }) {
+  return jobs.map((j, i) => ({
+    after: j.after,
+    run: (results) => {
+      const { kind, name, key } = j;
+      const jobFile = join(work, `pixel${i}.json`);
+      const outFile = join(work, `pixel${i}.out.json`);
+      const { codecFile, codesFile } = files.get(key);
+      writeFileSync(jobFile, JSON.stringify({ kind, name, key, video, config, nFit, nTrain, outFile, codecFile, codesFile, modelDir: results[j.after].modelDir }));
+      process.stderr.write(`bench: ${kind} ${name} (${key})\n`);
+      return runChild(join(root, 'bench', 'pixel-one.mjs'), jobFile, `${kind} ${name} (${key})`).then(() => {
         const answer = JSON.parse(readFileSync(outFile, 'utf8'));
-        results[i] = { ...answer, strip: unpackStrip(answer.strip) };
         process.stderr.write(`bench: ${kind} ${name} (${key}) done in ${answer.seconds} s\n`);
-      }
-    };
-    await Promise.all(Array.from({ length: Math.max(1, Math.min(config.trainProcesses, jobs.length)) }, lane));
-    return results;
-  } finally {
-    rmSync(work, { recursive: true, force: true });
-  }
+        return { ...answer, strip: unpackStrip(answer.strip) };
+      });
+    },
+  }));
 }

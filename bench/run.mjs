@@ -6,18 +6,18 @@
 // Needs the built packages (npm run build). Every network trains for a fixed number of steps (no wall-clock
 // budget), so every bit and dB figure is the same on a busy and on an idle machine.
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
 import { dirname, join, resolve } from 'node:path';
-import { sliceCodes, sliceVideo, writeCodes } from '@vqvid/core';
+import { readCodes, sliceCodes, sliceVideo, writeCodes } from '@vqvid/core';
 import { encodePng, frameStrip } from '@vqvid/video';
 import { codebookAtlas, PatchCodec } from '@vqvid/quantize';
-import { initBackend } from '@vqvid/model';
-import { evaluateFrames } from '@vqvid/metrics';
+import { RCNN } from '@vqvid/model';
 import { BigramModel, CopyPreviousModel, SpatialNgramModel, UnigramModel } from '@vqvid/baselines';
 import {
-  benchConfig, keepName, clamp, parseBenchArgs, r4, readBenchVideo, resultsHeader, splitCodes, stageTimer, table, trainAll, writeResults,
+  benchConfig, keepName, clamp, parseBenchArgs, r4, readBenchVideo, resultsHeader, splitCodes, inLanes, runChild, stageTimer, table, trainingTasks, writeResults,
 } from './common.mjs';
-import { runPixelJobs } from './pixels.mjs';
+import { pixelLaneTasks } from './pixels.mjs';
 
 const { args, root, quick, seed, W, H, out } = parseBenchArgs(
   'npm run bench --',
@@ -35,46 +35,10 @@ const { stage, stages, loadAtStart } = stageTimer();
 const raw = await stage('read', () => readBenchVideo(args, { quick, seed, W, H }));
 const nTrain = Math.floor(raw.frames * 0.8);
 const nFit = Math.floor(nTrain * 0.875);
-const trainVideo = sliceVideo(raw, 0, nTrain);
 const testStart = nTrain;
-const frame = (t) => sliceVideo(raw, t);
 
-// ---- 1. quantization error versus K (and the stride-4 codebook) ----
-const codecs = new Map(); // `${k}/${stride}` -> PatchCodec
-const quantization = await stage('quantize', async () => {
-  const rows = [];
-  const testTruth = sliceVideo(raw, testStart, raw.frames);
-  const grids = [...new Set([...config.quantizeKs, ...config.modelKs])].map((k) => [k, config.patch]);
-  if (config.stride4) grids.push([config.modelKs[0], config.patch / 2]);
-  for (const [k, stride] of grids) {
-    const t = performance.now();
-    const codec = await PatchCodec.fit(trainVideo, { k, stride, seed, maxIter: config.quantizeMaxIter, sample: config.quantizeSample });
-    const fitSeconds = (performance.now() - t) / 1000;
-    const m = evaluateFrames(clamp(codec.decode(await codec.encode(testTruth))), testTruth);
-    if (config.quantizeKs.includes(k) || stride !== config.patch) {
-      const q = codec.quantizer;
-      rows.push({ k, stride, fitSeconds: r4(fitSeconds), iterations: q.iterations, inertia: r4(q.inertia), backend: q.backend, testPsnr: r4(m.psnr), testSsim: r4(m.ssim) });
-    }
-    codecs.set(`${k}/${stride}`, codec);
-    if (keep) await codec.save(join(keep, `codebook-${keepName(`${k}/${stride}`)}.vqcb`));
-  }
-  return { sample: config.quantizeSample, rows };
-});
-
-// ---- 2. code modelling ----
-await initBackend();
-/** Codes of the whole clip for one codec, and its splits. */
-async function codesOf(key) {
-  return splitCodes(await codecs.get(key).encode(raw), nFit, nTrain);
-}
-const coded = new Map();
-for (const key of codecs.keys()) {
-  const [k] = key.split('/').map(Number);
-  if (config.modelKs.includes(k)) coded.set(key, await codesOf(key));
-  if (keep && coded.has(key)) await writeCodes(join(keep, `codes-${keepName(key)}.vqc`), coded.get(key).all, { nFit, nTrain });
-}
-
-/** The networks of the run, longest first so the two lanes end together. */
+// ---- 1-4: codebooks, code models, next frames and fills, in one schedule ----
+/** The networks of the run (the schedule below orders their training with the pixel tasks). */
 function networkJobs() {
   const { kernel, ...shared } = config.model;
   const [k1, k2] = config.modelKs;
@@ -83,7 +47,6 @@ function networkJobs() {
   const jobs = [];
   const add = (name, k, key, model, extra = {}) =>
     jobs.push({ name, k, key, model, options: { k, softmax: softmax(k), ...shared, ...(model === 'rnn' ? {} : { kernel }), ...extra } });
-  // longest first (seconds of the last full run: 845, 696, 641, 554, 438, 140, 140), so the two lanes end together
   if (config.stride4) add('rcnn (stride 4)', k1, `${k1}/${config.patch / 2}`, 'rcnn');
   add('rcnn plain output', k1, s8(k1), 'rcnn', { copy: false, prior: 'none' });
   add('rcnn', k1, s8(k1), 'rcnn');
@@ -94,64 +57,153 @@ function networkJobs() {
   return jobs;
 }
 
-const models = new Map(); // `${name}@${key}` -> model
-const codeModelling = await stage('code-models', async () => {
-  // every scorer is a CodeModel (@vqvid/core): counted ones first, then the trained networks, scored in one loop
-  const scored = []; // { key, name, model, extra }
-  for (const [key, { train, val, fit }] of coded) {
-    const copy = new CopyPreviousModel().fit(fit, { validation: val });
-    // Witten-Bell strengths chosen on validation (counts of the fit frames), then all training frames counted
-    const tuned = (Model) => new Model({ strength: new Model().fit(fit, { validation: val }).strength_ }).fit(train);
-    for (const [name, model] of [
-      ['unigram', new UnigramModel().fit(train)],
-      ['bigram (same cell), plain Witten-Bell', new BigramModel().fit(train)],
-      ['spatial n-gram, plain Witten-Bell', new SpatialNgramModel().fit(train)],
-      ['bigram (same cell)', tuned(BigramModel)],
-      ['spatial n-gram', tuned(SpatialNgramModel)],
-      ['copy-previous (smoothed)', copy],
-    ]) {
-      const extra = model === copy ? { epsilon: r4(copy.epsilon_) } : name.includes('Witten') || name === 'unigram' ? {} : { strength: model.strength_.map(r4) };
-      scored.push({ key, name, model, extra });
-    }
-  }
-  for (const r of await trainAll(networkJobs(), { coded, config, seed, root, reuse: args.reuse ? resolve(args.reuse) : null })) {
-    scored.push({ key: r.key, name: r.name, model: r.model, extra: { training: r.train } });
-    models.set(`${r.name}@${r.key}`, r.model);
-    if (keep) await r.model.save(join(keep, keepName(r.name, r.key)));
-  }
-  const rows = [];
-  for (const { key, name, model, extra } of scored) {
-    const [k, stride] = key.split('/').map(Number);
-    const e = model.evaluate(coded.get(key).test);
-    rows.push({ k, stride, model: name, bitsPerCode: r4(e.bitsPerCode), perplexity: r4(e.perplexity), ...extra });
-  }
-  for (const key of coded.keys()) {
-    const [k, stride] = key.split('/').map(Number);
-    rows.push({ k, stride, model: 'uniform', bitsPerCode: r4(Math.log2(k)), perplexity: k });
-  }
-  return rows;
-});
-
 const pixelKeys = [...config.modelKs.map((k) => `${k}/${config.patch}`), ...(config.stride4 ? [`${config.modelKs[0]}/${config.patch / 2}`] : [])];
 const modelOf = (key) => (key.endsWith(`/${config.patch}`) ? 'rcnn' : 'rcnn (stride 4)');
-// next-frame prediction with every model (key), and filling with the stride-8 ones: in child processes, two at a
-// time (bench/pixels.mjs), longest first so the lanes end together (the stride-4 grid has 4x the cells, K = 10,000
-// the costlier output)
+// every codebook: the quantization table's Ks and the modelled Ks at stride 8, and the stride-4 one
+const grids = [...new Set([...config.quantizeKs, ...config.modelKs])].map((k) => [k, config.patch]);
+if (config.stride4) grids.push([config.modelKs[0], config.patch / 2]);
+const gridKey = ([k, stride]) => `${k}/${stride}`;
+const modelled = (key) => config.modelKs.includes(Number(key.split('/')[0]));
+const codecs = new Map(); // `${k}/${stride}` -> PatchCodec
+const coded = new Map(); // modelled keys -> splitCodes of the clip's codes
 const strips = {};
-const pixelJobs = [
-  ...pixelKeys.filter((key) => !key.endsWith(`/${config.patch}`)).map((key) => ({ kind: 'predict', key })),
-  ...[...pixelKeys].reverse().filter((key) => key.endsWith(`/${config.patch}`)).flatMap((key) => [{ kind: 'fill', key }, { kind: 'predict', key }]),
-].map((j) => ({ ...j, name: modelOf(j.key) }));
-const pixelResults = await stage('pixels', () =>
-  runPixelJobs(pixelJobs, { root, video: { args: { video: args.video, 'max-frames': args['max-frames'] }, opts: { quick, seed, W, H } }, codecs, coded, models, config, nFit, nTrain }),
-);
-pixelJobs.forEach((j, i) => {
-  stages[`${j.kind} ${j.name} (${j.key})`] = { seconds: pixelResults[i].seconds };
-  if (pixelResults[i].strip) strips[`${j.kind}-${j.key}`] = pixelResults[i].strip;
+let quantization, prediction, filling;
+/**
+ * Sections 1-4 in config.trainProcesses lanes of child processes (tfjs's wasm backend runs one thread). Each
+ * codebook fits in its own process (bench/codec-one.mjs), which also scores the test frames through it and, for a
+ * modelled K, encodes the clip. Each network trains (and scores the test codes) in its own process as soon as its
+ * codes exist, and a model's next-frame and fill tasks (bench/pixels.mjs) start as soon as it is saved. A free lane
+ * takes the first task that may start, in this order: the modelled codebooks (stride 4 first), the networks that
+ * predict pixels (longest first), the fills (the long pixel tasks; K = 10,000 first), the predictions (stride 4
+ * first), the other networks, then the other codebooks (short tasks, for the lanes to end together). The counted
+ * models are fitted and scored here while the lanes run.
+ */
+const codeModelling = await stage('lanes', async () => {
+  const work = mkdtempSync(join(os.tmpdir(), 'vqvid-run-'));
+  try {
+    const tasks = [];
+    const started = performance.now();
+    /** Adds a task (timed into `stages` under `label`); returns its index. */
+    const add = (label, task) => {
+      tasks.push({
+        ...task,
+        run: (results) => {
+          const t = performance.now();
+          return Promise.resolve(task.run(results)).then((r) => {
+            stages[label] = { seconds: r4((performance.now() - t) / 1000), startedAt: r4((t - started) / 1000) };
+            return r;
+          });
+        },
+      });
+      return tasks.length - 1;
+    };
+    const video = { args: { video: args.video, 'max-frames': args['max-frames'] }, opts: { quick, seed, W, H } };
+    const files = new Map(); // key -> { codecFile, codesFile, nFit, nTrain }
+    const codecAt = new Map(); // key -> task index
+    const codecDone = new Map(); // key -> promise of its task's result
+    const addCodec = ([k, stride]) => {
+      const key = gridKey([k, stride]);
+      const base = join(work, keepName(key));
+      files.set(key, { codecFile: `${base}.vqcb`, ...(modelled(key) ? { codesFile: `${base}.vqc`, nFit, nTrain } : {}) });
+      let finish;
+      codecDone.set(key, new Promise((r) => (finish = r)));
+      codecAt.set(key, add(`codebook ${key}`, {
+        run: () => {
+          const jobFile = join(work, `codec-${keepName(key)}.json`);
+          writeFileSync(jobFile, JSON.stringify({ k, stride, seed, maxIter: config.quantizeMaxIter, sample: config.quantizeSample, nTrain, video, ...files.get(key) }));
+          process.stderr.write(`bench: codebook ${key}\n`);
+          return runChild(join(root, 'bench', 'codec-one.mjs'), jobFile, `codebook ${key}`, { capture: true }).then((stdout) => {
+            const row = JSON.parse(stdout.trim().split('\n').pop());
+            process.stderr.write(`bench: codebook ${key} done in ${row.seconds} s\n`);
+            finish(row);
+            return row;
+          });
+        },
+      }));
+    };
+    // the modelled codebooks first (stride 4, whose network trains longest, first of all); the others last
+    const byStride = (a, b) => a[1] - b[1];
+    grids.filter((g) => modelled(gridKey(g))).sort(byStride).forEach(addCodec);
+    const networks = networkJobs().map((j) => ({ ...j, after: codecAt.get(j.key) }));
+    const training = trainingTasks(networks, { codes: files, config, seed, root, work, reuse: args.reuse ? resolve(args.reuse) : null, test: true });
+    const at = new Map(); // network index -> task index
+    const trainLabel = (j) => `train ${j.name} (${j.key})`;
+    const drawsPixels = (j) => pixelKeys.includes(j.key) && j.name === modelOf(j.key);
+    networks.forEach((j, ni) => drawsPixels(j) && at.set(ni, add(trainLabel(j), training[ni])));
+    const s8 = pixelKeys.filter((key) => key.endsWith(`/${config.patch}`));
+    const pixelJobs = [
+      ...[...s8].reverse().map((key) => ({ kind: 'fill', key })),
+      ...[...pixelKeys].reverse().map((key) => ({ kind: 'predict', key })),
+    ].map((j) => ({ ...j, name: modelOf(j.key), after: at.get(networks.findIndex((n) => n.name === modelOf(j.key) && n.key === j.key)) }));
+    const pixel = pixelLaneTasks(pixelJobs, { root, work, video, files, config, nFit, nTrain });
+    const pixelAt = pixelJobs.map((j, i) => add(`${j.kind} ${j.name} (${j.key})`, pixel[i]));
+    networks.forEach((j, ni) => !at.has(ni) && at.set(ni, add(trainLabel(j), training[ni])));
+    grids.filter((g) => !modelled(gridKey(g))).forEach(addCodec);
+    const lanes = inLanes(config.trainProcesses, tasks);
+    lanes.catch(() => {}); // awaited below; a failure must not go unhandled while the codebooks are awaited
+    // the modelled codes, in the order of the grids, as soon as their codebooks exist
+    for (const g of grids) {
+      const key = gridKey(g);
+      if (!modelled(key)) continue;
+      await Promise.race([codecDone.get(key), lanes]);
+      coded.set(key, splitCodes((await readCodes(files.get(key).codesFile)).codes, nFit, nTrain));
+    }
+    // every scorer is a CodeModel (@vqvid/core): counted ones first, then the trained networks
+    const rows = [];
+    const row = (key, name, e, extra) => {
+      const [k, stride] = key.split('/').map(Number);
+      rows.push({ k, stride, model: name, bitsPerCode: r4(e.bitsPerCode), perplexity: r4(e.perplexity), ...extra });
+    };
+    for (const [key, { train, val, fit, test }] of coded) {
+      const copy = new CopyPreviousModel().fit(fit, { validation: val });
+      // Witten-Bell strengths chosen on validation (counts of the fit frames), then all training frames counted
+      const tuned = (Model) => new Model({ strength: new Model().fit(fit, { validation: val }).strength_ }).fit(train);
+      for (const [name, model] of [
+        ['unigram', new UnigramModel().fit(train)],
+        ['bigram (same cell), plain Witten-Bell', new BigramModel().fit(train)],
+        ['spatial n-gram, plain Witten-Bell', new SpatialNgramModel().fit(train)],
+        ['bigram (same cell)', tuned(BigramModel)],
+        ['spatial n-gram', tuned(SpatialNgramModel)],
+        ['copy-previous (smoothed)', copy],
+      ]) {
+        const extra = model === copy ? { epsilon: r4(copy.epsilon_) } : name.includes('Witten') || name === 'unigram' ? {} : { strength: model.strength_.map(r4) };
+        row(key, name, model.evaluate(test), extra);
+      }
+    }
+    const done = await lanes;
+    const quantizationRows = [];
+    for (const g of grids) {
+      const key = gridKey(g);
+      const { seconds, ...r } = done[codecAt.get(key)];
+      if (config.quantizeKs.includes(g[0]) || g[1] !== config.patch) quantizationRows.push(r);
+      codecs.set(key, await PatchCodec.load(files.get(key).codecFile));
+      if (keep) await codecs.get(key).save(join(keep, `codebook-${keepName(key)}.vqcb`));
+      if (keep && coded.has(key)) await writeCodes(join(keep, `codes-${keepName(key)}.vqc`), coded.get(key).all, { nFit, nTrain });
+    }
+    quantization = { sample: config.quantizeSample, rows: quantizationRows };
+    for (const [ni, j] of networks.entries()) {
+      const r = done[at.get(ni)];
+      // a reused model was not scored by a child: score it here
+      const model = keep || !r.evaluation ? await RCNN.load(r.modelDir) : null;
+      if (keep) await model.save(join(keep, keepName(j.name, j.key)));
+      row(j.key, j.name, r.evaluation ?? model.evaluate(coded.get(j.key).test), { training: r.train });
+    }
+    for (const key of coded.keys()) {
+      const [k, stride] = key.split('/').map(Number);
+      rows.push({ k, stride, model: 'uniform', bitsPerCode: r4(Math.log2(k)), perplexity: k });
+    }
+    pixelJobs.forEach((j, i) => {
+      if (done[pixelAt[i]].strip) strips[`${j.kind}-${j.key}`] = done[pixelAt[i]].strip;
+    });
+    // tables in the order of pixelKeys
+    const tablesOf = (kind) => pixelKeys.flatMap((key) => pixelJobs.flatMap((j, i) => (j.kind === kind && j.key === key ? [done[pixelAt[i]].table] : [])));
+    prediction = tablesOf('predict');
+    filling = tablesOf('fill');
+    return rows;
+  } finally {
+    rmSync(work, { recursive: true, force: true });
+  }
 });
-const tablesOf = (kind) => pixelKeys.flatMap((key) => pixelJobs.flatMap((j, i) => (j.kind === kind && j.key === key ? [pixelResults[i].table] : [])));
-const prediction = tablesOf('predict');
-const filling = tablesOf('fill');
 
 // ---- 5. speed: the packages' own benchmarks, run here so the figures come from the same machine and run ----
 function packageBench(script, argv) {
