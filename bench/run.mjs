@@ -12,7 +12,7 @@ import { dirname, join, resolve } from 'node:path';
 import { readCodes, sliceCodes, sliceVideo, writeCodes } from '@vqvid/core';
 import { encodePng, frameStrip } from '@vqvid/video';
 import { codebookAtlas, PatchCodec } from '@vqvid/quantize';
-import { RCNN } from '@vqvid/model';
+import { initBackend, RCNN } from '@vqvid/model';
 import { BigramModel, CopyPreviousModel, SpatialNgramModel, UnigramModel } from '@vqvid/baselines';
 import {
   benchConfig, keepName, clamp, parseBenchArgs, r4, readBenchVideo, resultsHeader, splitCodes, inLanes, runChild, stageTimer, table, trainingTasks, writeResults,
@@ -79,6 +79,8 @@ let quantization, prediction, filling;
  * models are fitted and scored here while the lanes run.
  */
 const codeModelling = await stage('lanes', async () => {
+  // the parent loads models too (--keep, --reuse)
+  await initBackend();
   const work = mkdtempSync(join(os.tmpdir(), 'vqvid-run-'));
   try {
     const tasks = [];
