@@ -5,6 +5,7 @@ import { coarseWidth, type ModelConfig, stateWidth, usesMotion } from './config'
 import { inputChannels, motionChannels, Network } from './network';
 import { cellMixture, createOutputLayer, MixtureOutput, OnlineGateOffsets, type OutputLayer, outputVariableSizes, SparseBigram, SPATIAL_WIDTH, SpatialPrior, spatialContext } from './output';
 import { takeF32 } from './persist';
+import { readTidy } from './read';
 
 /**
  * The first frame whose cells the online gate adaptation observes: frame 1 is predicted from a state that has read
@@ -258,9 +259,7 @@ export class ModelParts {
    * row-major); disposes `h` if asked.
    */
   nextLogProbs(h: tf.Tensor2D, present: ArrayLike<number>, rows: number, cols: number, disposeH = true): Float32Array {
-    const lp = tf.tidy(() => this.output.logProbsAll(h, this.presentTensor(present, rows, cols)));
-    const data = lp.dataSync() as Float32Array;
-    lp.dispose();
+    const data = readTidy(() => this.output.logProbsAll(h, this.presentTensor(present, rows, cols)));
     if (disposeH) h.dispose();
     return data;
   }
