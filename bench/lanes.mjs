@@ -20,8 +20,8 @@ export function runChild(script, jobFile, what, { capture = false } = {}) {
 /**
  * Runs `tasks` ({ run(results), after? }) at most `lanes` at a time: a task starts once the task at index `after`
  * (or every task of a list of indices) has finished, and a free lane takes the first task, in the order given,
- * that may start. `run` gets the results
- * so far and is called synchronously (a child it spawns first starts at once, even while the caller computes).
+ * that may start. `run` gets the results so far and is called synchronously (a child it spawns first starts at
+ * once, even while the caller computes).
  * Resolves to every task's result in order; on a failure, rejects with the first error once the running tasks
  * have ended, starting no more.
  */
