@@ -4,7 +4,10 @@
 // ratio: the machine may be shared; the load average before and after is printed with it). Also the platform's
 // limit: the wasm backend's matMul peak on one thread (the best of a few shapes), and each configuration's
 // effective GFLOP/s per core (analytic FLOPs of a step / seconds per step / threads computing).
-// Usage: node bench/workers.mjs [--quick] [--workers 1,2] [--batches 4,8]   (needs `npm run build` first)
+// `--crops 16,32` also times larger square crops (the grid grows with the crop: a crop covers the grid), where the
+// per-step work that does not shrink with the batch slice (the factored softmax's per-class ops, the weight copies,
+// the Adam step) is spread over more cells.
+// Usage: node bench/workers.mjs [--quick] [--workers 1,2] [--batches 4,8] [--crops 16,32]   (needs `npm run build` first)
 import * as os from 'node:os';
 import * as tf from '@tensorflow/tfjs-core';
 import { RCNN, initBackend } from '../dist/index.mjs';
@@ -15,18 +18,20 @@ const quick = args.includes('--quick');
 const wi = args.indexOf('--workers');
 const counts = wi >= 0 ? args[wi + 1].split(',').map(Number) : [1, 2];
 const bti = args.indexOf('--batches');
-const { grid, fit: baseFit, steps, model } = benchSettings(quick);
+const { grid: baseGrid, fit: baseFit, steps, model } = benchSettings(quick);
+const ci = args.indexOf('--crops');
+const crops = ci >= 0 ? args[ci + 1].split(',').map(Number) : [baseFit.crop];
 const batches = bti >= 0 ? args[bti + 1].split(',').map(Number) : quick ? [baseFit.batch] : [baseFit.batch, 2 * baseFit.batch];
-if ([...counts, ...batches].some((n) => !Number.isInteger(n) || n < 1)) throw new Error('--workers and --batches take positive integers, comma-separated');
-const codesFor = (k) => randomCodes(grid, baseFit.bptt + 1, k, k);
+if ([...counts, ...batches, ...crops].some((n) => !Number.isInteger(n) || n < 1)) throw new Error('--workers, --batches and --crops take positive integers, comma-separated');
+const codesFor = (k, grid) => randomCodes(grid, baseFit.bptt + 1, k, k);
 
 /**
  * Cells/s with `workers` threads, timed from the end of a fit's first step to the end of its last (`steps`
  * more), so starting the workers (each loads tfjs and builds the model) is left out and reported apart; the
  * faster of two fits (interference only ever adds time).
  */
-async function measure(k, softmax, workers, fit) {
-  const codes = codesFor(k);
+async function measure(k, softmax, workers, fit, grid) {
+  const codes = codesFor(k, grid);
   const m = new RCNN({ k, softmax, seed: 1, ...model });
   const cells = fit.bptt * fit.batch * grid.rows * grid.cols;
   await m.fit(codes, { ...fit, epochs: 1, stepsPerEpoch: 1, workers: 1 }); // output built, kernels compiled
@@ -83,25 +88,26 @@ const choice = await initBackend(['wasm']);
 const loadBefore = os.loadavg().map((v) => +v.toFixed(2));
 const peak = matMulPeak();
 const results = {};
-for (const batch of batches) {
-  const fit = { ...baseFit, batch };
+for (const crop of crops) for (const batch of batches) {
+  const fit = { ...baseFit, batch, crop };
+  const grid = crop === baseFit.crop ? baseGrid : { rows: crop, cols: crop };
   const cells = fit.bptt * batch * grid.rows * grid.cols;
   for (const [k, softmax] of [[1024, 'full'], [10000, 'factored']]) {
     const per = {};
     for (const n of counts) {
-      const r = await measure(k, softmax, n, fit);
+      const r = await measure(k, softmax, n, fit, grid);
       const threads = Math.min(n, batch);
       const gflops = (flopsPerCell(k, softmax) * cells) / r.secondsPerStep / 1e9;
       per[n] = { ...r, gflopsPerCore: +(gflops / threads).toFixed(2), ofPeak: +(gflops / threads / peak).toFixed(3) };
     }
     const speedup = +(per[Math.max(...counts)].cellsPerSecond / per[Math.min(...counts)].cellsPerSecond).toFixed(2);
-    results[`${softmax}@${k}/batch${batch}`] = { ...per, speedup };
+    results[`${softmax}@${k}/batch${batch}${crop === baseFit.crop ? '' : `/crop${crop}`}`] = { ...per, speedup };
   }
 }
 const loadAfter = os.loadavg().map((v) => +v.toFixed(2));
 console.log(JSON.stringify({
   bench: 'model/workers', quick, backend: choice.backend, cores: os.availableParallelism(), loadBefore, loadAfter,
-  grid, fit: baseFit, batches, model, steps, tfjs: tf.version_core,
+  grid: baseGrid, fit: baseFit, batches, crops, model, steps, tfjs: tf.version_core,
   matMulPeakGflops: peak, flopsFormula: '3 * 2 * (kernel^2 * (embed*hidden + (layers-1)*hidden^2) + hidden^2 + hidden*out), out = K (full) or classes + ceil(K/classes) (factored)',
   results,
 }, null, 2));
