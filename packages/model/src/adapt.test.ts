@@ -6,6 +6,7 @@ import { Rng, sliceCodes } from '@vqvid/core';
 import type { CodeVolume } from '@vqvid/core';
 import { initBackend, RCNN } from './index';
 import { DEFAULT_GATE_ADAPTATION, OnlineGateOffsets, partsOf } from './internals';
+import { gateOffsetObjective, newtonOffsets } from './output/calibrate';
 import { ADAPT_FROM } from './parts';
 import { randomCodes } from './testing';
 
@@ -85,6 +86,44 @@ describe('OnlineGateOffsets', () => {
     const pulled = new OnlineGateOffsets(3, { decay: 0.5, strength: 1e4 });
     for (const f of frames) pulled.observe(f.logits, f.comps);
     expect(Math.hypot(pulled.offsets[1], pulled.offsets[2])).toBeLessThan(0.2 * Math.hypot(long.offsets[1], long.offsets[2]));
+  });
+
+  it('gives bit for bit the offsets of scoring every held frame afresh at every Newton point (its reuse changes nothing)', () => {
+    const rng = new Rng(11);
+    const a = { decay: 0.6, strength: 0.5 };
+    const online = new OnlineGateOffsets(3, a);
+    const keep = Math.ceil(Math.log(1e-3) / Math.log(a.decay));
+    // the reference: the same objective and Newton steps, no frame's terms kept between points
+    const held: Array<{ logits: Float32Array; comps: Float32Array }> = [];
+    const ref = new Float64Array(3);
+    const fresh = (delta: Float64Array) => {
+      let nll = 0;
+      const grad = new Float64Array(3);
+      const hess = new Float64Array(9);
+      held.forEach((f, i) => {
+        const w = a.decay ** (held.length - 1 - i) * (f.logits.length / 3);
+        const o = gateOffsetObjective(f.logits, f.comps, 3, delta);
+        nll += w * o.nll;
+        for (let j = 0; j < 3; j++) grad[j] += w * o.grad[j];
+        for (let j = 0; j < 9; j++) hess[j] += w * o.hess[j];
+      });
+      for (let j = 1; j < 3; j++) {
+        nll += 0.5 * a.strength * delta[j] * delta[j];
+        grad[j] += a.strength * delta[j];
+        hess[j * 3 + j] += a.strength;
+      }
+      return { nll, grad, hess };
+    };
+    for (let t = 0; t < keep + 6; t++) {
+      const f = frameTerms(rng, 60, t % 5 < 2 ? 0.9 : 0.2);
+      held.push(f);
+      if (held.length > keep) held.shift();
+      newtonOffsets(ref, 3, fresh, 30);
+      online.observe(f.logits, f.comps);
+      expect(Array.from(online.offsets)).toEqual(Array.from(ref));
+      expect(Object.is(online.objective(ref).nll, fresh(ref).nll)).toBe(true);
+    }
+    expect(online.held).toBe(keep);
   });
 
   it('names bad input', () => {
