@@ -239,6 +239,19 @@ function wasmGather(args: KernelArgs): tf.TensorInfo {
   return out;
 }
 
+/**
+ * tf.clone on wasm without a copy: the output shares the input's data (one more reference), as the cpu backend's
+ * Identity does. The engine clones every tensor a gradient function saves (`saveTensorsForBackwardMode`), and
+ * wasm's own Identity copies each one in the heap: the logits of a full softmax step once more, every class's
+ * activations of a factored one. Tensors are immutable (a Variable's `assign` takes the new value's data id),
+ * so sharing gives the same values.
+ */
+function wasmIdentity(args: KernelArgs): tf.TensorInfo {
+  const x = args.inputs.x as tf.TensorInfo;
+  (args.backend as { incRef(dataId: object): void }).incRef(x.dataId);
+  return { dataId: x.dataId, shape: x.shape, dtype: x.dtype };
+}
+
 /** Runs `compute` for numeric tensors and the original kernel for strings. */
 function numericOnly(compute: Compute): (original: tf.KernelConfig) => tf.KernelFunc {
   return (original) => (args) =>
@@ -279,6 +292,7 @@ const WASM_WRAPPERS: ReadonlyArray<{ kernelName: string; wrap: (original: tf.Ker
   { kernelName: tf.SplitV, wrap: numericOnly((args) => wasmSplitV(args)) },
   { kernelName: tf.Slice, wrap: numericOnly((args) => wasmSlice(args)) },
   { kernelName: tf.GatherV2, wrap: numericOnly((args) => wasmGather(args)) },
+  { kernelName: tf.Identity, wrap: numericOnly((args) => wasmIdentity(args)) },
 ];
 const CPU_REPLACEMENTS: ReadonlyArray<{ kernelName: string; compute: Compute }> = [
   { kernelName: tf.UnsortedSegmentSum, compute: unsortedSegmentSum },
@@ -316,13 +330,15 @@ function wrapWasm(): void {
  * transposeA/transposeB path is 10–25× slower than a transpose plus a plain product, and every matMul
  * gradient uses it; and replaces SplitV and Slice by ones that read only what they return (wasm's copy the
  * whole input out of the heap per call, per part for SplitV), and GatherV2 by one that copies whole slices
- * (wasm's computes every element's address, twenty times slower). Idempotent; other kernels are left alone.
+ * (wasm's computes every element's address, twenty times slower), and Identity by one that shares its input's
+ * data instead of copying it (the engine clones every tensor a gradient saves). Idempotent; other kernels are left
+ * alone.
  * @returns the names of the kernels this module provides for 'wasm' (the same list on every call).
  * @example
  * ```ts
  * import * as tf from '@tensorflow/tfjs-core';
  * import '@tensorflow/tfjs-backend-wasm';
- * registerWasmKernels();  // ['UnsortedSegmentSum', 'Conv2DBackpropFilter', 'BatchMatMul', 'SplitV', 'Slice', 'GatherV2']
+ * registerWasmKernels();  // ['UnsortedSegmentSum', 'Conv2DBackpropFilter', 'BatchMatMul', 'SplitV', 'Slice', 'GatherV2', 'Identity']
  * await tf.setBackend('wasm');
  * const g = tf.grad((e: tf.Tensor) => tf.sum(tf.gather(e, [0, 2, 0])))(tf.ones([4, 8]));
  * ```

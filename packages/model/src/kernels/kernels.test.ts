@@ -34,7 +34,7 @@ describe('registerWasmKernels', () => {
   });
 
   it('registers the missing kernels, idempotently', () => {
-    expect(names.sort()).toEqual(['BatchMatMul', 'Conv2DBackpropFilter', 'GatherV2', 'Slice', 'SplitV', 'UnsortedSegmentSum']);
+    expect(names.sort()).toEqual(['BatchMatMul', 'Conv2DBackpropFilter', 'GatherV2', 'Identity', 'Slice', 'SplitV', 'UnsortedSegmentSum']);
     expect(registerWasmKernels().sort()).toEqual(names);
     for (const n of names) expect(tf.getKernel(n, 'wasm')).toBeDefined();
   });
@@ -42,6 +42,48 @@ describe('registerWasmKernels', () => {
   it('wasm initialises in jest (node) without setWasmPaths', async () => {
     expect(await tf.setBackend('wasm')).toBe(true);
     expect(tf.getBackend()).toBe('wasm');
+  });
+
+  it('Identity shares the data instead of copying it: same values, either tensor may be disposed first, no leak', async () => {
+    await tf.setBackend('wasm');
+    const before = tf.memory().numTensors;
+    const backend = tf.backend() as unknown as { refCount(dataId: object): number; numDataIds(): number };
+    const x = tf.tensor2d([1, -2, 3.5, 4, 0, -0.25], [3, 2]);
+    const ids = backend.numDataIds();
+    const y = tf.clone(x);
+    expect(backend.numDataIds()).toBe(ids); // no new buffer
+    expect(backend.refCount(x.dataId)).toBe(2);
+    x.dispose();
+    expect(Array.from(y.dataSync())).toEqual([1, -2, 3.5, 4, 0, -0.25]);
+    const z = tf.clone(y);
+    y.dispose();
+    const sum = tf.add(z, 1);
+    expect(Array.from(sum.dataSync())).toEqual([2, -1, 4.5, 5, 1, 0.75]);
+    sum.dispose();
+    z.dispose();
+    expect(tf.memory().numTensors).toBe(before);
+    expect(backend.numDataIds()).toBe(ids - 1); // x's buffer freed with its last reference
+    // strings keep the backend's own kernel
+    const s = tf.tensor1d(['a', 'bc']);
+    const sc = tf.clone(s);
+    expect(await sc.array()).toEqual(['a', 'bc']);
+    tf.dispose([s, sc]);
+  });
+
+  it('gradients through saved tensors (clones) equal the cpu backend\'s, and a variable keeps its values after assign', async () => {
+    const rng = new Rng(4);
+    const a = randomArray(rng, 6 * 5);
+    const w = randomArray(rng, 5 * 4);
+    const f = () => {
+      const v = tf.variable(tf.tensor2d(w, [5, 4]));
+      const x = tf.tensor2d(a, [6, 5]);
+      const g = tf.grad((vv: tf.Tensor) => tf.sum(tf.logSumExp(tf.tanh(tf.matMul(x, vv as tf.Tensor2D)), 1)))(v);
+      v.assign(tf.sub(v, tf.mul(g, 0.5)));
+      const out = tf.concat([tf.reshape(g, [-1]), tf.reshape(v, [-1])]);
+      v.dispose();
+      return out;
+    };
+    expectClose(await on('wasm', f), await on('cpu', f), 1e-5);
   });
 
   it('UnsortedSegmentSum matches cpu (float32 and int32, out-of-range ids dropped)', async () => {
