@@ -271,10 +271,31 @@ function wasmMatMulWithoutTransposeFlags(original: tf.KernelConfig): tf.KernelFu
       return transpose({ inputs: { x: t }, backend: args.backend, attrs: { perm } }) as tf.TensorInfo;
     };
     const { a, b } = args.inputs as { a: tf.TensorInfo; b: tf.TensorInfo };
+    const plain = { ...attrs, transposeA: false, transposeB: false } as unknown as tf.NamedAttrMap;
+    if (attrs.transposeA && !attrs.transposeB && a.shape.length === 2 && b.shape.length === 2) {
+      // Aᵀ·B as (Bᵀ·A)ᵀ where that transposes fewer values (n·q + p·q instead of n·p): the weight gradient of a
+      // convolution, [n, 9·64]ᵀ · [n, 64], transposed 2.4 M values per layer and step, now 0.3 M. Each entry is the
+      // same sum over n in the same order, so the result is the same to the bit.
+      const [n, p] = a.shape;
+      const q = b.shape[1];
+      if (n * p > n * q + p * q) {
+        const bt = swapped(b);
+        let ct: tf.TensorInfo;
+        try {
+          ct = original.kernelFunc({ inputs: { a: bt, b: a }, backend: args.backend, attrs: plain }) as tf.TensorInfo;
+        } finally {
+          backend.disposeData(bt.dataId);
+        }
+        try {
+          return swapped(ct);
+        } finally {
+          backend.disposeData(ct.dataId);
+        }
+      }
+    }
     const a2 = attrs.transposeA ? swapped(a) : a;
     const b2 = attrs.transposeB ? swapped(b) : b;
     try {
-      const plain = { ...attrs, transposeA: false, transposeB: false } as unknown as tf.NamedAttrMap;
       return original.kernelFunc({ inputs: { a: a2, b: b2 }, backend: args.backend, attrs: plain });
     } finally {
       if (a2 !== a) backend.disposeData(a2.dataId);

@@ -153,6 +153,7 @@ describe('registerWasmKernels', () => {
     [[2, 5, 3], [2, 3, 4]],
     [[2, 5, 3], [1, 3, 4]], // broadcast batch
     [[1, 3], [3, 1]], // size-one dims: wasm's transpose returns a shared view there
+    [[30, 40], [40, 3]], // transposeA with a wide A: computed as (Bᵀ·A)ᵀ
   ])('BatchMatMul %j x %j matches cpu for every transpose flag, without leaking wasm memory', async (aShape, bShape) => {
     const rng = new Rng(7);
     const swap = (s: number[]) => [...s.slice(0, -2), s[s.length - 1], s[s.length - 2]];
@@ -165,6 +166,18 @@ describe('registerWasmKernels', () => {
       expectClose(await on('wasm', f), cpu);
       expect(tf.engine().backend.numDataIds()).toBe(dataIds);
     }
+  });
+
+  it('Aᵀ·B computed as (Bᵀ·A)ᵀ gives the bits of the product with A transposed first (a convolution weight gradient\'s shape)', async () => {
+    await tf.setBackend('wasm');
+    const rng = new Rng(12);
+    const a = tf.tensor2d(randomArray(rng, 600 * 72), [600, 72]);
+    const b = tf.tensor2d(randomArray(rng, 600 * 8), [600, 8]);
+    const swappedPath = tf.matMul(a, b, true, false); // 600·72 > 600·8 + 72·8: the (Bᵀ·A)ᵀ route
+    const at = tf.transpose(a);
+    const plainPath = tf.matMul(at, b);
+    expect(Array.from(swappedPath.dataSync())).toEqual(Array.from(plainPath.dataSync()));
+    tf.dispose([a, b, swappedPath, at, plainPath]);
   });
 
   it.each([

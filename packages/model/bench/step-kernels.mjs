@@ -1,0 +1,76 @@
+// Two of the wasm kernel changes of src/kernels, each switched back alone, alternated in one process on the same
+// model: a training step's wall ms at K = 1024 (full softmax) and K = 10,000 (factored), the settings of
+// bench/throughput.mjs, one thread (workers: 1). The variants: `ours` (as registered by initBackend),
+// `copyingIdentity` (an Identity that copies, as tfjs-backend-wasm's own) and `transposeAFirst` (Aᵀ·B always with A
+// transposed first, the wrapper's path before it learned to compute (Bᵀ·A)ᵀ when that transposes fewer values).
+// Prints JSON: per configuration the median ms per step of `--reps` rounds (each variant once per round, 5 timed
+// steps each) and each variant's median over ours.
+// Usage: node bench/step-kernels.mjs [--reps 4]   (needs `npm run build` first)
+import * as os from 'node:os';
+import * as tf from '@tensorflow/tfjs-core';
+import { RCNN, initBackend } from '../dist/index.mjs';
+import { benchSettings, randomCodes } from './settings.mjs';
+
+const args = process.argv.slice(2);
+const reps = args.includes('--reps') ? Number(args[args.indexOf('--reps') + 1]) : 4;
+await initBackend(['wasm']);
+const identity = tf.getKernel('Identity', 'wasm');
+const matMul = tf.getKernel('BatchMatMul', 'wasm');
+const copyingIdentity = {
+  ...identity,
+  kernelFunc: ({ inputs, backend }) => {
+    const x = inputs.x;
+    const out = backend.makeOutput(x.shape, x.dtype);
+    backend.typedArrayFromHeap(out).set(backend.typedArrayFromHeap(x));
+    return out;
+  },
+};
+const transposeAFirst = {
+  ...matMul,
+  kernelFunc: (a) => {
+    if (!a.attrs.transposeA || a.attrs.transposeB || a.inputs.a.shape.length !== 2) return matMul.kernelFunc(a);
+    const at = tf.getKernel('Transpose', 'wasm').kernelFunc({ inputs: { x: a.inputs.a }, backend: a.backend, attrs: { perm: [1, 0] } });
+    try {
+      return matMul.kernelFunc({ ...a, inputs: { a: at, b: a.inputs.b }, attrs: { ...a.attrs, transposeA: false } });
+    } finally {
+      a.backend.disposeData(at.dataId);
+    }
+  },
+};
+const variants = {
+  ours: [identity, matMul],
+  copyingIdentity: [copyingIdentity, matMul],
+  transposeAFirst: [identity, transposeAFirst],
+};
+const use = (kernels) => {
+  for (const k of kernels) {
+    tf.unregisterKernel(k.kernelName, 'wasm');
+    tf.registerKernel(k);
+  }
+};
+const { fit, model, grid } = benchSettings(false);
+const median = (a) => [...a].sort((x, y) => x - y)[Math.floor(a.length / 2)];
+const loadBefore = os.loadavg().map((v) => +v.toFixed(2));
+const results = {};
+for (const [k, softmax] of [[1024, 'full'], [10000, 'factored']]) {
+  const codes = randomCodes(grid, fit.bptt + 1, k, k);
+  const m = new RCNN({ k, softmax, seed: 1, ...model });
+  await m.fit(codes, { ...fit, epochs: 1, stepsPerEpoch: 2, workers: 1 });
+  const times = Object.fromEntries(Object.keys(variants).map((v) => [v, []]));
+  for (let rep = 0; rep < reps; rep++) {
+    for (const [name, kernels] of Object.entries(variants)) {
+      use(kernels);
+      const ends = [];
+      await m.fit(codes, { ...fit, epochs: 1, stepsPerEpoch: 6, workers: 1, onProgress: (e) => e.stage === 'train' && ends.push(performance.now()) });
+      times[name].push((ends[5] - ends[0]) / 5);
+    }
+  }
+  use(variants.ours);
+  const ours = median(times.ours);
+  results[`${softmax}@${k}`] = Object.fromEntries(
+    Object.entries(times).map(([name, t]) => [name, { msPerStep: +median(t).toFixed(1), overOurs: +(median(t) / ours).toFixed(3), all: t.map((x) => +x.toFixed(1)) }]),
+  );
+  m.dispose();
+}
+const loadAfter = os.loadavg().map((v) => +v.toFixed(2));
+console.log(JSON.stringify({ bench: 'model/step-kernels', tfjs: tf.version_core, loadBefore, loadAfter, reps, fit, model, grid, results }, null, 2));
