@@ -6,7 +6,7 @@ import { initBackend, RCNN, RNN } from '../index';
 import { partsOf } from '../internals';
 import { calibrateGates } from '../train';
 import { motionCodes, randomCodes } from '../testing';
-import { cellMixture, fitGateOffsets, gateOffsetObjective, MAX_GATE_OFFSET } from './calibrate';
+import { fitGateOffsets, gateOffsetObjective, gateOffsetObjectiveLoop, MAX_GATE_OFFSET } from './calibrate';
 import { MixtureOutput } from './mixture';
 
 beforeAll(async () => {
@@ -53,26 +53,6 @@ test('the objective matches the naive nll, and its gradient and Hessian match fi
   }
 });
 
-/** The general loop over cells and components (what the objective computed for every m before m = 3 was unrolled). */
-function loopObjective(logits: ArrayLike<number>, comps: ArrayLike<number>, m: number, delta: ArrayLike<number>): { nll: number; grad: Float64Array; hess: Float64Array } {
-  const n = logits.length / m;
-  const grad = new Float64Array(m);
-  const hess = new Float64Array(m * m);
-  const pi = new Float64Array(m);
-  const r = new Float64Array(m);
-  let nll = 0;
-  for (let i = 0; i < n; i++) {
-    nll -= cellMixture(logits, comps, i, m, delta, pi, r);
-    for (let j = 0; j < m; j++) {
-      grad[j] += pi[j] - r[j];
-      for (let k = 0; k < m; k++) hess[j * m + k] += pi[j] * ((j === k ? 1 : 0) - pi[k]) - r[j] * ((j === k ? 1 : 0) - r[k]);
-    }
-  }
-  for (let j = 0; j < m; j++) grad[j] /= n;
-  for (let j = 0; j < m * m; j++) hess[j] /= n;
-  return { nll: nll / n, grad, hess };
-}
-
 test('the unrolled three-component objective is bit for bit the general loop, on float32 and float64 terms', () => {
   for (const seed of [1, 2, 3]) {
     const { logits, comps } = problem(500, 3, seed);
@@ -82,7 +62,7 @@ test('the unrolled three-component objective is bit for bit the general loop, on
     for (const [l, c] of [[logits, comps], [Float32Array.from(logits), Float32Array.from(comps)]] as const) {
       for (const delta of [[0, 0, 0], [0, -1.25, 3.5], [0, 8, -8], [-0, 0.1, -0.2]]) {
         const fast = gateOffsetObjective(l, c, 3, delta);
-        const ref = loopObjective(l, c, 3, delta);
+        const ref = gateOffsetObjectiveLoop(l, c, 3, delta);
         expect(Object.is(fast.nll, ref.nll)).toBe(true);
         expect(Array.from(fast.grad)).toEqual(Array.from(ref.grad));
         expect(Array.from(fast.hess)).toEqual(Array.from(ref.hess));

@@ -58,12 +58,25 @@ export function cellMixture(logits: ArrayLike<number>, comps: ArrayLike<number>,
  * r_ij([j = k] − r_ik)].
  */
 export function gateOffsetObjective(logits: ArrayLike<number>, comps: ArrayLike<number>, m: number, delta: ArrayLike<number>): { nll: number; grad: Float64Array; hess: Float64Array } {
+  // three components (the copy-aware output's network, copy and prior): the same arithmetic in the same order as
+  // the general loop, unrolled, so the result is bit for bit the same, about twice as fast
+  return objectiveMeans(logits, comps, m, delta, m === 3 ? objective3 : objectiveAny);
+}
+
+/** {@link gateOffsetObjective} through the general loop at every m (never the unrolled one). Exported for tests (not from the package). */
+export function gateOffsetObjectiveLoop(logits: ArrayLike<number>, comps: ArrayLike<number>, m: number, delta: ArrayLike<number>): { nll: number; grad: Float64Array; hess: Float64Array } {
+  return objectiveMeans(logits, comps, m, delta, objectiveAny);
+}
+
+/** Sums over a frame's cells: −Σ ln-likelihood returned, Σ gradient and Hessian added into grad and hess. */
+type ObjectiveSums = (logits: ArrayLike<number>, comps: ArrayLike<number>, m: number, delta: ArrayLike<number>, n: number, grad: Float64Array, hess: Float64Array) => number;
+
+/** The objective's means over the n cells from `sums`. */
+function objectiveMeans(logits: ArrayLike<number>, comps: ArrayLike<number>, m: number, delta: ArrayLike<number>, sums: ObjectiveSums): { nll: number; grad: Float64Array; hess: Float64Array } {
   const n = logits.length / m;
   const grad = new Float64Array(m);
   const hess = new Float64Array(m * m);
-  // three components (the copy-aware output's network, copy and prior): the same arithmetic in the same order as
-  // the general loop below, unrolled, so the result is bit for bit the same, about twice as fast
-  const nll = m === 3 ? objective3(logits, comps, delta, n, grad, hess) : objectiveAny(logits, comps, m, delta, n, grad, hess);
+  const nll = sums(logits, comps, m, delta, n, grad, hess);
   for (let j = 0; j < m; j++) grad[j] /= n;
   for (let j = 0; j < m * m; j++) hess[j] /= n;
   return { nll: nll / n, grad, hess };
@@ -85,7 +98,7 @@ function objectiveAny(logits: ArrayLike<number>, comps: ArrayLike<number>, m: nu
 }
 
 /** {@link objectiveAny} at m = 3, unrolled: {@link cellMixture}'s and objectiveAny's operations in their order. */
-function objective3(logits: ArrayLike<number>, comps: ArrayLike<number>, delta: ArrayLike<number>, n: number, grad: Float64Array, hess: Float64Array): number {
+function objective3(logits: ArrayLike<number>, comps: ArrayLike<number>, _m: number, delta: ArrayLike<number>, n: number, grad: Float64Array, hess: Float64Array): number {
   const d0 = delta[0];
   const d1 = delta[1];
   const d2 = delta[2];
