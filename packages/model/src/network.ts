@@ -3,7 +3,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-layers';
 import { Rng, VqvidError } from '@vqvid/core';
 import { coarseWidth, type ModelConfig, MOTION_CHANNELS, stateWidth, usesMotion } from './config';
-import { im2colConv } from './im2col';
+import { sameConv } from './im2col';
 import { batchDropout, type BatchPart } from './dropout';
 
 /** Training-time dropout: the rate and the seed of this step's masks (so a resumed run draws the same masks). */
@@ -119,7 +119,7 @@ export class Network {
     for (let l = 0; l < layers; l++) {
       // zero padding must hold at the real grid border, not at a crop border: zero what lies outside
       if (mask) x = tf.mul(x, mask) as tf.Tensor4D;
-      x = im2colConv(x, this.w(`${prefix}conv${l}.w`) as tf.Tensor2D, kernel);
+      x = sameConv(x, this.w(`${prefix}conv${l}.w`) as tf.Tensor2D, kernel);
       if (l < layers - 1) x = tf.tanh(tf.add(x, this.w(`${prefix}conv${l}.b`))) as tf.Tensor4D;
     }
     return x;

@@ -5,7 +5,7 @@ import type { CodeVolume } from '@vqvid/core';
 import { randomCodes } from '../testing';
 import { createOutputLayer, MixtureOutput, type OutputLayer, type OutputLayerOptions, SparseBigram, topCandidates } from './index';
 import type { FactoredSoftmax } from './factored';
-import { offerTop, presentExtras } from './top';
+import { offerTop, offerTopOnce, presentExtras } from './top';
 
 const K = 23;
 const HIDDEN = 5;
@@ -177,6 +177,24 @@ describe('offerTop and SparseBigram.topRow', () => {
       for (const i of order) offerTop(codes, v, 0, m, i, vals[i]);
       const want = vals.map((_, i) => i).sort((a, b) => vals[b] - vals[a] || a - b).slice(0, m);
       expect(Array.from(codes)).toEqual(want);
+    }
+  });
+
+  test('offerTopOnce leaves the list that looking for the code, then offerTop, leaves (repeats and ties)', () => {
+    const rng = new Rng(12);
+    for (let rep = 0; rep < 300; rep++) {
+      const m = 1 + rng.int(6);
+      const got = { codes: new Int32Array(m).fill(-1), vals: new Float64Array(m).fill(-Infinity) };
+      const want = { codes: got.codes.slice(), vals: got.vals.slice() };
+      const value = new Map<number, number>(); // a code keeps its value, as a prior's p(code) does
+      for (let j = 0; j < 25; j++) {
+        const code = rng.int(12);
+        if (!value.has(code)) value.set(code, rng.int(4) === 0 ? -Infinity : rng.int(5));
+        const v = value.get(code)!;
+        offerTopOnce(got.codes, got.vals, 0, m, code, v);
+        if (!Array.from(want.codes).includes(code)) offerTop(want.codes, want.vals, 0, m, code, v);
+        expect({ rep, j, codes: Array.from(got.codes), vals: Array.from(got.vals) }).toEqual({ rep, j, codes: Array.from(want.codes), vals: Array.from(want.vals) });
+      }
     }
   });
 

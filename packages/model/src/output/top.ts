@@ -81,6 +81,9 @@ export function offerTop(codes: Int32Array, vals: Float64Array, base: number, m:
 
 /** {@link offerTop} of a code that may already be in the list (then nothing changes: same code, same value). */
 export function offerTopOnce(codes: Int32Array, vals: Float64Array, base: number, m: number, code: number, v: number): void {
+  // what offerTop would turn away changes nothing either way: no need to look for the code first
+  const last = base + m - 1;
+  if (v < vals[last] || (v === vals[last] && codes[last] !== -1 && code > codes[last])) return;
   for (let j = base; j < base + m && codes[j] !== -1; j++) if (codes[j] === code) return;
   offerTop(codes, vals, base, m, code, v);
 }

@@ -1,0 +1,78 @@
+import * as tf from '@tensorflow/tfjs-core';
+import '@tensorflow/tfjs-backend-cpu';
+import '@tensorflow/tfjs-backend-wasm';
+import { Rng } from '@vqvid/core';
+import { im2colConv, nativeConvHere, sameConv } from './im2col';
+import { registerWasmKernels } from './kernels';
+
+/** Random [b, rows, cols, cin] input and [kernel²·cin, cout] weights, seeded. */
+function problem(seed: number, [b, rows, cols, cin, cout]: number[], kernel: number): [tf.Tensor4D, tf.Tensor2D] {
+  const rng = new Rng(seed);
+  const rand = (n: number) => Float32Array.from({ length: n }, () => rng.normal());
+  return [tf.tensor4d(rand(b * rows * cols * cin), [b, rows, cols, cin]), tf.tensor2d(rand(kernel * kernel * cin * cout), [kernel * kernel * cin, cout])];
+}
+
+/** The bits of both paths on the active backend. */
+function bothPaths(seed: number, shape: number[], kernel: number): [Float32Array, Float32Array] {
+  const [x, w] = problem(seed, shape, kernel);
+  const a = tf.tidy(() => sameConv(x, w, kernel));
+  const b = tf.tidy(() => im2colConv(x, w, kernel));
+  const out: [Float32Array, Float32Array] = [a.dataSync() as Float32Array, b.dataSync() as Float32Array];
+  tf.dispose([x, w, a, b]);
+  return out;
+}
+
+describe('sameConv', () => {
+  beforeAll(() => registerWasmKernels());
+  afterAll(async () => {
+    await tf.setBackend('cpu');
+  });
+
+  const shapes = [
+    [1, 30, 40, 64, 96],
+    [3, 7, 5, 6, 4],
+    [2, 1, 9, 3, 5],
+  ];
+
+  it.each([1, 3, 5])('gives im2colConv\'s bits on wasm with its own Conv2D (kernel %i)', async (kernel) => {
+    await tf.setBackend('wasm');
+    expect(nativeConvHere()).toBe(true);
+    shapes.forEach((shape, i) => {
+      const [a, b] = bothPaths(10 * kernel + i, shape, kernel);
+      expect(a.length).toBe(shape[0] * shape[1] * shape[2] * shape[4]);
+      expect(Array.from(a)).toEqual(Array.from(b));
+    });
+  });
+
+  it('takes the im2col path while a gradient is recorded, and its gradient matches cpu\'s tf.conv2d', async () => {
+    await tf.setBackend('wasm');
+    const kernel = 3;
+    const shape = [2, 4, 5, 3, 2];
+    const [x, w] = problem(5, shape, kernel);
+    const inside: boolean[] = [];
+    const gw = tf.grad((v: tf.Tensor) => {
+      inside.push(nativeConvHere());
+      return tf.sum(tf.square(sameConv(x, v as tf.Tensor2D, kernel)));
+    })(w);
+    expect(inside).toEqual([false]);
+    const ours = Array.from(gw.dataSync());
+    const [xs, ws] = [x.dataSync().slice(), w.dataSync().slice()];
+    tf.dispose([x, w, gw]);
+    await tf.setBackend('cpu');
+    const ref = tf.tidy(() => {
+      const xc = tf.tensor4d(xs, shape.slice(0, 4) as [number, number, number, number]);
+      const f = (v: tf.Tensor) => tf.sum(tf.square(tf.conv2d(xc, tf.reshape(v, [kernel, kernel, shape[3], shape[4]]) as tf.Tensor4D, 1, 'same')));
+      return tf.grad(f)(tf.tensor2d(ws, [kernel * kernel * shape[3], shape[4]]));
+    });
+    const e = ref.dataSync();
+    ours.forEach((g, i) => expect(Math.abs(g - e[i])).toBeLessThanOrEqual(1e-4 * Math.max(1, Math.abs(e[i]))));
+    ref.dispose();
+  });
+
+  it('keeps the im2col path on cpu, so its training and prediction see the same numbers', async () => {
+    await tf.setBackend('cpu');
+    expect(nativeConvHere()).toBe(false);
+    const [a, b] = bothPaths(3, [2, 5, 4, 3, 4], 3);
+    expect(Array.from(a)).toEqual(Array.from(b));
+  });
+});
