@@ -1,8 +1,10 @@
-// Two of the wasm kernel changes of src/kernels, each switched back alone, alternated in one process on the same
+// Three of the wasm kernel changes of src/kernels, each switched back alone, alternated in one process on the same
 // model: a training step's wall ms at K = 1024 (full softmax) and K = 10,000 (factored), the settings of
 // bench/throughput.mjs, one thread (workers: 1). The variants: `ours` (as registered by initBackend),
 // `copyingIdentity` (an Identity that copies, as tfjs-backend-wasm's own) and `transposeAFirst` (Aᵀ·B always with A
-// transposed first, the wrapper's path before it learned to compute (Bᵀ·A)ᵀ when that transposes fewer values).
+// transposed first, the wrapper's path before it learned to compute (Bᵀ·A)ᵀ when that transposes fewer values) and
+// `transposingSum` (a sum over leading axes transposes its input and then sums the innermost ones, as wasm's own Sum
+// does, instead of the column sums over the heap).
 // Prints JSON: per configuration the median ms per step of `--reps` rounds (each variant once per round, 5 timed
 // steps each) and each variant's median over ours.
 // Usage: node bench/step-kernels.mjs [--reps 4]   (needs `npm run build` first)
@@ -37,10 +39,32 @@ const transposeAFirst = {
     }
   },
 };
+const sum = tf.getKernel('Sum', 'wasm');
+const transposingSum = {
+  ...sum,
+  kernelFunc: (a) => {
+    const x = a.inputs.x;
+    const rank = x.shape.length;
+    const axes = tf.util.parseAxisParam(a.attrs.axis, x.shape).slice().sort((p, q) => p - q);
+    if (x.dtype !== 'float32' || axes.length === 0 || axes.length >= rank || !axes.every((v, i) => v === i)) return sum.kernelFunc(a);
+    // wasm's own path: the reduced axes moved innermost by a transpose, then its Sum over them
+    const perm = [...x.shape.keys()].slice(axes.length).concat(axes);
+    const xt = tf.getKernel('Transpose', 'wasm').kernelFunc({ inputs: { x }, backend: a.backend, attrs: { perm } });
+    try {
+      const inner = axes.map((_, i) => rank - axes.length + i);
+      const out = sum.kernelFunc({ ...a, inputs: { x: xt }, attrs: { axis: inner, keepDims: false } });
+      if (a.attrs.keepDims) out.shape = [...axes.map(() => 1), ...out.shape];
+      return out;
+    } finally {
+      a.backend.disposeData(xt.dataId);
+    }
+  },
+};
 const variants = {
-  ours: [identity, matMul],
-  copyingIdentity: [copyingIdentity, matMul],
-  transposeAFirst: [identity, transposeAFirst],
+  ours: [identity, matMul, sum],
+  copyingIdentity: [copyingIdentity, matMul, sum],
+  transposeAFirst: [identity, transposeAFirst, sum],
+  transposingSum: [identity, matMul, transposingSum],
 };
 const use = (kernels) => {
   for (const k of kernels) {

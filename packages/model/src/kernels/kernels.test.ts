@@ -34,7 +34,7 @@ describe('registerWasmKernels', () => {
   });
 
   it('registers the missing kernels, idempotently', () => {
-    expect(names.sort()).toEqual(['BatchMatMul', 'Conv2DBackpropFilter', 'GatherV2', 'Identity', 'Slice', 'SplitV', 'UnsortedSegmentSum']);
+    expect(names.sort()).toEqual(['BatchMatMul', 'Conv2DBackpropFilter', 'GatherV2', 'Identity', 'Slice', 'SplitV', 'Sum', 'UnsortedSegmentSum']);
     expect(registerWasmKernels().sort()).toEqual(names);
     for (const n of names) expect(tf.getKernel(n, 'wasm')).toBeDefined();
   });
@@ -283,6 +283,64 @@ describe('registerWasmKernels', () => {
     const sv = s.dataSync();
     for (let r = 0; r < rows - 1; r += 7) for (let j = 0; j < wide - 3; j += 991) expect(sv[r * (wide - 3) + j]).toBe(gv[(r + 1) * wide + 3 + j]);
     tf.dispose([x, g, a, b, s]);
+  });
+
+  it('Sum over leading axes on wasm adds each column row by row in float32 (the original\'s bits), keepDims and all', async () => {
+    await tf.setBackend('wasm');
+    const rng = new Rng(17);
+    /** The obviously right reduction over the first `lead` axes: each column summed in turn, rounded to float32. */
+    const reference = (v: Float32Array, rows: number, cols: number) =>
+      Float32Array.from({ length: cols }, (_, j) => {
+        let acc = 0;
+        for (let i = 0; i < rows; i++) acc = Math.fround(acc + v[i * cols + j]);
+        return acc;
+      });
+    const cases: Array<[number[], number[] | number, boolean]> = [
+      [[4097, 33], 0, false], // rows not a multiple of 4
+      [[5, 6, 7, 8], [0, 1, 2], false], // a conv bias gradient's shape
+      [[5, 6, 7, 8], [2, 1, 0], true], // axes in any order
+      [[3, 4, 5], [-3, -2], false], // negative axes
+      [[2, 3], [0], true],
+      [[1, 9], 0, false],
+    ];
+    for (const [shape, axis, keepDims] of cases) {
+      const size = shape.reduce((a, b) => a * b, 1);
+      const v = Float32Array.from(randomArray(rng, size), (x, i) => (i % 11 === 0 ? x * 1e4 : x)); // uneven magnitudes: order matters
+      const x = tf.tensor(v, shape);
+      const y = tf.sum(x, axis, keepDims);
+      const lead = Array.isArray(axis) ? axis.length : 1;
+      const cols = shape.slice(lead).reduce((a, b) => a * b, 1);
+      expect(y.shape).toEqual([...(keepDims ? new Array(lead).fill(1) : []), ...shape.slice(lead)]);
+      expect({ shape, got: Array.from(y.dataSync()) }).toEqual({ shape, got: Array.from(reference(v, size / cols, cols)) });
+      tf.dispose([x, y]);
+    }
+    // other reductions go to wasm's own kernel: compare them with cpu
+    const v = randomArray(rng, 3 * 4 * 5);
+    const others: Array<[number[] | number | undefined, 'float32' | 'int32']> = [[1, 'float32'], [[0, 2], 'float32'], [undefined, 'float32'], [0, 'int32'], [2, 'float32']];
+    for (const [axis, dtype] of others) {
+      const data = dtype === 'int32' ? Int32Array.from(v, (x) => Math.round(10 * x)) : v;
+      const got = await on('wasm', () => tf.sum(tf.tensor(data, [3, 4, 5], dtype), axis));
+      const want = await on('cpu', () => tf.sum(tf.tensor(data, [3, 4, 5], dtype), axis));
+      expectClose(got, want);
+    }
+  });
+
+  it('a bias gradient on wasm (the Sum of the Add\'s backward) equals the column sums of dy', async () => {
+    await tf.setBackend('wasm');
+    const rng = new Rng(18);
+    const [n, k] = [37, 12];
+    const z = tf.tensor2d(randomArray(rng, n * k), [n, k]);
+    const dy = tf.tensor2d(randomArray(rng, n * k), [n, k]);
+    const b = tf.zeros([k]);
+    const gb = tf.grad((bias: tf.Tensor) => tf.sum(tf.mul(tf.add(z, bias), dy)))(b);
+    const dv = dy.dataSync();
+    const want = Array.from({ length: k }, (_, j) => {
+      let acc = 0;
+      for (let i = 0; i < n; i++) acc = Math.fround(acc + dv[i * k + j]);
+      return acc;
+    });
+    expect(Array.from(gb.dataSync())).toEqual(want);
+    tf.dispose([z, dy, b, gb]);
   });
 
   it('GatherV2 on wasm rejects an index outside [0, dim) naming it, as cpu does', async () => {
