@@ -1,10 +1,11 @@
-// Three of the wasm kernel changes of src/kernels, each switched back alone, alternated in one process on the same
+// Four of the wasm kernel changes of src/kernels, each switched back alone, alternated in one process on the same
 // model: a training step's wall ms at K = 1024 (full softmax) and K = 10,000 (factored), the settings of
 // bench/throughput.mjs, one thread (workers: 1). The variants: `ours` (as registered by initBackend),
 // `copyingIdentity` (an Identity that copies, as tfjs-backend-wasm's own) and `transposeAFirst` (Aᵀ·B always with A
 // transposed first, the wrapper's path before it learned to compute (Bᵀ·A)ᵀ when that transposes fewer values) and
 // `transposingSum` (a sum over leading axes transposes its input and then sums the innermost ones, as wasm's own Sum
-// does, instead of the column sums over the heap).
+// does, instead of the column sums over the heap) and `im2colOps` (the convolutions' im2col matrix and its gradient
+// by tfjs ops, pad, k² slices and a concat, as before the Im2Col and Col2Im kernels).
 // Prints JSON: per configuration the median ms per step of `--reps` rounds (each variant once per round, 5 timed
 // steps each) and each variant's median over ours.
 // Usage: node bench/step-kernels.mjs [--reps 4]   (needs `npm run build` first)
@@ -60,16 +61,20 @@ const transposingSum = {
     }
   },
 };
+// without these two kernels the model's convolution takes the pad/slice/concat path (src/im2col.ts)
+const im2col = [tf.getKernel('VqvidIm2Col', 'wasm'), tf.getKernel('VqvidCol2Im', 'wasm')];
+const absent = im2col.map((k) => ({ kernelName: k.kernelName, absent: true }));
 const variants = {
-  ours: [identity, matMul, sum],
-  copyingIdentity: [copyingIdentity, matMul, sum],
-  transposeAFirst: [identity, transposeAFirst, sum],
-  transposingSum: [identity, matMul, transposingSum],
+  ours: [identity, matMul, sum, ...im2col],
+  copyingIdentity: [copyingIdentity, matMul, sum, ...im2col],
+  transposeAFirst: [identity, transposeAFirst, sum, ...im2col],
+  transposingSum: [identity, matMul, transposingSum, ...im2col],
+  im2colOps: [identity, matMul, sum, ...absent],
 };
 const use = (kernels) => {
   for (const k of kernels) {
-    tf.unregisterKernel(k.kernelName, 'wasm');
-    tf.registerKernel(k);
+    if (tf.getKernel(k.kernelName, 'wasm')) tf.unregisterKernel(k.kernelName, 'wasm');
+    if (!k.absent) tf.registerKernel(k);
   }
 };
 const { fit, model, grid } = benchSettings(false);

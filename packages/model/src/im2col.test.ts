@@ -2,8 +2,8 @@ import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
 import '@tensorflow/tfjs-backend-wasm';
 import { Rng } from '@vqvid/core';
-import { im2colConv, nativeConvHere, sameConv } from './im2col';
-import { registerWasmKernels } from './kernels';
+import { im2colConv, kernelConv, nativeConvHere, sameConv } from './im2col';
+import { registerCpuKernels, registerWasmKernels } from './kernels';
 
 /** Random [b, rows, cols, cin] input and [kernel²·cin, cout] weights, seeded. */
 function problem(seed: number, [b, rows, cols, cin, cout]: number[], kernel: number): [tf.Tensor4D, tf.Tensor2D] {
@@ -23,7 +23,10 @@ function bothPaths(seed: number, shape: number[], kernel: number): [Float32Array
 }
 
 describe('sameConv', () => {
-  beforeAll(() => registerWasmKernels());
+  beforeAll(() => {
+    registerWasmKernels();
+    registerCpuKernels();
+  });
   afterAll(async () => {
     await tf.setBackend('cpu');
   });
@@ -44,7 +47,7 @@ describe('sameConv', () => {
     });
   });
 
-  it('takes the im2col path while a gradient is recorded, and its gradient matches cpu\'s tf.conv2d', async () => {
+  it('leaves the backend\'s Conv2D while a gradient is recorded, and its gradient matches cpu\'s tf.conv2d', async () => {
     await tf.setBackend('wasm');
     const kernel = 3;
     const shape = [2, 4, 5, 3, 2];
@@ -67,6 +70,60 @@ describe('sameConv', () => {
     const e = ref.dataSync();
     ours.forEach((g, i) => expect(Math.abs(g - e[i])).toBeLessThanOrEqual(1e-4 * Math.max(1, Math.abs(e[i]))));
     ref.dispose();
+  });
+
+  /** Value and both gradients of conv(x, w) · r summed (r random: every output gets its own weight). */
+  function valueAndGrads(conv: (x: tf.Tensor4D, w: tf.Tensor2D) => tf.Tensor4D, x: tf.Tensor4D, w: tf.Tensor2D, r: tf.Tensor4D): number[][] {
+    const { value, grads } = tf.valueAndGrads((a: tf.Tensor, b: tf.Tensor) => tf.sum(tf.mul(conv(a as tf.Tensor4D, b as tf.Tensor2D), r)))([x, w]);
+    const out = [Array.from(value.dataSync()), ...grads.map((g) => Array.from(g.dataSync()))];
+    tf.dispose([value, ...grads]);
+    return out;
+  }
+
+  it.each(['wasm', 'cpu'])('the Im2Col/Col2Im op gives im2colConv\'s value and gradients to the bit (%s)', async (backend) => {
+    await tf.setBackend(backend);
+    const cases: Array<[number[], number]> = [
+      [[2, 5, 4, 3, 4], 3],
+      [[1, 1, 9, 2, 3], 3], // a row thinner than the kernel
+      [[3, 2, 2, 1, 2], 5],
+      [[1, 16, 16, 16, 8], 3],
+      [[2, 6, 7, 4, 5], 5],
+    ];
+    cases.forEach(([shape, kernel], i) => {
+      const [x, w] = problem(40 + i, shape, kernel);
+      const rng = new Rng(60 + i);
+      // exact zeros in the output weights: gradients that are sums of zeros (and the sign of a zero) must agree too
+      const r = tf.tensor4d(Float32Array.from({ length: shape[0] * shape[1] * shape[2] * shape[4] }, () => (rng.int(4) === 0 ? 0 : rng.normal())), [shape[0], shape[1], shape[2], shape[4]]);
+      const ours = valueAndGrads(kernelConv(kernel), x, w, r);
+      const ref = valueAndGrads((a, b) => im2colConv(a, b, kernel), x, w, r);
+      expect(ours[1].length).toBe(x.size);
+      expect(ours[2].length).toBe(w.size);
+      ours.forEach((v, j) => v.forEach((e, q) => expect(Object.is(e, ref[j][q]) ? e : { backend, i, j, q, e }).toBe(ref[j][q])));
+      tf.dispose([x, w, r]);
+    });
+  });
+
+  it('the Im2Col/Col2Im op leaves no tensor behind, and sameConv takes it while training on wasm', async () => {
+    await tf.setBackend('wasm');
+    const [x, w] = problem(7, [2, 6, 5, 3, 4], 3);
+    const run = () => {
+      const g = tf.grads((a: tf.Tensor, b: tf.Tensor) => tf.sum(sameConv(a as tf.Tensor4D, b as tf.Tensor2D, 3)))([x, w]);
+      tf.dispose(g);
+    };
+    run();
+    const before = tf.memory().numTensors;
+    for (let i = 0; i < 5; i++) run();
+    expect(tf.memory().numTensors).toBe(before);
+    const info = await tf.profile(() => {
+      const g = tf.grads((a: tf.Tensor, b: tf.Tensor) => tf.sum(sameConv(a as tf.Tensor4D, b as tf.Tensor2D, 3)))([x, w]);
+      tf.dispose(g);
+    });
+    const seen = info.kernels.map((k) => k.name);
+    expect(seen).toContain('VqvidIm2Col');
+    expect(seen).toContain('VqvidCol2Im');
+    expect(seen).not.toContain(tf.Concat);
+    expect(seen).not.toContain(tf.SplitV);
+    tf.dispose([x, w]);
   });
 
   it('keeps the im2col path on cpu, so its training and prediction see the same numbers', async () => {

@@ -1,4 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
+import { COL2IM, IM2COL } from './kernels';
 
 /**
  * 'Same' 2-D convolution with zero padding written as pad + k*k shifted slices + matMul, because the wasm
@@ -20,16 +21,57 @@ export function im2colConv(x: tf.Tensor4D, w: tf.Tensor2D, kernel: number): tf.T
 }
 
 /**
- * The model's 'same' convolution (`w` as in {@link im2colConv}): the backend's own Conv2D kernel when no gradient
- * is being recorded (prediction, evaluation) on a backend where it gives the same bits as {@link im2colConv}
- * (wasm: XNNPACK's convolution sums each output in the same order as its matMul of the im2col rows; a test holds
- * this), else {@link im2colConv}, which has gradients on every backend. On wasm the kernel skips the
- * k*k slices and their concat (about 1.6x faster at a 30x40 frame); elsewhere the sums would be reordered, and
- * training and prediction would no longer see the same numbers, so they keep one path.
+ * The model's 'same' convolution (`w` as in {@link im2colConv}), always with im2colConv's bits:
+ * - the backend's own Conv2D kernel when no gradient is being recorded (prediction, evaluation) on wasm, where it
+ *   gives the same bits (XNNPACK's convolution sums each output in the same order as its matMul of the im2col
+ *   rows; a test holds this) and skips the im2col matrix (about 1.6x faster at a 30x40 frame). On cpu tf.conv2d
+ *   sums in another order, so training and prediction would no longer see the same numbers;
+ * - else, where this package's Im2Col and Col2Im kernels are registered (wasm, cpu) and k > 1, {@link kernelConv};
+ * - else {@link im2colConv} itself (pad, slices, concat, matMul), which has gradients on every backend.
  */
 export function sameConv(x: tf.Tensor4D, w: tf.Tensor2D, kernel: number): tf.Tensor4D {
-  if (!nativeConvHere()) return im2colConv(x, w, kernel);
-  return tf.tidy(() => tf.conv2d(x, tf.reshape(w, [kernel, kernel, x.shape[3], w.shape[1]]) as tf.Tensor4D, 1, 'same'));
+  if (nativeConvHere()) return tf.tidy(() => tf.conv2d(x, tf.reshape(w, [kernel, kernel, x.shape[3], w.shape[1]]) as tf.Tensor4D, 1, 'same'));
+  if (kernel > 1 && im2colKernelsHere()) return kernelConv(kernel)(x, w);
+  return im2colConv(x, w, kernel);
+}
+
+/** Whether the active backend has this package's Im2Col and Col2Im kernels (registerWasmKernels, registerCpuKernels). */
+function im2colKernelsHere(): boolean {
+  const backend = tf.getBackend();
+  return tf.getKernel(IM2COL, backend) !== undefined && tf.getKernel(COL2IM, backend) !== undefined;
+}
+
+const kernelConvs = new Map<number, (x: tf.Tensor4D, w: tf.Tensor2D) => tf.Tensor4D>();
+
+/**
+ * {@link im2colConv} as one recorded op over the Im2Col and Col2Im kernels (src/kernels): the im2col matrix in one
+ * pass instead of a pad, k² slices and a concat, and in the backward pass the same two matMuls with the input's
+ * gradient summed by Col2Im instead of a split, k² pads and k² − 1 adds. Same bits as im2colConv, value and
+ * gradients (a test compares them on wasm and cpu).
+ */
+export function kernelConv(kernel: number): (x: tf.Tensor4D, w: tf.Tensor2D) => tf.Tensor4D {
+  let f = kernelConvs.get(kernel);
+  if (f) return f;
+  f = tf.customGrad((...args: Array<tf.Tensor | tf.GradSaveFunc>) => {
+    const [x, w, save] = args as [tf.Tensor4D, tf.Tensor2D, tf.GradSaveFunc];
+    const [b, rows, cols, cin] = x.shape;
+    const n = b * rows * cols;
+    const flat = tf.reshape(tf.engine().runKernel(IM2COL, { x }, { kernel } as unknown as tf.NamedAttrMap) as tf.Tensor, [n, kernel * kernel * cin]) as tf.Tensor2D;
+    save([flat, w]);
+    return {
+      value: tf.reshape(tf.matMul(flat, w), [b, rows, cols, w.shape[1]]),
+      gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
+        const [cols2, ws] = saved as [tf.Tensor2D, tf.Tensor2D];
+        const dy2 = tf.reshape(dy, [n, ws.shape[1]]) as tf.Tensor2D;
+        // the matMul gradients as tfjs writes them: dA = dy·Bᵀ, dB = Aᵀ·dy
+        const dcols = tf.matMul(dy2, ws, false, true);
+        const dx = tf.engine().runKernel(COL2IM, { dcols }, { kernel, shape: [b, rows, cols, cin] } as unknown as tf.NamedAttrMap) as tf.Tensor;
+        return [dx, tf.matMul(cols2, dy2, true, false)];
+      },
+    };
+  }) as unknown as (x: tf.Tensor4D, w: tf.Tensor2D) => tf.Tensor4D;
+  kernelConvs.set(kernel, f);
+  return f;
 }
 
 /** Whether {@link sameConv} takes the backend's Conv2D now: wasm, with no tape recording (no gradient wanted). */

@@ -25,7 +25,14 @@ import { backend_util } from '@tensorflow/tfjs-core';
 /** How a kernel reads its inputs and hands back an output on one backend (wasm and cpu differ only here). */
 interface KernelIO {
   read(t: tf.TensorInfo): backend_util.BackendValues;
+  /** A float32 or int32 tensor's values without a copy where the backend allows (wasm: valid until the next allocation). */
+  view(t: tf.TensorInfo): backend_util.TypedArray;
   emit(shape: number[], dtype: tf.DataType, values: backend_util.TypedArray): tf.TensorInfo;
+  /**
+   * A float32 output to fill in place (wasm: a view of its heap memory, which a later allocation may detach: read
+   * inputs after this), as [its TensorInfo, its values].
+   */
+  output(shape: number[]): [tf.TensorInfo, Float32Array];
 }
 
 type KernelArgs = Parameters<tf.KernelFunc>[0];
@@ -45,11 +52,28 @@ interface CpuBackendLike {
 const IO_OF: Record<'wasm' | 'cpu', (backend: unknown) => KernelIO> = {
   wasm: (backend) => {
     const b = backend as WasmBackendLike;
-    return { read: (t) => b.readSync(t.dataId), emit: (shape, dtype, values) => b.makeOutput(shape, dtype, undefined, values) };
+    return {
+      read: (t) => b.readSync(t.dataId),
+      // a view of the heap, not readSync's copy: valid until the next allocation
+      view: (t) => b.typedArrayFromHeap(t),
+      emit: (shape, dtype, values) => b.makeOutput(shape, dtype, undefined, values),
+      output: (shape) => {
+        const info = b.makeOutput(shape, 'float32');
+        return [info, b.typedArrayFromHeap(info) as Float32Array];
+      },
+    };
   },
   cpu: (backend) => {
     const b = backend as CpuBackendLike;
-    return { read: (t) => b.readSync(t.dataId), emit: (shape, dtype, values) => b.makeTensorInfo(shape, dtype, values) };
+    return {
+      read: (t) => b.readSync(t.dataId),
+      view: (t) => b.readSync(t.dataId) as backend_util.TypedArray,
+      emit: (shape, dtype, values) => b.makeTensorInfo(shape, dtype, values),
+      output: (shape) => {
+        const values = new Float32Array(tf.util.sizeFromShape(shape));
+        return [b.makeTensorInfo(shape, 'float32', values), values];
+      },
+    };
   },
 };
 
@@ -352,9 +376,101 @@ export function columnSums(x: Float32Array, rows: number, cols: number, out: Flo
   }
 }
 
+/** Kernel name of {@link im2colKernel}: [B, R, C, cin] → [B, R, C, k²·cin], each cell's zero-padded k x k neighbourhood. */
+export const IM2COL = 'VqvidIm2Col';
+/** Kernel name of {@link col2imKernel}: the gradient of {@link IM2COL}. */
+export const COL2IM = 'VqvidCol2Im';
+
+/**
+ * The rows of a 'same' k x k convolution as a matrix, in one pass: out[b, r, c, (dy·k + dx)·cin + ch] =
+ * x[b, r + dy − p, c + dx − p, ch] (p = (k − 1) / 2; 0 outside the grid). The values of pad, k² slices and a
+ * concat along the channels (src/im2col.ts), without their k² + 2 tensors.
+ */
+function im2colKernel(args: KernelArgs, io: KernelIO): tf.TensorInfo {
+  const x = args.inputs.x as tf.TensorInfo;
+  const k = (args.attrs as { kernel: number }).kernel;
+  const [b, rows, cols, cin] = x.shape;
+  const p = (k - 1) / 2;
+  const width = k * k * cin;
+  const [info, out] = io.output([b, rows, cols, width]);
+  // views taken after the allocation above, which may grow (and so detach) the heap
+  const xv = io.view(x) as Float32Array;
+  out.fill(0);
+  // on wasm both live in one heap: each run is a memmove within it (copyWithin), with no view per run
+  const heap = xv.buffer === out.buffer ? new Float32Array(out.buffer) : null;
+  const xAt = xv.byteOffset / 4;
+  const outAt = out.byteOffset / 4;
+  for (let n = 0; n < b; n++) {
+    for (let r = 0; r < rows; r++) {
+      for (let c = 0; c < cols; c++) {
+        const o = ((n * rows + r) * cols + c) * width;
+        // the dx that stay inside the grid read consecutive cells of x: one run per dy
+        const dx0 = Math.max(0, p - c);
+        const dx1 = Math.min(k - 1, cols - 1 - c + p);
+        if (dx1 < dx0) continue;
+        const len = (dx1 - dx0 + 1) * cin;
+        for (let dy = 0; dy < k; dy++) {
+          const rr = r + dy - p;
+          if (rr < 0 || rr >= rows) continue;
+          const from = ((n * rows + rr) * cols + c + dx0 - p) * cin;
+          const to = o + (dy * k + dx0) * cin;
+          if (heap) heap.copyWithin(outAt + to, xAt + from, xAt + from + len);
+          else for (let j = 0; j < len; j++) out[to + j] = xv[from + j];
+        }
+      }
+    }
+  }
+  return info;
+}
+
+/**
+ * The gradient of {@link im2colKernel}: dx[b, r, c, ch] sums the k² entries of `dcols` ([B·R·C, k²·cin]) that
+ * copied x[b, r, c, ch], in the order and float32 rounding of the im2col path's gradient: tfjs adds the k² padded
+ * slice gradients of the padded input as the backward pass meets them, the last slice first
+ * (((g[k²−1] + g[k²−2]) + …) + g[0]), a slice that does not reach the cell adding +0. So the bits are those of
+ * tf.grad through pad, slices and concat, without their split, k² pads and k² − 1 adds.
+ */
+function col2imKernel(args: KernelArgs, io: KernelIO): tf.TensorInfo {
+  const g = args.inputs.dcols as tf.TensorInfo;
+  const { kernel: k, shape } = args.attrs as unknown as { kernel: number; shape: [number, number, number, number] };
+  const [b, rows, cols, cin] = shape;
+  const p = (k - 1) / 2;
+  const width = k * k * cin;
+  const [info, out] = io.output(shape);
+  const gv = io.view(g) as Float32Array;
+  const fr = Math.fround;
+  const taps = k * k;
+  const from = new Int32Array(taps); // per tap s, where the cell's run starts in dcols (−1: the slice misses it)
+  for (let n = 0; n < b; n++) {
+    for (let r = 0; r < rows; r++) {
+      for (let c = 0; c < cols; c++) {
+        const o = ((n * rows + r) * cols + c) * cin;
+        let all = true;
+        for (let s = 0; s < taps; s++) {
+          // slice s read x[r, c] at its cell (r + p − dy, c + p − dx)
+          const rr = r + p - Math.floor(s / k);
+          const cc = c + p - (s % k);
+          const inside = rr >= 0 && rr < rows && cc >= 0 && cc < cols;
+          from[s] = inside ? ((n * rows + rr) * cols + cc) * width + s * cin : -1;
+          all &&= inside;
+        }
+        for (let ch = 0; ch < cin; ch++) {
+          let a = from[taps - 1] >= 0 ? gv[from[taps - 1] + ch] : 0;
+          if (all) for (let s = taps - 2; s >= 0; s--) a = fr(a + gv[from[s] + ch]);
+          else for (let s = taps - 2; s >= 0; s--) a = fr(a + (from[s] >= 0 ? gv[from[s] + ch] : 0)); // −0 + 0 is +0, as in the sum of padded tensors
+          out[o + ch] = a;
+        }
+      }
+    }
+  }
+  return info;
+}
+
 const WASM_KERNELS: ReadonlyArray<{ kernelName: string; compute: Compute }> = [
   { kernelName: tf.UnsortedSegmentSum, compute: unsortedSegmentSum },
   { kernelName: tf.Conv2DBackpropFilter, compute: conv2DBackpropFilter },
+  { kernelName: IM2COL, compute: im2colKernel },
+  { kernelName: COL2IM, compute: col2imKernel },
 ];
 const WASM_WRAPPERS: ReadonlyArray<{ kernelName: string; wrap: (original: tf.KernelConfig) => tf.KernelFunc }> = [
   { kernelName: tf.BatchMatMul, wrap: wasmMatMulWithoutTransposeFlags },
@@ -366,6 +482,8 @@ const WASM_WRAPPERS: ReadonlyArray<{ kernelName: string; wrap: (original: tf.Ker
 ];
 const CPU_REPLACEMENTS: ReadonlyArray<{ kernelName: string; compute: Compute }> = [
   { kernelName: tf.UnsortedSegmentSum, compute: unsortedSegmentSum },
+  { kernelName: IM2COL, compute: im2colKernel },
+  { kernelName: COL2IM, compute: col2imKernel },
 ];
 
 const provided: Record<'wasm' | 'cpu', Set<string>> = { wasm: new Set(), cpu: new Set() };
@@ -402,14 +520,15 @@ function wrapWasm(): void {
  * whole input out of the heap per call, per part for SplitV), and GatherV2 by one that copies whole slices
  * (wasm's computes every element's address, twenty times slower), and Identity by one that shares its input's
  * data instead of copying it (the engine clones every tensor a gradient saves), and Sum over leading axes (every
- * bias gradient) by column sums that skip wasm's transpose of the whole input. Idempotent; other kernels are left
- * alone.
+ * bias gradient) by column sums that skip wasm's transpose of the whole input; and adds the convolution's im2col
+ * matrix and its gradient as two kernels of this package (VqvidIm2Col, VqvidCol2Im, see `sameConv` in im2col.ts).
+ * Idempotent; other kernels are left alone.
  * @returns the names of the kernels this module provides for 'wasm' (the same list on every call).
  * @example
  * ```ts
  * import * as tf from '@tensorflow/tfjs-core';
  * import '@tensorflow/tfjs-backend-wasm';
- * registerWasmKernels();  // ['UnsortedSegmentSum', 'Conv2DBackpropFilter', 'BatchMatMul', 'SplitV', 'Slice', 'GatherV2', 'Identity', 'Sum']
+ * registerWasmKernels();  // ['UnsortedSegmentSum', 'Conv2DBackpropFilter', 'VqvidIm2Col', 'VqvidCol2Im', 'BatchMatMul', …]
  * await tf.setBackend('wasm');
  * const g = tf.grad((e: tf.Tensor) => tf.sum(tf.gather(e, [0, 2, 0])))(tf.ones([4, 8]));
  * ```
@@ -422,12 +541,13 @@ export function registerWasmKernels(): string[] {
 
 /**
  * Replaces the cpu backend's UnsortedSegmentSum (O(segments · rows · width), minutes for a gather gradient
- * over 10,000 codes) with a direct O(rows · width) loop giving the same values. Idempotent.
+ * over 10,000 codes) with a direct O(rows · width) loop giving the same values, and adds the convolution's
+ * VqvidIm2Col and VqvidCol2Im kernels (as for wasm). Idempotent.
  * @returns the names of the cpu kernels this module provides (the same list on every call).
  * @example
  * ```ts
  * import '@tensorflow/tfjs-backend-cpu';
- * registerCpuKernels();            // ['UnsortedSegmentSum']
+ * registerCpuKernels();            // ['UnsortedSegmentSum', 'VqvidIm2Col', 'VqvidCol2Im']
  * ```
  */
 export function registerCpuKernels(): string[] {

@@ -34,7 +34,7 @@ describe('registerWasmKernels', () => {
   });
 
   it('registers the missing kernels, idempotently', () => {
-    expect(names.sort()).toEqual(['BatchMatMul', 'Conv2DBackpropFilter', 'GatherV2', 'Identity', 'Slice', 'SplitV', 'Sum', 'UnsortedSegmentSum']);
+    expect(names.sort()).toEqual(['BatchMatMul', 'Conv2DBackpropFilter', 'GatherV2', 'Identity', 'Slice', 'SplitV', 'Sum', 'UnsortedSegmentSum', 'VqvidCol2Im', 'VqvidIm2Col']);
     expect(registerWasmKernels().sort()).toEqual(names);
     for (const n of names) expect(tf.getKernel(n, 'wasm')).toBeDefined();
   });
@@ -372,8 +372,8 @@ describe('registerWasmKernels', () => {
     const f = () => tf.unsortedSegmentSum(tf.tensor2d(x, [40, 5]), tf.tensor1d(ids, 'int32'), 11);
     const original = await on('cpu', f);
     const before = tf.getKernel('UnsortedSegmentSum', 'cpu');
-    expect(registerCpuKernels()).toEqual(['UnsortedSegmentSum']);
-    expect(registerCpuKernels()).toEqual(['UnsortedSegmentSum']);
+    expect(registerCpuKernels()).toEqual(['UnsortedSegmentSum', 'VqvidIm2Col', 'VqvidCol2Im']);
+    expect(registerCpuKernels()).toEqual(['UnsortedSegmentSum', 'VqvidIm2Col', 'VqvidCol2Im']);
     expect(tf.getKernel('UnsortedSegmentSum', 'cpu')).not.toBe(before);
     expectClose(await on('cpu', f), original);
   });
