@@ -67,9 +67,25 @@ export function emptyLogCandidates(n: number, m: number, extras: number): LogCan
  * keep the lower code first. O(1) when it does not make the list, O(m) when it does.
  */
 export function offerTop(codes: Int32Array, vals: Float64Array, base: number, m: number, code: number, v: number): void {
-  const last = base + m - 1;
-  if (v < vals[last] || (v === vals[last] && codes[last] !== -1 && code > codes[last])) return;
-  let at = last;
+  if (!turnedAway(codes, vals, base + m - 1, code, v)) insertTop(codes, vals, base, m, code, v);
+}
+
+/** {@link offerTop} of a code that may already be in the list (then nothing changes: same code, same value). */
+export function offerTopOnce(codes: Int32Array, vals: Float64Array, base: number, m: number, code: number, v: number): void {
+  // a value the list turns away changes nothing either way: no need to look for the code first
+  if (turnedAway(codes, vals, base + m - 1, code, v)) return;
+  for (let j = base; j < base + m && codes[j] !== -1; j++) if (codes[j] === code) return;
+  insertTop(codes, vals, base, m, code, v);
+}
+
+/** Whether (code, v) ranks below the list's last entry (at `last`): a lower value, or the same and a higher code. */
+function turnedAway(codes: Int32Array, vals: Float64Array, last: number, code: number, v: number): boolean {
+  return v < vals[last] || (v === vals[last] && codes[last] !== -1 && code > codes[last]);
+}
+
+/** Puts (code, v) in its place in the list, dropping the last entry (the caller has checked that it enters). */
+function insertTop(codes: Int32Array, vals: Float64Array, base: number, m: number, code: number, v: number): void {
+  let at = base + m - 1;
   while (at > base && (vals[at - 1] < v || (vals[at - 1] === v && (codes[at - 1] === -1 || codes[at - 1] > code)))) {
     vals[at] = vals[at - 1];
     codes[at] = codes[at - 1];
@@ -77,15 +93,6 @@ export function offerTop(codes: Int32Array, vals: Float64Array, base: number, m:
   }
   vals[at] = v;
   codes[at] = code;
-}
-
-/** {@link offerTop} of a code that may already be in the list (then nothing changes: same code, same value). */
-export function offerTopOnce(codes: Int32Array, vals: Float64Array, base: number, m: number, code: number, v: number): void {
-  // what offerTop would turn away changes nothing either way: no need to look for the code first
-  const last = base + m - 1;
-  if (v < vals[last] || (v === vals[last] && codes[last] !== -1 && code > codes[last])) return;
-  for (let j = base; j < base + m && codes[j] !== -1; j++) if (codes[j] === code) return;
-  offerTop(codes, vals, base, m, code, v);
 }
 
 /** Checks the candidate count and the beam (m in [1, k], classBeam an integer ≥ 1 or Infinity). */
