@@ -20,6 +20,70 @@ import { emptyLogCandidates, type ExtraCodes, type LogCandidates, offerTop, type
 /** Classes a cell visits in the first round of {@link FactoredSoftmax.logCandidates} (doubling each round after). */
 const FIRST_CLASSES = 4;
 
+/**
+ * What one tfjs op chain costs in {@link FactoredSoftmax.logProb}, as (row, member) pairs of arithmetic: classes
+ * whose rows are next to each other are scored together when the pairs this wastes cost less than the ops it
+ * saves (about 25 small ops forward and backward per group, some 30 µs each on wasm, against some 40 ns per pair).
+ */
+export const MERGE_PAIRS = 24_576;
+
+/**
+ * A run of consecutive active classes scored with one product: rows [row, row + rows) of the grouped batch against
+ * permuted columns [col, col + cols), every row's columns outside its own class masked to −∞ (`mask`, row-major
+ * [rows, cols]; null when the run is one class and its columns are exactly that class's).
+ */
+export interface ClassRun {
+  /** Index into `active` of the run's first class, and the number of active classes in it. */
+  first: number;
+  classes: number;
+  row: number;
+  rows: number;
+  col: number;
+  cols: number;
+  mask: Float32Array | null;
+}
+
+/**
+ * Cuts the active classes (ascending, `counts` rows each, class c's permuted columns [starts[c], starts[c] +
+ * sizes[c])) into runs of consecutive ones that minimise Σ (mergePairs + rows·cols), by dynamic programming over
+ * the cut points. mergePairs = 0 gives one run per class (merging only ever adds pairs).
+ */
+export function planClassRuns(active: number[], counts: number[], starts: number[], sizes: number[], mergePairs: number): ClassRun[] {
+  const a = active.length;
+  const rowsBefore = new Float64Array(a + 1);
+  for (let i = 0; i < a; i++) rowsBefore[i + 1] = rowsBefore[i] + counts[i];
+  const best = new Float64Array(a + 1).fill(Infinity);
+  const from = new Int32Array(a + 1);
+  best[0] = 0;
+  for (let j = 1; j <= a; j++) {
+    const end = starts[active[j - 1]] + sizes[active[j - 1]];
+    for (let i = j - 1; i >= 0; i--) {
+      const cost = best[i] + mergePairs + (rowsBefore[j] - rowsBefore[i]) * (end - starts[active[i]]);
+      if (cost < best[j]) {
+        best[j] = cost;
+        from[j] = i;
+      }
+    }
+  }
+  const runs: ClassRun[] = [];
+  for (let j = a; j > 0; j = from[j]) {
+    const i = from[j];
+    const col = starts[active[i]];
+    const cols = starts[active[j - 1]] + sizes[active[j - 1]] - col;
+    const rows = rowsBefore[j] - rowsBefore[i];
+    let mask: Float32Array | null = null;
+    if (j - i > 1 || cols !== sizes[active[i]]) {
+      mask = new Float32Array(rows * cols).fill(-Infinity);
+      for (let c = i, r = 0; c < j; c++) {
+        const own = starts[active[c]] - col;
+        for (let e = 0; e < counts[c]; e++, r++) mask.fill(0, r * cols + own, r * cols + own + sizes[active[c]]);
+      }
+    }
+    runs.push({ first: i, classes: j - i, row: rowsBefore[i], rows, col, cols, mask });
+  }
+  return runs.reverse();
+}
+
 /** Rows of a batch grouped by the class of their target (a stable counting sort done in JS). */
 interface Grouping {
   /** order[j] = original row of the j-th sorted row. */
@@ -35,7 +99,9 @@ interface Grouping {
  * Class-factored softmax (Goodman 2001; Mikolov et al. 2011): p(x | h) = p(c(x) | h) · p(x | c(x), h), the
  * second factor a softmax over the members of c(x) only. Member weights are one [hidden, K] matrix whose
  * columns are permuted so each class's members are contiguous, so a class's slice is one `tf.split` part.
- * `logProb` costs O(n·(C + largest class)·hidden) plus O(K·hidden) for splitting the weights.
+ * `logProb` costs O(n·(C + largest class)·hidden) plus O(K·hidden) for splitting the weights. It scores classes
+ * with few rows together, masked to each row's own members, in runs ({@link planClassRuns}): fewer tfjs ops, and
+ * on wasm the same bits as one product per class.
  * With direct connections both levels get a learned table entry for (present code, output): Dc [K, C] on
  * the class logits and Dx [K, K] (columns permuted like Wx) on the member logits, zero at the start; a
  * training step reads only the Dx entries of each row's target class.
@@ -68,6 +134,8 @@ export class FactoredSoftmax implements OutputLayer, TopSource {
     seed: number,
     private readonly classes: ClassAssignment,
     readonly direct = false,
+    /** See {@link MERGE_PAIRS}; 0 scores every class of a batch with its own product (for tests). */
+    private readonly mergePairs = MERGE_PAIRS,
   ) {
     this.sizes = classes.members.map((m) => m.length);
     this.starts = [];
@@ -109,14 +177,30 @@ export class FactoredSoftmax implements OutputLayer, TopSource {
       }
       const classPart = tf.sub(classChosen, logNormaliser(classZ));
       const hs = tf.gather(h, tf.tensor1d(g.order, 'int32'));
+      // runs of classes scored together, each class's rows masked to its own members (see planClassRuns)
+      const runs = planClassRuns(g.active, g.counts, this.starts, this.sizes, this.mergePairs);
       // split (not slice): its gradient is one concat, where each slice's would be a full-size pad.
-      const hParts = (g.active.length > 1 ? tf.split(hs, g.counts) : [hs]) as tf.Tensor2D[];
-      const wParts = tf.split(wx, this.sizes, 1) as tf.Tensor2D[];
-      const bParts = tf.split(bx, this.sizes) as tf.Tensor1D[];
-      const dParts = p ? this.directParts(p, g) : null;
-      const normalisers = g.active.map((c, i) => {
-        const z = logits(hParts[i], wParts[c], bParts[c]);
-        return logNormaliser(dParts ? tf.add(z, dParts[i]) : z);
+      const hParts = (runs.length > 1 ? tf.split(hs, runs.map((r) => r.rows)) : [hs]) as tf.Tensor2D[];
+      // Wx and bx cut at the runs' column ranges (and the gaps between them, classes no row is in)
+      const cuts: number[] = [];
+      const piece: number[] = [];
+      let at = 0;
+      for (const r of runs) {
+        if (r.col > at) cuts.push(r.col - at);
+        piece.push(cuts.length);
+        cuts.push(r.cols);
+        at = r.col + r.cols;
+      }
+      if (at < this.k) cuts.push(this.k - at);
+      const wParts = (cuts.length > 1 ? tf.split(wx, cuts, 1) : [wx]) as tf.Tensor2D[];
+      const bParts = (cuts.length > 1 ? tf.split(bx, cuts) : [bx]) as tf.Tensor1D[];
+      const dParts = p ? this.directParts(p, g.order, runs) : null;
+      const normalisers = runs.map((r, i) => {
+        let z = logits(hParts[i], wParts[piece[i]], bParts[piece[i]]);
+        if (dParts) z = tf.add(z, dParts[i]);
+        // + 0 leaves a member's logit as it is; exp(−∞) = 0 adds nothing to the sum nor to any gradient
+        if (r.mask) z = tf.add(z, tf.tensor2d(r.mask, [r.rows, r.cols]));
+        return logNormaliser(z);
       });
       const lse = normalisers.length > 1 ? tf.concat(normalisers) : normalisers[0];
       let withinChosen = chosenLogit(hs, wx, bx, tf.tensor1d(sortedColumn, 'int32'));
@@ -308,25 +392,23 @@ export class FactoredSoftmax implements OutputLayer, TopSource {
   }
 
   /**
-   * Dx entries for the member logits of each active class: part i is [count_i, size of class active[i]],
-   * rows in grouped order; one gather of n·(class size) entries, not of n·K.
+   * Dx entries for the member logits of each run of classes: part i is [rows, cols] of run i, rows in grouped
+   * order (`order`); one gather of Σ rows·cols entries, not of n·K.
    */
-  private directParts(present: Int32Array, g: Grouping): tf.Tensor2D[] {
+  private directParts(present: Int32Array, order: Int32Array, runs: ClassRun[]): tf.Tensor2D[] {
     let total = 0;
-    g.active.forEach((c, i) => (total += g.counts[i] * this.sizes[c]));
+    for (const r of runs) total += r.rows * r.cols;
     const idx = new Int32Array(total);
     let at = 0;
-    let row = 0;
-    g.active.forEach((c, i) => {
-      const [start, size] = [this.starts[c], this.sizes[c]];
-      for (let j = 0; j < g.counts[i]; j++, row++) {
-        const base = present[g.order[row]] * this.k + start;
-        for (let m = 0; m < size; m++) idx[at++] = base + m;
+    for (const r of runs) {
+      for (let row = r.row; row < r.row + r.rows; row++) {
+        const base = present[order[row]] * this.k + r.col;
+        for (let m = 0; m < r.cols; m++) idx[at++] = base + m;
       }
-    });
+    }
     const flat = tf.gather(tf.reshape(this.dx!, [-1]), tf.tensor1d(idx, 'int32'));
-    const pieces = g.active.length > 1 ? tf.split(flat, g.active.map((c, i) => g.counts[i] * this.sizes[c])) : [flat];
-    return pieces.map((piece, i) => tf.reshape(piece, [g.counts[i], this.sizes[g.active[i]]]) as tf.Tensor2D);
+    const pieces = runs.length > 1 ? tf.split(flat, runs.map((r) => r.rows * r.cols)) : [flat];
+    return pieces.map((piece, i) => tf.reshape(piece, [runs[i].rows, runs[i].cols]) as tf.Tensor2D);
   }
 
   /** Dc[a, c] = ln Σ_{x∈c} p(x | a); Dx[a, column(x)] = ln p(x | a) − Dc[a, c(x)]: both levels normalised. */

@@ -2,6 +2,9 @@ import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
 import '@tensorflow/tfjs-backend-wasm';
 import { Rng, VqvidError } from '@vqvid/core';
+import { registerWasmKernels } from '../kernels';
+import { assignClasses } from './classes';
+import { FactoredSoftmax, MERGE_PAIRS, planClassRuns } from './factored';
 import { type OutputLayer, createOutputLayer } from './index';
 
 const FREQ = [50, 3, 20, 1, 9, 30, 2]; // K = 7, gives classes of different sizes
@@ -357,5 +360,126 @@ describe('factored logProb at the scale of a training batch', () => {
     // the gradient reaches every variable
     for (const g of perClassPath.slice(1)) expect(Math.max(...g.map(Math.abs))).toBeGreaterThan(1e-3);
     tf.dispose([h, t, rows]);
+  });
+});
+
+describe('factored logProb: classes scored together in runs (planClassRuns)', () => {
+  /** Every way to cut a active classes into runs of consecutive ones, as lists of run lengths. */
+  function partitions(a: number): number[][] {
+    if (a === 0) return [[]];
+    const out: number[][] = [];
+    for (let first = 1; first <= a; first++) for (const rest of partitions(a - first)) out.push([first, ...rest]);
+    return out;
+  }
+
+  it('picks the cheapest cut of the classes (against every cut), and masks each row to its own members', () => {
+    const rng = new Rng(41);
+    for (let trial = 0; trial < 40; trial++) {
+      const nc = 2 + rng.int(7);
+      const sizes = Array.from({ length: nc }, () => 1 + rng.int(30));
+      const starts = sizes.map((_, c) => sizes.slice(0, c).reduce((x, y) => x + y, 0));
+      const active = Array.from({ length: nc }, (_, c) => c).filter(() => rng.next() < 0.8);
+      if (active.length === 0) active.push(rng.int(nc));
+      const counts = active.map(() => 1 + rng.int(60));
+      const merge = [0, 50, 500, 5000, 1e9][trial % 5];
+      const cost = (lengths: number[]) => {
+        let total = 0;
+        let i = 0;
+        for (const len of lengths) {
+          const rows = counts.slice(i, i + len).reduce((x, y) => x + y, 0);
+          const last = active[i + len - 1];
+          total += merge + rows * (starts[last] + sizes[last] - starts[active[i]]);
+          i += len;
+        }
+        return total;
+      };
+      const cheapest = Math.min(...partitions(active.length).map(cost));
+      const runs = planClassRuns(active, counts, starts, sizes, merge);
+      expect(cost(runs.map((r) => r.classes))).toBe(cheapest);
+      if (merge === 0) expect(runs.length).toBe(active.length);
+      if (merge === 1e9) expect(runs.length).toBe(1);
+      // runs tile the classes and the rows in order; a row's unmasked columns are exactly its own class's
+      let row = 0;
+      let first = 0;
+      for (const r of runs) {
+        expect([r.first, r.row]).toEqual([first, row]);
+        expect(r.col).toBe(starts[active[r.first]]);
+        const last = active[r.first + r.classes - 1];
+        expect(r.cols).toBe(starts[last] + sizes[last] - r.col);
+        const own: Array<[number, number]> = [];
+        for (let c = r.first; c < r.first + r.classes; c++) for (let e = 0; e < counts[c]; e++) own.push([starts[active[c]] - r.col, sizes[active[c]]]);
+        expect(own.length).toBe(r.rows);
+        expect(r.mask === null).toBe(r.classes === 1 && r.cols === sizes[active[r.first]]);
+        if (r.mask) {
+          const want = new Float32Array(r.rows * r.cols).fill(-Infinity);
+          own.forEach(([from, size], i) => want.fill(0, i * r.cols + from, i * r.cols + from + size));
+          expect(Array.from(r.mask)).toEqual(Array.from(want));
+        } else expect(own.every(([from, size]) => from === 0 && size === r.cols)).toBe(true);
+        row += r.rows;
+        first += r.classes;
+      }
+      expect([first, row]).toEqual([active.length, counts.reduce((x, y) => x + y, 0)]);
+    }
+  });
+
+  // frequency-binned classes (sizes 1 to dozens) and targets drawn by frequency, as in training
+  const setup = (k: number, classes: number, n: number, hidden: number, seed: number) => {
+    const freq = Array.from({ length: k }, (_, x) => Math.round(2000 / (1 + x) ** 0.8) + 1);
+    const rng = new Rng(seed);
+    const total = freq.reduce((a, b) => a + b, 0);
+    const draw = () => {
+      let u = rng.next() * total;
+      let x = 0;
+      while (u >= freq[x] && x < k - 1) u -= freq[x++];
+      return x;
+    };
+    return {
+      cls: assignClasses(k, classes, freq),
+      values: (size: number) => Float32Array.from({ length: size }, () => rng.normal()),
+      h: Float32Array.from({ length: n * hidden }, () => rng.normal()),
+      targets: Int32Array.from({ length: n }, draw),
+      present: Int32Array.from({ length: n }, () => rng.int(k)),
+      rows: Float32Array.from({ length: n }, () => rng.normal()),
+    };
+  };
+
+  it.each([
+    ['wasm', false, 300, 17, 600, 16],
+    ['wasm', true, 300, 17, 600, 16],
+    ['cpu', false, 300, 17, 600, 16],
+    ['cpu', true, 60, 8, 120, 5],
+  ] as const)('on %s (direct %s): merged runs give the values and gradients of one product per class (bit for bit on wasm)', async (backend, direct, k, classes, n, hidden) => {
+    if (backend === 'wasm') registerWasmKernels();
+    await tf.setBackend(backend);
+    const d = setup(k, classes, n, hidden, 42);
+    // one run per class, the default cut, and everything in one run
+    const layers = [0, MERGE_PAIRS, 1e12].map((merge) => new FactoredSoftmax(k, hidden, 5, d.cls, direct, merge));
+    const weights = layers[0].variables.map((v) => d.values(v.size));
+    const counts = d.cls.members.map((m) => m.length);
+    expect(Math.min(...counts)).toBe(1);
+    expect(Math.max(...counts)).toBeGreaterThan(15);
+    const results = layers.map((layer) => {
+      layer.variables.forEach((v, i) => v.assign(tf.tensor(weights[i], v.shape)));
+      const out = tf.tidy(() => {
+        const h = tf.tensor2d(d.h, [n, hidden]);
+        const t = tf.tensor1d(d.targets, 'int32');
+        const p = direct ? tf.tensor1d(d.present, 'int32') : undefined;
+        const loss = (x: tf.Tensor2D) => tf.sum(tf.mul(layer.logProb(x, t, p), tf.tensor1d(d.rows))) as tf.Scalar;
+        const { value, grads } = tf.variableGrads(() => loss(h), layer.variables);
+        return [value, tf.grad(loss)(h), ...layer.variables.map((v) => grads[v.name])].map((x) => Float32Array.from(x.dataSync()));
+      });
+      layer.dispose();
+      return out;
+    });
+    for (const merged of results.slice(1)) {
+      merged.forEach((x, i) => {
+        if (backend === 'wasm') expect(Array.from(x)).toEqual(Array.from(results[0][i]));
+        // cpu sums a matMul's inner dimension in blocks of 48 rows: merged rows move the block edges
+        else expect(maxAbsDiff(x, results[0][i])).toBeLessThan(1e-4);
+      });
+    }
+    // the gradient reaches every variable
+    for (const g of results[1].slice(2)) expect(Math.max(...Array.from(g, Math.abs))).toBeGreaterThan(1e-3);
+    await tf.setBackend('cpu');
   });
 });
