@@ -7,7 +7,7 @@
 // `--crops 16,32` also times larger square crops (the grid grows with the crop: a crop covers the grid), where the
 // per-step work that does not shrink with the batch slice (the factored softmax's per-class ops, the weight copies,
 // the Adam step) is spread over more cells.
-// Usage: node bench/workers.mjs [--quick] [--workers 1,2] [--batches 4,8] [--crops 16,32]   (needs `npm run build` first)
+// Usage: node bench/workers.mjs [--quick] [--workers 1,2] [--batches 4,8] [--crops 16,32] [--warmup 3]   (needs `npm run build` first)
 import * as os from 'node:os';
 import * as tf from '@tensorflow/tfjs-core';
 import { RCNN, initBackend } from '../dist/index.mjs';
@@ -23,12 +23,19 @@ const ci = args.indexOf('--crops');
 const crops = ci >= 0 ? args[ci + 1].split(',').map(Number) : [baseFit.crop];
 const batches = bti >= 0 ? args[bti + 1].split(',').map(Number) : quick ? [baseFit.batch] : [baseFit.batch, 2 * baseFit.batch];
 if ([...counts, ...batches, ...crops].some((n) => !Number.isInteger(n) || n < 1)) throw new Error('--workers, --batches and --crops take positive integers, comma-separated');
+const wui = args.indexOf('--warmup');
+// steps of each fit left out of the timing (the first is always slow: a fresh pool's first step on each worker)
+const warmup = wui >= 0 ? Number(args[wui + 1]) : quick ? 1 : 3;
+if (!Number.isInteger(warmup) || warmup < 1) throw new Error('--warmup takes a positive integer');
 const codesFor = (k, grid) => randomCodes(grid, baseFit.bptt + 1, k, k);
 
 /**
- * Cells/s with `workers` threads, timed from the end of a fit's first step to the end of its last (`steps`
- * more), so starting the workers (each loads tfjs and builds the model) is left out and reported apart; the
- * faster of two fits (interference only ever adds time).
+ * Cells/s with `workers` threads in the steady state: timed from the end of a fit's `warmup`-th step to the end of
+ * its last (`steps` more), the faster of two fits (interference only ever adds time). The warm-up steps are left
+ * out and reported apart: starting the workers (each loads tfjs and builds the model) and their first steps, which
+ * run 1.5–5x slower while each thread's wasm heap grows and its kernels are first set up (`startSeconds` = the time
+ * to the end of the warm-up less `warmup` steady steps; `warmupSecondsPerStep` = that time over `warmup`, the
+ * workers' start included).
  */
 async function measure(k, softmax, workers, fit, grid) {
   const codes = codesFor(k, grid);
@@ -37,16 +44,23 @@ async function measure(k, softmax, workers, fit, grid) {
   await m.fit(codes, { ...fit, epochs: 1, stepsPerEpoch: 1, workers: 1 }); // output built, kernels compiled
   let seconds = Infinity;
   let startSeconds = Infinity;
+  let warmupSeconds = Infinity;
   for (let rep = 0; rep < 2; rep++) {
     const ends = [];
     const t0 = performance.now();
-    await m.fit(codes, { ...fit, epochs: 1, stepsPerEpoch: steps + 1, workers, onProgress: (e) => e.stage === 'train' && ends.push(performance.now()) });
-    const perStep = (ends[steps] - ends[0]) / 1000 / steps;
+    await m.fit(codes, { ...fit, epochs: 1, stepsPerEpoch: warmup + steps, workers, onProgress: (e) => e.stage === 'train' && ends.push(performance.now()) });
+    const perStep = (ends[warmup + steps - 1] - ends[warmup - 1]) / 1000 / steps;
     seconds = Math.min(seconds, perStep * steps);
-    startSeconds = Math.min(startSeconds, (ends[0] - t0) / 1000 - perStep);
+    startSeconds = Math.min(startSeconds, (ends[warmup - 1] - t0) / 1000 - warmup * perStep);
+    warmupSeconds = Math.min(warmupSeconds, (ends[warmup - 1] - t0) / 1000 / warmup);
   }
   m.dispose();
-  return { cellsPerSecond: Math.round((cells * steps) / seconds), secondsPerStep: +(seconds / steps).toFixed(3), startSeconds: +Math.max(0, startSeconds).toFixed(2) };
+  return {
+    cellsPerSecond: Math.round((cells * steps) / seconds),
+    secondsPerStep: +(seconds / steps).toFixed(3),
+    startSeconds: +Math.max(0, startSeconds).toFixed(2),
+    warmupSecondsPerStep: +warmupSeconds.toFixed(3),
+  };
 }
 
 /**
@@ -107,7 +121,7 @@ for (const crop of crops) for (const batch of batches) {
 const loadAfter = os.loadavg().map((v) => +v.toFixed(2));
 console.log(JSON.stringify({
   bench: 'model/workers', quick, backend: choice.backend, cores: os.availableParallelism(), loadBefore, loadAfter,
-  grid: baseGrid, fit: baseFit, batches, crops, model, steps, tfjs: tf.version_core,
+  grid: baseGrid, fit: baseFit, batches, crops, model, warmup, steps, tfjs: tf.version_core,
   matMulPeakGflops: peak, flopsFormula: '3 * 2 * (kernel^2 * (embed*hidden + (layers-1)*hidden^2) + hidden^2 + hidden*out), out = K (full) or classes + ceil(K/classes) (factored)',
   results,
 }, null, 2));
