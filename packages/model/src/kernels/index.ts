@@ -93,6 +93,25 @@ function copyRun(src: backend_util.TypedArray, from: number, dst: backend_util.T
 }
 
 /**
+ * {@link copyRun} from `src` to `dst`, as a memmove within the heap (copyWithin on one view of the whole buffer)
+ * when both are views of the same buffer (wasm): no subarray object per run, so the many row copies of a gather or
+ * a split leave nothing for the garbage collector.
+ */
+function runCopier(src: backend_util.TypedArray, dst: backend_util.TypedArray): (from: number, to: number, len: number) => void {
+  const size = src.BYTES_PER_ELEMENT;
+  if (src.buffer !== dst.buffer || dst.BYTES_PER_ELEMENT !== size || src.byteOffset % size !== 0 || dst.byteOffset % size !== 0) {
+    return (from, to, len) => copyRun(src, from, dst, to, len);
+  }
+  const heap = new (src.constructor as new (b: ArrayBufferLike) => backend_util.TypedArray)(src.buffer);
+  const s0 = src.byteOffset / size;
+  const d0 = dst.byteOffset / size;
+  return (from, to, len) => {
+    if (len < 16) for (let j = 0; j < len; j++) dst[to + j] = src[from + j];
+    else heap.copyWithin(d0 + to, s0 + from, s0 + from + len);
+  };
+}
+
+/**
  * TF semantics: out[segmentIds[i...], ...] += x[i..., ...]; ids outside [0, numSegments) are dropped.
  * segmentIds' shape is a prefix of x's shape.
  */
@@ -102,9 +121,15 @@ function unsortedSegmentSum(args: KernelArgs, io: KernelIO): tf.TensorInfo {
   const numSegments = (args.attrs as { numSegments: number }).numSegments;
   const rows = tf.util.sizeFromShape(segmentIds.shape);
   const inner = tf.util.sizeFromShape(x.shape.slice(segmentIds.shape.length));
-  const xv = numericValues(io, x, 'x');
-  const ids = numericValues(io, segmentIds, 'segmentIds');
-  const ov = x.dtype === 'int32' ? new Int32Array(numSegments * inner) : new Float32Array(numSegments * inner);
+  const shape = [numSegments, ...x.shape.slice(segmentIds.shape.length)];
+  if (segmentIds.dtype === 'string') throw new Error(`segmentIds: expected a numeric tensor, got dtype string`);
+  // float32 (every gather gradient): summed straight into the output and from the inputs where they lie (on wasm,
+  // the heap; a read would copy x out and an emit copy the sums back in); int32 through a JS array
+  const [info, ov] = x.dtype === 'float32' ? io.output(shape) : [null, new Int32Array(numSegments * inner)];
+  ov.fill(0);
+  // views taken after the allocation above, which may grow (and so detach) the heap
+  const xv = info ? io.view(x) : numericValues(io, x, 'x');
+  const ids = io.view(segmentIds);
   for (let i = 0; i < rows; i++) {
     const s = ids[i];
     if (s < 0 || s >= numSegments) continue;
@@ -112,7 +137,7 @@ function unsortedSegmentSum(args: KernelArgs, io: KernelIO): tf.TensorInfo {
     const dst = s * inner;
     for (let j = 0; j < inner; j++) ov[dst + j] += xv[src + j];
   }
-  return io.emit([numSegments, ...x.shape.slice(segmentIds.shape.length)], x.dtype, ov);
+  return info ?? io.emit(shape, x.dtype, ov);
 }
 
 /** dW[r, c, i, o] = Σ_b,y x[b, y·stride + r − pad, ·, i] · dy[b, y, ·, o] (port of the cpu kernel, flat indexing). */
@@ -186,10 +211,34 @@ function wasmSplitV(args: KernelArgs): tf.TensorInfo[] {
   outs.forEach((out, p) => {
     const run = sizes[p] * inner;
     if (run > 0) {
-      const ov = backend.typedArrayFromHeap(out);
-      for (let o = 0; o < outer; o++) copyRun(xv, o * rowLength + offset * inner, ov, o * run, run);
+      const copy = runCopier(xv, backend.typedArrayFromHeap(out));
+      for (let o = 0; o < outer; o++) copy(o * rowLength + offset * inner, o * run, run);
     }
     offset += sizes[p];
+  });
+  return outs;
+}
+
+/**
+ * tf.unstack on wasm by one pass over the heap: wasm's own Unpack slices part by part, and each slice copies the
+ * whole input out of the heap (readSync), so unstacking T steps moved T times the input (the recurrence's T
+ * input drives: about 9 ms of a K = 10,000 training step).
+ */
+function wasmUnpack(args: KernelArgs): tf.TensorInfo[] {
+  const backend = args.backend as WasmBackendLike;
+  const x = args.inputs.value as tf.TensorInfo;
+  const ax = tf.util.parseAxisParam((args.attrs as unknown as tf.UnpackAttrs).axis, x.shape)[0];
+  const count = x.shape[ax];
+  const shape = x.shape.filter((_, d) => d !== ax);
+  const outer = tf.util.sizeFromShape(x.shape.slice(0, ax));
+  const inner = tf.util.sizeFromShape(x.shape.slice(ax + 1));
+  const outs = Array.from({ length: count }, () => backend.makeOutput(shape, x.dtype));
+  if (inner === 0 || outer === 0) return outs;
+  // views taken after every allocation above, which may grow (and so detach) the heap
+  const xv = backend.typedArrayFromHeap(x);
+  outs.forEach((out, p) => {
+    const copy = runCopier(xv, backend.typedArrayFromHeap(out));
+    for (let o = 0; o < outer; o++) copy((o * count + p) * inner, o * inner, inner);
   });
   return outs;
 }
@@ -205,8 +254,7 @@ function wasmSlice(args: KernelArgs): tf.TensorInfo {
   const [begin, size] = tf.slice_util.parseSliceParams(x as tf.Tensor, attrs.begin, attrs.size);
   const out = backend.makeOutput(size, x.dtype);
   // Views taken after the allocation above, which may grow (and so detach) the heap.
-  const xv = backend.typedArrayFromHeap(x);
-  const ov = backend.typedArrayFromHeap(out);
+  const copy = runCopier(backend.typedArrayFromHeap(x), backend.typedArrayFromHeap(out));
   const rank = x.shape.length;
   const strides = tf.util.computeStrides(x.shape);
   const run = rank === 0 ? 1 : size[rank - 1];
@@ -215,7 +263,7 @@ function wasmSlice(args: KernelArgs): tf.TensorInfo {
   for (let r = 0; r < rows; r++) {
     let from = rank === 0 ? 0 : begin[rank - 1];
     for (let d = 0; d < rank - 1; d++) from += (begin[d] + index[d]) * strides[d];
-    copyRun(xv, from, ov, r * run, run);
+    copy(from, r * run, run);
     for (let d = rank - 2; d >= 0 && ++index[d] === size[d]; d--) index[d] = 0;
   }
   return out;
@@ -223,7 +271,7 @@ function wasmSlice(args: KernelArgs): tf.TensorInfo {
 
 /**
  * tf.gather on wasm by slices of the heap: row r of the output is one contiguous run of x (`sliceSize` values)
- * copied with TypedArray.set; wasm's own GatherV2 walks every element through stride arithmetic, about 80 ns per
+ * copied within the heap ({@link runCopier}); wasm's own GatherV2 walks every element through stride arithmetic, about 80 ns per
  * value (a [4096, 64] row gather took 20 ms, twenty times an add of the same size). Same checks and shapes as
  * tfjs (indices in [0, dim), batchDims via `collectGatherOpShapeInfo`).
  */
@@ -245,8 +293,7 @@ function wasmGather(args: KernelArgs): tf.TensorInfo {
   const out = backend.makeOutput(info.outputShape, x.dtype);
   if (tf.util.sizeFromShape(x.shape) === 0 || count === 0) return out;
   // views taken after the allocation above, which may grow (and so detach) the heap
-  const xv = backend.typedArrayFromHeap(x);
-  const ov = backend.typedArrayFromHeap(out);
+  const copy = runCopier(backend.typedArrayFromHeap(x), backend.typedArrayFromHeap(out));
   const iv = backend.typedArrayFromHeap(indices);
   const { batchSize, outerSize, dimSize, sliceSize } = info;
   const perBatch = iv.length / batchSize;
@@ -255,7 +302,7 @@ function wasmGather(args: KernelArgs): tf.TensorInfo {
     for (let o = 0; o < outerSize; o++) {
       const base = (b * outerSize + o) * dimSize;
       for (let j = 0; j < perBatch; j++) {
-        copyRun(xv, (base + iv[b * perBatch + j]) * sliceSize, ov, dst, sliceSize);
+        copy((base + iv[b * perBatch + j]) * sliceSize, dst, sliceSize);
         dst += sliceSize;
       }
     }
@@ -454,10 +501,19 @@ function col2imKernel(args: KernelArgs, io: KernelIO): tf.TensorInfo {
           from[s] = inside ? ((n * rows + rr) * cols + cc) * width + s * cin : -1;
           all &&= inside;
         }
+        if (all) {
+          // tap by tap over the channels: out is float32, so each += rounds as fround(a + g) does
+          const last = from[taps - 1];
+          for (let ch = 0; ch < cin; ch++) out[o + ch] = gv[last + ch];
+          for (let s = taps - 2; s >= 0; s--) {
+            const f = from[s];
+            for (let ch = 0; ch < cin; ch++) out[o + ch] += gv[f + ch];
+          }
+          continue;
+        }
         for (let ch = 0; ch < cin; ch++) {
           let a = from[taps - 1] >= 0 ? gv[from[taps - 1] + ch] : 0;
-          if (all) for (let s = taps - 2; s >= 0; s--) a = fr(a + gv[from[s] + ch]);
-          else for (let s = taps - 2; s >= 0; s--) a = fr(a + (from[s] >= 0 ? gv[from[s] + ch] : 0)); // −0 + 0 is +0, as in the sum of padded tensors
+          for (let s = taps - 2; s >= 0; s--) a = fr(a + (from[s] >= 0 ? gv[from[s] + ch] : 0)); // −0 + 0 is +0, as in the sum of padded tensors
           out[o + ch] = a;
         }
       }
@@ -476,6 +532,7 @@ const WASM_WRAPPERS: ReadonlyArray<{ kernelName: string; wrap: (original: tf.Ker
   { kernelName: tf.BatchMatMul, wrap: wasmMatMulWithoutTransposeFlags },
   { kernelName: tf.SplitV, wrap: numericOnly((args) => wasmSplitV(args)) },
   { kernelName: tf.Slice, wrap: numericOnly((args) => wasmSlice(args)) },
+  { kernelName: tf.Unpack, wrap: (original) => (args) => ((args.inputs.value as tf.TensorInfo).dtype === 'string' ? original.kernelFunc(args) : wasmUnpack(args)) },
   { kernelName: tf.GatherV2, wrap: numericOnly((args) => wasmGather(args)) },
   { kernelName: tf.Identity, wrap: numericOnly((args) => wasmIdentity(args)) },
   { kernelName: tf.Sum, wrap: wasmSumLeading },
@@ -516,8 +573,8 @@ function wrapWasm(): void {
  * (UnsortedSegmentSum: gradient of `tf.gather`; Conv2DBackpropFilter: gradient of `tf.conv2d` w.r.t. its
  * filter), and wraps BatchMatMul so that transposed operands are transposed explicitly first: wasm's own
  * transposeA/transposeB path is 10–25× slower than a transpose plus a plain product, and every matMul
- * gradient uses it; and replaces SplitV and Slice by ones that read only what they return (wasm's copy the
- * whole input out of the heap per call, per part for SplitV), and GatherV2 by one that copies whole slices
+ * gradient uses it; and replaces SplitV, Slice and Unpack by ones that read only what they return (wasm's copy the
+ * whole input out of the heap per call, per part for SplitV and Unpack), and GatherV2 by one that copies whole slices
  * (wasm's computes every element's address, twenty times slower), and Identity by one that shares its input's
  * data instead of copying it (the engine clones every tensor a gradient saves), and Sum over leading axes (every
  * bias gradient) by column sums that skip wasm's transpose of the whole input; and adds the convolution's im2col

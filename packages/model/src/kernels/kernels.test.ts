@@ -34,7 +34,7 @@ describe('registerWasmKernels', () => {
   });
 
   it('registers the missing kernels, idempotently', () => {
-    expect(names.sort()).toEqual(['BatchMatMul', 'Conv2DBackpropFilter', 'GatherV2', 'Identity', 'Slice', 'SplitV', 'Sum', 'UnsortedSegmentSum', 'VqvidCol2Im', 'VqvidIm2Col']);
+    expect(names.sort()).toEqual(['BatchMatMul', 'Conv2DBackpropFilter', 'GatherV2', 'Identity', 'Slice', 'SplitV', 'Sum', 'Unpack', 'UnsortedSegmentSum', 'VqvidCol2Im', 'VqvidIm2Col']);
     expect(registerWasmKernels().sort()).toEqual(names);
     for (const n of names) expect(tf.getKernel(n, 'wasm')).toBeDefined();
   });
@@ -220,8 +220,33 @@ describe('registerWasmKernels', () => {
   });
 
   it.each([
+    [[5], 0],
+    [[4, 6, 5], 0],
+    [[4, 6, 5], 1],
+    [[4, 6, 5], -1],
+    [[3, 1, 2, 4], 2],
+    [[0, 3], 1], // empty parts
+  ] as const)('Unpack of %j on axis %d matches cpu (float32, int32, bool), without leaking wasm memory', async (shape, axis) => {
+    const rng = new Rng(12);
+    const x = randomArray(rng, shape.reduce((a, b) => a * b, 1));
+    for (const dtype of ['float32', 'int32', 'bool'] as const) {
+      const values = dtype === 'float32' ? x : Int32Array.from(x, (v) => (dtype === 'bool' ? +(v > 0) : Math.round(v * 100)));
+      const f = () => {
+        const parts = tf.unstack(tf.tensor(values, [...shape], dtype), axis);
+        return tf.concat([tf.tensor1d([parts.length, ...parts.flatMap((p) => p.shape)], 'float32'), ...parts.map((p) => tf.reshape(tf.cast(p, 'float32'), [-1]))]);
+      };
+      const cpu = await on('cpu', f);
+      const dataIds = tf.engine().backend.numDataIds();
+      expect(Array.from(await on('wasm', f))).toEqual(Array.from(cpu));
+      expect(tf.engine().backend.numDataIds()).toBe(dataIds);
+    }
+  });
+
+  it.each([
     // x shape, indices shape, axis, batchDims
     [[7, 3], [5], 0, 0],
+    [[7, 40], [9], 0, 0], // rows of 40: copied as runs within the heap
+    [[3, 2, 24], [5], 1, 0],
     [[4, 9], [6], 1, 0],
     [[3, 5, 4], [2, 3], 1, 0],
     [[3, 5, 4], [4], -1, 0],
@@ -250,7 +275,7 @@ describe('registerWasmKernels', () => {
   // An output allocation that grows the wasm heap detaches every view of the heap taken before it. GatherV2 once
   // read its indices' length through such a view after allocating, saw 0 and returned its output unwritten: the
   // factored softmax's first full distribution in a process whose heap was still small came out unnormalised.
-  it('GatherV2, SplitV and Slice on wasm are right when their output allocation grows the heap', async () => {
+  it('GatherV2, SplitV, Slice, Unpack and UnsortedSegmentSum on wasm are right when their output allocation grows the heap', async () => {
     await tf.setBackend('wasm');
     const wasm = tf.backend() as unknown as { wasm: { HEAPU8: Uint8Array } };
     const rng = new Rng(5);
@@ -282,7 +307,22 @@ describe('registerWasmKernels', () => {
     expect(wasm.wasm.HEAPU8.length).toBeGreaterThan(before);
     const sv = s.dataSync();
     for (let r = 0; r < rows - 1; r += 7) for (let j = 0; j < wide - 3; j += 991) expect(sv[r * (wide - 3) + j]).toBe(gv[(r + 1) * wide + 3 + j]);
-    tf.dispose([x, g, a, b, s]);
+    // unstacking it into rows, and a segment sum of its rows into twice as many segments
+    before = wasm.wasm.HEAPU8.length;
+    const rowsOf = tf.unstack(g);
+    expect(wasm.wasm.HEAPU8.length).toBeGreaterThan(before);
+    for (let r = 0; r < rows; r += 7) {
+      const rv = rowsOf[r].dataSync();
+      for (let j = 0; j < wide; j += 991) expect(rv[j]).toBe(gv[r * wide + j]);
+    }
+    before = wasm.wasm.HEAPU8.length;
+    const ids = Int32Array.from({ length: rows }, (_, r) => (r * 5) % (2 * rows));
+    const seg = tf.unsortedSegmentSum(g, tf.tensor1d(ids, 'int32'), 2 * rows);
+    expect(wasm.wasm.HEAPU8.length).toBeGreaterThan(before);
+    const segv = seg.dataSync();
+    for (let r = 0; r < rows; r += 7) for (let j = 0; j < wide; j += 991) expect(segv[ids[r] * wide + j]).toBe(gv[r * wide + j]);
+    expect(segv[1 * wide + 5]).toBe(0); // segment 1 gets no row
+    tf.dispose([x, g, a, b, s, ...rowsOf, seg]);
   });
 
   it('Sum over leading axes on wasm adds each column row by row in float32 (the original\'s bits), keepDims and all', async () => {
