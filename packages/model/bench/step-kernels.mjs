@@ -1,4 +1,4 @@
-// Seven of the wasm kernel changes of src/kernels, each switched back alone, alternated in one process on the same
+// Six of the wasm kernel changes of src/kernels, each switched back alone, alternated in one process on the same
 // model: a training step's wall ms at K = 1024 (full softmax) and K = 10,000 (factored), the settings of
 // bench/throughput.mjs, one thread (workers: 1). The variants: `ours` (as registered by initBackend),
 // `copyingIdentity` (an Identity that copies, as tfjs-backend-wasm's own) and `transposeAFirst` (Aᵀ·B always with A
@@ -8,8 +8,7 @@
 // by tfjs ops, pad, k² slices and a concat, as before the Im2Col and Col2Im kernels) and `copyingUnpack` (each part
 // of an unstack copies the whole input out of the heap first, as wasm's own Unpack does through its Slice) and
 // `copyingSegmentSum` (UnsortedSegmentSum reads its inputs out of the heap and writes its sums back in, as before it
-// worked in place) and `scalarCol2Im` (Col2Im adds channel by channel with Math.fround, as before it added tap by
-// tap into the float32 output).
+// worked in place).
 // Prints JSON: per configuration the median ms per step of `--reps` rounds (each variant once per round, 5 timed
 // steps each) and each variant's median over ours.
 // Usage: node bench/step-kernels.mjs [--reps 4]   (needs `npm run build` first)
@@ -100,36 +99,6 @@ const copyingSegmentSum = {
     return backend.makeOutput([attrs.numSegments, ...x.shape.slice(segmentIds.shape.length)], x.dtype, undefined, ov);
   },
 };
-const col2im = tf.getKernel('VqvidCol2Im', 'wasm');
-const scalarCol2Im = {
-  ...col2im,
-  kernelFunc: ({ inputs, backend, attrs }) => {
-    const { kernel: k, shape } = attrs;
-    const [b, rows, cols, cin] = shape;
-    const p = (k - 1) / 2;
-    const width = k * k * cin;
-    const taps = k * k;
-    const info = backend.makeOutput(shape, 'float32');
-    const out = backend.typedArrayFromHeap(info);
-    const gv = backend.typedArrayFromHeap(inputs.dcols);
-    const fr = Math.fround;
-    const from = new Int32Array(taps);
-    for (let n = 0; n < b; n++) for (let r = 0; r < rows; r++) for (let c = 0; c < cols; c++) {
-      const o = ((n * rows + r) * cols + c) * cin;
-      for (let s = 0; s < taps; s++) {
-        const rr = r + p - Math.floor(s / k);
-        const cc = c + p - (s % k);
-        from[s] = rr >= 0 && rr < rows && cc >= 0 && cc < cols ? ((n * rows + rr) * cols + cc) * width + s * cin : -1;
-      }
-      for (let ch = 0; ch < cin; ch++) {
-        let a = from[taps - 1] >= 0 ? gv[from[taps - 1] + ch] : 0;
-        for (let s = taps - 2; s >= 0; s--) a = fr(a + (from[s] >= 0 ? gv[from[s] + ch] : 0));
-        out[o + ch] = a;
-      }
-    }
-    return info;
-  },
-};
 // without these two kernels the model's convolution takes the pad/slice/concat path (src/im2col.ts)
 const im2col = [tf.getKernel('VqvidIm2Col', 'wasm'), tf.getKernel('VqvidCol2Im', 'wasm')];
 const absent = im2col.map((k) => ({ kernelName: k.kernelName, absent: true }));
@@ -142,7 +111,6 @@ const variants = {
   im2colOps: [identity, matMul, sum, ...absent, ...rest],
   copyingUnpack: [identity, matMul, sum, ...im2col, copyingUnpack, segmentSum],
   copyingSegmentSum: [identity, matMul, sum, ...im2col, unpack, copyingSegmentSum],
-  scalarCol2Im: [identity, matMul, sum, im2col[0], scalarCol2Im, ...rest],
 };
 const use = (kernels) => {
   for (const k of kernels) {

@@ -501,19 +501,10 @@ function col2imKernel(args: KernelArgs, io: KernelIO): tf.TensorInfo {
           from[s] = inside ? ((n * rows + rr) * cols + cc) * width + s * cin : -1;
           all &&= inside;
         }
-        if (all) {
-          // tap by tap over the channels: out is float32, so each += rounds as fround(a + g) does
-          const last = from[taps - 1];
-          for (let ch = 0; ch < cin; ch++) out[o + ch] = gv[last + ch];
-          for (let s = taps - 2; s >= 0; s--) {
-            const f = from[s];
-            for (let ch = 0; ch < cin; ch++) out[o + ch] += gv[f + ch];
-          }
-          continue;
-        }
         for (let ch = 0; ch < cin; ch++) {
           let a = from[taps - 1] >= 0 ? gv[from[taps - 1] + ch] : 0;
-          for (let s = taps - 2; s >= 0; s--) a = fr(a + (from[s] >= 0 ? gv[from[s] + ch] : 0)); // −0 + 0 is +0, as in the sum of padded tensors
+          if (all) for (let s = taps - 2; s >= 0; s--) a = fr(a + gv[from[s] + ch]);
+          else for (let s = taps - 2; s >= 0; s--) a = fr(a + (from[s] >= 0 ? gv[from[s] + ch] : 0)); // −0 + 0 is +0, as in the sum of padded tensors
           out[o + ch] = a;
         }
       }
