@@ -323,10 +323,10 @@ function wasmIdentity(args: KernelArgs): tf.TensorInfo {
   return { dataId: x.dataId, shape: x.shape, dtype: x.dtype };
 }
 
-/** Runs `compute` for numeric tensors and the original kernel for strings. */
-function numericOnly(compute: Compute): (original: tf.KernelConfig) => tf.KernelFunc {
+/** Runs `compute` for numeric tensors and the original kernel for strings (the dtype of input `input`). */
+function numericOnly(compute: Compute, input = 'x'): (original: tf.KernelConfig) => tf.KernelFunc {
   return (original) => (args) =>
-    (args.inputs.x as tf.TensorInfo).dtype === 'string' ? original.kernelFunc(args) : compute(args, IO_OF.wasm(args.backend));
+    (args.inputs[input] as tf.TensorInfo).dtype === 'string' ? original.kernelFunc(args) : compute(args, IO_OF.wasm(args.backend));
 }
 
 /** The same product with transposed operands materialised first (see {@link registerWasmKernels}). */
@@ -441,12 +441,8 @@ function im2colKernel(args: KernelArgs, io: KernelIO): tf.TensorInfo {
   const width = k * k * cin;
   const [info, out] = io.output([b, rows, cols, width]);
   // views taken after the allocation above, which may grow (and so detach) the heap
-  const xv = io.view(x) as Float32Array;
+  const copy = runCopier(io.view(x), out);
   out.fill(0);
-  // on wasm both live in one heap: each run is a memmove within it (copyWithin), with no view per run
-  const heap = xv.buffer === out.buffer ? new Float32Array(out.buffer) : null;
-  const xAt = xv.byteOffset / 4;
-  const outAt = out.byteOffset / 4;
   for (let n = 0; n < b; n++) {
     for (let r = 0; r < rows; r++) {
       for (let c = 0; c < cols; c++) {
@@ -461,8 +457,7 @@ function im2colKernel(args: KernelArgs, io: KernelIO): tf.TensorInfo {
           if (rr < 0 || rr >= rows) continue;
           const from = ((n * rows + rr) * cols + c + dx0 - p) * cin;
           const to = o + (dy * k + dx0) * cin;
-          if (heap) heap.copyWithin(outAt + to, xAt + from, xAt + from + len);
-          else for (let j = 0; j < len; j++) out[to + j] = xv[from + j];
+          copy(from, to, len);
         }
       }
     }
@@ -523,7 +518,7 @@ const WASM_WRAPPERS: ReadonlyArray<{ kernelName: string; wrap: (original: tf.Ker
   { kernelName: tf.BatchMatMul, wrap: wasmMatMulWithoutTransposeFlags },
   { kernelName: tf.SplitV, wrap: numericOnly((args) => wasmSplitV(args)) },
   { kernelName: tf.Slice, wrap: numericOnly((args) => wasmSlice(args)) },
-  { kernelName: tf.Unpack, wrap: (original) => (args) => ((args.inputs.value as tf.TensorInfo).dtype === 'string' ? original.kernelFunc(args) : wasmUnpack(args)) },
+  { kernelName: tf.Unpack, wrap: numericOnly((args) => wasmUnpack(args), 'value') },
   { kernelName: tf.GatherV2, wrap: numericOnly((args) => wasmGather(args)) },
   { kernelName: tf.Identity, wrap: numericOnly((args) => wasmIdentity(args)) },
   { kernelName: tf.Sum, wrap: wasmSumLeading },
