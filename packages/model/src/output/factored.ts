@@ -15,7 +15,13 @@ import {
   randomVariable,
   zeroVariable,
 } from './layer';
-import { emptyLogCandidates, type ExtraCodes, type LogCandidates, offerTop, type TopSource } from './top';
+import { emptyLogCandidates, type ExtraCodes, type LogCandidates, offerTop, type SearchMemo, type TopSource } from './top';
+
+/**
+ * How far (in ln q) below a list's m-th a class's ceiling must be for the search to skip it: far above the rounding
+ * of the float64 arithmetic that computes the members' ln q (whose logits are float32).
+ */
+const ROUNDING_MARGIN = 1e-9;
 
 /** Classes a cell visits in the first round of {@link FactoredSoftmax.logCandidates} (doubling each round after). */
 const FIRST_CLASSES = 4;
@@ -239,10 +245,11 @@ export class FactoredSoftmax implements OutputLayer, TopSource {
    * no code below it); its bound is then that class's ln p. Null with direct connections (their member tables
    * would need a gather per visited class; use logProbsAll).
    */
-  logCandidates(h: tf.Tensor2D, present: tf.Tensor1D | undefined, m: number, extras: ExtraCodes, classBeam = Infinity, floor?: Float64Array): LogCandidates | null {
+  logCandidates(h: tf.Tensor2D, present: tf.Tensor1D | undefined, m: number, extras: ExtraCodes, classBeam = Infinity, floor?: Float64Array, memo?: SearchMemo): LogCandidates | null {
     const n = checkHidden(h, this.hidden);
     checkPresent(present, this.direct, n, this.k);
     if (floor !== undefined && floor.length !== n) fail('E_SHAPE', 'floor', `one ln q per cell (${n})`, floor.length);
+    if (memo !== undefined && memo.cells.length !== n) fail('E_SHAPE', 'memo.cells', `one cell per row of h (${n})`, memo.cells.length);
     if (this.direct) return null;
     const nc = this.sizes.length;
     const lcT = tf.tidy(() => tf.logSoftmax(logits(h, this.wc as tf.Tensor2D, this.bc as tf.Tensor1D)));
@@ -252,13 +259,31 @@ export class FactoredSoftmax implements OutputLayer, TopSource {
     const visited = new Uint8Array(n * nc);
     const visits = new Int32Array(n);
     const { classOf, members } = this.classes;
+    // each cell's classes by ln p descending (ties: lower class first), and how many of them it has passed
+    const order = classOrder(lc, n, nc);
+    const passed = new Int32Array(n);
+    // the cell's best class not visited yet (−1 when none is left)
+    const nextClass = (i: number): number => {
+      while (passed[i] < nc && visited[i * nc + order[i * nc + passed[i]]]) passed[i]++;
+      return passed[i] < nc ? order[i * nc + passed[i]] : -1;
+    };
     // best ln p(class) among the classes a cell has not visited (−∞ when none is left)
     const bestUnvisited = (i: number): number => {
-      let best = -Infinity;
-      for (let c = 0; c < nc; c++) if (!visited[i * nc + c] && lc[i * nc + c] > best) best = lc[i * nc + c];
-      return best;
+      const c = nextClass(i);
+      return c < 0 ? -Infinity : lc[i * nc + c];
     };
+    // each cell's extra codes chained by class: firstExtra[i·nc + c], then nextExtra[e] (−1 ends a chain)
+    const firstExtra = new Int32Array(n * nc).fill(-1);
+    const nextExtra = new Int32Array(extras.codes.length);
+    for (let i = 0; i < n; i++) {
+      for (let e = extras.start[i + 1] - 1; e >= extras.start[i]; e--) {
+        const slot = i * nc + classOf[extras.codes[e]];
+        nextExtra[e] = firstExtra[slot];
+        firstExtra[slot] = e;
+      }
+    }
     const [wParts, bParts] = this.memberParts();
+    const scored = memo ? this.scoredOf(memo) : null;
     // the rows of h are gathered in JS (a copy per pair): wasm's GatherV2 costs ~40 ns per value
     const hData = h.dataSync() as Float32Array;
     let pending = Int32Array.from({ length: n }, (_, i) => i);
@@ -275,29 +300,35 @@ export class FactoredSoftmax implements OutputLayer, TopSource {
       };
       for (const i of pending) {
         const budget = Math.max(1, Math.min(width, classBeam - visits[i]));
-        for (let b = 0; b < budget && visits[i] < nc; b++) {
-          let best = -1;
-          for (let c = 0; c < nc; c++) if (!visited[i * nc + c] && (best < 0 || lc[i * nc + c] > lc[i * nc + best])) best = c;
-          visit(i, best);
-        }
+        for (let b = 0; b < budget && visits[i] < nc; b++) visit(i, nextClass(i));
         // the extra codes' classes after the best ones (beyond the beam: their codes' ln q is needed)
         if (round === 0) for (let e = extras.start[i]; e < extras.start[i + 1]; e++) visit(i, classOf[extras.codes[e]]);
       }
-      this.scorePairs(hData, pairCell, pairClass, wParts, bParts, (i, c, z, at) => {
+      this.scorePairs(hData, pairCell, pairClass, wParts, bParts, scored, memo?.cells, (i, c, z, at, slot) => {
         const size = this.sizes[c];
         const last = i * m + m - 1;
         // q(x) ≤ p(class): a class below a full list's m-th adds nothing, unless it holds an extra code
-        if (lc[i * nc + c] < out.logq[last]) {
-          let holds = false;
-          for (let e = extras.start[i]; e < extras.start[i + 1] && !holds; e++) holds = classOf[extras.codes[e]] === c;
-          if (!holds) return;
+        if (lc[i * nc + c] < out.logq[last] && firstExtra[i * nc + c] < 0) return;
+        // ln Σ exp in JS (wasm's Exp is slower than Math.exp here), or as an earlier search with the memo found it
+        let lse = scored && slot >= 0 ? scored.lse[slot] : NaN;
+        if (Number.isNaN(lse)) {
+          let max = -Infinity;
+          let total = 0;
+          for (let j = 0; j < size; j++) {
+            const x = z[at + j];
+            if (x > max) max = x;
+            total += x;
+          }
+          // ln Σ exp ≥ ln size + the mean (Jensen), so no member's ln q is above lc + max − max(max, that): a
+          // class that cannot reach the list's m-th even so needs no exp (unless it holds an extra code)
+          const ceiling = lc[i * nc + c] + max - Math.max(max, Math.log(size) + total / size);
+          if (ceiling < out.logq[last] - ROUNDING_MARGIN && firstExtra[i * nc + c] < 0) return;
+          let sum = 0;
+          for (let j = 0; j < size; j++) sum += Math.exp(z[at + j] - max);
+          lse = max + Math.log(sum);
+          if (scored && slot >= 0) scored.lse[slot] = lse;
         }
-        // ln Σ exp in JS: wasm's Exp is slower than Math.exp here
-        let max = -Infinity;
-        for (let j = 0; j < size; j++) if (z[at + j] > max) max = z[at + j];
-        let sum = 0;
-        for (let j = 0; j < size; j++) sum += Math.exp(z[at + j] - max);
-        const shift = lc[i * nc + c] - (max + Math.log(sum));
+        const shift = lc[i * nc + c] - lse;
         const list = members[c];
         // most members do not make the list: one compare with the list's m-th before the call
         let worst = out.logq[last];
@@ -308,10 +339,7 @@ export class FactoredSoftmax implements OutputLayer, TopSource {
             worst = out.logq[last];
           }
         }
-        for (let e = extras.start[i]; e < extras.start[i + 1]; e++) {
-          const x = extras.codes[e];
-          if (classOf[x] === c) out.extraLogq[e] = z[at + this.column[x] - this.starts[c]] + shift;
-        }
+        for (let e = firstExtra[i * nc + c]; e >= 0; e = nextExtra[e]) out.extraLogq[e] = z[at + this.column[extras.codes[e]] - this.starts[c]] + shift;
       });
       const next: number[] = [];
       for (const i of pending) {
@@ -333,6 +361,23 @@ export class FactoredSoftmax implements OutputLayer, TopSource {
     return out;
   }
 
+  /** The member logits (and ln Σ exp) of the (cell, class) pairs scored by earlier searches with this memo. */
+  private scoredOf(memo: SearchMemo): ScoredPairs {
+    const nc = this.sizes.length;
+    let s = memo.kept as ScoredPairs | undefined;
+    if (!(s instanceof ScoredPairs) || s.w !== this.wx.dataId || s.b !== this.bx.dataId || s.classes !== nc) {
+      s = new ScoredPairs(this.wx.dataId, this.bx.dataId, nc);
+      memo.kept = s;
+    }
+    let most = -1;
+    for (const cell of memo.cells) {
+      if (!Number.isInteger(cell) || cell < 0) fail('E_RANGE', 'memo.cells', 'integers ≥ 0', cell);
+      if (cell > most) most = cell;
+    }
+    s.reserve(most + 1);
+    return s;
+  }
+
   /** Wx and bx split by class, kept until the weights change (an assign gives a variable a new dataId). */
   private memberParts(): [tf.Tensor2D[], tf.Tensor1D[]] {
     const c = this.partsCache;
@@ -345,9 +390,11 @@ export class FactoredSoftmax implements OutputLayer, TopSource {
 
   /**
    * Member logits of each (cell, class) pair: the pairs' rows of h (`hData`, [n, hidden]) are grouped by class
-   * in JS and uploaded per class, then one matMul per class that occurs, all read back at once;
-   * `each(cell, class, z, at)` sees the class's logits at z[at .. at + size), pairs in the order given (each
-   * cell's most probable classes first, so its list fills early and later classes can be skipped).
+   * in JS and uploaded per class, then one matMul per class that occurs, each read back on its own;
+   * `each(cell, class, z, at, slot)` sees the class's logits at z[at .. at + size), pairs in the order given (each
+   * cell's most probable classes first, so its list fills early and later classes can be skipped). With `scored`
+   * (and `cells`, the memo's names of the rows), pairs an earlier search scored are not scored again, new ones are
+   * kept, and `slot` is the pair's place in `scored` (−1 without).
    */
   private scorePairs(
     hData: Float32Array,
@@ -355,40 +402,69 @@ export class FactoredSoftmax implements OutputLayer, TopSource {
     pairClass: number[],
     wParts: tf.Tensor2D[],
     bParts: tf.Tensor1D[],
-    each: (i: number, c: number, z: Float32Array, at: number) => void,
+    scored: ScoredPairs | null,
+    cells: Int32Array | undefined,
+    each: (i: number, c: number, z: Float32Array, at: number, slot: number) => void,
   ): void {
     if (pairCell.length === 0) return;
     const nc = this.sizes.length;
     const hidden = this.hidden;
+    const slotOf = (p: number): number => (scored && cells ? cells[pairCell[p]] * nc + pairClass[p] : -1);
     const byClass: number[][] = Array.from({ length: nc }, () => []);
-    pairClass.forEach((c, p) => byClass[c].push(p));
-    const active = byClass.map((ps, c) => (ps.length > 0 ? c : -1)).filter((c) => c >= 0);
-    const rows = new Float32Array(pairCell.length * hidden);
-    let row = 0;
-    for (const c of active) {
-      for (const p of byClass[c]) rows.set(hData.subarray(pairCell[p] * hidden, (pairCell[p] + 1) * hidden), hidden * row++);
-    }
-    const zt = tf.tidy(() => {
-      let from = 0;
-      const flat = active.map((c) => {
-        const count = byClass[c].length;
-        const hs = tf.tensor2d(rows.subarray(from * hidden, (from + count) * hidden), [count, hidden]);
-        from += count;
-        return tf.reshape(logits(hs, wParts[c], bParts[c]), [-1]);
-      });
-      return active.length > 1 ? tf.concat(flat) : flat[0];
+    pairClass.forEach((c, p) => {
+      const slot = slotOf(p);
+      if (slot < 0 || scored!.chunk[slot] < 0) byClass[c].push(p);
     });
-    const z = zt.dataSync() as Float32Array;
-    zt.dispose();
+    const active = byClass.map((ps, c) => (ps.length > 0 ? c : -1)).filter((c) => c >= 0);
+    const zOf: Float32Array[] = new Array(pairCell.length);
     const atOf = new Int32Array(pairCell.length);
-    let at = 0;
-    for (const c of active) {
-      for (const p of byClass[c]) {
-        atOf[p] = at;
-        at += this.sizes[c];
+    if (active.length > 0) {
+      let total = 0;
+      for (const c of active) total += byClass[c].length;
+      const rows = new Float32Array(total * hidden);
+      let to = 0;
+      for (const c of active) {
+        for (const p of byClass[c]) {
+          const from = pairCell[p] * hidden;
+          rows.set(hData.subarray(from, from + hidden), to);
+          to += hidden;
+        }
+      }
+      const parts = tf.tidy(() => {
+        let from = 0;
+        return active.map((c) => {
+          const count = byClass[c].length;
+          const hs = tf.tensor2d(rows.subarray(from * hidden, (from + count) * hidden), [count, hidden]);
+          from += count;
+          return logits(hs, wParts[c], bParts[c]);
+        });
+      });
+      try {
+        active.forEach((c, a) => {
+          const z = parts[a].dataSync() as Float32Array;
+          const chunk = scored ? scored.keep(z) : -1;
+          byClass[c].forEach((p, r) => {
+            zOf[p] = z;
+            atOf[p] = r * this.sizes[c];
+            const slot = slotOf(p);
+            if (slot >= 0) {
+              scored!.chunk[slot] = chunk;
+              scored!.at[slot] = atOf[p];
+            }
+          });
+        });
+      } finally {
+        tf.dispose(parts);
       }
     }
-    for (let p = 0; p < pairCell.length; p++) each(pairCell[p], pairClass[p], z, atOf[p]);
+    for (let p = 0; p < pairCell.length; p++) {
+      const slot = slotOf(p);
+      if (zOf[p] === undefined) {
+        zOf[p] = scored!.chunks[scored!.chunk[slot]];
+        atOf[p] = scored!.at[slot];
+      }
+      each(pairCell[p], pairClass[p], zOf[p], atOf[p], slot);
+    }
   }
 
   /**
@@ -477,5 +553,70 @@ export class FactoredSoftmax implements OutputLayer, TopSource {
       inverse[i] = j;
     });
     return { order, inverse, active, counts };
+  }
+}
+
+/**
+ * Per row of `lc` ([n, nc]), the classes by value descending, ties by lower class first (row-major [n, nc]). Each
+ * class becomes one number that sorts as wanted (the value's float32 bits mapped to an order-preserving integer,
+ * reversed, then the class), so a row is one native sort of a Float64Array.
+ */
+export function classOrder(lc: Float32Array, n: number, nc: number): Int32Array {
+  if (nc > CLASS_KEY) fail('E_RANGE', 'nc', `at most ${CLASS_KEY} classes`, nc);
+  const order = new Int32Array(n * nc);
+  const bits = new Uint32Array(lc.buffer, lc.byteOffset, lc.length);
+  const keys = new Float64Array(nc);
+  for (let i = 0; i < n; i++) {
+    const row = i * nc;
+    for (let c = 0; c < nc; c++) {
+      const u = bits[row + c] === 0x80000000 ? 0 : bits[row + c]; // −0 as 0: they tie
+      // ascending order of the floats as unsigned integers: negative values flipped, positive ones above them
+      const ordered = u & 0x80000000 ? ~u >>> 0 : (u | 0x80000000) >>> 0;
+      keys[c] = (0xffffffff - ordered) * CLASS_KEY + c;
+    }
+    keys.sort();
+    for (let c = 0; c < nc; c++) order[row + c] = keys[c] % CLASS_KEY;
+  }
+  return order;
+}
+
+/** Classes per key of {@link classOrder} (2^32 · 2^20 < 2^53: the keys are exact). */
+const CLASS_KEY = 2 ** 20;
+
+/**
+ * What the searches sharing one {@link SearchMemo} have scored, per (cell, class) slot (cell · classes + class):
+ * the chunk of member logits holding it (−1: not scored yet) and where in it, and its ln Σ exp (NaN: not yet).
+ */
+class ScoredPairs {
+  chunk = new Int32Array(0);
+  at = new Int32Array(0);
+  lse = new Float64Array(0);
+  readonly chunks: Float32Array[] = [];
+
+  constructor(
+    readonly w: object,
+    readonly b: object,
+    readonly classes: number,
+  ) {}
+
+  /** Makes room for cells [0, cells). */
+  reserve(cells: number): void {
+    const size = cells * this.classes;
+    if (size <= this.chunk.length) return;
+    const chunk = new Int32Array(size).fill(-1);
+    chunk.set(this.chunk);
+    const at = new Int32Array(size);
+    at.set(this.at);
+    const lse = new Float64Array(size).fill(NaN);
+    lse.set(this.lse);
+    this.chunk = chunk;
+    this.at = at;
+    this.lse = lse;
+  }
+
+  /** Keeps a chunk of member logits; returns its index. */
+  keep(z: Float32Array): number {
+    this.chunks.push(z);
+    return this.chunks.length - 1;
   }
 }

@@ -3,7 +3,7 @@ import { fail } from '@vqvid/core';
 import { type OutputLayer, allZero, checkHidden, checkTargets, logNormaliser, zeroVariable } from './layer';
 import { SparseBigram } from './prior';
 import { SPATIAL_WIDTH, SpatialPrior } from './spatial-prior';
-import { checkTopOptions, type ExtraCodes, isTopSource, offerTopOnce, type TopCandidates, type TopSource } from './top';
+import { checkTopOptions, type ExtraCodes, isTopSource, offerTopOnce, type SearchMemo, type TopCandidates, type TopSource } from './top';
 
 /** A component of a {@link MixtureOutput}: the network's softmax, "same code as now", or the counted prior (bigram or spatial). */
 export type MixtureComponent = 'net' | 'copy' | 'prior';
@@ -290,12 +290,15 @@ export class MixtureOutput implements OutputLayer {
     gt.dispose();
     const out: TopCandidates = { m, codes: new Int32Array(n * m).fill(-1), probs: new Float32Array(n * m), presentProbs: new Float32Array(n), exact: new Uint8Array(n) };
     let cells: Int32Array = Int32Array.from({ length: n }, (_, i) => i);
+    // the deeper passes reuse what the inner layer scored for the same cells before
+    const memo: SearchMemo = { cells };
     for (let depth = Math.min(this.k, 2 * m); cells.length > 0; depth = Math.min(this.k, 4 * depth)) {
+      memo.cells = cells;
       const sub = cells.length === n ? null : tf.tensor1d(cells, 'int32');
       const hs = sub ? (tf.gather(h, sub) as tf.Tensor2D) : h;
       const ps = this.direct && presentTensor ? (sub ? (tf.gather(presentTensor, sub) as tf.Tensor1D) : presentTensor) : undefined;
       try {
-        const rest = this.scoreCells(hs, ps, cells, present, ctx, gates, depth, classBeam, out);
+        const rest = this.scoreCells(hs, ps, cells, present, ctx, gates, depth, classBeam, out, memo);
         if (rest === null) return null;
         cells = rest;
       } finally {
@@ -309,7 +312,7 @@ export class MixtureOutput implements OutputLayer {
    * One pass of {@link MixtureOutput.topCandidates} over `cells` (hs: their hidden rows) at depth d: writes their
    * lists into `out`; returns the cells whose lists are not proven yet (null when the inner layer cannot).
    */
-  private scoreCells(hs: tf.Tensor2D, ps: tf.Tensor1D | undefined, cells: Int32Array, present: Int32Array, ctx: Int32Array, gates: Float32Array, depth: number, classBeam: number, out: TopCandidates): Int32Array | null {
+  private scoreCells(hs: tf.Tensor2D, ps: tf.Tensor1D | undefined, cells: Int32Array, present: Int32Array, ctx: Int32Array, gates: Float32Array, depth: number, classBeam: number, out: TopCandidates, memo: SearchMemo): Int32Array | null {
     const { m } = out;
     const table = this.priorTable;
     const w = this.width;
@@ -325,7 +328,7 @@ export class MixtureOutput implements OutputLayer {
     });
     const extras: ExtraCodes = { start, codes: extraCodes };
     const floor = rowsOfPrior && depth < this.k ? this.searchFloor(cells, present, gates, rowsOfPrior, m) : undefined;
-    const found = (this.inner as unknown as TopSource).logCandidates(hs, ps, depth, extras, classBeam, floor);
+    const found = (this.inner as unknown as TopSource).logCandidates(hs, ps, depth, extras, classBeam, floor, memo);
     if (!found) return null;
     const vals = new Float64Array(m);
     const codes = new Int32Array(m);

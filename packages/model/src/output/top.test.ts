@@ -4,8 +4,8 @@ import { Rng } from '@vqvid/core';
 import type { CodeVolume } from '@vqvid/core';
 import { randomCodes } from '../testing';
 import { createOutputLayer, MixtureOutput, type OutputLayer, type OutputLayerOptions, SparseBigram, topCandidates } from './index';
-import type { FactoredSoftmax } from './factored';
-import { offerTop, offerTopOnce, presentExtras } from './top';
+import { classOrder, type FactoredSoftmax } from './factored';
+import { type LogCandidates, offerTop, offerTopOnce, presentExtras, type SearchMemo } from './top';
 
 const K = 23;
 const HIDDEN = 5;
@@ -180,6 +180,30 @@ describe('offerTop and SparseBigram.topRow', () => {
     }
   });
 
+  test('long lists (placed by binary search) keep the m best like a full sort: ties, −∞ values, a list at an offset', () => {
+    const rng = new Rng(21);
+    for (const m of [63, 64, 65, 100, 130]) {
+      for (let rep = 0; rep < 6; rep++) {
+        const n = m + rng.int(3 * m);
+        // few distinct values: many ties; some −∞ (they fill empty slots, after every finite value)
+        const vals = Array.from({ length: n }, () => (rng.int(9) === 0 ? -Infinity : rng.int(12)));
+        const base = 7;
+        const codes = new Int32Array(base + m + 3).fill(-5);
+        const v = new Float64Array(base + m + 3).fill(99);
+        codes.fill(-1, base, base + m);
+        v.fill(-Infinity, base, base + m);
+        const order = vals.map((_, i) => i).sort(() => rng.next() - 0.5);
+        for (const i of order) offerTop(codes, v, base, m, i, vals[i]);
+        const want = vals.map((_, i) => i).sort((a, b) => (vals[b] === vals[a] ? a - b : vals[b] > vals[a] ? 1 : -1)).slice(0, m);
+        expect({ m, rep, codes: Array.from(codes.subarray(base, base + m)) }).toEqual({ m, rep, codes: want.concat(Array(Math.max(0, m - want.length)).fill(-1)) });
+        want.forEach((c, j) => expect(v[base + j]).toBe(vals[c]));
+        // nothing outside the list's slots is touched
+        expect(Array.from(codes.subarray(0, base)).concat(Array.from(codes.subarray(base + m)))).toEqual(Array(base + 3).fill(-5));
+        expect(Array.from(v.subarray(0, base)).concat(Array.from(v.subarray(base + m)))).toEqual(Array(base + 3).fill(99));
+      }
+    }
+  });
+
   test('offerTopOnce leaves the list that looking for the code, then offerTop, leaves (repeats and ties)', () => {
     const rng = new Rng(12);
     for (let rep = 0; rep < 300; rep++) {
@@ -217,5 +241,91 @@ describe('offerTop and SparseBigram.topRow', () => {
         expect({ rep, a, got }).toEqual({ rep, a, got: Array.from({ length: K }, (_, b) => table.prob(a, b)) });
       }
     }
+  });
+});
+
+describe('the factored search: class order, skipped classes and the memo of a deeper pass', () => {
+  const BIG_K = 240;
+  const CELLS = 30;
+  // frequency classes of unequal sizes
+  const BIG_FREQ = Array.from({ length: BIG_K }, (_, i) => 1 + ((i * 37) % 101) * (i % 3 === 0 ? 20 : 1));
+
+  function bigLayer(scale: number, seed: number): FactoredSoftmax {
+    const out = createOutputLayer({ kind: 'factored', k: BIG_K, hidden: HIDDEN, seed, classes: 8, frequencies: BIG_FREQ });
+    made.push(out);
+    const rng = new Rng(seed + 50);
+    for (const v of out.variables) v.assign(tf.tensor(Float32Array.from({ length: v.size }, () => rng.normal() * scale), v.shape));
+    return out as unknown as FactoredSoftmax;
+  }
+
+  function bigInputs(seed: number): { h: tf.Tensor2D; present: Int32Array } {
+    const rng = new Rng(seed);
+    return { h: tf.tensor2d(Float32Array.from({ length: CELLS * HIDDEN }, () => rng.normal()), [CELLS, HIDDEN]), present: Int32Array.from({ length: CELLS }, () => rng.int(BIG_K)) };
+  }
+
+  test('classOrder sorts each row by value descending, ties (−0 and 0 too) by lower class first; ±∞ and tiny values', () => {
+    const rng = new Rng(31);
+    const n = 17;
+    const nc = 11;
+    const lc = Float32Array.from({ length: n * nc }, () => [-Infinity, Infinity, -0, 0, -2.5, 1e-30, -1e-30, 3][rng.int(8)] * (1 + rng.int(3)));
+    const order = classOrder(lc, n, nc);
+    for (let i = 0; i < n; i++) {
+      const row = Array.from(lc.subarray(i * nc, (i + 1) * nc));
+      const want = row.map((_, c) => c).sort((a, b) => (row[a] === row[b] ? a - b : row[b] > row[a] ? 1 : -1));
+      expect(Array.from(order.subarray(i * nc, (i + 1) * nc))).toEqual(want);
+    }
+  });
+
+  test('every list is the sort of the whole distribution (classes whose ceiling is below the list are skipped)', () => {
+    for (const scale of [0.3, 1, 2.5]) {
+      const out = bigLayer(scale, 3);
+      const { h, present } = bigInputs(7);
+      const lp = tf.tidy(() => out.logProbsAll(h).dataSync());
+      for (const m of [1, 5, 20]) {
+        const got = out.logCandidates(h, undefined, m, presentExtras(present), Infinity)!;
+        for (let i = 0; i < CELLS; i++) {
+          const row = lp.subarray(i * BIG_K, (i + 1) * BIG_K);
+          const want = Array.from(row, (_, c) => c).sort((a, b) => row[b] - row[a] || a - b).slice(0, m);
+          const codes = Array.from(got.codes.subarray(i * m, (i + 1) * m));
+          codes.forEach((c, j) => {
+            expect(Math.abs(got.logq[i * m + j] - row[c])).toBeLessThan(1e-5);
+            if (c !== want[j]) expect(Math.abs(row[c] - row[want[j]])).toBeLessThan(1e-6);
+          });
+          expect(Math.abs(got.extraLogq[i] - row[present[i]])).toBeLessThan(1e-5);
+        }
+      }
+      h.dispose();
+    }
+  });
+
+  test('a deeper pass with the memo gives the bits of a pass without it, scoring fewer classes; new weights start afresh', async () => {
+    const out = bigLayer(0.4, 5);
+    const { h, present } = bigInputs(9);
+    const all = Int32Array.from({ length: CELLS }, (_, i) => i);
+    const memo: SearchMemo = { cells: all };
+    out.logCandidates(h, undefined, 4, presentExtras(present), Infinity, undefined, memo);
+    const cells = all.filter((i) => i % 3 !== 1);
+    const sub = tf.tensor1d(cells, 'int32');
+    const hs = tf.gather(h, sub) as tf.Tensor2D;
+    const extras = presentExtras(Int32Array.from(cells, (i) => present[i]));
+    memo.cells = cells;
+    // products run (kernels named *MatMul), counted by tf.profile
+    const matMuls = async (fn: () => void): Promise<number> => (await tf.profile(fn)).kernels.filter((k) => k.name.endsWith('MatMul')).length;
+    let fresh: LogCandidates | null = null;
+    let reused: LogCandidates | null = null;
+    const freshProducts = await matMuls(() => void (fresh = out.logCandidates(hs, undefined, 16, extras, Infinity)));
+    const reusedProducts = await matMuls(() => void (reused = out.logCandidates(hs, undefined, 16, extras, Infinity, undefined, memo)));
+    expect(freshProducts).toBeGreaterThan(1);
+    expect(reused).toEqual(fresh);
+    expect(reusedProducts).toBeLessThan(freshProducts);
+    // new member weights: the memo's logits are stale, and are not used
+    const wx = out.variables.find((v) => v.shape[1] === BIG_K && v.shape[0] === HIDDEN)!;
+    tf.tidy(() => wx.assign(tf.mul(wx, 1.5)));
+    const again = out.logCandidates(hs, undefined, 16, extras, Infinity, undefined, memo);
+    expect(again).toEqual(out.logCandidates(hs, undefined, 16, extras, Infinity));
+    expect(again).not.toEqual(fresh);
+    expect(() => out.logCandidates(hs, undefined, 16, extras, Infinity, undefined, { cells: all })).toThrow(expect.objectContaining({ code: 'E_SHAPE', details: expect.objectContaining({ argument: 'memo.cells' }) }));
+    expect(() => out.logCandidates(hs, undefined, 16, extras, Infinity, undefined, { cells: Int32Array.from(cells, (c, j) => (j === 2 ? -1 : c)) })).toThrow(expect.objectContaining({ code: 'E_RANGE' }));
+    tf.dispose([h, sub, hs]);
   });
 });

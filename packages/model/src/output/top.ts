@@ -32,14 +32,26 @@ export interface LogCandidates {
   classesVisited?: Int32Array;
 }
 
+/**
+ * Lets several searches over the same cells share work (a mixture searches some cells again, deeper): row r of
+ * each call's h is cell `cells[r]`, numbered alike in every call given the same memo, and those rows hold the same
+ * hidden state in every call. `kept` is the layer's own and opaque to the caller; a memo serves one set of hidden
+ * states and the layer's weights of the moment (a layer starts afresh when its weights have changed).
+ */
+export interface SearchMemo {
+  cells: Int32Array;
+  kept?: unknown;
+}
+
 /** An output layer that can find its top candidates without materialising all K probabilities. */
 export interface TopSource {
   /**
    * Each cell's top m codes by ln q and ln q of the extra codes; null when this layer cannot (direct factored).
    * With `floor` ([n] ln q), a layer may stop searching a cell once no code left unscored can have ln q above
-   * floor[i] (the caller needs nothing below it); `bound` still covers every code outside the list.
+   * floor[i] (the caller needs nothing below it); `bound` still covers every code outside the list. With `memo`,
+   * a layer may reuse what an earlier call with the same memo computed for the same cells (same results).
    */
-  logCandidates(h: tf.Tensor2D, present: tf.Tensor1D | undefined, m: number, extras: ExtraCodes, classBeam: number, floor?: Float64Array): LogCandidates | null;
+  logCandidates(h: tf.Tensor2D, present: tf.Tensor1D | undefined, m: number, extras: ExtraCodes, classBeam: number, floor?: Float64Array, memo?: SearchMemo): LogCandidates | null;
 }
 
 /**
@@ -83,13 +95,36 @@ function turnedAway(codes: Int32Array, vals: Float64Array, last: number, code: n
   return v < vals[last] || (v === vals[last] && codes[last] !== -1 && code > codes[last]);
 }
 
+/** Whether the entry at `at` ranks below (code, v): a lower value, or the same and an empty slot or a higher code. */
+function ranksBelow(codes: Int32Array, vals: Float64Array, at: number, code: number, v: number): boolean {
+  return vals[at] < v || (vals[at] === v && (codes[at] === -1 || codes[at] > code));
+}
+
+/** Lists longer than this find an entry's place by binary search and shift by copyWithin (same result). */
+const LINEAR_INSERT = 64;
+
 /** Puts (code, v) in its place in the list, dropping the last entry (the caller has checked that it enters). */
 function insertTop(codes: Int32Array, vals: Float64Array, base: number, m: number, code: number, v: number): void {
-  let at = base + m - 1;
-  while (at > base && (vals[at - 1] < v || (vals[at - 1] === v && (codes[at - 1] === -1 || codes[at - 1] > code)))) {
-    vals[at] = vals[at - 1];
-    codes[at] = codes[at - 1];
-    at--;
+  const last = base + m - 1;
+  let at = last;
+  if (m > LINEAR_INSERT) {
+    // the entries before `last` that rank below (code, v) are a suffix of them: its first index is the place
+    let lo = base;
+    while (lo < at) {
+      const mid = (lo + at) >>> 1;
+      if (ranksBelow(codes, vals, mid, code, v)) at = mid;
+      else lo = mid + 1;
+    }
+    if (at < last) {
+      vals.copyWithin(at + 1, at, last);
+      codes.copyWithin(at + 1, at, last);
+    }
+  } else {
+    while (at > base && ranksBelow(codes, vals, at - 1, code, v)) {
+      vals[at] = vals[at - 1];
+      codes[at] = codes[at - 1];
+      at--;
+    }
   }
   vals[at] = v;
   codes[at] = code;
