@@ -260,10 +260,18 @@ export class FactoredSoftmax implements OutputLayer, TopSource {
     const visits = new Int32Array(n);
     const { classOf, members } = this.classes;
     // each cell's classes by ln p descending (ties: lower class first), and how many of them it has passed
-    const order = classOrder(lc, n, nc);
+    // a cell that goes on past the first round gets its classes sorted (most stop before: a few scans are cheaper)
+    const order = new Int32Array(n * nc);
+    const sorted = new Uint8Array(n);
+    const keys = new Float64Array(nc);
     const passed = new Int32Array(n);
-    // the cell's best class not visited yet (−1 when none is left)
+    // the cell's best class not visited yet (−1 when none is left); ties: the lower class
     const nextClass = (i: number): number => {
+      if (!sorted[i]) {
+        let best = -1;
+        for (let c = 0; c < nc; c++) if (!visited[i * nc + c] && (best < 0 || lc[i * nc + c] > lc[i * nc + best])) best = c;
+        return best;
+      }
       while (passed[i] < nc && visited[i * nc + order[i * nc + passed[i]]]) passed[i]++;
       return passed[i] < nc ? order[i * nc + passed[i]] : -1;
     };
@@ -299,6 +307,10 @@ export class FactoredSoftmax implements OutputLayer, TopSource {
         pairClass.push(c);
       };
       for (const i of pending) {
+        if (round > 0 && !sorted[i]) {
+          sortClasses(lc, i, nc, keys, order);
+          sorted[i] = 1;
+        }
         const budget = Math.max(1, Math.min(width, classBeam - visits[i]));
         for (let b = 0; b < budget && visits[i] < nc; b++) visit(i, nextClass(i));
         // the extra codes' classes after the best ones (beyond the beam: their codes' ln q is needed)
@@ -557,27 +569,33 @@ export class FactoredSoftmax implements OutputLayer, TopSource {
 }
 
 /**
- * Per row of `lc` ([n, nc]), the classes by value descending, ties by lower class first (row-major [n, nc]). Each
- * class becomes one number that sorts as wanted (the value's float32 bits mapped to an order-preserving integer,
- * reversed, then the class), so a row is one native sort of a Float64Array.
+ * Per row of `lc` ([n, nc]), the classes by value descending, ties by lower class first (row-major [n, nc]); see
+ * {@link sortClasses}.
  */
 export function classOrder(lc: Float32Array, n: number, nc: number): Int32Array {
-  if (nc > CLASS_KEY) fail('E_RANGE', 'nc', `at most ${CLASS_KEY} classes`, nc);
   const order = new Int32Array(n * nc);
-  const bits = new Uint32Array(lc.buffer, lc.byteOffset, lc.length);
   const keys = new Float64Array(nc);
-  for (let i = 0; i < n; i++) {
-    const row = i * nc;
-    for (let c = 0; c < nc; c++) {
-      const u = bits[row + c] === 0x80000000 ? 0 : bits[row + c]; // −0 as 0: they tie
-      // ascending order of the floats as unsigned integers: negative values flipped, positive ones above them
-      const ordered = u & 0x80000000 ? ~u >>> 0 : (u | 0x80000000) >>> 0;
-      keys[c] = (0xffffffff - ordered) * CLASS_KEY + c;
-    }
-    keys.sort();
-    for (let c = 0; c < nc; c++) order[row + c] = keys[c] % CLASS_KEY;
-  }
+  for (let i = 0; i < n; i++) sortClasses(lc, i, nc, keys, order);
   return order;
+}
+
+/**
+ * Writes row i's classes by value descending (ties, −0 and 0 among them: the lower class first) into order[i·nc ..].
+ * Each class becomes one number that sorts as wanted (the value's float32 bits mapped to an order-preserving
+ * integer, reversed, then the class), so a row is one native sort of `keys` (scratch of nc).
+ */
+function sortClasses(lc: Float32Array, i: number, nc: number, keys: Float64Array, order: Int32Array): void {
+  if (nc > CLASS_KEY) fail('E_RANGE', 'nc', `at most ${CLASS_KEY} classes`, nc);
+  const bits = new Uint32Array(lc.buffer, lc.byteOffset, lc.length);
+  const row = i * nc;
+  for (let c = 0; c < nc; c++) {
+    const u = bits[row + c] === 0x80000000 ? 0 : bits[row + c]; // −0 as 0: they tie
+    // ascending order of the floats as unsigned integers: negative values flipped, positive ones above them
+    const ordered = u & 0x80000000 ? ~u >>> 0 : (u | 0x80000000) >>> 0;
+    keys[c] = (0xffffffff - ordered) * CLASS_KEY + c;
+  }
+  keys.sort();
+  for (let c = 0; c < nc; c++) order[row + c] = keys[c] % CLASS_KEY;
 }
 
 /** Classes per key of {@link classOrder} (2^32 · 2^20 < 2^53: the keys are exact). */
