@@ -7,10 +7,15 @@
 // `--crops 16,32` also times larger square crops (the grid grows with the crop: a crop covers the grid), where the
 // per-step work that does not shrink with the batch slice (the factored softmax's per-class ops, the weight copies,
 // the Adam step) is spread over more cells.
-// Usage: node bench/workers.mjs [--quick] [--workers 1,2] [--batches 4,8] [--crops 16,32] [--warmup 3]   (needs `npm run build` first)
+// `--codes FILE.vqc,...` trains on real codes instead (e.g. the vtest bench's, kept with its --keep): a file of K
+// codes replaces the random codes of the configuration at that K (K = 1024 full, K = 10,000 factored), crops of its
+// grid. Uniform random codes on a small grid leave most of K = 10,000 codes unseen, so the factored softmax's
+// frequency classes put them all in one class (8,818 of 10,000 codes); real codes give it classes as in use.
+// Usage: node bench/workers.mjs [--quick] [--workers 1,2] [--batches 4,8] [--crops 16,32] [--warmup 3] [--codes FILE,...]   (needs `npm run build` first)
 import * as os from 'node:os';
 import * as tf from '@tensorflow/tfjs-core';
 import { RCNN, initBackend } from '../dist/index.mjs';
+import { readCodes } from '@vqvid/core';
 import { benchSettings, randomCodes } from './settings.mjs';
 
 const args = process.argv.slice(2);
@@ -27,7 +32,17 @@ const wui = args.indexOf('--warmup');
 // steps of each fit left out of the timing (the first is always slow: a fresh pool's first step on each worker)
 const warmup = wui >= 0 ? Number(args[wui + 1]) : quick ? 1 : 3;
 if (!Number.isInteger(warmup) || warmup < 1) throw new Error('--warmup takes a positive integer');
-const codesFor = (k, grid) => randomCodes(grid, baseFit.bptt + 1, k, k);
+const codesArg = args.indexOf('--codes');
+/** Real code volumes by K (`--codes`), and where each came from. */
+const realCodes = new Map();
+if (codesArg >= 0) {
+  for (const file of args[codesArg + 1].split(',')) {
+    const { codes } = await readCodes(file);
+    if (codes.k !== 1024 && codes.k !== 10000) throw new Error(`${file}: K = ${codes.k}; --codes takes volumes of K = 1024 or 10,000`);
+    realCodes.set(codes.k, { file, codes });
+  }
+}
+const codesFor = (k, grid) => realCodes.get(k)?.codes ?? randomCodes(grid, baseFit.bptt + 1, k, k);
 
 /**
  * Cells/s with `workers` threads in the steady state: timed from the end of a fit's `warmup`-th step to the end of
@@ -37,10 +52,9 @@ const codesFor = (k, grid) => randomCodes(grid, baseFit.bptt + 1, k, k);
  * to the end of the warm-up less `warmup` steady steps; `warmupSecondsPerStep` = that time over `warmup`, the
  * workers' start included).
  */
-async function measure(k, softmax, workers, fit, grid) {
+async function measure(k, softmax, workers, fit, grid, cells) {
   const codes = codesFor(k, grid);
   const m = new RCNN({ k, softmax, seed: 1, ...model });
-  const cells = fit.bptt * fit.batch * grid.rows * grid.cols;
   await m.fit(codes, { ...fit, epochs: 1, stepsPerEpoch: 1, workers: 1 }); // output built, kernels compiled
   let seconds = Infinity;
   let startSeconds = Infinity;
@@ -105,17 +119,19 @@ const results = {};
 for (const crop of crops) for (const batch of batches) {
   const fit = { ...baseFit, batch, crop };
   const grid = crop === baseFit.crop ? baseGrid : { rows: crop, cols: crop };
-  const cells = fit.bptt * batch * grid.rows * grid.cols;
   for (const [k, softmax] of [[1024, 'full'], [10000, 'factored']]) {
+    // a window of real codes is a crop of their grid
+    const real = realCodes.get(k)?.codes;
+    const cells = fit.bptt * batch * (real ? Math.min(crop, real.rows) * Math.min(crop, real.cols) : grid.rows * grid.cols);
     const per = {};
     for (const n of counts) {
-      const r = await measure(k, softmax, n, fit, grid);
+      const r = await measure(k, softmax, n, fit, grid, cells);
       const threads = Math.min(n, batch);
       const gflops = (flopsPerCell(k, softmax) * cells) / r.secondsPerStep / 1e9;
       per[n] = { ...r, gflopsPerCore: +(gflops / threads).toFixed(2), ofPeak: +(gflops / threads / peak).toFixed(3) };
     }
     const speedup = +(per[Math.max(...counts)].cellsPerSecond / per[Math.min(...counts)].cellsPerSecond).toFixed(2);
-    results[`${softmax}@${k}/batch${batch}${crop === baseFit.crop ? '' : `/crop${crop}`}`] = { ...per, speedup };
+    results[`${softmax}@${k}/batch${batch}${crop === baseFit.crop ? '' : `/crop${crop}`}`] = { ...per, speedup, codes: realCodes.get(k)?.file ?? 'random' };
   }
 }
 const loadAfter = os.loadavg().map((v) => +v.toFixed(2));
