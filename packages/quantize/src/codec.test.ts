@@ -442,6 +442,44 @@ describe('motion search', () => {
     }
     expect(codeOf(() => codec.decodeDistribution(dist, { geometry: g, reference, present, search: -1 }))).toMatch(/^E_RANGE .*search/);
   });
+
+  it('renders reuse their scratch (moved patches, stand-in targets) without carrying anything from one frame to the next', async () => {
+    const codec = c8;
+    const codes = await codec.encode(clip);
+    const g = codes.geometry!;
+    const cells = codes.rows * codes.cols;
+    const k = codec.k;
+    const rng = new Rng(9);
+    const distOf = (): { rows: number; cols: number; k: number; probs: Float32Array } => {
+      const probs = new Float32Array(cells * k);
+      for (let i = 0; i < cells; i++) {
+        const w = Array.from({ length: k }, () => Math.exp(3 * rng.normal()));
+        const z = w.reduce((a, b) => a + b, 0);
+        w.forEach((x, c) => (probs[i * k + c] = x / z));
+      }
+      return { rows: codes.rows, cols: codes.cols, k, probs };
+    };
+    const a = distOf();
+    const b = distOf();
+    const present = codes.codes.subarray(cells, 2 * cells);
+    const ref1 = sliceVideo(clip, 1);
+    const ref2 = sliceVideo(clip, 2);
+    const render = (dist: typeof a, reference: Video, decoder: 'skip' | 'mbr' | 'mean', search: number): number[] =>
+      Array.from(codec.decodeDistribution(dist, { geometry: g, reference, present, decoder, search, alpha: 0.8, topM: 6 }).data);
+    // each render alone, in a fresh codec (fresh scratch) ...
+    const alone = (dist: typeof a, reference: Video, decoder: 'skip' | 'mbr' | 'mean', search: number): number[] =>
+      Array.from(PatchCodec.fromQuantizer(codec.quantizer, codec.meta).decodeDistribution(dist, { geometry: g, reference, present, decoder, search, alpha: 0.8, topM: 6 }).data);
+    const decoders = ['skip', 'mbr', 'mean'] as const;
+    const want = decoders.map((d) => [alone(a, ref1, d, 3), alone(b, ref2, d, 1)]);
+    // ... equals the same renders one after another in one codec, a larger search before a smaller one and back
+    expect(decoders.map((d) => [render(a, ref1, d, 3), render(b, ref2, d, 1)])).toEqual(want);
+    // the array motionPatches returns is the caller's: later renders do not write into it
+    const { patches } = codec.motionPatches(ref1, g, 2);
+    const copy = Float32Array.from(patches);
+    render(b, ref2, 'mbr', 2);
+    render(a, ref1, 'mean', 3);
+    expect(Array.from(patches)).toEqual(Array.from(copy));
+  });
 });
 
 describe('codes remember their codebook', () => {

@@ -166,6 +166,11 @@ export class PatchCodec implements FrameRenderer {
   /** The codebook's typed meta (frozen). */
   readonly meta: Readonly<CodebookMeta>;
   private sum: string | undefined;
+  /**
+   * The moved patches of the last render with a motion search, reused by the next (several MB a frame at 320x240:
+   * allocating them every frame keeps the garbage collector busy on the other cores).
+   */
+  private motionScratch: Float32Array | null = null;
 
   private constructor(quantizer: Quantizer, meta: CodebookMeta) {
     this.quantizer = quantizer;
@@ -368,7 +373,7 @@ export class PatchCodec implements FrameRenderer {
     if (present === undefined || present.length !== cells) fail('E_SHAPE', 'present', `${cells} codes (one per cell)`, present?.length);
     const { k, dim, centroids } = this.codebook;
     assertInt(search, 'search', 0, MAX_SEARCH);
-    const motion = search > 0 && decoder !== 'centroid' ? this.motionPatches(sources ?? sliceVideo(reference, reference.frames - 1), g, search, sources ? 'sources' : 'reference') : undefined;
+    const motion = search > 0 && decoder !== 'centroid' ? this.cutMotion(sources ?? sliceVideo(reference, reference.frames - 1), g, search, sources ? 'sources' : 'reference', true) : undefined;
     const data = decodeCells({ ...input, k, present, reference: patches, centroids, dim, decoder, alpha, topM, changeRatio, ...(motion ? { motion: motion.patches, motionCount: motion.count } : {}) });
     return toPixels({ size: g.patch, stride: g.stride, rows: grid.rows, cols: grid.cols, frames: 1, data }, g);
   }
@@ -384,6 +389,11 @@ export class PatchCodec implements FrameRenderer {
    * ```
    */
   motionPatches(sources: Video, geometry: CodeGeometry, search: number, arg = 'sources'): MotionPatches {
+    return this.cutMotion(sources, geometry, search, arg, false);
+  }
+
+  /** {@link PatchCodec.motionPatches}, into the codec's scratch when `reuse` (valid until the next such call). */
+  private cutMotion(sources: Video, geometry: CodeGeometry, search: number, arg: string, reuse: boolean): MotionPatches {
     assertVideo(sources, arg);
     assertInt(search, 'search', 0, MAX_SEARCH);
     const { width, height, patch, stride, std } = geometry;
@@ -396,7 +406,14 @@ export class PatchCodec implements FrameRenderer {
     const { rows, cols } = gridShape(width, height, { size: patch, stride });
     const dim = patch * patch;
     const count = sources.frames * shifts.length;
-    const out = new Float32Array(rows * cols * count * dim);
+    const size = rows * cols * count * dim;
+    let out: Float32Array;
+    if (reuse) {
+      if (this.motionScratch === null || this.motionScratch.length < size) this.motionScratch = new Float32Array(size);
+      out = this.motionScratch.subarray(0, size); // every value is written below
+    } else {
+      out = new Float32Array(size);
+    }
     const plane = width * height;
     // the patch of the frame moved by (dx, dy), cut as any frame is (edge pixels repeated both times): pixel
     // (r·stride + i, c·stride + j) reads row ys[(dy + search)·rows·patch + r·patch + i], column likewise

@@ -105,6 +105,13 @@ export function decodeCells(o: DecodeCellsOptions): Float32Array {
 }
 
 /**
+ * The stand-in targets of the last decode with motion patches, reused by the next (one allocation of several MB a
+ * frame fewer: the garbage collector's threads otherwise compete for the cores other workers use). Read only
+ * within the decode call that filled it.
+ */
+let targetScratch = new Float32Array(0);
+
+/**
  * Per cell and candidate slot, the stand-in's target: the centroid, or with motion patches the motion patch
  * nearest to the centroid (first wins on ties). Slot 0 (the present code) has none: it is P. `argmaxOnly`: only
  * the argmax's slot (the others stay zero).
@@ -112,7 +119,9 @@ export function decodeCells(o: DecodeCellsOptions): Float32Array {
 function standInTargets(shape: DecodeShape, cand: Candidates, argmaxOnly = false): Float32Array | null {
   const { motion, motionCount: count, dim, centroids } = shape;
   if (!motion) return null;
-  const out = new Float32Array(cand.codes.length * dim);
+  const size = cand.codes.length * dim;
+  if (targetScratch.length < size) targetScratch = new Float32Array(size);
+  const out = targetScratch.subarray(0, size).fill(0);
   // per call, not cached: a codebook's array could be changed in place, and this costs one pass over it
   const centroidStats = statsOf(centroids, centroids.length / dim, dim);
   const motionStats = statsOf(motion, shape.cells * count, dim);
