@@ -597,3 +597,17 @@ export function registerCpuKernels(): string[] {
   register('cpu', CPU_REPLACEMENTS, true);
   return [...provided.cpu];
 }
+
+/**
+ * A float32 tensor's values read in place where the backend allows: on wasm a view of its heap memory, valid only
+ * until the next tfjs allocation (take views after making every tensor to be read, read, then dispose); elsewhere
+ * `dataSync()`. For large reads (a frame's member logits) whose copies and garbage cost more than the read.
+ */
+export function valuesInPlace(t: tf.Tensor): Float32Array {
+  if (t.dtype !== 'float32') throw new Error(`valuesInPlace: expected a float32 tensor, got dtype ${t.dtype}`);
+  const backend = tf.backend() as unknown as Partial<WasmBackendLike>;
+  if (tf.getBackend() === 'wasm' && typeof backend.typedArrayFromHeap === 'function') {
+    return backend.typedArrayFromHeap({ dataId: t.dataId, shape: t.shape, dtype: t.dtype }) as Float32Array;
+  }
+  return t.dataSync() as Float32Array;
+}

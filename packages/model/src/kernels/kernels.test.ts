@@ -2,7 +2,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
 import '@tensorflow/tfjs-backend-wasm';
 import { Rng } from '@vqvid/core';
-import { registerCpuKernels, registerWasmKernels } from './index';
+import { registerCpuKernels, registerWasmKernels, valuesInPlace } from './index';
 
 function randomArray(rng: Rng, n: number): Float32Array {
   const a = new Float32Array(n);
@@ -429,5 +429,27 @@ describe('registerWasmKernels', () => {
     expect(tf.memory().numTensors).toBe(before);
     e.dispose();
     idx.dispose();
+  });
+});
+
+describe('valuesInPlace', () => {
+  afterAll(async () => {
+    await tf.setBackend('cpu');
+  });
+
+  it.each(['wasm', 'cpu'])('%s: the values of each tensor, every view taken after the last allocation', async (backend) => {
+    registerWasmKernels();
+    await tf.setBackend(backend);
+    const rng = new Rng(17);
+    const before = tf.memory().numTensors;
+    const small = tf.tensor2d(randomArray(rng, 6 * 7), [6, 7]);
+    // a large allocation after `small` was placed (it may grow the wasm heap)
+    const large = tf.tensor1d(randomArray(rng, 1 << 22));
+    const made = tf.tidy(() => tf.add(small, 1));
+    const views = [small, large, made].map(valuesInPlace);
+    [small, large, made].forEach((t, i) => expect(Array.from(views[i])).toEqual(Array.from(t.dataSync() as Float32Array)));
+    expect(() => valuesInPlace(tf.tensor1d([1, 2], 'int32'))).toThrow(/float32/);
+    tf.dispose([small, large, made]);
+    expect(tf.memory().numTensors).toBe(before + 1); // the int32 tensor made for the error case
   });
 });

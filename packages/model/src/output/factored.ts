@@ -15,6 +15,7 @@ import {
   randomVariable,
   zeroVariable,
 } from './layer';
+import { valuesInPlace } from '../kernels';
 import { emptyLogCandidates, type ExtraCodes, type LogCandidates, offerTop, type SearchMemo, type TopSource } from './top';
 
 /**
@@ -133,6 +134,8 @@ export class FactoredSoftmax implements OutputLayer, TopSource {
   private readonly dx: tf.Variable | null;
   /** Wx and bx split by class for {@link FactoredSoftmax.logCandidates}, with the dataIds they were split from. */
   private partsCache: { w: object; b: object; wParts: tf.Tensor2D[]; bParts: tf.Tensor1D[] } | null = null;
+  /** Rows of h gathered by class for {@link FactoredSoftmax.logCandidates}, reused between calls (tens of MB a frame). */
+  private rowScratch = new Float32Array(0);
 
   constructor(
     readonly k: number,
@@ -378,8 +381,11 @@ export class FactoredSoftmax implements OutputLayer, TopSource {
     const nc = this.sizes.length;
     let s = memo.kept as ScoredPairs | undefined;
     if (!(s instanceof ScoredPairs) || s.w !== this.wx.dataId || s.b !== this.bx.dataId || s.classes !== nc) {
-      s = new ScoredPairs(this.wx.dataId, this.bx.dataId, nc);
-      memo.kept = s;
+      if (s instanceof ScoredPairs) s.dispose();
+      const kept = new ScoredPairs(this.wx.dataId, this.bx.dataId, nc);
+      s = kept;
+      memo.kept = kept;
+      memo.release = () => kept.dispose();
     }
     let most = -1;
     for (const cell of memo.cells) {
@@ -423,40 +429,47 @@ export class FactoredSoftmax implements OutputLayer, TopSource {
     const hidden = this.hidden;
     const slotOf = (p: number): number => (scored && cells ? cells[pairCell[p]] * nc + pairClass[p] : -1);
     const byClass: number[][] = Array.from({ length: nc }, () => []);
+    // pairs scored here (the others an earlier search with the memo scored)
+    const scoredHere = new Uint8Array(pairCell.length);
     pairClass.forEach((c, p) => {
       const slot = slotOf(p);
-      if (slot < 0 || scored!.chunk[slot] < 0) byClass[c].push(p);
+      if (slot < 0 || scored!.chunk[slot] < 0) {
+        byClass[c].push(p);
+        scoredHere[p] = 1;
+      }
     });
     const active = byClass.map((ps, c) => (ps.length > 0 ? c : -1)).filter((c) => c >= 0);
-    const zOf: Float32Array[] = new Array(pairCell.length);
+    // the logits stay in the backend's tensors and are read in place once all are made (no copy of them)
+    const chunkOf = new Int32Array(pairCell.length);
     const atOf = new Int32Array(pairCell.length);
-    if (active.length > 0) {
-      let total = 0;
-      for (const c of active) total += byClass[c].length;
-      const rows = new Float32Array(total * hidden);
-      let to = 0;
-      for (const c of active) {
-        for (const p of byClass[c]) {
-          const from = pairCell[p] * hidden;
-          rows.set(hData.subarray(from, from + hidden), to);
-          to += hidden;
+    const own: tf.Tensor[] = [];
+    try {
+      if (active.length > 0) {
+        let total = 0;
+        for (const c of active) total += byClass[c].length;
+        if (this.rowScratch.length < total * hidden) this.rowScratch = new Float32Array(total * hidden);
+        const rows = this.rowScratch;
+        let to = 0;
+        for (const c of active) {
+          for (const p of byClass[c]) {
+            const from = pairCell[p] * hidden;
+            rows.set(hData.subarray(from, from + hidden), to);
+            to += hidden;
+          }
         }
-      }
-      const parts = tf.tidy(() => {
-        let from = 0;
-        return active.map((c) => {
-          const count = byClass[c].length;
-          const hs = tf.tensor2d(rows.subarray(from * hidden, (from + count) * hidden), [count, hidden]);
-          from += count;
-          return logits(hs, wParts[c], bParts[c]);
+        const parts = tf.tidy(() => {
+          let from = 0;
+          return active.map((c) => {
+            const count = byClass[c].length;
+            const hs = tf.tensor2d(rows.subarray(from * hidden, (from + count) * hidden), [count, hidden]);
+            from += count;
+            return logits(hs, wParts[c], bParts[c]);
+          });
         });
-      });
-      try {
         active.forEach((c, a) => {
-          const z = parts[a].dataSync() as Float32Array;
-          const chunk = scored ? scored.keep(z) : -1;
+          const chunk = scored ? scored.keep(parts[a]) : own.push(parts[a]) - 1;
           byClass[c].forEach((p, r) => {
-            zOf[p] = z;
+            chunkOf[p] = chunk;
             atOf[p] = r * this.sizes[c];
             const slot = slotOf(p);
             if (slot >= 0) {
@@ -465,17 +478,21 @@ export class FactoredSoftmax implements OutputLayer, TopSource {
             }
           });
         });
-      } finally {
-        tf.dispose(parts);
       }
-    }
-    for (let p = 0; p < pairCell.length; p++) {
-      const slot = slotOf(p);
-      if (zOf[p] === undefined) {
-        zOf[p] = scored!.chunks[scored!.chunk[slot]];
-        atOf[p] = scored!.at[slot];
+      // views of the chunks this call reads, taken after the last allocation (which may move the heap)
+      const chunks = scored ? scored.chunks : own;
+      const views = new Map<number, Float32Array>();
+      for (let p = 0; p < pairCell.length; p++) {
+        if (!scoredHere[p]) {
+          const slot = slotOf(p);
+          chunkOf[p] = scored!.chunk[slot];
+          atOf[p] = scored!.at[slot];
+        }
+        if (!views.has(chunkOf[p])) views.set(chunkOf[p], valuesInPlace(chunks[chunkOf[p]]));
       }
-      each(pairCell[p], pairClass[p], zOf[p], atOf[p], slot);
+      for (let p = 0; p < pairCell.length; p++) each(pairCell[p], pairClass[p], views.get(chunkOf[p])!, atOf[p], slotOf(p));
+    } finally {
+      tf.dispose(own);
     }
   }
 
@@ -609,7 +626,8 @@ class ScoredPairs {
   chunk = new Int32Array(0);
   at = new Int32Array(0);
   lse = new Float64Array(0);
-  readonly chunks: Float32Array[] = [];
+  /** The member logits' tensors (owned: {@link ScoredPairs.dispose} frees them). */
+  readonly chunks: tf.Tensor[] = [];
 
   constructor(
     readonly w: object,
@@ -632,9 +650,17 @@ class ScoredPairs {
     this.lse = lse;
   }
 
-  /** Keeps a chunk of member logits; returns its index. */
-  keep(z: Float32Array): number {
+  /** Keeps a chunk of member logits (taking ownership of the tensor); returns its index. */
+  keep(z: tf.Tensor): number {
     this.chunks.push(z);
     return this.chunks.length - 1;
+  }
+
+  /** Frees the kept logits. */
+  dispose(): void {
+    tf.dispose(this.chunks);
+    this.chunks.length = 0;
+    this.chunk.fill(-1);
+    this.lse.fill(NaN);
   }
 }

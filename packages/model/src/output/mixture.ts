@@ -292,18 +292,22 @@ export class MixtureOutput implements OutputLayer {
     let cells: Int32Array = Int32Array.from({ length: n }, (_, i) => i);
     // the deeper passes reuse what the inner layer scored for the same cells before
     const memo: SearchMemo = { cells };
-    for (let depth = Math.min(this.k, 2 * m); cells.length > 0; depth = Math.min(this.k, 4 * depth)) {
-      memo.cells = cells;
-      const sub = cells.length === n ? null : tf.tensor1d(cells, 'int32');
-      const hs = sub ? (tf.gather(h, sub) as tf.Tensor2D) : h;
-      const ps = this.direct && presentTensor ? (sub ? (tf.gather(presentTensor, sub) as tf.Tensor1D) : presentTensor) : undefined;
-      try {
-        const rest = this.scoreCells(hs, ps, cells, present, ctx, gates, depth, classBeam, out, memo);
-        if (rest === null) return null;
-        cells = rest;
-      } finally {
-        if (sub) tf.dispose([sub, hs, ...(ps ? [ps] : [])]);
+    try {
+      for (let depth = Math.min(this.k, 2 * m); cells.length > 0; depth = Math.min(this.k, 4 * depth)) {
+        memo.cells = cells;
+        const sub = cells.length === n ? null : tf.tensor1d(cells, 'int32');
+        const hs = sub ? (tf.gather(h, sub) as tf.Tensor2D) : h;
+        const ps = this.direct && presentTensor ? (sub ? (tf.gather(presentTensor, sub) as tf.Tensor1D) : presentTensor) : undefined;
+        try {
+          const rest = this.scoreCells(hs, ps, cells, present, ctx, gates, depth, classBeam, out, memo);
+          if (rest === null) return null;
+          cells = rest;
+        } finally {
+          if (sub) tf.dispose([sub, hs, ...(ps ? [ps] : [])]);
+        }
       }
+    } finally {
+      memo.release?.();
     }
     return out;
   }

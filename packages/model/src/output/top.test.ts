@@ -302,6 +302,8 @@ describe('the factored search: class order, skipped classes and the memo of a de
     const out = bigLayer(0.4, 5);
     const { h, present } = bigInputs(9);
     const all = Int32Array.from({ length: CELLS }, (_, i) => i);
+    out.logCandidates(h, undefined, 1, presentExtras(present), Infinity); // builds the layer's cached weight parts
+    const tensorsBefore = tf.memory().numTensors;
     const memo: SearchMemo = { cells: all };
     out.logCandidates(h, undefined, 4, presentExtras(present), Infinity, undefined, memo);
     const cells = all.filter((i) => i % 3 !== 1);
@@ -326,6 +328,10 @@ describe('the factored search: class order, skipped classes and the memo of a de
     expect(again).not.toEqual(fresh);
     expect(() => out.logCandidates(hs, undefined, 16, extras, Infinity, undefined, { cells: all })).toThrow(expect.objectContaining({ code: 'E_SHAPE', details: expect.objectContaining({ argument: 'memo.cells' }) }));
     expect(() => out.logCandidates(hs, undefined, 16, extras, Infinity, undefined, { cells: Int32Array.from(cells, (c, j) => (j === 2 ? -1 : c)) })).toThrow(expect.objectContaining({ code: 'E_RANGE' }));
+    // the memo kept the scored logits as tensors; releasing it frees them all
+    expect(tf.memory().numTensors).toBeGreaterThan(tensorsBefore + 3);
+    memo.release!();
     tf.dispose([h, sub, hs]);
+    expect(tf.memory().numTensors).toBe(tensorsBefore - 1);
   });
 });

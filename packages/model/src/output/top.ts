@@ -36,11 +36,14 @@ export interface LogCandidates {
  * Lets several searches over the same cells share work (a mixture searches some cells again, deeper): row r of
  * each call's h is cell `cells[r]`, numbered alike in every call given the same memo, and those rows hold the same
  * hidden state in every call. `kept` is the layer's own and opaque to the caller; a memo serves one set of hidden
- * states and the layer's weights of the moment (a layer starts afresh when its weights have changed).
+ * states and the layer's weights of the moment (a layer starts afresh when its weights have changed). A caller
+ * ends with `release?.()`, which frees what the layer kept.
  */
 export interface SearchMemo {
   cells: Int32Array;
   kept?: unknown;
+  /** Set by a layer that keeps tensors in the memo: the caller calls it once done with the memo. */
+  release?: () => void;
 }
 
 /** An output layer that can find its top candidates without materialising all K probabilities. */
