@@ -325,6 +325,17 @@ describe('decodeDistribution', () => {
   });
 });
 
+/** Per cell, k probabilities ∝ exp(spread · a normal draw) (larger spread: more peaked). */
+function randomProbs(rng: Rng, cells: number, k: number, spread: number): Float32Array {
+  const probs = new Float32Array(cells * k);
+  for (let i = 0; i < cells; i++) {
+    const w = Array.from({ length: k }, () => Math.exp(spread * rng.normal()));
+    const z = w.reduce((a, b) => a + b, 0);
+    w.forEach((x, c) => (probs[i * k + c] = x / z));
+  }
+  return probs;
+}
+
 describe('decodeCandidates', () => {
   it('renders the same frame from each cell\'s top m as decodeDistribution from the whole distribution', async () => {
     const codec = c8;
@@ -332,13 +343,7 @@ describe('decodeCandidates', () => {
     const g = codes.geometry!;
     const cells = codes.rows * codes.cols;
     const k = codec.k;
-    const rng = new Rng(4);
-    const probs = new Float32Array(cells * k);
-    for (let i = 0; i < cells; i++) {
-      const w = Array.from({ length: k }, () => Math.exp(2 * rng.normal()));
-      const z = w.reduce((a, b) => a + b, 0);
-      w.forEach((x, c) => (probs[i * k + c] = x / z));
-    }
+    const probs = randomProbs(new Rng(4), cells, k, 2);
     const present = codes.codes.subarray(cells, 2 * cells);
     const m = 5;
     // the slow way: a full sort per cell (ties: lower code)
@@ -450,15 +455,7 @@ describe('motion search', () => {
     const cells = codes.rows * codes.cols;
     const k = codec.k;
     const rng = new Rng(9);
-    const distOf = (): { rows: number; cols: number; k: number; probs: Float32Array } => {
-      const probs = new Float32Array(cells * k);
-      for (let i = 0; i < cells; i++) {
-        const w = Array.from({ length: k }, () => Math.exp(3 * rng.normal()));
-        const z = w.reduce((a, b) => a + b, 0);
-        w.forEach((x, c) => (probs[i * k + c] = x / z));
-      }
-      return { rows: codes.rows, cols: codes.cols, k, probs };
-    };
+    const distOf = (): { rows: number; cols: number; k: number; probs: Float32Array } => ({ rows: codes.rows, cols: codes.cols, k, probs: randomProbs(rng, cells, k, 3) });
     const a = distOf();
     const b = distOf();
     const present = codes.codes.subarray(cells, 2 * cells);

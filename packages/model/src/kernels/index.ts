@@ -605,9 +605,6 @@ export function registerCpuKernels(): string[] {
  */
 export function valuesInPlace(t: tf.Tensor): Float32Array {
   if (t.dtype !== 'float32') throw new Error(`valuesInPlace: expected a float32 tensor, got dtype ${t.dtype}`);
-  const backend = tf.backend() as unknown as Partial<WasmBackendLike>;
-  if (tf.getBackend() === 'wasm' && typeof backend.typedArrayFromHeap === 'function') {
-    return backend.typedArrayFromHeap({ dataId: t.dataId, shape: t.shape, dtype: t.dtype }) as Float32Array;
-  }
-  return t.dataSync() as Float32Array;
+  const name = tf.getBackend();
+  return name === 'wasm' || name === 'cpu' ? (IO_OF[name](tf.backend()).view(t) as Float32Array) : (t.dataSync() as Float32Array);
 }

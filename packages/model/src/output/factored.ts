@@ -262,11 +262,12 @@ export class FactoredSoftmax implements OutputLayer, TopSource {
     const visited = new Uint8Array(n * nc);
     const visits = new Int32Array(n);
     const { classOf, members } = this.classes;
-    // each cell's classes by ln p descending (ties: lower class first), and how many of them it has passed
-    // a cell that goes on past the first round gets its classes sorted (most stop before: a few scans are cheaper)
+    // a cell that goes on past the first round gets its classes sorted by ln p (most stop before: a few scans are
+    // cheaper), then walks them: `passed` counts the sorted classes it is past
     const order = new Int32Array(n * nc);
     const sorted = new Uint8Array(n);
     const keys = new Float64Array(nc);
+    const lcBits = new Uint32Array(lc.buffer, lc.byteOffset, lc.length);
     const passed = new Int32Array(n);
     // the cell's best class not visited yet (−1 when none is left); ties: the lower class
     const nextClass = (i: number): number => {
@@ -311,7 +312,7 @@ export class FactoredSoftmax implements OutputLayer, TopSource {
       };
       for (const i of pending) {
         if (round > 0 && !sorted[i]) {
-          sortClasses(lc, i, nc, keys, order);
+          sortClasses(lcBits, i, nc, keys, order);
           sorted[i] = 1;
         }
         const budget = Math.max(1, Math.min(width, classBeam - visits[i]));
@@ -389,7 +390,7 @@ export class FactoredSoftmax implements OutputLayer, TopSource {
     }
     let most = -1;
     for (const cell of memo.cells) {
-      if (!Number.isInteger(cell) || cell < 0) fail('E_RANGE', 'memo.cells', 'integers ≥ 0', cell);
+      if (cell < 0) fail('E_RANGE', 'memo.cells', 'integers ≥ 0', cell);
       if (cell > most) most = cell;
     }
     s.reserve(most + 1);
@@ -427,12 +428,13 @@ export class FactoredSoftmax implements OutputLayer, TopSource {
     if (pairCell.length === 0) return;
     const nc = this.sizes.length;
     const hidden = this.hidden;
-    const slotOf = (p: number): number => (scored && cells ? cells[pairCell[p]] * nc + pairClass[p] : -1);
+    // each pair's place in `scored` (−1 without)
+    const slots = Int32Array.from(pairCell, (i, p) => (scored && cells ? cells[i] * nc + pairClass[p] : -1));
     const byClass: number[][] = Array.from({ length: nc }, () => []);
     // pairs scored here (the others an earlier search with the memo scored)
     const scoredHere = new Uint8Array(pairCell.length);
     pairClass.forEach((c, p) => {
-      const slot = slotOf(p);
+      const slot = slots[p];
       if (slot < 0 || scored!.chunk[slot] < 0) {
         byClass[c].push(p);
         scoredHere[p] = 1;
@@ -471,7 +473,7 @@ export class FactoredSoftmax implements OutputLayer, TopSource {
           byClass[c].forEach((p, r) => {
             chunkOf[p] = chunk;
             atOf[p] = r * this.sizes[c];
-            const slot = slotOf(p);
+            const slot = slots[p];
             if (slot >= 0) {
               scored!.chunk[slot] = chunk;
               scored!.at[slot] = atOf[p];
@@ -484,13 +486,12 @@ export class FactoredSoftmax implements OutputLayer, TopSource {
       const views = new Map<number, Float32Array>();
       for (let p = 0; p < pairCell.length; p++) {
         if (!scoredHere[p]) {
-          const slot = slotOf(p);
-          chunkOf[p] = scored!.chunk[slot];
-          atOf[p] = scored!.at[slot];
+          chunkOf[p] = scored!.chunk[slots[p]];
+          atOf[p] = scored!.at[slots[p]];
         }
         if (!views.has(chunkOf[p])) views.set(chunkOf[p], valuesInPlace(chunks[chunkOf[p]]));
       }
-      for (let p = 0; p < pairCell.length; p++) each(pairCell[p], pairClass[p], views.get(chunkOf[p])!, atOf[p], slotOf(p));
+      for (let p = 0; p < pairCell.length; p++) each(pairCell[p], pairClass[p], views.get(chunkOf[p])!, atOf[p], slots[p]);
     } finally {
       tf.dispose(own);
     }
@@ -592,18 +593,19 @@ export class FactoredSoftmax implements OutputLayer, TopSource {
 export function classOrder(lc: Float32Array, n: number, nc: number): Int32Array {
   const order = new Int32Array(n * nc);
   const keys = new Float64Array(nc);
-  for (let i = 0; i < n; i++) sortClasses(lc, i, nc, keys, order);
+  const bits = new Uint32Array(lc.buffer, lc.byteOffset, lc.length);
+  for (let i = 0; i < n; i++) sortClasses(bits, i, nc, keys, order);
   return order;
 }
 
 /**
- * Writes row i's classes by value descending (ties, −0 and 0 among them: the lower class first) into order[i·nc ..].
- * Each class becomes one number that sorts as wanted (the value's float32 bits mapped to an order-preserving
- * integer, reversed, then the class), so a row is one native sort of `keys` (scratch of nc).
+ * Writes row i's classes by value descending (ties, −0 and 0 among them: the lower class first) into order[i·nc ..],
+ * from `bits`, the float32 values of the [n, nc] rows seen as uint32. Each class becomes one number that sorts as
+ * wanted (the value's bits mapped to an order-preserving integer, reversed, then the class), so a row is one native
+ * sort of `keys` (scratch of nc).
  */
-function sortClasses(lc: Float32Array, i: number, nc: number, keys: Float64Array, order: Int32Array): void {
+function sortClasses(bits: Uint32Array, i: number, nc: number, keys: Float64Array, order: Int32Array): void {
   if (nc > CLASS_KEY) fail('E_RANGE', 'nc', `at most ${CLASS_KEY} classes`, nc);
-  const bits = new Uint32Array(lc.buffer, lc.byteOffset, lc.length);
   const row = i * nc;
   for (let c = 0; c < nc; c++) {
     const u = bits[row + c] === 0x80000000 ? 0 : bits[row + c]; // −0 as 0: they tie
