@@ -4,7 +4,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import type { StoredArray } from '@vqvid/core';
 import { Rng } from '@vqvid/core';
-import { FusedAdam } from './fused-adam';
+import { adamUpdate, clipScale, FusedAdam, summedSquares } from './fused-adam';
 import { initBackend, RCNN } from './index';
 import type { FitOptions, ModelOptions } from './index';
 import { partsOf } from './internals';
@@ -137,6 +137,53 @@ describe('fused Adam step', () => {
     expect(relDiff(a, b, 1e-3)).toBeLessThan(1e-6);
     expect(fa.snapshot([n]).moments).toHaveLength(2);
     expect(new FusedAdam(n).snapshot([n]).moments).toHaveLength(0); // no moments before the first step, as tfjs
+  });
+});
+
+describe('the fused step in shards (as the training workers take it)', () => {
+  it.each([
+    ['inactive', 1e3],
+    ['active', 0.05],
+  ])('shards equal the whole step: updates bit for bit, the norm within rounding (clip %s)', (_name, clip) => {
+    const rng = new Rng(23);
+    const size = 1001;
+    const shares = [0.5, 0.25, 0.25];
+    const p0 = normal(rng, size, 1);
+    const whole = new FusedAdam(size);
+    const parts = new FusedAdam(size, 0.9, 0.999, 1e-7, { shared: true });
+    expect(parts.m.buffer).toBeInstanceOf(SharedArrayBuffer);
+    expect(parts.v.buffer).toBeInstanceOf(SharedArrayBuffer);
+    const [a, b] = [p0.slice(), p0.slice()];
+    // uneven shards, one of them empty, in an order other than ascending
+    const cuts = [[600, 1001], [0, 1], [1, 1], [1, 600]];
+    for (let step = 0; step < 4; step++) {
+      const grads = normal(rng, 3 * size, 1);
+      const lr = 0.01 * (step + 1);
+      whole.step(a, grads, shares, lr, clip);
+      const partial = cuts.map(([lo, hi]) => summedSquares(grads, size, shares, lo, hi));
+      const norm = Math.sqrt(partial.reduce((x, y) => x + y, 0));
+      expect(Math.abs(norm - whole.lastNorm)).toBeLessThan(1e-12 * whole.lastNorm);
+      expect(norm).toBeGreaterThan(0);
+      // inactive: the shards' own scale, exactly 1; active: the shards' norm may differ from the whole step's in
+      // the last bits, so the updates are compared at the whole step's scale
+      expect(clipScale(norm, clip) === 1).toBe(clip > 1);
+      const scale = clip > 1 ? clipScale(norm, clip) : clipScale(whole.lastNorm, clip);
+      const k = parts.constants(lr);
+      for (const [lo, hi] of cuts) adamUpdate(b, grads, size, shares, parts.m, parts.v, lo, hi, scale, k);
+      parts.advance(norm);
+      expect(Array.from(b)).toEqual(Array.from(a));
+      expect(Array.from(parts.m)).toEqual(Array.from(whole.m));
+      expect(Array.from(parts.v)).toEqual(Array.from(whole.v));
+      expect([parts.accBeta1, parts.accBeta2, parts.iterations]).toEqual([whole.accBeta1, whole.accBeta2, whole.iterations]);
+    }
+    // the weights moved, and the shards' ranges matter: leaving one element out changes the result
+    expect(relDiff(p0, a, 1e-3)).toBeGreaterThan(1e-3);
+    const c = b.slice();
+    const grads = normal(rng, 3 * size, 1);
+    adamUpdate(c, grads, size, shares, parts.m.slice(), parts.v.slice(), 0, size - 1, 1, parts.constants(0.01));
+    adamUpdate(b, grads, size, shares, parts.m.slice(), parts.v.slice(), 0, size, 1, parts.constants(0.01));
+    expect(c[size - 1]).not.toBe(b[size - 1]);
+    expect(Array.from(c.subarray(0, size - 1))).toEqual(Array.from(b.subarray(0, size - 1)));
   });
 });
 

@@ -38,6 +38,15 @@ export interface AdamSnapshot {
   accBeta2: number;
 }
 
+/** How a {@link FusedAdam} keeps its moments. */
+export interface FusedAdamOptions {
+  /**
+   * Moments in SharedArrayBuffers (default false), so that training workers can update shards of them in place
+   * (the moments' `.buffer`).
+   */
+  shared?: boolean;
+}
+
 /**
  * Adam's moments over a flat parameter vector (the variables laid end to end, in `variables()` order) and the
  * fused step that updates them and the weights in place. Starts from a tf.AdamOptimizer's state
@@ -72,27 +81,29 @@ export class FusedAdam {
 
   /**
    * Zero moments for `size` parameters with Adam's constants `beta1`, `beta2`, `epsilon` (tf.train.adam's
-   * defaults 0.9, 0.999 and the float32 backends' 1e-7).
+   * defaults 0.9, 0.999 and the float32 backends' 1e-7); `options.shared` puts the moments in shared memory.
    */
-  constructor(size: number, beta1 = 0.9, beta2 = 0.999, epsilon = 1e-7) {
+  constructor(size: number, beta1 = 0.9, beta2 = 0.999, epsilon = 1e-7, options: FusedAdamOptions = {}) {
     this.size = size;
     this.beta1 = beta1;
     this.beta2 = beta2;
     this.epsilon = epsilon;
-    this.m = new Float32Array(size);
-    this.v = new Float32Array(size);
+    const moment = () => (options.shared ? new Float32Array(new SharedArrayBuffer(4 * size)) : new Float32Array(size));
+    this.m = moment();
+    this.v = moment();
     this.accBeta1 = Math.fround(beta1);
     this.accBeta2 = Math.fround(beta2);
   }
 
   /**
    * The state of tf.AdamOptimizer `opt` (fresh: zero moments; restored from a checkpoint or trained: its
-   * moments, step count and beta powers) over variables of the given sizes, in `variables()` order.
+   * moments, step count and beta powers) over variables of the given sizes, in `variables()` order; `options`
+   * as the constructor's.
    */
-  static async fromOptimizer(opt: tf.AdamOptimizer, sizes: number[]): Promise<FusedAdam> {
+  static async fromOptimizer(opt: tf.AdamOptimizer, sizes: number[], options: FusedAdamOptions = {}): Promise<FusedAdam> {
     const o = opt as unknown as AdamInternals;
     const total = sizes.reduce((a, b) => a + b, 0);
-    const fused = new FusedAdam(total, o.beta1, o.beta2, o.epsilon);
+    const fused = new FusedAdam(total, o.beta1, o.beta2, o.epsilon, options);
     const { iterations, moments, accBeta1, accBeta2 } = await optimizerSnapshot(opt);
     fused.iterations = iterations;
     if (moments.length > 0) {
@@ -131,71 +142,113 @@ export class FusedAdam {
    * One Adam step at learning rate `lr` on the gradient Σ_w shares[w] · grads[w·size ..), summed in worker order
    * (0 + s_0·g_0 + s_1·g_1 + ...), scaled to a global norm of at most `clip` as `applyClipped` does
    * (scale = min(1, clip / (norm + 1e-12))), updating `params` (`size` floats), the moments and the beta powers
-   * in place with tf.AdamOptimizer's formulas.
+   * in place with tf.AdamOptimizer's formulas. The training workers take the same step cut into shards
+   * ({@link summedSquares} and {@link adamUpdate} over each, then {@link FusedAdam.advance}).
    */
   step(params: Float32Array, grads: Float32Array, shares: ArrayLike<number>, lr: number, clip: number): void {
     const size = this.size;
-    const n = shares.length;
-    if (params.length < size || grads.length < n * size) throw new Error('fused Adam: parameter or gradient arrays too short');
-    // pass 1: the global norm of the summed gradient
-    let sumsq = 0;
-    if (n <= 2) {
-      const s0 = shares[0];
-      const s1 = n === 2 ? shares[1] : 0;
-      const off1 = n === 2 ? size : 0;
-      for (let i = 0; i < size; i++) {
-        const g = 0 + s0 * grads[i] + s1 * grads[off1 + i];
-        sumsq += g * g;
-      }
-    } else {
-      for (let i = 0; i < size; i++) {
-        let g = 0;
-        for (let w = 0; w < n; w++) g += shares[w] * grads[w * size + i];
-        sumsq += g * g;
-      }
-    }
-    const norm = Math.sqrt(sumsq);
-    this.lastNorm = norm;
-    const scale = Math.min(1, clip / (norm + 1e-12));
-    // pass 2: moments and weights; tfjs's float32 scalars: beta1, 1 - beta1, ..., -lr, 1 - beta^t
+    if (params.length < size || grads.length < shares.length * size) throw new Error('fused Adam: parameter or gradient arrays too short');
+    // pass 1: the global norm of the summed gradient; pass 2: moments and weights
+    const norm = Math.sqrt(summedSquares(grads, size, shares, 0, size));
+    adamUpdate(params, grads, size, shares, this.m, this.v, 0, size, clipScale(norm, clip), this.constants(lr));
+    this.advance(norm);
+  }
+
+  /** This step's constants at learning rate `lr` (the beta powers as they stand: before {@link FusedAdam.advance}). */
+  constants(lr: number): AdamConstants {
+    return adamConstants(this.beta1, this.beta2, this.epsilon, lr, this.accBeta1, this.accBeta2);
+  }
+
+  /** Ends a step whose updates are done (by {@link FusedAdam.step} or by shards): the norm, beta powers and count. */
+  advance(norm: number): void {
     const f = Math.fround;
-    const b1 = f(this.beta1);
-    const c1 = f(1 - this.beta1);
-    const b2 = f(this.beta2);
-    const c2 = f(1 - this.beta2);
-    const eps = f(this.epsilon);
-    const rate = f(lr);
-    const bias1 = f(1 - this.accBeta1);
-    const bias2 = f(1 - this.accBeta2);
-    const m = this.m;
-    const v = this.v;
-    if (n <= 2) {
-      const s0 = shares[0];
-      const s1 = n === 2 ? shares[1] : 0;
-      const off1 = n === 2 ? size : 0;
-      for (let i = 0; i < size; i++) {
-        const g = (0 + s0 * grads[i] + s1 * grads[off1 + i]) * scale;
-        const mi = f(b1 * m[i] + c1 * g);
-        const vi = f(b2 * v[i] + c2 * (g * g));
-        m[i] = mi;
-        v[i] = vi;
-        params[i] = params[i] - rate * ((mi / bias1) / (Math.sqrt(vi / bias2) + eps));
-      }
-    } else {
-      for (let i = 0; i < size; i++) {
-        let g = 0;
-        for (let w = 0; w < n; w++) g += shares[w] * grads[w * size + i];
-        g *= scale;
-        const mi = f(b1 * m[i] + c1 * g);
-        const vi = f(b2 * v[i] + c2 * (g * g));
-        m[i] = mi;
-        v[i] = vi;
-        params[i] = params[i] - rate * ((mi / bias1) / (Math.sqrt(vi / bias2) + eps));
-      }
-    }
-    this.accBeta1 = f(this.accBeta1 * b1);
-    this.accBeta2 = f(this.accBeta2 * b2);
+    this.lastNorm = norm;
+    this.accBeta1 = f(this.accBeta1 * f(this.beta1));
+    this.accBeta2 = f(this.accBeta2 * f(this.beta2));
     this.iterations++;
+  }
+}
+
+/** One Adam step's constants as tfjs's float32 scalars hold them: beta1, 1 - beta1, ..., lr, 1 - beta^t. */
+export interface AdamConstants {
+  b1: number;
+  c1: number;
+  b2: number;
+  c2: number;
+  eps: number;
+  rate: number;
+  bias1: number;
+  bias2: number;
+}
+
+/** The constants of an Adam step at learning rate `lr`, beta powers `accBeta1`, `accBeta2` (float32-rounded). */
+export function adamConstants(beta1: number, beta2: number, epsilon: number, lr: number, accBeta1: number, accBeta2: number): AdamConstants {
+  const f = Math.fround;
+  return { b1: f(beta1), c1: f(1 - beta1), b2: f(beta2), c2: f(1 - beta2), eps: f(epsilon), rate: f(lr), bias1: f(1 - accBeta1), bias2: f(1 - accBeta2) };
+}
+
+/** `applyClipped`'s factor for a gradient of global norm `norm`: min(1, clip / (norm + 1e-12)). */
+export function clipScale(norm: number, clip: number): number {
+  return Math.min(1, clip / (norm + 1e-12));
+}
+
+/**
+ * Σ_{lo ≤ i < hi} g_i² in float64, i ascending, of the summed gradient g_i = 0 + Σ_w shares[w] · grads[w·size + i]
+ * (worker order): a shard's part of the squared global norm.
+ */
+export function summedSquares(grads: Float32Array, size: number, shares: ArrayLike<number>, lo: number, hi: number): number {
+  const n = shares.length;
+  let sumsq = 0;
+  if (n <= 2) {
+    const s0 = shares[0];
+    const s1 = n === 2 ? shares[1] : 0;
+    const off1 = n === 2 ? size : 0;
+    for (let i = lo; i < hi; i++) {
+      const g = 0 + s0 * grads[i] + s1 * grads[off1 + i];
+      sumsq += g * g;
+    }
+  } else {
+    for (let i = lo; i < hi; i++) {
+      let g = 0;
+      for (let w = 0; w < n; w++) g += shares[w] * grads[w * size + i];
+      sumsq += g * g;
+    }
+  }
+  return sumsq;
+}
+
+/**
+ * Adam's update of elements [lo, hi) of `params` and the moments `m`, `v` (tf.AdamOptimizer's formulas, each in
+ * float64 from float32 operands and stored as float32) with the summed gradient (as {@link summedSquares}) times
+ * `scale`. Elements are independent: shards updated apart equal one whole update bit for bit.
+ */
+export function adamUpdate(params: Float32Array, grads: Float32Array, size: number, shares: ArrayLike<number>, m: Float32Array, v: Float32Array, lo: number, hi: number, scale: number, k: AdamConstants): void {
+  const f = Math.fround;
+  const { b1, c1, b2, c2, eps, rate, bias1, bias2 } = k;
+  const n = shares.length;
+  if (n <= 2) {
+    const s0 = shares[0];
+    const s1 = n === 2 ? shares[1] : 0;
+    const off1 = n === 2 ? size : 0;
+    for (let i = lo; i < hi; i++) {
+      const g = (0 + s0 * grads[i] + s1 * grads[off1 + i]) * scale;
+      const mi = f(b1 * m[i] + c1 * g);
+      const vi = f(b2 * v[i] + c2 * (g * g));
+      m[i] = mi;
+      v[i] = vi;
+      params[i] = params[i] - rate * ((mi / bias1) / (Math.sqrt(vi / bias2) + eps));
+    }
+  } else {
+    for (let i = lo; i < hi; i++) {
+      let g = 0;
+      for (let w = 0; w < n; w++) g += shares[w] * grads[w * size + i];
+      g *= scale;
+      const mi = f(b1 * m[i] + c1 * g);
+      const vi = f(b2 * v[i] + c2 * (g * g));
+      m[i] = mi;
+      v[i] = vi;
+      params[i] = params[i] - rate * ((mi / bias1) / (Math.sqrt(vi / bias2) + eps));
+    }
   }
 }
 

@@ -8,8 +8,28 @@ import { initBackend } from './backend';
 import type { Batch, BatchGeometry } from './batch';
 import type { BatchPart } from './dropout';
 import { ModelParts } from './parts';
+import { adamConstants, adamUpdate, clipScale, summedSquares } from './fused-adam';
+import { valuesInPlace } from './kernels';
 import { batchGradients } from './step';
-import { CONTROL, type TrainWorkerInit } from './workers';
+import { CONTROL, workerPart, type TrainWorkerInit } from './workers';
+
+/** Thrown out of a step whose Adam part cannot go on: a peer failed, or the pool is stopping. */
+class Abandoned extends Error {}
+
+/**
+ * Waits (blocking: a worker thread may) until every worker's progress word is at least `target`; throws
+ * {@link Abandoned} when one has failed or the pool stops.
+ */
+function awaitAll(ctrl: Int32Array, workers: number, target: number): void {
+  for (let u = 0; u < workers; u++) {
+    for (;;) {
+      const now = Atomics.load(ctrl, CONTROL.FIRST_FLAG + u);
+      if (now >= target) break;
+      if (now === CONTROL.FAILED || Atomics.load(ctrl, CONTROL.STEP) === CONTROL.STOP) throw new Abandoned();
+      Atomics.wait(ctrl, CONTROL.FIRST_FLAG + u, now);
+    }
+  }
+}
 
 /** Windows [start, start + count) of a batch laid out as `assembleBatch` does (frame-major, then window). */
 export function sliceBatch(b: Batch, g: BatchGeometry, p: BatchPart): Batch {
@@ -51,6 +71,18 @@ async function serve(init: TrainWorkerInit): Promise<void> {
   };
   const g = { ...init.geometry, batch: init.part.count };
   const flag = CONTROL.FIRST_FLAG + init.index;
+  const n = init.workers;
+  // the Adam state: shared moments, this worker's shard of the parameters, the per-step arguments
+  const adamArgs = new Float64Array(init.adamArgs);
+  const partials = new Float64Array(init.partials);
+  const allGrads = new Float32Array(init.grads);
+  const m = init.adam && new Float32Array(init.adam.m);
+  const v = init.adam && new Float32Array(init.adam.v);
+  const shard = workerPart(init.index, n, total);
+  const [lo, hi] = [shard.start, shard.start + shard.count];
+  const shares = Array.from({ length: n }, (_, w) => workerPart(w, n, init.geometry.batch)).map((p) => p.count / p.total);
+  // the wasm backend copies what tf.tensor is given into its heap; others (cpu) may keep the array itself
+  const copies = tf.getBackend() !== 'wasm';
   parentPort!.postMessage({ ready: true });
   let seen = 0;
   for (;;) {
@@ -61,25 +93,42 @@ async function serve(init: TrainWorkerInit): Promise<void> {
     seen = seq;
     try {
       let off = 0;
-      // copies (slice): a backend may keep the array it is given, and the caller rewrites these buffers every step
-      for (const v of vars) {
-        const w = params.slice(off, off + v.size);
-        tf.tidy(() => v.assign(tf.tensor(w, v.shape, 'float32')));
-        off += v.size;
+      for (const w of vars) {
+        const from = copies ? params.slice(off, off + w.size) : params.subarray(off, off + w.size);
+        tf.tidy(() => w.assign(tf.tensor(from, w.shape, 'float32')));
+        off += w.size;
       }
       const mine = sliceBatch(batch, init.geometry, init.part);
       losses[init.index] = tf.tidy(() => {
         const { value, grads: gr } = batchGradients(model, g, mine, Atomics.load(ctrl, CONTROL.GLOBAL_STEP), init.part);
         let at = 0;
-        for (const v of vars) {
-          grads.set(gr[v.name].dataSync() as Float32Array, at);
-          at += v.size;
+        // heap views, read before anything else is allocated
+        for (const w of vars) {
+          grads.set(valuesInPlace(gr[w.name]), at);
+          at += w.size;
         }
         return value.dataSync()[0];
       });
-      Atomics.store(ctrl, flag + init.workers, tf.memory().numTensors);
-      Atomics.store(ctrl, flag, seq);
+      Atomics.store(ctrl, flag + n, tf.memory().numTensors);
+      if (adamArgs[0] === 1) {
+        if (!m || !v) throw new Error('the pool asked for an Adam step but started this worker without Adam state');
+        Atomics.store(ctrl, flag, 3 * seq - 2);
+        Atomics.notify(ctrl, flag);
+        awaitAll(ctrl, n, 3 * seq - 2);
+        partials[init.index] = summedSquares(allGrads, total, shares, lo, hi);
+        Atomics.store(ctrl, flag, 3 * seq - 1);
+        Atomics.notify(ctrl, flag);
+        awaitAll(ctrl, n, 3 * seq - 1);
+        let sumsq = 0;
+        for (let w = 0; w < n; w++) sumsq += partials[w];
+        const [lr, clip, accBeta1, accBeta2] = adamArgs.subarray(1, 5);
+        const k = adamConstants(init.adam!.beta1, init.adam!.beta2, init.adam!.epsilon, lr, accBeta1, accBeta2);
+        adamUpdate(params, allGrads, total, shares, m, v, lo, hi, clipScale(Math.sqrt(sumsq), clip), k);
+      }
+      Atomics.store(ctrl, flag, 3 * seq);
     } catch (e) {
+      // a peer's failure is reported by the peer; this worker just leaves the step
+      if (e instanceof Abandoned) continue;
       parentPort!.postMessage({ error: (e as Error).message ?? String(e) });
       Atomics.store(ctrl, flag, CONTROL.FAILED);
     }

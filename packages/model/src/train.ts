@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { assertCodeVolume, assertInt, assertNumber, evaluateLogProb, fail, Rng, VqvidError } from '@vqvid/core';
 import type { CodeVolume, OnProgress, StoredArray } from '@vqvid/core';
-import { assembleBatch, Batch, BatchGeometry, batchGeometry, epochPlan, epochSeed } from './batch';
+import { assembleBatch, BatchGeometry, batchGeometry, epochPlan, epochSeed } from './batch';
 import { coarseSide, receptiveRadius } from './config';
 import { bigramLogTable } from './direct';
 import { hasCheckpoint, readStore, takeF32, writeStore } from './persist';
@@ -66,7 +66,7 @@ export interface FitOptions {
    * any count gives the one-thread result within float rounding (the same batches and dropout masks), and the
    * same count the same result bit for bit. At most `batch` are used. Default: the cores
    * (os.availableParallelism()), at most `batch`; 1 outside Node. With 2 or more, Adam's step runs fused in
-   * plain JS on the weights the workers share, and the model's variables are brought up to date before whatever
+   * plain JS on the weights the workers share, each worker updating its own shard of them, and the model's variables are brought up to date before whatever
    * reads them (validation, checkpoints, rollouts, the end of an epoch and of `fit`): an `onProgress` 'train'
    * callback sees the weights as of the epoch's start.
    */
@@ -287,9 +287,9 @@ function codeCounts(volumes: CodeVolume[], k: number): Float64Array {
 
 /**
  * A pool of `workers` training threads for this model as it is now (output layer built and initialised), its
- * shared parameter vector loaded with the model's weights.
+ * shared parameter vector loaded with the model's weights, taking Adam steps on `adam` (shared moments).
  */
-async function startPool(model: ModelParts, g: BatchGeometry, workers: number): Promise<TrainPool> {
+async function startPool(model: ModelParts, g: BatchGeometry, workers: number, adam: FusedAdam): Promise<TrainPool> {
   const vars = model.variables();
   const pool = await TrainPool.start({
     workers,
@@ -299,20 +299,10 @@ async function startPool(model: ModelParts, g: BatchGeometry, workers: number): 
     weights: model.exportWeights(),
     geometry: g,
     sizes: vars.map((v) => v.size),
+    adam,
   });
   pool.loadParams(vars.map((v) => v.dataSync() as Float32Array));
   return pool;
-}
-
-/**
- * {@link trainStep} with the gradient computed by the pool's workers: the same Adam step on the same batch, done
- * by the fused step in place on the pool's shared weights (the model's variables are left behind until
- * {@link syncVariables}).
- */
-async function pooledStep(pool: TrainPool, fused: FusedAdam, b: Batch, lr: number, clip: number, step: number): Promise<number> {
-  const loss = await pool.compute(b, step);
-  fused.step(pool.sharedParams, pool.sharedGrads, pool.shares, lr, clip);
-  return loss;
 }
 
 /** Assigns the flat parameter vector `params` (variables end to end, in `variables()` order) to the model's variables. */
@@ -488,8 +478,8 @@ export async function fitModel(model: ModelParts, volumes: CodeVolume[], o: FitO
   try {
     const workers = Math.min(r.workers ?? (await defaultWorkers(r.batch)), g.batch);
     if (workers > 1 && state.epoch < r.epochs) {
-      pool = await startPool(model, g, workers);
-      fused = await FusedAdam.fromOptimizer(opt, model.variables().map((v) => v.size));
+      fused = await FusedAdam.fromOptimizer(opt, model.variables().map((v) => v.size), { shared: true });
+      pool = await startPool(model, g, workers, fused);
     }
     epochs: while (state.epoch < r.epochs) {
       const lr = r.lr * Math.pow(r.lrDecay, state.epoch) * (state.lrScale ?? 1);
@@ -512,7 +502,9 @@ export async function fitModel(model: ModelParts, volumes: CodeVolume[], o: FitO
         let loss: number;
         if (pool && fused) {
           stale = true;
-          loss = await pooledStep(pool, fused, batch, lr, r.clip, state.globalStep);
+          // trainStep's Adam step, taken by the workers in shards on the pool's shared weights (the model's
+          // variables are left behind until sync)
+          loss = await pool.step(batch, state.globalStep, lr, r.clip);
         } else {
           loss = trainStep(model, g, batch, opt, r.clip, state.globalStep);
         }

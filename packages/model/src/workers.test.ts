@@ -10,6 +10,7 @@ import { motionCodes } from './testing';
 import { assembleBatch, batchGeometry, epochPlan } from './batch';
 import { batchDropout } from './dropout';
 import { sliceBatch } from './train-worker';
+import { FusedAdam } from './fused-adam';
 import { liveTrainWorkers, TrainPool, workerPart } from './workers';
 import { Rng } from '@vqvid/core';
 
@@ -159,6 +160,66 @@ describe('data-parallel training over worker threads', () => {
     batch.inputs[batch.inputs.length - 1] = 99; // the last window: worker 1's slice
     await expect(pool.compute(batch, 0)).rejects.toMatchObject({ code: 'E_STATE', message: expect.stringContaining('training worker 1 failed') });
     await pool.close();
+    expect(liveTrainWorkers()).toBe(0);
+    m.dispose();
+  });
+
+  it.each([
+    ['inactive', 1e3],
+    ['active', 0.02],
+  ])("the workers' Adam step in shards equals the caller's fused step on their gradients (clip %s)", async (_name, clip) => {
+    const m = new RCNN(small);
+    const p = partsOf(m);
+    const sizes = p.variables().map((v) => v.size);
+    const spec = {
+      workers: 3, backend: 'wasm', config: p.config, output: p.output.toJSON(), weights: p.exportWeights(),
+      geometry: batchGeometry([data], 3, 4, 5, 2), sizes,
+    };
+    const g = spec.geometry;
+    // a FusedAdam without shared moments cannot be handed to workers
+    await expect(TrainPool.start({ ...spec, adam: new FusedAdam(sizes.reduce((a, b) => a + b, 0)) })).rejects.toMatchObject({ code: 'E_STATE', message: expect.stringContaining('shared: true') });
+    const sharded = new FusedAdam(sizes.reduce((a, b) => a + b, 0), 0.9, 0.999, 1e-7, { shared: true });
+    const caller = new FusedAdam(sharded.size);
+    const pools = [await TrainPool.start({ ...spec, adam: sharded }), await TrainPool.start(spec)];
+    try {
+      const init = p.variables().map((v) => v.dataSync() as Float32Array);
+      pools.forEach((pool) => pool.loadParams(init));
+      // the gradient-only pool cannot take a step
+      await expect(pools[1].step(assembleBatch([data], g, epochPlan([data], g, 1, new Rng(3)), 0), 0, 0.01, clip)).rejects.toMatchObject({ code: 'E_STATE' });
+      const plan = epochPlan([data], g, 3, new Rng(9));
+      for (let step = 0; step < 3; step++) {
+        const batch = assembleBatch([data], g, plan, step);
+        const lr = 0.05 / (step + 1);
+        const lossA = await pools[0].step(batch, step, lr, clip);
+        const lossB = await pools[1].compute(batch, step);
+        caller.step(pools[1].sharedParams, pools[1].sharedGrads, pools[1].shares, lr, clip);
+        expect(lossA).toBe(lossB);
+        expect(Math.abs(sharded.lastNorm - caller.lastNorm)).toBeLessThan(1e-12 * caller.lastNorm);
+        expect(sharded.lastNorm > clip).toBe(clip < 1);
+        expect([sharded.iterations, sharded.accBeta1, sharded.accBeta2]).toEqual([caller.iterations, caller.accBeta1, caller.accBeta2]);
+        if (clip > 1) {
+          // no clipping: the same bits (the shards only cut the element-wise update)
+          expect(Array.from(pools[0].sharedParams)).toEqual(Array.from(pools[1].sharedParams));
+          expect(Array.from(sharded.m)).toEqual(Array.from(caller.m));
+          expect(Array.from(sharded.v)).toEqual(Array.from(caller.v));
+        } else {
+          // clipping: the norm is summed per shard, so the scale may differ in its last bits
+          const a = pools[0].sharedParams;
+          const b = pools[1].sharedParams;
+          let worst = 0;
+          for (let i = 0; i < a.length; i++) worst = Math.max(worst, Math.abs(a[i] - b[i]) / Math.max(1e-3, Math.abs(b[i])));
+          expect(worst).toBeLessThan(1e-6);
+        }
+      }
+      // the weights moved
+      const flat = init.flatMap((w) => Array.from(w));
+      let moved = 0;
+      for (let i = 0; i < sharded.size; i++) moved = Math.max(moved, Math.abs(pools[0].sharedParams[i] - flat[i]));
+      expect(moved).toBeGreaterThan(1e-3);
+    } finally {
+      // closed even when an expectation fails: live workers would keep jest from exiting
+      await Promise.all(pools.map((pool) => pool.close()));
+    }
     expect(liveTrainWorkers()).toBe(0);
     m.dispose();
   });

@@ -4,21 +4,26 @@ import type { Batch, BatchGeometry } from './batch';
 import type { ModelConfig } from './config';
 import { SPATIAL_WIDTH } from './output/spatial-prior';
 import type { BatchPart } from './dropout';
+import type { FusedAdam } from './fused-adam';
 
 /**
  * Data-parallel training over Node worker_threads. Each worker has its own tfjs (the backend of the caller's),
  * builds the model from its config, output layout and weights, and on every step computes the loss and gradient
  * of a fixed slice of the batch. Everything per step goes through shared memory: the caller writes the weights
  * and the batch, bumps a step counter (Atomics), and each worker answers by writing its gradient into its own
- * region and its step number into its flag. The caller sums the gradients in worker order, weighted by slice
- * size (so the sum is the whole batch's gradient) and applies one Adam step itself, in place on the shared
- * weights (see fused-adam.ts): the weights live in one place, which the workers read, bit for bit, at the start
- * of the next step.
+ * region and advancing its progress word. In a training step ({@link TrainPool.step}) the workers then take one
+ * Adam step together, each over its own shard of the parameters (see fused-adam.ts): once every gradient is in,
+ * each worker sums the regions over its shard in worker order, weighted by slice size (so the sum is the whole
+ * batch's gradient), and adds up the shard's squares; once every shard's squares are in, each worker adds them
+ * up in shard order to the global norm (the same number in every worker) and updates its shard of the moments
+ * and of the shared weights in place. The weights live in one place, which the workers read, bit for bit, at the
+ * start of the next step.
  */
 
 /**
- * Control words: [0] step counter (-1 = stop), [1] global step (dropout seed), [2 + w] last step worker w
- * finished (-1 = failed), [2 + n + w] worker w's live tensors after that step (tf.memory().numTensors).
+ * Control words: [0] step counter (-1 = stop), [1] global step (dropout seed), [2 + w] worker w's progress
+ * (-1 = failed): 3·seq − 2 once its gradient of step seq is written, 3·seq − 1 once its shard's squares are,
+ * 3·seq once the step is done; [2 + n + w] worker w's live tensors after its last step (tf.memory().numTensors).
  */
 const STOP = -1;
 const FAILED = -1;
@@ -37,11 +42,30 @@ export interface PoolSpec {
   geometry: BatchGeometry;
   /** Sizes of the trainable variables, in `ModelParts.variables()` order. */
   sizes: number[];
+  /**
+   * The Adam state the workers update in {@link TrainPool.step}: a {@link FusedAdam} made with `shared: true`
+   * (its moments in SharedArrayBuffers). Without it the pool only computes gradients ({@link TrainPool.compute}).
+   */
+  adam?: FusedAdam;
+}
+
+/** What a worker gets of the Adam state: the shared moments and the constants. */
+export interface WorkerAdam {
+  m: SharedArrayBuffer;
+  v: SharedArrayBuffer;
+  beta1: number;
+  beta2: number;
+  epsilon: number;
 }
 
 /** What a training worker gets at start (workerData): the spec (`workers` = the pool's size) and shared memory. */
-export interface TrainWorkerInit extends PoolSpec {
+export interface TrainWorkerInit extends Omit<PoolSpec, 'adam'> {
   index: number;
+  adam: WorkerAdam | null;
+  /** Per step: [0] 1 to take the Adam step (0: gradient only), [1] lr, [2] clip, [3] accBeta1, [4] accBeta2. */
+  adamArgs: SharedArrayBuffer;
+  /** Each worker's shard's sum of squares of the summed gradient (float64), for the global norm. */
+  partials: SharedArrayBuffer;
   part: BatchPart;
   ctrl: SharedArrayBuffer;
   params: SharedArrayBuffer;
@@ -142,6 +166,9 @@ export class TrainPool {
   private readonly params: Float32Array;
   private readonly grads: Float32Array;
   private readonly losses: Float64Array;
+  private readonly adamArgs: Float64Array;
+  private readonly partials: Float64Array;
+  private readonly adam: FusedAdam | null;
   private readonly batchViews: { inputs: Int32Array; mask: Float32Array | null; targets: Int32Array; present: Int32Array };
   private readonly parts: BatchPart[];
   private readonly failed: Promise<never>;
@@ -152,6 +179,9 @@ export class TrainPool {
     this.params = new Float32Array(init.params);
     this.grads = new Float32Array(init.grads);
     this.losses = new Float64Array(init.losses);
+    this.adamArgs = new Float64Array(init.adamArgs);
+    this.partials = new Float64Array(init.partials);
+    this.adam = spec.adam ?? null;
     this.batchViews = {
       inputs: new Int32Array(init.inputs),
       mask: init.mask && new Float32Array(init.mask),
@@ -177,8 +207,15 @@ export class TrainPool {
     const cells = g.steps * g.batch * g.cropRows * g.cropCols;
     const params = spec.sizes.reduce((a, b) => a + b, 0);
     const shared = (bytes: number) => new SharedArrayBuffer(bytes);
+    const { adam, ...rest } = spec;
+    if (adam && (adam.size !== params || !(adam.m.buffer instanceof SharedArrayBuffer) || !(adam.v.buffer instanceof SharedArrayBuffer))) {
+      throw new VqvidError('E_STATE', `workers: spec.adam must be a FusedAdam over ${params} parameters made with shared: true`);
+    }
     const init: Omit<TrainWorkerInit, 'index' | 'part'> = {
-      ...spec,
+      ...rest,
+      adam: adam ? { m: adam.m.buffer as SharedArrayBuffer, v: adam.v.buffer as SharedArrayBuffer, beta1: adam.beta1, beta2: adam.beta2, epsilon: adam.epsilon } : null,
+      adamArgs: shared(8 * 5),
+      partials: shared(8 * n),
       workers: n,
       ctrl: shared(4 * (2 + 2 * n)),
       params: shared(4 * params),
@@ -273,12 +310,35 @@ export class TrainPool {
    * worker fails.
    */
   async compute(b: Batch, step: number): Promise<number> {
+    return this.run(b, step, null);
+  }
+
+  /**
+   * One training step: the gradient of batch `b` as {@link TrainPool.compute}, then the Adam step of
+   * {@link FusedAdam.step} at learning rate `lr` and clip norm `clip`, taken by the workers in shards on the shared
+   * weights and the pool's {@link PoolSpec.adam} (whose beta powers, step count and `lastNorm` advance). Resolves
+   * to the batch's mean loss. The squared norm is summed per shard, then over the shards in order, so when the
+   * clip is active the step can differ from one whole {@link FusedAdam.step} in the norm's last bits.
+   */
+  async step(b: Batch, step: number, lr: number, clip: number): Promise<number> {
+    if (!this.adam) throw new VqvidError('E_STATE', 'workers: this pool was started without spec.adam; it only computes gradients');
+    const adam = this.adam;
+    const loss = await this.run(b, step, [lr, clip, adam.accBeta1, adam.accBeta2]);
+    let sumsq = 0;
+    for (let w = 0; w < this.threads.length; w++) sumsq += this.partials[w];
+    adam.advance(Math.sqrt(sumsq));
+    return loss;
+  }
+
+  private async run(b: Batch, step: number, adam: number[] | null): Promise<number> {
     if (this.closed) throw new VqvidError('E_STATE', 'workers: the training pool is closed');
     const v = this.batchViews;
     v.inputs.set(b.inputs);
     if (v.mask && b.mask) v.mask.set(b.mask);
     v.targets.set(b.targets);
     v.present.set(b.present);
+    this.adamArgs[0] = adam ? 1 : 0;
+    if (adam) this.adamArgs.set(adam, 1);
     Atomics.store(this.ctrl, 1, step);
     const seq = ++this.seq;
     Atomics.store(this.ctrl, 0, seq);
@@ -295,7 +355,7 @@ export class TrainPool {
     const waitAsync = (Atomics as unknown as { waitAsync: WaitAsync }).waitAsync;
     for (;;) {
       const now = Atomics.load(this.ctrl, 2 + w);
-      if (now === seq) return;
+      if (now >= 3 * seq) return;
       if (now === FAILED) await this.failed;
       const r = waitAsync(this.ctrl, 2 + w, now);
       if (r.async) await Promise.race([r.value, this.failed]);
@@ -306,7 +366,8 @@ export class TrainPool {
   async close(): Promise<void> {
     this.closed = true;
     Atomics.store(this.ctrl, 0, STOP);
-    Atomics.notify(this.ctrl, 0);
+    // the step counter, and the progress words a worker may be waiting on for its peers
+    for (let i = 0; i < 2 + this.threads.length; i++) Atomics.notify(this.ctrl, i);
     await Promise.all(this.threads.map((t) => t.terminate().catch(() => undefined)));
   }
 }
