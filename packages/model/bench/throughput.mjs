@@ -3,7 +3,10 @@
 // workers: 1; bench/workers.mjs measures worker threads).
 // With Debian's python3-torch installed, the PyTorch twin (bench/twins/torch_rcnn.py) trains the same network
 // and config in the same run, and `twin` reports the ratios vqvid / torch per K (skipped with a note otherwise).
-// Usage: node bench/throughput.mjs [--quick] [--backends wasm,cpu] [--no-twin]   (needs `npm run build` first)
+// `--workers N` (N ≥ 2) also times `fit({ workers: N })` on the first backend, steady state (the pool's start and
+// first `WARMUP` steps left out, as bench/workers.mjs does), and the twin's ratios then include vqvid on N workers
+// against torch on 2 threads: every core on both sides.
+// Usage: node bench/throughput.mjs [--quick] [--backends wasm,cpu] [--workers N] [--no-twin]   (needs `npm run build` first)
 import { loadavg } from 'node:os';
 import * as tf from '@tensorflow/tfjs-core';
 import { RCNN, initBackend } from '../dist/index.mjs';
@@ -16,6 +19,27 @@ const bi = args.indexOf('--backends');
 const backends = bi >= 0 ? args[bi + 1].split(',') : ['wasm', 'cpu'];
 const ks = [1024, 10000];
 const { grid, fit, steps, model } = benchSettings(quick);
+const wi = args.indexOf('--workers');
+const workers = wi >= 0 ? Number(args[wi + 1]) : 1;
+if (!Number.isInteger(workers) || workers < 1) throw new Error('--workers takes a positive integer');
+/** Steps of a pooled fit left out of its timing: the pool's first steps run 1.5–5x slower (see bench/workers.mjs). */
+const WARMUP = quick ? 1 : 3;
+
+/** Steady-state cells/s of fit({ workers: n }): the faster of two fits, each timed from its WARMUP-th step to its last. */
+async function measurePooled(k, softmax, n) {
+  const codes = randomCodes(grid, fit.bptt + 1, k, k);
+  const m = new RCNN({ k, softmax, seed: 1, ...model });
+  const cells = fit.bptt * fit.batch * grid.rows * grid.cols;
+  await m.fit(codes, { ...fit, epochs: 1, stepsPerEpoch: 1, workers: 1 }); // output built, kernels compiled
+  let seconds = Infinity;
+  for (let rep = 0; rep < 2; rep++) {
+    const ends = [];
+    await m.fit(codes, { ...fit, epochs: 1, stepsPerEpoch: WARMUP + steps, workers: n, onProgress: (e) => e.stage === 'train' && ends.push(performance.now()) });
+    seconds = Math.min(seconds, (ends[WARMUP + steps - 1] - ends[WARMUP - 1]) / 1000);
+  }
+  m.dispose();
+  return { workers: n, cellsPerSecond: Math.round((cells * steps) / seconds), secondsPerStep: +(seconds / steps).toFixed(3) };
+}
 
 async function measure(k, softmax) {
   const codes = randomCodes(grid, fit.bptt + 1, k, k);
@@ -42,6 +66,10 @@ for (const backend of backends) {
     const full = await measure(k, 'full');
     const factored = await measure(k, 'factored');
     perK[k] = { full, factored, factoredOverFull: +(factored.cellsPerSecond / full.cellsPerSecond).toFixed(2) };
+    if (workers > 1 && backend === backends[0]) {
+      perK[k].fullWorkers = await measurePooled(k, 'full', workers);
+      perK[k].factoredWorkers = await measurePooled(k, 'factored', workers);
+    }
   }
   results[backend] = perK;
 }
@@ -69,6 +97,11 @@ async function twinRatios() {
       fullOverTorch1: ratio(ours[k].full.cellsPerSecond, torch.threads1.cellsPerSecond),
       factoredOverTorch2: ratio(ours[k].factored.cellsPerSecond, torch.threads2.cellsPerSecond),
       factoredOverTorch1: ratio(ours[k].factored.cellsPerSecond, torch.threads1.cellsPerSecond),
+      // vqvid on every core (--workers) against torch on 2 threads
+      ...(ours[k].fullWorkers ? {
+        fullWorkersOverTorch2: ratio(ours[k].fullWorkers.cellsPerSecond, torch.threads2.cellsPerSecond),
+        factoredWorkersOverTorch2: ratio(ours[k].factoredWorkers.cellsPerSecond, torch.threads2.cellsPerSecond),
+      } : {}),
       // effective rate at the full softmax's analytic FLOPs (the twin's formula)
       gflopsPerSecond: { vqvidFull: gflops(ours[k].full.secondsPerStep), torch2: torch.threads2.gflopsPerSecond, torch1: torch.threads1.gflopsPerSecond },
     }];
@@ -76,4 +109,4 @@ async function twinRatios() {
   return { tool: t.tool, flopsFormula: t.flopsFormula, note: 'the twin has no copy-aware gate or counted prior (vqvid\'s default output has both)', perK };
 }
 const twin = args.includes('--no-twin') ? { skipped: '--no-twin' } : await twinRatios();
-console.log(JSON.stringify({ bench: 'model/throughput', quick, grid, fit, model, steps, tfjs: tf.version_core, loadavg: loadavg().map((v) => +v.toFixed(2)), results, twin }, null, 2));
+console.log(JSON.stringify({ bench: 'model/throughput', quick, grid, fit, model, steps, workers, warmupSteps: workers > 1 ? WARMUP : undefined, tfjs: tf.version_core, loadavg: loadavg().map((v) => +v.toFixed(2)), results, twin }, null, 2));
