@@ -11,7 +11,10 @@ import { motionCodes } from './testing';
 // They also keep the gate as trained (adapt: false): with online adaptation, at t = 3 one cell near a tie flips
 // after a +0.06 prior offset fitted on the one 64-cell frame observed so far.
 const model = { k: 4, embedDim: 6, hidden: 12, seed: 1, prior: 'bigram' as const, adapt: false };
-const fit = { epochs: 6, stepsPerEpoch: 25, lr: 0.03, batch: 4, bptt: 5, lrDecay: 0.8 };
+// 8 epochs: at 6 the exact-prediction check sat at the edge of the budget. Seeds 2 and 6 missed 2 cells at t = 3 and
+// t = 17 (a bounce) with the gradient of before, and seed 1 missed 1 there once the softmax gradient's rounding changed
+// (dy·e/s from the forward pass's exps, weights within 1.4e-6 of before). At 8 epochs seeds 1, 3, 4 and 6 pass.
+const fit = { epochs: 8, stepsPerEpoch: 25, lr: 0.03, batch: 4, bptt: 5, lrDecay: 0.8 };
 const train = [0, 3, 6, 9].map((phase) => motionCodes(40, phase));
 const test = motionCodes(24, 5);
 

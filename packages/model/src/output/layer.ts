@@ -139,17 +139,22 @@ export function chosenLogit(h: tf.Tensor2D, w: tf.Tensor2D, b: tf.Tensor1D, cols
 /**
  * ln Σ exp(logits) per row, [n, m] → [n], with its gradient given directly as dy·softmax(z): the factored
  * layer calls this once per class, and tf.logSumExp's recorded max/sub/exp/sum/log chain would add about
- * ten small backward ops per call, which dominate on wasm.
+ * ten small backward ops per call, which dominate on wasm. The value is tf.logSumExp's, op for op (max, sub,
+ * exp, sum, log, add: the same bits); the forward pass keeps e = exp(z − max) and s = Σ e, so the gradient is
+ * dy·e / s, with no second exp pass over [n, m].
  */
 export const logNormaliser: (z: tf.Tensor2D) => tf.Tensor1D = tf.customGrad((...args: Array<tf.Tensor | tf.GradSaveFunc>) => {
   const [z, save] = args as [tf.Tensor, tf.GradSaveFunc];
-  const value = tf.logSumExp(z, 1);
-  save([z, value]);
+  const zMax = tf.max(z, 1, true);
+  const e = tf.exp(tf.sub(z, zMax));
+  const s = tf.sum(e, 1);
+  const value = tf.add(tf.reshape(zMax, s.shape), tf.log(s));
+  save([e, s]);
   return {
     value,
     gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
-      const [zs, lse] = saved;
-      return tf.mul(tf.expandDims(dy, 1), tf.exp(tf.sub(zs, tf.expandDims(lse, 1))));
+      const [es, ss] = saved;
+      return tf.mul(es, tf.expandDims(tf.div(dy, ss), 1));
     },
   };
 }) as unknown as (z: tf.Tensor2D) => tf.Tensor1D;

@@ -6,6 +6,7 @@ import { registerWasmKernels } from '../kernels';
 import { assignClasses } from './classes';
 import { FactoredSoftmax, MERGE_PAIRS, planClassRuns } from './factored';
 import { type OutputLayer, createOutputLayer } from './index';
+import { logNormaliser } from './layer';
 
 const FREQ = [50, 3, 20, 1, 9, 30, 2]; // K = 7, gives classes of different sizes
 
@@ -311,6 +312,37 @@ describe('on the wasm backend', () => {
     const before = tf.memory().numTensors;
     for (let i = 0; i < 3; i++) tf.dispose(step());
     expect(tf.memory().numTensors).toBe(before);
+  });
+
+  it.each(['cpu', 'wasm'])('the normaliser is tf.logSumExp bit for bit (%s), its gradient dy·softmax in float64, no tensor left', async (backend) => {
+    await tf.setBackend(backend);
+    const rng = new Rng(31);
+    const [n, m] = [7, 300];
+    // rows of large, spread and masked (−∞) logits
+    const zv = Float32Array.from({ length: n * m }, (_, i) => (i % 37 === 5 ? -Infinity : (rng.next() - 0.5) * (i < m ? 200 : 12) + (i >= 2 * m && i < 3 * m ? 80 : 0)));
+    const dv = Float32Array.from({ length: n }, () => rng.next() * 2 - 1);
+    const before = tf.memory().numTensors;
+    const [value, ref, grad] = tf.tidy(() => {
+      const z = tf.tensor2d(zv, [n, m]);
+      const f = (x: tf.Tensor2D) => tf.sum(tf.mul(logNormaliser(x), tf.tensor1d(dv))) as tf.Scalar;
+      return [logNormaliser(z), tf.logSumExp(z, 1), tf.grad(f)(z)].map((t) => Array.from(t.dataSync()));
+    });
+    expect(tf.memory().numTensors).toBe(before);
+    expect(value).toEqual(ref);
+    // the gradient against dy·exp(z − lse) in float64
+    for (let r = 0; r < n; r++) {
+      let mx = -Infinity;
+      for (let j = 0; j < m; j++) mx = Math.max(mx, zv[r * m + j]);
+      let sum = 0;
+      for (let j = 0; j < m; j++) sum += Math.exp(zv[r * m + j] - mx);
+      for (let j = 0; j < m; j++) {
+        const want = (dv[r] * Math.exp(zv[r * m + j] - mx)) / sum;
+        expect(Math.abs(grad[r * m + j] - want)).toBeLessThanOrEqual(1e-6 * Math.abs(dv[r]) + 1e-6 * Math.abs(want));
+      }
+    }
+    // a real gradient (a peaked row gives most of its dy to one logit), and none into masked logits
+    expect(Math.max(...grad.map(Math.abs))).toBeGreaterThan(0.01);
+    zv.forEach((z, i) => z === -Infinity && expect(Math.abs(grad[i])).toBe(0));
   });
 });
 
