@@ -216,6 +216,13 @@ describe('data-parallel training over worker threads', () => {
       let moved = 0;
       for (let i = 0; i < sharded.size; i++) moved = Math.max(moved, Math.abs(pools[0].sharedParams[i] - flat[i]));
       expect(moved).toBeGreaterThan(1e-3);
+      // a worker that fails in its gradient (a code outside [0, k) in the last window, worker 2's slice): the others,
+      // waiting for it before the Adam step, leave the step; E_STATE names it, and the pool still closes
+      const bad = assembleBatch([data], g, plan, 0);
+      bad.inputs[bad.inputs.length - 1] = 99;
+      const iterations = sharded.iterations;
+      await expect(pools[0].step(bad, 3, 0.01, clip)).rejects.toMatchObject({ code: 'E_STATE', message: expect.stringContaining('training worker 2 failed') });
+      expect(sharded.iterations).toBe(iterations);
     } finally {
       // closed even when an expectation fails: live workers would keep jest from exiting
       await Promise.all(pools.map((pool) => pool.close()));
