@@ -11,7 +11,7 @@ import { loadavg } from 'node:os';
 import * as tf from '@tensorflow/tfjs-core';
 import { RCNN, initBackend } from '../dist/index.mjs';
 import { runTwin } from '../../../bench/twins/twin.mjs';
-import { benchSettings, randomCodes } from './settings.mjs';
+import { benchSettings, randomCodes, steadyFit } from './settings.mjs';
 
 const args = process.argv.slice(2);
 const quick = args.includes('--quick');
@@ -25,18 +25,13 @@ if (!Number.isInteger(workers) || workers < 1) throw new Error('--workers takes 
 /** Steps of a pooled fit left out of its timing: the pool's first steps run 1.5–5x slower (see bench/workers.mjs). */
 const WARMUP = quick ? 1 : 3;
 
-/** Steady-state cells/s of fit({ workers: n }): the faster of two fits, each timed from its WARMUP-th step to its last. */
+/** Steady-state cells/s of fit({ workers: n }) (settings.mjs steadyFit: the pool's start and WARMUP steps left out). */
 async function measurePooled(k, softmax, n) {
   const codes = randomCodes(grid, fit.bptt + 1, k, k);
   const m = new RCNN({ k, softmax, seed: 1, ...model });
   const cells = fit.bptt * fit.batch * grid.rows * grid.cols;
   await m.fit(codes, { ...fit, epochs: 1, stepsPerEpoch: 1, workers: 1 }); // output built, kernels compiled
-  let seconds = Infinity;
-  for (let rep = 0; rep < 2; rep++) {
-    const ends = [];
-    await m.fit(codes, { ...fit, epochs: 1, stepsPerEpoch: WARMUP + steps, workers: n, onProgress: (e) => e.stage === 'train' && ends.push(performance.now()) });
-    seconds = Math.min(seconds, (ends[WARMUP + steps - 1] - ends[WARMUP - 1]) / 1000);
-  }
+  const { seconds } = await steadyFit(m, codes, fit, n, WARMUP, steps);
   m.dispose();
   return { workers: n, cellsPerSecond: Math.round((cells * steps) / seconds), secondsPerStep: +(seconds / steps).toFixed(3) };
 }

@@ -16,7 +16,7 @@ import * as os from 'node:os';
 import * as tf from '@tensorflow/tfjs-core';
 import { RCNN, initBackend } from '../dist/index.mjs';
 import { readCodes } from '@vqvid/core';
-import { benchSettings, randomCodes } from './settings.mjs';
+import { benchSettings, randomCodes, steadyFit } from './settings.mjs';
 
 const args = process.argv.slice(2);
 const quick = args.includes('--quick');
@@ -56,24 +56,13 @@ async function measure(k, softmax, workers, fit, grid, cells) {
   const codes = codesFor(k, grid);
   const m = new RCNN({ k, softmax, seed: 1, ...model });
   await m.fit(codes, { ...fit, epochs: 1, stepsPerEpoch: 1, workers: 1 }); // output built, kernels compiled
-  let seconds = Infinity;
-  let startSeconds = Infinity;
-  let warmupSeconds = Infinity;
-  for (let rep = 0; rep < 2; rep++) {
-    const ends = [];
-    const t0 = performance.now();
-    await m.fit(codes, { ...fit, epochs: 1, stepsPerEpoch: warmup + steps, workers, onProgress: (e) => e.stage === 'train' && ends.push(performance.now()) });
-    const perStep = (ends[warmup + steps - 1] - ends[warmup - 1]) / 1000 / steps;
-    seconds = Math.min(seconds, perStep * steps);
-    startSeconds = Math.min(startSeconds, (ends[warmup - 1] - t0) / 1000 - warmup * perStep);
-    warmupSeconds = Math.min(warmupSeconds, (ends[warmup - 1] - t0) / 1000 / warmup);
-  }
+  const { seconds, startSeconds, warmupSecondsPerStep } = await steadyFit(m, codes, fit, workers, warmup, steps);
   m.dispose();
   return {
     cellsPerSecond: Math.round((cells * steps) / seconds),
     secondsPerStep: +(seconds / steps).toFixed(3),
-    startSeconds: +Math.max(0, startSeconds).toFixed(2),
-    warmupSecondsPerStep: +warmupSeconds.toFixed(3),
+    startSeconds: +startSeconds.toFixed(2),
+    warmupSecondsPerStep: +warmupSecondsPerStep.toFixed(3),
   };
 }
 

@@ -217,6 +217,13 @@ export function summedSquares(grads: Float32Array, size: number, shares: ArrayLi
   return sumsq;
 }
 
+/** The global norm from the first `n` shards' {@link summedSquares}, added up in shard order. */
+export function normOfShards(partials: Float64Array, n: number): number {
+  let sumsq = 0;
+  for (let w = 0; w < n; w++) sumsq += partials[w];
+  return Math.sqrt(sumsq);
+}
+
 /**
  * Adam's update of elements [lo, hi) of `params` and the moments `m`, `v` (tf.AdamOptimizer's formulas, each in
  * float64 from float32 operands and stored as float32) with the summed gradient (as {@link summedSquares}) times

@@ -53,3 +53,18 @@ export function trainStep(model: ModelParts, g: BatchGeometry, b: Batch, opt: tf
     return value.dataSync()[0];
   });
 }
+
+/**
+ * Assigns the flat parameter vector `params` (variables end to end, in `variables()` order) to `vars`. The wasm
+ * backend copies what tf.tensor is given into its heap, so it reads `params` in place; other backends (cpu) may
+ * keep the array itself, and the shared vector is rewritten every step, so they get a copy.
+ */
+export function assignFlat(vars: tf.Variable[], params: Float32Array): void {
+  const copies = tf.getBackend() !== 'wasm';
+  let off = 0;
+  for (const v of vars) {
+    const from = copies ? params.slice(off, off + v.size) : params.subarray(off, off + v.size);
+    tf.tidy(() => v.assign(tf.tensor(from, v.shape, 'float32')));
+    off += v.size;
+  }
+}

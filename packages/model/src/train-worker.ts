@@ -8,10 +8,10 @@ import { initBackend } from './backend';
 import type { Batch, BatchGeometry } from './batch';
 import type { BatchPart } from './dropout';
 import { ModelParts } from './parts';
-import { adamConstants, adamUpdate, clipScale, summedSquares } from './fused-adam';
+import { adamConstants, adamUpdate, clipScale, normOfShards, summedSquares } from './fused-adam';
 import { valuesInPlace } from './kernels';
-import { batchGradients } from './step';
-import { CONTROL, workerPart, type TrainWorkerInit } from './workers';
+import { assignFlat, batchGradients } from './step';
+import { CONTROL, workerPart, workerShares, type TrainWorkerInit } from './workers';
 
 /** Thrown out of a step whose Adam part cannot go on: a peer failed, or the pool is stopping. */
 class Abandoned extends Error {}
@@ -80,9 +80,7 @@ async function serve(init: TrainWorkerInit): Promise<void> {
   const v = init.adam && new Float32Array(init.adam.v);
   const shard = workerPart(init.index, n, total);
   const [lo, hi] = [shard.start, shard.start + shard.count];
-  const shares = Array.from({ length: n }, (_, w) => workerPart(w, n, init.geometry.batch)).map((p) => p.count / p.total);
-  // the wasm backend copies what tf.tensor is given into its heap; others (cpu) may keep the array itself
-  const copies = tf.getBackend() !== 'wasm';
+  const shares = workerShares(n, init.geometry.batch);
   parentPort!.postMessage({ ready: true });
   let seen = 0;
   for (;;) {
@@ -92,12 +90,7 @@ async function serve(init: TrainWorkerInit): Promise<void> {
     if (seq === seen) continue;
     seen = seq;
     try {
-      let off = 0;
-      for (const w of vars) {
-        const from = copies ? params.slice(off, off + w.size) : params.subarray(off, off + w.size);
-        tf.tidy(() => w.assign(tf.tensor(from, w.shape, 'float32')));
-        off += w.size;
-      }
+      assignFlat(vars, params);
       const mine = sliceBatch(batch, init.geometry, init.part);
       losses[init.index] = tf.tidy(() => {
         const { value, grads: gr } = batchGradients(model, g, mine, Atomics.load(ctrl, CONTROL.GLOBAL_STEP), init.part);
@@ -119,11 +112,9 @@ async function serve(init: TrainWorkerInit): Promise<void> {
         Atomics.store(ctrl, flag, 3 * seq - 1);
         Atomics.notify(ctrl, flag);
         awaitAll(ctrl, n, 3 * seq - 1);
-        let sumsq = 0;
-        for (let w = 0; w < n; w++) sumsq += partials[w];
         const [lr, clip, accBeta1, accBeta2] = adamArgs.subarray(1, 5);
         const k = adamConstants(init.adam!.beta1, init.adam!.beta2, init.adam!.epsilon, lr, accBeta1, accBeta2);
-        adamUpdate(params, allGrads, total, shares, m, v, lo, hi, clipScale(Math.sqrt(sumsq), clip), k);
+        adamUpdate(params, allGrads, total, shares, m, v, lo, hi, clipScale(normOfShards(partials, n), clip), k);
       }
       Atomics.store(ctrl, flag, 3 * seq);
     } catch (e) {

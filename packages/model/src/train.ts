@@ -9,7 +9,7 @@ import { emGateWeights, fitGateOffsets, MixtureOutput, SparseBigram, SpatialPrio
 import type { ModelParts } from './parts';
 import { rolloutBatch, rolloutPlan } from './rollout';
 import { FusedAdam, optimizerSnapshot, type AdamInternals, type AdamSnapshot } from './fused-adam';
-import { trainStep } from './step';
+import { assignFlat, trainStep } from './step';
 import { defaultWorkers, TrainPool } from './workers';
 
 /**
@@ -66,9 +66,9 @@ export interface FitOptions {
    * any count gives the one-thread result within float rounding (the same batches and dropout masks), and the
    * same count the same result bit for bit. At most `batch` are used. Default: the cores
    * (os.availableParallelism()), at most `batch`; 1 outside Node. With 2 or more, Adam's step runs fused in
-   * plain JS on the weights the workers share, each worker updating its own shard of them, and the model's variables are brought up to date before whatever
-   * reads them (validation, checkpoints, rollouts, the end of an epoch and of `fit`): an `onProgress` 'train'
-   * callback sees the weights as of the epoch's start.
+   * plain JS on the weights the workers share, each worker updating its own shard of them, and the model's
+   * variables are brought up to date before whatever reads them (validation, checkpoints, rollouts, the end of an
+   * epoch and of `fit`): an `onProgress` 'train' callback sees the weights as of the epoch's start.
    */
   workers?: number;
   /**
@@ -305,17 +305,6 @@ async function startPool(model: ModelParts, g: BatchGeometry, workers: number, a
   return pool;
 }
 
-/** Assigns the flat parameter vector `params` (variables end to end, in `variables()` order) to the model's variables. */
-function syncVariables(model: ModelParts, params: Float32Array): void {
-  let off = 0;
-  for (const v of model.variables()) {
-    // a copy (slice): a backend may keep the array it is given, and the fused step rewrites this one
-    const w = params.slice(off, off + v.size);
-    tf.tidy(() => v.assign(tf.tensor(w, v.shape, 'float32')));
-    off += v.size;
-  }
-}
-
 /** Mean validation nll over all volumes, weighted by predicted cells. */
 function validate(model: ModelParts, volumes: CodeVolume[]): number {
   return evaluateLogProb(model, volumes).nll;
@@ -471,7 +460,7 @@ export async function fitModel(model: ModelParts, volumes: CodeVolume[], o: FitO
   let fused: FusedAdam | null = null;
   let stale = false;
   const sync = () => {
-    if (pool && stale) syncVariables(model, pool.sharedParams);
+    if (pool && stale) assignFlat(model.variables(), pool.sharedParams);
     stale = false;
   };
   const adamState = (): Promise<AdamSnapshot> | AdamSnapshot => (fused ? fused.snapshot(model.variables().map((v) => v.size)) : optimizerSnapshot(opt));

@@ -4,7 +4,7 @@ import type { Batch, BatchGeometry } from './batch';
 import type { ModelConfig } from './config';
 import { SPATIAL_WIDTH } from './output/spatial-prior';
 import type { BatchPart } from './dropout';
-import type { FusedAdam } from './fused-adam';
+import { type FusedAdam, normOfShards } from './fused-adam';
 
 /**
  * Data-parallel training over Node worker_threads. Each worker has its own tfjs (the backend of the caller's),
@@ -159,6 +159,11 @@ export function workerPart(w: number, n: number, total: number): BatchPart {
   return { start, count: Math.floor(((w + 1) * total) / n) - start, total };
 }
 
+/** Each of `n` workers' share of a batch of `total` windows (count / total, {@link workerPart}): its weight in the sums. */
+export function workerShares(n: number, total: number): number[] {
+  return Array.from({ length: n }, (_, w) => workerPart(w, n, total)).map((p) => p.count / p.total);
+}
+
 /** A started pool of training workers; see the module comment. Always {@link TrainPool.close} it. */
 export class TrainPool {
   private seq = 0;
@@ -300,7 +305,7 @@ export class TrainPool {
 
   /** Each worker's share of the batch's windows (count / batch), the weight of its loss and gradient in the sum. */
   get shares(): number[] {
-    return this.parts.map((p) => p.count / p.total);
+    return workerShares(this.parts.length, this.parts[0].total);
   }
 
   /**
@@ -324,9 +329,7 @@ export class TrainPool {
     if (!this.adam) throw new VqvidError('E_STATE', 'workers: this pool was started without spec.adam; it only computes gradients');
     const adam = this.adam;
     const loss = await this.run(b, step, [lr, clip, adam.accBeta1, adam.accBeta2]);
-    let sumsq = 0;
-    for (let w = 0; w < this.threads.length; w++) sumsq += this.partials[w];
-    adam.advance(Math.sqrt(sumsq));
+    adam.advance(normOfShards(this.partials, this.threads.length));
     return loss;
   }
 
