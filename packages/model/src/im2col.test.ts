@@ -103,6 +103,45 @@ describe('sameConv', () => {
     });
   });
 
+  it.each(['wasm', 'cpu'])('Im2ColT writes the transpose of the im2col matrix, zeros outside the grid (%s)', async (backend) => {
+    await tf.setBackend(backend);
+    const cases: Array<[number[], number]> = [
+      [[2, 5, 4, 3], 3],
+      [[1, 1, 9, 6], 3], // a row thinner than the kernel
+      [[3, 2, 2, 1], 5],
+      [[1, 7, 6, 9], 3], // channels not a multiple of 4
+    ];
+    cases.forEach(([shape, kernel], i) => {
+      const rng = new Rng(80 + i);
+      const x = tf.tensor4d(Float32Array.from({ length: shape.reduce((a, b) => a * b, 1) }, () => rng.normal()), shape as [number, number, number, number]);
+      const [b, rows, cols, cin] = shape;
+      const n = b * rows * cols;
+      const got = tf.engine().runKernel('VqvidIm2ColT', { x }, { kernel } as unknown as tf.NamedAttrMap) as tf.Tensor;
+      expect(got.shape).toEqual([kernel * kernel * cin, n]);
+      // reference: the definition, element by element
+      const xv = x.dataSync();
+      const gv = got.dataSync();
+      const p = (kernel - 1) / 2;
+      for (let dy = 0; dy < kernel; dy++) {
+        for (let dx = 0; dx < kernel; dx++) {
+          for (let ch = 0; ch < cin; ch++) {
+            for (let cell = 0; cell < n; cell++) {
+              const c = cell % cols;
+              const r = Math.floor(cell / cols) % rows;
+              const img = Math.floor(cell / (rows * cols));
+              const rr = r + dy - p;
+              const cc = c + dx - p;
+              const want = rr >= 0 && rr < rows && cc >= 0 && cc < cols ? xv[((img * rows + rr) * cols + cc) * cin + ch] : 0;
+              const at = ((dy * kernel + dx) * cin + ch) * n + cell;
+              if (gv[at] !== want) throw new Error(`${backend} case ${i}: (${dy}, ${dx}, ${ch}, ${cell}) ${gv[at]} ≠ ${want}`);
+            }
+          }
+        }
+      }
+      tf.dispose([x, got]);
+    });
+  });
+
   it('the Im2Col/Col2Im op leaves no tensor behind, and sameConv takes it while training on wasm', async () => {
     await tf.setBackend('wasm');
     const [x, w] = problem(7, [2, 6, 5, 3, 4], 3);
@@ -121,6 +160,8 @@ describe('sameConv', () => {
     const seen = info.kernels.map((k) => k.name);
     expect(seen).toContain('VqvidIm2Col');
     expect(seen).toContain('VqvidCol2Im');
+    expect(seen).toContain('VqvidIm2ColT');
+    expect(seen).not.toContain(tf.Transpose);
     expect(seen).not.toContain(tf.Concat);
     expect(seen).not.toContain(tf.SplitV);
     tf.dispose([x, w]);

@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { COL2IM, IM2COL } from './kernels';
+import { COL2IM, IM2COL, IM2COLT } from './kernels';
 
 /**
  * 'Same' 2-D convolution with zero padding written as pad + k*k shifted slices + matMul, because the wasm
@@ -38,15 +38,16 @@ export function sameConv(x: tf.Tensor4D, w: tf.Tensor2D, kernel: number): tf.Ten
 /** Whether the active backend has this package's Im2Col and Col2Im kernels (registerWasmKernels, registerCpuKernels). */
 function im2colKernelsHere(): boolean {
   const backend = tf.getBackend();
-  return tf.getKernel(IM2COL, backend) !== undefined && tf.getKernel(COL2IM, backend) !== undefined;
+  return [IM2COL, COL2IM, IM2COLT].every((name) => tf.getKernel(name, backend) !== undefined);
 }
 
 const kernelConvs = new Map<number, (x: tf.Tensor4D, w: tf.Tensor2D) => tf.Tensor4D>();
 
 /**
- * {@link im2colConv} as one recorded op over the Im2Col and Col2Im kernels (src/kernels): the im2col matrix in one
- * pass instead of a pad, k² slices and a concat, and in the backward pass the same two matMuls with the input's
- * gradient summed by Col2Im instead of a split, k² pads and k² − 1 adds. Same bits as im2colConv, value and
+ * {@link im2colConv} as one recorded op over the Im2Col, Col2Im and Im2ColT kernels (src/kernels): the im2col matrix
+ * in one pass instead of a pad, k² slices and a concat, and in the backward pass the same two matMuls with the
+ * input's gradient summed by Col2Im instead of a split, k² pads and k² − 1 adds, and the weight gradient's
+ * transposed im2col matrix written from x by Im2ColT. Same bits as im2colConv, value and
  * gradients (a test compares them on wasm and cpu).
  */
 export function kernelConv(kernel: number): (x: tf.Tensor4D, w: tf.Tensor2D) => tf.Tensor4D {
@@ -57,16 +58,19 @@ export function kernelConv(kernel: number): (x: tf.Tensor4D, w: tf.Tensor2D) => 
     const [b, rows, cols, cin] = x.shape;
     const n = b * rows * cols;
     const flat = tf.reshape(tf.engine().runKernel(IM2COL, { x }, { kernel } as unknown as tf.NamedAttrMap) as tf.Tensor, [n, kernel * kernel * cin]) as tf.Tensor2D;
-    save([flat, w]);
+    // x, not the im2col matrix, is kept for the backward pass (k² times smaller)
+    save([x, w]);
     return {
       value: tf.reshape(tf.matMul(flat, w), [b, rows, cols, w.shape[1]]),
       gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
-        const [cols2, ws] = saved as [tf.Tensor2D, tf.Tensor2D];
+        const [xs, ws] = saved as [tf.Tensor4D, tf.Tensor2D];
         const dy2 = tf.reshape(dy, [n, ws.shape[1]]) as tf.Tensor2D;
-        // the matMul gradients as tfjs writes them: dA = dy·Bᵀ, dB = Aᵀ·dy
+        // the matMul gradients as tfjs writes them: dA = dy·Bᵀ, dB = Aᵀ·dy, with Aᵀ written by Im2ColT (the same sums
+        // in the same order as transposing A)
         const dcols = tf.matMul(dy2, ws, false, true);
         const dx = tf.engine().runKernel(COL2IM, { dcols }, { kernel, shape: [b, rows, cols, cin] } as unknown as tf.NamedAttrMap) as tf.Tensor;
-        return [dx, tf.matMul(cols2, dy2, true, false)];
+        const colsT = tf.engine().runKernel(IM2COLT, { x: xs }, { kernel } as unknown as tf.NamedAttrMap) as tf.Tensor2D;
+        return [dx, tf.matMul(colsT, dy2)];
       },
     };
   }) as unknown as (x: tf.Tensor4D, w: tf.Tensor2D) => tf.Tensor4D;

@@ -2,7 +2,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
 import '@tensorflow/tfjs-backend-wasm';
 import { Rng } from '@vqvid/core';
-import { registerCpuKernels, registerWasmKernels, valuesInPlace } from './index';
+import { registerCpuKernels, registerWasmKernels, transposeBlocked, valuesInPlace } from './index';
 
 function randomArray(rng: Rng, n: number): Float32Array {
   const a = new Float32Array(n);
@@ -34,7 +34,7 @@ describe('registerWasmKernels', () => {
   });
 
   it('registers the missing kernels, idempotently', () => {
-    expect(names.sort()).toEqual(['BatchMatMul', 'Conv2DBackpropFilter', 'GatherV2', 'Identity', 'Slice', 'SplitV', 'Sum', 'Unpack', 'UnsortedSegmentSum', 'VqvidCol2Im', 'VqvidIm2Col']);
+    expect(names.sort()).toEqual(['BatchMatMul', 'Conv2DBackpropFilter', 'GatherV2', 'Identity', 'Slice', 'SplitV', 'Sum', 'Transpose', 'Unpack', 'UnsortedSegmentSum', 'VqvidCol2Im', 'VqvidIm2Col', 'VqvidIm2ColT']);
     expect(registerWasmKernels().sort()).toEqual(names);
     for (const n of names) expect(tf.getKernel(n, 'wasm')).toBeDefined();
   });
@@ -168,16 +168,87 @@ describe('registerWasmKernels', () => {
     }
   });
 
-  it('Aᵀ·B computed as (Bᵀ·A)ᵀ gives the bits of the product with A transposed first (a convolution weight gradient\'s shape)', async () => {
+  it.each([
+    [72, 8], // a convolution weight gradient's shape: transposes A, packs B
+    [8, 72], // the logits' weight gradient's shape: computed as (Bᵀ·A)ᵀ, packs A
+    [16, 16],
+  ])('Aᵀ·B ([600, %d]ᵀ · [600, %d]) gives the bits of the product with A transposed first, by either route', async (p, q) => {
     await tf.setBackend('wasm');
     const rng = new Rng(12);
-    const a = tf.tensor2d(randomArray(rng, 600 * 72), [600, 72]);
-    const b = tf.tensor2d(randomArray(rng, 600 * 8), [600, 8]);
-    const swappedPath = tf.matMul(a, b, true, false); // 600·72 > 600·8 + 72·8: the (Bᵀ·A)ᵀ route
+    const a = tf.tensor2d(randomArray(rng, 600 * p), [600, p]);
+    const b = tf.tensor2d(randomArray(rng, 600 * q), [600, q]);
+    const flagged = tf.matMul(a, b, true, false);
     const at = tf.transpose(a);
     const plainPath = tf.matMul(at, b);
-    expect(Array.from(swappedPath.dataSync())).toEqual(Array.from(plainPath.dataSync()));
-    tf.dispose([a, b, swappedPath, at, plainPath]);
+    expect(flagged.shape).toEqual([p, q]);
+    expect(Array.from(flagged.dataSync())).toEqual(Array.from(plainPath.dataSync()));
+    // and the value of the product, against a float64 reference
+    const av = a.dataSync();
+    const bv = b.dataSync();
+    const got = flagged.dataSync();
+    let worst = 0;
+    for (let i = 0; i < p; i++) {
+      for (let j = 0; j < q; j++) {
+        let s = 0;
+        for (let r = 0; r < 600; r++) s += av[r * p + i] * bv[r * q + j];
+        worst = Math.max(worst, Math.abs(got[i * q + j] - s));
+      }
+    }
+    expect(worst).toBeLessThan(1e-3);
+    tf.dispose([a, b, flagged, at, plainPath]);
+  });
+
+  it.each([
+    [[37, 70], [1, 0]],
+    [[64, 32], [1, 0]],
+    [[3, 33, 5], [0, 2, 1]],
+    [[2, 3, 4, 35], [0, 1, 3, 2]],
+    [[1, 1], [1, 0]],
+    [[0, 5], [1, 0]],
+  ] as const)('Transpose of shape %j by %j on wasm equals the reference, float32 and int32', async (shape, perm) => {
+    const size = shape.reduce((a, b) => a * b, 1);
+    const rng = new Rng(4);
+    const values = randomArray(rng, size);
+    // reference: out[index with axes permuted] = x[index]
+    const ref = (v: ArrayLike<number>): number[] => {
+      const outShape = perm.map((d) => shape[d]);
+      const out = new Array<number>(size);
+      const idx = new Array<number>(shape.length).fill(0);
+      for (let flat = 0; flat < size; flat++) {
+        let o = 0;
+        for (let d = 0; d < shape.length; d++) o = o * outShape[d] + idx[perm[d]];
+        out[o] = v[flat];
+        for (let d = shape.length - 1; d >= 0; d--) {
+          if (++idx[d] < shape[d]) break;
+          idx[d] = 0;
+        }
+      }
+      return out;
+    };
+    await tf.setBackend('wasm');
+    for (const dtype of ['float32', 'int32'] as const) {
+      const v = dtype === 'float32' ? values : Int32Array.from(values, (x) => Math.round(x * 1000));
+      const x = tf.tensor(v, [...shape], dtype);
+      const before = tf.memory().numTensors;
+      const t = tf.transpose(x, [...perm]);
+      expect(t.shape).toEqual(perm.map((d) => shape[d]));
+      expect(t.dtype).toBe(dtype);
+      expect(Array.from(t.dataSync())).toEqual(ref(v));
+      expect(tf.memory().numTensors).toBe(before + 1);
+      tf.dispose([x, t]);
+    }
+  });
+
+  it('transposeBlocked moves every value of a matrix inside a larger buffer and touches nothing else', () => {
+    for (const [rows, cols] of [[70, 37], [32, 64], [5, 129], [1, 3]]) {
+      const at = 11;
+      const x = Float32Array.from({ length: at + rows * cols + 7 }, (_, i) => i + 0.5);
+      const out = new Float32Array(x.length).fill(-1);
+      transposeBlocked(x, at, rows, cols, out);
+      for (let i = 0; i < rows; i++) for (let j = 0; j < cols; j++) expect(out[at + j * rows + i]).toBe(x[at + i * cols + j]);
+      expect(Array.from(out.subarray(0, at)).every((v) => v === -1)).toBe(true);
+      expect(Array.from(out.subarray(at + rows * cols)).every((v) => v === -1)).toBe(true);
+    }
   });
 
   it.each([
@@ -412,8 +483,8 @@ describe('registerWasmKernels', () => {
     const f = () => tf.unsortedSegmentSum(tf.tensor2d(x, [40, 5]), tf.tensor1d(ids, 'int32'), 11);
     const original = await on('cpu', f);
     const before = tf.getKernel('UnsortedSegmentSum', 'cpu');
-    expect(registerCpuKernels()).toEqual(['UnsortedSegmentSum', 'VqvidIm2Col', 'VqvidCol2Im']);
-    expect(registerCpuKernels()).toEqual(['UnsortedSegmentSum', 'VqvidIm2Col', 'VqvidCol2Im']);
+    expect(registerCpuKernels()).toEqual(['UnsortedSegmentSum', 'VqvidIm2Col', 'VqvidCol2Im', 'VqvidIm2ColT']);
+    expect(registerCpuKernels()).toEqual(['UnsortedSegmentSum', 'VqvidIm2Col', 'VqvidCol2Im', 'VqvidIm2ColT']);
     expect(tf.getKernel('UnsortedSegmentSum', 'cpu')).not.toBe(before);
     expectClose(await on('cpu', f), original);
   });
