@@ -108,7 +108,8 @@ interface Grouping {
  * columns are permuted so each class's members are contiguous, so a class's slice is one `tf.split` part.
  * `logProb` costs O(n·(C + largest class)·hidden) plus O(K·hidden) for splitting the weights. It scores classes
  * with few rows together, masked to each row's own members, in runs ({@link planClassRuns}): fewer tfjs ops, and
- * on wasm the same bits as one product per class.
+ * the values of one product per class up to float rounding (the normaliser's softmax sums a row in SIMD lanes, and
+ * masked columns move members between lanes).
  * With direct connections both levels get a learned table entry for (present code, output): Dc [K, C] on
  * the class logits and Dx [K, K] (columns permuted like Wx) on the member logits, zero at the start; a
  * training step reads only the Dx entries of each row's target class.

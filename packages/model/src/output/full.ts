@@ -9,6 +9,7 @@ import {
   checkTargets,
   chosenLogit,
   logNormaliser,
+  logSumExpOf,
   logits,
   pickEntries,
   randomVariable,
@@ -67,8 +68,8 @@ export class FullSoftmax implements OutputLayer, TopSource {
   }
 
   /**
-   * Each cell's m codes of highest ln q, exactly: the K logits (one matMul) and their ln Σ exp per row are computed
-   * by the backend and read once; the top lists are taken in JS, without a [n, K] softmax and probability array.
+   * Each cell's m codes of highest ln q, exactly: the K logits (one matMul) and their ln Σ exp per row (from the
+   * backend's softmax, {@link logSumExpOf}) are computed by the backend and read once; the top lists are taken in JS, without a [n, K] softmax and probability array.
    */
   logCandidates(h: tf.Tensor2D, present: tf.Tensor1D | undefined, m: number, extras: ExtraCodes): LogCandidates {
     const n = checkHidden(h, this.hidden);
@@ -76,7 +77,7 @@ export class FullSoftmax implements OutputLayer, TopSource {
     const [zt, lset] = tf.tidy(() => {
       let z = logits(h, this.w as tf.Tensor2D, this.b as tf.Tensor1D);
       if (p) z = tf.add(z, tf.gather(this.d!, present!));
-      return [z, tf.logSumExp(z, 1)];
+      return [z, logSumExpOf(z)];
     });
     const z = zt.dataSync() as Float32Array;
     const lse = lset.dataSync() as Float32Array;

@@ -314,7 +314,7 @@ describe('on the wasm backend', () => {
     expect(tf.memory().numTensors).toBe(before);
   });
 
-  it.each(['cpu', 'wasm'])('the normaliser is tf.logSumExp bit for bit (%s), its gradient dy·softmax in float64, no tensor left', async (backend) => {
+  it.each(['cpu', 'wasm'])('the normaliser is ln Σ exp in float64 (%s), its gradient dy·softmax in float64, no tensor left', async (backend) => {
     await tf.setBackend(backend);
     const rng = new Rng(31);
     const [n, m] = [7, 300];
@@ -328,13 +328,16 @@ describe('on the wasm backend', () => {
       return [logNormaliser(z), tf.logSumExp(z, 1), tf.grad(f)(z)].map((t) => Array.from(t.dataSync()));
     });
     expect(tf.memory().numTensors).toBe(before);
-    expect(value).toEqual(ref);
-    // the gradient against dy·exp(z − lse) in float64
+    // the value and the gradient (dy·exp(z − lse)) against float64
     for (let r = 0; r < n; r++) {
       let mx = -Infinity;
       for (let j = 0; j < m; j++) mx = Math.max(mx, zv[r * m + j]);
       let sum = 0;
       for (let j = 0; j < m; j++) sum += Math.exp(zv[r * m + j] - mx);
+      const lse = mx + Math.log(sum);
+      // a float32 of lse is within half an ulp (6e-8 relative); ln p_j and the subtraction add a few more
+      expect(Math.abs(value[r] - lse)).toBeLessThanOrEqual(4e-7 * Math.max(1, Math.abs(lse)));
+      expect(Math.abs(ref[r] - lse)).toBeLessThanOrEqual(4e-7 * Math.max(1, Math.abs(lse)));
       for (let j = 0; j < m; j++) {
         const want = (dv[r] * Math.exp(zv[r * m + j] - mx)) / sum;
         expect(Math.abs(grad[r * m + j] - want)).toBeLessThanOrEqual(1e-6 * Math.abs(dv[r]) + 1e-6 * Math.abs(want));
@@ -480,7 +483,7 @@ describe('factored logProb: classes scored together in runs (planClassRuns)', ()
     ['wasm', true, 300, 17, 600, 16],
     ['cpu', false, 300, 17, 600, 16],
     ['cpu', true, 60, 8, 120, 5],
-  ] as const)('on %s (direct %s): merged runs give the values and gradients of one product per class (bit for bit on wasm)', async (backend, direct, k, classes, n, hidden) => {
+  ] as const)('on %s (direct %s): merged runs give the values and gradients of one product per class', async (backend, direct, k, classes, n, hidden) => {
     if (backend === 'wasm') registerWasmKernels();
     await tf.setBackend(backend);
     const d = setup(k, classes, n, hidden, 42);
@@ -505,9 +508,9 @@ describe('factored logProb: classes scored together in runs (planClassRuns)', ()
     });
     for (const merged of results.slice(1)) {
       merged.forEach((x, i) => {
-        if (backend === 'wasm') expect(Array.from(x)).toEqual(Array.from(results[0][i]));
-        // cpu sums a matMul's inner dimension in blocks of 48 rows: merged rows move the block edges
-        else expect(maxAbsDiff(x, results[0][i])).toBeLessThan(1e-4);
+        // wasm's softmax (XNNPACK) sums a row's exps in SIMD lanes, and the masked columns of a merged run move the
+        // members between lanes; cpu sums a matMul's inner dimension in blocks of 48 rows: merged rows move the edges
+        expect(maxAbsDiff(x, results[0][i])).toBeLessThan(backend === 'wasm' ? 1e-5 : 1e-4);
       });
     }
     // the gradient reaches every variable
