@@ -3,12 +3,14 @@
 // the path RCNN.predictFrames takes, for every decoder, with and without the motion search, at K = 1024 (full
 // softmax) and K = 10,000 (factored), on the wasm backend. Model of the main bench's size (bench/common.mjs
 // benchConfig(...).model, copy-aware output) with random weights; a codebook of K random patches. Per
-// configuration: the median wall and CPU seconds of `--frames` frames after a warm-up frame, and a per-stage
+// configuration: the median wall and CPU seconds of `--frames` frames after `--warmup` frames (default 3), and a per-stage
 // breakdown (the recurrent step; the output layer with the top-M search; decoding and rendering). `--dense` also
 // times the dense path (all K probabilities materialised, then decodeDistribution) in the same run and reports
 // the ratio and the largest pixel difference of the two frames.
 // `--workers N` instead runs the plans in 1 worker thread and then in N at once (each its own tfjs engine and
-// model; independent next-frame predictions, a barrier before each plan) and reports their frames/s and the ratio.
+// model; independent next-frame predictions, `--warmup` frames per plan, then a barrier) and reports their frames/s
+// (all timed frames over the span, so every frame counts: with one warm-up frame the first plan's were still
+// running while V8 optimised the code, 1.25x slower on 2 workers) and the ratio.
 // `--models DIR,...` times trained models instead (RCNN.load, K and softmax from each), each with the codebook at
 // the same place in `--codecs FILE.vqcb,...` (the one it was trained with: models check it) and driven by the last
 // frame of `--codes FILE.vqc,...` (e.g. the codes a bench trained it on): a trained output's sharper class
@@ -17,7 +19,7 @@
 // inner class search then proves its own top 2M instead of stopping where no code left can enter the mixture's
 // top M), in the same run, and reports both, the classes the search visited per cell, and the largest pixel
 // difference of the two frames (0: both are exact).
-// Usage: node bench/predict.mjs [--quick] [--frames N] [--dense] [--floor-ablation] [--workers N] [--models DIR,... --codecs FILE,... --codes FILE,...] [--out FILE]
+// Usage: node bench/predict.mjs [--quick] [--frames N] [--warmup N] [--dense] [--floor-ablation] [--workers N] [--models DIR,... --codecs FILE,... --codes FILE,...] [--out FILE]
 //   (needs `npm run build` first)
 import { writeFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
@@ -35,6 +37,8 @@ const withOld = args.includes('--dense');
 const floorAblation = args.includes('--floor-ablation');
 const arg = (name, fallback) => (args.includes(name) ? args[args.indexOf(name) + 1] : fallback);
 const framesTimed = Number(arg('--frames', quick ? 2 : 7));
+const warmup = Number(arg('--warmup', quick ? 1 : 3));
+if (!Number.isInteger(warmup) || warmup < 1) throw new Error('--warmup takes a positive integer');
 const outFile = arg('--out', null);
 const workers = Number(arg('--workers', 1));
 const W = 320;
@@ -122,7 +126,7 @@ function timedRenderer(codec, spent) {
 
 /**
  * One frame from a one-frame context by RCNN.predictFrames (one recurrent step, the output, the decoder), the
- * median of `framesTimed` after a warm-up; stages: the recurrent step timed alone (ModelParts.step), decoding
+ * median of `framesTimed` after `warmup` frames; stages: the recurrent step timed alone (ModelParts.step), decoding
  * and rendering (the renderer's calls) and the output layer (the rest: the distribution or the top-M search).
  */
 function timeConfig(m, codec, k, plan, std, extra, input) {
@@ -134,7 +138,7 @@ function timeConfig(m, codec, k, plan, std, extra, input) {
   const render = { codec: timedRenderer(codec, spent), reference: frame, decoder: plan.decoder, topM, search: plan.search, ...extra };
   const rowsOf = { total: [], cpu: [], step: [], output: [], decode: [] };
   let out = null;
-  for (let f = 0; f <= framesTimed; f++) {
+  for (let f = 1 - warmup; f <= framesTimed; f++) {
     spent.decode = 0;
     const cpu0 = process.cpuUsage();
     let t0 = performance.now();
@@ -145,7 +149,7 @@ function timeConfig(m, codec, k, plan, std, extra, input) {
     t0 = performance.now();
     parts.step(null, codes, rows, cols, true).dispose();
     const step = performance.now() - t0;
-    if (f === 0) continue; // warm-up
+    if (f <= 0) continue; // warm-up
     rowsOf.total.push(total);
     rowsOf.cpu.push((cpu.user + cpu.system) / 1000);
     rowsOf.step.push(step);
@@ -187,7 +191,7 @@ const STD = 50;
 const plansOf = (softmax) => [...plans, ...(softmax === 'factored' ? [{ decoder: 'mbr', search: 0, classBeam: 4 }] : [])];
 
 /**
- * In a worker: after one warm-up frame per plan, waits for every worker (a barrier on shared memory), then
+ * In a worker: after `warmup` frames per plan, waits for every worker (a barrier on shared memory), then
  * predicts `framesTimed` frames; posts each plan's start and end (ms since the epoch) and CPU ms per frame.
  */
 async function workerMain({ run, barrier, count }) {
@@ -202,7 +206,7 @@ async function workerMain({ run, barrier, count }) {
   const out = [];
   for (const [i, plan] of plansOf(softmax).entries()) {
     const render = { codec, reference: frame, decoder: plan.decoder, topM, search: plan.search, ...(plan.classBeam ? { classBeam: plan.classBeam } : {}) };
-    m.predictFrames(context, 1, render); // warm-up
+    for (let f = 0; f < warmup; f++) m.predictFrames(context, 1, render);
     Atomics.add(gate, 0, 1);
     Atomics.notify(gate, 0);
     for (let v; (v = Atomics.load(gate, 0)) < count * (i + 1); ) Atomics.wait(gate, 0, v, 100);
@@ -315,6 +319,7 @@ async function main() {
     grid: { rows, cols, patch: PATCH },
     model,
     framesTimed,
+    warmupFrames: warmup,
     loadavgAtStart: load0.map((v) => +v.toFixed(2)),
     loadavgAtEnd: loadavg().map((v) => +v.toFixed(2)),
     results,
