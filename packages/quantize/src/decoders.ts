@@ -510,8 +510,31 @@ function decodeCandidates(shape: DecodeShape, cand: Candidates, decoder: Decoder
     const c = targets ? (cell * cand.width + slot) * dim : code * dim;
     for (let j = 0; j < dim; j++) zs[z + j] = (1 - alpha) * reference[p + j] + alpha * source[c + j];
   };
+  // at alpha = 1 without motion targets z_c is exactly the centroid T_c (or P): read it where it is, no copy
+  const direct = targets === null && alpha === 1;
+  const srcs: Array<Float32Array | Float64Array> = new Array(cand.width);
+  const offs = new Int32Array(cand.width);
+  // where slot s's stand-in lies (srcs[s] at offs[s]), copying it into zs unless it is read in place
+  const locate = (cell: number, s: number): void => {
+    if (!direct) {
+      standIn(cell, s);
+      srcs[s] = zs;
+      offs[s] = s * dim;
+      return;
+    }
+    const code = cand.codes[cell * cand.width + s];
+    if (code === present[cell]) {
+      srcs[s] = reference;
+      offs[s] = cell * dim;
+    } else {
+      srcs[s] = centroids;
+      offs[s] = code * dim;
+    }
+  };
   const write = (slot: number, at: number): void => {
-    for (let j = 0; j < dim; j++) out[at + j] = zs[slot * dim + j];
+    const src = srcs[slot];
+    const o = offs[slot];
+    for (let j = 0; j < dim; j++) out[at + j] = src[o + j];
   };
   for (let cell = 0; cell < cells; cell++) {
     const at = cell * dim;
@@ -525,7 +548,7 @@ function decodeCandidates(shape: DecodeShape, cand: Candidates, decoder: Decoder
     if (decoder === 'skip') {
       let slot = 0;
       while (cand.codes[base + slot] !== best) slot++; // the argmax is always a candidate
-      standIn(cell, slot);
+      locate(cell, slot);
       write(slot, at);
       continue;
     }
@@ -534,10 +557,11 @@ function decodeCandidates(shape: DecodeShape, cand: Candidates, decoder: Decoder
     let spread = 0;
     for (let s = 0; s < n; s++) {
       const w = cand.weights[base + s];
-      standIn(cell, s);
-      for (let j = s * dim, d = 0; d < dim; j++, d++) {
-        mean[d] += w * zs[j];
-        spread += w * zs[j] * zs[j];
+      locate(cell, s);
+      const src = srcs[s];
+      for (let j = offs[s], d = 0; d < dim; j++, d++) {
+        mean[d] += w * src[j];
+        spread += w * src[j] * src[j];
       }
     }
     if (decoder === 'mean') {
@@ -550,7 +574,8 @@ function decodeCandidates(shape: DecodeShape, cand: Candidates, decoder: Decoder
     let keepRisk = Infinity;
     for (let s = 0; s < n; s++) {
       let risk = 0;
-      for (let j = s * dim, d = 0; d < dim; j++, d++) risk += zs[j] * (zs[j] - 2 * mean[d]);
+      const src = srcs[s];
+      for (let j = offs[s], d = 0; d < dim; j++, d++) risk += src[j] * (src[j] - 2 * mean[d]);
       if (s === 0) keepRisk = risk;
       if (risk < bestRisk) {
         bestRisk = risk;
