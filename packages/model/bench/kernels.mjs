@@ -1,9 +1,11 @@
 // The wasm kernels this package replaces or wraps (src/kernels: GatherV2, SplitV, Slice, BatchMatMul with
-// transposed operands), each timed against the backend's own kernel on the same inputs in the same run, at the
+// transposed operands, Transpose), each timed against the backend's own kernel on the same inputs in the same run, at the
 // shapes of one training step (bench/throughput.mjs's settings: 16x16 crops, batch 4, bptt 4, embed = hidden
 // = 64, K = 1024 and 10,000). Both kernels are called directly (kernelFunc) on the same tensors, alternating, and
 // each keeps its fastest of `reps` calls; `ratio` = the original's time / ours, so it holds under a shared load.
 // Outputs are checked equal before timing (bit for bit; the products within 1e-3 of max(1, |value|): sums of up to 4096 float32 terms in another order).
+// The products take fresh copies of their operands before every call (copied outside the timing): the backend keeps
+// an operand's XNNPACK packing per tensor, and in training every gradient operand is a new tensor.
 // Usage: node bench/kernels.mjs [--reps n]   (needs `npm run build` first)
 import * as os from 'node:os';
 import * as tf from '@tensorflow/tfjs-core';
@@ -16,7 +18,7 @@ const reps = ri >= 0 ? Number(args[ri + 1]) : 15;
 if (!Number.isInteger(reps) || reps < 1) throw new Error('--reps takes a positive integer');
 
 // the backend's own kernels, captured before initBackend wraps them
-const NAMES = [tf.GatherV2, tf.SplitV, tf.Slice, tf.BatchMatMul];
+const NAMES = [tf.GatherV2, tf.SplitV, tf.Slice, tf.BatchMatMul, tf.Transpose];
 const originals = Object.fromEntries(NAMES.map((n) => [n, tf.getKernel(n, 'wasm')]));
 const choice = await initBackend(['wasm']);
 if (choice.backend !== 'wasm') throw new Error('the wasm backend did not initialise');
@@ -40,7 +42,10 @@ function difference(a, b) {
   return worst;
 }
 
-function compare(name, label, inputs, attrs, tolerance = 0) {
+/** Copies of the inputs with new data (a backend id of their own), for calls that must not find a cached packing. */
+const copies = (inputs) => Object.fromEntries(Object.entries(inputs).map(([k, t]) => [k, tf.mul(t, 1)]));
+
+function compare(name, label, inputs, attrs, tolerance = 0, fresh = false) {
   const ours = tf.getKernel(name, 'wasm').kernelFunc;
   const theirs = originals[name].kernelFunc;
   const a = run(ours, inputs, attrs);
@@ -53,10 +58,12 @@ function compare(name, label, inputs, attrs, tolerance = 0) {
   let theirsMs = Infinity;
   for (let r = 0; r < reps; r++) {
     for (const [fn, set] of [[ours, (ms) => (oursMs = Math.min(oursMs, ms))], [theirs, (ms) => (theirsMs = Math.min(theirsMs, ms))]]) {
+      const given = fresh ? copies(inputs) : inputs;
       const t0 = performance.now();
-      const outs = run(fn, inputs, attrs);
+      const outs = run(fn, given, attrs);
       set(performance.now() - t0);
       free(outs);
+      if (fresh) tf.dispose(Object.values(given));
     }
   }
   return { kernel: name, shape: label, oursMs: +oursMs.toFixed(3), backendMs: +theirsMs.toFixed(3), ratio: +(theirsMs / oursMs).toFixed(2), maxRelDiff: diff };
@@ -91,8 +98,16 @@ const results = [];
   results.push(compare(tf.Slice, 'a 16x16 crop of [6, 4, 20, 20, 64]', { x: seq }, { begin: [0, 0, 2, 2, 0], size: [6, 4, 16, 16, 64] }));
   const a = rnd([cells, 64], 10);
   const b = rnd([1024, 64], 11);
-  results.push(compare(tf.BatchMatMul, `[${cells}, 64] x [1024, 64]^T (logits gradient)`, { a: tf.reshape(a, [1, cells, 64]), b: tf.reshape(b, [1, 1024, 64]) }, { transposeA: false, transposeB: true }, 1e-3));
+  results.push(compare(tf.BatchMatMul, `[${cells}, 64] x [1024, 64]^T (logits gradient)`, { a: tf.reshape(a, [1, cells, 64]), b: tf.reshape(b, [1, 1024, 64]) }, { transposeA: false, transposeB: true }, 1e-3, true));
   const dy = rnd([cells, 1024], 12);
-  results.push(compare(tf.BatchMatMul, `[${cells}, 64]^T x [${cells}, 1024] (weight gradient)`, { a: tf.reshape(a, [1, cells, 64]), b: tf.reshape(dy, [1, cells, 1024]) }, { transposeA: true, transposeB: false }, 1e-3));
+  results.push(compare(tf.BatchMatMul, `[${cells}, 64]^T x [${cells}, 1024] (logits' weight gradient)`, { a, b: dy }, { transposeA: true, transposeB: false }, 1e-3, true));
+  const dy10k = rnd([cells, 10000], 13);
+  results.push(compare(tf.BatchMatMul, `[${cells}, 64]^T x [${cells}, 10000] (logits' weight gradient, K = 10,000)`, { a, b: dy10k }, { transposeA: true, transposeB: false }, 1e-3, true));
+  const im = rnd([cells, 9 * 64], 14);
+  const dconv = rnd([cells, 64], 15);
+  results.push(compare(tf.BatchMatMul, `[${cells}, 576]^T x [${cells}, 64] (a convolution's weight gradient)`, { a: im, b: dconv }, { transposeA: true, transposeB: false }, 1e-3, true));
+  results.push(compare(tf.Transpose, `[${cells}, 1024] (the logits' gradient)`, { x: dy }, { perm: [1, 0] }));
+  results.push(compare(tf.Transpose, `[${cells}, 576] (an im2col matrix)`, { x: im }, { perm: [1, 0] }));
+  results.push(compare(tf.Transpose, `[${cells}, 64] (states)`, { x: a }, { perm: [1, 0] }));
 }
 console.log(JSON.stringify({ bench: 'model/kernels', backend: choice.backend, tfjs: tf.version_core, reps, loadavg: os.loadavg().map((v) => +v.toFixed(2)), results }, null, 2));

@@ -342,15 +342,17 @@ function wasmMatMulWithoutTransposeFlags(original: tf.KernelConfig): tf.KernelFu
     };
     const { a, b } = args.inputs as { a: tf.TensorInfo; b: tf.TensorInfo };
     const plain = { ...attrs, transposeA: false, transposeB: false } as unknown as tf.NamedAttrMap;
-    if (attrs.transposeA && !attrs.transposeB && a.shape.length === 2 && b.shape.length === 2) {
+    // a matrix, or a batch of one (the rank-3 form the backend itself works in)
+    const single = (t: tf.TensorInfo): boolean => t.shape.length === 2 || (t.shape.length === 3 && t.shape[0] === 1);
+    if (attrs.transposeA && !attrs.transposeB && single(a) && single(b)) {
       // XNNPACK packs the right operand afresh for every new tensor, reading it a few columns at a time down all its
       // rows: about 12 ns a value for [4096, 1024], against some 3 for the blocked transpose (wasmTranspose). So of
       // Aᵀ·B and (Bᵀ·A)ᵀ this takes the one that packs the smaller operand: the logits' weight gradient [n, 64]ᵀ ·
       // [n, K] transposes the [n, K] gradient and packs [n, 64] (71 → 30 ms at n = 4096, K = 1024), a convolution's
       // [n, 9·64]ᵀ · [n, 64] transposes [n, 9·64] and packs [n, 64]. Each entry is the same sum over n in the same
       // order either way, so the result is the same to the bit.
-      const [n, p] = a.shape;
-      const q = b.shape[1];
+      const [n, p] = a.shape.slice(-2);
+      const q = b.shape[b.shape.length - 1];
       if (n * q > n * p) {
         const bt = swapped(b);
         let ct: tf.TensorInfo;

@@ -182,6 +182,11 @@ describe('registerWasmKernels', () => {
     const plainPath = tf.matMul(at, b);
     expect(flagged.shape).toEqual([p, q]);
     expect(Array.from(flagged.dataSync())).toEqual(Array.from(plainPath.dataSync()));
+    // a batch of one (rank 3) takes the same route, to the same bits
+    const batched = tf.tidy(() => tf.matMul(tf.reshape(a, [1, 600, p]), tf.reshape(b, [1, 600, q]), true, false));
+    expect(batched.shape).toEqual([1, p, q]);
+    expect(Array.from(batched.dataSync())).toEqual(Array.from(plainPath.dataSync()));
+    batched.dispose();
     // and the value of the product, against a float64 reference
     const av = a.dataSync();
     const bv = b.dataSync();
