@@ -494,42 +494,34 @@ function decodeCandidates(shape: DecodeShape, cand: Candidates, decoder: Decoder
   const { cells, dim, present, reference, centroids } = shape;
   const out = new Float32Array(cells * dim);
   const mean = new Float64Array(dim);
-  // every candidate's stand-in of the cell, [width, dim]: computed once, read by the mean and by each risk
+  // the candidates' stand-ins of the cell that are computed, [width, dim]: once, read by the mean and by each risk
   const zs = new Float64Array(cand.width * dim);
-  // z_c = (1 − alpha)·P + alpha·T_c, T_c the centroid (or its motion patch): exactly T_c at alpha = 1 and
-  // exactly P at alpha = 0. `slot` is the code's candidate slot (targets are stored per slot).
-  const standIn = (cell: number, slot: number): void => {
-    const p = cell * dim;
-    const z = slot * dim;
-    const code = cand.codes[cell * cand.width + slot];
-    if (code === present[cell]) {
-      for (let j = 0; j < dim; j++) zs[z + j] = reference[p + j];
-      return;
-    }
-    const source = targets ?? centroids;
-    const c = targets ? (cell * cand.width + slot) * dim : code * dim;
-    for (let j = 0; j < dim; j++) zs[z + j] = (1 - alpha) * reference[p + j] + alpha * source[c + j];
-  };
-  // at alpha = 1 without motion targets z_c is exactly the centroid T_c (or P): read it where it is, no copy
-  const direct = targets === null && alpha === 1;
   const srcs: Array<Float32Array | Float64Array> = new Array(cand.width);
   const offs = new Int32Array(cand.width);
-  // where slot s's stand-in lies (srcs[s] at offs[s]), copying it into zs unless it is read in place
+  // at alpha = 1 without motion targets z_c is exactly the centroid T_c
+  const direct = targets === null && alpha === 1;
+  // where the stand-in of slot s (the code's candidate slot; targets are stored per slot) lies: srcs[s] at offs[s].
+  // z_c = (1 − alpha)·P + alpha·T_c, T_c the centroid (or its motion patch), and the present code stands for P
+  // itself. P, and T_c at alpha = 1 without targets, are read where they lie; the rest is computed into zs.
   const locate = (cell: number, s: number): void => {
-    if (!direct) {
-      standIn(cell, s);
-      srcs[s] = zs;
-      offs[s] = s * dim;
-      return;
-    }
+    const p = cell * dim;
     const code = cand.codes[cell * cand.width + s];
     if (code === present[cell]) {
       srcs[s] = reference;
-      offs[s] = cell * dim;
-    } else {
+      offs[s] = p;
+      return;
+    }
+    if (direct) {
       srcs[s] = centroids;
       offs[s] = code * dim;
+      return;
     }
+    const z = s * dim;
+    const source = targets ?? centroids;
+    const c = targets ? (cell * cand.width + s) * dim : code * dim;
+    for (let j = 0; j < dim; j++) zs[z + j] = (1 - alpha) * reference[p + j] + alpha * source[c + j];
+    srcs[s] = zs;
+    offs[s] = z;
   };
   const write = (slot: number, at: number): void => {
     const src = srcs[slot];

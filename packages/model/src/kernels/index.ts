@@ -335,10 +335,12 @@ function wasmMatMulWithoutTransposeFlags(original: tf.KernelConfig): tf.KernelFu
     const attrs = args.attrs as unknown as tf.BatchMatMulAttrs;
     if (!attrs.transposeA && !attrs.transposeB) return original.kernelFunc(args);
     const backend = args.backend as { disposeData(dataId: object): boolean };
+    // looked up per call, not at wrap time: Transpose is wrapped (wasmTranspose) after BatchMatMul
+    const transpose = tf.getKernel(tf.Transpose, 'wasm')!.kernelFunc;
     const swapped = (t: tf.TensorInfo): tf.TensorInfo => {
       const perm = t.shape.map((_, i) => i);
       [perm[perm.length - 2], perm[perm.length - 1]] = [perm.length - 1, perm.length - 2];
-      return tf.getKernel(tf.Transpose, 'wasm')!.kernelFunc({ inputs: { x: t }, backend: args.backend, attrs: { perm } }) as tf.TensorInfo;
+      return transpose({ inputs: { x: t }, backend: args.backend, attrs: { perm } }) as tf.TensorInfo;
     };
     const { a, b } = args.inputs as { a: tf.TensorInfo; b: tf.TensorInfo };
     const plain = { ...attrs, transposeA: false, transposeB: false } as unknown as tf.NamedAttrMap;

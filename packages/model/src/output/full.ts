@@ -70,7 +70,8 @@ export class FullSoftmax implements OutputLayer, TopSource {
 
   /**
    * Each cell's m codes of highest ln q, exactly: the K logits (one matMul) and their ln Σ exp per row (from the
-   * backend's softmax, {@link logSumExpOf}) are computed by the backend and read once; the top lists are taken in JS, without a [n, K] softmax and probability array.
+   * backend's softmax, {@link logSumExpOf}) are computed by the backend and read once, the logits in place; the top
+   * lists are taken in JS, which reads no [n, K] probabilities.
    */
   logCandidates(h: tf.Tensor2D, present: tf.Tensor1D | undefined, m: number, extras: ExtraCodes): LogCandidates {
     const n = checkHidden(h, this.hidden);
