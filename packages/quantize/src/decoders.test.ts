@@ -142,6 +142,23 @@ describe('motion-searched stand-ins', () => {
     expect(Array.from(decodeCells({ ...base, decoder: 'skip', alpha: 0.5, motion, motionCount: 3 }))).toEqual([5.5, 0.75]);
   });
 
+  test('a tie in distance goes to the lower patch, also when a later patch is measured first (its bound is smaller)', () => {
+    // dim 8; code 1's centroid C = (1, −1, 0, …). B = (2, −2, 0, …) and A = (1, −1, 1, −1, 0, …) are both at squared
+    // distance 2 from C, but A's mean/norm bound is 0.34 and B's is 2 (tight): A is measured first, B must still win
+    const dim = 8;
+    const pad = (...v: number[]) => Float32Array.from({ length: dim }, (_, j) => v[j] ?? 0);
+    const centroids = Float32Array.from([...pad(), ...pad(1, -1)]);
+    const base = { probs: Float32Array.of(0, 1), k: 2, present: [0], reference: pad(), centroids, dim, alpha: 1 };
+    const far = pad(9, 9, 9, 9, 9, 9, 9, 9);
+    const [a, b] = [pad(1, -1, 1, -1), pad(2, -2)];
+    for (const decoder of ['skip', 'mbr', 'mean'] as DecoderName[]) {
+      // B first, A later: B (the tie's lower patch)
+      expect(Array.from(decodeCells({ ...base, decoder, motion: Float32Array.from([...far, ...b, ...a]), motionCount: 3 }))).toEqual(Array.from(b));
+      // A first: A
+      expect(Array.from(decodeCells({ ...base, decoder, motion: Float32Array.from([...a, ...far, ...b]), motionCount: 3 }))).toEqual(Array.from(a));
+    }
+  });
+
   test('fitDecoderAlpha scores the motion stand-ins', () => {
     const o = { ...withMotion(3, 4), decoder: 'mbr' as DecoderName };
     const truth = decodeCells({ ...o, alpha: 0.4 });

@@ -134,18 +134,33 @@ function standInTargets(shape: DecodeShape, cand: Candidates, argmaxOnly = false
       const code = cand.codes[base + s];
       const c = code * dim;
       const [mean, spread] = [centroidStats[2 * code], centroidStats[2 * code + 1]];
-      let best = 0;
-      let bestD = Infinity;
+      // ‖M − C‖² = dim·(mean M − mean C)² + ‖centred M − centred C‖² ≥ dim·Δmean² + (‖centred M‖ − ‖centred C‖)²:
+      // the patch of least bound is measured first (often the nearest: the best distance is small from the start),
+      // then every other patch whose bound does not exceed the best distance (with a margin far above float64
+      // rounding), each given up once its sum passes the best. Ties go to the lower index, as in a scan in order.
+      let first = 0;
+      let firstBound = Infinity;
       for (let m = 0; m < count; m++) {
-        const at = patches + m * dim;
-        // ‖M − C‖² = dim·(mean M − mean C)² + ‖centred M − centred C‖² ≥ dim·Δmean² + (‖centred M‖ − ‖centred C‖)²:
-        // a patch whose bound exceeds the best distance (with a margin far above float64 rounding) cannot win
+        const k = 2 * (cell * count + m);
+        const dm = motionStats[k] - mean;
+        const dn = motionStats[k + 1] - spread;
+        const bound = dim * dm * dm + dn * dn;
+        if (bound < firstBound) {
+          firstBound = bound;
+          first = m;
+        }
+      }
+      let best = first;
+      let bestD = partialDistance(motion, patches + first * dim, centroids, c, dim, Infinity);
+      for (let m = 0; m < count; m++) {
+        if (m === first) continue;
         const k = 2 * (cell * count + m);
         const dm = motionStats[k] - mean;
         const dn = motionStats[k + 1] - spread;
         if (dim * dm * dm + dn * dn > bestD * (1 + 1e-9)) continue;
-        const d = partialDistance(motion, at, centroids, c, dim, bestD);
-        if (d < bestD) {
+        const d = partialDistance(motion, patches + m * dim, centroids, c, dim, bestD);
+        // a sum given up at the best distance is ≥ it: equal only if it was complete (the rest added zeros)
+        if (d < bestD || (d === bestD && m < best && partialDistance(motion, patches + m * dim, centroids, c, dim, Infinity) === bestD)) {
           bestD = d;
           best = m;
         }
