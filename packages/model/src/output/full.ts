@@ -16,7 +16,7 @@ import {
   zeroVariable,
 } from './layer';
 import { valuesInPlace } from '../kernels';
-import { emptyLogCandidates, type ExtraCodes, type LogCandidates, offerTop, type TopSource } from './top';
+import { emptyLogCandidates, type ExtraCodes, type LogCandidates, topOfRows, type TopSource } from './top';
 
 /**
  * One softmax over all K codes: p(x | h) = softmax(h·W + b)[x]; O(n·K·hidden) per call. With direct
@@ -88,19 +88,11 @@ export class FullSoftmax implements OutputLayer, TopSource {
     const k = this.k;
     const out = emptyLogCandidates(n, m, extras.codes.length);
     const { codes, logq } = out;
+    topOfRows(z as Float32Array, n, k, m, codes, logq);
     for (let i = 0; i < n; i++) {
       const row = i * k;
       const base = i * m;
       const last = base + m - 1;
-      // most codes do not make the list: one compare with the list's m-th before the call
-      let worst = -Infinity;
-      for (let c = 0; c < k; c++) {
-        const v = z[row + c];
-        if (v >= worst) {
-          offerTop(codes, logq, base, m, c, v);
-          worst = logq[last];
-        }
-      }
       for (let j = base; j < base + m; j++) out.logq[j] -= lse[i];
       for (let e = extras.start[i]; e < extras.start[i + 1]; e++) out.extraLogq[e] = z[row + extras.codes[e]] - lse[i];
       out.bound[i] = m < k ? out.logq[last] : -Infinity;

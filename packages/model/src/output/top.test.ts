@@ -5,7 +5,7 @@ import type { CodeVolume } from '@vqvid/core';
 import { randomCodes } from '../testing';
 import { createOutputLayer, MixtureOutput, type OutputLayer, type OutputLayerOptions, SparseBigram, topCandidates } from './index';
 import { classOrder, type FactoredSoftmax } from './factored';
-import { type LogCandidates, offerTop, offerTopOnce, presentExtras, type SearchMemo } from './top';
+import { largest, type LogCandidates, offerTop, offerTopOnce, presentExtras, type SearchMemo, topOfRows } from './top';
 
 const K = 23;
 const HIDDEN = 5;
@@ -201,6 +201,51 @@ describe('offerTop and SparseBigram.topRow', () => {
         expect(Array.from(codes.subarray(0, base)).concat(Array.from(codes.subarray(base + m)))).toEqual(Array(base + 3).fill(-5));
         expect(Array.from(v.subarray(0, base)).concat(Array.from(v.subarray(base + m)))).toEqual(Array(base + 3).fill(99));
       }
+    }
+  });
+
+  test('topOfRows leaves the lists of offering every value in order: ties, ±0, ±∞, NaN, clustered rows, every m', () => {
+    const rng = new Rng(33);
+    /** The plain reference: each row's values offered one by one, in code order. */
+    const offered = (z: Float32Array, n: number, k: number, m: number) => {
+      const codes = new Int32Array(n * m).fill(-1);
+      const vals = new Float64Array(n * m).fill(-Infinity);
+      for (let i = 0; i < n; i++) for (let c = 0; c < k; c++) if (z[i * k + c] >= vals[i * m + m - 1]) offerTop(codes, vals, i * m, m, c, z[i * k + c]);
+      return { codes: Array.from(codes), vals: Array.from(vals) };
+    };
+    const kinds = ['normal', 'few values', 'specials', 'ascending', 'descending', 'mostly NaN'] as const;
+    for (const k of [1, 7, 64, 100, 1024]) {
+      for (const m of new Set([1, 2, 3, Math.max(1, Math.floor(k / 4)), Math.floor(k / 4) + 1, k].filter((x) => x >= 1 && x <= k))) {
+        for (const kind of kinds) {
+          const n = 5;
+          const z = new Float32Array(n * k);
+          for (let j = 0; j < z.length; j++) {
+            const c = j % k;
+            z[j] =
+              kind === 'normal' ? rng.normal() : kind === 'few values' ? rng.int(4) - 2 : kind === 'ascending' ? c + rng.int(3) : kind === 'descending' ? -c - rng.int(3)
+              : kind === 'mostly NaN' ? (rng.int(5) === 0 ? rng.int(3) : NaN)
+              : [0, -0, Infinity, -Infinity, NaN, 1, -1, 2 ** -149][rng.int(8)];
+          }
+          const codes = new Int32Array(n * m).fill(-1);
+          const vals = new Float64Array(n * m).fill(-Infinity);
+          topOfRows(z, n, k, m, codes, vals);
+          const want = offered(z, n, k, m);
+          expect({ k, m, kind, codes: Array.from(codes) }).toEqual({ k, m, kind, codes: want.codes });
+          // the same values, −0 as −0
+          expect(Array.from(vals).every((v, j) => Object.is(v, want.vals[j]))).toBe(true);
+        }
+      }
+    }
+  });
+
+  test('largest is the m-th largest of a sort (ties, ±∞), for every m', () => {
+    const rng = new Rng(34);
+    for (let rep = 0; rep < 200; rep++) {
+      const len = 1 + rng.int(40);
+      const a = Float64Array.from({ length: len }, () => [rng.int(5), -Infinity, Infinity, rng.normal()][rng.int(4)]);
+      const sorted = Array.from(a).sort((x, y) => y - x || 0);
+      const m = 1 + rng.int(len);
+      expect(largest(a.slice(), len, m)).toBe(sorted[m - 1]);
     }
   });
 
