@@ -18,12 +18,6 @@ import {
 import { valuesInPlace } from '../kernels';
 import { emptyLogCandidates, type ExtraCodes, type LogCandidates, offerTop, type SearchMemo, type TopSource } from './top';
 
-/**
- * How far (in ln q) below a list's m-th a class's ceiling must be for the search to skip it: far above the rounding
- * of the float64 arithmetic that computes the members' ln q (whose logits are float32).
- */
-const ROUNDING_MARGIN = 1e-9;
-
 /** Classes a cell visits in the first round of {@link FactoredSoftmax.logCandidates} (doubling each round after). */
 const FIRST_CLASSES = 4;
 
@@ -321,28 +315,15 @@ export class FactoredSoftmax implements OutputLayer, TopSource {
         // the extra codes' classes after the best ones (beyond the beam: their codes' ln q is needed)
         if (round === 0) for (let e = extras.start[i]; e < extras.start[i + 1]; e++) visit(i, classOf[extras.codes[e]]);
       }
-      this.scorePairs(hData, pairCell, pairClass, wParts, bParts, scored, memo?.cells, (i, c, z, at, slot) => {
+      this.scorePairs(hData, pairCell, pairClass, wParts, bParts, scored, memo?.cells, (i, c, z, p, at, slot) => {
         const size = this.sizes[c];
         const last = i * m + m - 1;
         // q(x) ≤ p(class): a class below a full list's m-th adds nothing, unless it holds an extra code
         if (lc[i * nc + c] < out.logq[last] && firstExtra[i * nc + c] < 0) return;
-        // ln Σ exp in JS (wasm's Exp is slower than Math.exp here), or as an earlier search with the memo found it
+        // ln Σ exp from the class's softmax (the backend's), or as an earlier search with the memo found it
         let lse = scored && slot >= 0 ? scored.lse[slot] : NaN;
         if (Number.isNaN(lse)) {
-          let max = -Infinity;
-          let total = 0;
-          for (let j = 0; j < size; j++) {
-            const x = z[at + j];
-            if (x > max) max = x;
-            total += x;
-          }
-          // ln Σ exp ≥ ln size + the mean (Jensen), so no member's ln q is above lc + max − max(max, that): a
-          // class that cannot reach the list's m-th even so needs no exp (unless it holds an extra code)
-          const ceiling = lc[i * nc + c] + max - Math.max(max, Math.log(size) + total / size);
-          if (ceiling < out.logq[last] - ROUNDING_MARGIN && firstExtra[i * nc + c] < 0) return;
-          let sum = 0;
-          for (let j = 0; j < size; j++) sum += Math.exp(z[at + j] - max);
-          lse = max + Math.log(sum);
+          lse = classLse(z, p, at, size);
           if (scored && slot >= 0) scored.lse[slot] = lse;
         }
         const shift = lc[i * nc + c] - lse;
@@ -410,8 +391,10 @@ export class FactoredSoftmax implements OutputLayer, TopSource {
 
   /**
    * Member logits of each (cell, class) pair: the pairs' rows of h (`hData`, [n, hidden]) are grouped by class
-   * in JS and uploaded per class, then one matMul per class that occurs, each read back on its own;
-   * `each(cell, class, z, at, slot)` sees the class's logits at z[at .. at + size), pairs in the order given (each
+   * in JS and uploaded per class, then one matMul per class that occurs and the backend's softmax of its rows (a
+   * vectorised exp: the ln Σ exp from it, {@link classLse}, takes a fraction of the time of Math.exp in JS), each
+   * read in place; `each(cell, class, z, p, at, slot)` sees the class's logits at z[at .. at + size) and their
+   * softmax at p[at .. at + size), pairs in the order given (each
    * cell's most probable classes first, so its list fills early and later classes can be skipped). With `scored`
    * (and `cells`, the memo's names of the rows), pairs an earlier search scored are not scored again, new ones are
    * kept, and `slot` is the pair's place in `scored` (−1 without).
@@ -424,7 +407,7 @@ export class FactoredSoftmax implements OutputLayer, TopSource {
     bParts: tf.Tensor1D[],
     scored: ScoredPairs | null,
     cells: Int32Array | undefined,
-    each: (i: number, c: number, z: Float32Array, at: number, slot: number) => void,
+    each: (i: number, c: number, z: Float32Array, p: Float32Array, at: number, slot: number) => void,
   ): void {
     if (pairCell.length === 0) return;
     const nc = this.sizes.length;
@@ -446,6 +429,7 @@ export class FactoredSoftmax implements OutputLayer, TopSource {
     const chunkOf = new Int32Array(pairCell.length);
     const atOf = new Int32Array(pairCell.length);
     const own: tf.Tensor[] = [];
+    const ownProbs: tf.Tensor[] = [];
     try {
       if (active.length > 0) {
         let total = 0;
@@ -466,11 +450,13 @@ export class FactoredSoftmax implements OutputLayer, TopSource {
             const count = byClass[c].length;
             const hs = tf.tensor2d(rows.subarray(from * hidden, (from + count) * hidden), [count, hidden]);
             from += count;
-            return logits(hs, wParts[c], bParts[c]);
+            const z = logits(hs, wParts[c], bParts[c]);
+            return [z, tf.softmax(z)] as const;
           });
         });
         active.forEach((c, a) => {
-          const chunk = scored ? scored.keep(parts[a]) : own.push(parts[a]) - 1;
+          const chunk = scored ? scored.keep(parts[a][0], parts[a][1]) : own.push(parts[a][0]) - 1;
+          if (!scored) ownProbs.push(parts[a][1]);
           byClass[c].forEach((p, r) => {
             chunkOf[p] = chunk;
             atOf[p] = r * this.sizes[c];
@@ -484,17 +470,21 @@ export class FactoredSoftmax implements OutputLayer, TopSource {
       }
       // views of the chunks this call reads, taken after the last allocation (which may move the heap)
       const chunks = scored ? scored.chunks : own;
-      const views = new Map<number, Float32Array>();
+      const probs = scored ? scored.probs : ownProbs;
+      const views = new Map<number, [Float32Array, Float32Array]>();
       for (let p = 0; p < pairCell.length; p++) {
         if (!scoredHere[p]) {
           chunkOf[p] = scored!.chunk[slots[p]];
           atOf[p] = scored!.at[slots[p]];
         }
-        if (!views.has(chunkOf[p])) views.set(chunkOf[p], valuesInPlace(chunks[chunkOf[p]]));
+        if (!views.has(chunkOf[p])) views.set(chunkOf[p], [valuesInPlace(chunks[chunkOf[p]]), valuesInPlace(probs[chunkOf[p]])]);
       }
-      for (let p = 0; p < pairCell.length; p++) each(pairCell[p], pairClass[p], views.get(chunkOf[p])!, atOf[p], slots[p]);
+      for (let p = 0; p < pairCell.length; p++) {
+        const [z, pz] = views.get(chunkOf[p])!;
+        each(pairCell[p], pairClass[p], z, pz, atOf[p], slots[p]);
+      }
     } finally {
-      tf.dispose(own);
+      tf.dispose([...own, ...ownProbs]);
     }
   }
 
@@ -618,19 +608,37 @@ function sortClasses(bits: Uint32Array, i: number, nc: number, keys: Float64Arra
   for (let c = 0; c < nc; c++) order[row + c] = keys[c] % CLASS_KEY;
 }
 
+/**
+ * ln Σ exp of a class's logits z[at .. at + size) from p, their softmax (the backend's): at the member j of largest
+ * logit (the first), p[j] = exp(z[j] − ln Σ exp) up to rounding, so ln Σ exp = z[j] + ln(Σ p / p[j]), with Σ p in
+ * float64 (p[j] ≥ 1/size: no underflow). Within about 1e-7 of the float64 sum of exp; and since Σ p ≥ p[j], never
+ * below the largest logit, so ln q(x) ≤ ln p(class) holds exactly, as the search's bounds need.
+ */
+export function classLse(z: Float32Array, p: Float32Array, at: number, size: number): number {
+  let j = at;
+  let total = 0;
+  for (let x = at; x < at + size; x++) {
+    total += p[x];
+    if (z[x] > z[j]) j = x;
+  }
+  return z[j] + Math.log(total / p[j]);
+}
+
 /** Classes per key of {@link classOrder} (2^32 · 2^20 < 2^53: the keys are exact). */
 const CLASS_KEY = 2 ** 20;
 
 /**
  * What the searches sharing one {@link SearchMemo} have scored, per (cell, class) slot (cell · classes + class):
- * the chunk of member logits holding it (−1: not scored yet) and where in it, and its ln Σ exp (NaN: not yet).
+ * the chunk of member logits (and their softmax) holding it (−1: not scored yet) and where in it, and its ln Σ exp
+ * (NaN: not yet).
  */
 class ScoredPairs {
   chunk = new Int32Array(0);
   at = new Int32Array(0);
   lse = new Float64Array(0);
-  /** The member logits' tensors (owned: {@link ScoredPairs.dispose} frees them). */
+  /** The member logits' tensors and their softmax, alike (owned: {@link ScoredPairs.dispose} frees them). */
   readonly chunks: tf.Tensor[] = [];
+  readonly probs: tf.Tensor[] = [];
 
   constructor(
     readonly w: object,
@@ -653,16 +661,17 @@ class ScoredPairs {
     this.lse = lse;
   }
 
-  /** Keeps a chunk of member logits (taking ownership of the tensor); returns its index. */
-  keep(z: tf.Tensor): number {
-    this.chunks.push(z);
-    return this.chunks.length - 1;
+  /** Keeps a chunk of member logits and their softmax (taking ownership of the tensors); returns its index. */
+  keep(z: tf.Tensor, p: tf.Tensor): number {
+    this.probs.push(p);
+    return this.chunks.push(z) - 1;
   }
 
-  /** Frees the kept logits. */
+  /** Frees the kept logits and softmax. */
   dispose(): void {
-    tf.dispose(this.chunks);
+    tf.dispose([...this.chunks, ...this.probs]);
     this.chunks.length = 0;
+    this.probs.length = 0;
     this.chunk.fill(-1);
     this.lse.fill(NaN);
   }

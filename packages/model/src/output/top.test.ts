@@ -4,7 +4,7 @@ import { Rng } from '@vqvid/core';
 import type { CodeVolume } from '@vqvid/core';
 import { randomCodes } from '../testing';
 import { createOutputLayer, MixtureOutput, type OutputLayer, type OutputLayerOptions, SparseBigram, topCandidates } from './index';
-import { classOrder, type FactoredSoftmax } from './factored';
+import { classLse, classOrder, type FactoredSoftmax } from './factored';
 import { largest, type LogCandidates, offerTop, offerTopOnce, presentExtras, type SearchMemo, topOfRows } from './top';
 
 const K = 23;
@@ -235,6 +235,26 @@ describe('offerTop and SparseBigram.topRow', () => {
           expect(Array.from(vals).every((v, j) => Object.is(v, want.vals[j]))).toBe(true);
         }
       }
+    }
+  });
+
+  test('classLse is ln Σ exp of the class (float64 reference) within 3e-7, from the backend\'s softmax; never below its largest logit', () => {
+    const rng = new Rng(35);
+    for (let rep = 0; rep < 60; rep++) {
+      const size = 1 + rng.int(rep < 30 ? 8 : 300);
+      const scale = [0.1, 1, 10, 40][rep % 4];
+      const offset = rng.int(3) === 0 ? 0 : 3 + rng.int(5);
+      // the class sits inside a longer row (at > 0), logits with ties and a spread up to ±120
+      const z = new Float32Array(size + offset + 2).map(() => (rng.int(6) === 0 ? 1.5 : rng.normal() * scale));
+      const p = tf.tidy(() => tf.softmax(tf.tensor2d(z.subarray(offset, offset + size), [1, size])).dataSync() as Float32Array);
+      const pRow = new Float32Array(z.length);
+      pRow.set(p, offset);
+      const got = classLse(z, pRow, offset, size);
+      const zs = Array.from(z.subarray(offset, offset + size));
+      const max = Math.max(...zs);
+      const want = max + Math.log(zs.reduce((a, v) => a + Math.exp(v - max), 0));
+      expect({ rep, err: Math.abs(got - want) <= 3e-7 * Math.max(1, Math.abs(want)) }).toEqual({ rep, err: true });
+      expect(got).toBeGreaterThanOrEqual(max);
     }
   });
 
