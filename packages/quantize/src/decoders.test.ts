@@ -348,6 +348,24 @@ describe('validation names the argument', () => {
     ref[2] = Infinity;
     expectError(() => decodeCells({ ...o, reference: ref }), 'E_RANGE', 'reference[2]');
   });
+
+  test('the first value that is not finite is the one named, wherever it is (the check sums in fours)', () => {
+    // a case whose length leaves a tail after the last four
+    const c: DecodeCellsOptions = { ...[3, 4, 5, 6, 7, 8, 9].map((seed) => randomCase(seed, { cells: 7 })).find((x) => x.reference.length % 4 !== 0)!, decoder: 'mbr' };
+    const n = c.reference.length;
+    for (const at of [0, 1, 2, 3, 5, Math.floor(n / 2), n - 3, n - 2, n - 1]) {
+      for (const v of [NaN, Infinity, -Infinity]) {
+        const ref = c.reference.slice();
+        ref[at] = v;
+        expectError(() => decodeCells({ ...c, reference: ref }), 'E_RANGE', `reference[${at}]`);
+        if (at + 1 < n) ref[n - 1] = -v; // a later culprit too: the first is named
+        expectError(() => decodeCells({ ...c, reference: ref }), 'E_RANGE', `reference[${at}]`);
+      }
+    }
+    // huge finite values are fine (their differences are 0, their sum never overflows)
+    const big = c.reference.map((_, i) => (i % 2 ? 3.4e38 : -3.4e38));
+    expect(() => decodeCells({ ...c, reference: big })).not.toThrow();
+  });
 });
 
 describe('fitDecoder', () => {

@@ -123,14 +123,22 @@ function standInTargets(shape: DecodeShape, cand: Candidates, argmaxOnly = false
   if (targetScratch.length < size) targetScratch = new Float32Array(size);
   const out = targetScratch.subarray(0, size).fill(0);
   // per call, not cached: a codebook's array could be changed in place, and this costs one pass over it
-  const centroidStats = statsOf(centroids, centroids.length / dim, dim);
-  const motionStats = statsOf(motion, shape.cells * count, dim);
+  const centroidStats = statsOf(centroids, 0, centroids.length / dim, dim, null);
+  // the motion patches' statistics, a cell's when it first needs a stand-in ('skip' needs none where the argmax is
+  // the present code, as in most cells of a still scene)
+  if (motionStatScratch.length < 2 * shape.cells * count) motionStatScratch = new Float64Array(2 * shape.cells * count);
+  const motionStats = motionStatScratch;
   for (let cell = 0; cell < shape.cells; cell++) {
     const base = cell * cand.width;
     const patches = cell * count * dim;
+    let described = false;
     for (let s = 1; s < cand.count[cell]; s++) {
       // 'skip' reads the argmax's stand-in only
       if (argmaxOnly && cand.codes[base + s] !== cand.argmax[cell]) continue;
+      if (!described) {
+        statsOf(motion, cell * count, count, dim, motionStats);
+        described = true;
+      }
       const code = cand.codes[base + s];
       const c = code * dim;
       const [mean, spread] = [centroidStats[2 * code], centroidStats[2 * code + 1]];
@@ -171,10 +179,16 @@ function standInTargets(shape: DecodeShape, cand: Candidates, argmaxOnly = false
   return out;
 }
 
-/** [count, 2]: the mean of each of `count` vectors of `dim` values in `a` and the norm of the vector minus its mean (float64). */
-function statsOf(a: Float32Array, count: number, dim: number): Float64Array {
-  const out = new Float64Array(2 * count);
-  for (let v = 0; v < count; v++) {
+/** The motion patches' statistics of the last call of {@link standInTargets} (a cell's read only after it is written). */
+let motionStatScratch = new Float64Array(0);
+
+/**
+ * [count, 2] at out[2·first ..]: the mean of each of vectors [first, first + count) of `dim` values in `a` and the
+ * norm of the vector minus its mean (float64); into a new array of the vectors' size when `out` is null.
+ */
+function statsOf(a: Float32Array, first: number, count: number, dim: number, out: Float64Array | null): Float64Array {
+  out ??= new Float64Array(2 * (first + count));
+  for (let v = first; v < first + count; v++) {
     let sum = 0;
     for (let j = v * dim; j < (v + 1) * dim; j++) sum += a[j];
     const mean = sum / dim;
@@ -390,7 +404,22 @@ function validateProbs(probs: Float32Array, k: number, arg: string): void {
 function assertFloats(a: unknown, arg: string, length: number): asserts a is Float32Array {
   if (!(a instanceof Float32Array)) fail('E_DTYPE', arg, 'a Float32Array', a);
   if (a.length !== length) fail('E_SHAPE', `${arg}.length`, `${length}`, a.length);
-  for (let i = 0; i < length; i++) if (!Number.isFinite(a[i])) fail('E_RANGE', `${arg}[${i}]`, 'a finite number', a[i]);
+  // x − x is 0 for a finite x and NaN for ±∞ and NaN: four sums of it are 0 exactly when every value is finite
+  // (no branch per value: the motion patches are 1.9M values a frame); then the first culprit is looked for
+  let s0 = 0;
+  let s1 = 0;
+  let s2 = 0;
+  let s3 = 0;
+  let i = 0;
+  for (; i + 4 <= length; i += 4) {
+    s0 += a[i] - a[i];
+    s1 += a[i + 1] - a[i + 1];
+    s2 += a[i + 2] - a[i + 2];
+    s3 += a[i + 3] - a[i + 3];
+  }
+  for (; i < length; i++) s0 += a[i] - a[i];
+  if (s0 + s1 + s2 + s3 === 0) return;
+  for (let j = 0; j < length; j++) if (!Number.isFinite(a[j])) fail('E_RANGE', `${arg}[${j}]`, 'a finite number', a[j]);
 }
 
 /**
