@@ -211,6 +211,9 @@ async function workerMain({ run, barrier, count }) {
     Atomics.notify(gate, 0);
     for (let v; (v = Atomics.load(gate, 0)) < count * (i + 1); ) Atomics.wait(gate, 0, v, 100);
     const start = performance.timeOrigin + performance.now();
+    // process.cpuUsage() counts every thread of the process (Node 20 has no per-thread figure): with N workers
+    // busy at once this is about N times one worker's CPU per frame, so `cpuMsPerFramePerWorker` is the process's
+    // CPU over this worker's frames
     const cpu0 = process.cpuUsage();
     for (let f = 0; f < framesTimed; f++) m.predictFrames(context, 1, render);
     const cpu = process.cpuUsage(cpu0);
