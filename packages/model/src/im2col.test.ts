@@ -2,7 +2,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
 import '@tensorflow/tfjs-backend-wasm';
 import { Rng } from '@vqvid/core';
-import { im2colConv, kernelConv, nativeConvHere, sameConv } from './im2col';
+import { im2col, im2colConv, kernelConv, nativeConvHere, sameConv } from './im2col';
 import { registerCpuKernels, registerWasmKernels } from './kernels';
 
 /** Random [b, rows, cols, cin] input and [kernel²·cin, cout] weights, seeded. */
@@ -100,6 +100,39 @@ describe('sameConv', () => {
       expect(ours[2].length).toBe(w.size);
       ours.forEach((v, j) => v.forEach((e, q) => expect(Object.is(e, ref[j][q]) ? e : { backend, i, j, q, e }).toBe(ref[j][q])));
       tf.dispose([x, w, r]);
+    });
+  });
+
+  it.each(['wasm', 'cpu'])('Col2Im sums like the padded slices\' gradients, the sign of zero too: −0 inside, +0 at the border (%s)', async (backend) => {
+    await tf.setBackend(backend);
+    const cases: Array<[number[], number]> = [
+      [[2, 4, 5, 3], 3],
+      [[1, 1, 6, 2], 3], // a row thinner than the kernel: every cell at the border
+      [[1, 5, 5, 2], 5],
+    ];
+    cases.forEach(([shape, kernel], i) => {
+      const [b, rows, cols, cin] = shape;
+      const n = b * rows * cols;
+      const rng = new Rng(90 + i);
+      // upstream gradients of the im2col matrix: all −0, then a mix of −0, +0 and values
+      for (const mix of [false, true]) {
+        const d = Float32Array.from({ length: n * kernel * kernel * cin }, () => (!mix ? -0 : [-0, 0, rng.normal()][rng.int(3)]));
+        const dcols = tf.tensor2d(d, [n, kernel * kernel * cin]);
+        const x = tf.zeros(shape) as tf.Tensor4D;
+        // reference: the gradient of pad + slices + concat (the padded slices' gradients summed by the engine)
+        const dims = [b, rows, cols, kernel * kernel * cin];
+        const want = tf.grad((v: tf.Tensor) => tf.sum(tf.mul(im2col(v as tf.Tensor4D, kernel), tf.reshape(dcols, dims))))(x);
+        const got = tf.engine().runKernel('VqvidCol2Im', { dcols }, { kernel, shape } as unknown as tf.NamedAttrMap) as tf.Tensor;
+        const [wv, gv] = [want.dataSync(), got.dataSync()];
+        expect(gv.length).toBe(wv.length);
+        gv.forEach((e, q) => expect(Object.is(e, wv[q]) ? e : { backend, i, mix, q, e }).toBe(wv[q]));
+        if (!mix) {
+          // both signs of zero occur: the test sees the border's +0 and the inside's −0
+          expect(Array.from(gv).some((e) => Object.is(e, 0))).toBe(true);
+          if (rows >= kernel && cols >= kernel) expect(Array.from(gv).some((e) => Object.is(e, -0))).toBe(true);
+        }
+        tf.dispose([dcols, x, want, got]);
+      }
     });
   });
 
