@@ -128,6 +128,8 @@ function standInTargets(shape: DecodeShape, cand: Candidates, argmaxOnly = false
   // the present code, as in most cells of a still scene)
   if (motionStatScratch.length < 2 * shape.cells * count) motionStatScratch = new Float64Array(2 * shape.cells * count);
   const motionStats = motionStatScratch;
+  // each motion patch's lower bound on its distance to the candidate's centroid, computed once per candidate
+  const bounds = new Float64Array(count);
   for (let cell = 0; cell < shape.cells; cell++) {
     const base = cell * cand.width;
     const patches = cell * count * dim;
@@ -147,25 +149,17 @@ function standInTargets(shape: DecodeShape, cand: Candidates, argmaxOnly = false
       // then every other patch whose bound does not exceed the best distance (with a margin far above float64
       // rounding), each given up once its sum passes the best. Ties go to the lower index, as in a scan in order.
       let first = 0;
-      let firstBound = Infinity;
       for (let m = 0; m < count; m++) {
         const k = 2 * (cell * count + m);
         const dm = motionStats[k] - mean;
         const dn = motionStats[k + 1] - spread;
-        const bound = dim * dm * dm + dn * dn;
-        if (bound < firstBound) {
-          firstBound = bound;
-          first = m;
-        }
+        bounds[m] = dim * dm * dm + dn * dn;
+        if (bounds[m] < bounds[first]) first = m;
       }
       let best = first;
       let bestD = partialDistance(motion, patches + first * dim, centroids, c, dim, Infinity);
       for (let m = 0; m < count; m++) {
-        if (m === first) continue;
-        const k = 2 * (cell * count + m);
-        const dm = motionStats[k] - mean;
-        const dn = motionStats[k + 1] - spread;
-        if (dim * dm * dm + dn * dn > bestD * (1 + 1e-9)) continue;
+        if (m === first || bounds[m] > bestD * (1 + 1e-9)) continue;
         const d = partialDistance(motion, patches + m * dim, centroids, c, dim, bestD);
         // a sum given up at the best distance is ≥ it: equal only if it was complete (the rest added zeros)
         if (d < bestD || (d === bestD && m < best && partialDistance(motion, patches + m * dim, centroids, c, dim, Infinity) === bestD)) {
