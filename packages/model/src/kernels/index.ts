@@ -490,16 +490,21 @@ export const IM2COL = 'VqvidIm2Col';
 /** Kernel name of {@link col2imKernel}: the gradient of {@link IM2COL}. */
 export const COL2IM = 'VqvidCol2Im';
 
+/** The input x ([B, R, C, cin]) and kernel size k of {@link im2colKernel} and {@link im2colTKernel}, with p = (k − 1) / 2. */
+function im2colInput(args: KernelArgs): { x: tf.TensorInfo; k: number; b: number; rows: number; cols: number; cin: number; p: number } {
+  const x = args.inputs.x as tf.TensorInfo;
+  const k = (args.attrs as { kernel: number }).kernel;
+  const [b, rows, cols, cin] = x.shape;
+  return { x, k, b, rows, cols, cin, p: (k - 1) / 2 };
+}
+
 /**
  * The rows of a 'same' k x k convolution as a matrix, in one pass: out[b, r, c, (dy·k + dx)·cin + ch] =
  * x[b, r + dy − p, c + dx − p, ch] (p = (k − 1) / 2; 0 outside the grid). The values of pad, k² slices and a
  * concat along the channels (src/im2col.ts), without their k² + 2 tensors.
  */
 function im2colKernel(args: KernelArgs, io: KernelIO): tf.TensorInfo {
-  const x = args.inputs.x as tf.TensorInfo;
-  const k = (args.attrs as { kernel: number }).kernel;
-  const [b, rows, cols, cin] = x.shape;
-  const p = (k - 1) / 2;
+  const { x, k, b, rows, cols, cin, p } = im2colInput(args);
   const width = k * k * cin;
   const [info, out] = io.output([b, rows, cols, width]);
   // views taken after the allocation above, which may grow (and so detach) the heap
@@ -538,10 +543,7 @@ export const IM2COLT = 'VqvidIm2ColT';
  * Reads x (small: n·cin) eight channels at a time and writes eight output rows in order.
  */
 function im2colTKernel(args: KernelArgs, io: KernelIO): tf.TensorInfo {
-  const x = args.inputs.x as tf.TensorInfo;
-  const k = (args.attrs as { kernel: number }).kernel;
-  const [b, rows, cols, cin] = x.shape;
-  const p = (k - 1) / 2;
+  const { x, k, b, rows, cols, cin, p } = im2colInput(args);
   const n = b * rows * cols;
   const [info, out] = io.output([k * k * cin, n]);
   // views taken after the allocation above, which may grow (and so detach) the heap
