@@ -311,7 +311,14 @@ export class FactoredSoftmax implements OutputLayer, TopSource {
           sorted[i] = 1;
         }
         const budget = Math.max(1, Math.min(width, classBeam - visits[i]));
-        for (let b = 0; b < budget && visits[i] < nc; b++) visit(i, nextClass(i));
+        // q(x) ≤ p(class) and the list's m-th only rises: a class below it now adds nothing, nor does any after it
+        // (they come in decreasing ln p)
+        const mth = out.logq[i * m + m - 1];
+        for (let b = 0; b < budget && visits[i] < nc; b++) {
+          const c = nextClass(i);
+          if (lc[i * nc + c] < mth) break;
+          visit(i, c);
+        }
         // the extra codes' classes after the best ones (beyond the beam: their codes' ln q is needed)
         if (round === 0) for (let e = extras.start[i]; e < extras.start[i + 1]; e++) visit(i, classOf[extras.codes[e]]);
       }
@@ -320,21 +327,30 @@ export class FactoredSoftmax implements OutputLayer, TopSource {
         const last = i * m + m - 1;
         // q(x) ≤ p(class): a class below a full list's m-th adds nothing, unless it holds an extra code
         if (lc[i * nc + c] < out.logq[last] && firstExtra[i * nc + c] < 0) return;
-        // ln Σ exp from the class's softmax (the backend's), or as an earlier search with the memo found it
+        // ln Σ exp from the class's softmax (the backend's) and the largest logit, or as an earlier search with the
+        // memo found them
         let lse = scored && slot >= 0 ? scored.lse[slot] : NaN;
+        let largest: number;
         if (Number.isNaN(lse)) {
-          lse = classLse(z, p, at, size);
-          if (scored && slot >= 0) scored.lse[slot] = lse;
-        }
+          lse = classLse(z, p, at, size, LARGEST);
+          largest = LARGEST[0];
+          if (scored && slot >= 0) {
+            scored.lse[slot] = lse;
+            scored.largest[slot] = largest;
+          }
+        } else largest = scored!.largest[slot];
         const shift = lc[i * nc + c] - lse;
         const list = members[c];
-        // most members do not make the list: one compare with the list's m-th before the call
+        // most members do not make the list: one compare with the list's m-th before the call, and none at all when
+        // the largest logit's ln q (the same sum as in the loop, so every member's is at most it) is below the m-th
         let worst = out.logq[last];
-        for (let j = 0; j < size; j++) {
-          const v = z[at + j] + shift;
-          if (v >= worst) {
-            offerTop(out.codes, out.logq, i * m, m, list[j], v);
-            worst = out.logq[last];
+        if (largest + shift >= worst) {
+          for (let j = 0; j < size; j++) {
+            const v = z[at + j] + shift;
+            if (v >= worst) {
+              offerTop(out.codes, out.logq, i * m, m, list[j], v);
+              worst = out.logq[last];
+            }
           }
         }
         for (let e = firstExtra[i * nc + c]; e >= 0; e = nextExtra[e]) out.extraLogq[e] = z[at + this.column[extras.codes[e]] - this.starts[c]] + shift;
@@ -612,17 +628,22 @@ function sortClasses(bits: Uint32Array, i: number, nc: number, keys: Float64Arra
  * ln Σ exp of a class's logits z[at .. at + size) from p, their softmax (the backend's): at the member j of largest
  * logit (the first), p[j] = exp(z[j] − ln Σ exp) up to rounding, so ln Σ exp = z[j] + ln(Σ p / p[j]), with Σ p in
  * float64 (p[j] ≥ 1/size: no underflow). Within about 1e-7 of the float64 sum of exp; and since Σ p ≥ p[j], never
- * below the largest logit, so ln q(x) ≤ ln p(class) holds exactly, as the search's bounds need.
+ * below the largest logit, so ln q(x) ≤ ln p(class) holds exactly, as the search's bounds need. With `largest`, also
+ * writes that logit to largest[0].
  */
-export function classLse(z: Float32Array, p: Float32Array, at: number, size: number): number {
+export function classLse(z: Float32Array, p: Float32Array, at: number, size: number, largest?: Float64Array): number {
   let j = at;
   let total = 0;
   for (let x = at; x < at + size; x++) {
     total += p[x];
     if (z[x] > z[j]) j = x;
   }
+  if (largest) largest[0] = z[j];
   return z[j] + Math.log(total / p[j]);
 }
+
+/** Where {@link classLse} leaves the class's largest logit for the search. */
+const LARGEST = new Float64Array(1);
 
 /** Classes per key of {@link classOrder} (2^32 · 2^20 < 2^53: the keys are exact). */
 const CLASS_KEY = 2 ** 20;
@@ -636,6 +657,8 @@ class ScoredPairs {
   chunk = new Int32Array(0);
   at = new Int32Array(0);
   lse = new Float64Array(0);
+  /** The largest member logit of each scored pair (with its ln Σ exp). */
+  largest = new Float64Array(0);
   /** The member logits' tensors and their softmax, alike (owned: {@link ScoredPairs.dispose} frees them). */
   readonly chunks: tf.Tensor[] = [];
   readonly probs: tf.Tensor[] = [];
@@ -656,9 +679,12 @@ class ScoredPairs {
     at.set(this.at);
     const lse = new Float64Array(size).fill(NaN);
     lse.set(this.lse);
+    const largest = new Float64Array(size);
+    largest.set(this.largest);
     this.chunk = chunk;
     this.at = at;
     this.lse = lse;
+    this.largest = largest;
   }
 
   /** Keeps a chunk of member logits and their softmax (taking ownership of the tensors); returns its index. */

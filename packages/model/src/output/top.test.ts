@@ -116,6 +116,28 @@ describe('topCandidates agrees with the whole distribution', () => {
     h.dispose();
   });
 
+  test('a round visits no class below the list\'s m-th: those after it are left, the list the same', () => {
+    // 9 classes of 2 codes, flat within each; p(class) = 0.3, 0.16 x3, then 0.155, then 4 of 0.01625
+    const out = createOutputLayer({ kind: 'factored', k: 18, hidden: HIDDEN, seed: 1, classes: 9 }) as unknown as FactoredSoftmax;
+    made.push(out as unknown as OutputLayer);
+    const pc = [0.3, 0.16, 0.16, 0.16, 0.155, 0.01625, 0.01625, 0.01625, 0.01625];
+    const [wc, bc, wx, bx] = out.variables;
+    wc.assign(tf.zeros(wc.shape));
+    bc.assign(tf.tensor1d(pc.map(Math.log)));
+    wx.assign(tf.zeros(wx.shape));
+    bx.assign(tf.zeros(bx.shape));
+    const h = tf.zeros([1, HIDDEN]) as tf.Tensor2D;
+    const got = out.logCandidates(h, undefined, 1, presentExtras(Int32Array.of(1)), Infinity)!;
+    // the first round's 4 classes give a best code of q = 0.15 (code 0: ties go to the lower code); class 4 (0.155)
+    // may still hold a better one, so the cell goes on, but the classes after it (0.01625 < 0.15) cannot
+    expect(Array.from(got.codes)).toEqual([0]);
+    expect(got.logq[0]).toBeCloseTo(Math.log(0.15), 6);
+    expect(got.bound[0]).toBeCloseTo(Math.log(0.15), 6);
+    expect(got.exact[0]).toBe(1);
+    expect(Array.from(got.classesVisited!)).toEqual([5]);
+    h.dispose();
+  });
+
   test('a floor stops the class search early; the bound still covers every code outside the list', () => {
     const out = layer({ kind: 'factored', classes: 12 }, 0.5, 7) as unknown as FactoredSoftmax;
     const { h, present } = inputs(8);
