@@ -11,8 +11,11 @@
 // codes replaces the random codes of the configuration at that K (K = 1024 full, K = 10,000 factored), crops of its
 // grid. Uniform random codes on a small grid leave most of K = 10,000 codes unseen, so the factored softmax's
 // frequency classes put them all in one class (8,818 of 10,000 codes); real codes give it classes as in use.
-// Usage: node bench/workers.mjs [--quick] [--workers 1,2] [--batches 4,8] [--crops 16,32] [--warmup 3] [--codes FILE,...]   (needs `npm run build` first)
+// `independent` (unless --no-independent): the same number of threads each training its own model alone, started
+// together, as a ceiling for `speedup` on this machine (see independentCellsPerSecond).
+// Usage: node bench/workers.mjs [--quick] [--workers 1,2] [--batches 4,8] [--crops 16,32] [--warmup 3] [--codes FILE,...] [--no-independent]   (needs `npm run build` first)
 import * as os from 'node:os';
+import { Worker } from 'node:worker_threads';
 import * as tf from '@tensorflow/tfjs-core';
 import { RCNN, initBackend } from '../dist/index.mjs';
 import { readCodes } from '@vqvid/core';
@@ -43,6 +46,36 @@ if (codesArg >= 0) {
   }
 }
 const codesFor = (k, grid) => realCodes.get(k)?.codes ?? randomCodes(grid, baseFit.bptt + 1, k, k);
+const independent = !args.includes('--no-independent');
+
+/**
+ * The ceiling of any data-parallel speedup here: `threads` worker threads each train their own model alone (workers:
+ * 1, the same configuration and codes, no shared memory, no synchronisation), started together at a barrier. Each
+ * thread's `steps` steps after `warmup` are timed by their absolute end times, and the cells of all of them are
+ * divided by the span from the first thread's start of its timed steps to the last thread's end (the better of two
+ * such runs). Divided by one thread's cells/s (measured alone, as in `measure`), this is how much two busy cores
+ * give on this machine with no synchronous step to wait for: what is left for 2 workers to lose is the wait for the
+ * slower worker, the work that does not shrink with the batch slice, and the Adam step.
+ */
+async function independentCellsPerSecond(k, softmax, threads, fit, grid, cells) {
+  const barrier = new SharedArrayBuffer(4);
+  const reps = 2;
+  const spec = { k, softmax, model, fit, grid, codesFile: realCodes.get(k)?.file ?? null, warmup, steps, reps, threads, barrier };
+  const url = new URL('./independent-worker.mjs', import.meta.url);
+  const runs = await Promise.all(Array.from({ length: threads }, () => new Promise((resolve, reject) => {
+    const w = new Worker(url, { workerData: spec });
+    w.once('message', resolve);
+    w.once('error', reject);
+    w.once('exit', (code) => code !== 0 && reject(new Error(`independent worker exited with ${code}`)));
+  })));
+  let best = 0;
+  for (let rep = 0; rep < reps; rep++) {
+    const from = Math.min(...runs.map((r) => r[rep].from));
+    const to = Math.max(...runs.map((r) => r[rep].to));
+    best = Math.max(best, (threads * cells * steps) / ((to - from) / 1000));
+  }
+  return Math.round(best);
+}
 
 /**
  * Cells/s with `workers` threads in the steady state: timed from the end of a fit's `warmup`-th step to the end of
@@ -119,8 +152,15 @@ for (const crop of crops) for (const batch of batches) {
       const gflops = (flopsPerCell(k, softmax) * cells) / r.secondsPerStep / 1e9;
       per[n] = { ...r, gflopsPerCore: +(gflops / threads).toFixed(2), ofPeak: +(gflops / threads / peak).toFixed(3) };
     }
-    const speedup = +(per[Math.max(...counts)].cellsPerSecond / per[Math.min(...counts)].cellsPerSecond).toFixed(2);
-    results[`${softmax}@${k}/batch${batch}${crop === baseFit.crop ? '' : `/crop${crop}`}`] = { ...per, speedup, codes: realCodes.get(k)?.file ?? 'random' };
+    const most = Math.max(...counts);
+    const fewest = Math.min(...counts);
+    const speedup = +(per[most].cellsPerSecond / per[fewest].cellsPerSecond).toFixed(2);
+    const entry = { ...per, speedup, codes: realCodes.get(k)?.file ?? 'random' };
+    if (independent && fewest === 1 && most > 1) {
+      const cellsPerSecond = await independentCellsPerSecond(k, softmax, Math.min(most, batch), fit, grid, cells);
+      entry.independent = { threads: Math.min(most, batch), cellsPerSecond, speedup: +(cellsPerSecond / per[1].cellsPerSecond).toFixed(2) };
+    }
+    results[`${softmax}@${k}/batch${batch}${crop === baseFit.crop ? '' : `/crop${crop}`}`] = entry;
   }
 }
 const loadAfter = os.loadavg().map((v) => +v.toFixed(2));
