@@ -177,15 +177,8 @@ export function topOfRows(z: Float32Array, n: number, k: number, m: number, code
       const c = cand[q];
       const v = z[row + c];
       if (!(v > x)) continue;
-      // fewer than m values are above x: each goes in its place among those before it
-      let at = base + j++;
-      while (at > base && (vals[at - 1] < v || (vals[at - 1] === v && codes[at - 1] > c))) {
-        vals[at] = vals[at - 1];
-        codes[at] = codes[at - 1];
-        at--;
-      }
-      vals[at] = v;
-      codes[at] = c;
+      // fewer than m values are above x: each goes in its place among the j before it (slot j is still empty)
+      insertTop(codes, vals, base, ++j, c, v);
     }
     for (let q = 0; q < found && j < m; q++) {
       const c = cand[q];
