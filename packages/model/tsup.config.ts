@@ -9,6 +9,6 @@ const silenceImportMeta = (options: { logOverride?: Record<string, string> }) =>
 };
 
 export default defineConfig([
-  { entry: ['src/index.ts', 'src/internals.ts'], format: ['cjs', 'esm'], dts: true, clean: true, sourcemap: true, target: 'node20', esbuildOptions: silenceImportMeta },
+  { entry: ['src/index.ts', 'src/internals.ts', 'src/onnx.ts'], format: ['cjs', 'esm'], dts: true, clean: true, sourcemap: true, target: 'node20', esbuildOptions: silenceImportMeta },
   { entry: ['src/train-worker.ts'], format: ['cjs'], sourcemap: true, target: 'node20' },
 ]);

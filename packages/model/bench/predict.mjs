@@ -19,7 +19,11 @@
 // inner class search then proves its own top 2M instead of stopping where no code left can enter the mixture's
 // top M), in the same run, and reports both, the classes the search visited per cell, and the largest pixel
 // difference of the two frames (0: both are exact).
-// Usage: node bench/predict.mjs [--quick] [--frames N] [--warmup N] [--dense] [--floor-ablation] [--workers N] [--models DIR,... --codecs FILE,... --codes FILE,...] [--out FILE]
+// `--onnx` also times every plan (but the class beam's: the ONNX lists are always exact) with the output layer's
+// top-M search in onnxruntime-node (RCNN.predictFramesAsync with an OnnxOutput, one intra-op thread per worker),
+// in the same run, and reports it beside the tfjs figures (`onnx`, `onnxOverTfjs`, and in one thread the largest
+// pixel difference of the two frames).
+// Usage: node bench/predict.mjs [--quick] [--frames N] [--warmup N] [--dense] [--floor-ablation] [--onnx] [--workers N] [--models DIR,... --codecs FILE,... --codes FILE,...] [--out FILE]
 //   (needs `npm run build` first)
 import { writeFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
@@ -35,6 +39,9 @@ const args = process.argv.slice(2);
 const quick = args.includes('--quick');
 const withOld = args.includes('--dense');
 const floorAblation = args.includes('--floor-ablation');
+const onnx = args.includes('--onnx');
+// the ONNX path (optional peer onnxruntime-node): loaded only when asked for
+const { OnnxOutput } = onnx ? await import('../dist/onnx.mjs') : { OnnxOutput: null };
 const arg = (name, fallback) => (args.includes(name) ? args[args.indexOf(name) + 1] : fallback);
 const framesTimed = Number(arg('--frames', quick ? 2 : 7));
 const warmup = Number(arg('--warmup', quick ? 1 : 3));
@@ -129,7 +136,10 @@ function timedRenderer(codec, spent) {
  * median of `framesTimed` after `warmup` frames; stages: the recurrent step timed alone (ModelParts.step), decoding
  * and rendering (the renderer's calls) and the output layer (the rest: the distribution or the top-M search).
  */
-function timeConfig(m, codec, k, plan, std, extra, input) {
+/** One next frame: by predictFrames, or with `source` (an OnnxOutput) by predictFramesAsync. */
+const predictOne = (m, context, render, source) => (source ? m.predictFramesAsync(context, 1, { ...render, source }) : m.predictFrames(context, 1, render));
+
+async function timeConfig(m, codec, k, plan, std, extra, input, source = null) {
   const parts = partsOf(m);
   const { frame, codes } = input;
   const geometry = input.geometry ?? { patch: PATCH, stride: PATCH, width: W, height: H, std, codebook: codec.checksum };
@@ -142,7 +152,7 @@ function timeConfig(m, codec, k, plan, std, extra, input) {
     spent.decode = 0;
     const cpu0 = process.cpuUsage();
     let t0 = performance.now();
-    out = m.predictFrames(context, 1, render);
+    out = await predictOne(m, context, render, source);
     const total = performance.now() - t0;
     const cpu = process.cpuUsage(cpu0);
     const decode = spent.decode;
@@ -188,13 +198,13 @@ async function setup({ k, softmax, modelDir, codecFile }) {
 const STD = 50;
 
 /** Every plan at K, with the factored softmax's opt-in approximation (each cell's top M in its 4 best classes). */
-const plansOf = (softmax) => [...plans, ...(softmax === 'factored' ? [{ decoder: 'mbr', search: 0, classBeam: 4 }] : [])];
+const plansOf = (softmax, exactOnly = false) => [...plans, ...(softmax === 'factored' && !exactOnly ? [{ decoder: 'mbr', search: 0, classBeam: 4 }] : [])];
 
 /**
  * In a worker: after `warmup` frames per plan, waits for every worker (a barrier on shared memory), then
  * predicts `framesTimed` frames; posts each plan's start and end (ms since the epoch) and CPU ms per frame.
  */
-async function workerMain({ run, barrier, count }) {
+async function workerMain({ run, barrier, count, useOnnx }) {
   await initBackend(['wasm']);
   const { k, softmax } = run;
   const { m, codec } = await setup(run);
@@ -204,9 +214,10 @@ async function workerMain({ run, barrier, count }) {
   const geometry = input.geometry ?? { patch: PATCH, stride: PATCH, width: W, height: H, std: STD, codebook: codec.checksum };
   const context = { rows, cols, frames: 1, k, codes, geometry };
   const out = [];
-  for (const [i, plan] of plansOf(softmax).entries()) {
+  const source = useOnnx ? await OnnxOutput.create(m) : null;
+  for (const [i, plan] of plansOf(softmax, useOnnx).entries()) {
     const render = { codec, reference: frame, decoder: plan.decoder, topM, search: plan.search, ...(plan.classBeam ? { classBeam: plan.classBeam } : {}) };
-    for (let f = 0; f < warmup; f++) m.predictFrames(context, 1, render);
+    for (let f = 0; f < warmup; f++) await predictOne(m, context, render, source);
     Atomics.add(gate, 0, 1);
     Atomics.notify(gate, 0);
     for (let v; (v = Atomics.load(gate, 0)) < count * (i + 1); ) Atomics.wait(gate, 0, v, 100);
@@ -215,27 +226,28 @@ async function workerMain({ run, barrier, count }) {
     // busy at once this is about N times one worker's CPU per frame, so `cpuMsPerFramePerWorker` is the process's
     // CPU over this worker's frames
     const cpu0 = process.cpuUsage();
-    for (let f = 0; f < framesTimed; f++) m.predictFrames(context, 1, render);
+    for (let f = 0; f < framesTimed; f++) await predictOne(m, context, render, source);
     const cpu = process.cpuUsage(cpu0);
     out.push({ start, end: performance.timeOrigin + performance.now(), cpuMsPerFrame: (cpu.user + cpu.system) / 1000 / framesTimed });
   }
+  await source?.release();
   m.dispose();
   codec.dispose();
   parentPort.postMessage(out);
 }
 
 /** `count` workers predicting at once: per plan, frames/s of all of them together (frames ÷ the span from first start to last end). */
-async function parallel(run, count) {
+async function parallel(run, count, useOnnx = false) {
   const { softmax } = run;
   const barrier = new SharedArrayBuffer(4);
   const runs = await Promise.all(
     Array.from({ length: count }, () => new Promise((done, failed) => {
-      const w = new Worker(new URL(import.meta.url), { workerData: { run, barrier, count }, argv: process.argv.slice(2) });
+      const w = new Worker(new URL(import.meta.url), { workerData: { run, barrier, count, useOnnx }, argv: process.argv.slice(2) });
       w.once('message', done);
       w.once('error', failed);
     })),
   );
-  return plansOf(softmax).map((_, i) => {
+  return plansOf(softmax, useOnnx).map((_, i) => {
     const start = Math.min(...runs.map((r) => r[i].start));
     const end = Math.max(...runs.map((r) => r[i].end));
     return { framesPerSecond: +((count * framesTimed) / ((end - start) / 1000)).toFixed(2), cpuMsPerFramePerWorker: runs.map((r) => +r[i].cpuMsPerFrame.toFixed(1)) };
@@ -254,19 +266,37 @@ async function main() {
       // the same plans in 1 worker, then in `workers` at once: throughput of independent next-frame predictions
       const one = await parallel(run, 1);
       const many = await parallel(run, workers);
+      const oneOnnx = onnx ? await parallel(run, 1, true) : null;
+      const manyOnnx = onnx ? await parallel(run, workers, true) : null;
       plansOf(softmax).forEach((plan, i) => {
-        results.push({ k, softmax, ...trained, decoder: plan.decoder, search: plan.search, topM, ...(plan.classBeam ? { classBeam: plan.classBeam } : {}), oneWorker: one[i], workers: { count: workers, ...many[i] }, speedup: +(many[i].framesPerSecond / one[i].framesPerSecond).toFixed(2) });
+        const row = { k, softmax, ...trained, decoder: plan.decoder, search: plan.search, topM, ...(plan.classBeam ? { classBeam: plan.classBeam } : {}), oneWorker: one[i], workers: { count: workers, ...many[i] }, speedup: +(many[i].framesPerSecond / one[i].framesPerSecond).toFixed(2) };
+        if (onnx && !plan.classBeam) {
+          const [o1, on] = [oneOnnx[i], manyOnnx[i]];
+          row.onnx = { oneWorker: o1, workers: { count: workers, ...on }, speedup: +(on.framesPerSecond / o1.framesPerSecond).toFixed(2) };
+          row.onnxOverTfjs = { oneWorker: +(o1.framesPerSecond / one[i].framesPerSecond).toFixed(2), workers: +(on.framesPerSecond / many[i].framesPerSecond).toFixed(2) };
+          process.stderr.write(`predict: K=${k} ${plan.decoder} search ${plan.search} onnx: 1 worker ${o1.framesPerSecond} frames/s, ${workers} workers ${on.framesPerSecond}\n`);
+        }
+        results.push(row);
         process.stderr.write(`predict: K=${k} ${plan.decoder} search ${plan.search}${plan.classBeam ? ` classBeam ${plan.classBeam}` : ''}: 1 worker ${one[i].framesPerSecond} frames/s, ${workers} workers ${many[i].framesPerSecond}\n`);
       });
       continue;
     }
     const { m, codec } = await setup(run);
+    const source = onnx ? await OnnxOutput.create(m) : null;
     const std = STD;
     const input = await inputs(run, 7);
     for (const plan of plansOf(softmax)) {
       const row = { k, softmax, ...trained, decoder: plan.decoder, search: plan.search, topM, ...(plan.classBeam ? { classBeam: plan.classBeam } : {}) };
-      const now = timeConfig(m, codec, k, plan, std, plan.classBeam ? { classBeam: plan.classBeam } : {}, input);
+      const now = await timeConfig(m, codec, k, plan, std, plan.classBeam ? { classBeam: plan.classBeam } : {}, input);
       row.now = now.result;
+      if (source && !plan.classBeam) {
+        const viaOnnx = await timeConfig(m, codec, k, plan, std, {}, input, source);
+        row.onnx = viaOnnx.result;
+        row.onnxOverTfjs = +(row.onnx.framesPerSecond / row.now.framesPerSecond).toFixed(2);
+        // the same frame up to float rounding (codes of equal probability but for rounding may swap)
+        row.maxAbsPixelDiffOnnx = +maxAbsDiff(now.frame, viaOnnx.frame).toPrecision(3);
+        process.stderr.write(`predict: K=${k} ${plan.decoder} search ${plan.search} onnx: ${row.onnx.framesPerSecond} frames/s (tfjs ${row.now.framesPerSecond}), max pixel diff ${row.maxAbsPixelDiffOnnx}\n`);
+      }
       const output = partsOf(m).output;
       if (floorAblation && output instanceof MixtureOutput && output.inner.kind === 'factored') {
         // the inner layer's classes visited per cell, counted over the timed frames, with and without the floor
@@ -283,11 +313,11 @@ async function main() {
             if (found?.classesVisited) for (const v of found.classesVisited) (counted.visits += v), counted.cells++;
             return found;
           };
-          floored = timeConfig(m, codec, k, plan, std, plan.classBeam ? { classBeam: plan.classBeam } : {}, input);
+          floored = await timeConfig(m, codec, k, plan, std, plan.classBeam ? { classBeam: plan.classBeam } : {}, input);
           withFloor = perCell();
           Object.assign(counted, { visits: 0, cells: 0 });
           MixtureOutput.prototype.searchFloor = () => undefined;
-          bare = timeConfig(m, codec, k, plan, std, plan.classBeam ? { classBeam: plan.classBeam } : {}, input);
+          bare = await timeConfig(m, codec, k, plan, std, plan.classBeam ? { classBeam: plan.classBeam } : {}, input);
         } finally {
           MixtureOutput.prototype.searchFloor = floorOf;
           delete inner.logCandidates;
@@ -300,7 +330,7 @@ async function main() {
         process.stderr.write(`predict: K=${k} ${plan.decoder} search ${plan.search}: floor ${row.floor.framesPerCpuSecond} vs none ${row.noFloor.framesPerCpuSecond} frames/CPU-s, classes/cell ${withFloor} vs ${row.classesPerCell.noFloor}, max diff ${row.maxAbsPixelDiffFloor}\n`);
       }
       if (withOld) {
-        const old = timeConfig(m, codec, k, plan, std, { dense: true }, input);
+        const old = await timeConfig(m, codec, k, plan, std, { dense: true }, input);
         row.old = old.result;
         row.speedup = +(row.now.framesPerSecond / row.old.framesPerSecond).toFixed(2);
         row.cpuSpeedup = +(row.now.framesPerCpuSecond / row.old.framesPerCpuSecond).toFixed(2);
@@ -310,6 +340,7 @@ async function main() {
       process.stderr.write(`predict: K=${k} ${plan.decoder} search ${plan.search}${plan.classBeam ? ` classBeam ${plan.classBeam}` : ''}: ${row.now.framesPerCpuSecond} frames/CPU-s${withOld ? ` (dense ${row.old.framesPerCpuSecond})` : ''}\n`);
       results.push(row);
     }
+    await source?.release();
     m.dispose();
     codec.dispose();
   }

@@ -7,7 +7,7 @@
 export { partsOf } from './rcnn';
 export type { ModelParts } from './parts';
 export { im2colConv } from './im2col';
-export { createOutputLayer, assignClasses, MixtureOutput, SparseBigram, SpatialPrior, spatialContext, emGateWeights, fitGateOffsets, gateOffsetObjective, MAX_GATE_OFFSET, OnlineGateOffsets, DEFAULT_GATE_ADAPTATION } from './output';
+export { createOutputLayer, topCandidates, topCandidatesAsync, assignClasses, MixtureOutput, SparseBigram, SpatialPrior, spatialContext, emGateWeights, fitGateOffsets, gateOffsetObjective, MAX_GATE_OFFSET, OnlineGateOffsets, DEFAULT_GATE_ADAPTATION } from './output';
 export { calibrateGates, withPriorCountedOn } from './train';
 export type { OutputLayer, OutputLayerOptions, ClassAssignment, MixtureComponent, CountedPrior, GateOffsets } from './output';
 export { registerWasmKernels } from './kernels';

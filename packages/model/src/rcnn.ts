@@ -8,7 +8,7 @@ import { chooseCodes, PredictOptions, resolvePredict } from './sample';
 import { candidatePosterior, FilledFrame, fillGap, FillOptions } from './fill';
 import { fitModel, FitOptions, FitResult, withPriorCountedOn } from './train';
 import { cellFeatures, CellFeatures, FeatureOptions } from './features';
-import { topCandidates, type TopCandidates } from './output';
+import { type AsyncTopSource, topCandidates, topCandidatesAsync, type TopCandidates } from './output';
 
 /**
  * Exact likelihood of codes under a model: core's {@link @vqvid/core!CodeEvaluation | CodeEvaluation}.
@@ -41,8 +41,12 @@ export interface NextDistribution {
   probs?: Float32Array;
 }
 
-/** The inside of every model, for this package's internals (training, filling, tests) only. */
-const PARTS = new WeakMap<RCNN, ModelParts>();
+/**
+ * The inside of every model, for this package's internals (training, filling, tests) only. One map per process,
+ * kept on globalThis: the CJS bundles of the entries (index, internals, onnx) each carry their own copy of this
+ * module, and a model made through one must be found through another.
+ */
+const PARTS: WeakMap<RCNN, ModelParts> = ((globalThis as Record<symbol, unknown>)[Symbol.for('@vqvid/model/parts')] ??= new WeakMap<RCNN, ModelParts>()) as WeakMap<RCNN, ModelParts>;
 
 /**
  * The inside of a model (network, output layer, weight I/O, recurrent steps); exported only through
@@ -375,6 +379,58 @@ export class RCNN implements CodeModel, SteppableModel {
       }
       return stackFrames(frames);
     });
+  }
+
+  /**
+   * {@link RCNN.predictFrames} with each step's top M codes from `source`, an {@link AsyncTopSource} that scores
+   * the output layer outside tfjs (e.g. `OnnxOutput` of `@vqvid/model/onnx`, a native ONNX runtime): the recurrent
+   * step, the mixture's gates and search, the decoder and the rendering stay here. The frames are those of
+   * predictFrames up to the float rounding of the two runtimes (lists are exact in both; codes whose
+   * probabilities differ by rounding alone may swap). Needs a codec with `decodeCandidates`.
+   * @example
+   * ```ts
+   * const onnx = await OnnxOutput.create(model);
+   * const next = await model.predictFramesAsync(context, 1, { codec, reference: lastFrame, source: onnx });
+   * ```
+   */
+  async predictFramesAsync(context: CodeVolume, steps: number, opts: RenderOptions & { source: AsyncTopSource }): Promise<Video> {
+    this.parts.checkCodes(context, 'context', 1);
+    assertInt(steps, 'steps', 1);
+    if (typeof opts.codec?.decodeCandidates !== 'function') fail('E_STATE', 'opts.codec', 'a renderer with decodeCandidates (the source gives top lists)', opts.codec);
+    const geometry = geometryOf(context);
+    const n = context.rows * context.cols;
+    const k = this.config.k;
+    const m = Math.min(opts.topM ?? DEFAULT_RENDER_TOP_M, k);
+    const frames: Video[] = [];
+    let reference = opts.reference;
+    let present: ArrayLike<number> = lastFrame(context);
+    const start = this.parts.contextState(context);
+    let h = start.h;
+    try {
+      for (let s = 0; s < steps; s++) {
+        const render = { geometry, reference, present, decoder: opts.decoder, alpha: opts.alpha, topM: opts.topM, changeRatio: opts.changeRatio, search: opts.search };
+        const codesNow = Int32Array.from(present);
+        const presentTensor = this.parts.presentTensor(codesNow, context.rows, context.cols);
+        let top: TopCandidates;
+        try {
+          top = await topCandidatesAsync(this.parts.output, h, codesNow, presentTensor, m, opts.source, start.offsets);
+        } finally {
+          presentTensor?.dispose();
+        }
+        const frame = opts.codec.decodeCandidates({ rows: context.rows, cols: context.cols, k, ...top }, render);
+        frames.push(frame);
+        reference = frame;
+        present = Int32Array.from({ length: n }, (_, i) => top.codes[i * top.m]);
+        if (s < steps - 1) {
+          const last = h;
+          h = this.parts.step(last, present, context.rows, context.cols, false);
+          last.dispose();
+        }
+      }
+    } finally {
+      h.dispose();
+    }
+    return stackFrames(frames);
   }
 
   /**

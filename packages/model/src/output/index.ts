@@ -9,7 +9,7 @@ import { FactoredSoftmax } from './factored';
 import { FullSoftmax } from './full';
 import { MAX_DIRECT_K, type OutputLayer } from './layer';
 import { MixtureOutput } from './mixture';
-import { checkTopOptions, plainTopCandidates, type TopCandidates, isTopSource } from './top';
+import { type AsyncTopSource, checkTopOptions, plainTopCandidates, plainTopCandidatesAsync, type TopCandidates, isTopSource } from './top';
 import type * as tf from '@tensorflow/tfjs-core';
 
 export type { OutputLayer } from './layer';
@@ -21,7 +21,7 @@ export type { GateAdaptation, GateOffsets } from './calibrate';
 export type { MixtureComponent, CountedPrior } from './mixture';
 export { SparseBigram } from './prior';
 export { SpatialPrior, spatialContext, SPATIAL_WIDTH } from './spatial-prior';
-export type { TopCandidates } from './top';
+export type { TopCandidates, AsyncTopSource, ExtraCodes, LogCandidates } from './top';
 
 /**
  * Each cell's `m` most probable codes of `layer`'s whole distribution (copy-aware mixtures included) with their
@@ -40,6 +40,19 @@ export function topCandidates(layer: OutputLayer, h: tf.Tensor2D, present: Int32
   checkTopOptions(m, layer.k, classBeam);
   if (layer instanceof MixtureOutput) return layer.topCandidates(h, present, presentTensor, m, classBeam);
   return isTopSource(layer) ? plainTopCandidates(layer, h, present, layer.direct ? (presentTensor as tf.Tensor1D | undefined) : undefined, m, classBeam) : null;
+}
+
+/**
+ * {@link topCandidates} with the inner layer's lists from an {@link AsyncTopSource} (e.g. `OnnxOutput` of
+ * `@vqvid/model/onnx`): exact lists of the whole distribution, copy-aware mixtures included. `offsets`: gate
+ * offsets of the online adaptation (see MixtureOutput.withOffsets), or null.
+ */
+export function topCandidatesAsync(layer: OutputLayer, h: tf.Tensor2D, present: Int32Array, presentTensor: tf.Tensor1D | tf.Tensor2D | undefined, m: number, source: AsyncTopSource, offsets: ArrayLike<number> | null = null): Promise<TopCandidates> {
+  checkTopOptions(m, layer.k, Infinity);
+  if (layer.direct) fail('E_STATE', 'layer', 'an output layer without direct connections (a top source scores h alone)', 'direct: true');
+  if (layer instanceof MixtureOutput) return layer.topCandidatesAsync(h, present, presentTensor, m, source, offsets);
+  if (present.length !== h.shape[0]) fail('E_SHAPE', 'present', `one code per row of h (${h.shape[0]})`, present.length);
+  return plainTopCandidatesAsync(layer, h.dataSync() as Float32Array, present, m, source);
 }
 
 /** Options of {@link createOutputLayer}. */

@@ -3,7 +3,14 @@ import { fail } from '@vqvid/core';
 import { type OutputLayer, allZero, checkHidden, checkTargets, logNormaliser, zeroVariable } from './layer';
 import { SparseBigram } from './prior';
 import { SPATIAL_WIDTH, SpatialPrior } from './spatial-prior';
-import { checkTopOptions, type ExtraCodes, isTopSource, offerTopOnce, type SearchMemo, type TopCandidates, type TopSource } from './top';
+import { type AsyncTopSource, checkSource, checkTopOptions, type ExtraCodes, isTopSource, type LogCandidates, offerTopOnce, type SearchMemo, type TopCandidates, type TopSource } from './top';
+
+/** What one pass of the mixture's top search asks the inner layer, and the prior's lists it was built from. */
+interface MixturePass {
+  extras: ExtraCodes;
+  floor: Float64Array | undefined;
+  rowsOfPrior: Array<{ codes: Int32Array; values: Float64Array }> | null;
+}
 
 /** A component of a {@link MixtureOutput}: the network's softmax, "same code as now", or the counted prior (bigram or spatial). */
 export type MixtureComponent = 'net' | 'copy' | 'prior';
@@ -317,7 +324,13 @@ export class MixtureOutput implements OutputLayer {
    * lists into `out`; returns the cells whose lists are not proven yet (null when the inner layer cannot).
    */
   private scoreCells(hs: tf.Tensor2D, ps: tf.Tensor1D | undefined, cells: Int32Array, present: Int32Array, ctx: Int32Array, gates: Float32Array, depth: number, classBeam: number, out: TopCandidates, memo: SearchMemo): Int32Array | null {
-    const { m } = out;
+    const pass = this.passRequest(cells, present, ctx, gates, depth, out.m);
+    const found = (this.inner as unknown as TopSource).logCandidates(hs, ps, depth, pass.extras, classBeam, pass.floor, memo);
+    return found ? this.passLists(found, pass, cells, present, ctx, gates, depth, out) : null;
+  }
+
+  /** What one pass asks the inner layer at depth d: the extra codes of each cell (its present code, then the prior's d best) and the search floor. */
+  private passRequest(cells: Int32Array, present: Int32Array, ctx: Int32Array, gates: Float32Array, depth: number, m: number): MixturePass {
     const table = this.priorTable;
     const w = this.width;
     const hasPrior = this.components.includes('prior');
@@ -330,10 +343,17 @@ export class MixtureOutput implements OutputLayer {
       extraCodes[start[r]] = present[i];
       if (rowsOfPrior) extraCodes.set(rowsOfPrior[r].codes, start[r] + 1);
     });
-    const extras: ExtraCodes = { start, codes: extraCodes };
     const floor = rowsOfPrior && depth < this.k ? this.searchFloor(cells, present, gates, rowsOfPrior, m) : undefined;
-    const found = (this.inner as unknown as TopSource).logCandidates(hs, ps, depth, extras, classBeam, floor, memo);
-    if (!found) return null;
+    return { extras: { start, codes: extraCodes }, floor, rowsOfPrior };
+  }
+
+  /** Merges what the inner layer found in one pass into the cells' mixture lists (in `out`); returns the cells not proven yet. */
+  private passLists(found: LogCandidates, pass: MixturePass, cells: Int32Array, present: Int32Array, ctx: Int32Array, gates: Float32Array, depth: number, out: TopCandidates): Int32Array {
+    const { m } = out;
+    const w = this.width;
+    const hasPrior = this.components.includes('prior');
+    const { rowsOfPrior } = pass;
+    const { start, codes: extraCodes } = pass.extras;
     const vals = new Float64Array(m);
     const codes = new Int32Array(m);
     const again: number[] = [];
@@ -356,6 +376,41 @@ export class MixtureOutput implements OutputLayer {
       if (!proven && found.exact[r] === 1) again.push(i);
     }));
     return Int32Array.from(again);
+  }
+
+  /**
+   * {@link MixtureOutput.topCandidates} with the inner layer's lists from `source` (e.g. an ONNX runtime), which
+   * scores the rows of `h` ([n, hidden] row-major) it is given: the same passes, the same proofs. `offsets` are
+   * the gate offsets of a {@link withOffsets} scope (a scope cannot span an await, so they come as an argument).
+   */
+  async topCandidatesAsync(h: tf.Tensor2D, present: Int32Array, presentTensor: tf.Tensor1D | tf.Tensor2D | undefined, m: number, source: AsyncTopSource, offsets: ArrayLike<number> | null = null): Promise<TopCandidates> {
+    const n = checkHidden(h, this.hidden);
+    checkTopOptions(m, this.k, Infinity);
+    checkSource(source, this);
+    let ctx = present;
+    if (this.width > 1) {
+      const read = this.readPresent(presentTensor, n);
+      if (read.codes !== presentTensor) read.codes.dispose();
+      ctx = read.ctx;
+      for (let i = 0; i < n; i++) if (ctx[i * this.width] !== present[i]) fail('E_RANGE', `present[${i}]`, `the code in presentTensor (${ctx[i * this.width]})`, present[i]);
+    }
+    const gates = this.withOffsets(offsets, () => {
+      const gt = tf.tidy(() => tf.exp(this.logGates(h)));
+      try {
+        return gt.dataSync() as Float32Array;
+      } finally {
+        gt.dispose();
+      }
+    });
+    const hData = h.dataSync() as Float32Array;
+    const out: TopCandidates = { m, codes: new Int32Array(n * m).fill(-1), probs: new Float32Array(n * m), presentProbs: new Float32Array(n), exact: new Uint8Array(n) };
+    let cells: Int32Array = Int32Array.from({ length: n }, (_, i) => i);
+    for (let depth = Math.min(this.k, 2 * m); cells.length > 0; depth = Math.min(this.k, 4 * depth)) {
+      const pass = this.passRequest(cells, present, ctx, gates, depth, m);
+      const found = await source.logCandidatesAsync(hData, cells, depth, pass.extras);
+      cells = this.passLists(found, pass, cells, present, ctx, gates, depth, out);
+    }
+    return out;
   }
 
   /**

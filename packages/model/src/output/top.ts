@@ -7,11 +7,13 @@ import type { CellCandidates } from '@vqvid/core';
  * codes), as compressed rows: the codes of cell i are codes[start[i] .. start[i + 1]).
  */
 export interface ExtraCodes {
+  /** [n + 1] offsets into `codes`. */
   start: Int32Array;
+  /** The extra codes of every cell, one cell after another. */
   codes: Int32Array;
 }
 
-/** What {@link TopSource.logCandidates} finds: each cell's m codes of highest ln q, exactly or within a class beam. */
+/** What an output layer's top search (`TopSource.logCandidates`, or an {@link AsyncTopSource}) finds: each cell's m codes of highest ln q, exactly or within a class beam. */
 export interface LogCandidates {
   /** Candidates per cell. */
   m: number;
@@ -58,9 +60,37 @@ export interface TopSource {
 }
 
 /**
+ * A source of an inner output layer's top lists that runs outside tfjs and answers asynchronously (e.g. an ONNX
+ * runtime, see `@vqvid/model/onnx`): the contract of `TopSource.logCandidates` (`@vqvid/model/internals`) for the rows `cells` of `h`
+ * ([n, hidden] row-major, all cells), always exact (no floor, no class beam).
+ */
+export interface AsyncTopSource {
+  /** Codes K of the layer it scores (checked against the layer it stands for). */
+  readonly k: number;
+  /** The hidden width of that layer. */
+  readonly hidden: number;
+  /** Each listed cell's `m` codes of highest ln q (ties may be ordered differently), `bound` and ln q of its extra codes. */
+  logCandidatesAsync(h: Float32Array, cells: Int32Array, m: number, extras: ExtraCodes): Promise<LogCandidates>;
+}
+
+/** E_SHAPE unless `source` scores a layer of `layer`'s K and hidden width. */
+export function checkSource(source: AsyncTopSource, layer: { k: number; hidden: number }): void {
+  if (typeof source?.logCandidatesAsync !== 'function') fail('E_STATE', 'source', 'an AsyncTopSource (logCandidatesAsync)', source);
+  if (source.k !== layer.k || source.hidden !== layer.hidden) fail('E_SHAPE', 'source', `a source for k ${layer.k}, hidden ${layer.hidden}`, `k ${source.k}, hidden ${source.hidden}`);
+}
+
+/** {@link plainTopCandidates} with the lists from an {@link AsyncTopSource}. */
+export async function plainTopCandidatesAsync(layer: { k: number; hidden: number }, h: Float32Array, present: Int32Array, m: number, source: AsyncTopSource): Promise<TopCandidates> {
+  checkSource(source, layer);
+  const n = present.length;
+  const found = await source.logCandidatesAsync(h, Int32Array.from({ length: n }, (_, i) => i), m, presentExtras(present));
+  return { m, codes: found.codes, probs: Float32Array.from(found.logq, Math.exp), presentProbs: Float32Array.from(found.extraLogq, Math.exp), exact: found.exact };
+}
+
+/**
  * Each cell's m most probable codes of the whole output distribution, with their probabilities, the present
  * code's probability (the fields a decoder reads, as in `CellCandidates` of @vqvid/core) and whether the list is
- * exact (see {@link topCandidates}).
+ * exact (see `topCandidates` in `@vqvid/model/internals`).
  */
 export interface TopCandidates extends Pick<CellCandidates, 'm' | 'codes' | 'probs' | 'presentProbs'> {
   /** [n] 1 where the list is exactly the m most probable codes, 0 where a class beam cut the search short. */

@@ -1,0 +1,247 @@
+/**
+ * @jest-environment ./scripts/jest-one-realm-env.js
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import { Rng, sliceCodes, sliceVideo } from '@vqvid/core';
+import type { CodeVolume, Video } from '@vqvid/core';
+import { PatchCodec } from '@vqvid/quantize';
+import { syntheticVideo } from '@vqvid/video';
+import * as ort from 'onnxruntime-node';
+import { initBackend, RCNN } from './index';
+import { createOutputLayer, MixtureOutput, type OutputLayer, type OutputLayerOptions, SpatialPrior, spatialContext, topCandidates, topCandidatesAsync } from './output';
+import { presentExtras } from './output/top';
+import { encodeModel, exportOutputOnnx, OnnxOutput, type OnnxRuntime } from './onnx';
+import { outputGraph, outputWeights } from './onnx/graph';
+
+const runtime = ort as unknown as OnnxRuntime;
+const K = 23;
+const HIDDEN = 5;
+const N = 9;
+
+beforeAll(async () => {
+  await initBackend(['wasm']);
+});
+
+const made: OutputLayer[] = [];
+const sources: OnnxOutput[] = [];
+afterAll(async () => {
+  made.forEach((l) => l.dispose());
+  for (const s of sources) await s.release();
+});
+
+/** A layer with random weights (class frequencies skewed so the factored classes differ in size: 1 to 9 codes). */
+function layer(opts: Partial<OutputLayerOptions>, seed = 3): OutputLayer {
+  const frequencies = Float64Array.from({ length: K }, (_, i) => 1 / (i + 1) ** 1.5);
+  const out = createOutputLayer({ kind: 'full', k: K, hidden: HIDDEN, seed, frequencies, classes: 6, ...opts });
+  made.push(out);
+  const rng = new Rng(seed + 100);
+  for (const v of out.variables) v.assign(tf.tensor(Float32Array.from({ length: v.size }, () => rng.normal() * 1.5), v.shape));
+  return out;
+}
+
+async function source(l: OutputLayer, block = 4): Promise<OnnxOutput> {
+  const s = await OnnxOutput.create(l, { runtime, block });
+  sources.push(s);
+  return s;
+}
+
+function hidden(seed: number, n = N): tf.Tensor2D {
+  const rng = new Rng(seed);
+  return tf.tensor2d(Float32Array.from({ length: n * HIDDEN }, () => rng.normal()), [n, HIDDEN]);
+}
+
+describe('the ONNX writer', () => {
+  it('writes a graph the runtime runs: attributes, int64 initializers (a negative one too), dynamic dims', async () => {
+    const bytes = encodeModel({
+      nodes: [
+        { op: 'Add', inputs: ['x', 'b'], outputs: ['y0'] },
+        { op: 'Reshape', inputs: ['y0', 'shape'], outputs: ['y1'] },
+        { op: 'ReduceMax', inputs: ['y1'], outputs: ['y'], attrs: { axes: { ints: [-1] }, keepdims: { int: 0 } } },
+        { op: 'Mul', inputs: ['x', 'half'], outputs: ['z'] },
+      ],
+      initializers: [
+        { name: 'b', dtype: 'float32', dims: [3], data: Float32Array.of(1, -2, 0.5) },
+        { name: 'shape', dtype: 'int64', dims: [2], data: BigInt64Array.of(-1n, 3n) },
+      ].concat([{ name: 'half', dtype: 'float32', dims: [], data: Float32Array.of(0.5) }] as never[]),
+      inputs: [{ name: 'x', dtype: 'float32', shape: ['n', 3] }],
+      outputs: [
+        { name: 'y', dtype: 'float32', shape: ['n'] },
+        { name: 'z', dtype: 'float32', shape: ['n', 3] },
+      ],
+    });
+    const s = await ort.InferenceSession.create(bytes);
+    const x = Float32Array.of(0, 0, 0, 5, 1, -1);
+    const out = await s.run({ x: new ort.Tensor('float32', x, [2, 3]) });
+    expect(Array.from(out.y.data as Float32Array)).toEqual([1, 6]); // row 2: [5 + 1, 1 − 2, −1 + 0.5]
+    expect(Array.from(out.z.data as Float32Array)).toEqual([0, 0, 0, 2.5, 0.5, -0.5]);
+    await s.release();
+  });
+
+  it('refuses an initializer whose values do not fill its dims', () => {
+    expect(() => encodeModel({ nodes: [], initializers: [{ name: 'w', dtype: 'float32', dims: [2, 2], data: new Float32Array(3) }], inputs: [], outputs: [] })).toThrow(/3 values for dims \[2, 2\]/);
+  });
+});
+
+describe('OnnxOutput: the exact top lists of the network softmax', () => {
+  const cases: Array<[string, Partial<OutputLayerOptions>]> = [
+    ['full softmax', { kind: 'full' }],
+    ['factored softmax (classes of 1 to 9 codes)', { kind: 'factored' }],
+  ];
+  /** Within float32 rounding of ln q's magnitude (1e-4 absolute near 0, relative beyond). */
+  const expectNear = (got: number, want: number): void => expect(Math.abs(got - want)).toBeLessThanOrEqual(1e-4 * Math.max(1, Math.abs(want)));
+
+  /** Every list, bound and extra ln q of `s` against a full sort of `l`'s logProbsAll. */
+  async function expectExact(l: OutputLayer, s: OnnxOutput, h: tf.Tensor2D): Promise<void> {
+    const all = tf.tidy(() => l.logProbsAll(h).dataSync() as Float32Array);
+    for (const m of [1, 5, K]) {
+      const cells = Int32Array.of(8, 0, 3, 3);
+      const extras = { start: Int32Array.of(0, 1, 1, 4, 6), codes: Int32Array.of(4, 0, 22, 9, 9, 1) };
+      const got = await s.logCandidatesAsync(h.dataSync() as Float32Array, cells, m, extras);
+      cells.forEach((i, r) => {
+        const row = Array.from(all.subarray(i * K, (i + 1) * K));
+        const order = row.map((_, c) => c).sort((a, b) => row[b] - row[a] || a - b);
+        expect(Array.from(got.codes.subarray(r * m, (r + 1) * m))).toEqual(order.slice(0, m));
+        order.slice(0, m).forEach((c, j) => expectNear(got.logq[r * m + j], row[c]));
+        expect(got.bound[r]).toBe(m < K ? got.logq[r * m + m - 1] : -Infinity);
+        for (let e = extras.start[r]; e < extras.start[r + 1]; e++) expectNear(got.extraLogq[e], row[extras.codes[e]]);
+      });
+      expect(Array.from(got.exact)).toEqual([1, 1, 1, 1]);
+    }
+  }
+
+  it.each(cases)('%s: every list, bound and extra ln q as a full sort of logProbsAll gives (blocks of 1, 4, 64)', async (_, opts) => {
+    const l = layer(opts);
+    const h = hidden(7);
+    for (const block of [1, 4, 64]) await expectExact(l, await source(l, block), h);
+    h.dispose();
+  });
+
+  it.each(cases)('%s with large logits (one class 40x the others: a softmax over the whole row would underflow): still exact', async (_, opts) => {
+    const l = layer(opts);
+    // the within-class softmax ignores a class's level; ln Σ exp of a block from its own largest logit stays exact
+    for (const v of l.variables.slice(-2)) v.assign(tf.mul(v, 40));
+    const h = hidden(8);
+    await expectExact(l, await source(l), h);
+    h.dispose();
+  });
+
+  it('pads a factored layer\'s classes into whole blocks: the graph\'s columns map back to every code once', () => {
+    const l = layer({ kind: 'factored' });
+    const g = outputGraph(outputWeights(l), 4);
+    const classOf = l.toJSON().classOf as number[];
+    expect(g.columns % 4).toBe(0);
+    // every block (slot j of block b at column j·blocks + b) holds one class's codes only
+    const nb = g.columns / 4;
+    for (let blk = 0; blk < nb; blk++) {
+      const classes = new Set<number>();
+      for (let j = 0; j < 4; j++) {
+        const code = Array.from(g.colOf).indexOf(j * nb + blk);
+        if (code >= 0) classes.add(classOf[code]);
+      }
+      expect(classes.size).toBe(1);
+    }
+    const table = g.model.initializers.find((t) => t.name === 'col_to_code')!.data as Int32Array;
+    const codes = Array.from(table).filter((c) => c >= 0).sort((a, b) => a - b);
+    expect(codes).toEqual(Array.from({ length: K }, (_, i) => i));
+    const back = g.model.initializers.find((t) => t.name === 'code_to_col')!.data as Int32Array;
+    back.forEach((col, code) => expect(table[col]).toBe(code));
+  });
+
+  it('mixtures: topCandidatesAsync gives the lists and probabilities of the tfjs search (copy, spatial prior, gate offsets)', async () => {
+    for (const kind of ['full', 'factored'] as const) {
+      const l = layer({ kind, copy: true, prior: 'spatial' }) as MixtureOutput;
+      const rows = 3;
+      const cols = 3;
+      const rng = new Rng(11);
+      const frames = Int32Array.from({ length: 6 * rows * cols }, () => rng.int(K));
+      l.setPrior(SpatialPrior.fit([{ codes: frames, frames: 6, rows, cols, k: K }], K));
+      const present = frames.subarray(5 * rows * cols);
+      const ctx = tf.tensor2d(spatialContext(present, rows, cols, K), [N, 5], 'int32');
+      const h = hidden(9);
+      const s = await source(l);
+      for (const offsets of [null, [0.3, -0.2, 0.1]]) {
+        const want = l.withOffsets(offsets, () => topCandidates(l, h, Int32Array.from(present), ctx, 4))!;
+        const got = await topCandidatesAsync(l, h, Int32Array.from(present), ctx, 4, s, offsets);
+        expect(Array.from(got.codes)).toEqual(Array.from(want.codes));
+        got.probs.forEach((p, j) => expect(p).toBeCloseTo(want.probs[j], 5));
+        got.presentProbs.forEach((p, j) => expect(p).toBeCloseTo(want.presentProbs[j], 5));
+        expect(Array.from(got.exact)).toEqual(Array.from(want.exact));
+      }
+      tf.dispose([h, ctx]);
+    }
+  });
+
+  it('a plain layer: topCandidatesAsync as topCandidates', async () => {
+    const l = layer({ kind: 'factored' });
+    const h = hidden(4);
+    const present = Int32Array.from({ length: N }, (_, i) => (i * 5) % K);
+    const want = topCandidates(l, h, present, undefined, 3)!;
+    const got = await topCandidatesAsync(l, h, present, undefined, 3, await source(l));
+    expect(Array.from(got.codes)).toEqual(Array.from(want.codes));
+    got.probs.forEach((p, j) => expect(p).toBeCloseTo(want.probs[j], 5));
+    got.presentProbs.forEach((p, j) => expect(p).toBeCloseTo(want.presentProbs[j], 5));
+    h.dispose();
+  });
+
+  it('bad input: a direct layer, another layer\'s source, released sessions, bad cells and codes', async () => {
+    const direct = layer({ kind: 'full', direct: true });
+    await expect(OnnxOutput.create(direct, { runtime })).rejects.toMatchObject({ code: 'E_STATE' });
+    expect(() => exportOutputOnnx(direct)).toThrow(expect.objectContaining({ code: 'E_STATE' }));
+    const l = layer({ kind: 'full' });
+    const other = await source(layer({ kind: 'full', k: 24 }));
+    const h = hidden(1);
+    const present = new Int32Array(N);
+    await expect(topCandidatesAsync(l, h, present, undefined, 2, other)).rejects.toMatchObject({ code: 'E_SHAPE' });
+    const s = await source(l);
+    const data = h.dataSync() as Float32Array;
+    await expect(s.logCandidatesAsync(data, Int32Array.of(N), 2, presentExtras(Int32Array.of(0)))).rejects.toMatchObject({ code: 'E_RANGE' });
+    await expect(s.logCandidatesAsync(data, Int32Array.of(0), 2, presentExtras(Int32Array.of(K)))).rejects.toMatchObject({ code: 'E_RANGE' });
+    await expect(s.logCandidatesAsync(data, Int32Array.of(0), K + 1, presentExtras(Int32Array.of(0)))).rejects.toMatchObject({ code: 'E_RANGE' });
+    await expect(OnnxOutput.create(l, { runtime, threads: 0 })).rejects.toMatchObject({ code: 'E_RANGE' });
+    await s.release();
+    await expect(s.logCandidatesAsync(data, Int32Array.of(0), 2, presentExtras(Int32Array.of(0)))).rejects.toMatchObject({ code: 'E_STATE' });
+    h.dispose();
+  });
+
+  it('loads onnxruntime-node itself when no runtime is given', async () => {
+    const s = await OnnxOutput.create(layer({ kind: 'full' }));
+    sources.push(s);
+    expect(s.columns).toBe(32); // K = 23 codes in blocks of 16
+  });
+});
+
+describe('RCNN.predictFramesAsync with OnnxOutput renders what predictFrames renders', () => {
+  let video: Video;
+  let codec: PatchCodec;
+  let codes: CodeVolume;
+  const KV = 30;
+  beforeAll(async () => {
+    video = syntheticVideo({ kind: 'bouncing', width: 32, height: 24, frames: 10, seed: 3 });
+    codec = await PatchCodec.fit(video, { k: KV, seed: 1, maxIter: 5, backend: 'cpu', sample: 2000 });
+    codes = await codec.encode(video);
+  });
+  afterAll(() => codec.dispose());
+
+  it.each([
+    ['full softmax, copy + spatial prior, gate adaptation', { k: KV }],
+    ['factored softmax, copy + bigram', { k: KV, softmax: 'factored' as const, classes: 5, prior: 'bigram' as const }],
+  ])('%s', async (_, options) => {
+    const m = new RCNN({ embedDim: 6, hidden: 8, seed: 5, ...options });
+    await m.fit(sliceCodes(codes, 0, 8), { epochs: 1, stepsPerEpoch: 3, batch: 2, bptt: 3, lr: 0.01 });
+    const context = sliceCodes(codes, 0, 8);
+    const reference = sliceVideo(video, 7, 8);
+    const s = await OnnxOutput.create(m, { runtime });
+    sources.push(s);
+    for (const decoder of ['mbr', 'skip'] as const) {
+      const want = m.predictFrames(context, 3, { codec, reference, decoder, topM: 6 });
+      const before = tf.memory().numTensors;
+      const got = await m.predictFramesAsync(context, 3, { codec, reference, decoder, topM: 6, source: s });
+      expect(tf.memory().numTensors).toBe(before);
+      expect(got.frames).toBe(3);
+      const diff = got.data.reduce((d, x, i) => Math.max(d, Math.abs(x - want.data[i])), 0);
+      expect(diff).toBeLessThan(1e-3);
+    }
+    await expect(m.predictFramesAsync(context, 1, { codec: {} as PatchCodec, reference, source: s })).rejects.toMatchObject({ code: 'E_STATE' });
+    m.dispose();
+  });
+});

@@ -1,0 +1,177 @@
+/**
+ * @vqvid/model/onnx — the output layer's top-M search as an ONNX graph, run by onnxruntime-node (an optional peer
+ * dependency, native CPU kernels, every core): {@link OnnxOutput} is an `AsyncTopSource` for
+ * `RCNN.predictFramesAsync`, and {@link exportOutputOnnx} writes the graph for another runtime.
+ * @packageDocumentation
+ */
+import { assertInt, fail } from '@vqvid/core';
+import { type RCNN, partsOf } from './rcnn';
+import type { MixtureOutput } from './output';
+import type { AsyncTopSource, ExtraCodes, LogCandidates, OutputLayer } from './output';
+import { emptyLogCandidates } from './output/top';
+import { type OutputGraph, outputGraph, outputWeights, TOP_BLOCK } from './onnx/graph';
+import { encodeModel } from './onnx/proto';
+
+export { encodeModel } from './onnx/proto';
+export type { OnnxModel, OnnxNode, OnnxTensor, OnnxValue, OnnxAttribute, OnnxDtype } from './onnx/proto';
+export { TOP_BLOCK } from './onnx/graph';
+
+/** The part of onnxruntime's JS API used here (onnxruntime-node's, or a test's stand-in). */
+export interface OnnxRuntime {
+  InferenceSession: { create(model: Uint8Array, options?: Record<string, unknown>): Promise<OnnxSession> };
+  Tensor: new (type: 'float32' | 'int32' | 'int64', data: Float32Array | Int32Array | BigInt64Array, dims: readonly number[]) => OnnxRuntimeTensor;
+}
+/** A tensor of {@link OnnxRuntime}. */
+export interface OnnxRuntimeTensor {
+  readonly data: unknown;
+  readonly dims: readonly number[];
+}
+/** An inference session of {@link OnnxRuntime}. */
+export interface OnnxSession {
+  run(feeds: Record<string, OnnxRuntimeTensor>): Promise<Record<string, OnnxRuntimeTensor>>;
+  release(): Promise<void>;
+}
+
+/** Options of {@link OnnxOutput.create}. */
+export interface OnnxOutputOptions {
+  /** Intra-op threads of the session (default 1: one per worker; the prediction's own parallelism is the workers'). */
+  threads?: number;
+  /** Columns per block of the graph's two-stage top search (default {@link TOP_BLOCK}). */
+  block?: number;
+  /** The runtime module (default: `import('onnxruntime-node')`). */
+  runtime?: OnnxRuntime;
+}
+
+/** The inner softmax of `model` (a model, or an output layer; a mixture's network component). */
+function innerLayer(model: RCNN | OutputLayer): OutputLayer {
+  // by shape, not instanceof: in CommonJS each entry bundles its own copy of the classes
+  const isLayer = (x: unknown): x is OutputLayer => typeof x === 'object' && x !== null && Array.isArray((x as OutputLayer).variables) && typeof (x as OutputLayer).kind === 'string';
+  const layer = isLayer(model) ? model : partsOf(model as RCNN).output;
+  return (layer as Partial<MixtureOutput>).inner !== undefined && Array.isArray((layer as MixtureOutput).components) ? (layer as MixtureOutput).inner : layer;
+}
+
+/**
+ * The ONNX model (bytes) of `model`'s output search: inputs h [n, hidden] float32, depth and blocks int64 [1],
+ * extra int32 [n, E]; outputs top_logq, top_codes [n, depth] and extra_logq [n, E] (see {@link OnnxOutput}).
+ * The weights are copied in, so it stands for the model as it is now. A copy-aware mixture's gates, copy and prior
+ * components stay outside: the graph is the network's softmax q(x | h).
+ * @example
+ * ```ts
+ * writeFileSync('output.onnx', exportOutputOnnx(model));
+ * ```
+ */
+export function exportOutputOnnx(model: RCNN | OutputLayer, block = TOP_BLOCK): Uint8Array {
+  assertInt(block, 'block', 1);
+  return encodeModel(outputGraph(outputWeights(innerLayer(model)), block).model);
+}
+
+async function loadRuntime(): Promise<OnnxRuntime> {
+  try {
+    const mod = (await import('onnxruntime-node')) as unknown as OnnxRuntime & { default?: OnnxRuntime };
+    return mod.InferenceSession ? mod : mod.default!;
+  } catch (e) {
+    fail('E_STATE', 'onnxruntime-node', 'the optional peer dependency installed (npm install onnxruntime-node)', (e as Error).message);
+  }
+}
+
+/**
+ * The network softmax's exact top-M lists, computed by an ONNX runtime (onnxruntime-node's native kernels): all K
+ * ln q per cell in one product, then the best codes of the blocks with the highest maxima. An
+ * {@link AsyncTopSource}: pass it to `RCNN.predictFramesAsync` (or `topCandidatesAsync`); the mixture's gates and
+ * proofs stay in @vqvid/model, so lists are exact as with the tfjs search, up to float rounding.
+ * At K = 10,000 this scores all 10,000 codes of every cell in native code instead of the factored search's some 60
+ * classes in wasm. A model with direct connections is refused (E_STATE). Call {@link OnnxOutput.release} when done.
+ * @example
+ * ```ts
+ * import { OnnxOutput } from '@vqvid/model/onnx';
+ * const source = await OnnxOutput.create(model);
+ * const next = await model.predictFramesAsync(context, 1, { codec, reference: lastFrame, source });
+ * await source.release();
+ * ```
+ */
+export class OnnxOutput implements AsyncTopSource {
+  readonly k: number;
+  readonly hidden: number;
+  /** Columns of the graph's padded ln q row, and its block size. */
+  readonly columns: number;
+  readonly block: number;
+
+  private constructor(
+    private readonly ort: OnnxRuntime,
+    private session: OnnxSession | null,
+    graph: OutputGraph,
+    hidden: number,
+  ) {
+    this.k = graph.colOf.length;
+    this.hidden = hidden;
+    this.columns = graph.columns;
+    this.block = graph.block;
+  }
+
+  static async create(model: RCNN | OutputLayer, opts: OnnxOutputOptions = {}): Promise<OnnxOutput> {
+    const threads = opts.threads ?? 1;
+    assertInt(threads, 'opts.threads', 1);
+    const block = opts.block ?? TOP_BLOCK;
+    assertInt(block, 'opts.block', 1);
+    const layer = innerLayer(model);
+    const graph = outputGraph(outputWeights(layer), block);
+    const ort = opts.runtime ?? (await loadRuntime());
+    const session = await ort.InferenceSession.create(encodeModel(graph.model), {
+      intraOpNumThreads: threads,
+      interOpNumThreads: 1,
+      graphOptimizationLevel: 'all',
+      logSeverityLevel: 3,
+      // exp of logits far below their block's largest gives denormal numbers, which make Exp 1.5–2x slower; as
+      // zeros they change no sum by more than 1e-38
+      extra: { session: { set_denormal_as_zero: '1' } },
+    });
+    return new OnnxOutput(ort, session, graph, layer.hidden);
+  }
+
+  async logCandidatesAsync(h: Float32Array, cells: Int32Array, m: number, extras: ExtraCodes): Promise<LogCandidates> {
+    const session = this.session;
+    if (session === null) fail('E_STATE', 'OnnxOutput', 'a session not released', 'released');
+    const { hidden, k } = this;
+    assertInt(m, 'm', 1, k);
+    const n = cells.length;
+    if (h.length % hidden !== 0) fail('E_SHAPE', 'h', `rows of ${hidden} values`, h.length);
+    if (extras.start.length !== n + 1) fail('E_SHAPE', 'extras.start', `${n + 1} offsets`, extras.start.length);
+    const rowsOfH = h.length / hidden;
+    for (let r = 0; r < n; r++) if (!(cells[r] >= 0 && cells[r] < rowsOfH)) fail('E_RANGE', `cells[${r}]`, `a row of h in [0, ${rowsOfH - 1}]`, cells[r]);
+    for (let j = 0; j < extras.codes.length; j++) if (!(extras.codes[j] >= 0 && extras.codes[j] < k)) fail('E_RANGE', `extras.codes[${j}]`, `a code in [0, ${k - 1}]`, extras.codes[j]);
+    const out = emptyLogCandidates(n, m, extras.codes.length);
+    if (n === 0) return out;
+    const hs = new Float32Array(n * hidden);
+    let e = 1;
+    for (let r = 0; r < n; r++) {
+      hs.set(h.subarray(cells[r] * hidden, (cells[r] + 1) * hidden), r * hidden);
+      e = Math.max(e, extras.start[r + 1] - extras.start[r]);
+    }
+    // extras padded to E a row (code 0, read back by no one)
+    const extra = new Int32Array(n * e);
+    for (let r = 0; r < n; r++) extra.set(extras.codes.subarray(extras.start[r], extras.start[r + 1]), r * e);
+    const T = this.ort.Tensor;
+    const res = await session.run({
+      h: new T('float32', hs, [n, hidden]),
+      depth: new T('int64', BigInt64Array.of(BigInt(m)), [1]),
+      blocks: new T('int64', BigInt64Array.of(BigInt(Math.min(m, this.columns / this.block))), [1]),
+      extra: new T('int32', extra, [n, e]),
+    });
+    const logq = res.top_logq.data as Float32Array;
+    const extraLogq = res.extra_logq.data as Float32Array;
+    out.codes.set(res.top_codes.data as Int32Array);
+    out.logq.set(logq);
+    for (let r = 0; r < n; r++) {
+      for (let j = extras.start[r]; j < extras.start[r + 1]; j++) out.extraLogq[j] = extraLogq[r * e + j - extras.start[r]];
+      out.bound[r] = m < k ? logq[r * m + m - 1] : -Infinity;
+    }
+    return out;
+  }
+
+  /** Frees the native session (E_STATE on later calls). */
+  async release(): Promise<void> {
+    const s = this.session;
+    this.session = null;
+    await s?.release();
+  }
+}
