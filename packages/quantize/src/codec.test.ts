@@ -448,6 +448,26 @@ describe('motion search', () => {
     expect(codeOf(() => codec.decodeDistribution(dist, { geometry: g, reference, present, search: -1 }))).toMatch(/^E_RANGE .*search/);
   });
 
+  it('with search, a pixel that is not finite in the frames it moves is refused, named (E_RANGE), with or without sources', async () => {
+    const codec = c8;
+    const codes = await codec.encode(clip);
+    const g = codes.geometry!;
+    const cells = codes.rows * codes.cols;
+    const dist = { rows: codes.rows, cols: codes.cols, k: codec.k, probs: new Float32Array(cells * codec.k).fill(1 / codec.k) };
+    const present = codes.codes.subarray(cells, 2 * cells);
+    const reference = sliceVideo(clip, 1);
+    for (const bad of [NaN, Infinity, 3e38]) {
+      const broken = { ...reference, data: reference.data.slice() };
+      broken.data[77] = bad;
+      // 3e38 is finite, but not once divided by a std below 1
+      const geometry = bad === 3e38 ? { ...g, std: 0.5 } : g;
+      for (const decoder of ['skip', 'mbr', 'mean'] as const) {
+        expect(codeOf(() => codec.decodeDistribution(dist, { geometry, reference: broken, present, decoder, search: 1 }))).toMatch(/^E_RANGE .*reference\.data\[77\]/);
+        expect(codeOf(() => codec.decodeDistribution(dist, { geometry, reference, present, decoder, search: 1, sources: broken }))).toMatch(/^E_RANGE .*sources\.data\[77\]/);
+      }
+    }
+  });
+
   it('renders reuse their scratch (moved patches, stand-in targets) without carrying anything from one frame to the next', async () => {
     const codec = c8;
     const codes = await codec.encode(clip);

@@ -5,7 +5,7 @@ import {
 import { extractPatches, gridShape, reassemble, samplePatches, type PatchSample } from '@vqvid/patches';
 import { type Normalized, denormalize, normalize } from '@vqvid/video';
 import { assignNaive } from './assign';
-import { decodeCells, DEFAULT_DECODER } from './decoders';
+import { decodeCells, decodeCellsCheckedMotion, DEFAULT_DECODER } from './decoders';
 import { Quantizer, type QuantizerOptions } from './quantizer';
 
 /**
@@ -373,8 +373,14 @@ export class PatchCodec implements FrameRenderer {
     if (present === undefined || present.length !== cells) fail('E_SHAPE', 'present', `${cells} codes (one per cell)`, present?.length);
     const { k, dim, centroids } = this.codebook;
     assertInt(search, 'search', 0, MAX_SEARCH);
-    const motion = search > 0 && decoder !== 'centroid' ? this.cutMotion(sources ?? sliceVideo(reference, reference.frames - 1), g, search, sources ? 'sources' : 'reference', true) : undefined;
-    const data = decodeCells({ ...input, k, present, reference: patches, centroids, dim, decoder, alpha, topM, changeRatio, ...(motion ? { motion: motion.patches, motionCount: motion.count } : {}) });
+    const motionFrames = search > 0 && decoder !== 'centroid' ? (sources ?? sliceVideo(reference, reference.frames - 1)) : null;
+    const motionArg = sources ? 'sources' : 'reference';
+    // the motion patches are these frames' pixels ÷ std: finite when every pixel is (checked here, once per pixel,
+    // instead of once per moved copy of it)
+    if (motionFrames) assertScaledFinite(motionFrames, g.std, motionArg);
+    const motion = motionFrames ? this.cutMotion(motionFrames, g, search, motionArg, true) : undefined;
+    const cellOptions = { ...input, k, present, reference: patches, centroids, dim, decoder, alpha, topM, changeRatio, ...(motion ? { motion: motion.patches, motionCount: motion.count } : {}) };
+    const data = motion ? decodeCellsCheckedMotion(cellOptions) : decodeCells(cellOptions);
     return toPixels({ size: g.patch, stride: g.stride, rows: grid.rows, cols: grid.cols, frames: 1, data }, g);
   }
 
@@ -628,4 +634,14 @@ function checkMeta(meta: CodebookMeta, arg: string, dim: number): CodebookMeta {
   const std = meta.std ?? null;
   if (std !== null || meta.normalization === 'codebook-std') assertNumber(std, `${arg}.std`, Number.MIN_VALUE);
   return { patch: { size, stride }, normalization: meta.normalization, std };
+}
+
+/** E_RANGE unless every pixel of `video` divided by `std` is a finite float32 (the first one that is not is named). */
+function assertScaledFinite(video: Video, std: number, arg: string): void {
+  const data = video.data;
+  let largest = 0;
+  // NaN makes the running maximum NaN, and ±∞ makes it ∞: one test after the loop
+  for (let i = 0; i < data.length; i++) largest = Math.max(largest, Math.abs(data[i]));
+  if (Number.isFinite(Math.fround(largest / std))) return;
+  for (let i = 0; i < data.length; i++) if (!Number.isFinite(Math.fround(data[i] / std))) fail('E_RANGE', `${arg}.data[${i}]`, `a pixel whose value ÷ std (${std}) is finite`, data[i]);
 }
