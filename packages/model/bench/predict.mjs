@@ -20,7 +20,8 @@
 // top M), in the same run, and reports both, the classes the search visited per cell, and the largest pixel
 // difference of the two frames (0: both are exact).
 // `--onnx` also times every plan (but the class beam's: the ONNX lists are always exact) with the output layer's
-// top-M search in onnxruntime-node (RCNN.predictFramesAsync with an OnnxOutput, one intra-op thread per worker),
+// top-M search and the recurrent steps in onnxruntime-node (RCNN.predictFramesAsync with an OnnxOutput and an
+// OnnxStep, one intra-op thread each per worker),
 // in the same run, and reports it beside the tfjs figures (`onnx`, `onnxOverTfjs`, and in one thread the largest
 // pixel difference of the two frames).
 // Usage: node bench/predict.mjs [--quick] [--frames N] [--warmup N] [--dense] [--floor-ablation] [--onnx] [--workers N] [--models DIR,... --codecs FILE,... --codes FILE,...] [--out FILE]
@@ -41,7 +42,7 @@ const withOld = args.includes('--dense');
 const floorAblation = args.includes('--floor-ablation');
 const onnx = args.includes('--onnx');
 // the ONNX path (optional peer onnxruntime-node): loaded only when asked for
-const { OnnxOutput } = onnx ? await import('../dist/onnx.mjs') : { OnnxOutput: null };
+const { OnnxOutput, OnnxStep } = onnx ? await import('../dist/onnx.mjs') : { OnnxOutput: null, OnnxStep: null };
 const arg = (name, fallback) => (args.includes(name) ? args[args.indexOf(name) + 1] : fallback);
 const framesTimed = Number(arg('--frames', quick ? 2 : 7));
 const warmup = Number(arg('--warmup', quick ? 1 : 3));
@@ -136,10 +137,18 @@ function timedRenderer(codec, spent) {
  * median of `framesTimed` after `warmup` frames; stages: the recurrent step timed alone (ModelParts.step), decoding
  * and rendering (the renderer's calls) and the output layer (the rest: the distribution or the top-M search).
  */
-/** One next frame: by predictFrames, or with `source` (an OnnxOutput) by predictFramesAsync. */
-const predictOne = (m, context, render, source) => (source ? m.predictFramesAsync(context, 1, { ...render, source }) : m.predictFrames(context, 1, render));
+/** One next frame: by predictFrames, or with `onnx` ({ source, stepper }) by predictFramesAsync. */
+const predictOne = (m, context, render, onnx) => (onnx ? m.predictFramesAsync(context, 1, { ...render, ...onnx }) : m.predictFrames(context, 1, render));
+
+/** The ONNX output and step of `m` (the step only where the model allows it: single scale, codes only). */
+async function onnxOf(m) {
+  const source = await OnnxOutput.create(m);
+  const stepper = await OnnxStep.create(m).catch((e) => (e.code === 'E_STATE' ? undefined : Promise.reject(e)));
+  return { source, ...(stepper ? { stepper } : {}) };
+}
 
 async function timeConfig(m, codec, k, plan, std, extra, input, source = null) {
+  // `source`: null (tfjs), or the ONNX { source, stepper } of onnxOf
   const parts = partsOf(m);
   const { frame, codes } = input;
   const geometry = input.geometry ?? { patch: PATCH, stride: PATCH, width: W, height: H, std, codebook: codec.checksum };
@@ -157,7 +166,8 @@ async function timeConfig(m, codec, k, plan, std, extra, input, source = null) {
     const cpu = process.cpuUsage(cpu0);
     const decode = spent.decode;
     t0 = performance.now();
-    parts.step(null, codes, rows, cols, true).dispose();
+    if (source?.stepper) await source.stepper.stepAsync(new Float32Array(cells * m.config.hidden), codes, rows, cols);
+    else parts.step(null, codes, rows, cols, true).dispose();
     const step = performance.now() - t0;
     if (f <= 0) continue; // warm-up
     rowsOf.total.push(total);
@@ -214,7 +224,7 @@ async function workerMain({ run, barrier, count, useOnnx }) {
   const geometry = input.geometry ?? { patch: PATCH, stride: PATCH, width: W, height: H, std: STD, codebook: codec.checksum };
   const context = { rows, cols, frames: 1, k, codes, geometry };
   const out = [];
-  const source = useOnnx ? await OnnxOutput.create(m) : null;
+  const source = useOnnx ? await onnxOf(m) : null;
   for (const [i, plan] of plansOf(softmax, useOnnx).entries()) {
     const render = { codec, reference: frame, decoder: plan.decoder, topM, search: plan.search, ...(plan.classBeam ? { classBeam: plan.classBeam } : {}) };
     for (let f = 0; f < warmup; f++) await predictOne(m, context, render, source);
@@ -230,7 +240,8 @@ async function workerMain({ run, barrier, count, useOnnx }) {
     const cpu = process.cpuUsage(cpu0);
     out.push({ start, end: performance.timeOrigin + performance.now(), cpuMsPerFrame: (cpu.user + cpu.system) / 1000 / framesTimed });
   }
-  await source?.release();
+  await source?.source.release();
+  await source?.stepper?.release();
   m.dispose();
   codec.dispose();
   parentPort.postMessage(out);
@@ -282,7 +293,7 @@ async function main() {
       continue;
     }
     const { m, codec } = await setup(run);
-    const source = onnx ? await OnnxOutput.create(m) : null;
+    const source = onnx ? await onnxOf(m) : null;
     const std = STD;
     const input = await inputs(run, 7);
     for (const plan of plansOf(softmax)) {
@@ -340,7 +351,8 @@ async function main() {
       process.stderr.write(`predict: K=${k} ${plan.decoder} search ${plan.search}${plan.classBeam ? ` classBeam ${plan.classBeam}` : ''}: ${row.now.framesPerCpuSecond} frames/CPU-s${withOld ? ` (dense ${row.old.framesPerCpuSecond})` : ''}\n`);
       results.push(row);
     }
-    await source?.release();
+    await source?.source.release();
+    await source?.stepper?.release();
     m.dispose();
     codec.dispose();
   }

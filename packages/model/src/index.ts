@@ -7,7 +7,7 @@
 export { RCNN, RNN } from './rcnn';
 export { PatchRegressor } from './regressor';
 export type { PatchRenderer, RegressorEpoch, RegressorFitOptions, RegressorFitResult, RegressorOptions, RegressorConfig } from './regressor';
-export type { EvaluateResult, NextDistribution, RenderOptions } from './rcnn';
+export type { AsyncStepper, EvaluateResult, NextDistribution, RenderOptions } from './rcnn';
 export { DEFAULT_MODEL_OPTIONS, INPUT_KINDS } from './config';
 export type { ModelOptions, ModelConfig, CellKind, SoftmaxKind, InputKind } from './config';
 export type { AsyncTopSource, ExtraCodes, LogCandidates, TopCandidates } from './output/top';

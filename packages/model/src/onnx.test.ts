@@ -10,7 +10,8 @@ import * as ort from 'onnxruntime-node';
 import { initBackend, RCNN } from './index';
 import { createOutputLayer, MixtureOutput, type OutputLayer, type OutputLayerOptions, SpatialPrior, spatialContext, topCandidates, topCandidatesAsync } from './output';
 import { presentExtras } from './output/top';
-import { encodeModel, exportOutputOnnx, OnnxOutput, type OnnxRuntime } from './onnx';
+import { encodeModel, exportOutputOnnx, exportStepOnnx, OnnxOutput, OnnxStep, type OnnxRuntime } from './onnx';
+import { partsOf } from './rcnn';
 import { outputGraph, outputWeights } from './onnx/graph';
 
 const runtime = ort as unknown as OnnxRuntime;
@@ -232,16 +233,64 @@ describe('RCNN.predictFramesAsync with OnnxOutput renders what predictFrames ren
     const reference = sliceVideo(video, 7, 8);
     const s = await OnnxOutput.create(m, { runtime });
     sources.push(s);
+    const stepper = await OnnxStep.create(m, { runtime });
     for (const decoder of ['mbr', 'skip'] as const) {
       const want = m.predictFrames(context, 3, { codec, reference, decoder, topM: 6 });
-      const before = tf.memory().numTensors;
-      const got = await m.predictFramesAsync(context, 3, { codec, reference, decoder, topM: 6, source: s });
-      expect(tf.memory().numTensors).toBe(before);
-      expect(got.frames).toBe(3);
-      const diff = got.data.reduce((d, x, i) => Math.max(d, Math.abs(x - want.data[i])), 0);
-      expect(diff).toBeLessThan(1e-3);
+      for (const withStepper of [false, true]) {
+        const before = tf.memory().numTensors;
+        const got = await m.predictFramesAsync(context, 3, { codec, reference, decoder, topM: 6, source: s, ...(withStepper ? { stepper } : {}) });
+        expect(tf.memory().numTensors).toBe(before);
+        expect(got.frames).toBe(3);
+        const diff = got.data.reduce((d, x, i) => Math.max(d, Math.abs(x - want.data[i])), 0);
+        expect(diff).toBeLessThan(1e-3);
+      }
     }
+    await stepper.release();
     await expect(m.predictFramesAsync(context, 1, { codec: {} as PatchCodec, reference, source: s })).rejects.toMatchObject({ code: 'E_STATE' });
     m.dispose();
+  });
+});
+
+describe('OnnxStep: the recurrent step as an ONNX graph', () => {
+  const KS = 12;
+  it.each([
+    ['tanh cell, 2 conv layers of 3x3', { cell: 'tanh' as const, kernel: 3, layers: 2 }],
+    ['GRU cell, 2 conv layers of 3x3', { cell: 'gru' as const, kernel: 3, layers: 2 }],
+    ['tanh cell, one 5x5 layer', { cell: 'tanh' as const, kernel: 5, layers: 1 }],
+    ['per-cell RNN (1x1)', { cell: 'tanh' as const, kernel: 1, layers: 1 }],
+  ])('%s: the states of ModelParts.step, from zero and after', async (_, opts) => {
+    const m = new RCNN({ k: KS, embedDim: 4, hidden: 6, seed: 3, copy: false, prior: 'none', ...opts });
+    const parts = partsOf(m);
+    // larger weights than the initial ones, so that every term matters
+    const rng = new Rng(4);
+    for (const w of parts.net.weights) w.variable.assign(tf.tensor(Float32Array.from({ length: w.variable.size }, () => rng.normal() * 0.7), w.variable.shape));
+    const stepper = await OnnxStep.create(m, { runtime });
+    const [rows, cols] = [5, 7];
+    const n = rows * cols;
+    let want: tf.Tensor2D | null = null;
+    let got = new Float32Array(n * 6);
+    for (let t = 0; t < 3; t++) {
+      const codes = Int32Array.from({ length: n }, () => rng.int(KS));
+      want = parts.step(want, codes, rows, cols, true);
+      got = await stepper.stepAsync(got, codes, rows, cols);
+      const w = want.dataSync();
+      got.forEach((v, i) => expect(Math.abs(v - w[i])).toBeLessThan(1e-5));
+    }
+    want!.dispose();
+    await expect(stepper.stepAsync(got, new Int32Array(n).fill(KS), rows, cols)).rejects.toMatchObject({ code: 'E_RANGE' });
+    await expect(stepper.stepAsync(got.subarray(1), new Int32Array(n), rows, cols)).rejects.toMatchObject({ code: 'E_SHAPE' });
+    await expect(stepper.stepAsync(got, new Int32Array(n - 1), rows, cols)).rejects.toMatchObject({ code: 'E_SHAPE' });
+    await stepper.release();
+    await expect(stepper.stepAsync(got, new Int32Array(n), rows, cols)).rejects.toMatchObject({ code: 'E_STATE' });
+    m.dispose();
+  });
+
+  it('refuses models whose step the graph does not hold: motion inputs, two scales', async () => {
+    for (const opts of [{ inputs: ['codes', 'motion'] as const }, { scales: 2 as const }]) {
+      const m = new RCNN({ k: KS, embedDim: 4, hidden: 6, seed: 3, ...opts } as never);
+      expect(() => exportStepOnnx(m)).toThrow(expect.objectContaining({ code: 'E_STATE' }));
+      await expect(OnnxStep.create(m, { runtime })).rejects.toMatchObject({ code: 'E_STATE' });
+      m.dispose();
+    }
   });
 });

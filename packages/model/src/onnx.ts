@@ -11,10 +11,13 @@ import type { AsyncTopSource, ExtraCodes, LogCandidates, OutputLayer } from './o
 import { emptyLogCandidates } from './output/top';
 import { type OutputGraph, outputGraph, outputWeights, TOP_BLOCK } from './onnx/graph';
 import { encodeModel } from './onnx/proto';
+import { stepGraph } from './onnx/step';
+import type { AsyncStepper } from './rcnn';
 
 export { encodeModel } from './onnx/proto';
 export type { OnnxModel, OnnxNode, OnnxTensor, OnnxValue, OnnxAttribute, OnnxDtype } from './onnx/proto';
 export { TOP_BLOCK } from './onnx/graph';
+export type { AsyncStepper } from './rcnn';
 
 /** The part of onnxruntime's JS API used here (onnxruntime-node's, or a test's stand-in). */
 export interface OnnxRuntime {
@@ -63,6 +66,19 @@ function innerLayer(model: RCNN | OutputLayer): OutputLayer {
 export function exportOutputOnnx(model: RCNN | OutputLayer, block = TOP_BLOCK): Uint8Array {
   assertInt(block, 'block', 1);
   return encodeModel(outputGraph(outputWeights(innerLayer(model)), block).model);
+}
+
+/** The session options of every graph here: `threads` intra-op threads on one inter-op thread, full graph optimisation. */
+function sessionOptions(threads: number): Record<string, unknown> {
+  return {
+    intraOpNumThreads: threads,
+    interOpNumThreads: 1,
+    graphOptimizationLevel: 'all',
+    logSeverityLevel: 3,
+    // exp of logits far below their block's largest gives denormal numbers, which make Exp 1.5–2x slower; as
+    // zeros they change no sum by more than 1e-38
+    extra: { session: { set_denormal_as_zero: '1' } },
+  };
 }
 
 async function loadRuntime(): Promise<OnnxRuntime> {
@@ -116,15 +132,7 @@ export class OnnxOutput implements AsyncTopSource {
     const layer = innerLayer(model);
     const graph = outputGraph(outputWeights(layer), block);
     const ort = opts.runtime ?? (await loadRuntime());
-    const session = await ort.InferenceSession.create(encodeModel(graph.model), {
-      intraOpNumThreads: threads,
-      interOpNumThreads: 1,
-      graphOptimizationLevel: 'all',
-      logSeverityLevel: 3,
-      // exp of logits far below their block's largest gives denormal numbers, which make Exp 1.5–2x slower; as
-      // zeros they change no sum by more than 1e-38
-      extra: { session: { set_denormal_as_zero: '1' } },
-    });
+    const session = await ort.InferenceSession.create(encodeModel(graph.model), sessionOptions(threads));
     return new OnnxOutput(ort, session, graph, layer.hidden);
   }
 
@@ -166,6 +174,70 @@ export class OnnxOutput implements AsyncTopSource {
       out.bound[r] = m < k ? logq[r * m + m - 1] : -Infinity;
     }
     return out;
+  }
+
+  /** Frees the native session (E_STATE on later calls). */
+  async release(): Promise<void> {
+    const s = this.session;
+    this.session = null;
+    await s?.release();
+  }
+}
+
+/**
+ * The ONNX graph of a model's recurrent step ({@link stepGraph}'s: embedding, 'same' convolutions, the tanh or GRU
+ * cell), written for another runtime. E_STATE for models with motion inputs or two scales.
+ * @example
+ * ```ts
+ * writeFileSync('step.onnx', exportStepOnnx(model));
+ * ```
+ */
+export function exportStepOnnx(model: RCNN): Uint8Array {
+  const parts = partsOf(model);
+  return encodeModel(stepGraph(model.config, parts.net.snapshot()));
+}
+
+/**
+ * A model's recurrent step run by an ONNX runtime: an {@link AsyncStepper} for `RCNN.predictFramesAsync` (its
+ * `stepper`), with the convolutions in native kernels instead of wasm. The states are those of the tfjs step up to
+ * float rounding. Single-scale models that read codes only (E_STATE otherwise). Call {@link OnnxStep.release} when
+ * done.
+ * @example
+ * ```ts
+ * const stepper = await OnnxStep.create(model);
+ * const frames = await model.predictFramesAsync(context, 4, { codec, reference, source, stepper });
+ * ```
+ */
+export class OnnxStep implements AsyncStepper {
+  private constructor(
+    private readonly ort: OnnxRuntime,
+    private session: OnnxSession | null,
+    /** Codes K and the state width it reads and writes. */
+    readonly k: number,
+    readonly hidden: number,
+  ) {}
+
+  static async create(model: RCNN, opts: Pick<OnnxOutputOptions, 'threads' | 'runtime'> = {}): Promise<OnnxStep> {
+    const threads = opts.threads ?? 1;
+    assertInt(threads, 'opts.threads', 1);
+    const graph = exportStepOnnx(model);
+    const ort = opts.runtime ?? (await loadRuntime());
+    const session = await ort.InferenceSession.create(graph, sessionOptions(threads));
+    return new OnnxStep(ort, session, model.config.k, model.config.hidden);
+  }
+
+  async stepAsync(h: Float32Array, codes: Int32Array, rows: number, cols: number): Promise<Float32Array> {
+    const session = this.session;
+    if (session === null) fail('E_STATE', 'OnnxStep', 'a session not released', 'released');
+    assertInt(rows, 'rows', 1);
+    assertInt(cols, 'cols', 1);
+    const n = rows * cols;
+    if (!(codes instanceof Int32Array) || codes.length !== n) fail('E_SHAPE', 'codes', `an Int32Array of ${n} codes (rows x cols)`, codes?.length);
+    for (let i = 0; i < n; i++) if (!(codes[i] >= 0 && codes[i] < this.k)) fail('E_RANGE', `codes[${i}]`, `a code in [0, ${this.k - 1}]`, codes[i]);
+    if (!(h instanceof Float32Array) || h.length !== n * this.hidden) fail('E_SHAPE', 'h', `a Float32Array of ${n} x ${this.hidden} values`, h?.length);
+    const T = this.ort.Tensor;
+    const res = await session.run({ codes: new T('int32', codes, [1, rows, cols]), h: new T('float32', h, [n, this.hidden]) });
+    return res.h_next.data as Float32Array;
   }
 
   /** Frees the native session (E_STATE on later calls). */

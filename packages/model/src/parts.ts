@@ -15,6 +15,15 @@ import { readTidy } from './read';
 export const ADAPT_FROM = 2;
 
 /**
+ * A model's recurrent step run outside tfjs (e.g. `OnnxStep` of `@vqvid/model/onnx`), for
+ * `RCNN.predictFramesAsync`.
+ */
+export interface AsyncStepper {
+  /** The state after reading one frame's `codes` ([rows·cols]) from state `h` ([rows·cols, hidden] row-major). */
+  stepAsync(h: Float32Array, codes: Int32Array, rows: number, cols: number): Promise<Float32Array>;
+}
+
+/**
  * The inside of a model: network, output layer, weight I/O and the recurrent steps every use of the model
  * runs. {@link RCNN} is a thin public class over it; training and filling get this object as an argument
  * instead of reaching into the public class.
@@ -211,6 +220,33 @@ export class ModelParts {
     const online = this.onlineGate();
     const h = this.stateAfter(codes, undefined, online);
     return { h, offsets: online ? online.offsets : null };
+  }
+
+  /**
+   * {@link contextState} with every step run by `stepper` (e.g. an ONNX runtime) from a zero state; the online gate
+   * adaptation observes the same terms. For single-scale models without motion inputs (a stepper carries no frame
+   * history).
+   */
+  async contextStateAsync(codes: CodeVolume, stepper: AsyncStepper): Promise<{ h: tf.Tensor2D; offsets: Float64Array | null }> {
+    const online = this.onlineGate();
+    const n = codes.rows * codes.cols;
+    const width = stateWidth(this.config);
+    let data: Float32Array = new Float32Array(n * width);
+    let h: tf.Tensor2D | null = null;
+    try {
+      for (let t = 0; t < codes.frames; t++) {
+        const frame = codes.codes.subarray(t * n, (t + 1) * n);
+        if (online && h && t >= ADAPT_FROM) this.observe(online, h, codes.codes.subarray((t - 1) * n, t * n), frame, codes.rows, codes.cols);
+        data = await stepper.stepAsync(data, Int32Array.from(frame), codes.rows, codes.cols);
+        h?.dispose();
+        h = null;
+        h = tf.tensor2d(data, [n, width]);
+      }
+    } catch (e) {
+      h?.dispose();
+      throw e;
+    }
+    return { h: h!, offsets: online ? online.offsets : null };
   }
 
   /** Runs `fn` with the copy-aware output's gate shifted by `offsets` (null, or a plain output: as it is). */

@@ -3,7 +3,8 @@ import { assertInt, crc32, evaluateLogProb, fail, ownValue, Rng, stackFrames } f
 import type { CodeEvaluation, CodeGeometry, CodeModel, CodeStepper, CodeVolume, DecoderName, FrameRenderer, SteppableModel, Video } from '@vqvid/core';
 import { ModelConfig, ModelOptions, resolveConfig } from './config';
 import { asFileFormat, readStore, writeStore } from './persist';
-import { ADAPT_FROM, checkStoredWeights, ModelParts } from './parts';
+import { ADAPT_FROM, type AsyncStepper, checkStoredWeights, ModelParts } from './parts';
+export type { AsyncStepper } from './parts';
 import { chooseCodes, PredictOptions, resolvePredict } from './sample';
 import { candidatePosterior, FilledFrame, fillGap, FillOptions } from './fill';
 import { fitModel, FitOptions, FitResult, withPriorCountedOn } from './train';
@@ -386,14 +387,16 @@ export class RCNN implements CodeModel, SteppableModel {
    * the output layer outside tfjs (e.g. `OnnxOutput` of `@vqvid/model/onnx`, a native ONNX runtime): the recurrent
    * step, the mixture's gates and search, the decoder and the rendering stay here. The frames are those of
    * predictFrames up to the float rounding of the two runtimes (lists are exact in both; codes whose
-   * probabilities differ by rounding alone may swap). Needs a codec with `decodeCandidates`.
+   * probabilities differ by rounding alone may swap). Needs a codec with `decodeCandidates`. With a `stepper`
+   * (e.g. `OnnxStep`), every recurrent step runs there too: the context's frames and those between the predicted
+   * frames.
    * @example
    * ```ts
    * const onnx = await OnnxOutput.create(model);
    * const next = await model.predictFramesAsync(context, 1, { codec, reference: lastFrame, source: onnx });
    * ```
    */
-  async predictFramesAsync(context: CodeVolume, steps: number, opts: RenderOptions & { source: AsyncTopSource }): Promise<Video> {
+  async predictFramesAsync(context: CodeVolume, steps: number, opts: RenderOptions & { source: AsyncTopSource; stepper?: AsyncStepper }): Promise<Video> {
     this.parts.checkCodes(context, 'context', 1);
     assertInt(steps, 'steps', 1);
     if (typeof opts.codec?.decodeCandidates !== 'function') fail('E_STATE', 'opts.codec', 'a renderer with decodeCandidates (the source gives top lists)', opts.codec);
@@ -404,7 +407,7 @@ export class RCNN implements CodeModel, SteppableModel {
     const frames: Video[] = [];
     let reference = opts.reference;
     let present: ArrayLike<number> = lastFrame(context);
-    const start = this.parts.contextState(context);
+    const start = opts.stepper ? await this.parts.contextStateAsync(context, opts.stepper) : this.parts.contextState(context);
     let h = start.h;
     try {
       for (let s = 0; s < steps; s++) {
@@ -423,7 +426,12 @@ export class RCNN implements CodeModel, SteppableModel {
         present = Int32Array.from({ length: n }, (_, i) => top.codes[i * top.m]);
         if (s < steps - 1) {
           const last = h;
-          h = this.parts.step(last, present, context.rows, context.cols, false);
+          if (opts.stepper) {
+            const next = await opts.stepper.stepAsync(last.dataSync() as Float32Array, Int32Array.from(present), context.rows, context.cols);
+            h = tf.tensor2d(next, last.shape);
+          } else {
+            h = this.parts.step(last, present, context.rows, context.cols, false);
+          }
           last.dispose();
         }
       }
