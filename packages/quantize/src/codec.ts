@@ -442,12 +442,21 @@ export class PatchCodec implements FrameRenderer {
         let at = (r * cols + c) * count * dim;
         for (let f = 0; f < sources.frames; f++) {
           const frame = f * plane;
-          for (const [dx, dy] of shifts) {
+          for (let q = 0; q < shifts.length; q++) {
+            const [dx, dy] = shifts[q];
             const yRow = (dy + search) * rows * patch + r * patch;
             const xRow = (dx + search) * cols * patch + c * patch;
+            // away from the edges a moved patch's columns are consecutive: read each row as a run
+            const x0 = xs[xRow];
+            const run = xs[xRow + patch - 1] - x0 === patch - 1;
             for (let i = 0; i < patch; i++) {
               const line = frame + ys[yRow + i] * width;
-              for (let j = 0; j < patch; j++) out[at++] = data[line + xs[xRow + j]] / std;
+              if (run) {
+                const from = line + x0;
+                for (let j = 0; j < patch; j++) out[at++] = data[from + j] / std;
+              } else {
+                for (let j = 0; j < patch; j++) out[at++] = data[line + xs[xRow + j]] / std;
+              }
             }
           }
         }

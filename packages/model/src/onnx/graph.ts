@@ -137,7 +137,8 @@ export function outputGraph(ow: OutputWeights, block = TOP_BLOCK): OutputGraph {
     node('Add', ['block_top', 'block_term'], ['block_max']);
   }
   // stage 1: the blocks of highest maximum ln q
-  node('TopK', ['block_max', 'blocks'], ['_bv', 'best_blocks'], { axis: { int: 1 } });
+  // which blocks, not their order: unsorted
+  node('TopK', ['block_max', 'blocks'], ['_bv', 'best_blocks'], { axis: { int: 1 }, sorted: { int: 0 } });
   node('Unsqueeze', ['best_blocks', 'axis1'], ['best_blocks3']);
   node('Concat', ['n1', i64('block_width', [block]), 'blocks'], ['kept_shape'], { axis: { int: 0 } });
   node('Expand', ['best_blocks3', 'kept_shape'], ['kept_index']);
