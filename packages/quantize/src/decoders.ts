@@ -543,39 +543,32 @@ function decodeCandidates(shape: DecodeShape, cand: Candidates, decoder: Decoder
   const { cells, dim, present, reference, centroids } = shape;
   const out = new Float32Array(cells * dim);
   const mean = new Float64Array(dim);
-  // the candidates' stand-ins of the cell that are computed, [width, dim]: once, read by the mean and by each risk
+  // the candidates' stand-ins of the cell, [width, dim] in float64: once, read by the mean and by each risk (every
+  // one copied here, P and plain centroids too, so that the loops below read one kind of array)
   const zs = new Float64Array(cand.width * dim);
-  const srcs: Array<Float32Array | Float64Array> = new Array(cand.width);
-  const offs = new Int32Array(cand.width);
   // at alpha = 1 without motion targets z_c is exactly the centroid T_c
   const direct = targets === null && alpha === 1;
-  // where the stand-in of slot s (the code's candidate slot; targets are stored per slot) lies: srcs[s] at offs[s].
-  // z_c = (1 − alpha)·P + alpha·T_c, T_c the centroid (or its motion patch), and the present code stands for P
-  // itself. P, and T_c at alpha = 1 without targets, are read where they lie; the rest is computed into zs.
+  // slot s's stand-in into zs[s·dim ..]: z_c = (1 − alpha)·P + alpha·T_c, T_c the centroid (or its motion patch),
+  // and the present code stands for P itself
   const locate = (cell: number, s: number): void => {
     const p = cell * dim;
     const code = cand.codes[cell * cand.width + s];
+    const z = s * dim;
     if (code === present[cell]) {
-      srcs[s] = reference;
-      offs[s] = p;
+      for (let j = 0; j < dim; j++) zs[z + j] = reference[p + j];
       return;
     }
     if (direct) {
-      srcs[s] = centroids;
-      offs[s] = code * dim;
+      for (let j = 0, c = code * dim; j < dim; j++) zs[z + j] = centroids[c + j];
       return;
     }
-    const z = s * dim;
     const source = targets ?? centroids;
     const c = targets ? (cell * cand.width + s) * dim : code * dim;
     for (let j = 0; j < dim; j++) zs[z + j] = (1 - alpha) * reference[p + j] + alpha * source[c + j];
-    srcs[s] = zs;
-    offs[s] = z;
   };
   const write = (slot: number, at: number): void => {
-    const src = srcs[slot];
-    const o = offs[slot];
-    for (let j = 0; j < dim; j++) out[at + j] = src[o + j];
+    const o = slot * dim;
+    for (let j = 0; j < dim; j++) out[at + j] = zs[o + j];
   };
   for (let cell = 0; cell < cells; cell++) {
     const at = cell * dim;
@@ -599,10 +592,9 @@ function decodeCandidates(shape: DecodeShape, cand: Candidates, decoder: Decoder
     for (let s = 0; s < n; s++) {
       const w = cand.weights[base + s];
       locate(cell, s);
-      const src = srcs[s];
-      for (let j = offs[s], d = 0; d < dim; j++, d++) {
-        mean[d] += w * src[j];
-        spread += w * src[j] * src[j];
+      for (let j = s * dim, d = 0; d < dim; j++, d++) {
+        mean[d] += w * zs[j];
+        spread += w * zs[j] * zs[j];
       }
     }
     if (decoder === 'mean') {
@@ -615,8 +607,7 @@ function decodeCandidates(shape: DecodeShape, cand: Candidates, decoder: Decoder
     let keepRisk = Infinity;
     for (let s = 0; s < n; s++) {
       let risk = 0;
-      const src = srcs[s];
-      for (let j = offs[s], d = 0; d < dim; j++, d++) risk += src[j] * (src[j] - 2 * mean[d]);
+      for (let j = s * dim, d = 0; d < dim; j++, d++) risk += zs[j] * (zs[j] - 2 * mean[d]);
       if (s === 0) keepRisk = risk;
       if (risk < bestRisk) {
         bestRisk = risk;
