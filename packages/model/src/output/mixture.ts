@@ -329,8 +329,8 @@ export class MixtureOutput implements OutputLayer {
     return found ? this.passLists(found, pass, cells, present, ctx, gates, depth, out) : null;
   }
 
-  /** What one pass asks the inner layer at depth d: the extra codes of each cell (its present code, then the prior's d best) and the search floor. */
-  private passRequest(cells: Int32Array, present: Int32Array, ctx: Int32Array, gates: Float32Array, depth: number, m: number): MixturePass {
+  /** What one pass asks the inner layer at depth d: the extra codes of each cell (its present code, then the prior's d best) and the search floor (unless `withFloor` is false: an async source scores every code anyway). */
+  private passRequest(cells: Int32Array, present: Int32Array, ctx: Int32Array, gates: Float32Array, depth: number, m: number, withFloor = true): MixturePass {
     const table = this.priorTable;
     const w = this.width;
     const hasPrior = this.components.includes('prior');
@@ -343,7 +343,7 @@ export class MixtureOutput implements OutputLayer {
       extraCodes[start[r]] = present[i];
       if (rowsOfPrior) extraCodes.set(rowsOfPrior[r].codes, start[r] + 1);
     });
-    const floor = rowsOfPrior && depth < this.k ? this.searchFloor(cells, present, gates, rowsOfPrior, m) : undefined;
+    const floor = withFloor && rowsOfPrior && depth < this.k ? this.searchFloor(cells, present, gates, rowsOfPrior, m) : undefined;
     return { extras: { start, codes: extraCodes }, floor, rowsOfPrior };
   }
 
@@ -406,7 +406,7 @@ export class MixtureOutput implements OutputLayer {
     const out: TopCandidates = { m, codes: new Int32Array(n * m).fill(-1), probs: new Float32Array(n * m), presentProbs: new Float32Array(n), exact: new Uint8Array(n) };
     let cells: Int32Array = Int32Array.from({ length: n }, (_, i) => i);
     for (let depth = Math.min(this.k, 2 * m); cells.length > 0; depth = Math.min(this.k, 4 * depth)) {
-      const pass = this.passRequest(cells, present, ctx, gates, depth, m);
+      const pass = this.passRequest(cells, present, ctx, gates, depth, m, false);
       const found = await source.logCandidatesAsync(hData, cells, depth, pass.extras);
       cells = this.passLists(found, pass, cells, present, ctx, gates, depth, out);
     }
