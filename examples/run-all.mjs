@@ -24,6 +24,12 @@ const examples = [
     files: ['p/prediction.png', 'p/model/model.vqm'],
   },
   {
+    name: 'onnx-predict',
+    args: [join('pipeline', 'onnx-predict.mjs'), '--frames', '16', '--steps', '10', '--out', join(out, 'o')],
+    prints: /3 frames: tfjs \d+\.\d ms, ONNX \d+\.\d ms; largest pixel difference \d\.\d{2}e[+-]\d+/,
+    files: ['o/output.onnx', 'o/step.onnx'],
+  },
+  {
     name: 'fill-frame',
     args: [join('pipeline', 'fill-frame.mjs'), '--frames', '12', '--steps', '5'],
     prints: /flow interpolation +\d+\.\d+ +-?\d\.\d{3}/,
