@@ -1,7 +1,8 @@
 /**
- * @vqvid/model/onnx — the output layer's top-M search as an ONNX graph, run by onnxruntime-node (an optional peer
- * dependency, native CPU kernels, every core): {@link OnnxOutput} is an `AsyncTopSource` for
- * `RCNN.predictFramesAsync`, and {@link exportOutputOnnx} writes the graph for another runtime.
+ * @vqvid/model/onnx — prediction's two heavy parts as ONNX graphs run by onnxruntime-node (an optional peer
+ * dependency; native CPU kernels): {@link OnnxOutput}, the output layer's exact top-M search (an `AsyncTopSource`),
+ * and {@link OnnxStep}, the recurrent step (an `AsyncStepper`), both for `RCNN.predictFramesAsync`;
+ * {@link exportOutputOnnx} and {@link exportStepOnnx} write the graphs for another runtime.
  * @packageDocumentation
  */
 import { assertInt, fail } from '@vqvid/core';
@@ -185,7 +186,7 @@ export class OnnxOutput implements AsyncTopSource {
 }
 
 /**
- * The ONNX graph of a model's recurrent step ({@link stepGraph}'s: embedding, 'same' convolutions, the tanh or GRU
+ * The ONNX graph of a model's recurrent step (embedding, 'same' convolutions as ONNX Conv, the tanh or GRU
  * cell), written for another runtime. E_STATE for models with motion inputs or two scales.
  * @example
  * ```ts
