@@ -10,7 +10,7 @@ export type { PatchRenderer, RegressorEpoch, RegressorFitOptions, RegressorFitRe
 export type { AsyncStepper, EvaluateResult, NextDistribution, RenderOptions } from './rcnn';
 export { DEFAULT_MODEL_OPTIONS, INPUT_KINDS } from './config';
 export type { ModelOptions, ModelConfig, CellKind, SoftmaxKind, InputKind } from './config';
-export type { AsyncTopSource, ExtraCodes, LogCandidates, TopCandidates } from './output/top';
+export type { AsyncSearchMemo, AsyncTopSource, ExtraCodes, LogCandidates, TopCandidates } from './output/top';
 export { DEFAULT_GATE_ADAPTATION } from './output/calibrate';
 export type { GateAdaptation } from './output/calibrate';
 export { DEFAULT_FIT_OPTIONS } from './train';

@@ -126,6 +126,42 @@ describe('OnnxOutput: the exact top lists of the network softmax', () => {
     h.dispose();
   });
 
+  it('a memo: a later pass over rows the first run scored takes the lighter graph with its class terms, same lists', async () => {
+    const runs: string[] = [];
+    const counting: OnnxRuntime = {
+      Tensor: runtime.Tensor,
+      InferenceSession: {
+        create: async (bytes, o) => {
+          const inner = await runtime.InferenceSession.create(bytes, o);
+          return { run: (feeds) => (runs.push('class_term' in feeds ? 'rescore' : 'first'), inner.run(feeds)), release: () => inner.release() };
+        },
+      },
+    };
+    for (const kind of ['full', 'factored'] as const) {
+      const l = layer({ kind });
+      const s = await OnnxOutput.create(l, { runtime: counting, block: 4 });
+      sources.push(s);
+      const h = hidden(5);
+      const data = h.dataSync() as Float32Array;
+      const memo = {};
+      runs.length = 0;
+      await s.logCandidatesAsync(data, Int32Array.of(0, 1, 2, 6), 2, presentExtras(new Int32Array(4)), memo);
+      const cells = Int32Array.of(6, 1);
+      const extras = { start: Int32Array.of(0, 3, 5), codes: Int32Array.of(0, 22, 13, 7, 7) };
+      const again = await s.logCandidatesAsync(data, cells, 9, extras, memo);
+      const fresh = await s.logCandidatesAsync(data, cells, 9, extras);
+      // a row the first run did not score, or another h: the whole graph again
+      await s.logCandidatesAsync(data, Int32Array.of(6, 7), 9, presentExtras(new Int32Array(2)), memo);
+      await s.logCandidatesAsync(data.slice(), cells, 9, extras, memo);
+      expect(runs).toEqual(['first', 'rescore', 'first', 'first', 'first']);
+      expect(Array.from(again.codes)).toEqual(Array.from(fresh.codes));
+      again.logq.forEach((v, j) => expectNear(v, fresh.logq[j]));
+      again.extraLogq.forEach((v, j) => expectNear(v, fresh.extraLogq[j]));
+      again.bound.forEach((v, j) => expectNear(v, fresh.bound[j]));
+      h.dispose();
+    }
+  });
+
   it('pads a factored layer\'s classes into whole blocks: the graph\'s columns map back to every code once', () => {
     const l = layer({ kind: 'factored' });
     const g = outputGraph(outputWeights(l), 4);

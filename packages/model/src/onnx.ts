@@ -8,7 +8,7 @@
 import { assertInt, fail } from '@vqvid/core';
 import { type RCNN, partsOf } from './rcnn';
 import type { MixtureOutput } from './output';
-import type { AsyncTopSource, ExtraCodes, LogCandidates, OutputLayer } from './output';
+import type { AsyncSearchMemo, AsyncTopSource, ExtraCodes, LogCandidates, OutputLayer } from './output';
 import { emptyLogCandidates } from './output/top';
 import { type OutputGraph, outputGraph, outputWeights, TOP_BLOCK } from './onnx/graph';
 import { encodeModel } from './onnx/proto';
@@ -34,6 +34,13 @@ export interface OnnxRuntimeTensor {
 export interface OnnxSession {
   run(feeds: Record<string, OnnxRuntimeTensor>): Promise<Record<string, OnnxRuntimeTensor>>;
   release(): Promise<void>;
+}
+
+/** What a search's first run keeps for its later passes: each row's class terms, and which rows have them. */
+interface KeptTerms {
+  h: Float32Array;
+  scored: Uint8Array;
+  terms: Float32Array;
 }
 
 /** Options of {@link OnnxOutput.create}. */
@@ -116,8 +123,12 @@ export class OnnxOutput implements AsyncTopSource {
   private constructor(
     private readonly ort: OnnxRuntime,
     private session: OnnxSession | null,
+    /** The graph that takes a first run's class terms (a mixture's deeper passes). */
+    private rescore: OnnxSession | null,
     graph: OutputGraph,
     hidden: number,
+    /** Class terms per row: the classes (1 for the full softmax). */
+    private readonly terms: number,
   ) {
     this.k = graph.colOf.length;
     this.hidden = hidden;
@@ -133,14 +144,22 @@ export class OnnxOutput implements AsyncTopSource {
     const layer = innerLayer(model);
     const graph = outputGraph(outputWeights(layer), block);
     const ort = opts.runtime ?? (await loadRuntime());
+    const weights = outputWeights(layer);
     const session = await ort.InferenceSession.create(encodeModel(graph.model), sessionOptions(threads));
-    return new OnnxOutput(ort, session, graph, layer.hidden);
+    const rescore = await ort.InferenceSession.create(encodeModel(outputGraph(weights, block, true).model), sessionOptions(threads));
+    return new OnnxOutput(ort, session, rescore, graph, layer.hidden, weights.kind === 'full' ? 1 : weights.members!.length);
   }
 
-  async logCandidatesAsync(h: Float32Array, cells: Int32Array, m: number, extras: ExtraCodes): Promise<LogCandidates> {
+  /**
+   * With `memo` (one per search, passed to each of its passes with the same `h`), the first run keeps each row's
+   * class terms, and a later pass over rows it ran takes the lighter graph that reuses them (the logits and the
+   * search only): the same lists up to float rounding.
+   */
+  async logCandidatesAsync(h: Float32Array, cells: Int32Array, m: number, extras: ExtraCodes, memo?: AsyncSearchMemo): Promise<LogCandidates> {
     const session = this.session;
-    if (session === null) fail('E_STATE', 'OnnxOutput', 'a session not released', 'released');
-    const { hidden, k } = this;
+    const rescore = this.rescore;
+    if (session === null || rescore === null) fail('E_STATE', 'OnnxOutput', 'a session not released', 'released');
+    const { hidden, k, terms } = this;
     assertInt(m, 'm', 1, k);
     const n = cells.length;
     if (h.length % hidden !== 0) fail('E_SHAPE', 'h', `rows of ${hidden} values`, h.length);
@@ -160,12 +179,29 @@ export class OnnxOutput implements AsyncTopSource {
     const extra = new Int32Array(n * e);
     for (let r = 0; r < n; r++) extra.set(extras.codes.subarray(extras.start[r], extras.start[r + 1]), r * e);
     const T = this.ort.Tensor;
-    const res = await session.run({
+    const feeds: Record<string, OnnxRuntimeTensor> = {
       h: new T('float32', hs, [n, hidden]),
       depth: new T('int64', BigInt64Array.of(BigInt(m)), [1]),
       blocks: new T('int64', BigInt64Array.of(BigInt(Math.min(m, this.columns / this.block))), [1]),
       extra: new T('int32', extra, [n, e]),
-    });
+    };
+    const kept = memo?.state as KeptTerms | undefined;
+    const reuse = kept !== undefined && kept.h === h && cells.every((i) => kept.scored[i] === 1);
+    if (reuse) {
+      const ct = new Float32Array(n * terms);
+      for (let r = 0; r < n; r++) ct.set(kept.terms.subarray(cells[r] * terms, (cells[r] + 1) * terms), r * terms);
+      feeds.class_term = new T('float32', ct, [n, terms]);
+    }
+    const res = await (reuse ? rescore : session).run(feeds);
+    if (memo && !reuse) {
+      const state: KeptTerms = kept !== undefined && kept.h === h ? kept : { h, scored: new Uint8Array(rowsOfH), terms: new Float32Array(rowsOfH * terms) };
+      const ct = res.class_term.data as Float32Array;
+      cells.forEach((i, r) => {
+        state.scored[i] = 1;
+        state.terms.set(ct.subarray(r * terms, (r + 1) * terms), i * terms);
+      });
+      memo.state = state;
+    }
     const logq = res.top_logq.data as Float32Array;
     const extraLogq = res.extra_logq.data as Float32Array;
     out.codes.set(res.top_codes.data as Int32Array);
@@ -177,11 +213,12 @@ export class OnnxOutput implements AsyncTopSource {
     return out;
   }
 
-  /** Frees the native session (E_STATE on later calls). */
+  /** Frees the native sessions (E_STATE on later calls). */
   async release(): Promise<void> {
-    const s = this.session;
+    const s = [this.session, this.rescore];
     this.session = null;
-    await s?.release();
+    this.rescore = null;
+    for (const x of s) await x?.release();
   }
 }
 

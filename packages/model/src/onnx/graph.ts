@@ -65,8 +65,11 @@ function blockGroups(blocksOf: number[]): number[][] {
  *
  * Inputs: `h` float32 [n, hidden]; `depth` int64 [1]; `blocks` int64 [1] (how many blocks stage 1 keeps:
  * min(depth, number of blocks)); `extra` int32 [n, E] codes. Outputs: `top_logq` float32 [n, depth] descending,
- * `top_codes` int32 [n, depth] (−1 for a padding column, only when depth exceeds K) and `extra_logq` float32 [n, E].
- * With z = h·W + b, ln q(x) = z_x + ln p(class of x) − ln Σ exp of that class's member logits.
+ * `top_codes` int32 [n, depth] (−1 for a padding column, only when depth exceeds K), `extra_logq` float32 [n, E]
+ * and `class_term` float32 [n, C] (C = 1 for the full softmax): with z = h·W + b, ln q(x) = z_x + class_term[class
+ * of x], class_term = ln p(class) − ln Σ exp of the class's member logits (the full softmax: −ln Σ exp of the row).
+ * With `rescore`, `class_term` is an input instead (a first run's, for the same states): the graph computes only
+ * the logits and the search, for a deeper list of cells already scored once.
  *
  * The full softmax is the factored one with a single class. Each class's members take whole blocks of `block`
  * codes (the last one padded with ln 0), so one product gives every logit and each block belongs to one class.
@@ -79,7 +82,7 @@ function blockGroups(blocksOf: number[]): number[][] {
  *   `depth` blocks of highest maximum (each is at most its block's maximum). Stage 2 takes the best of those blocks.
  * Ties between equal values may be ordered differently from the tfjs search (which takes the lower code first).
  */
-export function outputGraph(ow: OutputWeights, block = TOP_BLOCK): OutputGraph {
+export function outputGraph(ow: OutputWeights, block = TOP_BLOCK, rescore = false): OutputGraph {
   const { k, hidden } = ow;
   const members = ow.kind === 'full' ? [Int32Array.from({ length: k }, (_, i) => i)] : ow.members!;
   const nc = members.length;
@@ -123,14 +126,25 @@ export function outputGraph(ow: OutputWeights, block = TOP_BLOCK): OutputGraph {
   node('Add', ['hw', 'b'], ['z']);
   node('Shape', ['h'], ['h_shape']);
   node('Slice', ['h_shape', i64('zero1', [0]), 'axis1'], ['n1']);
-  const full = ow.kind === 'full';
+  // the full softmax's first run: ln q from one softmax over the row; otherwise ln q = z + the class's term
+  const full = ow.kind === 'full' && !rescore;
   if (full) {
     // one softmax over the row: ln q itself (computed from the row's largest logit, exact for any logits)
     node('LogSoftmax', ['z'], ['logq'], { axis: { int: 1 } });
     node('Reshape', ['logq', 'shape3'], ['z3']);
     node('ReduceMax', ['z3'], ['block_max'], { axes: { ints: [1] }, keepdims: { int: 0 } });
+    // the row's −ln Σ exp, for a later rescore: ln q − z of a real column
+    node('Gather', ['logq', i64('real_col', [colOf[0]])], ['logq_real'], { axis: { int: 1 } });
+    node('Gather', ['z', 'real_col'], ['z_real'], { axis: { int: 1 } });
+    node('Sub', ['logq_real', 'z_real'], ['class_term']);
   } else {
-    classTerms(ow, nc, nb, blocksOf, firstBlock, node, i64, inits);
+    if (rescore) {
+      // the class terms come in: only the logits and the search are computed
+      node('Reshape', ['z', 'shape3'], ['z3']);
+      node('ReduceMax', ['z3'], ['block_top3'], { axes: { ints: [1] }, keepdims: { int: 1 } });
+    } else {
+      classTerms(ow, nc, nb, blocksOf, firstBlock, node, i64, inits);
+    }
     // a block's largest ln q: its largest logit plus its class's term
     node('Gather', ['class_term', i64('block_class', blockClass)], ['block_term'], { axis: { int: 1 } });
     node('Squeeze', ['block_top3', 'axis1'], ['block_top']);
@@ -174,6 +188,7 @@ export function outputGraph(ow: OutputWeights, block = TOP_BLOCK): OutputGraph {
     node('GatherElements', ['class_term', 'extra_class'], ['extra_term'], { axis: { int: 1 } });
     node('Add', ['extra_z', 'extra_term'], ['extra_logq']);
   }
+  const terms = ow.kind === 'full' ? 1 : nc;
   const model: OnnxModel = {
     nodes,
     initializers: inits,
@@ -182,11 +197,13 @@ export function outputGraph(ow: OutputWeights, block = TOP_BLOCK): OutputGraph {
       { name: 'depth', dtype: 'int64', shape: [1] },
       { name: 'blocks', dtype: 'int64', shape: [1] },
       { name: 'extra', dtype: 'int32', shape: ['n', 'e'] },
+      ...(rescore ? [{ name: 'class_term', dtype: 'float32' as const, shape: ['n', terms] }] : []),
     ],
     outputs: [
       { name: 'top_logq', dtype: 'float32', shape: ['n', 'depth'] },
       { name: 'top_codes', dtype: 'int32', shape: ['n', 'depth'] },
       { name: 'extra_logq', dtype: 'float32', shape: ['n', 'e'] },
+      ...(rescore ? [] : [{ name: 'class_term', dtype: 'float32' as const, shape: ['n', terms] }]),
     ],
     name: `vqvid-${ow.kind}-output-k${k}`,
   };

@@ -21,7 +21,7 @@ export type { GateAdaptation, GateOffsets } from './calibrate';
 export type { MixtureComponent, CountedPrior } from './mixture';
 export { SparseBigram } from './prior';
 export { SpatialPrior, spatialContext, SPATIAL_WIDTH } from './spatial-prior';
-export type { TopCandidates, AsyncTopSource, ExtraCodes, LogCandidates } from './top';
+export type { TopCandidates, AsyncTopSource, AsyncSearchMemo, ExtraCodes, LogCandidates } from './top';
 
 /**
  * Each cell's `m` most probable codes of `layer`'s whole distribution (copy-aware mixtures included) with their

@@ -3,7 +3,7 @@ import { fail } from '@vqvid/core';
 import { type OutputLayer, allZero, checkHidden, checkTargets, logNormaliser, zeroVariable } from './layer';
 import { SparseBigram } from './prior';
 import { SPATIAL_WIDTH, SpatialPrior } from './spatial-prior';
-import { type AsyncTopSource, checkSource, checkTopOptions, type ExtraCodes, isTopSource, type LogCandidates, offerTopOnce, type SearchMemo, type TopCandidates, type TopSource } from './top';
+import { type AsyncSearchMemo, type AsyncTopSource, checkSource, checkTopOptions, type ExtraCodes, isTopSource, type LogCandidates, offerTopOnce, type SearchMemo, type TopCandidates, type TopSource } from './top';
 
 /** What one pass of the mixture's top search asks the inner layer, and the prior's lists it was built from. */
 interface MixturePass {
@@ -405,9 +405,11 @@ export class MixtureOutput implements OutputLayer {
     const hData = h.dataSync() as Float32Array;
     const out: TopCandidates = { m, codes: new Int32Array(n * m).fill(-1), probs: new Float32Array(n * m), presentProbs: new Float32Array(n), exact: new Uint8Array(n) };
     let cells: Int32Array = Int32Array.from({ length: n }, (_, i) => i);
+    // the passes of this search share what the source keeps of its first run
+    const memo: AsyncSearchMemo = {};
     for (let depth = Math.min(this.k, 2 * m); cells.length > 0; depth = Math.min(this.k, 4 * depth)) {
       const pass = this.passRequest(cells, present, ctx, gates, depth, m, false);
-      const found = await source.logCandidatesAsync(hData, cells, depth, pass.extras);
+      const found = await source.logCandidatesAsync(hData, cells, depth, pass.extras, memo);
       cells = this.passLists(found, pass, cells, present, ctx, gates, depth, out);
     }
     return out;

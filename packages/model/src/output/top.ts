@@ -70,7 +70,16 @@ export interface AsyncTopSource {
   /** The hidden width of that layer. */
   readonly hidden: number;
   /** Each listed cell's `m` codes of highest ln q (ties may be ordered differently), `bound` and ln q of its extra codes. */
-  logCandidatesAsync(h: Float32Array, cells: Int32Array, m: number, extras: ExtraCodes): Promise<LogCandidates>;
+  logCandidatesAsync(h: Float32Array, cells: Int32Array, m: number, extras: ExtraCodes, memo?: AsyncSearchMemo): Promise<LogCandidates>;
+}
+
+/**
+ * What an {@link AsyncTopSource} may keep between the passes of one search: the caller makes one per search and
+ * passes it, with the same `h` array, to every pass. The same results, less work.
+ */
+export interface AsyncSearchMemo {
+  /** The source's own record (opaque to the caller). */
+  state?: unknown;
 }
 
 /** E_SHAPE unless `source` scores a layer of `layer`'s K and hidden width. */
