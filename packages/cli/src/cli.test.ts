@@ -157,6 +157,19 @@ describe('quantize, encode, train, predict, fill, generate, eval on a small .y4m
     r = vqvid('predict', 'clip.y4m', '--model', 'model', '--codebook', 'cb.vqcb', '--search', '17', '-q');
     expect(r.code).toBe(1);
     expect(r.stderr).toContain('--search');
+    // --onnx: the same frames through onnxruntime-node (the output search and the recurrent step), to 8-bit rounding
+    r = vqvid('predict', 'clip.y4m', '--model', 'model', '--codebook', 'cb.vqcb', '--steps', '2', '--decoder', 'mbr', '-o', 'tfjs.y4m', '-q');
+    expect(r.code).toBe(0);
+    r = vqvid('predict', 'clip.y4m', '--model', 'model', '--codebook', 'cb.vqcb', '--steps', '2', '--decoder', 'mbr', '--onnx', '-o', 'onnx.y4m', '--json', '-q');
+    expect(r.code).toBe(0);
+    expect(JSON.parse(r.stdout)).toMatchObject({ onnx: true, steps: 2 });
+    const viaTfjs = decodeY4m(new Uint8Array(readFileSync(join(dir, 'tfjs.y4m'))));
+    const viaOnnx = decodeY4m(new Uint8Array(readFileSync(join(dir, 'onnx.y4m'))));
+    expect(viaOnnx.frames).toBe(2);
+    let onnxDiff = 0;
+    for (let i = 0; i < viaTfjs.data.length; i++) onnxDiff = Math.max(onnxDiff, Math.abs(viaTfjs.data[i] - viaOnnx.data[i]));
+    expect(onnxDiff).toBeLessThanOrEqual(1);
+    expectOneLineError(vqvid('predict', 'clip.y4m', '--model', 'model', '--codebook', 'cb.vqcb', '--mode', 'sample', '--onnx', '-q'), 2, /--onnx: the ONNX path renders the most likely frames/);
 
     r = vqvid('fill', 'codes.vqc', '-m', 'model', '-c', 'cb.vqcb', '--frame', '4', '-o', 'fill.png', '--json', '-q');
     expect(r.code).toBe(0);

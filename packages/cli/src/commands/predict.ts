@@ -10,6 +10,8 @@ import { checkOutputs, framesOutput } from '../files';
 import type { Provenance } from '../pipeline';
 import { loadCodec, loadTrainedModel } from './load';
 import { DEFAULT_DECODER } from '@vqvid/quantize';
+import type { RCNN, RenderOptions } from '@vqvid/model';
+import { UsageError } from '../args';
 import { fitDecoderOnContext } from '../evaluation';
 import { CODEBOOK_OPTION, MODEL_OPTION, autoDecoderOptions, OUTPUT_OPTION, READ_OPTIONS, ensureParent, readOptions, resolveDecoder, secondsSince, table } from './shared';
 
@@ -38,6 +40,22 @@ export async function writeFrames(path: string, { strip, video, codes, meta }: F
   return 'video';
 }
 
+/**
+ * `--onnx`: the frames of `predictFrames` by `predictFramesAsync`, with the output layer's search and (where the model
+ * allows) the recurrent step in onnxruntime-node (`@vqvid/model/onnx`; the same frames up to float rounding).
+ */
+async function predictWithOnnx(model: RCNN, context: CodeVolume, steps: number, render: RenderOptions): Promise<Video> {
+  const { OnnxOutput, OnnxStep } = await import('@vqvid/model/onnx');
+  const source = await OnnxOutput.create(model);
+  const stepper = await OnnxStep.create(model).catch((e: { code?: string }) => (e.code === 'E_STATE' ? undefined : Promise.reject(e)));
+  try {
+    return await model.predictFramesAsync(context, steps, { ...render, source, ...(stepper ? { stepper } : {}) });
+  } finally {
+    await source.release();
+    await stepper?.release();
+  }
+}
+
 /** Context frames `--decoder auto` fits the decoder on (their one-step predictions against their pixels). */
 export const AUTO_DECODER_FRAMES = 3;
 
@@ -59,6 +77,9 @@ function continuationCommand(name: 'predict' | 'generate', defaults: { steps: nu
       temperature: { kind: 'number', default: 1, value: 't', help: 'sampling temperature' },
       'top-k': { kind: 'int', value: 'n', help: 'sample only among the n most likely codes' },
       ...autoDecoderOptions(`the context's last ${AUTO_DECODER_FRAMES} frames, each predicted from the frames before it`),
+      ...(defaults.mode === 'argmax'
+        ? { onnx: { kind: 'flag' as const, help: 'run the output search and the recurrent step in onnxruntime-node (an optional install; argmax mode)' } }
+        : {}),
       ...READ_OPTIONS,
       ...MEMORY_OPTIONS,
       ...OUTPUT_OPTION('output: .y4m/.mp4/... video, .png strip, or .vqc codes'),
@@ -96,18 +117,21 @@ function continuationCommand(name: 'predict' | 'generate', defaults: { steps: nu
               ? `no context frame with the frame before it: the default ${DEFAULT_DECODER}`
               : `no context pixels (codes input): the default ${DEFAULT_DECODER}`,
       );
-      const predicted = opts.mode === 'argmax' ? model.predictFrames(context, steps, { codec, reference: sliceVideo(before, before.frames - 1), ...render }) : codec.decode(future);
+      const onnx = name === 'predict' && args.flag('onnx');
+      if (onnx && opts.mode !== 'argmax') throw new UsageError('--onnx: the ONNX path renders the most likely frames (--mode argmax)');
+      const renderOptions = { codec, reference: sliceVideo(before, before.frames - 1), ...render };
+      const predicted = opts.mode !== 'argmax' ? codec.decode(future) : onnx ? await predictWithOnnx(model, context, steps, renderOptions) : model.predictFrames(context, steps, renderOptions);
       const rows: StripRow[] = [{ label: 'context', video: before }, { label: name, video: predicted }];
       const output = args.str('output');
       const kind = output ? await writeFrames(output, { strip: rows, video: predicted, codes: future, meta: input.meta }) : null;
       const decoder = opts.mode === 'argmax' ? render : null;
       // --decoder auto: how the decoder was chosen, and each decoder's best alpha and error on those frames
       const decoderFit = decoder ? fitReport : undefined;
-      const data = { output: output ?? null, kind, contextFrames: frames, steps, mode: opts.mode, decoder, ...(decoderFit ? { decoderFit } : {}), rows: future.rows, cols: future.cols, seconds: secondsSince(t0) };
+      const data = { output: output ?? null, kind, contextFrames: frames, steps, mode: opts.mode, decoder, ...(decoderFit ? { decoderFit } : {}), ...(onnx ? { onnx: true } : {}), rows: future.rows, cols: future.cols, seconds: secondsSince(t0) };
       const text = table([
         ['output', output ? `${output} (${kind})` : '(none; pass -o to write frames)'],
         ['context', `${frames} frames`],
-        [name, `${steps} frames (${opts.mode}${decoder ? `, decoder ${decoder.decoder}, alpha ${decoder.alpha}${decoder.search ? `, search ${decoder.search}` : ''}${decoderFit ? `; auto: ${decoderFit.chosenOn}` : ''}` : ''})`],
+        [name, `${steps} frames (${opts.mode}${decoder ? `, decoder ${decoder.decoder}, alpha ${decoder.alpha}${decoder.search ? `, search ${decoder.search}` : ''}${decoderFit ? `; auto: ${decoderFit.chosenOn}` : ''}` : ''}${onnx ? '; ONNX path' : ''})`],
         ['seconds', data.seconds],
       ]);
       return { data, text };
