@@ -78,6 +78,29 @@ describe('the ONNX writer', () => {
     await s.release();
   });
 
+  it('writes every attribute kind the runtime reads: float, floats, string, tensor', async () => {
+    const bytes = encodeModel({
+      nodes: [
+        { op: 'LeakyRelu', inputs: ['x'], outputs: ['leaky'], attrs: { alpha: { float: 0.25 } } },
+        { op: 'Constant', inputs: [], outputs: ['three'], attrs: { value_floats: { floats: [1, 2.5, -3] } } },
+        { op: 'Constant', inputs: [], outputs: ['pads'], attrs: { value: { tensor: { name: 'p', dtype: 'int64', dims: [2], data: BigInt64Array.of(1n, 1n) } } } },
+        { op: 'Add', inputs: ['leaky', 'three'], outputs: ['y'] },
+        { op: 'Pad', inputs: ['x', 'pads'], outputs: ['padded'], attrs: { mode: { string: 'edge' } } },
+      ],
+      initializers: [],
+      inputs: [{ name: 'x', dtype: 'float32', shape: [3] }],
+      outputs: [
+        { name: 'y', dtype: 'float32', shape: [3] },
+        { name: 'padded', dtype: 'float32', shape: [5] },
+      ],
+    });
+    const s = await ort.InferenceSession.create(bytes);
+    const out = await s.run({ x: new ort.Tensor('float32', Float32Array.of(-4, 2, 0), [3]) });
+    expect(Array.from(out.y.data as Float32Array)).toEqual([0, 4.5, -3]); // [-1, 2, 0] + [1, 2.5, -3]
+    expect(Array.from(out.padded.data as Float32Array)).toEqual([-4, -4, 2, 0, 0]);
+    await s.release();
+  });
+
   it('refuses an initializer whose values do not fill its dims', () => {
     expect(() => encodeModel({ nodes: [], initializers: [{ name: 'w', dtype: 'float32', dims: [2, 2], data: new Float32Array(3) }], inputs: [], outputs: [] })).toThrow(/3 values for dims \[2, 2\]/);
   });
