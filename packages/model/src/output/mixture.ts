@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { fail } from '@vqvid/core';
 import { type OutputLayer, allZero, checkHidden, checkTargets, logNormaliser, zeroVariable } from './layer';
+import { readTidy } from '../read';
 import { SparseBigram } from './prior';
 import { SPATIAL_WIDTH, SpatialPrior } from './spatial-prior';
 import { type AsyncSearchMemo, type AsyncTopSource, checkSource, checkTopOptions, type ExtraCodes, isTopSource, type LogCandidates, offerTopOnce, type SearchMemo, type TopCandidates, type TopSource } from './top';
@@ -16,7 +17,7 @@ interface MixturePass {
 export type MixtureComponent = 'net' | 'copy' | 'prior';
 
 /** Log of a probability that is zero: finite, so that sums and gradients stay NaN-free (exp underflows to 0). */
-const LOG_ZERO = -1e30;
+export const LOG_ZERO = -1e30;
 
 /** ln(e^a + e^b) elementwise, stable for any magnitudes. */
 function logAddExp(a: tf.Tensor, b: tf.Tensor): tf.Tensor {
@@ -281,21 +282,40 @@ export class MixtureOutput implements OutputLayer {
     if (!isTopSource(this.inner)) return null;
     if (this.width === 1) return this.topOf(h, present, present, presentTensor as tf.Tensor1D | undefined, m, classBeam);
     // a spatial prior reads each cell's context from the [n, 5] present tensor
-    const { ctx, codes } = this.readPresent(presentTensor, n);
+    const { ctx, codes } = this.contextOf(presentTensor, present, n);
     try {
-      for (let i = 0; i < n; i++) if (ctx[i * this.width] !== present[i]) fail('E_RANGE', `present[${i}]`, `the code in presentTensor (${ctx[i * this.width]})`, present[i]);
       return this.topOf(h, present, ctx, codes, m, classBeam);
     } finally {
       if (codes !== presentTensor) codes.dispose();
     }
   }
 
+  /** {@link readPresent} of a spatial prior's [n, 5] contexts, each cell's own code checked against `present` (E_RANGE). */
+  private contextOf(presentTensor: tf.Tensor1D | tf.Tensor2D | undefined, present: Int32Array, n: number): { ctx: Int32Array; codes: tf.Tensor1D } {
+    const read = this.readPresent(presentTensor, n);
+    for (let i = 0; i < n; i++) {
+      if (read.ctx[i * this.width] !== present[i]) {
+        if (read.codes !== presentTensor) read.codes.dispose();
+        fail('E_RANGE', `present[${i}]`, `the code in presentTensor (${read.ctx[i * this.width]})`, present[i]);
+      }
+    }
+    return read;
+  }
+
+  /** Each cell's mixture weights π [n, m] (with the offsets of a {@link withOffsets} scope), read to the host. */
+  private gateWeights(h: tf.Tensor2D): Float32Array {
+    return readTidy(() => tf.exp(this.logGates(h)));
+  }
+
+  /** An empty list of m candidates for each of n cells (codes −1, nothing proven yet). */
+  private static emptyTop(n: number, m: number): TopCandidates {
+    return { m, codes: new Int32Array(n * m).fill(-1), probs: new Float32Array(n * m), presentProbs: new Float32Array(n), exact: new Uint8Array(n) };
+  }
+
   private topOf(h: tf.Tensor2D, present: Int32Array, ctx: Int32Array, presentTensor: tf.Tensor1D | undefined, m: number, classBeam: number): TopCandidates | null {
     const n = h.shape[0];
-    const gt = tf.tidy(() => tf.exp(this.logGates(h)));
-    const gates = gt.dataSync() as Float32Array;
-    gt.dispose();
-    const out: TopCandidates = { m, codes: new Int32Array(n * m).fill(-1), probs: new Float32Array(n * m), presentProbs: new Float32Array(n), exact: new Uint8Array(n) };
+    const gates = this.gateWeights(h);
+    const out = MixtureOutput.emptyTop(n, m);
     let cells: Int32Array = Int32Array.from({ length: n }, (_, i) => i);
     // the deeper passes reuse what the inner layer scored for the same cells before
     const memo: SearchMemo = { cells };
@@ -389,21 +409,14 @@ export class MixtureOutput implements OutputLayer {
     checkSource(source, this);
     let ctx = present;
     if (this.width > 1) {
-      const read = this.readPresent(presentTensor, n);
+      // only the contexts are read here: the source scores h alone
+      const read = this.contextOf(presentTensor, present, n);
       if (read.codes !== presentTensor) read.codes.dispose();
       ctx = read.ctx;
-      for (let i = 0; i < n; i++) if (ctx[i * this.width] !== present[i]) fail('E_RANGE', `present[${i}]`, `the code in presentTensor (${ctx[i * this.width]})`, present[i]);
     }
-    const gates = this.withOffsets(offsets, () => {
-      const gt = tf.tidy(() => tf.exp(this.logGates(h)));
-      try {
-        return gt.dataSync() as Float32Array;
-      } finally {
-        gt.dispose();
-      }
-    });
+    const gates = this.withOffsets(offsets, () => this.gateWeights(h));
     const hData = h.dataSync() as Float32Array;
-    const out: TopCandidates = { m, codes: new Int32Array(n * m).fill(-1), probs: new Float32Array(n * m), presentProbs: new Float32Array(n), exact: new Uint8Array(n) };
+    const out = MixtureOutput.emptyTop(n, m);
     let cells: Int32Array = Int32Array.from({ length: n }, (_, i) => i);
     // the passes of this search share what the source keeps of its first run
     const memo: AsyncSearchMemo = {};
