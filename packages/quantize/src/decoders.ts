@@ -100,8 +100,7 @@ export interface DecodeCellsOptions {
  * ```
  */
 export function decodeCells(o: DecodeCellsOptions): Float32Array {
-  const shape = validateInputs(o, '');
-  return decodeCandidates(shape, selectCandidates(o, shape), o.decoder, o.alpha ?? 1, o.changeRatio ?? 1);
+  return decodeValidated(o, false);
 }
 
 /**
@@ -110,7 +109,12 @@ export function decodeCells(o: DecodeCellsOptions): Float32Array {
  * motion search of 2 pixels: some 4 ms). Not exported from the package.
  */
 export function decodeCellsCheckedMotion(o: DecodeCellsOptions): Float32Array {
-  const shape = validateInputs(o, '', true);
+  return decodeValidated(o, true);
+}
+
+/** The body of {@link decodeCells}: the inputs checked (the motion patches' values only unless `motionChecked`), then decoded. */
+function decodeValidated(o: DecodeCellsOptions, motionChecked: boolean): Float32Array {
+  const shape = validateInputs(o, '', motionChecked);
   return decodeCandidates(shape, selectCandidates(o, shape), o.decoder, o.alpha ?? 1, o.changeRatio ?? 1);
 }
 
@@ -367,8 +371,7 @@ function validateInputs(o: DecodeCellsOptions, arg: string, motionChecked = fals
   if (o.motion !== undefined) {
     assertInt(o.motionCount, name('motionCount'), 1);
     motionCount = o.motionCount as number;
-    if (!motionChecked) assertFloats(o.motion, name('motion'), cells * motionCount * dim);
-    else if (!(o.motion instanceof Float32Array) || o.motion.length !== cells * motionCount * dim) fail('E_SHAPE', name('motion.length'), `${cells * motionCount * dim}`, (o.motion as { length?: number })?.length);
+    assertFloats(o.motion, name('motion'), cells * motionCount * dim, !motionChecked);
   } else if (o.motionCount !== undefined) fail('E_SHAPE', name('motion'), `patches to go with motionCount = ${String(o.motionCount)}`, undefined);
   return { cells, k, dim, present, reference: o.reference, centroids: o.centroids, ...(o.motion ? { motion: o.motion } : {}), motionCount };
 }
@@ -406,9 +409,11 @@ function validateProbs(probs: Float32Array, k: number, arg: string): void {
   }
 }
 
-function assertFloats(a: unknown, arg: string, length: number): asserts a is Float32Array {
+/** E_DTYPE unless `a` is a Float32Array, E_SHAPE unless of `length`, and unless `finite` is false, E_RANGE on a value that is not finite. */
+function assertFloats(a: unknown, arg: string, length: number, finite = true): asserts a is Float32Array {
   if (!(a instanceof Float32Array)) fail('E_DTYPE', arg, 'a Float32Array', a);
   if (a.length !== length) fail('E_SHAPE', `${arg}.length`, `${length}`, a.length);
+  if (!finite) return;
   // x − x is 0 for a finite x and NaN for ±∞ and NaN: four sums of it are 0 exactly when every value is finite
   // (no branch per value: the motion patches are 1.9M values a frame); then the first culprit is looked for
   let s0 = 0;
