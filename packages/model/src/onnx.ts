@@ -119,6 +119,8 @@ export class OnnxOutput implements AsyncTopSource {
   /** Columns of the graph's padded ln q row, and its block size. */
   readonly columns: number;
   readonly block: number;
+  /** Class terms per row: the classes (1 for the full softmax). */
+  private readonly terms: number;
 
   private constructor(
     private readonly ort: OnnxRuntime,
@@ -127,13 +129,12 @@ export class OnnxOutput implements AsyncTopSource {
     private rescore: OnnxSession | null,
     graph: OutputGraph,
     hidden: number,
-    /** Class terms per row: the classes (1 for the full softmax). */
-    private readonly terms: number,
   ) {
     this.k = graph.colOf.length;
     this.hidden = hidden;
     this.columns = graph.columns;
     this.block = graph.block;
+    this.terms = graph.terms;
   }
 
   static async create(model: RCNN | OutputLayer, opts: OnnxOutputOptions = {}): Promise<OnnxOutput> {
@@ -142,12 +143,13 @@ export class OnnxOutput implements AsyncTopSource {
     const block = opts.block ?? TOP_BLOCK;
     assertInt(block, 'opts.block', 1);
     const layer = innerLayer(model);
-    const graph = outputGraph(outputWeights(layer), block);
-    const ort = opts.runtime ?? (await loadRuntime());
+    // the weights read once, for both graphs
     const weights = outputWeights(layer);
+    const graph = outputGraph(weights, block);
+    const ort = opts.runtime ?? (await loadRuntime());
     const session = await ort.InferenceSession.create(encodeModel(graph.model), sessionOptions(threads));
     const rescore = await ort.InferenceSession.create(encodeModel(outputGraph(weights, block, true).model), sessionOptions(threads));
-    return new OnnxOutput(ort, session, rescore, graph, layer.hidden, weights.kind === 'full' ? 1 : weights.members!.length);
+    return new OnnxOutput(ort, session, rescore, graph, layer.hidden);
   }
 
   /**

@@ -1,13 +1,13 @@
 import { fail } from '@vqvid/core';
 import { classesFromClassOf } from '../output/classes';
 import type { OutputLayer } from '../output/layer';
-import type { OnnxModel, OnnxNode, OnnxTensor } from './proto';
+// the padded columns' logit: a probability of zero (exp underflows to 0), as the mixture writes it
+import { LOG_ZERO } from '../output/mixture';
+import { GraphBuilder, type OnnxModel } from './proto';
 
 /** Columns per block of the two-stage top search (see {@link outputGraph}). */
 export const TOP_BLOCK = 16;
 
-/** ln of a probability that is zero in the graph's padded columns: finite, so sums stay NaN-free. */
-const LOG_ZERO = -1e30;
 
 /** An inner (non-mixture) output layer's weights as plain arrays, read once from its variables. */
 export interface OutputWeights {
@@ -42,6 +42,8 @@ export interface OutputGraph {
   block: number;
   /** colOf[code]: the code's column. */
   colOf: Int32Array;
+  /** Width of `class_term`: the classes, 1 for the full softmax. */
+  terms: number;
 }
 
 /**
@@ -110,107 +112,97 @@ export function outputGraph(ow: OutputWeights, block = TOP_BLOCK, rescore = fals
     });
   });
 
-  const nodes: OnnxNode[] = [];
-  const inits: OnnxTensor[] = [];
-  const i64 = (name: string, values: ArrayLike<number>, dims = [values.length]): string => {
-    inits.push({ name, dtype: 'int64', dims, data: BigInt64Array.from(Array.from(values, BigInt)) });
-    return name;
-  };
-  const node = (op: string, inputs: string[], outputs: string[], attrs?: OnnxNode['attrs']): void => {
-    nodes.push({ op, inputs, outputs, attrs });
-  };
-  inits.push({ name: 'W', dtype: 'float32', dims: [hidden, columns], data: w }, { name: 'b', dtype: 'float32', dims: [columns], data: b });
-  i64('axis1', [1]);
-  i64('shape3', [-1, block, nb]);
-  node('MatMul', ['h', 'W'], ['hw']);
-  node('Add', ['hw', 'b'], ['z']);
-  node('Shape', ['h'], ['h_shape']);
-  node('Slice', ['h_shape', i64('zero1', [0]), 'axis1'], ['n1']);
+  const g = new GraphBuilder();
+  g.f32('W', [hidden, columns], w);
+  g.f32('b', [columns], b);
+  g.i64('axis1', [1]);
+  g.i64('shape3', [-1, block, nb]);
+  g.node('MatMul', ['h', 'W'], ['hw']);
+  g.node('Add', ['hw', 'b'], ['z']);
+  g.node('Shape', ['h'], ['h_shape']);
+  g.node('Slice', ['h_shape', g.i64('zero1', [0]), 'axis1'], ['n1']);
   // the full softmax's first run: ln q from one softmax over the row; otherwise ln q = z + the class's term
   const full = ow.kind === 'full' && !rescore;
   if (full) {
     // one softmax over the row: ln q itself (computed from the row's largest logit, exact for any logits)
-    node('LogSoftmax', ['z'], ['logq'], { axis: { int: 1 } });
-    node('Reshape', ['logq', 'shape3'], ['z3']);
-    node('ReduceMax', ['z3'], ['block_max'], { axes: { ints: [1] }, keepdims: { int: 0 } });
+    g.node('LogSoftmax', ['z'], ['logq'], { axis: { int: 1 } });
+    g.node('Reshape', ['logq', 'shape3'], ['z3']);
+    g.node('ReduceMax', ['z3'], ['block_max'], { axes: { ints: [1] }, keepdims: { int: 0 } });
     // the row's −ln Σ exp, for a later rescore: ln q − z of a real column
-    node('Gather', ['logq', i64('real_col', [colOf[0]])], ['logq_real'], { axis: { int: 1 } });
-    node('Gather', ['z', 'real_col'], ['z_real'], { axis: { int: 1 } });
-    node('Sub', ['logq_real', 'z_real'], ['class_term']);
+    g.node('Gather', ['logq', g.i64('real_col', [colOf[0]])], ['logq_real'], { axis: { int: 1 } });
+    g.node('Gather', ['z', 'real_col'], ['z_real'], { axis: { int: 1 } });
+    g.node('Sub', ['logq_real', 'z_real'], ['class_term']);
   } else {
     if (rescore) {
       // the class terms come in: only the logits and the search are computed
-      node('Reshape', ['z', 'shape3'], ['z3']);
-      node('ReduceMax', ['z3'], ['block_top3'], { axes: { ints: [1] }, keepdims: { int: 1 } });
+      g.node('Reshape', ['z', 'shape3'], ['z3']);
+      g.node('ReduceMax', ['z3'], ['block_top3'], { axes: { ints: [1] }, keepdims: { int: 1 } });
     } else {
-      classTerms(ow, nc, nb, blocksOf, firstBlock, node, i64, inits);
+      classTerms(g, ow, nb, blocksOf, firstBlock);
     }
     // a block's largest ln q: its largest logit plus its class's term
-    node('Gather', ['class_term', i64('block_class', blockClass)], ['block_term'], { axis: { int: 1 } });
-    node('Squeeze', ['block_top3', 'axis1'], ['block_top']);
-    node('Add', ['block_top', 'block_term'], ['block_max']);
+    g.node('Gather', ['class_term', g.i64('block_class', blockClass)], ['block_term'], { axis: { int: 1 } });
+    g.node('Squeeze', ['block_top3', 'axis1'], ['block_top']);
+    g.node('Add', ['block_top', 'block_term'], ['block_max']);
   }
   // stage 1: the blocks of highest maximum ln q
   // which blocks, not their order: unsorted
-  node('TopK', ['block_max', 'blocks'], ['_bv', 'best_blocks'], { axis: { int: 1 }, sorted: { int: 0 } });
-  node('Unsqueeze', ['best_blocks', 'axis1'], ['best_blocks3']);
-  node('Concat', ['n1', i64('block_width', [block]), 'blocks'], ['kept_shape'], { axis: { int: 0 } });
-  node('Expand', ['best_blocks3', 'kept_shape'], ['kept_index']);
+  g.node('TopK', ['block_max', 'blocks'], ['_bv', 'best_blocks'], { axis: { int: 1 }, sorted: { int: 0 } });
+  g.node('Unsqueeze', ['best_blocks', 'axis1'], ['best_blocks3']);
+  g.node('Concat', ['n1', g.i64('block_width', [block]), 'blocks'], ['kept_shape'], { axis: { int: 0 } });
+  g.node('Expand', ['best_blocks3', 'kept_shape'], ['kept_index']);
   if (full) {
-    node('GatherElements', ['z3', 'kept_index'], ['kept'], { axis: { int: 2 } });
+    g.node('GatherElements', ['z3', 'kept_index'], ['kept'], { axis: { int: 2 } });
   } else {
-    node('GatherElements', ['z3', 'kept_index'], ['kept_z'], { axis: { int: 2 } });
-    node('GatherElements', ['block_term', 'best_blocks'], ['kept_term'], { axis: { int: 1 } });
-    node('Unsqueeze', ['kept_term', 'axis1'], ['kept_term3']);
-    node('Add', ['kept_z', 'kept_term3'], ['kept']);
+    g.node('GatherElements', ['z3', 'kept_index'], ['kept_z'], { axis: { int: 2 } });
+    g.node('GatherElements', ['block_term', 'best_blocks'], ['kept_term'], { axis: { int: 1 } });
+    g.node('Unsqueeze', ['kept_term', 'axis1'], ['kept_term3']);
+    g.node('Add', ['kept_z', 'kept_term3'], ['kept']);
   }
-  node('Reshape', ['kept', i64('keep_flat', [0, -1])], ['kept_flat']);
+  g.node('Reshape', ['kept', g.i64('keep_flat', [0, -1])], ['kept_flat']);
   // stage 2: the depth best of their columns (slot j of kept block i at j·blocks + i), mapped back to codes
-  node('TopK', ['kept_flat', 'depth'], ['top_logq', 'at'], { axis: { int: 1 } });
-  node('Div', ['at', 'blocks'], ['at_slot']);
-  node('Mod', ['at', 'blocks'], ['at_kept']);
-  node('GatherElements', ['best_blocks', 'at_kept'], ['at_block'], { axis: { int: 1 } });
-  node('Mul', ['at_slot', i64('block_count', [nb])], ['slot_base']);
-  node('Add', ['slot_base', 'at_block'], ['top_cols']);
-  inits.push({ name: 'col_to_code', dtype: 'int32', dims: [columns], data: colToCode });
-  node('Gather', ['col_to_code', 'top_cols'], ['top_codes'], { axis: { int: 0 } });
+  g.node('TopK', ['kept_flat', 'depth'], ['top_logq', 'at'], { axis: { int: 1 } });
+  g.node('Div', ['at', 'blocks'], ['at_slot']);
+  g.node('Mod', ['at', 'blocks'], ['at_kept']);
+  g.node('GatherElements', ['best_blocks', 'at_kept'], ['at_block'], { axis: { int: 1 } });
+  g.node('Mul', ['at_slot', g.i64('block_count', [nb])], ['slot_base']);
+  g.node('Add', ['slot_base', 'at_block'], ['top_cols']);
+  g.i32('col_to_code', [columns], colToCode);
+  g.node('Gather', ['col_to_code', 'top_cols'], ['top_codes'], { axis: { int: 0 } });
   // the extra codes: ln q read off (full), or their logit plus their class's term
-  inits.push({ name: 'code_to_col', dtype: 'int32', dims: [k], data: colOf });
-  node('Gather', ['code_to_col', 'extra'], ['extra_cols32'], { axis: { int: 0 } });
-  node('Cast', ['extra_cols32'], ['extra_cols'], { to: { int: 7 } });
+  g.i32('code_to_col', [k], colOf);
+  g.node('Gather', ['code_to_col', 'extra'], ['extra_cols32'], { axis: { int: 0 } });
+  g.node('Cast', ['extra_cols32'], ['extra_cols'], { to: { int: 7 } });
   if (full) {
-    node('GatherElements', ['logq', 'extra_cols'], ['extra_logq'], { axis: { int: 1 } });
+    g.node('GatherElements', ['logq', 'extra_cols'], ['extra_logq'], { axis: { int: 1 } });
   } else {
-    inits.push({ name: 'code_to_class', dtype: 'int32', dims: [k], data: classOf });
-    node('GatherElements', ['z', 'extra_cols'], ['extra_z'], { axis: { int: 1 } });
-    node('Gather', ['code_to_class', 'extra'], ['extra_class32'], { axis: { int: 0 } });
-    node('Cast', ['extra_class32'], ['extra_class'], { to: { int: 7 } });
-    node('GatherElements', ['class_term', 'extra_class'], ['extra_term'], { axis: { int: 1 } });
-    node('Add', ['extra_z', 'extra_term'], ['extra_logq']);
+    g.i32('code_to_class', [k], classOf);
+    g.node('GatherElements', ['z', 'extra_cols'], ['extra_z'], { axis: { int: 1 } });
+    g.node('Gather', ['code_to_class', 'extra'], ['extra_class32'], { axis: { int: 0 } });
+    g.node('Cast', ['extra_class32'], ['extra_class'], { to: { int: 7 } });
+    g.node('GatherElements', ['class_term', 'extra_class'], ['extra_term'], { axis: { int: 1 } });
+    g.node('Add', ['extra_z', 'extra_term'], ['extra_logq']);
   }
-  const terms = ow.kind === 'full' ? 1 : nc;
   const model: OnnxModel = {
-    nodes,
-    initializers: inits,
+    nodes: g.nodes,
+    initializers: g.initializers,
     inputs: [
       { name: 'h', dtype: 'float32', shape: ['n', hidden] },
       { name: 'depth', dtype: 'int64', shape: [1] },
       { name: 'blocks', dtype: 'int64', shape: [1] },
       { name: 'extra', dtype: 'int32', shape: ['n', 'e'] },
-      ...(rescore ? [{ name: 'class_term', dtype: 'float32' as const, shape: ['n', terms] }] : []),
+      ...(rescore ? [{ name: 'class_term', dtype: 'float32' as const, shape: ['n', nc] }] : []),
     ],
     outputs: [
       { name: 'top_logq', dtype: 'float32', shape: ['n', 'depth'] },
       { name: 'top_codes', dtype: 'int32', shape: ['n', 'depth'] },
       { name: 'extra_logq', dtype: 'float32', shape: ['n', 'e'] },
-      ...(rescore ? [] : [{ name: 'class_term', dtype: 'float32' as const, shape: ['n', terms] }]),
+      ...(rescore ? [] : [{ name: 'class_term', dtype: 'float32' as const, shape: ['n', nc] }]),
     ],
     name: `vqvid-${ow.kind}-output-k${k}`,
   };
-  return { model, columns, block, colOf };
+  return { model, columns, block, colOf, terms: nc };
 }
-
-type NodeFn = (op: string, inputs: string[], outputs: string[], attrs?: OnnxNode['attrs']) => void;
 
 /**
  * The factored graph's `class_term` [n, C] = ln p(class) − ln Σ exp of the class's member logits, from `z` (the
@@ -218,50 +210,52 @@ type NodeFn = (op: string, inputs: string[], outputs: string[], attrs?: OnnxNode
  * also the next stage's), then of each class over its blocks, classes grouped by their number of blocks (a ln 0
  * column at index nb stands for a group's padding blocks).
  */
-function classTerms(ow: OutputWeights, nc: number, nb: number, blocksOf: number[], firstBlock: number[], node: NodeFn, i64: (name: string, values: ArrayLike<number>, dims?: number[]) => string, inits: OnnxTensor[]): void {
+function classTerms(g: GraphBuilder, ow: OutputWeights, nb: number, blocksOf: number[], firstBlock: number[]): void {
   const { hidden } = ow;
-  node('Reshape', ['z', 'shape3'], ['z3']);
-  node('ReduceMax', ['z3'], ['block_top3'], { axes: { ints: [1] }, keepdims: { int: 1 } });
-  node('Sub', ['z3', 'block_top3'], ['z3_shift']);
-  node('Exp', ['z3_shift'], ['z3_exp']);
-  node('ReduceSum', ['z3_exp', 'axis1'], ['block_sum'], { keepdims: { int: 0 } });
-  node('Log', ['block_sum'], ['block_log']);
-  node('Squeeze', ['block_top3', 'axis1'], ['block_top_z']);
-  node('Add', ['block_log', 'block_top_z'], ['block_lse']);
-  inits.push({ name: 'log_zero', dtype: 'float32', dims: [1, 1], data: Float32Array.of(LOG_ZERO) });
-  node('Concat', ['n1', 'axis1'], ['n_by_1'], { axis: { int: 0 } });
-  node('Expand', ['log_zero', 'n_by_1'], ['log_zero_col']);
-  node('Concat', ['block_lse', 'log_zero_col'], ['block_lse_ext'], { axis: { int: 1 } });
+  const nc = blocksOf.length;
+  g.node('Reshape', ['z', 'shape3'], ['z3']);
+  g.node('ReduceMax', ['z3'], ['block_top3'], { axes: { ints: [1] }, keepdims: { int: 1 } });
+  g.node('Sub', ['z3', 'block_top3'], ['z3_shift']);
+  g.node('Exp', ['z3_shift'], ['z3_exp']);
+  g.node('ReduceSum', ['z3_exp', 'axis1'], ['block_sum'], { keepdims: { int: 0 } });
+  g.node('Log', ['block_sum'], ['block_log']);
+  g.node('Squeeze', ['block_top3', 'axis1'], ['block_top_z']);
+  g.node('Add', ['block_log', 'block_top_z'], ['block_lse']);
+  g.f32('log_zero', [1, 1], Float32Array.of(LOG_ZERO));
+  g.node('Concat', ['n1', 'axis1'], ['n_by_1'], { axis: { int: 0 } });
+  g.node('Expand', ['log_zero', 'n_by_1'], ['log_zero_col']);
+  g.node('Concat', ['block_lse', 'log_zero_col'], ['block_lse_ext'], { axis: { int: 1 } });
   const groupOut: string[] = [];
   const classAt: number[] = [];
-  blockGroups(blocksOf).forEach((group, g) => {
+  blockGroups(blocksOf).forEach((group, q) => {
     const width = blocksOf[group[group.length - 1]];
     const idx: number[] = [];
     for (const c of group) for (let j = 0; j < width; j++) idx.push(j < blocksOf[c] ? firstBlock[c] + j : nb);
-    node('Gather', ['block_lse_ext', i64(`group${g}`, idx, [group.length, width])], [`gl${g}`], { axis: { int: 1 } });
+    g.node('Gather', ['block_lse_ext', g.i64(`group${q}`, idx, [group.length, width])], [`gl${q}`], { axis: { int: 1 } });
     if (width === 1) {
-      node('Squeeze', [`gl${g}`, i64(`axis2_${g}`, [2])], [`glse${g}`]);
+      g.node('Squeeze', [`gl${q}`, g.i64(`axis2_${q}`, [2])], [`glse${q}`]);
     } else {
-      node('ReduceMax', [`gl${g}`], [`gm${g}`], { axes: { ints: [2] }, keepdims: { int: 1 } });
-      node('Sub', [`gl${g}`, `gm${g}`], [`gd${g}`]);
-      node('Exp', [`gd${g}`], [`ge${g}`]);
-      node('ReduceSum', [`ge${g}`, i64(`axis2_${g}`, [2])], [`gs${g}`], { keepdims: { int: 0 } });
-      node('Log', [`gs${g}`], [`glog${g}`]);
-      node('Squeeze', [`gm${g}`, `axis2_${g}`], [`gms${g}`]);
-      node('Add', [`glog${g}`, `gms${g}`], [`glse${g}`]);
+      g.node('ReduceMax', [`gl${q}`], [`gm${q}`], { axes: { ints: [2] }, keepdims: { int: 1 } });
+      g.node('Sub', [`gl${q}`, `gm${q}`], [`gd${q}`]);
+      g.node('Exp', [`gd${q}`], [`ge${q}`]);
+      g.node('ReduceSum', [`ge${q}`, g.i64(`axis2_${q}`, [2])], [`gs${q}`], { keepdims: { int: 0 } });
+      g.node('Log', [`gs${q}`], [`glog${q}`]);
+      g.node('Squeeze', [`gm${q}`, `axis2_${q}`], [`gms${q}`]);
+      g.node('Add', [`glog${q}`, `gms${q}`], [`glse${q}`]);
     }
-    groupOut.push(`glse${g}`);
+    groupOut.push(`glse${q}`);
     classAt.push(...group);
   });
-  if (groupOut.length > 1) node('Concat', groupOut, ['lse_grouped'], { axis: { int: 1 } });
-  else node('Identity', groupOut, ['lse_grouped']);
+  if (groupOut.length > 1) g.node('Concat', groupOut, ['lse_grouped'], { axis: { int: 1 } });
+  else g.node('Identity', groupOut, ['lse_grouped']);
   // back to class order
   const position = new Array<number>(nc);
   classAt.forEach((c, at) => (position[c] = at));
-  node('Gather', ['lse_grouped', i64('class_order', position)], ['class_lse'], { axis: { int: 1 } });
-  inits.push({ name: 'Wc', dtype: 'float32', dims: [hidden, nc], data: ow.wc! }, { name: 'bc', dtype: 'float32', dims: [nc], data: ow.bc! });
-  node('MatMul', ['h', 'Wc'], ['hwc']);
-  node('Add', ['hwc', 'bc'], ['cz']);
-  node('LogSoftmax', ['cz'], ['class_logp'], { axis: { int: 1 } });
-  node('Sub', ['class_logp', 'class_lse'], ['class_term']);
+  g.node('Gather', ['lse_grouped', g.i64('class_order', position)], ['class_lse'], { axis: { int: 1 } });
+  g.f32('Wc', [hidden, nc], ow.wc!);
+  g.f32('bc', [nc], ow.bc!);
+  g.node('MatMul', ['h', 'Wc'], ['hwc']);
+  g.node('Add', ['hwc', 'bc'], ['cz']);
+  g.node('LogSoftmax', ['cz'], ['class_logp'], { axis: { int: 1 } });
+  g.node('Sub', ['class_logp', 'class_lse'], ['class_term']);
 }

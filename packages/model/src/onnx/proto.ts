@@ -172,6 +172,35 @@ function valueInfo(v: OnnxValue): Writer {
   return w;
 }
 
+/**
+ * A graph's nodes and initializers as they are added: each adder returns the name it was given, so a constant can
+ * be written where an input name goes.
+ */
+export class GraphBuilder {
+  readonly nodes: OnnxNode[] = [];
+  readonly initializers: OnnxTensor[] = [];
+
+  node(op: string, inputs: string[], outputs: string[], attrs?: OnnxNode['attrs']): void {
+    this.nodes.push({ op, inputs, outputs, attrs });
+  }
+
+  f32(name: string, dims: number[], data: Float32Array): string {
+    this.initializers.push({ name, dtype: 'float32', dims, data });
+    return name;
+  }
+
+  i32(name: string, dims: number[], data: Int32Array): string {
+    this.initializers.push({ name, dtype: 'int32', dims, data });
+    return name;
+  }
+
+  /** int64 values (as numbers), one-dimensional unless `dims` says otherwise. */
+  i64(name: string, values: ArrayLike<number>, dims = [values.length]): string {
+    this.initializers.push({ name, dtype: 'int64', dims, data: BigInt64Array.from(Array.from(values, BigInt)) });
+    return name;
+  }
+}
+
 /** The model's bytes, as onnxruntime's InferenceSession.create takes them. */
 export function encodeModel(model: OnnxModel): Uint8Array {
   const graph = new Writer();

@@ -1,6 +1,6 @@
 import { fail } from '@vqvid/core';
 import { coarseWidth, type ModelConfig, usesMotion } from '../config';
-import type { OnnxModel, OnnxNode, OnnxTensor } from './proto';
+import { GraphBuilder, type OnnxModel } from './proto';
 
 /**
  * The ONNX graph of one recurrent step of a single-scale model that reads codes only (the network of
@@ -15,26 +15,14 @@ export function stepGraph(cfg: ModelConfig, weights: Map<string, Float32Array>):
   if (coarseWidth(cfg) > 0) fail('E_STATE', 'model', 'a single-scale model (the ONNX step has no coarse branch)', `scales: ${cfg.scales}`);
   const { k, embedDim, hidden, kernel, layers, cell } = cfg;
   const gates = cell === 'gru' ? 3 : 1;
-  const nodes: OnnxNode[] = [];
-  const inits: OnnxTensor[] = [];
-  const node = (op: string, inputs: string[], outputs: string[], attrs?: OnnxNode['attrs']): void => {
-    nodes.push({ op, inputs, outputs, attrs });
-  };
-  const f32 = (name: string, dims: number[], data: Float32Array): string => {
-    inits.push({ name, dtype: 'float32', dims, data });
-    return name;
-  };
-  const i64 = (name: string, values: number[]): string => {
-    inits.push({ name, dtype: 'int64', dims: [values.length], data: BigInt64Array.from(values.map(BigInt)) });
-    return name;
-  };
+  const g = new GraphBuilder();
   const w = (name: string): Float32Array => {
     const v = weights.get(name);
     if (!v) fail('E_STATE', 'weights', `the network weight '${name}'`, 'missing');
     return v;
   };
-  node('Gather', [f32('embedding', [k, embedDim], w('embedding')), 'codes'], ['x_nhwc'], { axis: { int: 0 } });
-  node('Transpose', ['x_nhwc'], ['x0'], { perm: { ints: [0, 3, 1, 2] } });
+  g.node('Gather', [g.f32('embedding', [k, embedDim], w('embedding')), 'codes'], ['x_nhwc'], { axis: { int: 0 } });
+  g.node('Transpose', ['x_nhwc'], ['x0'], { perm: { ints: [0, 3, 1, 2] } });
   const pad = Math.floor(kernel / 2);
   let cin = embedDim;
   let x = 'x0';
@@ -51,40 +39,40 @@ export function stepGraph(cfg: ModelConfig, weights: Map<string, Float32Array>):
         }
       }
     }
-    const inputs = [x, f32(`conv${l}_w`, [cout, cin, kernel, kernel], oihw)];
-    if (!last) inputs.push(f32(`conv${l}_b`, [cout], w(`conv${l}.b`)));
-    node('Conv', inputs, [`conv${l}`], { kernel_shape: { ints: [kernel, kernel] }, pads: { ints: [pad, pad, pad, pad] } });
-    if (!last) node('Tanh', [`conv${l}`], [`act${l}`]);
+    const inputs = [x, g.f32(`conv${l}_w`, [cout, cin, kernel, kernel], oihw)];
+    if (!last) inputs.push(g.f32(`conv${l}_b`, [cout], w(`conv${l}.b`)));
+    g.node('Conv', inputs, [`conv${l}`], { kernel_shape: { ints: [kernel, kernel] }, pads: { ints: [pad, pad, pad, pad] } });
+    if (!last) g.node('Tanh', [`conv${l}`], [`act${l}`]);
     x = last ? `conv${l}` : `act${l}`;
     cin = cout;
   }
   // [1, G·H, rows, cols] → [rows·cols, G·H], plus the recurrent bias
-  node('Transpose', [x], ['drive_nhwc'], { perm: { ints: [0, 2, 3, 1] } });
-  node('Reshape', ['drive_nhwc', i64('rows_by_gates', [-1, gates * hidden])], ['drive']);
-  node('Add', ['drive', f32('rec_b', [gates * hidden], w('rec.b'))], ['pre']);
+  g.node('Transpose', [x], ['drive_nhwc'], { perm: { ints: [0, 2, 3, 1] } });
+  g.node('Reshape', ['drive_nhwc', g.i64('rows_by_gates', [-1, gates * hidden])], ['drive']);
+  g.node('Add', ['drive', g.f32('rec_b', [gates * hidden], w('rec.b'))], ['pre']);
   if (cell === 'tanh') {
-    node('MatMul', ['h', f32('rec_w', [hidden, hidden], w('rec.w'))], ['rec']);
-    node('Add', ['pre', 'rec'], ['pre_h']);
-    node('Tanh', ['pre_h'], ['h_next']);
+    g.node('MatMul', ['h', g.f32('rec_w', [hidden, hidden], w('rec.w'))], ['rec']);
+    g.node('Add', ['pre', 'rec'], ['pre_h']);
+    g.node('Tanh', ['pre_h'], ['h_next']);
   } else {
     // GRU: [z | r] = σ(pre_zr + h·Wzr), n = tanh(pre_n + (r ⊙ h)·Wn), h' = (1 − z) ⊙ n + z ⊙ h
-    node('Split', ['pre', i64('zr_n', [2 * hidden, hidden])], ['pre_zr', 'pre_n'], { axis: { int: 1 } });
-    node('MatMul', ['h', f32('rec_wzr', [hidden, 2 * hidden], w('rec.wzr'))], ['rec_zr']);
-    node('Add', ['pre_zr', 'rec_zr'], ['zr_in']);
-    node('Sigmoid', ['zr_in'], ['zr']);
-    node('Split', ['zr', i64('z_r', [hidden, hidden])], ['z', 'r'], { axis: { int: 1 } });
-    node('Mul', ['r', 'h'], ['rh']);
-    node('MatMul', ['rh', f32('rec_wn', [hidden, hidden], w('rec.wn'))], ['rec_n']);
-    node('Add', ['pre_n', 'rec_n'], ['n_in']);
-    node('Tanh', ['n_in'], ['cand']);
-    node('Sub', ['h', 'cand'], ['h_minus_cand']);
-    node('Mul', ['z', 'h_minus_cand'], ['z_step']);
+    g.node('Split', ['pre', g.i64('zr_n', [2 * hidden, hidden])], ['pre_zr', 'pre_n'], { axis: { int: 1 } });
+    g.node('MatMul', ['h', g.f32('rec_wzr', [hidden, 2 * hidden], w('rec.wzr'))], ['rec_zr']);
+    g.node('Add', ['pre_zr', 'rec_zr'], ['zr_in']);
+    g.node('Sigmoid', ['zr_in'], ['zr']);
+    g.node('Split', ['zr', g.i64('z_r', [hidden, hidden])], ['z', 'r'], { axis: { int: 1 } });
+    g.node('Mul', ['r', 'h'], ['rh']);
+    g.node('MatMul', ['rh', g.f32('rec_wn', [hidden, hidden], w('rec.wn'))], ['rec_n']);
+    g.node('Add', ['pre_n', 'rec_n'], ['n_in']);
+    g.node('Tanh', ['n_in'], ['cand']);
+    g.node('Sub', ['h', 'cand'], ['h_minus_cand']);
+    g.node('Mul', ['z', 'h_minus_cand'], ['z_step']);
     // (1 − z)·n + z·h = n + z·(h − n)
-    node('Add', ['cand', 'z_step'], ['h_next']);
+    g.node('Add', ['cand', 'z_step'], ['h_next']);
   }
   return {
-    nodes,
-    initializers: inits,
+    nodes: g.nodes,
+    initializers: g.initializers,
     inputs: [
       { name: 'codes', dtype: 'int32', shape: [1, 'rows', 'cols'] },
       { name: 'h', dtype: 'float32', shape: ['cells', hidden] },
