@@ -436,7 +436,9 @@ export class PatchCodec implements FrameRenderer {
     };
     const ys = clamped(height, rows);
     const xs = clamped(width, cols);
-    const data = sources.data;
+    // every pixel ÷ std once (as float32, what each moved copy of it would store), not once per moved copy
+    const data = new Float32Array(sources.frames * plane);
+    for (let i = 0; i < data.length; i++) data[i] = sources.data[i] / std;
     for (let r = 0; r < rows; r++) {
       for (let c = 0; c < cols; c++) {
         let at = (r * cols + c) * count * dim;
@@ -453,9 +455,9 @@ export class PatchCodec implements FrameRenderer {
               const line = frame + ys[yRow + i] * width;
               if (run) {
                 const from = line + x0;
-                for (let j = 0; j < patch; j++) out[at++] = data[from + j] / std;
+                for (let j = 0; j < patch; j++) out[at++] = data[from + j];
               } else {
-                for (let j = 0; j < patch; j++) out[at++] = data[line + xs[xRow + j]] / std;
+                for (let j = 0; j < patch; j++) out[at++] = data[line + xs[xRow + j]];
               }
             }
           }

@@ -1,5 +1,6 @@
 import { assertInt, assertNumber, fail } from '@vqvid/core';
 import type { CellCandidates, DecoderName } from '@vqvid/core';
+import { nearestMotionPatches } from './motion-simd';
 
 export type { DecoderName };
 
@@ -119,23 +120,48 @@ function decodeValidated(o: DecodeCellsOptions, motionChecked: boolean): Float32
 }
 
 /**
- * The stand-in targets of the last decode with motion patches, reused by the next (one allocation of several MB a
- * frame fewer: the garbage collector's threads otherwise compete for the cores other workers use). Read only
- * within the decode call that filled it.
+ * The stand-in targets of the last decode with motion patches (an offset into `motion` per candidate slot), reused
+ * by the next. Read only within the decode call that filled it (or, in fitDecoderAlpha, that sample's decodes).
  */
-let targetScratch = new Float32Array(0);
+let targetScratch = new Int32Array(0);
 
 /**
- * Per cell and candidate slot, the stand-in's target: the centroid, or with motion patches the motion patch
- * nearest to the centroid (first wins on ties). Slot 0 (the present code) has none: it is P. `argmaxOnly`: only
- * the argmax's slot (the others stay zero).
+ * Per cell and candidate slot, where the stand-in's target starts in `motion`: the motion patch nearest to the
+ * slot's centroid (first wins on ties); null without motion patches (the targets are the centroids). Slot 0 (the
+ * present code) has none (−1): it is P. `argmaxOnly`: only the argmax's slot (the others stay −1).
  */
-function standInTargets(shape: DecodeShape, cand: Candidates, argmaxOnly = false): Float32Array | null {
+function standInTargets(shape: DecodeShape, cand: Candidates, argmaxOnly = false): Int32Array | null {
   const { motion, motionCount: count, dim, centroids } = shape;
   if (!motion) return null;
-  const size = cand.codes.length * dim;
-  if (targetScratch.length < size) targetScratch = new Float32Array(size);
-  const out = targetScratch.subarray(0, size).fill(0);
+  const size = cand.codes.length;
+  if (targetScratch.length < size) targetScratch = new Int32Array(size);
+  const out = targetScratch.subarray(0, size).fill(-1);
+  // every searched slot's nearest patch from the WebAssembly SIMD screen (the same answers as the scan below)
+  const slots = new Int32Array(cand.codes.length);
+  const cells = new Int32Array(cand.codes.length);
+  const codes = new Int32Array(cand.codes.length);
+  let n = 0;
+  for (let cell = 0; cell < shape.cells; cell++) {
+    for (let s = 1; s < cand.count[cell]; s++) {
+      const code = cand.codes[cell * cand.width + s];
+      if (argmaxOnly && code !== cand.argmax[cell]) continue;
+      slots[n] = cell * cand.width + s;
+      cells[n] = cell;
+      codes[n++] = code;
+    }
+  }
+  const nearest = nearestMotionPatches(motion, count, dim, centroids, cells.subarray(0, n), codes.subarray(0, n));
+  if (nearest) {
+    for (let r = 0; r < n; r++) out[slots[r]] = (cells[r] * count + nearest[r]) * dim;
+    return out;
+  }
+  return scanTargets(shape, cand, argmaxOnly, out);
+}
+
+/** {@link standInTargets} in JavaScript alone (where WebAssembly SIMD is missing), into `out`. */
+function scanTargets(shape: DecodeShape, cand: Candidates, argmaxOnly: boolean, out: Int32Array): Int32Array {
+  const { motion: maybe, motionCount: count, dim, centroids } = shape;
+  const motion = maybe!;
   // per call, not cached: a codebook's array could be changed in place, and this costs one pass over it
   const centroidStats = statsOf(centroids, 0, centroids.length / dim, dim, null);
   // the motion patches' statistics, a cell's when it first needs a stand-in ('skip' needs none where the argmax is
@@ -157,7 +183,8 @@ function standInTargets(shape: DecodeShape, cand: Candidates, argmaxOnly = false
       }
       const code = cand.codes[base + s];
       const c = code * dim;
-      const [mean, spread] = [centroidStats[2 * code], centroidStats[2 * code + 1]];
+      const mean = centroidStats[2 * code];
+      const spread = centroidStats[2 * code + 1];
       // ‖M − C‖² = dim·(mean M − mean C)² + ‖centred M − centred C‖² ≥ dim·Δmean² + (‖centred M‖ − ‖centred C‖)²:
       // the patch of least bound is measured first (often the nearest: the best distance is small from the start),
       // then every other patch whose bound does not exceed the best distance (with a margin far above float64
@@ -181,7 +208,7 @@ function standInTargets(shape: DecodeShape, cand: Candidates, argmaxOnly = false
           best = m;
         }
       }
-      out.set(motion.subarray(patches + best * dim, patches + (best + 1) * dim), (base + s) * dim);
+      out[base + s] = patches + best * dim;
     }
   }
   return out;
@@ -567,8 +594,8 @@ function decodeCandidates(shape: DecodeShape, cand: Candidates, decoder: Decoder
       for (let j = 0, c = code * dim; j < dim; j++) zs[z + j] = centroids[c + j];
       return;
     }
-    const source = targets ?? centroids;
-    const c = targets ? (cell * cand.width + s) * dim : code * dim;
+    const source = targets ? shape.motion! : centroids;
+    const c = targets ? targets[cell * cand.width + s] : code * dim;
     for (let j = 0; j < dim; j++) zs[z + j] = (1 - alpha) * reference[p + j] + alpha * source[c + j];
   };
   const write = (slot: number, at: number): void => {
@@ -594,12 +621,32 @@ function decodeCandidates(shape: DecodeShape, cand: Candidates, decoder: Decoder
     mean.fill(0);
     // Σ p̃_c ‖z_c‖², the constant part of every candidate's risk (needed only to compare risks by ratio)
     let spread = 0;
+    const p = cell * dim;
     for (let s = 0; s < n; s++) {
       const w = cand.weights[base + s];
-      locate(cell, s);
-      for (let j = s * dim, d = 0; d < dim; j++, d++) {
-        mean[d] += w * zs[j];
-        spread += w * zs[j] * zs[j];
+      const code = cand.codes[base + s];
+      const z = s * dim;
+      // slot s's stand-in, as locate() writes it, summed into the mean and the spread in the same pass; a copy
+      // where it is P, a centroid or (at alpha = 1) a motion target: (1 − 1)·P + 1·T is T exactly (P is finite)
+      const own = code === present[cell];
+      if (own || direct || alpha === 1) {
+        const src = own ? reference : targets ? shape.motion! : centroids;
+        const o = own ? p : targets ? targets[base + s] : code * dim;
+        for (let d = 0; d < dim; d++) {
+          const v = src[o + d];
+          zs[z + d] = v;
+          mean[d] += w * v;
+          spread += w * v * v;
+        }
+      } else {
+        const src = targets ? shape.motion! : centroids;
+        const o = targets ? targets[base + s] : code * dim;
+        for (let d = 0; d < dim; d++) {
+          const v = (1 - alpha) * reference[p + d] + alpha * src[o + d];
+          zs[z + d] = v;
+          mean[d] += w * v;
+          spread += w * v * v;
+        }
       }
     }
     if (decoder === 'mean') {

@@ -19,7 +19,7 @@ const SIMD_POINTS = 4 * SIMD_VECTORS;
 /** Largest dim the unrolled kernel is built for (≈ 140 KB of code at 1024); beyond it the TypeScript path runs. */
 export const MAX_SIMD_DIM = 1024;
 
-const uleb = (v: number): number[] => {
+export const uleb = (v: number): number[] => {
   const out: number[] = [];
   do {
     let b = v & 0x7f;
@@ -29,7 +29,7 @@ const uleb = (v: number): number[] => {
   } while (v);
   return out;
 };
-const sleb = (v: number): number[] => {
+export const sleb = (v: number): number[] => {
   const out: number[] = [];
   for (;;) {
     const b = v & 0x7f;
@@ -38,21 +38,21 @@ const sleb = (v: number): number[] => {
     out.push(b | 0x80);
   }
 };
-const vec = (items: number[][]) => [...uleb(items.length), ...items.flat()];
-const section = (id: number, body: number[]) => [id, ...uleb(body.length), ...body];
-const name = (s: string) => [...uleb(s.length), ...Array.from(s, (c) => c.charCodeAt(0))];
+export const vec = (items: number[][]) => [...uleb(items.length), ...items.flat()];
+export const section = (id: number, body: number[]) => [id, ...uleb(body.length), ...body];
+export const name = (s: string) => [...uleb(s.length), ...Array.from(s, (c) => c.charCodeAt(0))];
 
 // opcodes
 const I32 = 0x7f, V128 = 0x7b;
 const GET = 0x20, SET = 0x21, I32_CONST = 0x41, I32_ADD = 0x6a, I32_MUL = 0x6c, I32_NE = 0x47, I32_EQ = 0x46, SELECT = 0x1b;
 const LOOP = 0x03, BR_IF = 0x0d, END = 0x0b;
-const simd = (op: number, ...imm: number[]) => [0xfd, ...uleb(op), ...imm];
-const LOAD = (off: number) => simd(0x00, 4, ...uleb(off));
+export const simd = (op: number, ...imm: number[]) => [0xfd, ...uleb(op), ...imm];
+export const LOAD = (off: number) => simd(0x00, 4, ...uleb(off));
 const LOAD_SPLAT = (off: number) => simd(0x09, 2, ...uleb(off));
 const STORE = (off: number) => simd(0x0b, 4, ...uleb(off));
 const I32X4_SPLAT = simd(0x11), F32X4_LT = simd(0x43), BITSELECT = simd(0x52);
 const F32X4_ADD = simd(0xe4), F32X4_SUB = simd(0xe5), F32X4_MUL = simd(0xe6);
-const ZERO = simd(0x0c, ...new Array(16).fill(0));
+export const ZERO = simd(0x0c, ...new Array(16).fill(0));
 
 // run(xp, panels, cp, cnp, tiles, tileBlocks, lastBlocks, bestp, labp): params 0..8, then locals
 const P = { xp: 0, panels: 1, cp: 2, cnp: 3, tiles: 4, tileBlocks: 5, lastBlocks: 6, bestp: 7, labp: 8 };
