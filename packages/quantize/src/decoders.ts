@@ -598,6 +598,9 @@ function decodeCandidates(shape: DecodeShape, cand: Candidates, decoder: Decoder
     const c = targets ? targets[cell * cand.width + s] : code * dim;
     for (let j = 0; j < dim; j++) zs[z + j] = (1 - alpha) * reference[p + j] + alpha * source[c + j];
   };
+  // 'mbr' keeps the stand-ins for its risks, and needs the spread only to compare risks by ratio
+  const risks = decoder === 'mbr';
+  const ratio = risks && changeRatio < 1;
   const write = (slot: number, at: number): void => {
     const o = slot * dim;
     for (let j = 0; j < dim; j++) out[at + j] = zs[o + j];
@@ -626,44 +629,47 @@ function decodeCandidates(shape: DecodeShape, cand: Candidates, decoder: Decoder
       const w = cand.weights[base + s];
       const code = cand.codes[base + s];
       const z = s * dim;
-      // slot s's stand-in, as locate() writes it, summed into the mean and the spread in the same pass; a copy
-      // where it is P, a centroid or (at alpha = 1) a motion target: (1 − 1)·P + 1·T is T exactly (P is finite)
+      // slot s's stand-in, as locate() writes it, summed into the mean (and the spread) in the same pass; kept in zs
+      // for the risks. A copy where it is P, a centroid or (at alpha = 1) a motion target: (1 − 1)·P + 1·T is T
+      // exactly (P is finite)
       const own = code === present[cell];
-      if (own || direct || alpha === 1) {
-        const src = own ? reference : targets ? shape.motion! : centroids;
-        const o = own ? p : targets ? targets[base + s] : code * dim;
-        for (let d = 0; d < dim; d++) {
-          const v = src[o + d];
-          zs[z + d] = v;
-          mean[d] += w * v;
-          spread += w * v * v;
-        }
-      } else {
-        const src = targets ? shape.motion! : centroids;
-        const o = targets ? targets[base + s] : code * dim;
-        for (let d = 0; d < dim; d++) {
-          const v = (1 - alpha) * reference[p + d] + alpha * src[o + d];
-          zs[z + d] = v;
-          mean[d] += w * v;
-          spread += w * v * v;
-        }
+      const src = own ? reference : targets ? shape.motion! : centroids;
+      const o = own ? p : targets ? targets[base + s] : code * dim;
+      const blend = !(own || direct || alpha === 1);
+      for (let d = 0; d < dim; d++) {
+        const v = blend ? (1 - alpha) * reference[p + d] + alpha * src[o + d] : src[o + d];
+        if (risks) zs[z + d] = v;
+        mean[d] += w * v;
+        if (ratio) spread += w * v * v;
       }
     }
-    if (decoder === 'mean') {
+    if (!risks) {
       out.set(mean, at);
       continue;
     }
-    // Σ p̃_c ‖y − z_c‖² = ‖y‖² − 2 y·m + const, so one pass over the candidates suffices.
+    // Σ p̃_c ‖y − z_c‖² = ‖y‖² − 2 y·m + const, so one pass over the candidates suffices; two candidates at a time,
+    // each risk still summed in coordinate order (two independent sums: the same values, twice the throughput)
     let pick = 0;
     let bestRisk = Infinity;
     let keepRisk = Infinity;
-    for (let s = 0; s < n; s++) {
-      let risk = 0;
-      for (let j = s * dim, d = 0; d < dim; j++, d++) risk += zs[j] * (zs[j] - 2 * mean[d]);
-      if (s === 0) keepRisk = risk;
-      if (risk < bestRisk) {
-        bestRisk = risk;
+    for (let s = 0; s < n; s += 2) {
+      const z0 = s * dim;
+      const z1 = s + 1 < n ? z0 + dim : z0;
+      let r0 = 0;
+      let r1 = 0;
+      for (let d = 0; d < dim; d++) {
+        const m2 = 2 * mean[d];
+        r0 += zs[z0 + d] * (zs[z0 + d] - m2);
+        r1 += zs[z1 + d] * (zs[z1 + d] - m2);
+      }
+      if (s === 0) keepRisk = r0;
+      if (r0 < bestRisk) {
+        bestRisk = r0;
         pick = s;
+      }
+      if (s + 1 < n && r1 < bestRisk) {
+        bestRisk = r1;
+        pick = s + 1;
       }
     }
     // slot 0 is P: a change must beat changeRatio × R(P), whole risks (the constant added back)
