@@ -5,6 +5,7 @@ import { type CodeVolume, type Video, VqvidError, assertCodeVolume, Rng, sliceCo
 import { PatchReservoir, extractPatches, gridShape, reassemble } from '@vqvid/patches';
 import { syntheticVideo } from '@vqvid/video';
 import { assignNaive } from './assign';
+import { decodeCells } from './decoders';
 import { PatchCodec } from './codec';
 import { Quantizer } from './quantizer';
 
@@ -402,6 +403,36 @@ describe('motion search', () => {
     }
     expect(codeOf(() => codec.motionPatches(two, g, 17))).toMatch(/^E_RANGE .*search/);
     expect(codeOf(() => codec.motionPatches(sliceVideo(clip, 0), { ...g, width: 30 }, 1))).toMatch(/^E_SHAPE .*sources/);
+  });
+
+  it.each([['stride 8', () => c8], ['stride 4', () => c4]])('%s: a render with search reads the moved patches in the padded frames, the same pixels as decodeCells on motionPatches', async (_, codecOf) => {
+    const codec = codecOf();
+    const codes = await codec.encode(clip);
+    const g = codes.geometry!;
+    const cells = codes.rows * codes.cols;
+    const k = codec.k;
+    const rng = new Rng(3);
+    const probs = new Float32Array(cells * k);
+    for (let i = 0; i < cells; i++) {
+      const w = Array.from({ length: k }, () => Math.exp(2 * rng.normal()));
+      const z = w.reduce((a, b) => a + b, 0);
+      w.forEach((x, c) => (probs[i * k + c] = x / z));
+    }
+    const dist = { rows: codes.rows, cols: codes.cols, k, probs };
+    const reference = sliceVideo(clip, 1);
+    const sources = { ...clip, frames: 2, data: clip.data.slice(0, 2 * clip.width * clip.height) };
+    const present = codes.codes.subarray(cells, 2 * cells);
+    const patches = codec.referencePatches(reference, g);
+    for (const decoder of ['skip', 'mbr', 'mean'] as const) {
+      for (const [search, from] of [[1, reference], [3, sources]] as const) {
+        const got = codec.decodeDistribution(dist, { geometry: g, reference, present, decoder, search, sources: from, alpha: 0.9, topM: 5 });
+        const motion = codec.motionPatches(from, g, search);
+        const data = decodeCells({ probs, k, present, reference: patches, centroids: codec.codebook.centroids, dim: 64, decoder, alpha: 0.9, topM: 5, motion: motion.patches, motionCount: motion.count });
+        const want = reassemble({ size: 8, stride: g.stride, rows: codes.rows, cols: codes.cols, frames: 1, data }, { width: g.width, height: g.height });
+        // toPixels: reassembled, then × std (denormalize)
+        expect(Array.from(got.data)).toEqual(Array.from(want.data, (x) => Math.fround(x * g.std)));
+      }
+    }
   });
 
   it('with search, decodeDistribution renders a code as the moved patch nearest its centroid', async () => {

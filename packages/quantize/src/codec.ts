@@ -5,7 +5,8 @@ import {
 import { extractPatches, gridShape, reassemble, samplePatches, type PatchSample } from '@vqvid/patches';
 import { type Normalized, denormalize, normalize } from '@vqvid/video';
 import { assignNaive } from './assign';
-import { decodeCells, decodeCellsCheckedMotion, DEFAULT_DECODER } from './decoders';
+import { decodeCells, decodeCellsInLayout, DEFAULT_DECODER } from './decoders';
+import { type MotionLayout, packedLayout } from './motion-simd';
 import { Quantizer, type QuantizerOptions } from './quantizer';
 
 /**
@@ -378,9 +379,8 @@ export class PatchCodec implements FrameRenderer {
     // the motion patches are these frames' pixels ÷ std: finite when every pixel is (checked here, once per pixel,
     // instead of once per moved copy of it)
     if (motionFrames) assertScaledFinite(motionFrames, g.std, motionArg);
-    const motion = motionFrames ? this.cutMotion(motionFrames, g, search, motionArg, true) : undefined;
-    const cellOptions = { ...input, k, present, reference: patches, centroids, dim, decoder, alpha, topM, changeRatio, ...(motion ? { motion: motion.patches, motionCount: motion.count } : {}) };
-    const data = motion ? decodeCellsCheckedMotion(cellOptions) : decodeCells(cellOptions);
+    const cellOptions = { ...input, k, present, reference: patches, centroids, dim, decoder, alpha, topM, changeRatio };
+    const data = motionFrames ? decodeCellsInLayout(cellOptions, this.motionLayout(motionFrames, g, search, motionArg)) : decodeCells(cellOptions);
     return toPixels({ size: g.patch, stride: g.stride, rows: grid.rows, cols: grid.cols, frames: 1, data }, g);
   }
 
@@ -398,6 +398,46 @@ export class PatchCodec implements FrameRenderer {
     return this.cutMotion(sources, geometry, search, arg, false);
   }
 
+  /**
+   * The patches {@link PatchCodec.motionPatches} cuts, described where they lie instead of copied: in the frames
+   * ÷ std, padded by `search` pixels (edge pixels repeated, as the cut repeats them), each moved patch's rows
+   * `padded width` values apart. Where the grid reaches past the frame's edge, the cut itself (into the codec's
+   * scratch).
+   */
+  private motionLayout(sources: Video, geometry: CodeGeometry, search: number, arg: string): MotionLayout {
+    assertVideo(sources, arg);
+    const { width, height, patch, stride, std } = geometry;
+    if (sources.width !== width || sources.height !== height) {
+      fail('E_SHAPE', `${arg} (width x height)`, `${width} x ${height} (codes.geometry)`, `${sources.width} x ${sources.height}`);
+    }
+    const { rows, cols } = gridShape(width, height, { size: patch, stride });
+    const dim = patch * patch;
+    if ((rows - 1) * stride + patch > height || (cols - 1) * stride + patch > width) {
+      const cut = this.cutMotion(sources, geometry, search, arg, true);
+      return packedLayout(cut.patches, rows * cols, cut.count, dim);
+    }
+    const shifts = motionShifts(search);
+    const count = sources.frames * shifts.length;
+    const [pw, ph] = [width + 2 * search, height + 2 * search];
+    const plane = width * height;
+    const data = new Float32Array(sources.frames * pw * ph);
+    for (let f = 0, at = 0; f < sources.frames; f++) {
+      for (let y = 0; y < ph; y++) {
+        const line = f * plane + Math.min(height - 1, Math.max(0, y - search)) * width;
+        for (let x = 0; x < pw; x++) data[at++] = sources.data[line + Math.min(width - 1, Math.max(0, x - search))] / std;
+      }
+    }
+    const bases = new Int32Array(rows * cols * count);
+    for (let r = 0, at = 0; r < rows; r++) {
+      for (let c = 0; c < cols; c++) {
+        for (let f = 0; f < sources.frames; f++) {
+          for (const [dx, dy] of shifts) bases[at++] = f * pw * ph + (r * stride + dy + search) * pw + c * stride + dx + search;
+        }
+      }
+    }
+    return { data, bases, count, rowLen: patch, rowStride: pw };
+  }
+
   /** {@link PatchCodec.motionPatches}, into the codec's scratch when `reuse` (valid until the next such call). */
   private cutMotion(sources: Video, geometry: CodeGeometry, search: number, arg: string, reuse: boolean): MotionPatches {
     assertVideo(sources, arg);
@@ -406,9 +446,7 @@ export class PatchCodec implements FrameRenderer {
     if (sources.width !== width || sources.height !== height) {
       fail('E_SHAPE', `${arg} (width x height)`, `${width} x ${height} (codes.geometry)`, `${sources.width} x ${sources.height}`);
     }
-    const shifts: Array<[number, number]> = [];
-    for (let dy = -search; dy <= search; dy++) for (let dx = -search; dx <= search; dx++) shifts.push([dx, dy]);
-    shifts.sort((a, b) => a[0] * a[0] + a[1] * a[1] - (b[0] * b[0] + b[1] * b[1]) || a[1] - b[1] || a[0] - b[0]);
+    const shifts = motionShifts(search);
     const { rows, cols } = gridShape(width, height, { size: patch, stride });
     const dim = patch * patch;
     const count = sources.frames * shifts.length;
@@ -655,4 +693,11 @@ function assertScaledFinite(video: Video, std: number, arg: string): void {
   for (let i = 0; i < data.length; i++) largest = Math.max(largest, Math.abs(data[i]));
   if (Number.isFinite(Math.fround(largest / std))) return;
   for (let i = 0; i < data.length; i++) if (!Number.isFinite(Math.fround(data[i] / std))) fail('E_RANGE', `${arg}.data[${i}]`, `a pixel whose value ÷ std (${std}) is finite`, data[i]);
+}
+
+/** The displacements of a motion search, (dx, dy) by distance (dx² + dy², then dy, then dx): (0, 0) first. */
+function motionShifts(search: number): Array<[number, number]> {
+  const shifts: Array<[number, number]> = [];
+  for (let dy = -search; dy <= search; dy++) for (let dx = -search; dx <= search; dx++) shifts.push([dx, dy]);
+  return shifts.sort((a, b) => a[0] * a[0] + a[1] * a[1] - (b[0] * b[0] + b[1] * b[1]) || a[1] - b[1] || a[0] - b[0]);
 }

@@ -1,6 +1,6 @@
 import { assertInt, assertNumber, fail } from '@vqvid/core';
 import type { CellCandidates, DecoderName } from '@vqvid/core';
-import { nearestMotionPatches } from './motion-simd';
+import { type MotionLayout, nearestMotionPatches, packedLayout, packLayout } from './motion-simd';
 
 export type { DecoderName };
 
@@ -101,21 +101,22 @@ export interface DecodeCellsOptions {
  * ```
  */
 export function decodeCells(o: DecodeCellsOptions): Float32Array {
-  return decodeValidated(o, false);
+  return decodeValidated(o);
 }
 
 /**
- * {@link decodeCells} for a caller whose `motion` patches are known to be finite (PatchCodec cuts them from frames
- * it has checked): their type and length are checked, not each of their values (1.9M a frame at 320x240 with a
- * motion search of 2 pixels: some 4 ms). Not exported from the package.
+ * {@link decodeCells} with the motion patches described by `layout` instead of `motion` (PatchCodec's: the moved
+ * patches read where they lie in a padded frame, not cut into 1.9M values a frame at 320x240 with a motion search
+ * of 2 pixels). The layout's values are the caller's to check (PatchCodec checks the frames' pixels). Not exported
+ * from the package.
  */
-export function decodeCellsCheckedMotion(o: DecodeCellsOptions): Float32Array {
-  return decodeValidated(o, true);
+export function decodeCellsInLayout(o: Omit<DecodeCellsOptions, 'motion' | 'motionCount'>, layout: MotionLayout): Float32Array {
+  return decodeValidated(o, layout);
 }
 
-/** The body of {@link decodeCells}: the inputs checked (the motion patches' values only unless `motionChecked`), then decoded. */
-function decodeValidated(o: DecodeCellsOptions, motionChecked: boolean): Float32Array {
-  const shape = validateInputs(o, '', motionChecked);
+/** The body of {@link decodeCells}: the inputs checked (a `layout`'s values are the caller's to check), then decoded. */
+function decodeValidated(o: DecodeCellsOptions, layout?: MotionLayout): Float32Array {
+  const shape = validateInputs(o, '', layout);
   return decodeCandidates(shape, selectCandidates(o, shape), o.decoder, o.alpha ?? 1, o.changeRatio ?? 1);
 }
 
@@ -124,15 +125,24 @@ function decodeValidated(o: DecodeCellsOptions, motionChecked: boolean): Float32
  * by the next. Read only within the decode call that filled it (or, in fitDecoderAlpha, that sample's decodes).
  */
 let targetScratch = new Int32Array(0);
+/** The chosen patches of a decode whose motion layout is not one patch after another, [slots, dim] (likewise reused). */
+let chosenScratch = new Float32Array(0);
+
+/** Per candidate slot, where its stand-in's target starts in `data` (−1: none). */
+interface StandIns {
+  data: Float32Array;
+  at: Int32Array;
+}
 
 /**
  * Per cell and candidate slot, where the stand-in's target starts in `motion`: the motion patch nearest to the
  * slot's centroid (first wins on ties); null without motion patches (the targets are the centroids). Slot 0 (the
  * present code) has none (−1): it is P. `argmaxOnly`: only the argmax's slot (the others stay −1).
  */
-function standInTargets(shape: DecodeShape, cand: Candidates, argmaxOnly = false): Int32Array | null {
-  const { motion, motionCount: count, dim, centroids } = shape;
-  if (!motion) return null;
+function standInTargets(shape: DecodeShape, cand: Candidates, argmaxOnly = false): StandIns | null {
+  const { motion: layout, dim, centroids } = shape;
+  if (!layout) return null;
+  const count = layout.count;
   const size = cand.codes.length;
   if (targetScratch.length < size) targetScratch = new Int32Array(size);
   const out = targetScratch.subarray(0, size).fill(-1);
@@ -150,18 +160,31 @@ function standInTargets(shape: DecodeShape, cand: Candidates, argmaxOnly = false
       codes[n++] = code;
     }
   }
-  const nearest = nearestMotionPatches(motion, count, dim, centroids, cells.subarray(0, n), codes.subarray(0, n));
-  if (nearest) {
-    for (let r = 0; r < n; r++) out[slots[r]] = (cells[r] * count + nearest[r]) * dim;
-    return out;
+  const nearest = nearestMotionPatches(layout, dim, centroids, cells.subarray(0, n), codes.subarray(0, n));
+  if (nearest && layout.rowLen === dim) {
+    // each patch's values lie together: read in place
+    for (let r = 0; r < n; r++) out[slots[r]] = layout.bases[cells[r] * count + nearest[r]];
+    return { data: layout.data, at: out };
   }
-  return scanTargets(shape, cand, argmaxOnly, out);
+  if (nearest) {
+    // patches in rows (of a frame): the chosen ones copied, one after another
+    if (chosenScratch.length < n * dim) chosenScratch = new Float32Array(n * dim);
+    for (let r = 0; r < n; r++) {
+      let to = r * dim;
+      for (let q = 0, from = layout.bases[cells[r] * count + nearest[r]]; q < dim; q += layout.rowLen, from += layout.rowStride) {
+        for (let j = 0; j < layout.rowLen; j++) chosenScratch[to++] = layout.data[from + j];
+      }
+      out[slots[r]] = r * dim;
+    }
+    return { data: chosenScratch, at: out };
+  }
+  const motion = packLayout(layout, shape.cells, dim);
+  return { data: motion, at: scanTargets(shape, motion, cand, argmaxOnly, out) };
 }
 
 /** {@link standInTargets} in JavaScript alone (where WebAssembly SIMD is missing), into `out`. */
-function scanTargets(shape: DecodeShape, cand: Candidates, argmaxOnly: boolean, out: Int32Array): Int32Array {
-  const { motion: maybe, motionCount: count, dim, centroids } = shape;
-  const motion = maybe!;
+function scanTargets(shape: DecodeShape, motion: Float32Array, cand: Candidates, argmaxOnly: boolean, out: Int32Array): Int32Array {
+  const { motionCount: count, dim, centroids } = shape;
   // per call, not cached: a codebook's array could be changed in place, and this costs one pass over it
   const centroidStats = statsOf(centroids, 0, centroids.length / dim, dim, null);
   // the motion patches' statistics, a cell's when it first needs a stand-in ('skip' needs none where the argmax is
@@ -343,7 +366,7 @@ interface DecodeShape {
   present: ArrayLike<number>;
   reference: Float32Array;
   centroids: Float32Array;
-  motion?: Float32Array;
+  motion?: MotionLayout;
   motionCount: number;
 }
 
@@ -363,7 +386,7 @@ const DEFAULT_TOP_M = 16;
 /** Slack on each row's sum: float32 softmax outputs over 10^4 codes sum to 1 within ~1e-5. */
 const ROW_SUM_TOLERANCE = 1e-3;
 
-function validateInputs(o: DecodeCellsOptions, arg: string, motionChecked = false): DecodeShape {
+function validateInputs(o: DecodeCellsOptions, arg: string, layout?: MotionLayout): DecodeShape {
   const name = (field: string): string => (arg ? `${arg}.${field}` : field);
   if (typeof o !== 'object' || o === null) fail('E_SHAPE', arg || 'options', 'an options object', o);
   if (!DECODERS.includes(o.decoder)) fail('E_RANGE', name('decoder'), `one of ${DECODERS.join(', ')}`, o.decoder);
@@ -394,13 +417,13 @@ function validateInputs(o: DecodeCellsOptions, arg: string, motionChecked = fals
   for (let i = 0; i < cells; i++) assertInt(present[i], `${name('present')}[${i}]`, 0, k - 1);
   assertFloats(o.reference, name('reference'), cells * dim);
   assertFloats(o.centroids, name('centroids'), k * dim);
-  let motionCount = 0;
+  let motion = layout;
   if (o.motion !== undefined) {
     assertInt(o.motionCount, name('motionCount'), 1);
-    motionCount = o.motionCount as number;
-    assertFloats(o.motion, name('motion'), cells * motionCount * dim, !motionChecked);
+    assertFloats(o.motion, name('motion'), cells * (o.motionCount as number) * dim);
+    motion = packedLayout(o.motion, cells, o.motionCount as number, dim);
   } else if (o.motionCount !== undefined) fail('E_SHAPE', name('motion'), `patches to go with motionCount = ${String(o.motionCount)}`, undefined);
-  return { cells, k, dim, present, reference: o.reference, centroids: o.centroids, ...(o.motion ? { motion: o.motion } : {}), motionCount };
+  return { cells, k, dim, present, reference: o.reference, centroids: o.centroids, ...(motion ? { motion } : {}), motionCount: motion?.count ?? 0 };
 }
 
 /** Checks top candidates (m ≥ topM, codes distinct in [0, k), probabilities finite, ≥ 0, descending); returns the cells. */
@@ -594,8 +617,8 @@ function decodeCandidates(shape: DecodeShape, cand: Candidates, decoder: Decoder
       for (let j = 0, c = code * dim; j < dim; j++) zs[z + j] = centroids[c + j];
       return;
     }
-    const source = targets ? shape.motion! : centroids;
-    const c = targets ? targets[cell * cand.width + s] : code * dim;
+    const source = targets ? targets.data : centroids;
+    const c = targets ? targets.at[cell * cand.width + s] : code * dim;
     for (let j = 0; j < dim; j++) zs[z + j] = (1 - alpha) * reference[p + j] + alpha * source[c + j];
   };
   // 'mbr' keeps the stand-ins for its risks, and needs the spread only to compare risks by ratio
@@ -633,8 +656,8 @@ function decodeCandidates(shape: DecodeShape, cand: Candidates, decoder: Decoder
       // for the risks. A copy where it is P, a centroid or (at alpha = 1) a motion target: (1 − 1)·P + 1·T is T
       // exactly (P is finite)
       const own = code === present[cell];
-      const src = own ? reference : targets ? shape.motion! : centroids;
-      const o = own ? p : targets ? targets[base + s] : code * dim;
+      const src = own ? reference : targets ? targets.data : centroids;
+      const o = own ? p : targets ? targets.at[base + s] : code * dim;
       const blend = !(own || direct || alpha === 1);
       for (let d = 0; d < dim; d++) {
         const v = blend ? (1 - alpha) * reference[p + d] + alpha * src[o + d] : src[o + d];

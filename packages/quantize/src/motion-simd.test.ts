@@ -1,6 +1,7 @@
 import { Rng } from '@vqvid/core';
 import { decodeCells } from './decoders';
-import { MAX_MOTION_DIM, motionModuleBytes, nearestMotionPatches } from './motion-simd';
+import { MAX_MOTION_DIM, motionModuleBytes, nearestMotionPatches, packedLayout, packLayout } from './motion-simd';
+import type { MotionLayout } from './motion-simd';
 
 /** Slow reference: every patch's squared distance summed in float64 in coordinate order, the first least one. */
 function scan(motion: Float32Array, count: number, dim: number, centroids: Float32Array, cell: number, code: number): number {
@@ -35,7 +36,8 @@ function requests(rng: Rng, cellCount: number, per: number, k: number): { cells:
 }
 
 function expectScan(p: Problem): void {
-  const got = nearestMotionPatches(p.motion, p.count, p.dim, p.centroids, p.cells, p.codes);
+  const cellCount = p.motion.length / (p.count * p.dim);
+  const got = nearestMotionPatches(packedLayout(p.motion, cellCount, p.count, p.dim), p.dim, p.centroids, p.cells, p.codes);
   expect(got).not.toBeNull();
   const want = Array.from(p.cells, (cell, r) => scan(p.motion, p.count, p.dim, p.centroids, cell, p.codes[r]));
   expect(Array.from(got!)).toEqual(want);
@@ -45,7 +47,7 @@ describe('nearestMotionPatches (WebAssembly SIMD screen, exact answers)', () => 
   test('the module validates and runs here (so the tests below exercise the kernel, not a fallback)', () => {
     expect(WebAssembly.validate(motionModuleBytes(64))).toBe(true);
     const motion = Float32Array.of(0, 0, 5, 5, 1, 1);
-    expect(Array.from(nearestMotionPatches(motion, 3, 2, Float32Array.of(1.2, 0.9), Int32Array.of(0), Int32Array.of(0))!)).toEqual([2]);
+    expect(Array.from(nearestMotionPatches(packedLayout(motion, 1, 3, 2), 2, Float32Array.of(1.2, 0.9), Int32Array.of(0), Int32Array.of(0))!)).toEqual([2]);
   });
 
   test.each([[64], [24], [16], [9], [5], [1], [3]])('random patches, dim %i, against the scan', (dim) => {
@@ -112,7 +114,29 @@ describe('nearestMotionPatches (WebAssembly SIMD screen, exact answers)', () => 
     const codes = Int32Array.from({ length: 600 }, () => rng.int(k));
     const cells = Int32Array.from({ length: 600 }, (_, r) => (r < 300 ? 1 : 3)); // cells 0 and 2 ask nothing
     expectScan({ motion, count, dim, centroids, cells, codes });
-    expect(Array.from(nearestMotionPatches(motion, count, dim, centroids, new Int32Array(0), new Int32Array(0))!)).toEqual([]);
+    expect(Array.from(nearestMotionPatches(packedLayout(motion, cellCount, count, dim), dim, centroids, new Int32Array(0), new Int32Array(0))!)).toEqual([]);
+  });
+
+  test.each([[8], [3], [5]])('patches read in rows of a frame (side %i), against the scan of the same patches one after another', (side) => {
+    const rng = new Rng(40 + side);
+    const dim = side * side;
+    const [width, height] = [7 * side + 3, 5 * side + 2];
+    const frame = Float32Array.from({ length: width * height }, () => rng.normal());
+    // every cell's patches at random places of the frame (overlapping, sharing rows), rows `width` apart
+    const cellCount = 5;
+    const count = 9;
+    const bases = Int32Array.from({ length: cellCount * count }, () => rng.int(height - side + 1) * width + rng.int(width - side + 1));
+    const layout: MotionLayout = { data: frame, bases, count, rowLen: side, rowStride: width };
+    const k = 6;
+    const centroids = Float32Array.from({ length: k * dim }, () => rng.normal());
+    // one centroid is a patch of the frame exactly, another one a patch nudged by an ulp
+    for (let q = 0; q < dim; q++) centroids[q] = frame[bases[3] + Math.floor(q / side) * width + (q % side)];
+    const { cells, codes } = requests(rng, cellCount, 4, k);
+    const motion = packLayout(layout, cellCount, dim);
+    const got = nearestMotionPatches(layout, dim, centroids, cells, codes);
+    expect(Array.from(got!)).toEqual(Array.from(cells, (cell, r) => scan(motion, count, dim, centroids, cell, codes[r])));
+    // the packing itself: patch m of cell i, row by row
+    expect(Array.from(motion.subarray(dim, 2 * dim))).toEqual(Array.from({ length: dim }, (_, q) => frame[bases[1] + Math.floor(q / side) * width + (q % side)]));
   });
 
   test('decodeCells beyond the kernel\'s largest dim takes the JavaScript scan, with the same answers', () => {

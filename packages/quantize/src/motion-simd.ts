@@ -3,12 +3,31 @@ import { LOAD, name, section, simd, sleb, uleb, vec, ZERO } from './wasm-simd';
 /*
  * The motion search's screening kernel (see `nearestMotionPatches` below): a hand-assembled WebAssembly SIMD
  * function that writes, for one cell, the float32 squared distance of each listed centroid to every one of the
- * cell's moved patches, (M − C)² summed in f32x4 lanes. Plain bytes built here: no build step, works in browsers.
+ * cell's moved patches, (M − C)² summed in f32x4 lanes. A patch is read in rows of `rowLen` values (one row of dim
+ * values where the patches lie one after another; the patch's rows where they lie in a frame). Plain bytes built
+ * here: no build step, works in browsers.
  */
 
-// run(mp, count, offp, ncand, outp): params 0..4, then i32, f32 and v128 locals
-const P = { mp: 0, count: 1, offp: 2, ncand: 3, outp: 4 };
-const L = { i: 5, c: 6, p: 7, m: 8, o: 9, s: 10, e: 11, acc0: 12, acc1: 13, t: 14 };
+/**
+ * Where each cell's motion patches lie: patch m of cell i starts at data[bases[i·count + m]] and is read in
+ * dim / rowLen rows of rowLen values, rowStride values apart (row-major, so coordinate order is the patch's).
+ */
+export interface MotionLayout {
+  data: Float32Array;
+  bases: Int32Array;
+  count: number;
+  rowLen: number;
+  rowStride: number;
+}
+
+/** The layout of patches [cells, count, dim] one after another. */
+export function packedLayout(motion: Float32Array, cells: number, count: number, dim: number): MotionLayout {
+  return { data: motion, bases: Int32Array.from({ length: cells * count }, (_, i) => i * dim), count, rowLen: dim, rowStride: dim };
+}
+
+// run(basep, count, stride, offp, ncand, outp): params 0..5, then i32, f32 and v128 locals
+const P = { basep: 0, count: 1, stride: 2, offp: 3, ncand: 4, outp: 5 };
+const L = { i: 6, c: 7, p: 8, m: 9, o: 10, q: 11, s: 12, e: 13, acc0: 14, acc1: 15, t: 16 };
 const I32 = 0x7f, F32 = 0x7d, V128 = 0x7b;
 const GET = 0x20, SET = 0x21, I32_CONST = 0x41, I32_ADD = 0x6a, I32_MUL = 0x6c, I32_NE = 0x47;
 const I32_LOAD = [0x28, 2, 0], F32_STORE = [0x38, 2, 0];
@@ -21,22 +40,31 @@ const LANE = (l: number) => simd(0x1f, l);
 const get = (i: number) => [GET, ...uleb(i)];
 const set = (i: number) => [SET, ...uleb(i)];
 const addConst = (i: number, v: number) => [...get(i), I32_CONST, ...sleb(v), I32_ADD, ...set(i)];
+/** local[i] = local[a] + local[b] */
+const sum = (i: number, a: number, b: number) => [...get(a), ...get(b), I32_ADD, ...set(i)];
 /** do { body; local[counter]++ } while (local[counter] != local[limit]): the caller never passes a zero limit */
 const doWhile = (counter: number, limit: number, body: number[]) =>
   [I32_CONST, 0, ...set(counter), LOOP, 0x40, ...body, ...addConst(counter, 1), ...get(counter), ...get(limit), I32_NE, BR_IF, 0, END];
 
-/** One patch (at local p) against one centroid (at local c): dim/4 vector steps in two accumulators, a scalar tail. */
-function distanceBody(dim: number): number[] {
-  const code = [...ZERO, ...set(L.acc0), ...ZERO, ...set(L.acc1), ...F32_ZERO, ...set(L.s)];
-  const vectors = Math.floor(dim / 4);
-  for (let v = 0; v < vectors; v++) {
-    const acc = v % 2 ? L.acc1 : L.acc0;
-    code.push(...get(L.p), ...LOAD(16 * v), ...get(L.c), ...LOAD(16 * v), ...F32X4_SUB, ...set(L.t));
-    code.push(...get(acc), ...get(L.t), ...get(L.t), ...F32X4_MUL, ...F32X4_ADD, ...set(acc));
-  }
-  for (let d = 4 * vectors; d < dim; d++) {
-    code.push(...get(L.p), ...F32_LOAD(4 * d), ...get(L.c), ...F32_LOAD(4 * d), F32_SUB, ...set(L.e));
-    code.push(...get(L.s), ...get(L.e), ...get(L.e), F32_MUL, F32_ADD, ...set(L.s));
+/**
+ * One patch (its first row at local p, rows `stride` bytes apart) against one centroid (at local c, dim values in
+ * a row): per row rowLen/4 vector steps into two accumulators and a scalar tail.
+ */
+function distanceBody(dim: number, rowLen: number): number[] {
+  const code = [...ZERO, ...set(L.acc0), ...ZERO, ...set(L.acc1), ...F32_ZERO, ...set(L.s), ...get(L.p), ...set(L.q)];
+  const vectors = Math.floor(rowLen / 4);
+  let step = 0;
+  for (let row = 0; row < dim / rowLen; row++) {
+    if (row > 0) code.push(...sum(L.q, L.q, P.stride));
+    for (let v = 0; v < vectors; v++, step++) {
+      const acc = step % 2 ? L.acc1 : L.acc0;
+      code.push(...get(L.q), ...LOAD(16 * v), ...get(L.c), ...LOAD(4 * (row * rowLen + 4 * v)), ...F32X4_SUB, ...set(L.t));
+      code.push(...get(acc), ...get(L.t), ...get(L.t), ...F32X4_MUL, ...F32X4_ADD, ...set(acc));
+    }
+    for (let d = 4 * vectors; d < rowLen; d++) {
+      code.push(...get(L.q), ...F32_LOAD(4 * d), ...get(L.c), ...F32_LOAD(4 * (row * rowLen + d)), F32_SUB, ...set(L.e));
+      code.push(...get(L.s), ...get(L.e), ...get(L.e), F32_MUL, F32_ADD, ...set(L.s));
+    }
   }
   // out[o] = ((lane 0 + lane 1) + (lane 2 + lane 3)) + s of acc0 + acc1
   code.push(...get(L.acc0), ...get(L.acc1), ...F32X4_ADD, ...set(L.t));
@@ -45,43 +73,53 @@ function distanceBody(dim: number): number[] {
   return code;
 }
 
-/** For each listed centroid i (byte offset at offp + 4i): every patch m of the cell, out[i·count + m]. */
-function runBody(dim: number): number[] {
-  const patch = [...distanceBody(dim), ...addConst(L.p, 4 * dim), ...addConst(L.o, 4)];
-  const candidate = [...get(P.offp), ...get(L.i), I32_CONST, 4, I32_MUL, I32_ADD, ...I32_LOAD, ...set(L.c), ...get(P.mp), ...set(L.p), ...doWhile(L.m, P.count, patch)];
+/** For each listed centroid i (byte offset at offp + 4i): every patch m (byte offset at basep + 4m), out[i·count + m]. */
+function runBody(dim: number, rowLen: number): number[] {
+  const patch = [...get(P.basep), ...get(L.m), I32_CONST, 4, I32_MUL, I32_ADD, ...I32_LOAD, ...set(L.p), ...distanceBody(dim, rowLen), ...addConst(L.o, 4)];
+  const candidate = [...get(P.offp), ...get(L.i), I32_CONST, 4, I32_MUL, I32_ADD, ...I32_LOAD, ...set(L.c), ...doWhile(L.m, P.count, patch)];
   return [...get(P.outp), ...set(L.o), ...doWhile(L.i, P.ncand, candidate), END];
 }
 
-/** Bytes of the module for one dim: exports `run` and a growable `mem`. */
-export function motionModuleBytes(dim: number): Uint8Array<ArrayBuffer> {
-  const type = section(1, vec([[0x60, ...vec(new Array(5).fill([I32])), 0]]));
+/** Bytes of the module for one dim and row length (a divisor of dim): exports `run` and a growable `mem`. */
+export function motionModuleBytes(dim: number, rowLen = dim): Uint8Array<ArrayBuffer> {
+  const type = section(1, vec([[0x60, ...vec(new Array(6).fill([I32])), 0]]));
   const func = section(3, vec([[0]]));
   const memory = section(5, vec([[0x00, 1]]));
   const exports = section(7, vec([[...name('run'), 0x00, 0], [...name('mem'), 0x02, 0]]));
-  const locals = vec([[5, I32], [2, F32], [3, V128]]);
-  const body = [...locals, ...runBody(dim)];
+  const locals = vec([[6, I32], [2, F32], [3, V128]]);
+  const body = [...locals, ...runBody(dim, rowLen)];
   const code = section(10, vec([[...uleb(body.length), ...body]]));
   return new Uint8Array([0x00, 0x61, 0x73, 0x6d, 1, 0, 0, 0, ...type, ...func, ...memory, ...exports, ...code]);
 }
 
-type Run = (mp: number, count: number, offp: number, ncand: number, outp: number) => void;
+type Run = (basep: number, count: number, stride: number, offp: number, ncand: number, outp: number) => void;
+interface Kernel {
+  run: Run;
+  mem: WebAssembly.Memory;
+}
 
 /** Largest dim the kernel is unrolled for; beyond it (and without WebAssembly SIMD) the scan in JavaScript runs. */
 export const MAX_MOTION_DIM = 1024;
 
-/** One kernel per dim, made on first use (null where WebAssembly SIMD is missing). */
-const kernels = new Map<number, { run: Run; mem: WebAssembly.Memory } | null>();
+/** One kernel per (dim, row length), made on first use (null where WebAssembly SIMD is missing). */
+const kernels = new Map<string, Kernel | null>();
 
-function kernelFor(dim: number): { run: Run; mem: WebAssembly.Memory } | null {
-  if (!kernels.has(dim)) {
-    let made: { run: Run; mem: WebAssembly.Memory } | null = null;
-    if (typeof WebAssembly !== 'undefined' && dim <= MAX_MOTION_DIM) {
-      const bytes = motionModuleBytes(dim);
-      if (WebAssembly.validate(bytes)) made = new WebAssembly.Instance(new WebAssembly.Module(bytes), {}).exports as unknown as { run: Run; mem: WebAssembly.Memory };
+function kernelFor(dim: number, rowLen: number): Kernel | null {
+  const key = `${dim}/${rowLen}`;
+  if (!kernels.has(key)) {
+    let made: Kernel | null = null;
+    if (typeof WebAssembly !== 'undefined' && dim <= MAX_MOTION_DIM && dim % rowLen === 0) {
+      const bytes = motionModuleBytes(dim, rowLen);
+      if (WebAssembly.validate(bytes)) made = new WebAssembly.Instance(new WebAssembly.Module(bytes), {}).exports as unknown as Kernel;
     }
-    kernels.set(dim, made);
+    kernels.set(key, made);
   }
-  return kernels.get(dim)!;
+  return kernels.get(key)!;
+}
+
+/** Whether {@link nearestMotionPatches} runs here for this dim and row length (WebAssembly SIMD, dim ≤ 1024). */
+export function motionKernelAvailable(dim: number, rowLen = dim): boolean {
+  return kernelFor(dim, rowLen) !== null;
 }
 
 /**
@@ -94,33 +132,33 @@ const screenTolerance = (dim: number): number => 2 * (dim + 8) * 2 ** -24;
 
 /**
  * For each request r (cell `cells[r]`, centroid `codes[r]`; requests of one cell next to each other), the index of
- * the cell's motion patch nearest to the centroid, as the exact scan defines it: the least squared distance summed
- * in float64 in coordinate order, the lowest patch index on ties. Null where no kernel can run.
+ * the cell's motion patch (in `layout`) nearest to the centroid, as the exact scan defines it: the least squared
+ * distance summed in float64 in coordinate order, the lowest patch index on ties. Null where no kernel can run.
  *
  * Why the answer is exact: let f be the kernel's distances and D the exact in-order ones, each within a factor
  * (1 ± τ) of the true distance. For the patch m* that the scan picks and the patch m' of least f,
  * f(m*) ≤ (1 + τ)·D(m*) ≤ (1 + τ)·D(m') ≤ (1 + τ)/(1 − τ)·f(m'), so m* is among the patches whose f is within that
  * factor of the least (plus the underflow slack). Where that set has one patch, it is m*; where more, D decides.
  */
-export function nearestMotionPatches(motion: Float32Array, count: number, dim: number, centroids: Float32Array, cells: Int32Array, codes: Int32Array): Int32Array | null {
-  const kernel = kernelFor(dim);
+export function nearestMotionPatches(layout: MotionLayout, dim: number, centroids: Float32Array, cells: Int32Array, codes: Int32Array): Int32Array | null {
+  const { data, bases, count, rowLen, rowStride } = layout;
+  const kernel = kernelFor(dim, rowLen);
   if (kernel === null) return null;
   const requests = cells.length;
   const best = new Int32Array(requests);
   if (requests === 0) return best;
-  const perCell = count * dim;
-  const lastCell = cells[requests - 1];
   // a cell's requests go to the kernel in batches of at most `most`
   const most = 256;
-  const offsetsAt = 0, outAt = 4 * most, centroidAt = outAt + 4 * most * count, motionAt = centroidAt + 4 * centroids.length;
-  const bytes = motionAt + 4 * (lastCell + 1) * perCell;
+  const offsetsAt = 0, basesAt = 4 * most, outAt = basesAt + 4 * count, centroidAt = outAt + 4 * most * count, dataAt = centroidAt + 4 * centroids.length;
+  const bytes = dataAt + 4 * data.length;
   const have = kernel.mem.buffer.byteLength;
   if (bytes > have) kernel.mem.grow(Math.ceil((bytes - have) / 65536));
   const buffer = kernel.mem.buffer;
   const offsets = new Int32Array(buffer, offsetsAt, most);
+  const patchAt = new Int32Array(buffer, basesAt, count);
   const screened = new Float32Array(buffer, outAt, most * count);
   new Float32Array(buffer, centroidAt, centroids.length).set(centroids);
-  new Float32Array(buffer, motionAt, (lastCell + 1) * perCell).set(motion.subarray(0, (lastCell + 1) * perCell));
+  new Float32Array(buffer, dataAt, data.length).set(data);
   const factor = (1 + screenTolerance(dim)) / (1 - screenTolerance(dim));
   const slack = dim * 2 ** -149;
   for (let r0 = 0; r0 < requests; ) {
@@ -130,7 +168,8 @@ export function nearestMotionPatches(motion: Float32Array, count: number, dim: n
       offsets[n] = centroidAt + 4 * dim * codes[r0 + n];
       n++;
     }
-    kernel.run(motionAt + 4 * cell * perCell, count, offsetsAt, n, outAt);
+    for (let m = 0; m < count; m++) patchAt[m] = dataAt + 4 * bases[cell * count + m];
+    kernel.run(basesAt, count, 4 * rowStride, offsetsAt, n, outAt);
     for (let j = 0; j < n; j++) {
       const row = j * count;
       // the least screened distance, and the next one (a tie included)
@@ -149,23 +188,26 @@ export function nearestMotionPatches(motion: Float32Array, count: number, dim: n
       }
       // every f is +∞ where squares overflow float32: then every patch is a contender, and D decides
       const limit = least === Infinity ? Infinity : least * factor + slack;
-      best[r0 + j] = second <= limit ? exactNearest(motion, cell * perCell, count, dim, centroids, codes[r0 + j] * dim, screened, row, limit) : at;
+      best[r0 + j] = second <= limit ? exactNearest(layout, cell, dim, centroids, codes[r0 + j] * dim, screened, row, limit) : at;
     }
     r0 += n;
   }
   return best;
 }
 
-/** Among the patches whose screened distance is at most `limit`: the least in-order float64 distance, lowest index first. */
-function exactNearest(motion: Float32Array, at: number, count: number, dim: number, centroids: Float32Array, c: number, screened: Float32Array, row: number, limit: number): number {
+/** Among the cell's patches whose screened distance is at most `limit`: the least in-order float64 distance, lowest index first. */
+function exactNearest(layout: MotionLayout, cell: number, dim: number, centroids: Float32Array, c: number, screened: Float32Array, row: number, limit: number): number {
+  const { data, bases, count, rowLen, rowStride } = layout;
   let best = -1;
   let bestD = Infinity;
   for (let m = 0; m < count; m++) {
     if (!(screened[row + m] <= limit)) continue;
     let d = 0;
-    for (let q = 0, p = at + m * dim; q < dim; q++) {
-      const e = motion[p + q] - centroids[c + q];
-      d += e * e;
+    for (let q = 0, r = bases[cell * count + m]; q < dim; q += rowLen, r += rowStride) {
+      for (let j = 0; j < rowLen; j++) {
+        const e = data[r + j] - centroids[c + q + j];
+        d += e * e;
+      }
     }
     if (best < 0 || d < bestD) {
       bestD = d;
@@ -173,4 +215,15 @@ function exactNearest(motion: Float32Array, at: number, count: number, dim: numb
     }
   }
   return best;
+}
+
+/** The patches of `layout` one after another, [cells, count, dim] (what the JavaScript scan reads). */
+export function packLayout(layout: MotionLayout, cells: number, dim: number): Float32Array {
+  const { data, bases, count, rowLen, rowStride } = layout;
+  if (rowLen === dim && bases.every((b, i) => b === i * dim) && data.length === cells * count * dim) return data;
+  const out = new Float32Array(cells * count * dim);
+  for (let i = 0, at = 0; i < cells * count; i++) {
+    for (let q = 0, r = bases[i]; q < dim; q += rowLen, r += rowStride) for (let j = 0; j < rowLen; j++) out[at++] = data[r + j];
+  }
+  return out;
 }
