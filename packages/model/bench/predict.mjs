@@ -143,7 +143,7 @@ const predictOne = (m, context, render, onnx) => (onnx ? m.predictFramesAsync(co
 /** The ONNX output and step of `m` (the step only where the model allows it: single scale, codes only). */
 async function onnxOf(m) {
   const source = await OnnxOutput.create(m);
-  const stepper = await OnnxStep.create(m).catch((e) => (e.code === 'E_STATE' ? undefined : Promise.reject(e)));
+  const stepper = OnnxStep.supports(m) ? await OnnxStep.create(m) : undefined;
   return { source, ...(stepper ? { stepper } : {}) };
 }
 

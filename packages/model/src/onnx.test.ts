@@ -292,6 +292,7 @@ describe('RCNN.predictFramesAsync with OnnxOutput renders what predictFrames ren
     const reference = sliceVideo(video, 7, 8);
     const s = await OnnxOutput.create(m, { runtime });
     sources.push(s);
+    expect(OnnxStep.supports(m)).toBe(true);
     const stepper = await OnnxStep.create(m, { runtime });
     for (const decoder of ['mbr', 'skip'] as const) {
       const want = m.predictFrames(context, 3, { codec, reference, decoder, topM: 6 });
@@ -347,6 +348,7 @@ describe('OnnxStep: the recurrent step as an ONNX graph', () => {
   it('refuses models whose step the graph does not hold: motion inputs, two scales', async () => {
     for (const opts of [{ inputs: ['codes', 'motion'] as const }, { scales: 2 as const }]) {
       const m = new RCNN({ k: KS, embedDim: 4, hidden: 6, seed: 3, ...opts } as never);
+      expect(OnnxStep.supports(m)).toBe(false);
       expect(() => exportStepOnnx(m)).toThrow(expect.objectContaining({ code: 'E_STATE' }));
       await expect(OnnxStep.create(m, { runtime })).rejects.toMatchObject({ code: 'E_STATE' });
       m.dispose();

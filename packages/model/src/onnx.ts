@@ -12,7 +12,7 @@ import type { AsyncSearchMemo, AsyncTopSource, ExtraCodes, LogCandidates, Output
 import { emptyLogCandidates } from './output/top';
 import { type OutputGraph, outputGraph, outputWeights, TOP_BLOCK } from './onnx/graph';
 import { encodeModel } from './onnx/proto';
-import { stepGraph } from './onnx/step';
+import { stepGraph, stepRefusal } from './onnx/step';
 import type { AsyncStepper } from './rcnn';
 
 export { encodeModel } from './onnx/proto';
@@ -256,6 +256,18 @@ export class OnnxStep implements AsyncStepper {
     readonly k: number,
     readonly hidden: number,
   ) {}
+
+  /**
+   * Whether the step graph holds this model's step (single-scale, codes only): where it does not, {@link create}
+   * refuses the model (E_STATE) and the tfjs step runs instead (leave `stepper` out of `predictFramesAsync`).
+   * @example
+   * ```ts
+   * const stepper = OnnxStep.supports(model) ? await OnnxStep.create(model) : undefined;
+   * ```
+   */
+  static supports(model: RCNN): boolean {
+    return stepRefusal(model.config) === null;
+  }
 
   static async create(model: RCNN, opts: Pick<OnnxOutputOptions, 'threads' | 'runtime'> = {}): Promise<OnnxStep> {
     const threads = opts.threads ?? 1;

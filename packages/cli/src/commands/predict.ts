@@ -47,7 +47,7 @@ export async function writeFrames(path: string, { strip, video, codes, meta }: F
 async function predictWithOnnx(model: RCNN, context: CodeVolume, steps: number, render: RenderOptions): Promise<Video> {
   const { OnnxOutput, OnnxStep } = await import('@vqvid/model/onnx');
   const source = await OnnxOutput.create(model);
-  const stepper = await OnnxStep.create(model).catch((e: { code?: string }) => (e.code === 'E_STATE' ? undefined : Promise.reject(e)));
+  const stepper = OnnxStep.supports(model) ? await OnnxStep.create(model) : undefined;
   try {
     return await model.predictFramesAsync(context, steps, { ...render, source, ...(stepper ? { stepper } : {}) });
   } finally {

@@ -2,6 +2,13 @@ import { fail } from '@vqvid/core';
 import { coarseWidth, type ModelConfig, usesMotion } from '../config';
 import { GraphBuilder, type OnnxModel } from './proto';
 
+/** Why the step graph cannot hold a model's step ([what it needs, what the model has]), or null where it can. */
+export function stepRefusal(cfg: ModelConfig): [string, unknown] | null {
+  if (usesMotion(cfg)) return ['a model that reads codes only (the ONNX step has no motion channels)', cfg.inputs];
+  if (coarseWidth(cfg) > 0) return ['a single-scale model (the ONNX step has no coarse branch)', `scales: ${cfg.scales}`];
+  return null;
+}
+
 /**
  * The ONNX graph of one recurrent step of a single-scale model that reads codes only (the network of
  * `ModelParts.step`): embedding → `layers` 'same' convolutions (zero padding, tanh between) → the 1x1 recurrent
@@ -11,8 +18,8 @@ import { GraphBuilder, type OnnxModel } from './proto';
  * motion inputs or two scales (their frame history and coarse branch are not in the graph).
  */
 export function stepGraph(cfg: ModelConfig, weights: Map<string, Float32Array>): OnnxModel {
-  if (usesMotion(cfg)) fail('E_STATE', 'model', 'a model that reads codes only (the ONNX step has no motion channels)', cfg.inputs);
-  if (coarseWidth(cfg) > 0) fail('E_STATE', 'model', 'a single-scale model (the ONNX step has no coarse branch)', `scales: ${cfg.scales}`);
+  const why = stepRefusal(cfg);
+  if (why) fail('E_STATE', 'model', why[0], why[1]);
   const { k, embedDim, hidden, kernel, layers, cell } = cfg;
   const gates = cell === 'gru' ? 3 : 1;
   const g = new GraphBuilder();
