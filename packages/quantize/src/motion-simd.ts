@@ -110,16 +110,17 @@ function kernelFor(dim: number, rowLen: number): Kernel | null {
     let made: Kernel | null = null;
     if (typeof WebAssembly !== 'undefined' && dim <= MAX_MOTION_DIM && dim % rowLen === 0) {
       const bytes = motionModuleBytes(dim, rowLen);
-      if (WebAssembly.validate(bytes)) made = new WebAssembly.Instance(new WebAssembly.Module(bytes), {}).exports as unknown as Kernel;
+      try {
+        if (WebAssembly.validate(bytes)) made = new WebAssembly.Instance(new WebAssembly.Module(bytes), {}).exports as unknown as Kernel;
+      } catch {
+        // a browser's main thread may refuse to compile a module of more than 4 KB synchronously (large dims): the
+        // JavaScript scan runs instead
+        made = null;
+      }
     }
     kernels.set(key, made);
   }
   return kernels.get(key)!;
-}
-
-/** Whether {@link nearestMotionPatches} runs here for this dim and row length (WebAssembly SIMD, dim ≤ 1024). */
-export function motionKernelAvailable(dim: number, rowLen = dim): boolean {
-  return kernelFor(dim, rowLen) !== null;
 }
 
 /**
