@@ -1,7 +1,7 @@
 import { goldenMin, VqvidError } from '@vqvid/core';
 import type { CodeVolume, StoredArray } from '@vqvid/core';
 import { type CountRows, clearRow, countRows, loadRow, mixRow, readCountRows, readUnigram, rowStats, smoothedUnigram, wittenBell } from './prior';
-import { OnceOffers, offerTop } from './top';
+import { offerTopOnce } from './top';
 
 /**
  * Where the context of a spatial prior is read in the present frame, relative to the predicted cell: the cell
@@ -223,18 +223,12 @@ export class SpatialPrior {
     const codes = new Int32Array(m).fill(-1);
     const values = new Float64Array(m).fill(-Infinity);
     const { bigram, spatial } = this;
-    // the two rows and the unigram's best share codes: each is offered (and scored) once
-    const once = (this.offers ??= new OnceOffers(this.k));
-    once.reset();
-    const offer = (b: number, p: (b: number) => number): void => {
-      if (once.first(b)) offerTop(codes, values, 0, m, b, p(b));
-    };
     return this.withRow(ctx, at, (p, id) => {
       const a = ctx[at];
-      for (let j = bigram.start[a]; j < bigram.start[a + 1]; j++) offer(bigram.next[j], p);
-      if (id >= 0) for (let j = spatial.start[id]; j < spatial.start[id + 1]; j++) offer(spatial.next[j], p);
+      for (let j = bigram.start[a]; j < bigram.start[a + 1]; j++) offerTopOnce(codes, values, 0, m, bigram.next[j], p(bigram.next[j]));
+      if (id >= 0) for (let j = spatial.start[id]; j < spatial.start[id + 1]; j++) offerTopOnce(codes, values, 0, m, spatial.next[j], p(spatial.next[j]));
       const order = this.unigramOrder();
-      for (let j = 0; j < Math.min(m, this.k); j++) offer(order[j], p);
+      for (let j = 0; j < Math.min(m, this.k); j++) offerTopOnce(codes, values, 0, m, order[j], p(order[j]));
       return { codes, values };
     });
   }
@@ -262,9 +256,6 @@ export class SpatialPrior {
 
   /** Pair counts by code of the two rows {@link withRow} reads (zero outside it). */
   private pairScratch: [Float64Array, Float64Array] | null = null;
-
-  /** The codes {@link topRow} has offered to the list it builds. */
-  private offers: OnceOffers | null = null;
 
   private order: Int32Array | null = null;
 

@@ -5,7 +5,7 @@ import type { CodeVolume } from '@vqvid/core';
 import { randomCodes } from '../testing';
 import { createOutputLayer, MixtureOutput, type OutputLayer, type OutputLayerOptions, SparseBigram, topCandidates } from './index';
 import { classLse, classOrder, type FactoredSoftmax } from './factored';
-import { largest, type LogCandidates, OnceOffers, offerTop, offerTopOnce, presentExtras, type SearchMemo, topOfRows } from './top';
+import { largest, type LogCandidates, offerTop, offerTopOnce, presentExtras, type SearchMemo, topOfRows } from './top';
 
 const K = 23;
 const HIDDEN = 5;
@@ -188,30 +188,6 @@ describe('topCandidates agrees with the whole distribution', () => {
 });
 
 describe('offerTop and SparseBigram.topRow', () => {
-  test('OnceOffers: offerTop of first offers only gives the lists offerTopOnce gives with repeats', () => {
-    const rng = new Rng(21);
-    const once = new OnceOffers(12);
-    for (let rep = 0; rep < 30; rep++) {
-      // a fixed value per code, offered in a random order with repeats (as overlapping count rows do)
-      const value = Array.from({ length: 12 }, () => rng.int(5));
-      const offers = Array.from({ length: 25 }, () => rng.int(12));
-      const m = 1 + rng.int(6);
-      const want = [new Int32Array(m).fill(-1), new Float64Array(m).fill(-Infinity)] as const;
-      const got = [new Int32Array(m).fill(-1), new Float64Array(m).fill(-Infinity)] as const;
-      once.reset();
-      for (const c of offers) {
-        offerTopOnce(want[0], want[1], 0, m, c, value[c]);
-        if (once.first(c)) offerTop(got[0], got[1], 0, m, c, value[c]);
-      }
-      expect(Array.from(got[0])).toEqual(Array.from(want[0]));
-      expect(Array.from(got[1])).toEqual(Array.from(want[1]));
-      // after a reset every code is new again
-      once.reset();
-      expect(once.first(offers[0])).toBe(true);
-      expect(once.first(offers[0])).toBe(false);
-    }
-  });
-
   test('offerTop keeps the m best, ties to the lower code, like a full sort', () => {
     const rng = new Rng(8);
     for (let rep = 0; rep < 20; rep++) {

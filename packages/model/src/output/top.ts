@@ -124,34 +124,6 @@ export function offerTop(codes: Int32Array, vals: Float64Array, base: number, m:
   if (!turnedAway(codes, vals, base + m - 1, code, v)) insertTop(codes, vals, base, m, code, v);
 }
 
-/**
- * Codes offered to one list at most once each, by a stamp per code instead of a scan of the list: a later offer of
- * the same code (the same value) changes nothing, as {@link offerTopOnce} finds. {@link OnceOffers.reset} starts a
- * list.
- */
-export class OnceOffers {
-  private readonly mark: Int32Array;
-  private epoch = 0;
-
-  constructor(k: number) {
-    this.mark = new Int32Array(k);
-  }
-
-  reset(): void {
-    if (++this.epoch === 0x7fffffff) {
-      this.mark.fill(0);
-      this.epoch = 1;
-    }
-  }
-
-  /** Whether `code` is offered to this list for the first time (it is marked now). */
-  first(code: number): boolean {
-    if (this.mark[code] === this.epoch) return false;
-    this.mark[code] = this.epoch;
-    return true;
-  }
-}
-
 /** {@link offerTop} of a code that may already be in the list (then nothing changes: same code, same value). */
 export function offerTopOnce(codes: Int32Array, vals: Float64Array, base: number, m: number, code: number, v: number): void {
   // a value the list turns away changes nothing either way: no need to look for the code first
