@@ -1,4 +1,7 @@
-import { LOAD, name, section, simd, sleb, uleb, vec, ZERO } from './wasm-simd';
+import {
+  addConst, doWhile, END, F32, F32X4_ADD, F32X4_MUL, F32X4_SUB, get, I32, I32_ADD, I32_CONST, I32_MUL, LOAD, MODULE_HEADER, name,
+  reserveBytes, section, set, simd, uleb, V128, vec, ZERO,
+} from './wasm-bytes';
 
 /*
  * The motion search's screening kernel (see `nearestMotionPatches` below): a hand-assembled WebAssembly SIMD
@@ -28,23 +31,14 @@ export function packedLayout(motion: Float32Array, cells: number, count: number,
 // run(basep, count, stride, offp, ncand, outp): params 0..5, then i32, f32 and v128 locals
 const P = { basep: 0, count: 1, stride: 2, offp: 3, ncand: 4, outp: 5 };
 const L = { i: 6, c: 7, p: 8, m: 9, o: 10, q: 11, s: 12, e: 13, acc0: 14, acc1: 15, t: 16 };
-const I32 = 0x7f, F32 = 0x7d, V128 = 0x7b;
-const GET = 0x20, SET = 0x21, I32_CONST = 0x41, I32_ADD = 0x6a, I32_MUL = 0x6c, I32_NE = 0x47;
+// opcodes of this kernel only (the shared ones are in wasm-bytes.ts)
 const I32_LOAD = [0x28, 2, 0], F32_STORE = [0x38, 2, 0];
 const F32_LOAD = (off: number) => [0x2a, 2, ...uleb(off)];
 const F32_ZERO = [0x43, 0, 0, 0, 0];
 const F32_ADD = 0x92, F32_SUB = 0x93, F32_MUL = 0x94;
-const LOOP = 0x03, BR_IF = 0x0d, END = 0x0b;
-const F32X4_ADD = simd(0xe4), F32X4_SUB = simd(0xe5), F32X4_MUL = simd(0xe6);
 const LANE = (l: number) => simd(0x1f, l);
-const get = (i: number) => [GET, ...uleb(i)];
-const set = (i: number) => [SET, ...uleb(i)];
-const addConst = (i: number, v: number) => [...get(i), I32_CONST, ...sleb(v), I32_ADD, ...set(i)];
 /** local[i] = local[a] + local[b] */
 const sum = (i: number, a: number, b: number) => [...get(a), ...get(b), I32_ADD, ...set(i)];
-/** do { body; local[counter]++ } while (local[counter] != local[limit]): the caller never passes a zero limit */
-const doWhile = (counter: number, limit: number, body: number[]) =>
-  [I32_CONST, 0, ...set(counter), LOOP, 0x40, ...body, ...addConst(counter, 1), ...get(counter), ...get(limit), I32_NE, BR_IF, 0, END];
 
 /**
  * One patch (its first row at local p, rows `stride` bytes apart) against one centroid (at local c, dim values in
@@ -89,7 +83,7 @@ export function motionModuleBytes(dim: number, rowLen = dim): Uint8Array<ArrayBu
   const locals = vec([[6, I32], [2, F32], [3, V128]]);
   const body = [...locals, ...runBody(dim, rowLen)];
   const code = section(10, vec([[...uleb(body.length), ...body]]));
-  return new Uint8Array([0x00, 0x61, 0x73, 0x6d, 1, 0, 0, 0, ...type, ...func, ...memory, ...exports, ...code]);
+  return new Uint8Array([...MODULE_HEADER, ...type, ...func, ...memory, ...exports, ...code]);
 }
 
 type Run = (basep: number, count: number, stride: number, offp: number, ncand: number, outp: number) => void;
@@ -152,8 +146,7 @@ export function nearestMotionPatches(layout: MotionLayout, dim: number, centroid
   const most = 256;
   const offsetsAt = 0, basesAt = 4 * most, outAt = basesAt + 4 * count, centroidAt = outAt + 4 * most * count, dataAt = centroidAt + 4 * centroids.length;
   const bytes = dataAt + 4 * data.length;
-  const have = kernel.mem.buffer.byteLength;
-  if (bytes > have) kernel.mem.grow(Math.ceil((bytes - have) / 65536));
+  reserveBytes(kernel.mem, bytes);
   const buffer = kernel.mem.buffer;
   const offsets = new Int32Array(buffer, offsetsAt, most);
   const patchAt = new Int32Array(buffer, basesAt, count);

@@ -1,4 +1,8 @@
 import { centerRows, centroidMean, rowNorms } from './assign';
+import {
+  addConst, doWhile, END, F32X4_ADD, F32X4_MUL, F32X4_SUB, get, I32, I32_ADD, I32_CONST, I32_EQ, I32_MUL, LOAD, MODULE_HEADER, name,
+  reserveBytes, section, SELECT, set, simd, sleb, uleb, V128, vec, ZERO,
+} from './wasm-bytes';
 
 /**
  * A hand-assembled WebAssembly SIMD kernel for the cpu backend: the nearest-centroid search with register
@@ -19,40 +23,10 @@ const SIMD_POINTS = 4 * SIMD_VECTORS;
 /** Largest dim the unrolled kernel is built for (≈ 140 KB of code at 1024); beyond it the TypeScript path runs. */
 export const MAX_SIMD_DIM = 1024;
 
-export const uleb = (v: number): number[] => {
-  const out: number[] = [];
-  do {
-    let b = v & 0x7f;
-    v >>>= 7;
-    if (v) b |= 0x80;
-    out.push(b);
-  } while (v);
-  return out;
-};
-export const sleb = (v: number): number[] => {
-  const out: number[] = [];
-  for (;;) {
-    const b = v & 0x7f;
-    v >>= 7;
-    if ((v === 0 && !(b & 0x40)) || (v === -1 && b & 0x40)) return [...out, b];
-    out.push(b | 0x80);
-  }
-};
-export const vec = (items: number[][]) => [...uleb(items.length), ...items.flat()];
-export const section = (id: number, body: number[]) => [id, ...uleb(body.length), ...body];
-export const name = (s: string) => [...uleb(s.length), ...Array.from(s, (c) => c.charCodeAt(0))];
-
-// opcodes
-const I32 = 0x7f, V128 = 0x7b;
-const GET = 0x20, SET = 0x21, I32_CONST = 0x41, I32_ADD = 0x6a, I32_MUL = 0x6c, I32_NE = 0x47, I32_EQ = 0x46, SELECT = 0x1b;
-const LOOP = 0x03, BR_IF = 0x0d, END = 0x0b;
-export const simd = (op: number, ...imm: number[]) => [0xfd, ...uleb(op), ...imm];
-export const LOAD = (off: number) => simd(0x00, 4, ...uleb(off));
+// opcodes of this kernel only (the shared ones are in wasm-bytes.ts)
 const LOAD_SPLAT = (off: number) => simd(0x09, 2, ...uleb(off));
 const STORE = (off: number) => simd(0x0b, 4, ...uleb(off));
 const I32X4_SPLAT = simd(0x11), F32X4_LT = simd(0x43), BITSELECT = simd(0x52);
-const F32X4_ADD = simd(0xe4), F32X4_SUB = simd(0xe5), F32X4_MUL = simd(0xe6);
-export const ZERO = simd(0x0c, ...new Array(16).fill(0));
 
 // run(xp, panels, cp, cnp, tiles, tileBlocks, lastBlocks, bestp, labp): params 0..8, then locals
 const P = { xp: 0, panels: 1, cp: 2, cnp: 3, tiles: 4, tileBlocks: 5, lastBlocks: 6, bestp: 7, labp: 8 };
@@ -69,14 +43,8 @@ const V = {
   count: 3 * SIMD_VECTORS + 1 + SIMD_VECTORS * SIMD_CENTROIDS,
 };
 
-const get = (i: number) => [GET, ...uleb(i)];
-const set = (i: number) => [SET, ...uleb(i)];
-const addConst = (i: number, v: number) => [...get(i), I32_CONST, ...sleb(v), I32_ADD, ...set(i)];
 /** local[i] += local[m] * v */
 const addScaled = (i: number, m: number, v: number) => [...get(i), ...get(m), I32_CONST, ...sleb(v), I32_MUL, I32_ADD, ...set(i)];
-/** do { body; local[counter]++ } while (local[counter] != local[limit]) */
-const doWhile = (counter: number, limit: number, body: number[]) =>
-  [I32_CONST, 0, ...set(counter), LOOP, 0x40, ...body, ...addConst(counter, 1), ...get(counter), ...get(limit), I32_NE, BR_IF, 0, END];
 
 /** Body of one centroid block for the current panel: unrolled dot products, then the argmin fold. */
 function blockBody(dim: number): number[] {
@@ -141,7 +109,7 @@ export function simdModuleBytes(dim: number, shared = false): Uint8Array<ArrayBu
   const locals = vec([[I32_LOCALS, I32], [V.count, V128]]);
   const body = [...locals, ...runBody(dim)];
   const code = section(10, vec([[...uleb(body.length), ...body]]));
-  return new Uint8Array([0x00, 0x61, 0x73, 0x6d, 1, 0, 0, 0, ...type, ...imports, ...func, ...memory, ...exports, ...code]);
+  return new Uint8Array([...MODULE_HEADER, ...type, ...imports, ...func, ...memory, ...exports, ...code]);
 }
 
 /** Arguments of the kernel's run(): byte offsets and counts. */
@@ -207,7 +175,7 @@ export class SimdKernel {
     const tiles = Math.ceil(kPad / SIMD_CENTROIDS / tileBlocks);
     const lastBlocks = kPad / SIMD_CENTROIDS - (tiles - 1) * tileBlocks;
     const cp = tileN * dim * 4, cnp = cp + kPad * dim * 4, bestp = cnp + kPad * 4, labp = bestp + tileN * 4;
-    this.reserve(labp + tileN * 4);
+    reserveBytes(this.runner.memory, labp + tileN * 4);
     const f32 = new Float32Array(this.runner.memory.buffer);
     const mean = centroidMean(centroids, k, dim);
     const centered = centerRows(f32.subarray(cp / 4, cnp / 4).fill(0), centroids, 0, k, dim, mean);
@@ -233,10 +201,6 @@ export class SimdKernel {
     return labels;
   }
 
-  private reserve(bytes: number): void {
-    const have = this.runner.memory.buffer.byteLength;
-    if (bytes > have) this.runner.memory.grow(Math.ceil((bytes - have) / 65536));
-  }
 }
 
 /** Copies points p0..p0+count minus `mean` into panels of 8 (coordinate-major inside a panel), zero-padding the last. */
