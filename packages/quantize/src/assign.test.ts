@@ -255,6 +255,15 @@ describe('backend choice', () => {
     }
   });
 
+  test('cpu backend: the wasm SIMD kernel at its largest dim (MAX_SIMD_DIM = 1024) matches the naive search', async () => {
+    const b = new CpuBackend('simd-1');
+    expect(await b.path(1024)).toBe('wasm-simd x1');
+    const { data, centroids } = randomProblem(40, 9, 1024, 4);
+    const got = await b.assign(data, 40, centroids, 9, 1024);
+    expect(maxRelativeError(data, 40, centroids, 9, 1024, got.labels, assignNaive(data, 40, centroids, 9, 1024))).toBeLessThan(1e-4);
+    b.dispose();
+  });
+
   test('an unknown backend name is a VqvidError', async () => {
     await expect(createBackend('opencl' as BackendName)).rejects.toThrow(VqvidError);
   });

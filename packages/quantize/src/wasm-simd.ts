@@ -74,7 +74,10 @@ function panelBody(dim: number): number[] {
   const code: number[] = [];
   for (let p = 0; p < SIMD_VECTORS; p++) code.push(...get(L.best), ...LOAD(p * 16), ...set(V.best[p]), ...get(L.lab), ...LOAD(p * 16), ...set(V.lab[p]));
   code.push(...get(L.tc), ...set(L.c), ...get(L.tcn), ...set(L.cn), ...get(L.tj), ...set(L.j));
-  code.push(...doWhile(L.bi, L.blocks, [...blockBody(dim), ...addConst(L.c, SIMD_CENTROIDS * dim * 4), ...addConst(L.cn, SIMD_CENTROIDS * 4), ...addConst(L.j, SIMD_CENTROIDS)]));
+  // a block's body is some 140 KB of code at dim 1024: joined as an array, not spread into push's arguments (that
+  // overflows the call stack)
+  const blocks = doWhile(L.bi, L.blocks, [...blockBody(dim), ...addConst(L.c, SIMD_CENTROIDS * dim * 4), ...addConst(L.cn, SIMD_CENTROIDS * 4), ...addConst(L.j, SIMD_CENTROIDS)]);
+  for (const b of blocks) code.push(b);
   for (let p = 0; p < SIMD_VECTORS; p++) code.push(...get(L.best), ...get(V.best[p]), ...STORE(p * 16), ...get(L.lab), ...get(V.lab[p]), ...STORE(p * 16));
   code.push(...addConst(L.x, SIMD_POINTS * dim * 4), ...addConst(L.best, SIMD_POINTS * 4), ...addConst(L.lab, SIMD_POINTS * 4));
   return code;
