@@ -497,6 +497,11 @@ describe('motion search', () => {
         expect(codeOf(() => codec.decodeDistribution(dist, { geometry, reference, present, decoder, search: 1, sources: broken }))).toMatch(/^E_RANGE .*sources\.data\[77\]/);
       }
     }
+    // frames that are not a video, or not of the codes' size, are named before any pixel is read
+    const notVideo = { ...reference, data: null } as unknown as Video;
+    expect(codeOf(() => codec.decodeDistribution(dist, { geometry: g, reference, present, decoder: 'mbr', search: 1, sources: notVideo }))).toMatch(/^E_(SHAPE|DTYPE) .*sources/);
+    const small = { ...reference, width: reference.width - 8, data: reference.data.subarray(0, (reference.width - 8) * reference.height) };
+    expect(codeOf(() => codec.decodeDistribution(dist, { geometry: g, reference, present, decoder: 'mbr', search: 1, sources: small }))).toMatch(/^E_SHAPE .*sources/);
   });
 
   it('renders reuse their scratch (moved patches, stand-in targets) without carrying anything from one frame to the next', async () => {

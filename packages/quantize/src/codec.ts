@@ -376,9 +376,6 @@ export class PatchCodec implements FrameRenderer {
     assertInt(search, 'search', 0, MAX_SEARCH);
     const motionFrames = search > 0 && decoder !== 'centroid' ? (sources ?? sliceVideo(reference, reference.frames - 1)) : null;
     const motionArg = sources ? 'sources' : 'reference';
-    // the motion patches are these frames' pixels ÷ std: finite when every pixel is (checked here, once per pixel,
-    // instead of once per moved copy of it)
-    if (motionFrames) assertScaledFinite(motionFrames, g.std, motionArg);
     const cellOptions = { ...input, k, present, reference: patches, centroids, dim, decoder, alpha, topM, changeRatio };
     const data = motionFrames ? decodeCellsInLayout(cellOptions, this.motionLayout(motionFrames, g, search, motionArg)) : decodeCells(cellOptions);
     return toPixels({ size: g.patch, stride: g.stride, rows: grid.rows, cols: grid.cols, frames: 1, data }, g);
@@ -402,16 +399,14 @@ export class PatchCodec implements FrameRenderer {
    * The patches {@link PatchCodec.motionPatches} cuts, described where they lie instead of copied: in the frames
    * ÷ std, padded by `search` pixels (edge pixels repeated, as the cut repeats them), each moved patch's rows
    * `padded width` values apart. Where the grid reaches past the frame's edge, the cut itself (into the codec's
-   * scratch).
+   * scratch). The frames are checked first: their size, then every pixel ÷ std finite (E_RANGE names it).
    */
   private motionLayout(sources: Video, geometry: CodeGeometry, search: number, arg: string): MotionLayout {
-    assertVideo(sources, arg);
+    const { rows, cols, dim } = motionGrid(sources, geometry, search, arg);
     const { width, height, patch, stride, std } = geometry;
-    if (sources.width !== width || sources.height !== height) {
-      fail('E_SHAPE', `${arg} (width x height)`, `${width} x ${height} (codes.geometry)`, `${sources.width} x ${sources.height}`);
-    }
-    const { rows, cols } = gridShape(width, height, { size: patch, stride });
-    const dim = patch * patch;
+    // the moved patches are these frames' pixels ÷ std: finite when every pixel is (checked here, once per pixel,
+    // instead of once per moved copy of it)
+    assertScaledFinite(sources, std, arg);
     if ((rows - 1) * stride + patch > height || (cols - 1) * stride + patch > width) {
       const cut = this.cutMotion(sources, geometry, search, arg, true);
       return packedLayout(cut.patches, rows * cols, cut.count, dim);
@@ -440,15 +435,9 @@ export class PatchCodec implements FrameRenderer {
 
   /** {@link PatchCodec.motionPatches}, into the codec's scratch when `reuse` (valid until the next such call). */
   private cutMotion(sources: Video, geometry: CodeGeometry, search: number, arg: string, reuse: boolean): MotionPatches {
-    assertVideo(sources, arg);
-    assertInt(search, 'search', 0, MAX_SEARCH);
+    const { rows, cols, dim } = motionGrid(sources, geometry, search, arg);
     const { width, height, patch, stride, std } = geometry;
-    if (sources.width !== width || sources.height !== height) {
-      fail('E_SHAPE', `${arg} (width x height)`, `${width} x ${height} (codes.geometry)`, `${sources.width} x ${sources.height}`);
-    }
     const shifts = motionShifts(search);
-    const { rows, cols } = gridShape(width, height, { size: patch, stride });
-    const dim = patch * patch;
     const count = sources.frames * shifts.length;
     const size = rows * cols * count * dim;
     let out: Float32Array;
@@ -693,6 +682,17 @@ function assertScaledFinite(video: Video, std: number, arg: string): void {
   for (let i = 0; i < data.length; i++) largest = Math.max(largest, Math.abs(data[i]));
   if (Number.isFinite(Math.fround(largest / std))) return;
   for (let i = 0; i < data.length; i++) if (!Number.isFinite(Math.fround(data[i] / std))) fail('E_RANGE', `${arg}.data[${i}]`, `a pixel whose value ÷ std (${std}) is finite`, data[i]);
+}
+
+/** The grid of the frames a motion search reads (E_SHAPE unless they have the codes' size, E_RANGE on a bad `search`). */
+function motionGrid(sources: Video, geometry: CodeGeometry, search: number, arg: string): { rows: number; cols: number; dim: number } {
+  assertVideo(sources, arg);
+  assertInt(search, 'search', 0, MAX_SEARCH);
+  const { width, height, patch, stride } = geometry;
+  if (sources.width !== width || sources.height !== height) {
+    fail('E_SHAPE', `${arg} (width x height)`, `${width} x ${height} (codes.geometry)`, `${sources.width} x ${sources.height}`);
+  }
+  return { ...gridShape(width, height, { size: patch, stride }), dim: patch * patch };
 }
 
 /** The displacements of a motion search, (dx, dy) by distance (dx² + dy², then dy, then dx): (0, 0) first. */
