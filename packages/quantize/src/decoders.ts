@@ -184,7 +184,8 @@ function standInTargets(shape: DecodeShape, cand: Candidates, argmaxOnly = false
 
 /** {@link standInTargets} in JavaScript alone (where WebAssembly SIMD is missing), into `out`. */
 function scanTargets(shape: DecodeShape, motion: Float32Array, cand: Candidates, argmaxOnly: boolean, out: Int32Array): Int32Array {
-  const { motionCount: count, dim, centroids } = shape;
+  const { dim, centroids } = shape;
+  const count = shape.motion!.count;
   // per call, not cached: a codebook's array could be changed in place, and this costs one pass over it
   const centroidStats = statsOf(centroids, 0, centroids.length / dim, dim, null);
   // the motion patches' statistics, a cell's when it first needs a stand-in ('skip' needs none where the argmax is
@@ -367,7 +368,6 @@ interface DecodeShape {
   reference: Float32Array;
   centroids: Float32Array;
   motion?: MotionLayout;
-  motionCount: number;
 }
 
 /**
@@ -423,7 +423,7 @@ function validateInputs(o: DecodeCellsOptions, arg: string, layout?: MotionLayou
     assertFloats(o.motion, name('motion'), cells * (o.motionCount as number) * dim);
     motion = packedLayout(o.motion, cells, o.motionCount as number, dim);
   } else if (o.motionCount !== undefined) fail('E_SHAPE', name('motion'), `patches to go with motionCount = ${String(o.motionCount)}`, undefined);
-  return { cells, k, dim, present, reference: o.reference, centroids: o.centroids, ...(motion ? { motion } : {}), motionCount: motion?.count ?? 0 };
+  return { cells, k, dim, present, reference: o.reference, centroids: o.centroids, ...(motion ? { motion } : {}) };
 }
 
 /** Checks top candidates (m ≥ topM, codes distinct in [0, k), probabilities finite, ≥ 0, descending); returns the cells. */
@@ -459,11 +459,10 @@ function validateProbs(probs: Float32Array, k: number, arg: string): void {
   }
 }
 
-/** E_DTYPE unless `a` is a Float32Array, E_SHAPE unless of `length`, and unless `finite` is false, E_RANGE on a value that is not finite. */
-function assertFloats(a: unknown, arg: string, length: number, finite = true): asserts a is Float32Array {
+/** E_DTYPE unless `a` is a Float32Array, E_SHAPE unless of `length`, E_RANGE on a value that is not finite. */
+function assertFloats(a: unknown, arg: string, length: number): asserts a is Float32Array {
   if (!(a instanceof Float32Array)) fail('E_DTYPE', arg, 'a Float32Array', a);
   if (a.length !== length) fail('E_SHAPE', `${arg}.length`, `${length}`, a.length);
-  if (!finite) return;
   // x − x is 0 for a finite x and NaN for ±∞ and NaN: four sums of it are 0 exactly when every value is finite
   // (no branch per value: the motion patches are 1.9M values a frame); then the first culprit is looked for
   let s0 = 0;
@@ -598,29 +597,14 @@ function decodeCandidates(shape: DecodeShape, cand: Candidates, decoder: Decoder
   const { cells, dim, present, reference, centroids } = shape;
   const out = new Float32Array(cells * dim);
   const mean = new Float64Array(dim);
-  // the candidates' stand-ins of the cell, [width, dim] in float64: once, read by the mean and by each risk (every
-  // one copied here, P and plain centroids too, so that the loops below read one kind of array)
+  // the candidates' stand-ins of the cell, [width, dim] in float64, for mbr's risks (every one copied here, P and
+  // plain centroids too, so that the risks read one kind of array)
   const zs = new Float64Array(cand.width * dim);
-  // at alpha = 1 without motion targets z_c is exactly the centroid T_c
-  const direct = targets === null && alpha === 1;
-  // slot s's stand-in into zs[s·dim ..]: z_c = (1 − alpha)·P + alpha·T_c, T_c the centroid (or its motion patch),
-  // and the present code stands for P itself
-  const locate = (cell: number, s: number): void => {
-    const p = cell * dim;
-    const code = cand.codes[cell * cand.width + s];
-    const z = s * dim;
-    if (code === present[cell]) {
-      for (let j = 0; j < dim; j++) zs[z + j] = reference[p + j];
-      return;
-    }
-    if (direct) {
-      for (let j = 0, c = code * dim; j < dim; j++) zs[z + j] = centroids[c + j];
-      return;
-    }
-    const source = targets ? targets.data : centroids;
-    const c = targets ? targets.at[cell * cand.width + s] : code * dim;
-    for (let j = 0; j < dim; j++) zs[z + j] = (1 - alpha) * reference[p + j] + alpha * source[c + j];
-  };
+  // slot j's stand-in: z_c = (1 − alpha)·P + alpha·T_c, T_c the centroid (or its motion target at targets.at[j]);
+  // the present code stands for P itself. It is read as it is where it is P, or T_c at alpha = 1 ((1 − 1)·P + 1·T
+  // is T exactly: P is finite); otherwise blended from P and T_c.
+  const targetData = targets ? targets.data : centroids;
+  const targetAt = (j: number, code: number): number => (targets ? targets.at[j] : code * dim);
   // 'mbr' keeps the stand-ins for its risks, and needs the spread only to compare risks by ratio
   const risks = decoder === 'mbr';
   const ratio = risks && changeRatio < 1;
@@ -637,30 +621,31 @@ function decodeCandidates(shape: DecodeShape, cand: Candidates, decoder: Decoder
     }
     const base = cell * cand.width;
     const n = cand.count[cell];
+    const p = cell * dim;
     if (decoder === 'skip') {
       let slot = 0;
       while (cand.codes[base + slot] !== best) slot++; // the argmax is always a candidate
-      locate(cell, slot);
-      write(slot, at);
+      const own = best === present[cell];
+      const from = own ? reference : targetData;
+      const o = own ? p : targetAt(base + slot, best);
+      const mixed = !own && alpha !== 1;
+      for (let d = 0; d < dim; d++) out[at + d] = mixed ? (1 - alpha) * reference[p + d] + alpha * from[o + d] : from[o + d];
       continue;
     }
     mean.fill(0);
     // Σ p̃_c ‖z_c‖², the constant part of every candidate's risk (needed only to compare risks by ratio)
     let spread = 0;
-    const p = cell * dim;
     for (let s = 0; s < n; s++) {
       const w = cand.weights[base + s];
-      const code = cand.codes[base + s];
       const z = s * dim;
-      // slot s's stand-in, as locate() writes it, summed into the mean (and the spread) in the same pass; kept in zs
-      // for the risks. A copy where it is P, a centroid or (at alpha = 1) a motion target: (1 − 1)·P + 1·T is T
-      // exactly (P is finite)
+      // slot s's stand-in summed into the mean (and the spread) in the same pass; kept in zs for the risks
+      const code = cand.codes[base + s];
       const own = code === present[cell];
-      const src = own ? reference : targets ? targets.data : centroids;
-      const o = own ? p : targets ? targets.at[base + s] : code * dim;
-      const blend = !(own || direct || alpha === 1);
+      const from = own ? reference : targetData;
+      const o = own ? p : targetAt(base + s, code);
+      const mixed = !own && alpha !== 1;
       for (let d = 0; d < dim; d++) {
-        const v = blend ? (1 - alpha) * reference[p + d] + alpha * src[o + d] : src[o + d];
+        const v = mixed ? (1 - alpha) * reference[p + d] + alpha * from[o + d] : from[o + d];
         if (risks) zs[z + d] = v;
         mean[d] += w * v;
         if (ratio) spread += w * v * v;
