@@ -1,6 +1,6 @@
 import { assertInt, assertNumber, fail } from '@vqvid/core';
 import type { CellCandidates, DecoderName } from '@vqvid/core';
-import { type MotionLayout, nearestMotionPatches, packedLayout, packLayout } from './motion-simd';
+import { copyPatch, type MotionLayout, nearestMotionPatches, packedLayout, packLayout } from './motion-simd';
 
 export type { DecoderName };
 
@@ -170,10 +170,7 @@ function standInTargets(shape: DecodeShape, cand: Candidates, argmaxOnly = false
     // patches in rows (of a frame): the chosen ones copied, one after another
     if (chosenScratch.length < n * dim) chosenScratch = new Float32Array(n * dim);
     for (let r = 0; r < n; r++) {
-      let to = r * dim;
-      for (let q = 0, from = layout.bases[cells[r] * count + nearest[r]]; q < dim; q += layout.rowLen, from += layout.rowStride) {
-        for (let j = 0; j < layout.rowLen; j++) chosenScratch[to++] = layout.data[from + j];
-      }
+      copyPatch(layout, layout.bases[cells[r] * count + nearest[r]], dim, chosenScratch, r * dim);
       out[slots[r]] = r * dim;
     }
     return { data: chosenScratch, at: out };

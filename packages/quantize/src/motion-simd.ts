@@ -211,13 +211,17 @@ function exactNearest(layout: MotionLayout, cell: number, dim: number, centroids
   return best;
 }
 
+/** Copies the patch of `layout` that starts at data[from] into out[to .. to + dim), in coordinate order. */
+export function copyPatch(layout: MotionLayout, from: number, dim: number, out: Float32Array, to: number): void {
+  const { data, rowLen, rowStride } = layout;
+  for (let q = 0, r = from; q < dim; q += rowLen, r += rowStride) for (let j = 0; j < rowLen; j++) out[to++] = data[r + j];
+}
+
 /** The patches of `layout` one after another, [cells, count, dim] (what the JavaScript scan reads). */
 export function packLayout(layout: MotionLayout, cells: number, dim: number): Float32Array {
-  const { data, bases, count, rowLen, rowStride } = layout;
+  const { data, bases, count, rowLen } = layout;
   if (rowLen === dim && bases.every((b, i) => b === i * dim) && data.length === cells * count * dim) return data;
   const out = new Float32Array(cells * count * dim);
-  for (let i = 0, at = 0; i < cells * count; i++) {
-    for (let q = 0, r = bases[i]; q < dim; q += rowLen, r += rowStride) for (let j = 0; j < rowLen; j++) out[at++] = data[r + j];
-  }
+  for (let i = 0; i < cells * count; i++) copyPatch(layout, bases[i], dim, out, i * dim);
   return out;
 }
