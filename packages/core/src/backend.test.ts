@@ -33,4 +33,12 @@ describe('selectTfBackend', () => {
   it('throws E_BACKEND when nothing works', async () => {
     await expect(selectTfBackend(fakeTf([]), ['wasm'])).rejects.toMatchObject({ code: 'E_BACKEND' });
   });
+
+  it('refuses candidates that are not a list of names (E_DTYPE naming the argument)', async () => {
+    const tf = fakeTf(['wasm']);
+    for (const bad of ['wasm', [], [''], [3]]) {
+      await expect(selectTfBackend(tf, bad as unknown as string[])).rejects.toMatchObject({ code: 'E_DTYPE', details: { argument: 'candidates' } });
+    }
+    expect(tf.current).toBe('');
+  });
 });

@@ -1,4 +1,4 @@
-import { VqvidError } from './errors';
+import { VqvidError, fail } from './errors';
 
 /** The part of the tfjs-core namespace the backend helper needs (so core does not depend on tfjs). */
 export interface TfBackendHost {
@@ -35,6 +35,10 @@ export async function selectTfBackend(
   candidates: readonly string[] = ['wasm', 'cpu'],
   log: (msg: string) => void = (m) => console.warn(m),
 ): Promise<BackendChoice> {
+  // a lone name would be read letter by letter
+  if (!Array.isArray(candidates) || candidates.length === 0 || !candidates.every((c) => typeof c === 'string' && c.length > 0)) {
+    fail('E_DTYPE', 'candidates', "a non-empty array of backend names, e.g. ['wasm', 'cpu']", candidates);
+  }
   const reasons: string[] = [];
   for (const name of candidates) {
     try {
