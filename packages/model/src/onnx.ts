@@ -10,7 +10,7 @@ import { type RCNN, partsOf } from './rcnn';
 import type { MixtureOutput } from './output';
 import type { AsyncSearchMemo, AsyncTopSource, ExtraCodes, LogCandidates, OutputLayer } from './output';
 import { emptyLogCandidates } from './output/top';
-import { type OutputGraph, outputGraph, outputWeights, TOP_BLOCK } from './onnx/graph';
+import { type OutputGraph, outputGraph, outputWeights, SHIFT_FLOOR, TOP_BLOCK } from './onnx/graph';
 import { encodeModel } from './onnx/proto';
 import { stepGraph, stepRefusal } from './onnx/step';
 import type { AsyncStepper } from './rcnn';
@@ -36,6 +36,14 @@ export interface OnnxSession {
   release(): Promise<void>;
 }
 
+/** A run's outputs, each row at its place: the top lists [n, m], the extras' ln q [n, E], the class terms [n, C] (none for a rescore). */
+interface GraphLists {
+  logq: Float32Array;
+  codes: Int32Array;
+  extraLogq: Float32Array;
+  terms: Float32Array | null;
+}
+
 /** What a search's first run keeps for its later passes: each row's class terms, and which rows have them. */
 interface KeptTerms {
   h: Float32Array;
@@ -51,7 +59,16 @@ export interface OnnxOutputOptions {
   block?: number;
   /** The runtime module (default: `import('onnxruntime-node')`). */
   runtime?: OnnxRuntime;
+  /**
+   * Rows per run of the graphs (default: {@link LOGITS_PER_RUN} logits' worth, at least 16): a frame's cells go
+   * through in runs of this many, so that the [rows, K] logits and their exps stay in the core's cache between the
+   * graph's nodes (at K = 10,000 the first pass is 1.7-1.8x faster than in one run of 1200 rows).
+   */
+  rowsPerRun?: number;
 }
+
+/** Logits per run of {@link OnnxOutput}'s graphs by default (2 MB of float32): 51 rows at K = 10,000, 504 at K = 1024. */
+export const LOGITS_PER_RUN = 2 ** 19;
 
 /** The inner softmax of `model` (a model, or an output layer; a mixture's network component). */
 function innerLayer(model: RCNN | OutputLayer): OutputLayer {
@@ -121,14 +138,22 @@ export class OnnxOutput implements AsyncTopSource {
   readonly block: number;
   /** Class terms per row: the classes (1 for the full softmax). */
   private readonly terms: number;
+  /**
+   * Rows run since creation: `rows` by the first-pass graph, `fallbackRows` of them again by the unshifted graph
+   * (factored: a row whose shifted block maxima fell below the floor, see {@link OnnxOutputOptions.rowsPerRun}).
+   */
+  readonly stats = { rows: 0, fallbackRows: 0 };
 
   private constructor(
     private readonly ort: OnnxRuntime,
     private session: OnnxSession | null,
     /** The graph that takes a first run's class terms (a mixture's deeper passes). */
     private rescore: OnnxSession | null,
+    /** Factored: the first graph from logits shifted without a pass over them, and its rows' fallback `session`. */
+    private shifted: OnnxSession | null,
     graph: OutputGraph,
     hidden: number,
+    private readonly rowsPerRun: number,
   ) {
     this.k = graph.colOf.length;
     this.hidden = hidden;
@@ -142,6 +167,7 @@ export class OnnxOutput implements AsyncTopSource {
     assertInt(threads, 'opts.threads', 1);
     const block = opts.block ?? TOP_BLOCK;
     assertInt(block, 'opts.block', 1);
+    if (opts.rowsPerRun !== undefined) assertInt(opts.rowsPerRun, 'opts.rowsPerRun', 1);
     const layer = innerLayer(model);
     // the weights read once, for both graphs
     const weights = outputWeights(layer);
@@ -149,7 +175,9 @@ export class OnnxOutput implements AsyncTopSource {
     const ort = opts.runtime ?? (await loadRuntime());
     const session = await ort.InferenceSession.create(encodeModel(graph.model), sessionOptions(threads));
     const rescore = await ort.InferenceSession.create(encodeModel(outputGraph(weights, block, true).model), sessionOptions(threads));
-    return new OnnxOutput(ort, session, rescore, graph, layer.hidden);
+    const shifted = weights.kind === 'factored' ? await ort.InferenceSession.create(encodeModel(outputGraph(weights, block, false, true).model), sessionOptions(threads)) : null;
+    const rowsPerRun = opts.rowsPerRun ?? Math.max(16, Math.round(LOGITS_PER_RUN / graph.columns));
+    return new OnnxOutput(ort, session, rescore, shifted, graph, layer.hidden, rowsPerRun);
   }
 
   /**
@@ -180,33 +208,41 @@ export class OnnxOutput implements AsyncTopSource {
     // extras padded to E a row (code 0, read back by no one)
     const extra = new Int32Array(n * e);
     for (let r = 0; r < n; r++) extra.set(extras.codes.subarray(extras.start[r], extras.start[r + 1]), r * e);
-    const T = this.ort.Tensor;
-    const feeds: Record<string, OnnxRuntimeTensor> = {
-      h: new T('float32', hs, [n, hidden]),
-      depth: new T('int64', BigInt64Array.of(BigInt(m)), [1]),
-      blocks: new T('int64', BigInt64Array.of(BigInt(Math.min(m, this.columns / this.block))), [1]),
-      extra: new T('int32', extra, [n, e]),
-    };
     const kept = memo?.state as KeptTerms | undefined;
     const reuse = kept !== undefined && kept.h === h && cells.every((i) => kept.scored[i] === 1);
+    let ct: Float32Array | null = null;
     if (reuse) {
-      const ct = new Float32Array(n * terms);
+      ct = new Float32Array(n * terms);
       for (let r = 0; r < n; r++) ct.set(kept.terms.subarray(cells[r] * terms, (cells[r] + 1) * terms), r * terms);
-      feeds.class_term = new T('float32', ct, [n, terms]);
     }
-    const res = await (reuse ? rescore : session).run(feeds);
-    if (memo && !reuse) {
+    const lists: GraphLists = {
+      logq: new Float32Array(n * m),
+      codes: new Int32Array(n * m),
+      extraLogq: new Float32Array(n * e),
+      terms: reuse ? null : new Float32Array(n * terms),
+    };
+    const first = reuse ? rescore : this.shifted ?? session;
+    const low = await this.runRows(first, hs, extra, ct, m, e, null, lists);
+    if (!reuse) this.stats.rows += n;
+    if (low) {
+      // rows whose shifted block maxima fell below the floor: again from the graph that subtracts each block's largest logit
+      const again: number[] = [];
+      for (let r = 0; r < n; r++) if (!(low[r] >= SHIFT_FLOOR)) again.push(r);
+      if (again.length > 0) await this.runRows(session, hs, extra, null, m, e, again, lists);
+      this.stats.fallbackRows += again.length;
+    }
+    if (memo && lists.terms) {
       const state: KeptTerms = kept !== undefined && kept.h === h ? kept : { h, scored: new Uint8Array(rowsOfH), terms: new Float32Array(rowsOfH * terms) };
-      const ct = res.class_term.data as Float32Array;
+      const ct = lists.terms;
       cells.forEach((i, r) => {
         state.scored[i] = 1;
         state.terms.set(ct.subarray(r * terms, (r + 1) * terms), i * terms);
       });
       memo.state = state;
     }
-    const logq = res.top_logq.data as Float32Array;
-    const extraLogq = res.extra_logq.data as Float32Array;
-    out.codes.set(res.top_codes.data as Int32Array);
+    const logq = lists.logq;
+    const extraLogq = lists.extraLogq;
+    out.codes.set(lists.codes);
     out.logq.set(logq);
     for (let r = 0; r < n; r++) {
       for (let j = extras.start[r]; j < extras.start[r + 1]; j++) out.extraLogq[j] = extraLogq[r * e + j - extras.start[r]];
@@ -215,11 +251,50 @@ export class OnnxOutput implements AsyncTopSource {
     return out;
   }
 
+  /**
+   * Runs `session` over the rows `only` of hs (all when null) in runs of at most `rowsPerRun`, writing each row's
+   * outputs at its place in `into`; returns the rows' `shift_low` where the graph has it.
+   */
+  private async runRows(session: OnnxSession, hs: Float32Array, extra: Int32Array, ct: Float32Array | null, m: number, e: number, only: number[] | null, into: GraphLists): Promise<Float32Array | null> {
+    const { hidden, terms } = this;
+    const T = this.ort.Tensor;
+    const n = only ? only.length : hs.length / hidden;
+    const depth = new T('int64', BigInt64Array.of(BigInt(m)), [1]);
+    const blocks = new T('int64', BigInt64Array.of(BigInt(Math.min(m, this.columns / this.block))), [1]);
+    let low: Float32Array | null = null;
+    for (let a = 0; a < n; a += this.rowsPerRun) {
+      const c = Math.min(this.rowsPerRun, n - a);
+      // consecutive rows are fed as views; a list of rows (the fallback's) is gathered
+      const rows = (from: Float32Array | Int32Array, width: number) => {
+        if (!only) return from.subarray(a * width, (a + c) * width);
+        const to = new (from.constructor as Float32ArrayConstructor | Int32ArrayConstructor)(c * width);
+        for (let j = 0; j < c; j++) to.set(from.subarray(only[a + j] * width, (only[a + j] + 1) * width), j * width);
+        return to;
+      };
+      const feeds: Record<string, OnnxRuntimeTensor> = { h: new T('float32', rows(hs, hidden), [c, hidden]), depth, blocks, extra: new T('int32', rows(extra, e), [c, e]) };
+      if (ct) feeds.class_term = new T('float32', rows(ct, terms), [c, terms]);
+      const res = await session.run(feeds);
+      const put = (to: Float32Array | Int32Array | null, from: Float32Array | Int32Array | undefined, width: number) => {
+        if (!to || !from) return;
+        if (!only) to.set(from, a * width);
+        else for (let j = 0; j < c; j++) to.set(from.subarray(j * width, (j + 1) * width), only[a + j] * width);
+      };
+      put(into.logq, res.top_logq.data as Float32Array, m);
+      put(into.codes, res.top_codes.data as Int32Array, m);
+      put(into.extraLogq, res.extra_logq.data as Float32Array, e);
+      put(into.terms, res.class_term?.data as Float32Array | undefined, terms);
+      const sl = res.shift_low?.data as Float32Array | undefined;
+      if (sl) (low ??= new Float32Array(n)).set(sl, a);
+    }
+    return low;
+  }
+
   /** Frees the native sessions (E_STATE on later calls). */
   async release(): Promise<void> {
-    const s = [this.session, this.rescore];
+    const s = [this.session, this.rescore, this.shifted];
     this.session = null;
     this.rescore = null;
+    this.shifted = null;
     for (const x of s) await x?.release();
   }
 }

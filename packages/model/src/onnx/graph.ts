@@ -84,7 +84,7 @@ function blockGroups(blocksOf: number[]): number[][] {
  *   `depth` blocks of highest maximum (each is at most its block's maximum). Stage 2 takes the best of those blocks.
  * Ties between equal values may be ordered differently from the tfjs search (which takes the lower code first).
  */
-export function outputGraph(ow: OutputWeights, block = TOP_BLOCK, rescore = false): OutputGraph {
+export function outputGraph(ow: OutputWeights, block = TOP_BLOCK, rescore = false, shifted = false): OutputGraph {
   const { k, hidden } = ow;
   const members = ow.kind === 'full' ? [Int32Array.from({ length: k }, (_, i) => i)] : ow.members!;
   const nc = members.length;
@@ -113,17 +113,25 @@ export function outputGraph(ow: OutputWeights, block = TOP_BLOCK, rescore = fals
   });
 
   const g = new GraphBuilder();
-  g.f32('W', [hidden, columns], w);
-  g.f32('b', [columns], b);
   g.i64('axis1', [1]);
   g.i64('shape3', [-1, block, nb]);
-  g.node('MatMul', ['h', 'W'], ['hw']);
-  g.node('Add', ['hw', 'b'], ['z']);
   g.node('Shape', ['h'], ['h_shape']);
   g.node('Slice', ['h_shape', g.i64('zero1', [0]), 'axis1'], ['n1']);
   // the full softmax's first run: ln q from one softmax over the row; otherwise ln q = z + the class's term
   const full = ow.kind === 'full' && !rescore;
-  if (full) {
+  const shift = shifted && !full && !rescore;
+  if (shift) {
+    shiftedGraph(g, ow, w, b, columns, nb, blockClass);
+  } else {
+    g.f32('W', [hidden, columns], w);
+    g.f32('b', [columns], b);
+    g.node('MatMul', ['h', 'W'], ['hw']);
+    g.node('Add', ['hw', 'b'], ['z']);
+  }
+  if (shift) {
+    // class_term, block_top and block_add come from shiftedGraph
+    g.node('Add', ['block_top', 'block_add'], ['block_max']);
+  } else if (full) {
     // one softmax over the row: ln q itself (computed from the row's largest logit, exact for any logits)
     g.node('LogSoftmax', ['z'], ['logq'], { axis: { int: 1 } });
     g.node('Reshape', ['logq', 'shape3'], ['z3']);
@@ -153,6 +161,12 @@ export function outputGraph(ow: OutputWeights, block = TOP_BLOCK, rescore = fals
   g.node('Expand', ['best_blocks3', 'kept_shape'], ['kept_index']);
   if (full) {
     g.node('GatherElements', ['z3', 'kept_index'], ['kept'], { axis: { int: 2 } });
+  } else if (shift) {
+    // a kept column's ln q: its shifted logit plus its class's shift and term
+    g.node('GatherElements', ['z3', 'kept_index'], ['kept_z'], { axis: { int: 2 } });
+    g.node('GatherElements', ['block_add', 'best_blocks'], ['kept_term'], { axis: { int: 1 } });
+    g.node('Unsqueeze', ['kept_term', 'axis1'], ['kept_term3']);
+    g.node('Add', ['kept_z', 'kept_term3'], ['kept']);
   } else {
     g.node('GatherElements', ['z3', 'kept_index'], ['kept_z'], { axis: { int: 2 } });
     g.node('GatherElements', ['block_term', 'best_blocks'], ['kept_term'], { axis: { int: 1 } });
@@ -180,7 +194,7 @@ export function outputGraph(ow: OutputWeights, block = TOP_BLOCK, rescore = fals
     g.node('GatherElements', ['z', 'extra_cols'], ['extra_z'], { axis: { int: 1 } });
     g.node('Gather', ['code_to_class', 'extra'], ['extra_class32'], { axis: { int: 0 } });
     g.node('Cast', ['extra_class32'], ['extra_class'], { to: { int: 7 } });
-    g.node('GatherElements', ['class_term', 'extra_class'], ['extra_term'], { axis: { int: 1 } });
+    g.node('GatherElements', [shift ? 'class_add' : 'class_term', 'extra_class'], ['extra_term'], { axis: { int: 1 } });
     g.node('Add', ['extra_z', 'extra_term'], ['extra_logq']);
   }
   const model: OnnxModel = {
@@ -198,6 +212,7 @@ export function outputGraph(ow: OutputWeights, block = TOP_BLOCK, rescore = fals
       { name: 'top_codes', dtype: 'int32', shape: ['n', 'depth'] },
       { name: 'extra_logq', dtype: 'float32', shape: ['n', 'e'] },
       ...(rescore ? [] : [{ name: 'class_term', dtype: 'float32' as const, shape: ['n', nc] }]),
+      ...(shift ? [{ name: 'shift_low', dtype: 'float32' as const, shape: ['n'] }] : []),
     ],
     name: `vqvid-${ow.kind}-output-k${k}`,
   };
@@ -258,4 +273,77 @@ function classTerms(g: GraphBuilder, ow: OutputWeights, nb: number, blocksOf: nu
   g.node('Add', ['hwc', 'bc'], ['cz']);
   g.node('LogSoftmax', ['cz'], ['class_logp'], { axis: { int: 1 } });
   g.node('Sub', ['class_logp', 'class_lse'], ['class_term']);
+}
+
+/** A row's ln Σ exp of a class's shifted logits may fall this low before the sum loses precision (exp underflows below about −87). */
+export const SHIFT_FLOOR = -64;
+
+/**
+ * The factored first graph from shifted logits, without a pass over the [n, columns] logits to shift them:
+ * z_s = [h, ‖h‖]·[W; −m_C] + (b − c_C) = z − s_C, with m_C the largest ‖w_x‖ and c_C the largest bias of the
+ * column's class C, so that by Cauchy–Schwarz z_s ≤ 0 for any h (exp cannot overflow) and `class_shift` [n, C] =
+ * ‖h‖·m_C + c_C restores z. Each block's Σ exp(z_s), then each class's as one product with the [blocks, C] 0/1
+ * membership matrix (the classes share no scale to subtract); the per-block and per-class addends (shift plus class
+ * term) likewise. Outputs: `class_term`, `block_top` (each block's largest shifted logit), `block_add` [n, nb] and
+ * `class_add` [n, C] (a code's ln q is its shifted logit plus its block's or class's addend), and `shift_low`, a
+ * row's lowest ln Σ exp(z_s) over its classes: a row below {@link SHIFT_FLOOR} may have lost a class's sum to
+ * underflow and is run again by the unshifted graph.
+ */
+function shiftedGraph(g: GraphBuilder, ow: OutputWeights, w: Float32Array, b: Float32Array, columns: number, nb: number, blockClass: number[]): void {
+  const { hidden } = ow;
+  const nc = ow.wc!.length / hidden;
+  const classOfCol = (c: number) => blockClass[c % nb];
+  const norm = new Float64Array(columns);
+  for (let r = 0; r < hidden; r++) for (let c = 0; c < columns; c++) norm[c] += w[r * columns + c] * w[r * columns + c];
+  const mc = new Float32Array(nc);
+  const cc = new Float32Array(nc).fill(-Infinity);
+  for (let c = 0; c < columns; c++) {
+    const k = classOfCol(c);
+    // norms rounded up, so that the bound holds in float
+    mc[k] = Math.max(mc[k], Math.fround(Math.sqrt(norm[c]) * (1 + 1e-5)));
+    if (b[c] > LOG_ZERO / 2) cc[k] = Math.max(cc[k], b[c]);
+  }
+  const wa = new Float32Array((hidden + 1) * columns);
+  wa.set(w);
+  const ba = new Float32Array(columns);
+  for (let c = 0; c < columns; c++) {
+    wa[hidden * columns + c] = -mc[classOfCol(c)];
+    ba[c] = b[c] - cc[classOfCol(c)];
+  }
+  // membership of block in class, both ways
+  const member = new Float32Array(nb * nc);
+  const memberT = new Float32Array(nc * nb);
+  blockClass.forEach((k, bl) => {
+    member[bl * nc + k] = 1;
+    memberT[k * nb + bl] = 1;
+  });
+  g.f32('W', [hidden + 1, columns], wa);
+  g.f32('b', [columns], ba);
+  g.f32('class_norm', [1, nc], mc);
+  g.f32('class_bias', [1, nc], cc);
+  g.f32('member', [nb, nc], member);
+  g.f32('member_t', [nc, nb], memberT);
+  g.node('ReduceL2', ['h'], ['h_norm'], { axes: { ints: [1] }, keepdims: { int: 1 } });
+  g.node('Concat', ['h', 'h_norm'], ['h_aug'], { axis: { int: 1 } });
+  g.node('MatMul', ['h_aug', 'W'], ['hw']);
+  g.node('Add', ['hw', 'b'], ['z']);
+  g.node('Mul', ['h_norm', 'class_norm'], ['shift_scaled']);
+  g.node('Add', ['shift_scaled', 'class_bias'], ['class_shift']);
+  g.node('Reshape', ['z', 'shape3'], ['z3']);
+  g.node('ReduceMax', ['z3'], ['block_top'], { axes: { ints: [1] }, keepdims: { int: 0 } });
+  g.node('Exp', ['z3'], ['z3_exp']);
+  g.node('ReduceSum', ['z3_exp', 'axis1'], ['block_sum'], { keepdims: { int: 0 } });
+  g.node('MatMul', ['block_sum', 'member'], ['class_sum']);
+  g.node('Log', ['class_sum'], ['class_log']);
+  g.node('ReduceMin', ['class_log'], ['shift_low'], { axes: { ints: [1] }, keepdims: { int: 0 } });
+  g.node('Add', ['class_log', 'class_shift'], ['class_lse']);
+  g.f32('Wc', [hidden, nc], ow.wc!);
+  g.f32('bc', [nc], ow.bc!);
+  g.node('MatMul', ['h', 'Wc'], ['hwc']);
+  g.node('Add', ['hwc', 'bc'], ['cz']);
+  g.node('LogSoftmax', ['cz'], ['class_logp'], { axis: { int: 1 } });
+  g.node('Sub', ['class_logp', 'class_lse'], ['class_term']);
+  g.node('Add', ['class_shift', 'class_term'], ['class_add']);
+  // each block's addend: its class's (one 1 a row of member_t, so the product is the value itself)
+  g.node('MatMul', ['class_add', 'member_t'], ['block_add']);
 }
