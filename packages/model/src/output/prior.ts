@@ -1,6 +1,6 @@
 import { VqvidError } from '@vqvid/core';
 import type { CodeVolume, StoredArray } from '@vqvid/core';
-import { offerTop, offerTopOnce } from './top';
+import { offerTop } from './top';
 
 /** Compressed rows of counts: the codes seen after context j are next[start[j] .. start[j + 1]), with counts. */
 export interface CountRows {
@@ -205,7 +205,9 @@ export class SparseBigram {
     const r = this.rows;
     return this.withRow(a, (p) => {
       for (let j = r.start[a]; j < r.start[a + 1]; j++) offerTop(codes, values, 0, m, r.next[j], p(r.next[j]));
-      for (let j = 0; j < Math.min(m, this.k); j++) offerTopOnce(codes, values, 0, m, order[j], p(order[j]));
+      // the row's codes were offered above (their pair count is loaded); the others are distinct, so no list scan
+      const pairs = this.pairScratch!;
+      for (let j = 0; j < Math.min(m, this.k); j++) if (pairs[order[j]] === 0) offerTop(codes, values, 0, m, order[j], p(order[j]));
       return { codes, values };
     });
   }

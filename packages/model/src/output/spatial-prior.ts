@@ -1,7 +1,7 @@
 import { goldenMin, VqvidError } from '@vqvid/core';
 import type { CodeVolume, StoredArray } from '@vqvid/core';
 import { type CountRows, clearRow, countRows, loadRow, mixRow, readCountRows, readUnigram, rowStats, smoothedUnigram, wittenBell } from './prior';
-import { offerTopOnce } from './top';
+import { offerTop, offerTopOnce } from './top';
 
 /**
  * Where the context of a spatial prior is read in the present frame, relative to the predicted cell: the cell
@@ -228,7 +228,12 @@ export class SpatialPrior {
       for (let j = bigram.start[a]; j < bigram.start[a + 1]; j++) offerTopOnce(codes, values, 0, m, bigram.next[j], p(bigram.next[j]));
       if (id >= 0) for (let j = spatial.start[id]; j < spatial.start[id + 1]; j++) offerTopOnce(codes, values, 0, m, spatial.next[j], p(spatial.next[j]));
       const order = this.unigramOrder();
-      for (let j = 0; j < Math.min(m, this.k); j++) offerTopOnce(codes, values, 0, m, order[j], p(order[j]));
+      // the rows' codes were offered above (their pair counts are loaded); the others are distinct, so no list scan
+      const [p1, p2] = this.pairScratch!;
+      for (let j = 0; j < Math.min(m, this.k); j++) {
+        const b = order[j];
+        if (p1[b] === 0 && p2[b] === 0) offerTop(codes, values, 0, m, b, p(b));
+      }
       return { codes, values };
     });
   }
