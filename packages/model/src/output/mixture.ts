@@ -54,6 +54,13 @@ export class MixtureOutput implements OutputLayer {
   private readonly wg: tf.Variable;
   private readonly bg: tf.Variable;
   private priorTable: CountedPrior | null = null;
+  /**
+   * How much deeper than the network's lists {@link topCandidatesAsync} asks for the prior's (1 or 3): 3 once a
+   * search needed a second pass for more than 1/8 of its cells, back to 1 when fewer than 1/32 need one. A cell
+   * left unproven mostly waits on the prior's bound, which deeper lists in the same pass lower for the price of
+   * more extra codes (at K = 10,000 a second pass for 16% of the cells instead of 37%). The lists are the same either way.
+   */
+  private asyncPriorDepth = 1;
   /** Symbols per cell of `present`: 5 with a spatial prior, else 1. */
   readonly width: number;
 
@@ -350,14 +357,15 @@ export class MixtureOutput implements OutputLayer {
   }
 
   /** What one pass asks the inner layer at depth d: the extra codes of each cell (its present code, then the prior's d best) and the search floor (unless `withFloor` is false: an async source scores every code anyway). */
-  private passRequest(cells: Int32Array, present: Int32Array, ctx: Int32Array, gates: Float32Array, depth: number, m: number, withFloor = true): MixturePass {
+  private passRequest(cells: Int32Array, present: Int32Array, ctx: Int32Array, gates: Float32Array, depth: number, m: number, withFloor = true, priorDepth = depth): MixturePass {
     const table = this.priorTable;
     const w = this.width;
     const hasPrior = this.components.includes('prior');
     // extras per cell: the present code, then the prior's best codes
-    const rowsOfPrior = hasPrior && table ? Array.from(cells, (i) => this.priorTop(ctx, i * w, depth)) : null;
+    const pd = Math.min(this.k, priorDepth);
+    const rowsOfPrior = hasPrior && table ? Array.from(cells, (i) => this.priorTop(ctx, i * w, pd)) : null;
     const start = new Int32Array(cells.length + 1);
-    for (let r = 0; r < cells.length; r++) start[r + 1] = start[r] + 1 + (rowsOfPrior ? depth : 0);
+    for (let r = 0; r < cells.length; r++) start[r + 1] = start[r] + 1 + (rowsOfPrior ? pd : 0);
     const extraCodes = new Int32Array(start[cells.length]);
     cells.forEach((i, r) => {
       extraCodes[start[r]] = present[i];
@@ -384,12 +392,19 @@ export class MixtureOutput implements OutputLayer {
       vals.fill(-Infinity);
       codes.fill(-1);
       for (let j = r * depth; j < (r + 1) * depth; j++) if (found.codes[j] >= 0) offerTopOnce(codes, vals, 0, m, found.codes[j], p(found.codes[j], found.logq[j]));
-      for (let e = start[r]; e < start[r + 1]; e++) offerTopOnce(codes, vals, 0, m, extraCodes[e], p(extraCodes[e], found.extraLogq[e]));
+      offerTopOnce(codes, vals, 0, m, x, p(x, found.extraLogq[start[r]]));
+      // the prior's codes, by prior descending: one outside the network's list has p ≤ π_net·q̄ + π_prior·b (+ copy
+      // for the present code, offered above), so where that falls below the list's last, so does every later one
+      const netBound = found.exact[r] === 1 ? net * Math.exp(found.bound[r]) : Infinity;
+      for (let e = start[r] + 1; e < start[r + 1]; e++) {
+        if (rowsOfPrior && netBound + prior * rowsOfPrior[r].values[e - start[r] - 1] < vals[m - 1]) break;
+        offerTopOnce(codes, vals, 0, m, extraCodes[e], p(extraCodes[e], found.extraLogq[e]));
+      }
       out.codes.set(codes, i * m);
       for (let j = 0; j < m; j++) out.probs[i * m + j] = vals[j];
       out.presentProbs[i] = p(x, found.extraLogq[start[r]]);
       // no code outside the lists can beat π_net·q̄ + π_prior·b̄; at depth K every code was scored
-      const priorBound = !hasPrior ? 0 : rowsOfPrior ? rowsOfPrior[r].values[depth - 1] : 1 / this.k;
+      const priorBound = !hasPrior ? 0 : rowsOfPrior ? rowsOfPrior[r].values[rowsOfPrior[r].values.length - 1] : 1 / this.k;
       const proven = depth >= this.k || vals[m - 1] >= net * Math.exp(found.bound[r]) + prior * priorBound;
       out.exact[i] = proven && found.exact[r] === 1 ? 1 : 0;
       // a list a class beam cut short stays as it is (the approximation asked for)
@@ -422,10 +437,13 @@ export class MixtureOutput implements OutputLayer {
     const memo: AsyncSearchMemo = {};
     // depth doubles (the tfjs search's quadruples): a source's selections cost in proportion to the depth, and at
     // K = 10,000 a third of the cells need a second pass but only a twelfth a third (1.06x a frame, same lists)
+    const deep = this.asyncPriorDepth;
     for (let depth = Math.min(this.k, 2 * m); cells.length > 0; depth = Math.min(this.k, 2 * depth)) {
-      const pass = this.passRequest(cells, present, ctx, gates, depth, m, false);
+      const pass = this.passRequest(cells, present, ctx, gates, depth, m, false, deep * depth);
       const found = await source.logCandidatesAsync(hData, cells, depth, pass.extras, memo);
+      const before = cells.length;
       cells = this.passLists(found, pass, cells, present, ctx, gates, depth, out);
+      if (before === n && n > 0) this.asyncPriorDepth = cells.length * 8 > n ? 3 : cells.length * 32 < n ? 1 : deep;
     }
     return out;
   }
