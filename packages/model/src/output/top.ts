@@ -142,24 +142,36 @@ function ranksBelow(codes: Int32Array, vals: Float64Array, at: number, code: num
   return vals[at] < v || (vals[at] === v && (codes[at] === -1 || codes[at] > code));
 }
 
-/** Lists longer than this find an entry's place by binary search and shift by copyWithin (same result). */
+/** Lists with more entries than this find an entry's place by binary search and shift by copyWithin (same result). */
 const LINEAR_INSERT = 64;
 
-/** Puts (code, v) in its place in the list, dropping the last entry (the caller has checked that it enters). */
+/**
+ * Puts (code, v) in its place in the list, dropping the last entry (the caller has checked that it enters). Empty
+ * slots (code −1) rank below every entry, so they are a suffix: nothing behind the first of them moves.
+ */
 function insertTop(codes: Int32Array, vals: Float64Array, base: number, m: number, code: number, v: number): void {
   const last = base + m - 1;
-  let at = last;
-  if (m > LINEAR_INSERT) {
-    // the entries before `last` that rank below (code, v) are a suffix of them: its first index is the place
+  let end = last;
+  if (codes[last] === -1) {
+    let lo = base;
+    while (lo < end) {
+      const mid = (lo + end) >>> 1;
+      if (codes[mid] === -1) end = mid;
+      else lo = mid + 1;
+    }
+  }
+  let at = end;
+  if (end - base > LINEAR_INSERT) {
+    // the entries before `end` that rank below (code, v) are a suffix of them: its first index is the place
     let lo = base;
     while (lo < at) {
       const mid = (lo + at) >>> 1;
       if (ranksBelow(codes, vals, mid, code, v)) at = mid;
       else lo = mid + 1;
     }
-    if (at < last) {
-      vals.copyWithin(at + 1, at, last);
-      codes.copyWithin(at + 1, at, last);
+    if (at < end) {
+      vals.copyWithin(at + 1, at, end);
+      codes.copyWithin(at + 1, at, end);
     }
   } else {
     while (at > base && ranksBelow(codes, vals, at - 1, code, v)) {
