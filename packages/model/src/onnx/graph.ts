@@ -226,7 +226,6 @@ export function outputGraph(ow: OutputWeights, block = TOP_BLOCK, rescore = fals
  * column at index nb stands for a group's padding blocks).
  */
 function classTerms(g: GraphBuilder, ow: OutputWeights, nb: number, blocksOf: number[], firstBlock: number[]): void {
-  const { hidden } = ow;
   const nc = blocksOf.length;
   g.node('Reshape', ['z', 'shape3'], ['z3']);
   g.node('ReduceMax', ['z3'], ['block_top3'], { axes: { ints: [1] }, keepdims: { int: 1 } });
@@ -267,7 +266,12 @@ function classTerms(g: GraphBuilder, ow: OutputWeights, nb: number, blocksOf: nu
   const position = new Array<number>(nc);
   classAt.forEach((c, at) => (position[c] = at));
   g.node('Gather', ['lse_grouped', g.i64('class_order', position)], ['class_lse'], { axis: { int: 1 } });
-  g.f32('Wc', [hidden, nc], ow.wc!);
+  classTerm(g, ow, nc);
+}
+
+/** `class_term` [n, C] = ln p(class | h) − `class_lse` (each class's ln Σ exp of its members' logits). */
+function classTerm(g: GraphBuilder, ow: OutputWeights, nc: number): void {
+  g.f32('Wc', [ow.hidden, nc], ow.wc!);
   g.f32('bc', [nc], ow.bc!);
   g.node('MatMul', ['h', 'Wc'], ['hwc']);
   g.node('Add', ['hwc', 'bc'], ['cz']);
@@ -337,12 +341,7 @@ function shiftedGraph(g: GraphBuilder, ow: OutputWeights, w: Float32Array, b: Fl
   g.node('Log', ['class_sum'], ['class_log']);
   g.node('ReduceMin', ['class_log'], ['shift_low'], { axes: { ints: [1] }, keepdims: { int: 0 } });
   g.node('Add', ['class_log', 'class_shift'], ['class_lse']);
-  g.f32('Wc', [hidden, nc], ow.wc!);
-  g.f32('bc', [nc], ow.bc!);
-  g.node('MatMul', ['h', 'Wc'], ['hwc']);
-  g.node('Add', ['hwc', 'bc'], ['cz']);
-  g.node('LogSoftmax', ['cz'], ['class_logp'], { axis: { int: 1 } });
-  g.node('Sub', ['class_logp', 'class_lse'], ['class_term']);
+  classTerm(g, ow, nc);
   g.node('Add', ['class_shift', 'class_term'], ['class_add']);
   // each block's addend: its class's (one 1 a row of member_t, so the product is the value itself)
   g.node('MatMul', ['class_add', 'member_t'], ['block_add']);
