@@ -260,7 +260,7 @@ describe('OnnxOutput: the exact top lists of the network softmax', () => {
     h.dispose();
   });
 
-  it('bad input: a direct layer, another layer\'s source, released sessions, bad cells and codes', async () => {
+  it('bad input: a direct layer, another layer\'s source, released sessions, bad cells and codes, bad options', async () => {
     const direct = layer({ kind: 'full', direct: true });
     await expect(OnnxOutput.create(direct, { runtime })).rejects.toMatchObject({ code: 'E_STATE' });
     expect(() => exportOutputOnnx(direct)).toThrow(expect.objectContaining({ code: 'E_STATE' }));
@@ -275,6 +275,9 @@ describe('OnnxOutput: the exact top lists of the network softmax', () => {
     await expect(s.logCandidatesAsync(data, Int32Array.of(0), 2, presentExtras(Int32Array.of(K)))).rejects.toMatchObject({ code: 'E_RANGE' });
     await expect(s.logCandidatesAsync(data, Int32Array.of(0), K + 1, presentExtras(Int32Array.of(0)))).rejects.toMatchObject({ code: 'E_RANGE' });
     await expect(OnnxOutput.create(l, { runtime, threads: 0 })).rejects.toMatchObject({ code: 'E_RANGE' });
+    for (const rowsPerRun of [0, 2.5, NaN]) {
+      await expect(OnnxOutput.create(l, { runtime, rowsPerRun })).rejects.toMatchObject({ details: expect.objectContaining({ argument: 'opts.rowsPerRun' }) });
+    }
     await s.release();
     await expect(s.logCandidatesAsync(data, Int32Array.of(0), 2, presentExtras(Int32Array.of(0)))).rejects.toMatchObject({ code: 'E_STATE' });
     h.dispose();
