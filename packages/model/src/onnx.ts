@@ -140,7 +140,8 @@ export class OnnxOutput implements AsyncTopSource {
   private readonly terms: number;
   /**
    * Rows run since creation: `rows` by the first-pass graph, `fallbackRows` of them again by the unshifted graph
-   * (factored: a row whose shifted block maxima fell below the floor, see {@link OnnxOutputOptions.rowsPerRun}).
+   * (factored: a row where some class's ln Σ exp of its shifted logits fell below −64, so that its sum may have
+   * lost terms to underflow).
    */
   readonly stats = { rows: 0, fallbackRows: 0 };
 
@@ -225,7 +226,7 @@ export class OnnxOutput implements AsyncTopSource {
     const low = await this.runRows(first, hs, extra, ct, m, e, null, lists);
     if (!reuse) this.stats.rows += n;
     if (low) {
-      // rows whose shifted block maxima fell below the floor: again from the graph that subtracts each block's largest logit
+      // rows where a class's shifted sum may have underflowed: again from the graph that subtracts each block's largest logit
       const again: number[] = [];
       for (let r = 0; r < n; r++) if (!(low[r] >= SHIFT_FLOOR)) again.push(r);
       if (again.length > 0) await this.runRows(session, hs, extra, null, m, e, again, lists);

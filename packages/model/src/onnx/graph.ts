@@ -128,10 +128,7 @@ export function outputGraph(ow: OutputWeights, block = TOP_BLOCK, rescore = fals
     g.node('MatMul', ['h', 'W'], ['hw']);
     g.node('Add', ['hw', 'b'], ['z']);
   }
-  if (shift) {
-    // class_term, block_top and block_add come from shiftedGraph
-    g.node('Add', ['block_top', 'block_add'], ['block_max']);
-  } else if (full) {
+  if (full) {
     // one softmax over the row: ln q itself (computed from the row's largest logit, exact for any logits)
     g.node('LogSoftmax', ['z'], ['logq'], { axis: { int: 1 } });
     g.node('Reshape', ['logq', 'shape3'], ['z3']);
@@ -141,17 +138,20 @@ export function outputGraph(ow: OutputWeights, block = TOP_BLOCK, rescore = fals
     g.node('Gather', ['z', 'real_col'], ['z_real'], { axis: { int: 1 } });
     g.node('Sub', ['logq_real', 'z_real'], ['class_term']);
   } else {
-    if (rescore) {
-      // the class terms come in: only the logits and the search are computed
-      g.node('Reshape', ['z', 'shape3'], ['z3']);
-      g.node('ReduceMax', ['z3'], ['block_top3'], { axes: { ints: [1] }, keepdims: { int: 1 } });
-    } else {
-      classTerms(g, ow, nb, blocksOf, firstBlock);
+    if (!shift) {
+      if (rescore) {
+        // the class terms come in: only the logits and the search are computed
+        g.node('Reshape', ['z', 'shape3'], ['z3']);
+        g.node('ReduceMax', ['z3'], ['block_top3'], { axes: { ints: [1] }, keepdims: { int: 1 } });
+      } else {
+        classTerms(g, ow, nb, blocksOf, firstBlock);
+      }
+      // a block's addend: its class's term (shiftedGraph adds the class's shift too)
+      g.node('Gather', ['class_term', g.i64('block_class', blockClass)], ['block_add'], { axis: { int: 1 } });
+      g.node('Squeeze', ['block_top3', 'axis1'], ['block_top']);
     }
-    // a block's largest ln q: its largest logit plus its class's term
-    g.node('Gather', ['class_term', g.i64('block_class', blockClass)], ['block_term'], { axis: { int: 1 } });
-    g.node('Squeeze', ['block_top3', 'axis1'], ['block_top']);
-    g.node('Add', ['block_top', 'block_term'], ['block_max']);
+    // a block's largest ln q: its largest logit plus its addend
+    g.node('Add', ['block_top', 'block_add'], ['block_max']);
   }
   // stage 1: the blocks of highest maximum ln q
   // which blocks, not their order: unsorted
@@ -161,15 +161,10 @@ export function outputGraph(ow: OutputWeights, block = TOP_BLOCK, rescore = fals
   g.node('Expand', ['best_blocks3', 'kept_shape'], ['kept_index']);
   if (full) {
     g.node('GatherElements', ['z3', 'kept_index'], ['kept'], { axis: { int: 2 } });
-  } else if (shift) {
-    // a kept column's ln q: its shifted logit plus its class's shift and term
+  } else {
+    // a kept column's ln q: its (shifted) logit plus its block's addend
     g.node('GatherElements', ['z3', 'kept_index'], ['kept_z'], { axis: { int: 2 } });
     g.node('GatherElements', ['block_add', 'best_blocks'], ['kept_term'], { axis: { int: 1 } });
-    g.node('Unsqueeze', ['kept_term', 'axis1'], ['kept_term3']);
-    g.node('Add', ['kept_z', 'kept_term3'], ['kept']);
-  } else {
-    g.node('GatherElements', ['z3', 'kept_index'], ['kept_z'], { axis: { int: 2 } });
-    g.node('GatherElements', ['block_term', 'best_blocks'], ['kept_term'], { axis: { int: 1 } });
     g.node('Unsqueeze', ['kept_term', 'axis1'], ['kept_term3']);
     g.node('Add', ['kept_z', 'kept_term3'], ['kept']);
   }
