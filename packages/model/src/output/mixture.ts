@@ -10,7 +10,15 @@ import { type AsyncSearchMemo, type AsyncTopSource, checkSource, checkTopOptions
 interface MixturePass {
   extras: ExtraCodes;
   floor: Float64Array | undefined;
-  rowsOfPrior: Array<{ codes: Int32Array; values: Float64Array }> | null;
+  /** The prior's `depth` best codes of each cell and their values (cell r's at [r·depth, (r + 1)·depth)), by value descending. */
+  prior: PriorLists | null;
+}
+
+/** Each cell's top list of the counted prior, one cell after another. */
+interface PriorLists {
+  depth: number;
+  codes: Int32Array;
+  values: Float64Array;
 }
 
 /** A component of a {@link MixtureOutput}: the network's softmax, "same code as now", or the counted prior (bigram or spatial). */
@@ -124,9 +132,11 @@ export class MixtureOutput implements OutputLayer {
     else t.row(ctx[at], out, offset);
   }
 
-  private priorTop(ctx: ArrayLike<number>, at: number, m: number): { codes: Int32Array; values: Float64Array } {
+  /** The prior's m best codes for the cell whose context starts at ctx[at], into codes/values[base .. base + m). */
+  private priorTop(ctx: ArrayLike<number>, at: number, m: number, codes: Int32Array, values: Float64Array, base: number): void {
     const t = this.priorTable!;
-    return t instanceof SpatialPrior ? t.topRow(ctx, at, m) : t.topRow(ctx[at], m);
+    if (t instanceof SpatialPrior) t.topRowInto(ctx, at, m, codes, values, base);
+    else t.topRowInto(ctx[at], m, codes, values, base);
   }
 
   /**
@@ -362,17 +372,20 @@ export class MixtureOutput implements OutputLayer {
     const w = this.width;
     const hasPrior = this.components.includes('prior');
     // extras per cell: the present code, then the prior's best codes
-    const pd = Math.min(this.k, priorDepth);
-    const rowsOfPrior = hasPrior && table ? Array.from(cells, (i) => this.priorTop(ctx, i * w, pd)) : null;
+    const pd = hasPrior && table ? Math.min(this.k, priorDepth) : 0;
+    const prior = pd > 0 ? { depth: pd, codes: new Int32Array(cells.length * pd), values: new Float64Array(cells.length * pd) } : null;
     const start = new Int32Array(cells.length + 1);
-    for (let r = 0; r < cells.length; r++) start[r + 1] = start[r] + 1 + (rowsOfPrior ? pd : 0);
+    for (let r = 0; r < cells.length; r++) start[r + 1] = start[r] + 1 + pd;
     const extraCodes = new Int32Array(start[cells.length]);
     cells.forEach((i, r) => {
       extraCodes[start[r]] = present[i];
-      if (rowsOfPrior) extraCodes.set(rowsOfPrior[r].codes, start[r] + 1);
+      if (prior) {
+        this.priorTop(ctx, i * w, pd, prior.codes, prior.values, r * pd);
+        extraCodes.set(prior.codes.subarray(r * pd, (r + 1) * pd), start[r] + 1);
+      }
     });
-    const floor = withFloor && rowsOfPrior && depth < this.k ? this.searchFloor(cells, present, gates, rowsOfPrior, m) : undefined;
-    return { extras: { start, codes: extraCodes }, floor, rowsOfPrior };
+    const floor = withFloor && prior && depth < this.k ? this.searchFloor(cells, present, gates, prior, m) : undefined;
+    return { extras: { start, codes: extraCodes }, floor, prior };
   }
 
   /** Merges what the inner layer found in one pass into the cells' mixture lists (in `out`); returns the cells not proven yet. */
@@ -380,7 +393,7 @@ export class MixtureOutput implements OutputLayer {
     const { m } = out;
     const w = this.width;
     const hasPrior = this.components.includes('prior');
-    const { rowsOfPrior } = pass;
+    const { prior: lists } = pass;
     const { start, codes: extraCodes } = pass.extras;
     const vals = new Float64Array(m);
     const codes = new Int32Array(m);
@@ -395,16 +408,19 @@ export class MixtureOutput implements OutputLayer {
       offerTopOnce(codes, vals, 0, m, x, p(x, found.extraLogq[start[r]]));
       // the prior's codes, by prior descending: one outside the network's list has p ≤ π_net·q̄ + π_prior·b (+ copy
       // for the present code, offered above), so where that falls below the list's last, so does every later one
+      // (their prior values are the lists', the same numbers b gives)
       const netBound = found.exact[r] === 1 ? net * Math.exp(found.bound[r]) : Infinity;
       for (let e = start[r] + 1; e < start[r + 1]; e++) {
-        if (rowsOfPrior && netBound + prior * rowsOfPrior[r].values[e - start[r] - 1] < vals[m - 1]) break;
-        offerTopOnce(codes, vals, 0, m, extraCodes[e], p(extraCodes[e], found.extraLogq[e]));
+        const c = extraCodes[e];
+        const b0 = lists!.values[r * lists!.depth + e - start[r] - 1];
+        if (c < 0 || netBound + prior * b0 < vals[m - 1]) break;
+        offerTopOnce(codes, vals, 0, m, c, net * Math.exp(found.extraLogq[e]) + (c === x ? copy : 0) + prior * b0);
       }
       out.codes.set(codes, i * m);
       for (let j = 0; j < m; j++) out.probs[i * m + j] = vals[j];
       out.presentProbs[i] = p(x, found.extraLogq[start[r]]);
       // no code outside the lists can beat π_net·q̄ + π_prior·b̄; at depth K every code was scored
-      const priorBound = !hasPrior ? 0 : rowsOfPrior ? rowsOfPrior[r].values[rowsOfPrior[r].values.length - 1] : 1 / this.k;
+      const priorBound = !hasPrior ? 0 : lists ? lists.values[(r + 1) * lists.depth - 1] : 1 / this.k;
       const proven = depth >= this.k || vals[m - 1] >= net * Math.exp(found.bound[r]) + prior * priorBound;
       out.exact[i] = proven && found.exact[r] === 1 ? 1 : 0;
       // a list a class beam cut short stays as it is (the approximation asked for)
@@ -455,20 +471,20 @@ export class MixtureOutput implements OutputLayer {
    * π_net·q + π_prior·b̄ ≤ L cannot enter the top m. So q ≤ (L − π_prior·b̄) / π_net needs no search
    * (−∞ where that is not positive).
    */
-  private searchFloor(cells: Int32Array, present: Int32Array, gates: Float32Array, rowsOfPrior: Array<{ codes: Int32Array; values: Float64Array }>, m: number): Float64Array {
+  private searchFloor(cells: Int32Array, present: Int32Array, gates: Float32Array, lists: PriorLists, m: number): Float64Array {
     const floor = new Float64Array(cells.length).fill(-Infinity);
     const codes = new Int32Array(m);
     const vals = new Float64Array(m);
     cells.forEach((i, r) => {
       const x = present[i];
       const [net, copy, prior] = this.weightsAt(gates, i);
-      const row = rowsOfPrior[r];
+      const d = lists.depth;
       codes.fill(-1);
       vals.fill(-Infinity);
-      for (let j = 0; j < row.codes.length; j++) if (row.codes[j] >= 0) offerTopOnce(codes, vals, 0, m, row.codes[j], prior * row.values[j] + (row.codes[j] === x ? copy : 0));
+      for (let j = r * d; j < (r + 1) * d; j++) if (lists.codes[j] >= 0) offerTopOnce(codes, vals, 0, m, lists.codes[j], prior * lists.values[j] + (lists.codes[j] === x ? copy : 0));
       // after the prior's codes: when the present code is among them it is already there with its prior term
       offerTopOnce(codes, vals, 0, m, x, copy);
-      const room = vals[m - 1] - prior * row.values[row.values.length - 1];
+      const room = vals[m - 1] - prior * lists.values[(r + 1) * d - 1];
       if (room > 0 && net > 0) floor[r] = Math.log(room / net);
     });
     return floor;

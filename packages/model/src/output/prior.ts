@@ -1,6 +1,6 @@
 import { VqvidError } from '@vqvid/core';
 import type { CodeVolume, StoredArray } from '@vqvid/core';
-import { offerTop } from './top';
+import { mergeTop, offerTop } from './top';
 
 /** Compressed rows of counts: the codes seen after context j are next[start[j] .. start[j + 1]), with counts. */
 export interface CountRows {
@@ -59,6 +59,28 @@ export function loadRow(rows: CountRows, a: number, pairs: Float64Array): [numbe
     pairs[rows.next[j]] = rows.count[j];
   }
   return [total, rows.start[a + 1] - rows.start[a]];
+}
+
+/**
+ * Scratch lists of a prior's top search ({@link SparseBigram.topRowInto}): the counted rows' codes, and the codes
+ * counted in no row in unigram order, before {@link mergeTop} makes one list of them.
+ */
+export class TopScratch {
+  rowCodes = new Int32Array(0);
+  rowVals = new Float64Array(0);
+  restCodes = new Int32Array(0);
+  restVals = new Float64Array(0);
+
+  /** Room for lists of m entries. */
+  fit(m: number): this {
+    if (this.rowCodes.length < m) {
+      this.rowCodes = new Int32Array(m);
+      this.rowVals = new Float64Array(m);
+      this.restCodes = new Int32Array(m);
+      this.restVals = new Float64Array(m);
+    }
+    return this;
+  }
 }
 
 /** Zeroes in `pairs` what {@link loadRow} put there for row `a`. */
@@ -199,18 +221,37 @@ export class SparseBigram {
    * after a has p = scale·u, so the best of them are among the m best of u.
    */
   topRow(a: number, m: number): { codes: Int32Array; values: Float64Array } {
-    const codes = new Int32Array(m).fill(-1);
-    const values = new Float64Array(m).fill(-Infinity);
+    const codes = new Int32Array(m);
+    const values = new Float64Array(m);
+    this.topRowInto(a, m, codes, values, 0);
+    return { codes, values };
+  }
+
+  /** {@link SparseBigram.topRow} written into codes/values[base .. base + m). */
+  topRowInto(a: number, m: number, codes: Int32Array, values: Float64Array, base: number): void {
     const order = this.unigramOrder();
     const r = this.rows;
-    return this.withRow(a, (p) => {
-      for (let j = r.start[a]; j < r.start[a + 1]; j++) offerTop(codes, values, 0, m, r.next[j], p(r.next[j]));
-      // the row's codes were offered above (their pair count is loaded); the others are distinct, so no list scan
+    const s = (this.topScratch ??= new TopScratch()).fit(m);
+    this.withRow(a, (p) => {
+      const rowM = Math.min(m, a < 0 ? 0 : r.start[a + 1] - r.start[a]);
+      s.rowCodes.fill(-1, 0, rowM);
+      s.rowVals.fill(-Infinity, 0, rowM);
+      for (let j = r.start[a]; j < r.start[a + 1]; j++) offerTop(s.rowCodes, s.rowVals, 0, rowM, r.next[j], p(r.next[j]));
+      // the other codes have p = scale·u: in unigram order, their values do not increase
       const pairs = this.pairScratch!;
-      for (let j = 0; j < Math.min(m, this.k); j++) if (pairs[order[j]] === 0) offerTop(codes, values, 0, m, order[j], p(order[j]));
-      return { codes, values };
+      let nb = 0;
+      for (let j = 0; j < Math.min(m, this.k); j++) {
+        const b = order[j];
+        if (pairs[b] === 0) {
+          s.restCodes[nb] = b;
+          s.restVals[nb++] = p(b);
+        }
+      }
+      mergeTop(s.rowCodes, s.rowVals, rowM, s.restCodes, s.restVals, nb, codes, values, base, m);
     });
   }
+
+  private topScratch: TopScratch | null = null;
 
   /**
    * Runs `fn` with p(· | a) as a function of the code (the same values as {@link prob}): the row is read once, so

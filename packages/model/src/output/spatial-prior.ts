@@ -1,7 +1,7 @@
 import { goldenMin, VqvidError } from '@vqvid/core';
 import type { CodeVolume, StoredArray } from '@vqvid/core';
-import { type CountRows, clearRow, countRows, loadRow, mixRow, readCountRows, readUnigram, rowStats, smoothedUnigram, wittenBell } from './prior';
-import { offerTop, offerTopOnce } from './top';
+import { type CountRows, clearRow, countRows, loadRow, mixRow, readCountRows, readUnigram, rowStats, smoothedUnigram, TopScratch, wittenBell } from './prior';
+import { mergeTop, offerTopOnce } from './top';
 
 /**
  * Where the context of a spatial prior is read in the present frame, relative to the predicted cell: the cell
@@ -220,23 +220,44 @@ export class SpatialPrior {
    * code seen after neither context has p ∝ u, so the best of them are among the m best of u.
    */
   topRow(ctx: ArrayLike<number>, at: number, m: number): { codes: Int32Array; values: Float64Array } {
-    const codes = new Int32Array(m).fill(-1);
-    const values = new Float64Array(m).fill(-Infinity);
+    const codes = new Int32Array(m);
+    const values = new Float64Array(m);
+    this.topRowInto(ctx, at, m, codes, values, 0);
+    return { codes, values };
+  }
+
+  /** {@link SpatialPrior.topRow} written into codes/values[base .. base + m). */
+  topRowInto(ctx: ArrayLike<number>, at: number, m: number, codes: Int32Array, values: Float64Array, base: number): void {
     const { bigram, spatial } = this;
-    return this.withRow(ctx, at, (p, id) => {
+    const s = (this.topScratch ??= new TopScratch()).fit(m);
+    this.withRow(ctx, at, (p, id) => {
       const a = ctx[at];
-      for (let j = bigram.start[a]; j < bigram.start[a + 1]; j++) offerTopOnce(codes, values, 0, m, bigram.next[j], p(bigram.next[j]));
-      if (id >= 0) for (let j = spatial.start[id]; j < spatial.start[id + 1]; j++) offerTopOnce(codes, values, 0, m, spatial.next[j], p(spatial.next[j]));
+      // the rows' codes (a code may be in both): a list of their own
+      const counted = bigram.start[a + 1] - bigram.start[a] + (id >= 0 ? spatial.start[id + 1] - spatial.start[id] : 0);
+      const rowM = Math.min(m, counted);
+      s.rowCodes.fill(-1, 0, rowM);
+      s.rowVals.fill(-Infinity, 0, rowM);
+      for (let j = bigram.start[a]; j < bigram.start[a + 1]; j++) offerTopOnce(s.rowCodes, s.rowVals, 0, rowM, bigram.next[j], p(bigram.next[j]));
+      if (id >= 0) for (let j = spatial.start[id]; j < spatial.start[id + 1]; j++) offerTopOnce(s.rowCodes, s.rowVals, 0, rowM, spatial.next[j], p(spatial.next[j]));
+      // the other codes have p ∝ u: in unigram order, their values do not increase (rows' codes are skipped by
+      // their loaded pair counts)
       const order = this.unigramOrder();
-      // the rows' codes were offered above (their pair counts are loaded); the others are distinct, so no list scan
       const [p1, p2] = this.pairScratch!;
+      let nb = 0;
       for (let j = 0; j < Math.min(m, this.k); j++) {
         const b = order[j];
-        if (p1[b] === 0 && p2[b] === 0) offerTop(codes, values, 0, m, b, p(b));
+        if (p1[b] === 0 && p2[b] === 0) {
+          s.restCodes[nb] = b;
+          s.restVals[nb++] = p(b);
+        }
       }
-      return { codes, values };
+      let na = 0;
+      while (na < rowM && s.rowCodes[na] !== -1) na++;
+      mergeTop(s.rowCodes, s.rowVals, na, s.restCodes, s.restVals, nb, codes, values, base, m);
     });
   }
+
+  private topScratch: TopScratch | null = null;
 
   /**
    * Runs `fn` with p(· | ctx[at .. at + 5)) as a function of the code (the same values as {@link prob}) and the

@@ -5,7 +5,7 @@ import type { CodeVolume } from '@vqvid/core';
 import { randomCodes } from '../testing';
 import { createOutputLayer, MixtureOutput, type OutputLayer, type OutputLayerOptions, SparseBigram, topCandidates } from './index';
 import { classLse, classOrder, type FactoredSoftmax } from './factored';
-import { largest, type LogCandidates, offerTop, offerTopOnce, presentExtras, type SearchMemo, topOfRows } from './top';
+import { largest, type LogCandidates, mergeTop, offerTop, offerTopOnce, presentExtras, type SearchMemo, topOfRows } from './top';
 
 const K = 23;
 const HIDDEN = 5;
@@ -309,14 +309,43 @@ describe('offerTop and SparseBigram.topRow', () => {
     }
   });
 
-  test('topRow is the m largest p(· | a) by a full sort', () => {
+  test('topRow is the m largest p(· | a) by a full sort, bit for bit; topRowInto writes it at an offset only', () => {
     const table = SparseBigram.fit([stickyCodes(3)], K);
     for (let a = 0; a < K; a++) {
       const p = Array.from({ length: K }, (_, b) => table.prob(a, b));
-      const want = p.map((_, b) => b).sort((x, y) => p[y] - p[x] || x - y).slice(0, 5);
-      const got = table.topRow(a, 5);
-      expect(Array.from(got.codes)).toEqual(want);
-      want.forEach((b, j) => expect(got.values[j]).toBeCloseTo(p[b], 12));
+      for (const m of [1, 5, K]) {
+        const want = p.map((_, b) => b).sort((x, y) => p[y] - p[x] || x - y).slice(0, m);
+        const got = table.topRow(a, m);
+        expect(Array.from(got.codes)).toEqual(want);
+        want.forEach((b, j) => expect(got.values[j]).toBe(p[b]));
+        const codes = new Int32Array(m + 4).fill(7);
+        const values = new Float64Array(m + 4).fill(0.5);
+        table.topRowInto(a, m, codes, values, 2);
+        expect(Array.from(codes)).toEqual([7, 7, ...want, 7, 7]);
+        expect(Array.from(values)).toEqual([0.5, 0.5, ...got.values, 0.5, 0.5]);
+      }
+    }
+  });
+
+  test('mergeTop leaves the list offerTop builds from the same entries (ties, −∞, a second list out of code order)', () => {
+    const rng = new Rng(31);
+    for (let rep = 0; rep < 400; rep++) {
+      const m = 1 + rng.int(8);
+      const codes = rng.shuffle(Array.from({ length: 30 }, (_, i) => i));
+      const na = rng.int(8);
+      const nb = rng.int(10);
+      const value = () => (rng.int(6) === 0 ? -Infinity : rng.int(5));
+      // a: already in order; b: values non-increasing, ties in any code order
+      const a = codes.slice(0, na).map((c) => ({ c, v: value() })).sort((x, y) => y.v - x.v || x.c - y.c);
+      const bv = Array.from({ length: nb }, value).sort((x, y) => y - x);
+      const b = codes.slice(na, na + nb).map((c, j) => ({ c, v: bv[j] }));
+      const want = { codes: new Int32Array(m).fill(-1), vals: new Float64Array(m).fill(-Infinity) };
+      for (const e of [...a, ...b]) offerTop(want.codes, want.vals, 0, m, e.c, e.v);
+      const got = { codes: new Int32Array(m + 3).fill(99), vals: new Float64Array(m + 3).fill(9) };
+      const bCodes = Int32Array.from(b, (e) => e.c);
+      const bVals = Float64Array.from(b, (e) => e.v);
+      mergeTop(Int32Array.from(a, (e) => e.c), Float64Array.from(a, (e) => e.v), na, bCodes, bVals, nb, got.codes, got.vals, 1, m);
+      expect({ rep, codes: Array.from(got.codes), vals: Array.from(got.vals) }).toEqual({ rep, codes: [99, ...want.codes, 99, 99], vals: [9, ...want.vals, 9, 9] });
     }
   });
 

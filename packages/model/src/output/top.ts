@@ -132,6 +132,43 @@ export function offerTopOnce(codes: Int32Array, vals: Float64Array, base: number
   insertTop(codes, vals, base, m, code, v);
 }
 
+/**
+ * The m best entries (value descending, ties: lower code first) of two lists of distinct codes, into
+ * codes/vals[base .. base + m) (empty slots: −1, −∞, past both lists): `a` (aCodes/aVals[0 .. na)) already in
+ * that order, `b` ([0 .. nb)) with its values non-increasing, which this first puts in that order in place (its
+ * ties may come in another code order). The list {@link offerTop} builds from the same entries, in O(m + na + nb)
+ * rather than a search and shift per entry.
+ */
+export function mergeTop(aCodes: Int32Array, aVals: Float64Array, na: number, bCodes: Int32Array, bVals: Float64Array, nb: number, codes: Int32Array, vals: Float64Array, base: number, m: number): void {
+  // insertion sort: one comparison an entry where b is in order already
+  for (let j = 1; j < nb; j++) {
+    const c = bCodes[j];
+    const v = bVals[j];
+    let at = j;
+    while (at > 0 && ranksBelow(bCodes, bVals, at - 1, c, v)) {
+      bCodes[at] = bCodes[at - 1];
+      bVals[at] = bVals[at - 1];
+      at--;
+    }
+    bCodes[at] = c;
+    bVals[at] = v;
+  }
+  let i = 0;
+  let j = 0;
+  for (let o = base; o < base + m; o++) {
+    if (i < na && (j >= nb || !ranksBelow(aCodes, aVals, i, bCodes[j], bVals[j]))) {
+      codes[o] = aCodes[i];
+      vals[o] = aVals[i++];
+    } else if (j < nb) {
+      codes[o] = bCodes[j];
+      vals[o] = bVals[j++];
+    } else {
+      codes[o] = -1;
+      vals[o] = -Infinity;
+    }
+  }
+}
+
 /** Whether (code, v) ranks below the list's last entry (at `last`): a lower value, or the same and a higher code. */
 function turnedAway(codes: Int32Array, vals: Float64Array, last: number, code: number, v: number): boolean {
   return v < vals[last] || (v === vals[last] && codes[last] !== -1 && code > codes[last]);
