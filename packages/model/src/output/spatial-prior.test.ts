@@ -83,6 +83,32 @@ describe('SpatialPrior', () => {
     for (const e of seen.slice(0, 60)) expect(Math.abs(prior.prob(e.ctx, 0, e.b, true) - naiveProb(vols, strength, e.ctx, e.b, e))).toBeLessThan(1e-6);
   });
 
+  it('finds each counted context at its row, and no other (a hash index, probed past collisions)', () => {
+    const big = SpatialPrior.fit([randomCodes(12, 8, 8, 40, 5), randomCodes(6, 8, 8, 40, 6)], 40, strength);
+    const contexts = big.toArrays('')['contexts'] as Int32Array;
+    const rows = contexts.length / 5;
+    expect(rows).toBeGreaterThan(500);
+    const idOf = (ctx: ArrayLike<number>, at: number) => (big as unknown as { contextId(c: ArrayLike<number>, a: number): number }).contextId(ctx, at);
+    // the slow reference: a scan of the stored contexts
+    const scan = (ctx: number[]) => {
+      for (let r = 0; r < rows; r++) if (ctx.every((c, x) => contexts[r * 5 + x] === c)) return r;
+      return -1;
+    };
+    for (let r = 0; r < rows; r++) expect(idOf(contexts, r * 5)).toBe(r);
+    const rng = new Rng(8);
+    let unseen = 0;
+    for (let j = 0; j < 2000; j++) {
+      const ctx = Array.from({ length: 5 }, () => rng.int(41));
+      // a context read at an offset of a longer array, as the mixture reads a frame's contexts
+      const at = rng.int(3);
+      const padded = [...Array(at).fill(0), ...ctx, 7];
+      const want = scan(ctx);
+      if (want < 0) unseen++;
+      expect(idOf(padded, at)).toBe(want);
+    }
+    expect(unseen).toBeGreaterThan(1000);
+  });
+
   it('row is prob over every code (a distribution), and topRow its best codes in order', () => {
     const row = new Float32Array(K + 2);
     for (const { ctx } of probes) {

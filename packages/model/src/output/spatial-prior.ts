@@ -53,6 +53,17 @@ function compareRows(a: ArrayLike<number>, i: number, b: ArrayLike<number>, j: n
   return 0;
 }
 
+/** A 31-bit hash of the 5 codes ctx[at .. at + 5) (multiply-xorshift rounds). */
+function hashContext(ctx: ArrayLike<number>, at: number): number {
+  let h = 0x9e3779b9 | 0;
+  for (let x = 0; x < SPATIAL_WIDTH; x++) {
+    h = Math.imul(h ^ ctx[at + x], 0x85ebca6b);
+    h ^= h >>> 13;
+  }
+  h = Math.imul(h, 0xc2b2ae35);
+  return (h ^ (h >>> 16)) & 0x7fffffff;
+}
+
 /** Most training cells the strength search reads (every j-th cell, j fixed by the count). */
 const TUNE_CELLS = 200_000;
 
@@ -149,7 +160,7 @@ export class SpatialPrior {
       const top = i % SPATIAL_WIDTH === 0 ? k - 1 : k;
       if (!(contexts[i] >= 0 && contexts[i] <= top)) return bad(`contexts[${i}] out of range`);
     }
-    // contexts are found by binary search: they must be distinct and in increasing lexicographic order
+    // contexts are stored distinct and in increasing lexicographic order (the lookup finds one row per context)
     for (let r = 1; r < contexts.length / SPATIAL_WIDTH; r++) {
       if (compareRows(contexts, r * SPATIAL_WIDTH, contexts, (r - 1) * SPATIAL_WIDTH, SPATIAL_WIDTH) <= 0) return bad(`contexts not strictly increasing at row ${r}`);
     }
@@ -179,19 +190,34 @@ export class SpatialPrior {
     return this.contexts.length / SPATIAL_WIDTH;
   }
 
-  /** Row of the 5-code context ctx[at .. at + 5) (−1 when it was never counted): binary search of the sorted contexts. */
+  /**
+   * Row of the 5-code context ctx[at .. at + 5) (−1 when it was never counted): one probe of a hash index of the
+   * contexts (built on first use) and a comparison, where a binary search of the sorted contexts took ~17 reads
+   * spread over megabytes (a cache miss each, on every cell of every predicted frame).
+   */
   private contextId(ctx: ArrayLike<number>, at: number): number {
-    const c = this.contexts;
-    let lo = 0;
-    let hi = this.contextCount - 1;
-    while (lo <= hi) {
-      const mid = (lo + hi) >>> 1;
-      const d = compareRows(c, mid * SPATIAL_WIDTH, ctx, at, SPATIAL_WIDTH);
-      if (d === 0) return mid;
-      if (d < 0) lo = mid + 1;
-      else hi = mid - 1;
+    const index = (this.index ??= this.buildIndex());
+    const mask = index.length - 1;
+    for (let slot = hashContext(ctx, at) & mask; ; slot = (slot + 1) & mask) {
+      const row = index[slot] - 1;
+      if (row < 0 || compareRows(this.contexts, row * SPATIAL_WIDTH, ctx, at, SPATIAL_WIDTH) === 0) return row;
     }
-    return -1;
+  }
+
+  /** Open-addressing hash index of the contexts: slot → row + 1 (0: empty), at most half full. */
+  private index: Int32Array | null = null;
+
+  private buildIndex(): Int32Array {
+    const n = this.contextCount;
+    let size = 2;
+    while (size < 2 * n) size *= 2;
+    const index = new Int32Array(size);
+    for (let row = 0; row < n; row++) {
+      let slot = hashContext(this.contexts, row * SPATIAL_WIDTH) & (size - 1);
+      while (index[slot] !== 0) slot = (slot + 1) & (size - 1);
+      index[slot] = row + 1;
+    }
+    return index;
   }
 
   /**
