@@ -128,6 +128,57 @@ describe('Network', () => {
     net.dispose();
   });
 
+  // kernels 1, 3, 5 and 1-3 layers; a region at the window's border (no margin along that side, as a crop that
+  // covers the grid's rows has); motion inputs; two scales; the gru cell
+  it.each([
+    ['kernel 3, 2 layers, inner region', { kernel: 3, layers: 2 }, { top: 2, left: 2, rows: 3, cols: 4 }],
+    ['kernel 3, 3 layers, region at the top and left border', { kernel: 3, layers: 3 }, { top: 0, left: 0, rows: 5, cols: 3 }],
+    ['kernel 5, 2 layers, region at the bottom border', { kernel: 5, layers: 2 }, { top: 3, left: 1, rows: 4, cols: 6 }],
+    ['kernel 1 (an rNN)', { kernel: 1, layers: 1 }, { top: 1, left: 2, rows: 2, cols: 2 }],
+    ['gru, motion inputs, two scales', { kernel: 3, layers: 2, cell: 'gru', inputs: ['codes', 'motion'], scales: 2 }, { top: 2, left: 2, rows: 2, cols: 4 }],
+  ] as const)('window with a region gives its cells the states of the whole window, and their gradient (%s)', (_, opts, region) => {
+    const cfg = resolveConfig({ k: 5, embedDim: 3, hidden: 4, seed: 4, ...opts });
+    const net = new Network(cfg, new Rng(4));
+    const [steps, rows, cols] = [3, 7, 8];
+    const rng = new Rng(9);
+    const codes = tf.tensor3d(Int32Array.from({ length: steps * rows * cols }, () => rng.int(5)), [steps, rows, cols], 'int32');
+    // a real grid that ends inside the window (its last column and first row are outside)
+    const mask = tf.tensor4d(Float32Array.from({ length: steps * rows * cols }, (_, i) => (i % cols === cols - 1 || Math.floor(i / cols) % rows === 0 ? 0 : 1)), [steps, rows, cols, 1]);
+    const width = net.window(codes, mask, steps).shape[4];
+    const proj = tf.randomNormal([steps, 1, region.rows, region.cols, width], 0, 1, 'float32', 12);
+    const whole = () => tf.slice(net.window(codes, mask, steps), [0, 0, region.top, region.left, 0], [-1, -1, region.rows, region.cols, -1]);
+    const part = () => net.window(codes, mask, steps, undefined, region);
+    const [a, b] = [tf.tidy(() => whole().dataSync()), tf.tidy(() => part().dataSync())];
+    expect(tf.tidy(() => part().shape)).toEqual([steps, 1, region.rows, region.cols, width]);
+    expect(b.length).toBe(a.length);
+    for (let i = 0; i < a.length; i++) expect(Math.abs(b[i] - a[i])).toBeLessThanOrEqual(1e-6 * Math.max(1, Math.abs(a[i])));
+    const vars = net.weights.map((w) => w.variable);
+    const ga = tf.variableGrads(() => tf.sum(tf.mul(whole(), proj)) as tf.Scalar, vars).grads;
+    const gb = tf.variableGrads(() => tf.sum(tf.mul(part(), proj)) as tf.Scalar, vars).grads;
+    let moved = 0;
+    for (const v of vars) {
+      const [x, y] = [ga[v.name].dataSync(), gb[v.name].dataSync()];
+      for (let i = 0; i < x.length; i++) {
+        expect(Math.abs(y[i] - x[i])).toBeLessThanOrEqual(1e-5 * Math.max(1, Math.abs(x[i])));
+        if (x[i] !== 0) moved++;
+      }
+    }
+    expect(moved).toBeGreaterThan(0);
+    tf.dispose([codes, mask, proj, ...Object.values(ga), ...Object.values(gb)]);
+    net.dispose();
+  });
+
+  it('rejects a region outside the window (E_SHAPE naming region)', () => {
+    const cfg = resolveConfig({ k: 4, embedDim: 3, hidden: 4, seed: 2, kernel: 3, layers: 2 });
+    const net = new Network(cfg, new Rng(2));
+    const codes = tf.tensor3d(new Int32Array(2 * 4 * 5), [2, 4, 5], 'int32');
+    for (const region of [{ top: 1, left: 0, rows: 4, cols: 2 }, { top: 0, left: -1, rows: 2, cols: 2 }, { top: 0, left: 0, rows: 0, cols: 2 }, { top: 0, left: 0, rows: 1.5, cols: 2 }]) {
+      expect(() => net.window(codes, null, 2, undefined, region)).toThrow(expect.objectContaining({ code: 'E_SHAPE', details: expect.objectContaining({ argument: 'region' }) }));
+    }
+    codes.dispose();
+    net.dispose();
+  });
+
   it.each(['tanh', 'gru'] as const)('gradient of conv stage and %s cell matches central differences', (cell) => {
     const cfg = resolveConfig({ k: 4, embedDim: 3, hidden: 3, seed: 3, kernel: 3, layers: 2, cell });
     const net = new Network(cfg, new Rng(3));

@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 // the Node bundle of tfjs-layers registers the gradient functions tfjs-core's Node bundle lacks
 import '@tensorflow/tfjs-layers';
-import { Rng, VqvidError } from '@vqvid/core';
+import { fail, Rng, VqvidError } from '@vqvid/core';
 import { coarseWidth, type ModelConfig, MOTION_CHANNELS, stateWidth, usesMotion } from './config';
 import { sameConv } from './im2col';
 import { batchDropout, type BatchPart } from './dropout';
@@ -12,6 +12,18 @@ export interface Dropout {
   seed: number;
   /** The windows of the batch the codes hold, when a training worker runs a slice of it (masks as for the whole batch). */
   part?: BatchPart;
+}
+
+/**
+ * The cells of a window whose states are wanted (a training crop within its margins): rows [top, top + rows) and
+ * columns [left, left + cols) of the window. The conv stack then computes each layer only where a wanted cell's
+ * receptive field reaches, and the recurrence runs on the wanted cells alone (it is 1x1: no other cell feeds them).
+ */
+export interface WindowRegion {
+  top: number;
+  left: number;
+  rows: number;
+  cols: number;
 }
 
 /** A trainable weight with a stable name (used for saving and for the Adam state order). */
@@ -94,11 +106,13 @@ export class Network {
    * real grid, 0 outside) or null when the tensor is the whole grid; `motion` [N, R, C, 2], the motion channels
    * of a model with motion inputs (see {@link motionTensor}), which join the embedding before the first
    * conv layer. Returns [N*R*C, gates*hidden], and with two scales [N*R*C, gates*hidden + hiddenCoarse]: the
-   * coarse branch's drive of each cell's block after it (see {@link coarseDrive}).
+   * coarse branch's drive of each cell's block after it (see {@link coarseDrive}). With `region`, only the drive of
+   * the region's cells, [N*region.rows*region.cols, …], the same numbers as those cells' rows of the whole drive.
    */
-  inputDrive(codes: tf.Tensor3D, mask: tf.Tensor4D | null, dropout?: Dropout, motion?: tf.Tensor4D): tf.Tensor2D {
+  inputDrive(codes: tf.Tensor3D, mask: tf.Tensor4D | null, dropout?: Dropout, motion?: tf.Tensor4D, region?: WindowRegion): tf.Tensor2D {
     return tf.tidy(() => {
       const [n, rows, cols] = codes.shape;
+      if (region) checkRegion(region, rows, cols);
       const { embedDim } = this.cfg;
       const flat = tf.reshape(codes, [n * rows * cols]);
       let x: tf.Tensor4D = tf.reshape(tf.gather(this.w('embedding'), flat), [n, rows, cols, embedDim]);
@@ -107,22 +121,50 @@ export class Network {
       if (usesMotion(this.cfg) !== (motion !== undefined)) throw new VqvidError('E_STATE', 'motion: the motion channels must be given exactly when the model reads them');
       // the mask below zeroes them outside the real grid as it does the embedding
       if (motion) x = tf.concat([x, motion], 3);
-      let y = this.convStack(x, mask, '');
-      if (coarseWidth(this.cfg) > 0) y = tf.concat([y, this.coarseDrive(x, mask)], 3);
-      return tf.reshape(y, [n * rows * cols, y.shape[3]]) as tf.Tensor2D;
+      let y = this.convStack(x, mask, '', region);
+      if (coarseWidth(this.cfg) > 0) {
+        const coarse = this.coarseDrive(x, mask);
+        y = tf.concat([y, region ? sliceRegion(coarse, region) : coarse], 3);
+      }
+      return tf.reshape(y, [-1, y.shape[3]]) as tf.Tensor2D;
     });
   }
 
-  /** The conv layers `${prefix}conv{l}` on `x`, zeroing what `mask` marks outside the real grid before each layer. */
-  private convStack(x: tf.Tensor4D, mask: tf.Tensor4D | null, prefix: string): tf.Tensor4D {
+  /**
+   * The conv layers `${prefix}conv{l}` on `x`, zeroing what `mask` marks outside the real grid before each layer.
+   * With `region` (of x's rows and columns), layer l runs on the region grown by the radius of the layers from l on
+   * (within x): the cells it gets right, the region grown by the radius of the layers after it, are all the next
+   * layer reads (a cell next to the cut sees zero padding there, as one at x's own border does); the result is the
+   * region's cells.
+   */
+  private convStack(x: tf.Tensor4D, mask: tf.Tensor4D | null, prefix: string, region?: WindowRegion): tf.Tensor4D {
     const { kernel, layers } = this.cfg;
+    const [, rows, cols] = x.shape;
+    const radius = (kernel - 1) >> 1;
+    // where x's origin lies in the window
+    let top = 0;
+    let left = 0;
     for (let l = 0; l < layers; l++) {
+      let m = mask;
+      if (region) {
+        const grow = radius * (layers - l);
+        const t = Math.max(0, region.top - grow);
+        const lt = Math.max(0, region.left - grow);
+        const r = Math.min(rows, region.top + region.rows + grow) - t;
+        const c = Math.min(cols, region.left + region.cols + grow) - lt;
+        if (t !== top || lt !== left || r !== x.shape[1] || c !== x.shape[2]) x = tf.slice(x, [0, t - top, lt - left, 0], [-1, r, c, -1]);
+        if (m && (r !== rows || c !== cols)) m = tf.slice(m, [0, t, lt, 0], [-1, r, c, -1]);
+        top = t;
+        left = lt;
+      }
       // zero padding must hold at the real grid border, not at a crop border: zero what lies outside
-      if (mask) x = tf.mul(x, mask) as tf.Tensor4D;
+      if (m) x = tf.mul(x, m) as tf.Tensor4D;
       x = sameConv(x, this.w(`${prefix}conv${l}.w`) as tf.Tensor2D, kernel);
       if (l < layers - 1) x = tf.tanh(tf.add(x, this.w(`${prefix}conv${l}.b`))) as tf.Tensor4D;
     }
-    return x;
+    if (!region) return x;
+    const at = { ...region, top: region.top - top, left: region.left - left };
+    return at.top === 0 && at.left === 0 && at.rows === x.shape[1] && at.cols === x.shape[2] ? x : sliceRegion(x, at);
   }
 
   /**
@@ -182,14 +224,16 @@ export class Network {
   /**
    * Hidden states of a window of `steps` frames from a zero state (a window is read as a sequence: motion
    * channels are 0 where its frames before are missing): `codes` int32 [steps*B, R, C] frame-major,
-   * `mask` as in {@link inputDrive}. Returns [steps, B, R, C, state width] (hidden, + hiddenCoarse with two scales).
+   * `mask` as in {@link inputDrive}. Returns [steps, B, R, C, state width] (hidden, + hiddenCoarse with two scales);
+   * with `region`, the states of its cells alone, [steps, B, region.rows, region.cols, width] (the same numbers).
    */
-  window(codes: tf.Tensor3D, mask: tf.Tensor4D | null, steps: number, dropout?: Dropout): tf.Tensor5D {
+  window(codes: tf.Tensor3D, mask: tf.Tensor4D | null, steps: number, dropout?: Dropout, region?: WindowRegion): tf.Tensor5D {
     return tf.tidy(() => {
-      const [n, rows, cols] = codes.shape;
+      const [n] = codes.shape;
+      const [rows, cols] = region ? [region.rows, region.cols] : [codes.shape[1], codes.shape[2]];
       const b = n / steps;
       const motion = usesMotion(this.cfg) ? motionTensor(codes, steps) : undefined;
-      const drive = tf.reshape(this.inputDrive(codes, mask, dropout, motion), [steps, b * rows * cols, -1]);
+      const drive = tf.reshape(this.inputDrive(codes, mask, dropout, motion, region), [steps, b * rows * cols, -1]);
       const perStep = tf.unstack(drive) as tf.Tensor2D[];
       const states: tf.Tensor2D[] = [];
       let h: tf.Tensor2D | null = null;
@@ -209,6 +253,18 @@ export class Network {
   dispose(): void {
     for (const w of this.weights) w.variable.dispose();
   }
+}
+
+/** E_SHAPE unless `region` is a non-empty block of whole cells within a rows x cols window. */
+function checkRegion(region: WindowRegion, rows: number, cols: number): void {
+  const { top, left } = region;
+  const ok = [top, left, region.rows, region.cols].every(Number.isInteger) && top >= 0 && left >= 0 && region.rows > 0 && region.cols > 0 && top + region.rows <= rows && left + region.cols <= cols;
+  if (!ok) fail('E_SHAPE', 'region', `a block of whole cells within the ${rows}x${cols} window`, JSON.stringify(region));
+}
+
+/** The cells of `region` of x [N, R, C, ch]: [N, region.rows, region.cols, ch]. */
+function sliceRegion(x: tf.Tensor4D, region: WindowRegion): tf.Tensor4D {
+  return tf.slice(x, [0, region.top, region.left, 0], [-1, region.rows, region.cols, -1]);
 }
 
 /** Sums of `x` [N, R, C, ch] over 2x2 blocks from its origin, an odd last row or column alone: [N, ⌈R/2⌉, ⌈C/2⌉, ch]. */

@@ -282,8 +282,9 @@ export class PatchRegressor {
     const { hidden, dim, dropout: rate } = this.config;
     const x = tf.tensor3d(inputs, [g.steps * g.batch, er, ec], 'int32');
     const m = mask ? tf.tensor4d(mask, [g.steps * g.batch, er, ec, 1], 'float32') : null;
-    const hs = this.net.window(x, m, g.steps, { rate, seed });
-    let crop = tf.reshape(tf.slice(hs, [0, 0, g.marginRows, g.marginCols, 0], [g.steps, g.batch, g.cropRows, g.cropCols, hidden]), [-1, hidden]) as tf.Tensor2D;
+    // the states of the crop alone (its margins only feed the conv stack; see WindowRegion)
+    const hs = this.net.window(x, m, g.steps, { rate, seed }, { top: g.marginRows, left: g.marginCols, rows: g.cropRows, cols: g.cropCols });
+    let crop = tf.reshape(hs, [-1, hidden]) as tf.Tensor2D;
     if (rate > 0) crop = batchDropout(crop, rate, seed ^ 0x9e3779b9, g.steps) as tf.Tensor2D;
     const pred = this.applyHead(crop);
     return tf.mean(tf.squaredDifference(pred, tf.tensor2d(patches, [pred.shape[0], dim]))) as tf.Scalar;

@@ -27,8 +27,10 @@ export function batchGradients(model: ModelParts, g: BatchGeometry, b: Batch, st
   const rate = model.config.dropout;
   const seed = dropoutSeed(model.config.seed, step);
   return tf.variableGrads(() => {
-    const hs = model.net.window(inputs, mask, span, { rate, seed, part });
-    let crop = tf.reshape(tf.slice(hs, [g.warmup, 0, g.marginRows, g.marginCols, 0], [g.steps, g.batch, g.cropRows, g.cropCols, hidden]), [-1, hidden]);
+    // the states of the crop alone (its margins only feed the conv stack; see WindowRegion)
+    const region = { top: g.marginRows, left: g.marginCols, rows: g.cropRows, cols: g.cropCols };
+    const hs = model.net.window(inputs, mask, span, { rate, seed, part }, region);
+    let crop = tf.reshape(g.warmup > 0 ? tf.slice(hs, [g.warmup, 0, 0, 0, 0], [g.steps, -1, -1, -1, -1]) : hs, [-1, hidden]);
     // and on the state as the output layer reads it (the recurrence itself keeps the whole state)
     if (rate > 0) crop = batchDropout(crop, rate, seed ^ 0x9e3779b9, g.steps, part);
     // the counted prior scores training pairs held out from its own counts (see SparseBigram)
