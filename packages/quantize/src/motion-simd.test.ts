@@ -117,6 +117,21 @@ describe('nearestMotionPatches (WebAssembly SIMD screen, exact answers)', () => 
     expect(Array.from(nearestMotionPatches(packedLayout(motion, cellCount, count, dim), dim, centroids, new Int32Array(0), new Int32Array(0))!)).toEqual([]);
   });
 
+  test('calls one after another with other codebooks (larger, smaller, the same array changed) each answer as the scan', () => {
+    const rng = new Rng(21);
+    const dim = 16;
+    const count = 5;
+    const cellCount = 6;
+    const motion = Float32Array.from({ length: cellCount * count * dim }, () => rng.normal());
+    const shared = Float32Array.from({ length: 30 * dim }, () => rng.normal());
+    for (const k of [200, 7, 30, 30]) {
+      // the last two calls pass the same array, rewritten in between: nothing of a call may outlive it
+      const centroids = k === 30 ? shared : Float32Array.from({ length: k * dim }, () => rng.normal());
+      expectScan({ motion, count, dim, centroids, ...requests(rng, cellCount, 11, k) });
+      if (k === 30) for (let i = 0; i < shared.length; i++) shared[i] = rng.normal();
+    }
+  });
+
   test.each([[8], [3], [5]])('patches read in rows of a frame (side %i), against the scan of the same patches one after another', (side) => {
     const rng = new Rng(40 + side);
     const dim = side * side;

@@ -136,22 +136,46 @@ const screenTolerance = (dim: number): number => 2 * (dim + 8) * 2 ** -24;
  * factor of the least (plus the underflow slack). Where that set has one patch, it is m*; where more, D decides.
  */
 export function nearestMotionPatches(layout: MotionLayout, dim: number, centroids: Float32Array, cells: Int32Array, codes: Int32Array): Int32Array | null {
-  const { data, bases, count, rowLen, rowStride } = layout;
-  const kernel = kernelFor(dim, rowLen);
+  const kernel = kernelFor(dim, layout.rowLen);
   if (kernel === null) return null;
   const requests = cells.length;
   const best = new Int32Array(requests);
   if (requests === 0) return best;
+  // only the requested centroids go to the kernel's memory, each once, packed in the order first asked for (at
+  // K = 10,000 the whole codebook is 2.5 MB a call, and its rows are read scattered)
+  const k = centroids.length / dim;
+  if (slotScratch.length < k) slotScratch = new Int32Array(k).fill(-1);
+  const slotOf = slotScratch;
+  const used: number[] = [];
+  for (let r = 0; r < requests; r++) {
+    if (slotOf[codes[r]] < 0) {
+      slotOf[codes[r]] = used.length;
+      used.push(codes[r]);
+    }
+  }
+  try {
+    screen(kernel, layout, dim, centroids, cells, codes, best, used, slotOf);
+  } finally {
+    for (const code of used) slotOf[code] = -1;
+  }
+  return best;
+}
+
+/** {@link nearestMotionPatches} once the requested codes have their slots (`used` in slot order). */
+function screen(kernel: Kernel, layout: MotionLayout, dim: number, centroids: Float32Array, cells: Int32Array, codes: Int32Array, best: Int32Array, used: number[], slotOf: Int32Array): void {
+  const { data, bases, count, rowStride } = layout;
+  const requests = cells.length;
   // a cell's requests go to the kernel in batches of at most `most`
   const most = 256;
-  const offsetsAt = 0, basesAt = 4 * most, outAt = basesAt + 4 * count, centroidAt = outAt + 4 * most * count, dataAt = centroidAt + 4 * centroids.length;
+  const offsetsAt = 0, basesAt = 4 * most, outAt = basesAt + 4 * count, centroidAt = outAt + 4 * most * count, dataAt = centroidAt + 4 * used.length * dim;
   const bytes = dataAt + 4 * data.length;
   reserveBytes(kernel.mem, bytes);
   const buffer = kernel.mem.buffer;
   const offsets = new Int32Array(buffer, offsetsAt, most);
   const patchAt = new Int32Array(buffer, basesAt, count);
   const screened = new Float32Array(buffer, outAt, most * count);
-  new Float32Array(buffer, centroidAt, centroids.length).set(centroids);
+  const packed = new Float32Array(buffer, centroidAt, used.length * dim);
+  used.forEach((code, slot) => packed.set(centroids.subarray(code * dim, (code + 1) * dim), slot * dim));
   new Float32Array(buffer, dataAt, data.length).set(data);
   const factor = (1 + screenTolerance(dim)) / (1 - screenTolerance(dim));
   const slack = dim * 2 ** -149;
@@ -159,7 +183,7 @@ export function nearestMotionPatches(layout: MotionLayout, dim: number, centroid
     const cell = cells[r0];
     let n = 0;
     while (r0 + n < requests && n < most && cells[r0 + n] === cell) {
-      offsets[n] = centroidAt + 4 * dim * codes[r0 + n];
+      offsets[n] = centroidAt + 4 * dim * slotOf[codes[r0 + n]];
       n++;
     }
     for (let m = 0; m < count; m++) patchAt[m] = dataAt + 4 * bases[cell * count + m];
@@ -186,8 +210,10 @@ export function nearestMotionPatches(layout: MotionLayout, dim: number, centroid
     }
     r0 += n;
   }
-  return best;
 }
+
+/** Slot of each code in the kernel's packed centroids during a {@link nearestMotionPatches} call (−1 between calls). */
+let slotScratch = new Int32Array(0);
 
 /** Among the cell's patches whose screened distance is at most `limit`: the least in-order float64 distance, lowest index first. */
 function exactNearest(layout: MotionLayout, cell: number, dim: number, centroids: Float32Array, c: number, screened: Float32Array, row: number, limit: number): number {
