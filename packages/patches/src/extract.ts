@@ -14,8 +14,8 @@ export function copyPatch(video: Video, t: number, y0: number, x0: number, size:
     const inY = y < h;
     const row = base + Math.min(y, h - 1) * w;
     if (x0 + size <= w && inY) {
-      out.set(data.subarray(row + x0, row + x0 + size), o);
-      o += size;
+      // a loop, not set(subarray): a view object per row was most of what cutting a frame allocated
+      for (let dx = 0; dx < size; dx++) out[o++] = data[row + x0 + dx];
       continue;
     }
     for (let dx = 0; dx < size; dx++) {

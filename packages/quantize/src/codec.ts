@@ -423,10 +423,13 @@ export class PatchCodec implements FrameRenderer {
       }
     }
     const bases = new Int32Array(rows * cols * count);
+    // each shift's offset from a cell's unmoved patch
+    const moved = Int32Array.from(shifts, ([dx, dy]) => (dy + search) * pw + dx + search);
     for (let r = 0, at = 0; r < rows; r++) {
       for (let c = 0; c < cols; c++) {
         for (let f = 0; f < sources.frames; f++) {
-          for (const [dx, dy] of shifts) bases[at++] = f * pw * ph + (r * stride + dy + search) * pw + c * stride + dx + search;
+          const origin = f * pw * ph + r * stride * pw + c * stride;
+          for (let s = 0; s < moved.length; s++) bases[at++] = origin + moved[s];
         }
       }
     }

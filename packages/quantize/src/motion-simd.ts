@@ -175,7 +175,10 @@ function screen(kernel: Kernel, layout: MotionLayout, dim: number, centroids: Fl
   const patchAt = new Int32Array(buffer, basesAt, count);
   const screened = new Float32Array(buffer, outAt, most * count);
   const packed = new Float32Array(buffer, centroidAt, used.length * dim);
-  used.forEach((code, slot) => packed.set(centroids.subarray(code * dim, (code + 1) * dim), slot * dim));
+  for (let slot = 0; slot < used.length; slot++) {
+    const from = used[slot] * dim;
+    for (let q = 0; q < dim; q++) packed[slot * dim + q] = centroids[from + q];
+  }
   new Float32Array(buffer, dataAt, data.length).set(data);
   const factor = (1 + screenTolerance(dim)) / (1 - screenTolerance(dim));
   const slack = dim * 2 ** -149;

@@ -47,18 +47,23 @@ export function rowStats(rows: CountRows, a: number, b: number, leaveOneOut: boo
 }
 
 /**
- * Loads row `a` of `rows` into `pairs` (count by code; a < 0: no row) and returns [total, types], the total summed
- * in {@link rowStats}' order so that what is computed from it equals what rowStats gives bit for bit. Undo with
- * {@link clearRow}.
+ * Loads row `a` of `rows` into `pairs` (count by code; a < 0: no row) and returns its total, summed in
+ * {@link rowStats}' order so that what is computed from it equals what rowStats gives bit for bit (its distinct
+ * codes: {@link rowTypes}). Undo with {@link clearRow}.
  */
-export function loadRow(rows: CountRows, a: number, pairs: Float64Array): [number, number] {
-  if (a < 0) return [0, 0];
+export function loadRow(rows: CountRows, a: number, pairs: Float64Array): number {
+  if (a < 0) return 0;
   let total = 0;
   for (let j = rows.start[a]; j < rows.start[a + 1]; j++) {
     total += rows.count[j];
     pairs[rows.next[j]] = rows.count[j];
   }
-  return [total, rows.start[a + 1] - rows.start[a]];
+  return total;
+}
+
+/** Distinct codes of row `a` (0 for a < 0: no row). */
+export function rowTypes(rows: CountRows, a: number): number {
+  return a < 0 ? 0 : rows.start[a + 1] - rows.start[a];
 }
 
 /**
@@ -259,7 +264,8 @@ export class SparseBigram {
    */
   withRow<T>(a: number, fn: (p: (b: number) => number) => T): T {
     const pairs = (this.pairScratch ??= new Float64Array(this.k));
-    const [total, types] = loadRow(this.rows, a, pairs);
+    const total = loadRow(this.rows, a, pairs);
+    const types = rowTypes(this.rows, a);
     try {
       return fn((b) => wittenBell(total, types, pairs[b], this.unigram[b], 1));
     } finally {

@@ -1,6 +1,6 @@
 import { goldenMin, VqvidError } from '@vqvid/core';
 import type { CodeVolume, StoredArray } from '@vqvid/core';
-import { type CountRows, clearRow, countRows, loadRow, mixRow, readCountRows, readUnigram, rowStats, smoothedUnigram, TopScratch, wittenBell } from './prior';
+import { type CountRows, clearRow, countRows, loadRow, mixRow, readCountRows, readUnigram, rowStats, rowTypes, smoothedUnigram, TopScratch, wittenBell } from './prior';
 import { mergeTop, offerTopOnce } from './top';
 
 /**
@@ -294,10 +294,16 @@ export class SpatialPrior {
     const a = ctx[at];
     const id = this.contextId(ctx, at);
     const { bigram, spatial } = this;
-    const [p1, p2] = (this.pairScratch ??= [new Float64Array(this.k), new Float64Array(this.k)]);
-    const [t1, n1] = loadRow(bigram, a, p1);
-    const [t2, n2] = loadRow(spatial, id, p2);
-    const [s1, s2] = this.strength;
+    // indexed, not destructured: this runs for every cell of every pass of a predicted frame
+    const scratch = (this.pairScratch ??= [new Float64Array(this.k), new Float64Array(this.k)]);
+    const p1 = scratch[0];
+    const p2 = scratch[1];
+    const t1 = loadRow(bigram, a, p1);
+    const n1 = rowTypes(bigram, a);
+    const t2 = loadRow(spatial, id, p2);
+    const n2 = rowTypes(spatial, id);
+    const s1 = this.strength[0];
+    const s2 = this.strength[1];
     try {
       return fn((b) => wittenBell(t2, n2, p2[b], wittenBell(t1, n1, p1[b], this.unigram[b], s1), s2), id);
     } finally {
