@@ -2,7 +2,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
 import '@tensorflow/tfjs-backend-wasm';
 import { Rng } from '@vqvid/core';
-import { im2col, im2colConv, kernelConv, nativeConvHere, sameConv } from './im2col';
+import { type ConvWindow, im2col, im2colConv, kernelConv, nativeConvHere, sameConv, windowConv } from './im2col';
 import { registerCpuKernels, registerWasmKernels } from './kernels';
 
 /** Random [b, rows, cols, cin] input and [kernel²·cin, cout] weights, seeded. */
@@ -99,6 +99,35 @@ describe('sameConv', () => {
       expect(ours[1].length).toBe(x.size);
       expect(ours[2].length).toBe(w.size);
       ours.forEach((v, j) => v.forEach((e, q) => expect(Object.is(e, ref[j][q]) ? e : { backend, i, j, q, e }).toBe(ref[j][q])));
+      tf.dispose([x, w, r]);
+    });
+  });
+
+  it.each(['wasm', 'cpu'])('windowConv gives the window\'s cells of the whole convolution, value and input gradient to the bit, weight gradient to float rounding (%s)', async (backend) => {
+    await tf.setBackend(backend);
+    const cases: Array<[number[], number, ConvWindow]> = [
+      [[2, 6, 7, 3, 4], 3, [1, 1, 4, 5]], // inner: every tap inside x
+      [[2, 6, 7, 3, 4], 3, [0, 2, 3, 5]], // at the top and right borders: zero padding there
+      [[1, 5, 5, 2, 3], 5, [1, 0, 3, 2]],
+      [[3, 4, 4, 2, 2], 3, [3, 3, 1, 1]], // one cell, a corner
+      [[2, 5, 6, 3, 2], 1, [1, 2, 3, 3]], // kernel 1: the rows of the window
+      [[1, 20, 20, 16, 8], 3, [1, 1, 18, 18]], // a training layer's shape
+    ];
+    cases.forEach(([shape, kernel, win], i) => {
+      const [x, w] = problem(140 + i, shape, kernel);
+      const [t, l, wr, wc] = win;
+      const rng = new Rng(160 + i);
+      const r = tf.tensor4d(Float32Array.from({ length: shape[0] * wr * wc * shape[4] }, () => (rng.int(4) === 0 ? 0 : rng.normal())), [shape[0], wr, wc, shape[4]]);
+      const ours = valueAndGrads((a, b) => windowConv(a, b, kernel, win), x, w, r);
+      const ref = valueAndGrads((a, b) => tf.slice(sameConv(a, b, kernel), [0, t, l, 0], [-1, wr, wc, -1]), x, w, r);
+      expect(ours.map((v) => v.length)).toEqual([1, x.size, w.size]);
+      // the value is a sum of the outputs: rounding may differ there; the gradient of x is summed in the same order
+      expect(Math.abs(ours[0][0] - ref[0][0])).toBeLessThanOrEqual(1e-5 * Math.max(1, Math.abs(ref[0][0])));
+      ours[1].forEach((e, q) => expect(Object.is(e, ref[1][q]) ? e : { backend, i, q, e }).toBe(ref[1][q]));
+      ours[2].forEach((e, q) => expect(Math.abs(e - ref[2][q])).toBeLessThanOrEqual(1e-5 * Math.max(1, Math.abs(ref[2][q]))));
+      // and the values themselves, cell by cell, to the bit
+      const [a, b] = [tf.tidy(() => windowConv(x, w, kernel, win).dataSync()), tf.tidy(() => tf.slice(sameConv(x, w, kernel), [0, t, l, 0], [-1, wr, wc, -1]).dataSync())];
+      a.forEach((e, q) => expect(Object.is(e, b[q]) ? e : { backend, i, q, e }).toBe(b[q]));
       tf.dispose([x, w, r]);
     });
   });

@@ -52,30 +52,53 @@ const kernelConvs = new Map<number, (x: tf.Tensor4D, w: tf.Tensor2D) => tf.Tenso
  */
 export function kernelConv(kernel: number): (x: tf.Tensor4D, w: tf.Tensor2D) => tf.Tensor4D {
   let f = kernelConvs.get(kernel);
-  if (f) return f;
-  f = tf.customGrad((...args: Array<tf.Tensor | tf.GradSaveFunc>) => {
+  if (!f) kernelConvs.set(kernel, (f = buildKernelConv(kernel, null)));
+  return f;
+}
+
+/** Output cells of {@link windowConv}: [top, left, rows, cols] of the input's grid. */
+export type ConvWindow = [top: number, left: number, rows: number, cols: number];
+
+/**
+ * The cells `window` of {@link sameConv}(x, w, kernel) (zero padding at x's borders), [B, window rows, window cols,
+ * Cout], the same values, without computing the other cells where this package's kernels run (wasm and cpu while a
+ * gradient is recorded, kernel > 1): the Im2Col, Im2ColT and Col2Im kernels take the window; elsewhere the whole
+ * convolution is computed and sliced.
+ */
+export function windowConv(x: tf.Tensor4D, w: tf.Tensor2D, kernel: number, window: ConvWindow): tf.Tensor4D {
+  const [, rows, cols] = x.shape;
+  const [top, left, wr, wc] = window;
+  if (top === 0 && left === 0 && wr === rows && wc === cols) return sameConv(x, w, kernel);
+  if (kernel === 1) return sameConv(tf.slice(x, [0, top, left, 0], [-1, wr, wc, -1]), w, 1);
+  if (nativeConvHere() || !im2colKernelsHere()) return tf.slice(sameConv(x, w, kernel), [0, top, left, 0], [-1, wr, wc, -1]);
+  return buildKernelConv(kernel, window)(x, w);
+}
+
+/** {@link kernelConv}'s op, over the cells of `window` (null: every cell). */
+function buildKernelConv(kernel: number, window: ConvWindow | null): (x: tf.Tensor4D, w: tf.Tensor2D) => tf.Tensor4D {
+  const attrs = (window ? { kernel, window } : { kernel }) as unknown as tf.NamedAttrMap;
+  return tf.customGrad((...args: Array<tf.Tensor | tf.GradSaveFunc>) => {
     const [x, w, save] = args as [tf.Tensor4D, tf.Tensor2D, tf.GradSaveFunc];
     const [b, rows, cols, cin] = x.shape;
-    const n = b * rows * cols;
-    const flat = tf.reshape(tf.engine().runKernel(IM2COL, { x }, { kernel } as unknown as tf.NamedAttrMap) as tf.Tensor, [n, kernel * kernel * cin]) as tf.Tensor2D;
+    const [wr, wc] = window ? [window[2], window[3]] : [rows, cols];
+    const n = b * wr * wc;
+    const flat = tf.reshape(tf.engine().runKernel(IM2COL, { x }, attrs) as tf.Tensor, [n, kernel * kernel * cin]) as tf.Tensor2D;
     // x, not the im2col matrix, is kept for the backward pass (k² times smaller)
     save([x, w]);
     return {
-      value: tf.reshape(tf.matMul(flat, w), [b, rows, cols, w.shape[1]]),
+      value: tf.reshape(tf.matMul(flat, w), [b, wr, wc, w.shape[1]]),
       gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
         const [xs, ws] = saved as [tf.Tensor4D, tf.Tensor2D];
         const dy2 = tf.reshape(dy, [n, ws.shape[1]]) as tf.Tensor2D;
         // the matMul gradients as tfjs writes them: dA = dy·Bᵀ, dB = Aᵀ·dy, with Aᵀ written by Im2ColT (the same sums
         // in the same order as transposing A)
         const dcols = tf.matMul(dy2, ws, false, true);
-        const dx = tf.engine().runKernel(COL2IM, { dcols }, { kernel, shape: [b, rows, cols, cin] } as unknown as tf.NamedAttrMap) as tf.Tensor;
-        const colsT = tf.engine().runKernel(IM2COLT, { x: xs }, { kernel } as unknown as tf.NamedAttrMap) as tf.Tensor2D;
+        const dx = tf.engine().runKernel(COL2IM, { dcols }, { ...attrs, shape: [b, rows, cols, cin] } as unknown as tf.NamedAttrMap) as tf.Tensor;
+        const colsT = tf.engine().runKernel(IM2COLT, { x: xs }, attrs) as tf.Tensor2D;
         return [dx, tf.matMul(colsT, dy2)];
       },
     };
   }) as unknown as (x: tf.Tensor4D, w: tf.Tensor2D) => tf.Tensor4D;
-  kernelConvs.set(kernel, f);
-  return f;
 }
 
 /** Whether {@link sameConv} takes the backend's Conv2D now: wasm, with no tape recording (no gradient wanted). */

@@ -3,7 +3,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-layers';
 import { fail, Rng, VqvidError } from '@vqvid/core';
 import { coarseWidth, type ModelConfig, MOTION_CHANNELS, stateWidth, usesMotion } from './config';
-import { sameConv } from './im2col';
+import { sameConv, windowConv } from './im2col';
 import { batchDropout, type BatchPart } from './dropout';
 
 /** Training-time dropout: the rate and the seed of this step's masks (so a resumed run draws the same masks). */
@@ -132,10 +132,10 @@ export class Network {
 
   /**
    * The conv layers `${prefix}conv{l}` on `x`, zeroing what `mask` marks outside the real grid before each layer.
-   * With `region` (of x's rows and columns), layer l runs on the region grown by the radius of the layers from l on
-   * (within x): the cells it gets right, the region grown by the radius of the layers after it, are all the next
-   * layer reads (a cell next to the cut sees zero padding there, as one at x's own border does); the result is the
-   * region's cells.
+   * With `region` (of x's rows and columns), layer l computes only the cells the layers after it read: the region
+   * grown by their radius (within x), a windowed convolution of what the layer before computed (a cell next to the
+   * cut would see zero padding there, as one at x's own border does, but none of those is computed); the last layer
+   * computes the region's cells.
    */
   private convStack(x: tf.Tensor4D, mask: tf.Tensor4D | null, prefix: string, region?: WindowRegion): tf.Tensor4D {
     const { kernel, layers } = this.cfg;
@@ -145,26 +145,24 @@ export class Network {
     let top = 0;
     let left = 0;
     for (let l = 0; l < layers; l++) {
-      let m = mask;
+      // zero padding must hold at the real grid border, not at a crop border: zero what lies outside
+      if (mask) x = tf.mul(x, x.shape[1] === rows && x.shape[2] === cols ? mask : tf.slice(mask, [0, top, left, 0], [-1, x.shape[1], x.shape[2], -1])) as tf.Tensor4D;
+      const w = this.w(`${prefix}conv${l}.w`) as tf.Tensor2D;
       if (region) {
-        const grow = radius * (layers - l);
+        const grow = radius * (layers - 1 - l);
         const t = Math.max(0, region.top - grow);
         const lt = Math.max(0, region.left - grow);
         const r = Math.min(rows, region.top + region.rows + grow) - t;
         const c = Math.min(cols, region.left + region.cols + grow) - lt;
-        if (t !== top || lt !== left || r !== x.shape[1] || c !== x.shape[2]) x = tf.slice(x, [0, t - top, lt - left, 0], [-1, r, c, -1]);
-        if (m && (r !== rows || c !== cols)) m = tf.slice(m, [0, t, lt, 0], [-1, r, c, -1]);
+        x = windowConv(x, w, kernel, [t - top, lt - left, r, c]);
         top = t;
         left = lt;
+      } else {
+        x = sameConv(x, w, kernel);
       }
-      // zero padding must hold at the real grid border, not at a crop border: zero what lies outside
-      if (m) x = tf.mul(x, m) as tf.Tensor4D;
-      x = sameConv(x, this.w(`${prefix}conv${l}.w`) as tf.Tensor2D, kernel);
       if (l < layers - 1) x = tf.tanh(tf.add(x, this.w(`${prefix}conv${l}.b`))) as tf.Tensor4D;
     }
-    if (!region) return x;
-    const at = { ...region, top: region.top - top, left: region.left - left };
-    return at.top === 0 && at.left === 0 && at.rows === x.shape[1] && at.cols === x.shape[2] ? x : sliceRegion(x, at);
+    return x;
   }
 
   /**

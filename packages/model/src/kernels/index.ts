@@ -491,11 +491,17 @@ export const IM2COL = 'VqvidIm2Col';
 export const COL2IM = 'VqvidCol2Im';
 
 /** The input x ([B, R, C, cin]) and kernel size k of {@link im2colKernel} and {@link im2colTKernel}, with p = (k − 1) / 2. */
-function im2colInput(args: KernelArgs): { x: tf.TensorInfo; k: number; b: number; rows: number; cols: number; cin: number; p: number } {
+/**
+ * The output cells of a windowed convolution: rows [top, top + rows) and columns [left, left + cols) of the input's
+ * grid (attribute `window` of the Im2Col, Im2ColT and Col2Im kernels; absent: every cell, the 'same' convolution).
+ */
+type ConvWindow = [top: number, left: number, rows: number, cols: number];
+
+function im2colInput(args: KernelArgs): { x: tf.TensorInfo; k: number; b: number; rows: number; cols: number; cin: number; p: number; win: ConvWindow } {
   const x = args.inputs.x as tf.TensorInfo;
-  const k = (args.attrs as { kernel: number }).kernel;
+  const { kernel: k, window } = args.attrs as { kernel: number; window?: ConvWindow };
   const [b, rows, cols, cin] = x.shape;
-  return { x, k, b, rows, cols, cin, p: (k - 1) / 2 };
+  return { x, k, b, rows, cols, cin, p: (k - 1) / 2, win: window ?? [0, 0, rows, cols] };
 }
 
 /**
@@ -504,16 +510,19 @@ function im2colInput(args: KernelArgs): { x: tf.TensorInfo; k: number; b: number
  * concat along the channels (src/im2col.ts), without their k² + 2 tensors.
  */
 function im2colKernel(args: KernelArgs, io: KernelIO): tf.TensorInfo {
-  const { x, k, b, rows, cols, cin, p } = im2colInput(args);
+  const { x, k, b, rows, cols, cin, p, win } = im2colInput(args);
   const width = k * k * cin;
-  const [info, out] = io.output([b, rows, cols, width]);
+  const [top, left, wr, wc] = win;
+  const [info, out] = io.output([b, wr, wc, width]);
   // views taken after the allocation above, which may grow (and so detach) the heap
   const copy = runCopier(io.view(x), out);
   out.fill(0);
   for (let n = 0; n < b; n++) {
-    for (let r = 0; r < rows; r++) {
-      for (let c = 0; c < cols; c++) {
-        const o = ((n * rows + r) * cols + c) * width;
+    for (let wy = 0; wy < wr; wy++) {
+      const r = wy + top;
+      for (let wx = 0; wx < wc; wx++) {
+        const c = wx + left;
+        const o = ((n * wr + wy) * wc + wx) * width;
         // the dx that stay inside the grid read consecutive cells of x: one run per dy
         const dx0 = Math.max(0, p - c);
         const dx1 = Math.min(k - 1, cols - 1 - c + p);
@@ -543,8 +552,9 @@ export const IM2COLT = 'VqvidIm2ColT';
  * Reads x (small: n·cin) eight channels at a time and writes eight output rows in order.
  */
 function im2colTKernel(args: KernelArgs, io: KernelIO): tf.TensorInfo {
-  const { x, k, b, rows, cols, cin, p } = im2colInput(args);
-  const n = b * rows * cols;
+  const { x, k, b, rows, cols, cin, p, win } = im2colInput(args);
+  const [top, left, wr, wc] = win;
+  const n = b * wr * wc;
   const [info, out] = io.output([k * k * cin, n]);
   // views taken after the allocation above, which may grow (and so detach) the heap
   const xv = io.view(x) as Float32Array;
@@ -555,16 +565,16 @@ function im2colTKernel(args: KernelArgs, io: KernelIO): tf.TensorInfo {
       const lanes = Math.min(8, cin - ch);
       const o0 = (s * cin + ch) * n;
       for (let img = 0, cell = 0; img < b; img++) {
-        for (let r = 0; r < rows; r++) {
-          const rr = r + dy;
+        for (let wy = 0; wy < wr; wy++) {
+          const rr = wy + top + dy;
           if (rr < 0 || rr >= rows) {
-            for (let l = 0; l < lanes; l++) out.fill(0, o0 + l * n + cell, o0 + l * n + cell + cols);
-            cell += cols;
+            for (let l = 0; l < lanes; l++) out.fill(0, o0 + l * n + cell, o0 + l * n + cell + wc);
+            cell += wc;
             continue;
           }
           const rowBase = (img * rows + rr) * cols;
-          for (let c = 0; c < cols; c++, cell++) {
-            const cc = c + dx;
+          for (let wx = 0; wx < wc; wx++, cell++) {
+            const cc = wx + left + dx;
             const inside = cc >= 0 && cc < cols;
             const at = (rowBase + cc) * cin + ch;
             if (lanes === 8 && inside) {
@@ -596,8 +606,10 @@ function im2colTKernel(args: KernelArgs, io: KernelIO): tf.TensorInfo {
  */
 function col2imKernel(args: KernelArgs, io: KernelIO): tf.TensorInfo {
   const g = args.inputs.dcols as tf.TensorInfo;
-  const { kernel: k, shape } = args.attrs as unknown as { kernel: number; shape: [number, number, number, number] };
+  const { kernel: k, shape, window } = args.attrs as unknown as { kernel: number; shape: [number, number, number, number]; window?: ConvWindow };
   const [b, rows, cols, cin] = shape;
+  // dcols has a row per output cell of the window (every cell without one)
+  const [top, left, wr, wc] = window ?? [0, 0, rows, cols];
   const p = (k - 1) / 2;
   const width = k * k * cin;
   const [info, out] = io.output(shape);
@@ -611,11 +623,11 @@ function col2imKernel(args: KernelArgs, io: KernelIO): tf.TensorInfo {
         const o = ((n * rows + r) * cols + c) * cin;
         let all = true;
         for (let s = 0; s < taps; s++) {
-          // slice s read x[r, c] at its cell (r + p − dy, c + p − dx)
-          const rr = r + p - Math.floor(s / k);
-          const cc = c + p - (s % k);
-          const inside = rr >= 0 && rr < rows && cc >= 0 && cc < cols;
-          from[s] = inside ? ((n * rows + rr) * cols + cc) * width + s * cin : -1;
+          // slice s read x[r, c] at its cell (r + p − dy, c + p − dx), row (r + p − dy − top, …) of the window
+          const rr = r + p - Math.floor(s / k) - top;
+          const cc = c + p - (s % k) - left;
+          const inside = rr >= 0 && rr < wr && cc >= 0 && cc < wc;
+          from[s] = inside ? ((n * wr + rr) * wc + cc) * width + s * cin : -1;
           all &&= inside;
         }
         for (let ch = 0; ch < cin; ch++) {
