@@ -1,5 +1,6 @@
 import { Rng } from '@vqvid/core';
 import type { CodeVolume } from '@vqvid/core';
+import type { WindowRegion } from './network';
 import { SPATIAL_OFFSETS, SPATIAL_WIDTH } from './output/spatial-prior';
 
 /**
@@ -84,6 +85,11 @@ function alignedCrop(side: number, min: number, max: number, align: 1 | 2): numb
 /** How many crop origins of `crop` cells fit along a grid side of `size` cells, every `align`-th cell. */
 function originCount(size: number, crop: number, align: number): number {
   return Math.floor((size - crop) / align) + 1;
+}
+
+/** The crop of a batch's windows, within their margins: the region whose states a training step reads. */
+export function cropRegion(g: BatchGeometry): WindowRegion {
+  return { top: g.marginRows, left: g.marginCols, rows: g.cropRows, cols: g.cropCols };
 }
 
 /** Seed of epoch `epoch`'s random choices: a pure function of (seed, epoch), so a resumed run replays them. */

@@ -1,5 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { COL2IM, IM2COL, IM2COLT } from './kernels';
+import { COL2IM, type ConvWindow, IM2COL, IM2COLT } from './kernels';
+
+export type { ConvWindow } from './kernels';
 
 /**
  * 'Same' 2-D convolution with zero padding written as pad + k*k shifted slices + matMul, because the wasm
@@ -55,9 +57,6 @@ export function kernelConv(kernel: number): (x: tf.Tensor4D, w: tf.Tensor2D) => 
   if (!f) kernelConvs.set(kernel, (f = buildKernelConv(kernel, null)));
   return f;
 }
-
-/** Output cells of {@link windowConv}: [top, left, rows, cols] of the input's grid. */
-export type ConvWindow = [top: number, left: number, rows: number, cols: number];
 
 /**
  * The cells `window` of {@link sameConv}(x, w, kernel) (zero padding at x's borders), [B, window rows, window cols,

@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { assertCodeVolume, assertInt, fail, Rng, stackFrames, VqvidError } from '@vqvid/core';
 import type { CodeGeometry, CodeVolume, StoredArray, Video } from '@vqvid/core';
-import { assembleBatch, type BatchGeometry, batchGeometry, epochPlan, epochSeed } from './batch';
+import { assembleBatch, type BatchGeometry, batchGeometry, cropRegion, epochPlan, epochSeed } from './batch';
 import { type CellKind, receptiveRadius, resolveConfig } from './config';
 import { batchDropout } from './dropout';
 import { Network } from './network';
@@ -283,7 +283,7 @@ export class PatchRegressor {
     const x = tf.tensor3d(inputs, [g.steps * g.batch, er, ec], 'int32');
     const m = mask ? tf.tensor4d(mask, [g.steps * g.batch, er, ec, 1], 'float32') : null;
     // the states of the crop alone (its margins only feed the conv stack; see WindowRegion)
-    const hs = this.net.window(x, m, g.steps, { rate, seed }, { top: g.marginRows, left: g.marginCols, rows: g.cropRows, cols: g.cropCols });
+    const hs = this.net.window(x, m, g.steps, { rate, seed }, cropRegion(g));
     let crop = tf.reshape(hs, [-1, hidden]) as tf.Tensor2D;
     if (rate > 0) crop = batchDropout(crop, rate, seed ^ 0x9e3779b9, g.steps) as tf.Tensor2D;
     const pred = this.applyHead(crop);

@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
-import type { Batch, BatchGeometry } from './batch';
+import { type Batch, type BatchGeometry, cropRegion } from './batch';
 import { stateWidth } from './config';
 import { batchDropout, type BatchPart } from './dropout';
 import type { ModelParts } from './parts';
@@ -28,8 +28,7 @@ export function batchGradients(model: ModelParts, g: BatchGeometry, b: Batch, st
   const seed = dropoutSeed(model.config.seed, step);
   return tf.variableGrads(() => {
     // the states of the crop alone (its margins only feed the conv stack; see WindowRegion)
-    const region = { top: g.marginRows, left: g.marginCols, rows: g.cropRows, cols: g.cropCols };
-    const hs = model.net.window(inputs, mask, span, { rate, seed, part }, region);
+    const hs = model.net.window(inputs, mask, span, { rate, seed, part }, cropRegion(g));
     let crop = tf.reshape(g.warmup > 0 ? tf.slice(hs, [g.warmup, 0, 0, 0, 0], [g.steps, -1, -1, -1, -1]) : hs, [-1, hidden]);
     // and on the state as the output layer reads it (the recurrence itself keeps the whole state)
     if (rate > 0) crop = batchDropout(crop, rate, seed ^ 0x9e3779b9, g.steps, part);

@@ -490,13 +490,16 @@ export const IM2COL = 'VqvidIm2Col';
 /** Kernel name of {@link col2imKernel}: the gradient of {@link IM2COL}. */
 export const COL2IM = 'VqvidCol2Im';
 
-/** The input x ([B, R, C, cin]) and kernel size k of {@link im2colKernel} and {@link im2colTKernel}, with p = (k − 1) / 2. */
 /**
  * The output cells of a windowed convolution: rows [top, top + rows) and columns [left, left + cols) of the input's
  * grid (attribute `window` of the Im2Col, Im2ColT and Col2Im kernels; absent: every cell, the 'same' convolution).
  */
-type ConvWindow = [top: number, left: number, rows: number, cols: number];
+export type ConvWindow = [top: number, left: number, rows: number, cols: number];
 
+/**
+ * The input x ([B, R, C, cin]), kernel size k and output window of {@link im2colKernel} and {@link im2colTKernel},
+ * with p = (k − 1) / 2.
+ */
 function im2colInput(args: KernelArgs): { x: tf.TensorInfo; k: number; b: number; rows: number; cols: number; cin: number; p: number; win: ConvWindow } {
   const x = args.inputs.x as tf.TensorInfo;
   const { kernel: k, window } = args.attrs as { kernel: number; window?: ConvWindow };

@@ -76,15 +76,37 @@ export class TopScratch {
   restCodes = new Int32Array(0);
   restVals = new Float64Array(0);
 
-  /** Room for lists of m entries. */
-  fit(m: number): this {
+  /** Room for lists of m entries, the rows' list (of rowM ≤ m) empty. */
+  fit(m: number, rowM: number): this {
     if (this.rowCodes.length < m) {
       this.rowCodes = new Int32Array(m);
       this.rowVals = new Float64Array(m);
       this.restCodes = new Int32Array(m);
       this.restVals = new Float64Array(m);
     }
+    this.rowCodes.fill(-1, 0, rowM);
+    this.rowVals.fill(-Infinity, 0, rowM);
     return this;
+  }
+
+  /**
+   * Once the rows' codes are in the rows' list (of rowM): the codes at unigram positions [0, min(m, k)) that no row
+   * counted (zero in both pair arrays, which may be one array) have p = scale·u, so in that order their values do
+   * not increase; merged with the rows' list into codes/values[base .. base + m).
+   */
+  merge(order: Int32Array, pairs: Float64Array, pairs2: Float64Array, p: (b: number) => number, rowM: number, codes: Int32Array, values: Float64Array, base: number, m: number): void {
+    let nb = 0;
+    for (let j = 0; j < Math.min(m, order.length); j++) {
+      const b = order[j];
+      if (pairs[b] === 0 && pairs2[b] === 0) {
+        this.restCodes[nb] = b;
+        this.restVals[nb++] = p(b);
+      }
+    }
+    // a code in two rows took one slot: the list may end early
+    let na = 0;
+    while (na < rowM && this.rowCodes[na] !== -1) na++;
+    mergeTop(this.rowCodes, this.rowVals, na, this.restCodes, this.restVals, nb, codes, values, base, m);
   }
 }
 
@@ -236,23 +258,12 @@ export class SparseBigram {
   topRowInto(a: number, m: number, codes: Int32Array, values: Float64Array, base: number): void {
     const order = this.unigramOrder();
     const r = this.rows;
-    const s = (this.topScratch ??= new TopScratch()).fit(m);
+    const rowM = Math.min(m, rowTypes(r, a));
+    const s = (this.topScratch ??= new TopScratch()).fit(m, rowM);
     this.withRow(a, (p) => {
-      const rowM = Math.min(m, a < 0 ? 0 : r.start[a + 1] - r.start[a]);
-      s.rowCodes.fill(-1, 0, rowM);
-      s.rowVals.fill(-Infinity, 0, rowM);
       for (let j = r.start[a]; j < r.start[a + 1]; j++) offerTop(s.rowCodes, s.rowVals, 0, rowM, r.next[j], p(r.next[j]));
-      // the other codes have p = scale·u: in unigram order, their values do not increase
       const pairs = this.pairScratch!;
-      let nb = 0;
-      for (let j = 0; j < Math.min(m, this.k); j++) {
-        const b = order[j];
-        if (pairs[b] === 0) {
-          s.restCodes[nb] = b;
-          s.restVals[nb++] = p(b);
-        }
-      }
-      mergeTop(s.rowCodes, s.rowVals, rowM, s.restCodes, s.restVals, nb, codes, values, base, m);
+      s.merge(order, pairs, pairs, p, rowM, codes, values, base, m);
     });
   }
 

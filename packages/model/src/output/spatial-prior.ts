@@ -1,7 +1,7 @@
 import { goldenMin, VqvidError } from '@vqvid/core';
 import type { CodeVolume, StoredArray } from '@vqvid/core';
 import { type CountRows, clearRow, countRows, loadRow, mixRow, readCountRows, readUnigram, rowStats, rowTypes, smoothedUnigram, TopScratch, wittenBell } from './prior';
-import { mergeTop, offerTopOnce } from './top';
+import { offerTopOnce } from './top';
 
 /**
  * Where the context of a spatial prior is read in the present frame, relative to the predicted cell: the cell
@@ -255,31 +255,15 @@ export class SpatialPrior {
   /** {@link SpatialPrior.topRow} written into codes/values[base .. base + m). */
   topRowInto(ctx: ArrayLike<number>, at: number, m: number, codes: Int32Array, values: Float64Array, base: number): void {
     const { bigram, spatial } = this;
-    const s = (this.topScratch ??= new TopScratch()).fit(m);
     this.withRow(ctx, at, (p, id) => {
       const a = ctx[at];
       // the rows' codes (a code may be in both): a list of their own
-      const counted = bigram.start[a + 1] - bigram.start[a] + (id >= 0 ? spatial.start[id + 1] - spatial.start[id] : 0);
-      const rowM = Math.min(m, counted);
-      s.rowCodes.fill(-1, 0, rowM);
-      s.rowVals.fill(-Infinity, 0, rowM);
+      const rowM = Math.min(m, rowTypes(bigram, a) + rowTypes(spatial, id));
+      const s = (this.topScratch ??= new TopScratch()).fit(m, rowM);
       for (let j = bigram.start[a]; j < bigram.start[a + 1]; j++) offerTopOnce(s.rowCodes, s.rowVals, 0, rowM, bigram.next[j], p(bigram.next[j]));
       if (id >= 0) for (let j = spatial.start[id]; j < spatial.start[id + 1]; j++) offerTopOnce(s.rowCodes, s.rowVals, 0, rowM, spatial.next[j], p(spatial.next[j]));
-      // the other codes have p ∝ u: in unigram order, their values do not increase (rows' codes are skipped by
-      // their loaded pair counts)
-      const order = this.unigramOrder();
-      const [p1, p2] = this.pairScratch!;
-      let nb = 0;
-      for (let j = 0; j < Math.min(m, this.k); j++) {
-        const b = order[j];
-        if (p1[b] === 0 && p2[b] === 0) {
-          s.restCodes[nb] = b;
-          s.restVals[nb++] = p(b);
-        }
-      }
-      let na = 0;
-      while (na < rowM && s.rowCodes[na] !== -1) na++;
-      mergeTop(s.rowCodes, s.rowVals, na, s.restCodes, s.restVals, nb, codes, values, base, m);
+      const scratch = this.pairScratch!;
+      s.merge(this.unigramOrder(), scratch[0], scratch[1], p, rowM, codes, values, base, m);
     });
   }
 
