@@ -11,7 +11,7 @@ import { loadavg } from 'node:os';
 import * as tf from '@tensorflow/tfjs-core';
 import { RCNN, initBackend } from '../dist/index.mjs';
 import { runTwin } from '../../../bench/twins/twin.mjs';
-import { benchSettings, randomCodes, steadyFit } from './settings.mjs';
+import { benchSettings, poolWarmup, randomCodes, steadyFit } from './settings.mjs';
 
 const args = process.argv.slice(2);
 const quick = args.includes('--quick');
@@ -22,8 +22,8 @@ const { grid, fit, steps, model } = benchSettings(quick);
 const wi = args.indexOf('--workers');
 const workers = wi >= 0 ? Number(args[wi + 1]) : 1;
 if (!Number.isInteger(workers) || workers < 1) throw new Error('--workers takes a positive integer');
-/** Steps of a pooled fit left out of its timing: the pool's first steps run 1.5–5x slower (see bench/workers.mjs). */
-const WARMUP = quick ? 1 : 3;
+/** Steps of a pooled fit left out of its timing: a fresh pool's workers reach their steady speed after some 30. */
+const WARMUP = poolWarmup(quick);
 
 /** Steady-state cells/s of fit({ workers: n }) (settings.mjs steadyFit: the pool's start and WARMUP steps left out). */
 async function measurePooled(k, softmax, n) {

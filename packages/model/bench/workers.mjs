@@ -13,28 +13,33 @@
 // frequency classes put them all in one class (8,818 of 10,000 codes); real codes give it classes as in use.
 // `independent` (unless --no-independent): the same number of threads each training its own model alone, started
 // together, as a ceiling for `speedup` on this machine (see independentCellsPerSecond).
-// Usage: node bench/workers.mjs [--quick] [--workers 1,2] [--batches 4,8] [--crops 16,32] [--warmup 3] [--codes FILE,...] [--no-independent]   (needs `npm run build` first)
+// Usage: node bench/workers.mjs [--quick] [--workers 1,2] [--batches 4,8] [--crops 16,32] [--warmup 30] [--steps 10] [--codes FILE,...] [--no-independent]   (needs `npm run build` first)
 import * as os from 'node:os';
 import { Worker } from 'node:worker_threads';
 import * as tf from '@tensorflow/tfjs-core';
 import { RCNN, initBackend } from '../dist/index.mjs';
 import { readCodes } from '@vqvid/core';
-import { benchSettings, randomCodes, steadyFit } from './settings.mjs';
+import { benchSettings, poolWarmup, randomCodes, steadyFit } from './settings.mjs';
 
 const args = process.argv.slice(2);
 const quick = args.includes('--quick');
 const wi = args.indexOf('--workers');
 const counts = wi >= 0 ? args[wi + 1].split(',').map(Number) : [1, 2];
 const bti = args.indexOf('--batches');
-const { grid: baseGrid, fit: baseFit, steps, model } = benchSettings(quick);
+const { grid: baseGrid, fit: baseFit, steps: baseSteps, model } = benchSettings(quick);
 const ci = args.indexOf('--crops');
 const crops = ci >= 0 ? args[ci + 1].split(',').map(Number) : [baseFit.crop];
 const batches = bti >= 0 ? args[bti + 1].split(',').map(Number) : quick ? [baseFit.batch] : [baseFit.batch, 2 * baseFit.batch];
 if ([...counts, ...batches, ...crops].some((n) => !Number.isInteger(n) || n < 1)) throw new Error('--workers, --batches and --crops take positive integers, comma-separated');
 const wui = args.indexOf('--warmup');
-// steps of each fit left out of the timing (the first is always slow: a fresh pool's first step on each worker)
-const warmup = wui >= 0 ? Number(args[wui + 1]) : quick ? 1 : 3;
+// steps of each fit left out of the timing: a fresh pool's workers reach their steady speed after some 30 (see
+// poolWarmup in settings.mjs); one thread is timed the same way
+const warmup = wui >= 0 ? Number(args[wui + 1]) : poolWarmup(quick);
 if (!Number.isInteger(warmup) || warmup < 1) throw new Error('--warmup takes a positive integer');
+const sti = args.indexOf('--steps');
+// timed steps of each fit: a worker's step varies by ±10% from one batch to the next
+const steps = sti >= 0 ? Number(args[sti + 1]) : quick ? baseSteps : 2 * baseSteps;
+if (!Number.isInteger(steps) || steps < 1) throw new Error('--steps takes a positive integer');
 const codesArg = args.indexOf('--codes');
 /** Real code volumes by K (`--codes`), and where each came from. */
 const realCodes = new Map();
@@ -81,21 +86,23 @@ async function independentCellsPerSecond(k, softmax, threads, fit, grid, cells) 
  * Cells/s with `workers` threads in the steady state: timed from the end of a fit's `warmup`-th step to the end of
  * its last (`steps` more), the faster of two fits (interference only ever adds time). The warm-up steps are left
  * out and reported apart: starting the workers (each loads tfjs and builds the model) and their first steps, which
- * run 1.5–5x slower while each thread's wasm heap grows and its kernels are first set up (`startSeconds` = the time
- * to the end of the warm-up less `warmup` steady steps; `warmupSecondsPerStep` = that time over `warmup`, the
- * workers' start included).
+ * run slower while each thread's wasm heap grows, its kernels are first set up and V8 optimises the hot code
+ * (poolWarmup in settings.mjs; `startSeconds` = the time to the end of the warm-up less `warmup` steady steps;
+ * `warmupSecondsPerStep` = that time over `warmup`, the workers' start included; `stepSeconds` = every step of the
+ * faster fit, its warm-up first).
  */
 async function measure(k, softmax, workers, fit, grid, cells) {
   const codes = codesFor(k, grid);
   const m = new RCNN({ k, softmax, seed: 1, ...model });
   await m.fit(codes, { ...fit, epochs: 1, stepsPerEpoch: 1, workers: 1 }); // output built, kernels compiled
-  const { seconds, startSeconds, warmupSecondsPerStep } = await steadyFit(m, codes, fit, workers, warmup, steps);
+  const { seconds, startSeconds, warmupSecondsPerStep, stepSeconds } = await steadyFit(m, codes, fit, workers, warmup, steps);
   m.dispose();
   return {
     cellsPerSecond: Math.round((cells * steps) / seconds),
     secondsPerStep: +(seconds / steps).toFixed(3),
     startSeconds: +startSeconds.toFixed(2),
     warmupSecondsPerStep: +warmupSecondsPerStep.toFixed(3),
+    stepSeconds,
   };
 }
 

@@ -135,6 +135,13 @@ describe('data-parallel training over worker threads', () => {
     expect(r.stopped).toBe('aborted');
     expect(r.steps).toBe(2);
     expect(liveTrainWorkers()).toBe(0);
+    // an abort fired by a timer: the pooled loop does not yield to timers itself, but its steps await the workers,
+    // so the timer set after step 1 fires during step 2 and the loop stops after it
+    const timed = new AbortController();
+    const t = await m.fit(data, { ...opts, workers: 2, signal: timed.signal, onProgress: (e) => e.done === 1 && setTimeout(() => timed.abort(), 0) });
+    expect(t.stopped).toBe('aborted');
+    expect(t.steps).toBe(2);
+    expect(liveTrainWorkers()).toBe(0);
     // a worker that cannot start (no such tfjs backend there): E_STATE naming the worker, none left running
     const p = partsOf(m);
     const spec = {
