@@ -19,6 +19,7 @@ export {
   assertFinite,
 } from './validate';
 export { Rng } from './rng';
+export * as wasmBytes from './wasm-bytes';
 export { goldenMin } from './search';
 export { packContainer, unpackContainer, crc32, CONTAINER_VERSION } from './container';
 export type { StoredArray } from './container';

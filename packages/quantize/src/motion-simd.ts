@@ -1,7 +1,9 @@
-import {
+import { wasmBytes } from '@vqvid/core';
+
+const {
   addConst, doWhile, END, F32, F32X4_ADD, F32X4_MUL, F32X4_SUB, get, I32, I32_ADD, I32_CONST, I32_MUL, LOAD, MODULE_HEADER, name,
   reserveBytes, section, set, simd, uleb, V128, vec, ZERO,
-} from './wasm-bytes';
+} = wasmBytes;
 
 /*
  * The motion search's screening kernel (see `nearestMotionPatches` below): a hand-assembled WebAssembly SIMD
@@ -31,7 +33,7 @@ export function packedLayout(motion: Float32Array, cells: number, count: number,
 // run(basep, count, stride, offp, ncand, outp): params 0..5, then i32, f32 and v128 locals
 const P = { basep: 0, count: 1, stride: 2, offp: 3, ncand: 4, outp: 5 };
 const L = { i: 6, c: 7, p: 8, m: 9, o: 10, q: 11, s: 12, e: 13, acc0: 14, acc1: 15, t: 16 };
-// opcodes of this kernel only (the shared ones are in wasm-bytes.ts)
+// opcodes of this kernel only (the shared ones are @vqvid/core's wasmBytes)
 const I32_LOAD = [0x28, 2, 0], F32_STORE = [0x38, 2, 0];
 const F32_LOAD = (off: number) => [0x2a, 2, ...uleb(off)];
 const F32_ZERO = [0x43, 0, 0, 0, 0];

@@ -1,8 +1,10 @@
 import { centerRows, centroidMean, rowNorms } from './assign';
-import {
+import { wasmBytes } from '@vqvid/core';
+
+const {
   addConst, doWhile, END, F32X4_ADD, F32X4_MUL, F32X4_SUB, get, I32, I32_ADD, I32_CONST, I32_EQ, I32_MUL, LOAD, MODULE_HEADER, name,
   reserveBytes, section, SELECT, set, simd, sleb, uleb, V128, vec, ZERO,
-} from './wasm-bytes';
+} = wasmBytes;
 
 /**
  * A hand-assembled WebAssembly SIMD kernel for the cpu backend: the nearest-centroid search with register
@@ -23,7 +25,7 @@ const SIMD_POINTS = 4 * SIMD_VECTORS;
 /** Largest dim the unrolled kernel is built for (≈ 140 KB of code at 1024); beyond it the TypeScript path runs. */
 export const MAX_SIMD_DIM = 1024;
 
-// opcodes of this kernel only (the shared ones are in wasm-bytes.ts)
+// opcodes of this kernel only (the shared ones are @vqvid/core's wasmBytes)
 const LOAD_SPLAT = (off: number) => simd(0x09, 2, ...uleb(off));
 const STORE = (off: number) => simd(0x0b, 4, ...uleb(off));
 const I32X4_SPLAT = simd(0x11), F32X4_LT = simd(0x43), BITSELECT = simd(0x52);

@@ -21,6 +21,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-layers';
 import { backend_util } from '@tensorflow/tfjs-core';
+import { HeapSimd, type TapSum, type WasmModuleLike } from './simd';
 
 /** How a kernel reads its inputs and hands back an output on one backend (wasm and cpu differ only here). */
 interface KernelIO {
@@ -33,6 +34,8 @@ interface KernelIO {
    * inputs after this), as [its TensorInfo, its values].
    */
   output(shape: number[]): [tf.TensorInfo, Float32Array];
+  /** wasm: SIMD kernels on the backend's heap (null where they cannot run there; see simd.ts). */
+  simd?: HeapSimd | null;
 }
 
 type KernelArgs = Parameters<tf.KernelFunc>[0];
@@ -40,6 +43,7 @@ type Compute = (args: KernelArgs, io: KernelIO) => tf.TensorInfo | tf.TensorInfo
 
 /** tfjs-backend-wasm's BackendWasm and tfjs-backend-cpu's MathBackendCPU, typed structurally (no hard import). */
 interface WasmBackendLike {
+  wasm?: WasmModuleLike;
   readSync(dataId: object): backend_util.BackendValues;
   makeOutput(shape: number[], dtype: tf.DataType, memoryOffset?: number, values?: backend_util.BackendValues): tf.TensorInfo;
   typedArrayFromHeap(info: tf.TensorInfo): backend_util.TypedArray;
@@ -49,10 +53,20 @@ interface CpuBackendLike {
   makeTensorInfo(shape: number[], dtype: tf.DataType, values?: backend_util.BackendValues): tf.TensorInfo;
 }
 
+/** Each wasm backend instance's SIMD kernels, made on first use. */
+const simdOf = new WeakMap<object, HeapSimd | null>();
+
+/** The SIMD kernels on wasm backend `b`'s heap (null where they cannot run there). */
+function heapSimdOf(b: WasmBackendLike): HeapSimd | null {
+  if (!simdOf.has(b)) simdOf.set(b, HeapSimd.of(b.wasm));
+  return simdOf.get(b)!;
+}
+
 const IO_OF: Record<'wasm' | 'cpu', (backend: unknown) => KernelIO> = {
   wasm: (backend) => {
     const b = backend as WasmBackendLike;
     return {
+      simd: heapSimdOf(b),
       read: (t) => b.readSync(t.dataId),
       // a view of the heap, not readSync's copy: valid until the next allocation
       view: (t) => b.typedArrayFromHeap(t),
@@ -455,11 +469,16 @@ function wasmSumLeading(original: tf.KernelConfig): tf.KernelFunc {
     const backend = args.backend as WasmBackendLike;
     const rows = tf.util.sizeFromShape(x.shape.slice(0, lead));
     const cols = tf.util.sizeFromShape(x.shape.slice(lead));
+    const simd = cols % 4 === 0 ? heapSimdOf(backend) : null;
+    const sums = simd && rows >= 4 ? [simd.tapSum(5), simd.tapSum(2)] : null;
+    // the scratch first: it and the output may grow the heap, so views are taken after both
+    const table = sums?.[0] && sums[1] ? simd!.reserve(4 * 5, 0) : 0;
     const out = backend.makeOutput([...(keepDims ? new Array<number>(lead).fill(1) : []), ...x.shape.slice(lead)], 'float32');
     // views taken after the allocation above, which may grow (and so detach) the heap
     const xv = backend.typedArrayFromHeap(x) as Float32Array;
     const ov = backend.typedArrayFromHeap(out) as Float32Array;
-    columnSums(xv, rows, cols, ov);
+    if (table) columnSumsSimd(simd!, sums![0]!, sums![1]!, table, xv, rows, cols, ov);
+    else columnSums(xv, rows, cols, ov);
     return out;
   };
 }
@@ -482,6 +501,35 @@ export function columnSums(x: Float32Array, rows: number, cols: number, out: Flo
   for (; i < rows; i++) {
     const o = i * cols;
     for (let j = 0; j < cols; j++) out[j] += x[o + j];
+  }
+}
+
+/**
+ * {@link columnSums} with the SIMD tap sums of simd.ts (cols a multiple of 4, x and out views of the heap): out
+ * starts at zeros, and each block of four rows is out = (((out + x[i]) + x[i+1]) + x[i+2]) + x[i+3], the rows left
+ * over one at a time. The same adds in the same order, four columns a lane each: the same bits.
+ */
+function columnSumsSimd(simd: HeapSimd, sum5: TapSum, sum2: TapSum, table: number, x: Float32Array, rows: number, cols: number, out: Float32Array): void {
+  out.fill(0, 0, cols);
+  const t32 = simd.heap32;
+  const at = table >> 2;
+  const o = out.byteOffset;
+  const len = 4 * cols;
+  let i = 0;
+  for (; i + 4 <= rows; i += 4) {
+    // tap s is added after tap s + 1: out first, then rows i … i + 3
+    const row = x.byteOffset + i * len;
+    t32[at + 4] = o;
+    t32[at + 3] = row;
+    t32[at + 2] = row + len;
+    t32[at + 1] = row + 2 * len;
+    t32[at] = row + 3 * len;
+    sum5(o, len, table, 1);
+  }
+  for (; i < rows; i++) {
+    t32[at + 1] = o;
+    t32[at] = x.byteOffset + i * len;
+    sum2(o, len, table, 1);
   }
 }
 
@@ -612,13 +660,16 @@ function col2imKernel(args: KernelArgs, io: KernelIO): tf.TensorInfo {
   const { kernel: k, shape, window } = args.attrs as unknown as { kernel: number; shape: [number, number, number, number]; window?: ConvWindow };
   const [b, rows, cols, cin] = shape;
   // dcols has a row per output cell of the window (every cell without one)
-  const [top, left, wr, wc] = window ?? [0, 0, rows, cols];
+  const win = window ?? [0, 0, rows, cols];
+  const [top, left, wr, wc] = win;
   const p = (k - 1) / 2;
   const width = k * k * cin;
+  const taps = k * k;
+  const sum = io.simd && cin % 4 === 0 ? io.simd.tapSum(taps) : null;
+  if (sum) return col2imSimd(io, io.simd!, sum, g, shape, k, win);
   const [info, out] = io.output(shape);
   const gv = io.view(g) as Float32Array;
   const fr = Math.fround;
-  const taps = k * k;
   const from = new Int32Array(taps); // per tap s, where the cell's run starts in dcols (−1: the slice misses it)
   for (let n = 0; n < b; n++) {
     for (let r = 0; r < rows; r++) {
@@ -640,6 +691,43 @@ function col2imKernel(args: KernelArgs, io: KernelIO): tf.TensorInfo {
           out[o + ch] = a;
         }
       }
+    }
+  }
+  return info;
+}
+
+/**
+ * {@link col2imKernel} on wasm with cin a multiple of 4: per row of the grid, the byte offsets of each cell's k² runs
+ * of dcols (a block of zeros for a slice that misses the cell) go into a table in the heap, and the SIMD `sum` of
+ * simd.ts adds them in the scalar loop's order, four channels a lane each: the same float32 sums, bit for bit.
+ */
+function col2imSimd(io: KernelIO, simd: HeapSimd, sum: TapSum, g: tf.TensorInfo, shape: [number, number, number, number], k: number, win: ConvWindow): tf.TensorInfo {
+  const [b, rows, cols, cin] = shape;
+  const [top, left, wr, wc] = win;
+  const p = (k - 1) / 2;
+  const taps = k * k;
+  const width = taps * cin;
+  const len = 4 * cin;
+  // allocations first (either may grow the heap and detach views), then the views
+  const zeros = simd.reserve(len + 4 * taps * cols, len);
+  const [info, out] = io.output(shape);
+  const gBase = (io.view(g) as Float32Array).byteOffset;
+  const tab = zeros + len;
+  const t32 = simd.heap32;
+  const tab32 = tab >> 2;
+  const dy = Int32Array.from({ length: taps }, (_, s) => Math.floor(s / k));
+  const dx = Int32Array.from({ length: taps }, (_, s) => s % k);
+  for (let n = 0; n < b; n++) {
+    for (let r = 0; r < rows; r++) {
+      for (let c = 0, at = tab32; c < cols; c++) {
+        for (let s = 0; s < taps; s++, at++) {
+          // slice s read x[r, c] at its cell (r + p − dy, c + p − dx), row (r + p − dy − top, …) of the window
+          const rr = r + p - dy[s] - top;
+          const cc = c + p - dx[s] - left;
+          t32[at] = rr >= 0 && rr < wr && cc >= 0 && cc < wc ? gBase + 4 * (((n * wr + rr) * wc + cc) * width + s * cin) : zeros;
+        }
+      }
+      sum(out.byteOffset + len * (n * rows + r) * cols, len, tab, cols);
     }
   }
   return info;

@@ -413,6 +413,9 @@ describe('registerWasmKernels', () => {
       });
     const cases: Array<[number[], number[] | number, boolean]> = [
       [[4097, 33], 0, false], // rows not a multiple of 4
+      [[4099, 36], 0, false], // columns a multiple of 4: the SIMD sums (kernels/simd.ts), three rows left over
+      [[3, 8], 0, false], // fewer than four rows
+      [[7, 2, 4], [0, 1], true],
       [[5, 6, 7, 8], [0, 1, 2], false], // a conv bias gradient's shape
       [[5, 6, 7, 8], [2, 1, 0], true], // axes in any order
       [[3, 4, 5], [-3, -2], false], // negative axes

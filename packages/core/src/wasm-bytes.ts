@@ -1,7 +1,8 @@
 /**
- * The pieces the package's hand-assembled WebAssembly kernels are written with (`wasm-simd.ts`, the k-means
- * search; `motion-simd.ts`, the motion search's screen): LEB128 and section encoders, the opcodes they use, and
- * a few instruction sequences on locals. Plain bytes: no build step, works in browsers.
+ * The pieces the packages' hand-assembled WebAssembly kernels are written with (@vqvid/quantize: the k-means
+ * search and the motion search's screen; @vqvid/model: training kernels on tfjs-backend-wasm's heap): LEB128 and
+ * section encoders, the opcodes they use, and a few instruction sequences on locals. Plain bytes: no build step,
+ * works in browsers. Exported from the package as the `wasmBytes` namespace.
  */
 
 export const uleb = (v: number): number[] => {

@@ -1,0 +1,123 @@
+import { wasmBytes } from '@vqvid/core';
+
+const { END, get, I32, I32_ADD, I32_CONST, I32_NE, LOOP, BR_IF, MODULE_HEADER, name, section, set, simd, sleb, uleb, V128, vec, F32X4_ADD } = wasmBytes;
+
+/*
+ * Hand-assembled WebAssembly SIMD for training kernels that tfjs-backend-wasm lacks (see index.ts), run on the
+ * backend's own memory: the module imports the backend's WebAssembly.Memory, so it reads and writes tensors where
+ * they lie, at the byte offsets of their heap views. Plain bytes: no build step, works in browsers.
+ */
+
+// opcodes of these kernels only (the shared ones are @vqvid/core's wasmBytes)
+const I32_LOAD = (off: number) => [0x28, 2, ...uleb(off)];
+const V128_LOAD = simd(0x00, 4, 0);
+const V128_STORE = simd(0x0b, 4, 0);
+
+/**
+ * `sum(outp, len, tabp, cells)`: for each of `cells` cells i, the `taps` byte offsets f[0..taps) at tabp + 4·(i·taps)
+ * and len bytes (a multiple of 16) of output at outp + i·len: out = ((in(f[taps−1]) + in(f[taps−2])) + …) + in(f[0]),
+ * summed in f32x4 lanes (each lane in that order, so the float32 sums of a scalar loop in the same order).
+ */
+export function tapSumModuleBytes(taps: number): Uint8Array<ArrayBuffer> {
+  const P = { outp: 0, len: 1, tabp: 2, cells: 3 };
+  const L = { i: 4, ch: 5, t: 6, o: 7, f: 8, a: 8 + taps };
+  const load = (s: number) => [...get(L.f + s), ...get(L.ch), I32_ADD, ...V128_LOAD];
+  const inner = [...load(taps - 1)];
+  for (let s = taps - 2; s >= 0; s--) inner.push(...load(s), ...F32X4_ADD);
+  inner.push(...set(L.a), ...get(L.o), ...get(L.ch), I32_ADD, ...get(L.a), ...V128_STORE);
+  inner.push(...get(L.ch), I32_CONST, 16, I32_ADD, ...set(L.ch), ...get(L.ch), ...get(P.len), I32_NE, BR_IF, 0);
+  const cell: number[] = [];
+  for (let s = 0; s < taps; s++) cell.push(...get(L.t), ...I32_LOAD(4 * s), ...set(L.f + s));
+  cell.push(I32_CONST, 0, ...set(L.ch), LOOP, 0x40, ...inner, END);
+  const step = (local: number, by: number[]) => [...get(local), ...by, I32_ADD, ...set(local)];
+  cell.push(...step(L.o, get(P.len)), ...step(L.t, [I32_CONST, ...sleb(4 * taps)]));
+  cell.push(...step(L.i, [I32_CONST, 1]), ...get(L.i), ...get(P.cells), I32_NE, BR_IF, 0);
+  const body = [
+    ...vec([[4 + taps, I32], [1, V128]]),
+    I32_CONST, 0, ...set(L.i), ...get(P.outp), ...set(L.o), ...get(P.tabp), ...set(L.t),
+    LOOP, 0x40, ...cell, END, END,
+  ];
+  const type = section(1, vec([[0x60, ...vec(new Array(4).fill([I32])), 0]]));
+  // (import "env" "memory" (memory 1)): any memory of at least one page
+  const imports = section(2, vec([[...name('env'), ...name('memory'), 0x02, 0x00, 1]]));
+  const func = section(3, vec([[0]]));
+  const exports = section(7, vec([[...name('sum'), 0x00, 0]]));
+  const code = section(10, vec([[...uleb(body.length), ...body]]));
+  return new Uint8Array([...MODULE_HEADER, ...type, ...imports, ...func, ...exports, ...code]);
+}
+
+/** `sum(outp, len, tabp, cells)` of {@link tapSumModuleBytes}. */
+export type TapSum = (outp: number, len: number, tabp: number, cells: number) => void;
+
+/** The parts of tfjs-backend-wasm's emscripten module these kernels use. */
+export interface WasmModuleLike {
+  asm?: { memory?: unknown };
+  _malloc?: (bytes: number) => number;
+  _free?: (ptr: number) => void;
+}
+
+/** One backend's SIMD kernels and its scratch: a table of tap offsets and a block of zeros, both in its heap. */
+export class HeapSimd {
+  private readonly sums = new Map<number, TapSum | null>();
+  private scratch = 0;
+  private scratchBytes = 0;
+
+  private constructor(
+    private readonly memory: WebAssembly.Memory,
+    private readonly malloc: (bytes: number) => number,
+    private readonly free: (ptr: number) => void,
+  ) {}
+
+  /**
+   * The kernels for a wasm backend's module, or null where they cannot run: no WebAssembly SIMD, a shared
+   * (threaded build) or missing memory, or no malloc.
+   */
+  static of(wasm: WasmModuleLike | undefined): HeapSimd | null {
+    if (!wasm || typeof WebAssembly === 'undefined') return null;
+    // by tag, not instanceof: the memory may come from another realm (jest's test context, an iframe)
+    const memory = wasm.asm?.memory as WebAssembly.Memory | undefined;
+    const tag = (v: unknown) => Object.prototype.toString.call(v);
+    if (tag(memory) !== '[object WebAssembly.Memory]' || tag(memory!.buffer) !== '[object ArrayBuffer]') return null;
+    if (typeof wasm._malloc !== 'function' || typeof wasm._free !== 'function') return null;
+    const made = new HeapSimd(memory!, wasm._malloc.bind(wasm), wasm._free.bind(wasm));
+    return made.tapSum(1) ? made : null;
+  }
+
+  /** The `sum` of {@link tapSumModuleBytes} for `taps`, made on first use (null if it does not compile here). */
+  tapSum(taps: number): TapSum | null {
+    if (!this.sums.has(taps)) {
+      let fn: TapSum | null = null;
+      try {
+        const bytes = tapSumModuleBytes(taps);
+        if (WebAssembly.validate(bytes)) {
+          const inst = new WebAssembly.Instance(new WebAssembly.Module(bytes), { env: { memory: this.memory } });
+          fn = inst.exports.sum as TapSum;
+        }
+      } catch {
+        fn = null;
+      }
+      this.sums.set(taps, fn);
+    }
+    return this.sums.get(taps)!;
+  }
+
+  /**
+   * A scratch block of at least `bytes` bytes in the heap, its first `zeros` bytes zero, as its byte offset. Call
+   * it before taking views of the heap: it may grow the memory (which detaches them). Valid until the next call.
+   */
+  reserve(bytes: number, zeros: number): number {
+    if (bytes > this.scratchBytes) {
+      if (this.scratch) this.free(this.scratch);
+      this.scratchBytes = Math.max(bytes, 2 * this.scratchBytes);
+      this.scratch = this.malloc(this.scratchBytes);
+      if (!this.scratch) throw new Error(`wasm heap: could not allocate ${this.scratchBytes} bytes of kernel scratch`);
+    }
+    new Uint8Array(this.memory.buffer, this.scratch, zeros).fill(0);
+    return this.scratch;
+  }
+
+  /** The heap as Int32 values (a fresh view: take it after every allocation). */
+  get heap32(): Int32Array {
+    return new Int32Array(this.memory.buffer);
+  }
+}
