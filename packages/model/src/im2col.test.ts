@@ -170,18 +170,22 @@ describe('sameConv', () => {
 
   it.each(['wasm', 'cpu'])('Im2ColT writes the transpose of the im2col matrix, zeros outside the grid (%s)', async (backend) => {
     await tf.setBackend(backend);
-    const cases: Array<[number[], number]> = [
+    const cases: Array<[number[], number, ConvWindow?]> = [
       [[2, 5, 4, 3], 3],
       [[1, 1, 9, 6], 3], // a row thinner than the kernel
       [[3, 2, 2, 1], 5],
       [[1, 7, 6, 9], 3], // channels not a multiple of 4
+      [[2, 9, 11, 8], 5, [1, 2, 6, 7]], // an output window (attribute `window`)
+      [[1, 6, 6, 4], 3, [0, 3, 5, 3]], // a window 3 cells wide at the right border
+      [[2, 20, 20, 16], 3, [1, 1, 18, 18]], // a training layer's shape
     ];
-    cases.forEach(([shape, kernel], i) => {
+    cases.forEach(([shape, kernel, window], i) => {
       const rng = new Rng(80 + i);
       const x = tf.tensor4d(Float32Array.from({ length: shape.reduce((a, b) => a * b, 1) }, () => rng.normal()), shape as [number, number, number, number]);
       const [b, rows, cols, cin] = shape;
-      const n = b * rows * cols;
-      const got = tf.engine().runKernel('VqvidIm2ColT', { x }, { kernel } as unknown as tf.NamedAttrMap) as tf.Tensor;
+      const [top, left, wr, wc] = window ?? [0, 0, rows, cols];
+      const n = b * wr * wc;
+      const got = tf.engine().runKernel('VqvidIm2ColT', { x }, { kernel, ...(window ? { window } : {}) } as unknown as tf.NamedAttrMap) as tf.Tensor;
       expect(got.shape).toEqual([kernel * kernel * cin, n]);
       // reference: the definition, element by element
       const xv = x.dataSync();
@@ -191,9 +195,9 @@ describe('sameConv', () => {
         for (let dx = 0; dx < kernel; dx++) {
           for (let ch = 0; ch < cin; ch++) {
             for (let cell = 0; cell < n; cell++) {
-              const c = cell % cols;
-              const r = Math.floor(cell / cols) % rows;
-              const img = Math.floor(cell / (rows * cols));
+              const c = (cell % wc) + left;
+              const r = (Math.floor(cell / wc) % wr) + top;
+              const img = Math.floor(cell / (wr * wc));
               const rr = r + dy - p;
               const cc = c + dx - p;
               const want = rr >= 0 && rr < rows && cc >= 0 && cc < cols ? xv[((img * rows + rr) * cols + cc) * cin + ch] : 0;
