@@ -10,7 +10,8 @@
 // `--workers N` instead runs the plans in 1 worker thread and then in N at once (each its own tfjs engine and
 // model; independent next-frame predictions, `--warmup` frames per plan, then a barrier) and reports their frames/s
 // (all timed frames over the span, so every frame counts: with one warm-up frame the first plan's were still
-// running while V8 optimised the code, 1.25x slower on 2 workers) and the ratio.
+// running while V8 optimised the code, 1.25x slower on 2 workers) and the ratio, with every timed frame's
+// milliseconds per worker (`frameMs`).
 // `--models DIR,...` times trained models instead (RCNN.load, K and softmax from each), each with the codebook at
 // the same place in `--codecs FILE.vqcb,...` (the one it was trained with: models check it) and driven by the last
 // frame of `--codes FILE.vqc,...` (e.g. the codes a bench trained it on): a trained output's sharper class
@@ -236,9 +237,14 @@ async function workerMain({ run, barrier, count, useOnnx }) {
     // busy at once this is about N times one worker's CPU per frame, so `cpuMsPerFramePerWorker` is the process's
     // CPU over this worker's frames
     const cpu0 = process.cpuUsage();
-    for (let f = 0; f < framesTimed; f++) await predictOne(m, context, render, source);
+    const frameMs = [];
+    for (let f = 0, t = performance.now(); f < framesTimed; f++) {
+      await predictOne(m, context, render, source);
+      frameMs.push(+(performance.now() - t).toFixed(1));
+      t = performance.now();
+    }
     const cpu = process.cpuUsage(cpu0);
-    out.push({ start, end: performance.timeOrigin + performance.now(), cpuMsPerFrame: (cpu.user + cpu.system) / 1000 / framesTimed });
+    out.push({ start, end: performance.timeOrigin + performance.now(), cpuMsPerFrame: (cpu.user + cpu.system) / 1000 / framesTimed, frameMs });
   }
   await source?.source.release();
   await source?.stepper?.release();
@@ -261,7 +267,7 @@ async function parallel(run, count, useOnnx = false) {
   return plansOf(softmax, useOnnx).map((_, i) => {
     const start = Math.min(...runs.map((r) => r[i].start));
     const end = Math.max(...runs.map((r) => r[i].end));
-    return { framesPerSecond: +((count * framesTimed) / ((end - start) / 1000)).toFixed(2), cpuMsPerFramePerWorker: runs.map((r) => +r[i].cpuMsPerFrame.toFixed(1)) };
+    return { framesPerSecond: +((count * framesTimed) / ((end - start) / 1000)).toFixed(2), cpuMsPerFramePerWorker: runs.map((r) => +r[i].cpuMsPerFrame.toFixed(1)), frameMs: runs.map((r) => r[i].frameMs) };
   });
 }
 
