@@ -398,27 +398,13 @@ export class MixtureOutput implements OutputLayer {
     const vals = new Float64Array(m);
     const codes = new Int32Array(m);
     const again: number[] = [];
-    const nm = this.components.length;
-    const copyAt = this.components.indexOf('copy');
-    const priorAt = this.components.indexOf('prior');
     cells.forEach((i, r) => this.withPriorRow(ctx, i * w, (b) => {
       const x = present[i];
-      // the gate weights, read in place (see weightsAt)
-      const net = gates[i * nm];
-      const copy = copyAt > 0 ? gates[i * nm + copyAt] : 0;
-      const prior = priorAt > 0 ? gates[i * nm + priorAt] : 0;
+      const [net, copy, prior] = this.weightsAt(gates, i);
       const p = (c: number, logq: number): number => net * Math.exp(logq) + (c === x ? copy : 0) + (hasPrior ? prior * b(c) : 0);
       vals.fill(-Infinity);
       codes.fill(-1);
-      for (let j = r * depth; j < (r + 1) * depth; j++) {
-        const c = found.codes[j];
-        if (c < 0) continue;
-        const v = p(c, found.logq[j]);
-        // a value below the list's last is turned away (offerTopOnce's first test, here: a double passed to a call
-        // is boxed, and at 40 candidates a cell that garbage outlived the young generation, every frame)
-        if (v < vals[m - 1]) continue;
-        offerTopOnce(codes, vals, 0, m, c, v);
-      }
+      for (let j = r * depth; j < (r + 1) * depth; j++) if (found.codes[j] >= 0) offerTopOnce(codes, vals, 0, m, found.codes[j], p(found.codes[j], found.logq[j]));
       offerTopOnce(codes, vals, 0, m, x, p(x, found.extraLogq[start[r]]));
       // the prior's codes, by prior descending: one outside the network's list has p ≤ π_net·q̄ + π_prior·b (+ copy
       // for the present code, offered above), so where that falls below the list's last, so does every later one
