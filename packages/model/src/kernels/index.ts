@@ -469,15 +469,16 @@ function wasmSumLeading(original: tf.KernelConfig): tf.KernelFunc {
     const backend = args.backend as WasmBackendLike;
     const rows = tf.util.sizeFromShape(x.shape.slice(0, lead));
     const cols = tf.util.sizeFromShape(x.shape.slice(lead));
-    const simd = cols % 4 === 0 ? heapSimdOf(backend) : null;
-    const sums = simd && rows >= 4 ? [simd.tapSum(5), simd.tapSum(2)] : null;
+    const simd = cols % 4 === 0 && rows >= 4 ? heapSimdOf(backend) : null;
+    const sum5 = simd?.tapSum(5);
+    const sum2 = simd?.tapSum(2);
     // the scratch first: it and the output may grow the heap, so views are taken after both
-    const table = sums?.[0] && sums[1] ? simd!.reserve(4 * 5, 0) : 0;
+    const table = simd && sum5 && sum2 ? simd.reserve(4 * 5, 0) : 0;
     const out = backend.makeOutput([...(keepDims ? new Array<number>(lead).fill(1) : []), ...x.shape.slice(lead)], 'float32');
     // views taken after the allocation above, which may grow (and so detach) the heap
     const xv = backend.typedArrayFromHeap(x) as Float32Array;
     const ov = backend.typedArrayFromHeap(out) as Float32Array;
-    if (table) columnSumsSimd(simd!, sums![0]!, sums![1]!, table, xv, rows, cols, ov);
+    if (simd && sum5 && sum2) columnSumsSimd(simd, sum5, sum2, table, xv, rows, cols, ov);
     else columnSums(xv, rows, cols, ov);
     return out;
   };
@@ -661,9 +662,6 @@ function col2imKernel(args: KernelArgs, io: KernelIO): tf.TensorInfo {
   const [b, rows, cols, cin] = shape;
   // dcols has a row per output cell of the window (every cell without one)
   const win = window ?? [0, 0, rows, cols];
-  const [top, left, wr, wc] = win;
-  const p = (k - 1) / 2;
-  const width = k * k * cin;
   const taps = k * k;
   const sum = io.simd && cin % 4 === 0 ? io.simd.tapSum(taps) : null;
   if (sum) return col2imSimd(io, io.simd!, sum, g, shape, k, win);
@@ -675,15 +673,7 @@ function col2imKernel(args: KernelArgs, io: KernelIO): tf.TensorInfo {
     for (let r = 0; r < rows; r++) {
       for (let c = 0; c < cols; c++) {
         const o = ((n * rows + r) * cols + c) * cin;
-        let all = true;
-        for (let s = 0; s < taps; s++) {
-          // slice s read x[r, c] at its cell (r + p − dy, c + p − dx), row (r + p − dy − top, …) of the window
-          const rr = r + p - Math.floor(s / k) - top;
-          const cc = c + p - (s % k) - left;
-          const inside = rr >= 0 && rr < wr && cc >= 0 && cc < wc;
-          from[s] = inside ? ((n * wr + rr) * wc + cc) * width + s * cin : -1;
-          all &&= inside;
-        }
+        const all = col2imRuns(n, r, c, k, cin, win, from, 0);
         for (let ch = 0; ch < cin; ch++) {
           let a = from[taps - 1] >= 0 ? gv[from[taps - 1] + ch] : 0;
           if (all) for (let s = taps - 2; s >= 0; s--) a = fr(a + gv[from[s] + ch]);
@@ -697,16 +687,34 @@ function col2imKernel(args: KernelArgs, io: KernelIO): tf.TensorInfo {
 }
 
 /**
+ * Where col2im's k² slices read x[n, r, c] (window `win` of the output cells, cin channels): from[at + s] = the start
+ * of slice s's run of cin values in dcols, −1 where the slice's window cell would lie outside the window (it never
+ * read this cell). Returns whether every slice reaches the cell.
+ */
+function col2imRuns(n: number, r: number, c: number, k: number, cin: number, win: ConvWindow, from: Int32Array, at: number): boolean {
+  const [top, left, wr, wc] = win;
+  const p = (k - 1) / 2;
+  const width = k * k * cin;
+  let all = true;
+  for (let s = 0; s < k * k; s++) {
+    // slice s read x[r, c] at its cell (r + p − dy, c + p − dx), row (r + p − dy − top, …) of the window
+    const rr = r + p - Math.floor(s / k) - top;
+    const cc = c + p - (s % k) - left;
+    const inside = rr >= 0 && rr < wr && cc >= 0 && cc < wc;
+    from[at + s] = inside ? ((n * wr + rr) * wc + cc) * width + s * cin : -1;
+    all &&= inside;
+  }
+  return all;
+}
+
+/**
  * {@link col2imKernel} on wasm with cin a multiple of 4: per row of the grid, the byte offsets of each cell's k² runs
  * of dcols (a block of zeros for a slice that misses the cell) go into a table in the heap, and the SIMD `sum` of
  * simd.ts adds them in the scalar loop's order, four channels a lane each: the same float32 sums, bit for bit.
  */
 function col2imSimd(io: KernelIO, simd: HeapSimd, sum: TapSum, g: tf.TensorInfo, shape: [number, number, number, number], k: number, win: ConvWindow): tf.TensorInfo {
   const [b, rows, cols, cin] = shape;
-  const [top, left, wr, wc] = win;
-  const p = (k - 1) / 2;
   const taps = k * k;
-  const width = taps * cin;
   const len = 4 * cin;
   // allocations first (either may grow the heap and detach views), then the views
   const zeros = simd.reserve(len + 4 * taps * cols, len);
@@ -715,17 +723,12 @@ function col2imSimd(io: KernelIO, simd: HeapSimd, sum: TapSum, g: tf.TensorInfo,
   const tab = zeros + len;
   const t32 = simd.heap32;
   const tab32 = tab >> 2;
-  const dy = Int32Array.from({ length: taps }, (_, s) => Math.floor(s / k));
-  const dx = Int32Array.from({ length: taps }, (_, s) => s % k);
   for (let n = 0; n < b; n++) {
     for (let r = 0; r < rows; r++) {
-      for (let c = 0, at = tab32; c < cols; c++) {
-        for (let s = 0; s < taps; s++, at++) {
-          // slice s read x[r, c] at its cell (r + p − dy, c + p − dx), row (r + p − dy − top, …) of the window
-          const rr = r + p - dy[s] - top;
-          const cc = c + p - dx[s] - left;
-          t32[at] = rr >= 0 && rr < wr && cc >= 0 && cc < wc ? gBase + 4 * (((n * wr + rr) * wc + cc) * width + s * cin) : zeros;
-        }
+      for (let c = 0, at = tab32; c < cols; c++, at += taps) {
+        // the runs' element offsets, then as byte offsets (the block of zeros where a slice misses the cell)
+        col2imRuns(n, r, c, k, cin, win, t32, at);
+        for (let s = at; s < at + taps; s++) t32[s] = t32[s] >= 0 ? gBase + 4 * t32[s] : zeros;
       }
       sum(out.byteOffset + len * (n * rows + r) * cols, len, tab, cols);
     }
