@@ -1,6 +1,6 @@
 import { wasmBytes } from '@vqvid/core';
 
-const { END, get, I32, I32_ADD, I32_CONST, I32_NE, LOOP, BR_IF, MODULE_HEADER, name, section, set, simd, sleb, uleb, V128, vec, F32X4_ADD } = wasmBytes;
+const { addConst, BR_IF, doWhile, END, F32X4_ADD, get, I32, I32_ADD, I32_CONST, I32_NE, LOOP, MODULE_HEADER, name, section, set, simd, uleb, V128, vec } = wasmBytes;
 
 /*
  * Hand-assembled WebAssembly SIMD for training kernels that tfjs-backend-wasm lacks (see index.ts), run on the
@@ -29,13 +29,11 @@ export function tapSumModuleBytes(taps: number): Uint8Array<ArrayBuffer> {
   const cell: number[] = [];
   for (let s = 0; s < taps; s++) cell.push(...get(L.t), ...I32_LOAD(4 * s), ...set(L.f + s));
   cell.push(I32_CONST, 0, ...set(L.ch), LOOP, 0x40, ...inner, END);
-  const step = (local: number, by: number[]) => [...get(local), ...by, I32_ADD, ...set(local)];
-  cell.push(...step(L.o, get(P.len)), ...step(L.t, [I32_CONST, ...sleb(4 * taps)]));
-  cell.push(...step(L.i, [I32_CONST, 1]), ...get(L.i), ...get(P.cells), I32_NE, BR_IF, 0);
+  cell.push(...get(L.o), ...get(P.len), I32_ADD, ...set(L.o), ...addConst(L.t, 4 * taps));
   const body = [
     ...vec([[4 + taps, I32], [1, V128]]),
-    I32_CONST, 0, ...set(L.i), ...get(P.outp), ...set(L.o), ...get(P.tabp), ...set(L.t),
-    LOOP, 0x40, ...cell, END, END,
+    ...get(P.outp), ...set(L.o), ...get(P.tabp), ...set(L.t),
+    ...doWhile(L.i, P.cells, cell), END,
   ];
   const type = section(1, vec([[0x60, ...vec(new Array(4).fill([I32])), 0]]));
   // (import "env" "memory" (memory 1)): any memory of at least one page
