@@ -200,21 +200,31 @@ export class OnnxOutput implements AsyncTopSource {
     for (let j = 0; j < extras.codes.length; j++) if (!(extras.codes[j] >= 0 && extras.codes[j] < k)) fail('E_RANGE', `extras.codes[${j}]`, `a code in [0, ${k - 1}]`, extras.codes[j]);
     const out = emptyLogCandidates(n, m, extras.codes.length);
     if (n === 0) return out;
-    const hs = new Float32Array(n * hidden);
     let e = 1;
+    let everyRow = n === rowsOfH;
     for (let r = 0; r < n; r++) {
-      hs.set(h.subarray(cells[r] * hidden, (cells[r] + 1) * hidden), r * hidden);
       e = Math.max(e, extras.start[r + 1] - extras.start[r]);
+      everyRow &&= cells[r] === r;
+    }
+    // a frame's first pass asks for every row in order: h as it is; a later pass's rows are gathered (element
+    // loops, not a subarray a row: this runs for every cell of every pass)
+    let hs = h;
+    if (!everyRow) {
+      hs = new Float32Array(n * hidden);
+      for (let r = 0; r < n; r++) {
+        const from = cells[r] * hidden;
+        for (let j = 0; j < hidden; j++) hs[r * hidden + j] = h[from + j];
+      }
     }
     // extras padded to E a row (code 0, read back by no one)
     const extra = new Int32Array(n * e);
-    for (let r = 0; r < n; r++) extra.set(extras.codes.subarray(extras.start[r], extras.start[r + 1]), r * e);
+    for (let r = 0; r < n; r++) for (let j = extras.start[r]; j < extras.start[r + 1]; j++) extra[r * e + j - extras.start[r]] = extras.codes[j];
     const kept = memo?.state as KeptTerms | undefined;
     const reuse = kept !== undefined && kept.h === h && cells.every((i) => kept.scored[i] === 1);
     let ct: Float32Array | null = null;
     if (reuse) {
       ct = new Float32Array(n * terms);
-      for (let r = 0; r < n; r++) ct.set(kept.terms.subarray(cells[r] * terms, (cells[r] + 1) * terms), r * terms);
+      for (let r = 0; r < n; r++) for (let j = 0; j < terms; j++) ct[r * terms + j] = kept.terms[cells[r] * terms + j];
     }
     const lists: GraphLists = {
       logq: new Float32Array(n * m),
@@ -235,10 +245,10 @@ export class OnnxOutput implements AsyncTopSource {
     if (memo && lists.terms) {
       const state: KeptTerms = kept !== undefined && kept.h === h ? kept : { h, scored: new Uint8Array(rowsOfH), terms: new Float32Array(rowsOfH * terms) };
       const ct = lists.terms;
-      cells.forEach((i, r) => {
-        state.scored[i] = 1;
-        state.terms.set(ct.subarray(r * terms, (r + 1) * terms), i * terms);
-      });
+      for (let r = 0; r < n; r++) {
+        state.scored[cells[r]] = 1;
+        for (let j = 0; j < terms; j++) state.terms[cells[r] * terms + j] = ct[r * terms + j];
+      }
       memo.state = state;
     }
     const logq = lists.logq;

@@ -173,6 +173,9 @@ export class PatchCodec implements FrameRenderer {
    */
   private motionScratch: Float32Array | null = null;
 
+  /** The pixels and patch starts of the last {@link PatchCodec.motionLayout} (reused by the next). */
+  private layoutScratch: { data: Float32Array; bases: Int32Array } | null = null;
+
   private constructor(quantizer: Quantizer, meta: CodebookMeta) {
     this.quantizer = quantizer;
     this.meta = Object.freeze({ ...meta, patch: Object.freeze({ ...meta.patch }) });
@@ -414,25 +417,16 @@ export class PatchCodec implements FrameRenderer {
     const shifts = motionShifts(search);
     const count = sources.frames * shifts.length;
     const [pw, ph] = [width + 2 * search, height + 2 * search];
-    const plane = width * height;
-    const data = new Float32Array(sources.frames * pw * ph);
-    for (let f = 0, at = 0; f < sources.frames; f++) {
-      for (let y = 0; y < ph; y++) {
-        const line = f * plane + Math.min(height - 1, Math.max(0, y - search)) * width;
-        for (let x = 0; x < pw; x++) data[at++] = sources.data[line + Math.min(width - 1, Math.max(0, x - search))] / std;
-      }
-    }
-    const bases = new Int32Array(rows * cols * count);
+    // the codec's scratch (valid until the next decode: the layout lives only as long as one), every value written
+    const scratch = (this.layoutScratch ??= { data: new Float32Array(0), bases: new Int32Array(0) });
+    if (scratch.data.length < sources.frames * pw * ph) scratch.data = new Float32Array(sources.frames * pw * ph);
+    if (scratch.bases.length < rows * cols * count) scratch.bases = new Int32Array(rows * cols * count);
+    const data = scratch.data.subarray(0, sources.frames * pw * ph);
+    padFrames(sources.data, sources.frames, width, height, search, std, data);
+    const bases = scratch.bases.subarray(0, rows * cols * count);
     // each shift's offset from a cell's unmoved patch
     const moved = Int32Array.from(shifts, ([dx, dy]) => (dy + search) * pw + dx + search);
-    for (let r = 0, at = 0; r < rows; r++) {
-      for (let c = 0; c < cols; c++) {
-        for (let f = 0; f < sources.frames; f++) {
-          const origin = f * pw * ph + r * stride * pw + c * stride;
-          for (let s = 0; s < moved.length; s++) bases[at++] = origin + moved[s];
-        }
-      }
-    }
+    shiftedBases(moved, rows, cols, sources.frames, stride, pw, ph, bases);
     return { data, bases, count, rowLen: patch, rowStride: pw };
   }
 
@@ -703,4 +697,33 @@ function motionShifts(search: number): Array<[number, number]> {
   const shifts: Array<[number, number]> = [];
   for (let dy = -search; dy <= search; dy++) for (let dx = -search; dx <= search; dx++) shifts.push([dx, dy]);
   return shifts.sort((a, b) => a[0] * a[0] + a[1] * a[1] - (b[0] * b[0] + b[1] * b[1]) || a[1] - b[1] || a[0] - b[0]);
+}
+
+/**
+ * The frames (width x height each, in `src`) ÷ std, each padded by `search` pixels on every side with its edge
+ * pixels, into `out` ((width + 2·search) x (height + 2·search) a frame). Its own function, with typed arguments
+ * alone: the loop is optimized on its own, whatever shapes the caller's objects take.
+ */
+function padFrames(src: Float32Array, frames: number, width: number, height: number, search: number, std: number, out: Float32Array): void {
+  const pw = width + 2 * search;
+  const ph = height + 2 * search;
+  const plane = width * height;
+  for (let f = 0, at = 0; f < frames; f++) {
+    for (let y = 0; y < ph; y++) {
+      const line = f * plane + Math.min(height - 1, Math.max(0, y - search)) * width;
+      for (let x = 0; x < pw; x++) out[at++] = src[line + Math.min(width - 1, Math.max(0, x - search))] / std;
+    }
+  }
+}
+
+/** Per cell (rows x cols, row-major), frame and shift, where its moved patch starts in {@link padFrames}' output. */
+function shiftedBases(moved: Int32Array, rows: number, cols: number, frames: number, stride: number, pw: number, ph: number, out: Int32Array): void {
+  for (let r = 0, at = 0; r < rows; r++) {
+    for (let c = 0; c < cols; c++) {
+      for (let f = 0; f < frames; f++) {
+        const origin = f * pw * ph + r * stride * pw + c * stride;
+        for (let s = 0; s < moved.length; s++) out[at++] = origin + moved[s];
+      }
+    }
+  }
 }

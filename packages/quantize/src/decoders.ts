@@ -127,6 +127,8 @@ function decodeValidated(o: DecodeCellsOptions, layout?: MotionLayout): Float32A
 let targetScratch = new Int32Array(0);
 /** The chosen patches of a decode whose motion layout is not one patch after another, [slots, dim] (likewise reused). */
 let chosenScratch = new Float32Array(0);
+/** {@link standInTargets}' searched slots, their cells and codes (3 x its size), reused by the next call. */
+let searchScratch = new Int32Array(0);
 
 /** Per candidate slot, where its stand-in's target starts in `data` (−1: none). */
 interface StandIns {
@@ -147,9 +149,10 @@ function standInTargets(shape: DecodeShape, cand: Candidates, argmaxOnly = false
   if (targetScratch.length < size) targetScratch = new Int32Array(size);
   const out = targetScratch.subarray(0, size).fill(-1);
   // every searched slot's nearest patch from the WebAssembly SIMD screen (the same answers as the scan below)
-  const slots = new Int32Array(cand.codes.length);
-  const cells = new Int32Array(cand.codes.length);
-  const codes = new Int32Array(cand.codes.length);
+  if (searchScratch.length < 3 * size) searchScratch = new Int32Array(3 * size);
+  const slots = searchScratch.subarray(0, size);
+  const cells = searchScratch.subarray(size, 2 * size);
+  const codes = searchScratch.subarray(2 * size, 3 * size);
   let n = 0;
   for (let cell = 0; cell < shape.cells; cell++) {
     for (let s = 1; s < cand.count[cell]; s++) {
@@ -411,7 +414,8 @@ function validateInputs(o: DecodeCellsOptions, arg: string, layout?: MotionLayou
     fail('E_SHAPE', name('present'), 'an array of codes', present);
   }
   if (present.length !== cells) fail('E_SHAPE', name('present.length'), `${cells} (cells of probs)`, present.length);
-  for (let i = 0; i < cells; i++) assertInt(present[i], `${name('present')}[${i}]`, 0, k - 1);
+  // the argument's name only on failure (a string a cell, every frame, otherwise)
+  for (let i = 0; i < cells; i++) if (!(Number.isInteger(present[i]) && present[i] >= 0 && present[i] < k)) assertInt(present[i], `${name('present')}[${i}]`, 0, k - 1);
   assertFloats(o.reference, name('reference'), cells * dim);
   assertFloats(o.centroids, name('centroids'), k * dim);
   let motion = layout;

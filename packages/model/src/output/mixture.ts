@@ -4,7 +4,7 @@ import { type OutputLayer, allZero, checkHidden, checkTargets, logNormaliser, ze
 import { readTidy } from '../read';
 import { SparseBigram } from './prior';
 import { SPATIAL_WIDTH, SpatialPrior } from './spatial-prior';
-import { type AsyncSearchMemo, type AsyncTopSource, checkSource, checkTopOptions, type ExtraCodes, isTopSource, type LogCandidates, offerTopOnce, type SearchMemo, type TopCandidates, type TopSource } from './top';
+import { type AsyncSearchMemo, type AsyncTopSource, checkSource, checkTopOptions, type ExtraCodes, isTopSource, type LogCandidates, offerTopOnce, type SearchMemo, turnedAway, type TopCandidates, type TopSource } from './top';
 
 /** What one pass of the mixture's top search asks the inner layer, and the prior's lists it was built from. */
 interface MixturePass {
@@ -115,14 +115,23 @@ export class MixtureOutput implements OutputLayer {
   }
 
   /**
-   * Runs `fn` with the prior component's p(· | the cell whose context starts at ctx[at]) as a function of the code,
-   * its row read once (the priors' withRow; uniform before the table is set): the same values as {@link priorProbAt}.
+   * The prior component's p(· | the cell whose context starts at ctx[at]) as a function of the code, its row read
+   * once (the priors' openRow; uniform before the table is set): the same values as {@link priorProbAt}. Valid
+   * until {@link closePriorRow}, which every open must be paired with (try/finally); allocates nothing.
    */
-  private withPriorRow<T>(ctx: ArrayLike<number>, at: number, fn: (p: (b: number) => number) => T): T {
+  private openPriorRow(ctx: ArrayLike<number>, at: number): (b: number) => number {
     const t = this.priorTable;
-    if (t === null) return fn(() => 1 / this.k);
-    return t instanceof SpatialPrior ? t.withRow(ctx, at, fn) : t.withRow(ctx[at], fn);
+    if (t === null) return this.uniformP;
+    return t instanceof SpatialPrior ? t.openRow(ctx, at) : t.openRow(ctx[at]);
   }
+
+  /** Ends an {@link openPriorRow}. */
+  private closePriorRow(): void {
+    this.priorTable?.closeRow();
+  }
+
+  /** The prior component's p before a table is set: uniform. */
+  private readonly uniformP = (): number => 1 / this.k;
 
   /** The prior component's whole distribution for the cell whose context starts at ctx[at], into out[offset ..). */
   private priorRow(ctx: ArrayLike<number>, at: number, out: Float32Array, offset: number): void {
@@ -377,13 +386,14 @@ export class MixtureOutput implements OutputLayer {
     const start = new Int32Array(cells.length + 1);
     for (let r = 0; r < cells.length; r++) start[r + 1] = start[r] + 1 + pd;
     const extraCodes = new Int32Array(start[cells.length]);
-    cells.forEach((i, r) => {
+    for (let r = 0; r < cells.length; r++) {
+      const i = cells[r];
       extraCodes[start[r]] = present[i];
       if (prior) {
         this.priorTop(ctx, i * w, pd, prior.codes, prior.values, r * pd);
-        extraCodes.set(prior.codes.subarray(r * pd, (r + 1) * pd), start[r] + 1);
+        for (let j = 0; j < pd; j++) extraCodes[start[r] + 1 + j] = prior.codes[r * pd + j];
       }
-    });
+    }
     const floor = withFloor && prior && depth < this.k ? this.searchFloor(cells, present, gates, prior, m) : undefined;
     return { extras: { start, codes: extraCodes }, floor, prior };
   }
@@ -397,36 +407,54 @@ export class MixtureOutput implements OutputLayer {
     const { start, codes: extraCodes } = pass.extras;
     const vals = new Float64Array(m);
     const codes = new Int32Array(m);
-    const again: number[] = [];
-    cells.forEach((i, r) => this.withPriorRow(ctx, i * w, (b) => {
-      const x = present[i];
-      const [net, copy, prior] = this.weightsAt(gates, i);
-      const p = (c: number, logq: number): number => net * Math.exp(logq) + (c === x ? copy : 0) + (hasPrior ? prior * b(c) : 0);
-      vals.fill(-Infinity);
-      codes.fill(-1);
-      for (let j = r * depth; j < (r + 1) * depth; j++) if (found.codes[j] >= 0) offerTopOnce(codes, vals, 0, m, found.codes[j], p(found.codes[j], found.logq[j]));
-      offerTopOnce(codes, vals, 0, m, x, p(x, found.extraLogq[start[r]]));
-      // the prior's codes, by prior descending: one outside the network's list has p ≤ π_net·q̄ + π_prior·b (+ copy
-      // for the present code, offered above), so where that falls below the list's last, so does every later one
-      // (their prior values are the lists', the same numbers b gives)
-      const netBound = found.exact[r] === 1 ? net * Math.exp(found.bound[r]) : Infinity;
-      for (let e = start[r] + 1; e < start[r + 1]; e++) {
-        const c = extraCodes[e];
-        const b0 = lists!.values[r * lists!.depth + e - start[r] - 1];
-        if (c < 0 || netBound + prior * b0 < vals[m - 1]) break;
-        offerTopOnce(codes, vals, 0, m, c, net * Math.exp(found.extraLogq[e]) + (c === x ? copy : 0) + prior * b0);
+    const again = new Int32Array(cells.length);
+    let nAgain = 0;
+    const weights = this.weightScratch;
+    for (let r = 0; r < cells.length; r++) {
+      const i = cells[r];
+      const b = this.openPriorRow(ctx, i * w);
+      try {
+        const x = present[i];
+        this.weightsAt(gates, i, weights);
+        const net = weights[0];
+        const copy = weights[1];
+        const prior = weights[2];
+        vals.fill(-Infinity);
+        codes.fill(-1);
+        for (let j = r * depth; j < (r + 1) * depth; j++) {
+          const c = found.codes[j];
+          if (c < 0) continue;
+          const v = net * Math.exp(found.logq[j]) + (c === x ? copy : 0) + (hasPrior ? prior * b(c) : 0);
+          // tested here first: the call would box v (a heap number a candidate, most of them turned away)
+          if (!turnedAway(codes, vals, m - 1, c, v)) offerTopOnce(codes, vals, 0, m, c, v);
+        }
+        const px = net * Math.exp(found.extraLogq[start[r]]) + copy + (hasPrior ? prior * b(x) : 0);
+        offerTopOnce(codes, vals, 0, m, x, px);
+        // the prior's codes, by prior descending: one outside the network's list has p ≤ π_net·q̄ + π_prior·b (+ copy
+        // for the present code, offered above), so where that falls below the list's last, so does every later one
+        // (their prior values are the lists', the same numbers b gives)
+        const netBound = found.exact[r] === 1 ? net * Math.exp(found.bound[r]) : Infinity;
+        for (let e = start[r] + 1; e < start[r + 1]; e++) {
+          const c = extraCodes[e];
+          const b0 = lists!.values[r * lists!.depth + e - start[r] - 1];
+          if (c < 0 || netBound + prior * b0 < vals[m - 1]) break;
+          const v = net * Math.exp(found.extraLogq[e]) + (c === x ? copy : 0) + prior * b0;
+          if (!turnedAway(codes, vals, m - 1, c, v)) offerTopOnce(codes, vals, 0, m, c, v);
+        }
+        out.codes.set(codes, i * m);
+        for (let j = 0; j < m; j++) out.probs[i * m + j] = vals[j];
+        out.presentProbs[i] = px;
+        // no code outside the lists can beat π_net·q̄ + π_prior·b̄; at depth K every code was scored
+        const priorBound = !hasPrior ? 0 : lists ? lists.values[(r + 1) * lists.depth - 1] : 1 / this.k;
+        const proven = depth >= this.k || vals[m - 1] >= net * Math.exp(found.bound[r]) + prior * priorBound;
+        out.exact[i] = proven && found.exact[r] === 1 ? 1 : 0;
+        // a list a class beam cut short stays as it is (the approximation asked for)
+        if (!proven && found.exact[r] === 1) again[nAgain++] = i;
+      } finally {
+        this.closePriorRow();
       }
-      out.codes.set(codes, i * m);
-      for (let j = 0; j < m; j++) out.probs[i * m + j] = vals[j];
-      out.presentProbs[i] = p(x, found.extraLogq[start[r]]);
-      // no code outside the lists can beat π_net·q̄ + π_prior·b̄; at depth K every code was scored
-      const priorBound = !hasPrior ? 0 : lists ? lists.values[(r + 1) * lists.depth - 1] : 1 / this.k;
-      const proven = depth >= this.k || vals[m - 1] >= net * Math.exp(found.bound[r]) + prior * priorBound;
-      out.exact[i] = proven && found.exact[r] === 1 ? 1 : 0;
-      // a list a class beam cut short stays as it is (the approximation asked for)
-      if (!proven && found.exact[r] === 1) again.push(i);
-    }));
-    return Int32Array.from(again);
+    }
+    return again.slice(0, nAgain);
   }
 
   /**
@@ -475,10 +503,15 @@ export class MixtureOutput implements OutputLayer {
     const floor = new Float64Array(cells.length).fill(-Infinity);
     const codes = new Int32Array(m);
     const vals = new Float64Array(m);
-    cells.forEach((i, r) => {
+    const weights = this.weightScratch;
+    const d = lists.depth;
+    for (let r = 0; r < cells.length; r++) {
+      const i = cells[r];
       const x = present[i];
-      const [net, copy, prior] = this.weightsAt(gates, i);
-      const d = lists.depth;
+      this.weightsAt(gates, i, weights);
+      const net = weights[0];
+      const copy = weights[1];
+      const prior = weights[2];
       codes.fill(-1);
       vals.fill(-Infinity);
       for (let j = r * d; j < (r + 1) * d; j++) if (lists.codes[j] >= 0) offerTopOnce(codes, vals, 0, m, lists.codes[j], prior * lists.values[j] + (lists.codes[j] === x ? copy : 0));
@@ -486,17 +519,22 @@ export class MixtureOutput implements OutputLayer {
       offerTopOnce(codes, vals, 0, m, x, copy);
       const room = vals[m - 1] - prior * lists.values[(r + 1) * d - 1];
       if (room > 0 && net > 0) floor[r] = Math.log(room / net);
-    });
+    }
     return floor;
   }
 
-  /** Cell i's mixture weights [π_net, π_copy, π_prior] from its row of `gates` (0 for a component this mixture lacks). */
-  private weightsAt(gates: Float32Array, i: number): [number, number, number] {
+  /** Cell i's mixture weights [π_net, π_copy, π_prior] from its row of `gates`, into `out` (0 for a component this mixture lacks). */
+  private weightsAt(gates: Float32Array, i: number, out: Float64Array): void {
     const nm = this.components.length;
     const copyAt = this.components.indexOf('copy');
     const priorAt = this.components.indexOf('prior');
-    return [gates[i * nm], copyAt > 0 ? gates[i * nm + copyAt] : 0, priorAt > 0 ? gates[i * nm + priorAt] : 0];
+    out[0] = gates[i * nm];
+    out[1] = copyAt > 0 ? gates[i * nm + copyAt] : 0;
+    out[2] = priorAt > 0 ? gates[i * nm + priorAt] : 0;
   }
+
+  /** {@link weightsAt}'s scratch for the per-cell loops. */
+  private readonly weightScratch = new Float64Array(3);
 
   initDirect(table: Float32Array): void {
     this.inner.initDirect(table);

@@ -1,4 +1,4 @@
-import { VqvidError } from '@vqvid/core';
+import { fail, VqvidError } from '@vqvid/core';
 import type { CodeVolume, StoredArray } from '@vqvid/core';
 import { mergeTop, offerTop } from './top';
 
@@ -260,11 +260,14 @@ export class SparseBigram {
     const r = this.rows;
     const rowM = Math.min(m, rowTypes(r, a));
     const s = (this.topScratch ??= new TopScratch()).fit(m, rowM);
-    this.withRow(a, (p) => {
+    const p = this.openRow(a);
+    try {
       for (let j = r.start[a]; j < r.start[a + 1]; j++) offerTop(s.rowCodes, s.rowVals, 0, rowM, r.next[j], p(r.next[j]));
       const pairs = this.pairScratch!;
       s.merge(order, pairs, pairs, p, rowM, codes, values, base, m);
-    });
+    } finally {
+      this.closeRow();
+    }
   }
 
   private topScratch: TopScratch | null = null;
@@ -274,15 +277,46 @@ export class SparseBigram {
    * each call of p is O(1) rather than a scan of the row. Not reentrant.
    */
   withRow<T>(a: number, fn: (p: (b: number) => number) => T): T {
-    const pairs = (this.pairScratch ??= new Float64Array(this.k));
-    const total = loadRow(this.rows, a, pairs);
-    const types = rowTypes(this.rows, a);
+    const p = this.openRow(a);
     try {
-      return fn((b) => wittenBell(total, types, pairs[b], this.unigram[b], 1));
+      return fn(p);
     } finally {
-      clearRow(this.rows, a, pairs);
+      this.closeRow();
     }
   }
+
+  /**
+   * {@link withRow} without the callback, for loops over many cells: reads row `a` and returns p(· | a), one
+   * function per table (it reads the open row), valid until {@link closeRow}, which every open must be paired
+   * with (try/finally). Allocates nothing. Not reentrant.
+   */
+  openRow(a: number): (b: number) => number {
+    const o = this.open;
+    if (o[0] === 1) fail('E_STATE', 'openRow', 'no row open (closeRow first)', 'an open row');
+    const pairs = (this.pairScratch ??= new Float64Array(this.k));
+    o[0] = 1;
+    o[1] = a;
+    this.openStats[0] = loadRow(this.rows, a, pairs);
+    this.openStats[1] = rowTypes(this.rows, a);
+    return this.rowP;
+  }
+
+  /** Ends an {@link openRow}: its count row is cleared from the scratch (a no-op when none is open). */
+  closeRow(): void {
+    const o = this.open;
+    if (o[0] === 0) return;
+    clearRow(this.rows, o[1], this.pairScratch!);
+    o[0] = 0;
+  }
+
+  /** The row {@link openRow} read: [open (1) or not (0), context code] (typed: no field changes representation). */
+  private readonly open = new Int32Array(2);
+
+  /** The open row's [total, types]. */
+  private readonly openStats = new Float64Array(2);
+
+  /** p(b) of the open row: made once, so an open row allocates no closure. */
+  private readonly rowP = (b: number): number => wittenBell(this.openStats[0], this.openStats[1], this.pairScratch![b], this.unigram[b], 1);
 
   /** Pair counts by code of the row {@link withRow} reads (zero outside it). */
   private pairScratch: Float64Array | null = null;

@@ -135,6 +135,20 @@ describe('SpatialPrior', () => {
     }
   });
 
+  it('openRow gives prob(ctx, ·) bit for bit until closeRow, whose clearing leaves the next row right; a second open is E_STATE', () => {
+    for (const rep of [0, 1]) {
+      for (const { ctx } of [...probes, { ctx: [0, K, K, K, K] }]) {
+        const p = prior.openRow(Int32Array.from([5, 5, ...ctx]), 2);
+        try {
+          expect({ rep, ctx, got: Array.from({ length: K }, (_, b) => p(b)) }).toEqual({ rep, ctx, got: Array.from({ length: K }, (_, b) => prior.prob(ctx, 0, b)) });
+          expect(() => prior.openRow(ctx, 0)).toThrow(expect.objectContaining({ code: 'E_STATE' }));
+        } finally {
+          prior.closeRow();
+        }
+      }
+    }
+  });
+
   it('chooses its strengths by leave-one-out likelihood: no nearby pair of strengths does better', () => {
     const tuned = SpatialPrior.fit(vols, K);
     const s: [number, number] = [tuned.strength[0], tuned.strength[1]];

@@ -1,4 +1,4 @@
-import { goldenMin, VqvidError } from '@vqvid/core';
+import { fail, goldenMin, VqvidError } from '@vqvid/core';
 import type { CodeVolume, StoredArray } from '@vqvid/core';
 import { type CountRows, clearRow, countRows, loadRow, mixRow, readCountRows, readUnigram, rowStats, rowTypes, smoothedUnigram, TopScratch, wittenBell } from './prior';
 import { offerTopOnce } from './top';
@@ -33,11 +33,12 @@ export function spatialContext(frames: ArrayLike<number>, rows: number, cols: nu
     for (let r = 0; r < rows; r++) {
       for (let c = 0; c < cols; c++) {
         const at = (base + r * cols + c) * SPATIAL_WIDTH;
-        SPATIAL_OFFSETS.forEach(([dr, dc], j) => {
-          const rr = r + dr;
-          const cc = c + dc;
+        // a plain loop (a callback here made a closure a cell: every frame predicted, every volume counted)
+        for (let j = 0; j < SPATIAL_WIDTH; j++) {
+          const rr = r + SPATIAL_OFFSETS[j][0];
+          const cc = c + SPATIAL_OFFSETS[j][1];
           out[at + j] = rr < 0 || rr >= rows || cc < 0 || cc >= cols ? k : frames[base + rr * cols + cc];
-        });
+        }
       }
     }
   }
@@ -255,8 +256,10 @@ export class SpatialPrior {
   /** {@link SpatialPrior.topRow} written into codes/values[base .. base + m). */
   topRowInto(ctx: ArrayLike<number>, at: number, m: number, codes: Int32Array, values: Float64Array, base: number): void {
     const { bigram, spatial } = this;
-    this.withRow(ctx, at, (p, id) => {
+    const p = this.openRow(ctx, at);
+    try {
       const a = ctx[at];
+      const id = this.open[2];
       // the rows' codes (a code may be in both): a list of their own
       const rowM = Math.min(m, rowTypes(bigram, a) + rowTypes(spatial, id));
       const s = (this.topScratch ??= new TopScratch()).fit(m, rowM);
@@ -264,7 +267,9 @@ export class SpatialPrior {
       if (id >= 0) for (let j = spatial.start[id]; j < spatial.start[id + 1]; j++) offerTopOnce(s.rowCodes, s.rowVals, 0, rowM, spatial.next[j], p(spatial.next[j]));
       const scratch = this.pairScratch!;
       s.merge(this.unigramOrder(), scratch[0], scratch[1], p, rowM, codes, values, base, m);
-    });
+    } finally {
+      this.closeRow();
+    }
   }
 
   private topScratch: TopScratch | null = null;
@@ -275,26 +280,58 @@ export class SpatialPrior {
    * a scan of the rows (for the top-M search, which scores dozens of codes per cell). Not reentrant.
    */
   withRow<T>(ctx: ArrayLike<number>, at: number, fn: (p: (b: number) => number, id: number) => T): T {
-    const a = ctx[at];
-    const id = this.contextId(ctx, at);
-    const { bigram, spatial } = this;
-    // indexed, not destructured: this runs for every cell of every pass of a predicted frame
-    const scratch = (this.pairScratch ??= [new Float64Array(this.k), new Float64Array(this.k)]);
-    const p1 = scratch[0];
-    const p2 = scratch[1];
-    const t1 = loadRow(bigram, a, p1);
-    const n1 = rowTypes(bigram, a);
-    const t2 = loadRow(spatial, id, p2);
-    const n2 = rowTypes(spatial, id);
-    const s1 = this.strength[0];
-    const s2 = this.strength[1];
+    const p = this.openRow(ctx, at);
     try {
-      return fn((b) => wittenBell(t2, n2, p2[b], wittenBell(t1, n1, p1[b], this.unigram[b], s1), s2), id);
+      return fn(p, this.open[2]);
     } finally {
-      clearRow(bigram, a, p1);
-      clearRow(spatial, id, p2);
+      this.closeRow();
     }
   }
+
+  /**
+   * {@link withRow} without the callback, for loops over many cells: reads the rows of ctx[at .. at + 5) and
+   * returns p(· | them), one function per prior (it reads the open rows), valid until {@link closeRow}, which
+   * every open must be paired with (try/finally). Allocates nothing. Not reentrant.
+   */
+  openRow(ctx: ArrayLike<number>, at: number): (b: number) => number {
+    const o = this.open;
+    if (o[0] === 1) fail('E_STATE', 'openRow', 'no row open (closeRow first)', 'an open row');
+    const scratch = (this.pairScratch ??= [new Float64Array(this.k), new Float64Array(this.k)]);
+    const a = ctx[at];
+    const id = this.contextId(ctx, at);
+    o[0] = 1;
+    o[1] = a;
+    o[2] = id;
+    const stats = this.openStats;
+    stats[0] = loadRow(this.bigram, a, scratch[0]);
+    stats[1] = rowTypes(this.bigram, a);
+    stats[2] = loadRow(this.spatial, id, scratch[1]);
+    stats[3] = rowTypes(this.spatial, id);
+    return this.rowP;
+  }
+
+  /** Ends an {@link openRow}: its count rows are cleared from the scratch (a no-op when none is open). */
+  closeRow(): void {
+    const o = this.open;
+    if (o[0] === 0) return;
+    const scratch = this.pairScratch!;
+    clearRow(this.bigram, o[1], scratch[0]);
+    clearRow(this.spatial, o[2], scratch[1]);
+    o[0] = 0;
+  }
+
+  /** The row {@link openRow} read: [open (1) or not (0), context code, context id] (typed: no field changes representation). */
+  private readonly open = new Int32Array(3);
+
+  /** Each level's total and types of the open row: [bigram total, bigram types, spatial total, spatial types]. */
+  private readonly openStats = new Float64Array(4);
+
+  /** p(b) of the open row: made once, so an open row allocates no closure. */
+  private readonly rowP = (b: number): number => {
+    const t = this.openStats;
+    const scratch = this.pairScratch!;
+    return wittenBell(t[2], t[3], scratch[1][b], wittenBell(t[0], t[1], scratch[0][b], this.unigram[b], this.strength[0]), this.strength[1]);
+  };
 
   /** Pair counts by code of the two rows {@link withRow} reads (zero outside it). */
   private pairScratch: [Float64Array, Float64Array] | null = null;

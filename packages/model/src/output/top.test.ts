@@ -358,6 +358,22 @@ describe('offerTop and SparseBigram.topRow', () => {
       }
     }
   });
+
+  test('openRow gives prob(a, ·) bit for bit until closeRow; a second open before closing is E_STATE, and the row after is still right', () => {
+    const table = SparseBigram.fit([stickyCodes(3)], K);
+    for (const a of [2, -1, 0, K - 1, 2]) {
+      const p = table.openRow(a);
+      try {
+        expect({ a, got: Array.from({ length: K }, (_, b) => p(b)) }).toEqual({ a, got: Array.from({ length: K }, (_, b) => table.prob(a, b)) });
+        expect(() => table.openRow(a === 0 ? 1 : 0)).toThrow(expect.objectContaining({ code: 'E_STATE' }));
+      } finally {
+        table.closeRow();
+      }
+    }
+    // closing twice is harmless, and withRow opens after it
+    table.closeRow();
+    expect(table.withRow(1, (p) => p(1))).toBe(table.prob(1, 1));
+  });
 });
 
 describe('the factored search: class order, skipped classes and the memo of a deeper pass', () => {

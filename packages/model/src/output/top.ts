@@ -169,8 +169,12 @@ export function mergeTop(aCodes: Int32Array, aVals: Float64Array, na: number, bC
   }
 }
 
-/** Whether (code, v) ranks below the list's last entry (at `last`): a lower value, or the same and a higher code. */
-function turnedAway(codes: Int32Array, vals: Float64Array, last: number, code: number, v: number): boolean {
+/**
+ * Whether (code, v) ranks below the list's last entry (at `last`): a lower value, or the same and a higher code.
+ * {@link offerTop} then changes nothing. A hot loop may test this first: it is inlined, where the offer's call
+ * boxes its double argument whether or not the list takes it.
+ */
+export function turnedAway(codes: Int32Array, vals: Float64Array, last: number, code: number, v: number): boolean {
   return v < vals[last] || (v === vals[last] && codes[last] !== -1 && code > codes[last]);
 }
 
