@@ -155,11 +155,12 @@ export function assembleBatch(volumes: CodeVolume[], g: BatchGeometry, plan: Int
           const at = (tb + y * g.cropCols + x) * width;
           if (spatialK === null) present[at] = cell(t0 + l, r0 + y, c0 + x);
           else {
-            SPATIAL_OFFSETS.forEach(([dr, dc], j) => {
-              const r = r0 + y + dr;
-              const c = c0 + x + dc;
+            // a plain loop: a callback here made a closure for every target cell of every step
+            for (let j = 0; j < SPATIAL_OFFSETS.length; j++) {
+              const r = r0 + y + SPATIAL_OFFSETS[j][0];
+              const c = c0 + x + SPATIAL_OFFSETS[j][1];
               present[at + j] = r < 0 || r >= v.rows || c < 0 || c >= v.cols ? spatialK : cell(t0 + l, r, c);
-            });
+            }
           }
         }
       }

@@ -168,8 +168,11 @@ export class FactoredSoftmax implements OutputLayer, TopSource {
     const t = checkTargets(targets, n, this.k);
     const p = checkPresent(present, this.direct, n, this.k);
     const g = this.group(t);
-    const sortedColumn = Int32Array.from(g.order, (i) => this.column[t[i]]);
-    const targetClass = Int32Array.from(t, (x) => this.classes.classOf[x]);
+    // index loops, not Int32Array.from with a map (an iterator step a target, every training step)
+    const sortedColumn = new Int32Array(n);
+    for (let j = 0; j < n; j++) sortedColumn[j] = this.column[t[g.order[j]]];
+    const targetClass = new Int32Array(n);
+    for (let j = 0; j < n; j++) targetClass[j] = this.classes.classOf[t[j]];
     return tf.tidy(() => {
       const [wc, bc, wx, bx] = this.weights();
       const classTarget = tf.tensor1d(targetClass, 'int32');
@@ -572,7 +575,7 @@ export class FactoredSoftmax implements OutputLayer, TopSource {
   private group(targets: Int32Array): Grouping {
     const classOf = this.classes.classOf;
     const start = new Int32Array(this.sizes.length + 1);
-    for (const x of targets) start[classOf[x] + 1]++;
+    for (let i = 0; i < targets.length; i++) start[classOf[targets[i]] + 1]++;
     const active: number[] = [];
     const counts: number[] = [];
     for (let c = 0; c < this.sizes.length; c++) {
@@ -584,11 +587,11 @@ export class FactoredSoftmax implements OutputLayer, TopSource {
     }
     const order = new Int32Array(targets.length);
     const inverse = new Int32Array(targets.length);
-    targets.forEach((x, i) => {
-      const j = start[classOf[x]]++;
+    for (let i = 0; i < targets.length; i++) {
+      const j = start[classOf[targets[i]]]++;
       order[j] = i;
       inverse[i] = j;
-    });
+    }
     return { order, inverse, active, counts };
   }
 }

@@ -30,20 +30,31 @@ export function countRows(keyed: Map<number, number>, contexts: number, k: numbe
  * occurrence of (a, b) is first taken out when it was counted.
  */
 export function rowStats(rows: CountRows, a: number, b: number, leaveOneOut: boolean): [number, number, number] {
-  if (a < 0) return [0, 0, 0];
+  const out = new Float64Array(3);
+  rowStatsInto(rows, a, b, leaveOneOut, out, 0);
+  return [out[0], out[1], out[2]];
+}
+
+/** {@link rowStats} written into out[at .. at + 3) (no array made: the priors call this for every cell of every step). */
+export function rowStatsInto(rows: CountRows, a: number, b: number, leaveOneOut: boolean, out: Float64Array, at: number): void {
   let total = 0;
   let pair = 0;
-  for (let j = rows.start[a]; j < rows.start[a + 1]; j++) {
-    total += rows.count[j];
-    if (rows.next[j] === b) pair = rows.count[j];
+  let types = 0;
+  if (a >= 0) {
+    for (let j = rows.start[a]; j < rows.start[a + 1]; j++) {
+      total += rows.count[j];
+      if (rows.next[j] === b) pair = rows.count[j];
+    }
+    types = rows.start[a + 1] - rows.start[a];
+    if (leaveOneOut && pair > 0) {
+      total--;
+      if (pair === 1) types--;
+      pair--;
+    }
   }
-  let types = rows.start[a + 1] - rows.start[a];
-  if (leaveOneOut && pair > 0) {
-    total--;
-    if (pair === 1) types--;
-    pair--;
-  }
-  return [total, types, pair];
+  out[at] = total;
+  out[at + 1] = types;
+  out[at + 2] = pair;
 }
 
 /**
@@ -234,9 +245,13 @@ export class SparseBigram {
 
   /** p(b | a); with `leaveOneOut` the pair (a, b) is first taken out of the counts once. */
   prob(a: number, b: number, leaveOneOut = false): number {
-    const [total, types, pair] = rowStats(this.rows, a, b, leaveOneOut);
-    return wittenBell(total, types, pair, this.unigram[b], 1);
+    const s = this.statScratch;
+    rowStatsInto(this.rows, a, b, leaveOneOut, s, 0);
+    return wittenBell(s[0], s[1], s[2], this.unigram[b], 1);
   }
+
+  /** {@link prob}'s [total, types, pair]. */
+  private readonly statScratch = new Float64Array(3);
 
   /** Writes p(· | a) over all k codes into out[offset .. offset + k). */
   row(a: number, out: Float32Array, offset: number): void {

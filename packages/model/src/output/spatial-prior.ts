@@ -1,6 +1,6 @@
 import { fail, goldenMin, VqvidError } from '@vqvid/core';
 import type { CodeVolume, StoredArray } from '@vqvid/core';
-import { type CountRows, clearRow, countRows, loadRow, mixRow, readCountRows, readUnigram, rowStats, rowTypes, smoothedUnigram, TopScratch, wittenBell } from './prior';
+import { type CountRows, clearRow, countRows, loadRow, mixRow, readCountRows, readUnigram, rowStatsInto, rowTypes, smoothedUnigram, TopScratch, wittenBell } from './prior';
 import { offerTopOnce } from './top';
 
 /**
@@ -231,10 +231,19 @@ export class SpatialPrior {
     return wittenBell(s[3], s[4], s[5], wittenBell(s[0], s[1], s[2], this.unigram[b], this.strength[0]), this.strength[1]);
   }
 
-  /** [total, types, pair] of the bigram level, then of the spatial level, after leave-one-out if asked. */
-  private levelStats(ctx: ArrayLike<number>, at: number, b: number, leaveOneOut: boolean): number[] {
-    return [...rowStats(this.bigram, ctx[at], b, leaveOneOut), ...rowStats(this.spatial, this.contextId(ctx, at), b, leaveOneOut)];
+  /**
+   * [total, types, pair] of the bigram level, then of the spatial level, after leave-one-out if asked: into a
+   * scratch array (valid until the next call; no array made per cell).
+   */
+  private levelStats(ctx: ArrayLike<number>, at: number, b: number, leaveOneOut: boolean): Float64Array {
+    const s = this.statScratch;
+    rowStatsInto(this.bigram, ctx[at], b, leaveOneOut, s, 0);
+    rowStatsInto(this.spatial, this.contextId(ctx, at), b, leaveOneOut, s, 3);
+    return s;
   }
+
+  /** {@link levelStats}' scratch. */
+  private readonly statScratch = new Float64Array(6);
 
   /** Writes p(· | ctx[at .. at + 5)) over all k codes into out[offset .. offset + k). */
   row(ctx: ArrayLike<number>, at: number, out: Float32Array, offset: number): void {
