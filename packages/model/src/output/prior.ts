@@ -26,16 +26,10 @@ export function countRows(keyed: Map<number, number>, contexts: number, k: numbe
 }
 
 /**
- * Total, distinct codes and the count of `b` in row `a` (zeros for a < 0: no row); with `leaveOneOut` one
- * occurrence of (a, b) is first taken out when it was counted.
+ * Total, distinct codes and the count of `b` in row `a` (zeros for a < 0: no row), written into
+ * out[at .. at + 3); with `leaveOneOut` one occurrence of (a, b) is first taken out when it was counted. Into an
+ * array the caller keeps: the priors call this for every cell of every step.
  */
-export function rowStats(rows: CountRows, a: number, b: number, leaveOneOut: boolean): [number, number, number] {
-  const out = new Float64Array(3);
-  rowStatsInto(rows, a, b, leaveOneOut, out, 0);
-  return [out[0], out[1], out[2]];
-}
-
-/** {@link rowStats} written into out[at .. at + 3) (no array made: the priors call this for every cell of every step). */
 export function rowStatsInto(rows: CountRows, a: number, b: number, leaveOneOut: boolean, out: Float64Array, at: number): void {
   let total = 0;
   let pair = 0;
@@ -59,8 +53,8 @@ export function rowStatsInto(rows: CountRows, a: number, b: number, leaveOneOut:
 
 /**
  * Loads row `a` of `rows` into `pairs` (count by code; a < 0: no row) and returns its total, summed in
- * {@link rowStats}' order so that what is computed from it equals what rowStats gives bit for bit (its distinct
- * codes: {@link rowTypes}). Undo with {@link clearRow}.
+ * {@link rowStatsInto}' order so that what is computed from it equals what rowStatsInto gives bit for bit (its
+ * distinct codes: {@link rowTypes}). Undo with {@link clearRow}.
  */
 export function loadRow(rows: CountRows, a: number, pairs: Float64Array): number {
   if (a < 0) return 0;
