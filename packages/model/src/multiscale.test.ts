@@ -290,16 +290,18 @@ describe('two-scale RCNN', () => {
     // (when the default prior was the bigram, and before online gate adaptation, whose config it records when on);
     // the trained one was too ('6726a15d') until the softmax normaliser's gradient took the forward pass's exps
     // (dy·e/s instead of dy·exp(z − lse): the same gradient, other rounding; '19c249eb'), then its value came from
-    // tf.softmax (z_max − ln p_max instead of z_max + ln Σ exp: the same value, other rounding), and is that code's since
+    // tf.softmax (z_max − ln p_max instead of z_max + ln Σ exp: the same value, other rounding; 'f30e454e'), then the
+    // chosen logit was read from the logits themselves (pickedLogProb, not a separate gather and dot product: the same
+    // value, other rounding), and is that code's since
     expect(checksum(plain)).toBe('e110aeda');
     await plain.fit(motionCodes(12), { ...quick, crop: 5 });
-    expect(checksum(plain)).toBe('f30e454e');
+    expect(checksum(plain)).toBe('3b251df5');
     expect(Object.keys(plain.config)).not.toContain('scales');
     expect(Object.keys(plain.config)).not.toContain('hiddenCoarse');
     await plain.save(plainDir);
     const plainBack = await RCNN.load(plainDir);
     expect(plainBack.config.adapt).toBeUndefined();
-    expect(checksum(plainBack)).toBe('f30e454e');
+    expect(checksum(plainBack)).toBe('3b251df5');
     const { header, arrays } = await readStore(plainDir, 'model');
     const forgedDir = path.join(tmp, 'forged');
     await writeStore(forgedDir, 'model', { ...header, config: { ...(header.config as object), scales: 2, hiddenCoarse: 3 } }, arrays);

@@ -7,11 +7,9 @@ import {
   checkHidden,
   checkPresent,
   checkTargets,
-  chosenLogit,
-  logNormaliser,
   logSumExpOf,
   logits,
-  pickEntries,
+  pickedLogProb,
   randomVariable,
   zeroVariable,
 } from './layer';
@@ -46,16 +44,10 @@ export class FullSoftmax implements OutputLayer, TopSource {
     const t = checkTargets(targets, n, this.k);
     const p = checkPresent(present, this.direct, n, this.k);
     return tf.tidy(() => {
-      const w = this.w as tf.Tensor2D;
-      const b = this.b as tf.Tensor1D;
-      let chosen = chosenLogit(h, w, b, targets);
-      let z = logits(h, w, b);
-      if (p) {
-        const d = this.d as tf.Tensor2D;
-        chosen = tf.add(chosen, pickEntries(d, p, t));
-        z = tf.add(z, tf.gather(d, present!));
-      }
-      return tf.sub(chosen, logNormaliser(z));
+      let z = logits(h, this.w as tf.Tensor2D, this.b as tf.Tensor1D);
+      if (p) z = tf.add(z, tf.gather(this.d!, present!));
+      // the chosen logit read from z (D[present, target] included): no gather of W's columns, nor its gradient
+      return pickedLogProb(z, t);
     });
   }
 

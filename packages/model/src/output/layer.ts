@@ -1,5 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { Rng, fail } from '@vqvid/core';
+import { valuesInPlace } from '../kernels';
 
 /**
  * A normalised output distribution over K codes given hidden states: the last layer of the language model.
@@ -83,16 +84,6 @@ export function checkTargets(targets: unknown, n: number, k: number, arg = 'targ
   return t;
 }
 
-/**
- * Entries table[rows[i], cols[i]] of a [R, C] table as [n], through one gather on the flattened table
- * (its gradient is one UnsortedSegmentSum into R·C).
- */
-export function pickEntries(table: tf.Tensor2D, rows: ArrayLike<number>, cols: ArrayLike<number>): tf.Tensor1D {
-  const width = table.shape[1];
-  const idx = Int32Array.from({ length: rows.length }, (_, i) => rows[i] * width + cols[i]);
-  return tf.gather(tf.reshape(table, [-1]), tf.tensor1d(idx, 'int32')) as tf.Tensor1D;
-}
-
 /** Largest K a direct layer accepts: its [K, K] table and Adam's two moments take 192 MiB at 4096. */
 export const MAX_DIRECT_K = 4096;
 
@@ -128,15 +119,6 @@ export function logits(h: tf.Tensor2D, w: tf.Tensor2D, b: tf.Tensor1D): tf.Tenso
 }
 
 /**
- * The logit of one chosen column per row, h[i]·W[:, cols[i]] + b[cols[i]], in O(n·hidden) rather than
- * computing all m logits (the gradient goes through gather, i.e. UnsortedSegmentSum on wasm).
- */
-export function chosenLogit(h: tf.Tensor2D, w: tf.Tensor2D, b: tf.Tensor1D, cols: tf.Tensor1D): tf.Tensor1D {
-  const wCols = tf.transpose(tf.gather(w, cols, 1)) as tf.Tensor2D;
-  return tf.add(tf.sum(tf.mul(h, wCols), 1), tf.gather(b, cols)) as tf.Tensor1D;
-}
-
-/**
  * ln Σ exp(z) per row, [n, m] → [n], from p = softmax(z) (computed here when not given): z_j − ln p_j at the row's
  * largest logit j, where p_j = 1 / Σ exp(z − z_j) ≥ 1/m (see {@link logNormaliser}). No gradient of its own.
  */
@@ -162,3 +144,59 @@ export const logNormaliser: (z: tf.Tensor2D) => tf.Tensor1D = tf.customGrad((...
     gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => tf.mul(saved[0], tf.expandDims(dy, 1)),
   };
 }) as unknown as (z: tf.Tensor2D) => tf.Tensor1D;
+
+/** flat[i] = i·m + cols[i]: each row's chosen entry in a row-major [n, m] matrix. */
+function chosenEntries(cols: Int32Array, m: number): Int32Array {
+  const flat = new Int32Array(cols.length);
+  for (let i = 0; i < cols.length; i++) flat[i] = i * m + cols[i];
+  return flat;
+}
+
+/** Whether the backend's tensors can be written in place by {@link pickGradient} (wasm and cpu). */
+function writableInPlace(): boolean {
+  return tf.getBackend() === 'wasm' || tf.getBackend() === 'cpu';
+}
+
+/** z[flat[i]] − ln Σ_j exp(z[i, j]) per row, from p = softmax(z) ({@link logSumExpOf}). */
+function pickValue(z: tf.Tensor2D, p: tf.Tensor2D, flat: Int32Array): tf.Tensor1D {
+  return tf.sub(tf.gather(tf.reshape(z, [-1]), tf.tensor1d(flat, 'int32')), logSumExpOf(z, p));
+}
+
+/**
+ * The gradient of {@link pickValue} with respect to z: dy·(onehot − p), [n, m]. In place: the n chosen entries
+ * are added into the fresh product −dy·p (no [n, m] one-hot); otherwise through a scatter (the same values).
+ */
+function pickGradient(p: tf.Tensor2D, dy: tf.Tensor, flat: Int32Array, inPlace: boolean): tf.Tensor2D {
+  const [n, m] = p.shape;
+  if (!inPlace) return tf.reshape(tf.sub(tf.scatterND(tf.tensor2d(flat, [n, 1], 'int32'), dy, [n * m]), tf.reshape(tf.mul(p, tf.expandDims(dy, 1)), [-1])), [n, m]);
+  const d = dy.dataSync() as Float32Array;
+  const g = tf.mul(p, tf.expandDims(tf.neg(dy), 1)) as tf.Tensor2D;
+  // g is a fresh tensor no one has read: its n chosen entries are completed in place (on wasm a heap view, taken
+  // after the last allocation)
+  const v = valuesInPlace(g);
+  for (let i = 0; i < n; i++) v[flat[i]] += d[i];
+  return g;
+}
+
+/**
+ * ln softmax(z)[i, cols[i]] per row, [n, m] → [n]: z[i, cols[i]] − ln Σ_j exp(z[i, j]), with its gradient given
+ * directly as dy·(onehot(cols) − softmax(z)). One op where a chosen logit computed apart (a gather of the weight
+ * columns, and in the backward pass a scatter into a weight-sized gradient, its transposes and an add) costs
+ * passes over the whole weight matrix: the chosen logit is read from z, which the layer computes anyway, so its
+ * gradient goes back through z's own matMul. The value comes from {@link logSumExpOf} and one gather of the n
+ * chosen entries. `inPlace` (default: on wasm and cpu, whose tensors' values can be reached in place) adds the
+ * gradient's n chosen entries into the fresh product −dy·softmax(z), no [n, m] one-hot; otherwise they go in
+ * through a scatter (the same values). `cols` must lie in [0, m): callers pass columns they built.
+ */
+export function pickedLogProb(z: tf.Tensor2D, cols: Int32Array, inPlace = writableInPlace()): tf.Tensor1D {
+  const [n, m] = z.shape;
+  if (cols.length !== n) fail('E_SHAPE', 'cols', `one column per row of z (${n})`, cols.length);
+  const flat = chosenEntries(cols, m);
+  const op = tf.customGrad((...args: Array<tf.Tensor | tf.GradSaveFunc>) => {
+    const [x, save] = args as [tf.Tensor2D, tf.GradSaveFunc];
+    const p = tf.softmax(x) as tf.Tensor2D;
+    save([p]);
+    return { value: pickValue(x, p, flat), gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => pickGradient(saved[0] as tf.Tensor2D, dy, flat, inPlace) };
+  });
+  return op(z) as tf.Tensor1D;
+}

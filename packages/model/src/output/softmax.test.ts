@@ -6,7 +6,7 @@ import { registerWasmKernels } from '../kernels';
 import { assignClasses } from './classes';
 import { FactoredSoftmax, MERGE_PAIRS, planClassRuns } from './factored';
 import { type OutputLayer, createOutputLayer } from './index';
-import { logNormaliser } from './layer';
+import { logNormaliser, pickedLogProb } from './layer';
 
 const FREQ = [50, 3, 20, 1, 9, 30, 2]; // K = 7, gives classes of different sizes
 
@@ -346,6 +346,62 @@ describe('on the wasm backend', () => {
     // a real gradient (a peaked row gives most of its dy to one logit), and none into masked logits
     expect(Math.max(...grad.map(Math.abs))).toBeGreaterThan(0.01);
     zv.forEach((z, i) => z === -Infinity && expect(Math.abs(grad[i])).toBe(0));
+  });
+});
+
+describe('pickedLogProb: the chosen entry of each row\'s log-softmax, in one op', () => {
+  it.each([
+    ['cpu', true],
+    ['cpu', false],
+    ['wasm', true],
+    ['wasm', false],
+  ] as const)('on %s (gradient in place: %s): value and gradient equal float64, and finite differences', async (backend, inPlace) => {
+    if (backend === 'wasm') registerWasmKernels();
+    await tf.setBackend(backend);
+    const rng = new Rng(5);
+    const [n, m] = [6, 40];
+    // spread logits, one row shifted far up, some masked (−∞) but never a chosen one
+    const cols = Int32Array.from({ length: n }, () => rng.int(m));
+    const zv = Float32Array.from({ length: n * m }, (_, i) => (i % 13 === 7 && i % m !== cols[Math.floor(i / m)] ? -Infinity : (rng.next() - 0.5) * 8 + (i < m ? 60 : 0)));
+    const dv = Float32Array.from({ length: n }, () => rng.next() * 2 - 1);
+    const before = tf.memory().numTensors;
+    const f = (x: tf.Tensor2D) => tf.sum(tf.mul(pickedLogProb(x, cols, inPlace), tf.tensor1d(dv))) as tf.Scalar;
+    const [value, grad] = tf.tidy(() => {
+      const z = tf.tensor2d(zv, [n, m]);
+      return [pickedLogProb(z, cols, inPlace), tf.grad(f)(z)].map((t) => Array.from(t.dataSync()));
+    });
+    expect(tf.memory().numTensors).toBe(before);
+    for (let r = 0; r < n; r++) {
+      let mx = -Infinity;
+      for (let j = 0; j < m; j++) mx = Math.max(mx, zv[r * m + j]);
+      let sum = 0;
+      for (let j = 0; j < m; j++) sum += Math.exp(zv[r * m + j] - mx);
+      const lse = mx + Math.log(sum);
+      expect(Math.abs(value[r] - (zv[r * m + cols[r]] - lse))).toBeLessThanOrEqual(1e-6 * Math.max(1, Math.abs(lse)));
+      for (let j = 0; j < m; j++) {
+        // d/dz_j of dy·(z_c − lse) = dy·([j = c] − softmax_j)
+        const want = dv[r] * ((j === cols[r] ? 1 : 0) - Math.exp(zv[r * m + j] - mx) / sum);
+        expect(Math.abs(grad[r * m + j] - want)).toBeLessThanOrEqual(1e-6);
+        if (zv[r * m + j] === -Infinity) expect(Math.abs(grad[r * m + j])).toBe(0);
+      }
+    }
+    // central differences of the float32 op on a few finite entries (step 1e-2: float32 values)
+    const objective = (v: Float32Array) => tf.tidy(() => f(tf.tensor2d(v, [n, m])).dataSync()[0]);
+    for (const at of [cols[0], m + cols[1], 2 * m + 3, 5 * m + 11]) {
+      if (zv[at] === -Infinity) continue;
+      const up = zv.slice();
+      const down = zv.slice();
+      up[at] += 1e-2;
+      down[at] -= 1e-2;
+      expect(Math.abs((objective(up) - objective(down)) / 2e-2 - grad[at])).toBeLessThan(2e-3);
+    }
+  });
+
+  it('names the argument when cols does not match the rows', () => {
+    const z = tf.zeros([3, 4]) as tf.Tensor2D;
+    expect(() => pickedLogProb(z, new Int32Array(2))).toThrow(VqvidError);
+    expect(() => pickedLogProb(z, new Int32Array(2))).toThrow(/cols/);
+    z.dispose();
   });
 });
 
