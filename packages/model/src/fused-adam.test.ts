@@ -10,7 +10,7 @@ import type { FitOptions, ModelOptions } from './index';
 import { partsOf } from './internals';
 import { applyClipped } from './step';
 import { motionCodes } from './testing';
-import { liveTrainWorkers } from './workers';
+import { gradientStride, liveTrainWorkers } from './workers';
 
 let tmp: string;
 beforeAll(async () => {
@@ -118,6 +118,31 @@ describe('fused Adam step', () => {
     opt.dispose();
     tf.dispose(vars);
     expect(tf.memory().numTensors).toBe(before);
+  });
+
+  it('regions a stride apart (a pool\'s cache-line-aligned layout) give the same step bit for bit as packed ones', () => {
+    const rng = new Rng(8);
+    const n = 37;
+    const stride = gradientStride(n);
+    // the stride: a multiple of 16 floats (64 bytes), at least n and less than n + 16
+    expect([stride % 16, stride >= n, stride < n + 16]).toEqual([0, true, true]);
+    expect(gradientStride(48)).toBe(48);
+    const packed = normal(rng, 2 * n, 1);
+    const spaced = new Float32Array(2 * stride).fill(NaN); // the gaps must not be read
+    spaced.set(packed.subarray(0, n), 0);
+    spaced.set(packed.subarray(n), stride);
+    const p0 = normal(rng, n, 1);
+    const [a, b] = [p0.slice(), p0.slice()];
+    const [fa, fb] = [new FusedAdam(n), new FusedAdam(n)];
+    for (let s = 0; s < 3; s++) {
+      fa.step(a, packed, [0.5, 0.5], 0.01, 0.5);
+      fb.step(b, spaced, [0.5, 0.5], 0.01, 0.5, stride);
+    }
+    expect(Array.from(b)).toEqual(Array.from(a));
+    expect(Array.from(fb.m)).toEqual(Array.from(fa.m));
+    expect(fb.lastNorm).toBe(fa.lastNorm);
+    expect(() => fb.step(b, spaced, [0.5, 0.5], 0.01, 0.5, n - 1)).toThrow(/stride/);
+    expect(() => fb.step(b, spaced.subarray(0, stride + n - 1), [0.5, 0.5], 0.01, 0.5, stride)).toThrow(/too short/);
   });
 
   it('one region with share 1, three regions in worker order', () => {

@@ -139,18 +139,20 @@ export class FusedAdam {
   }
 
   /**
-   * One Adam step at learning rate `lr` on the gradient Σ_w shares[w] · grads[w·size ..), summed in worker order
+   * One Adam step at learning rate `lr` on the gradient Σ_w shares[w] · grads[w·stride ..), summed in worker order
    * (0 + s_0·g_0 + s_1·g_1 + ...), scaled to a global norm of at most `clip` as `applyClipped` does
    * (scale = min(1, clip / (norm + 1e-12))), updating `params` (`size` floats), the moments and the beta powers
-   * in place with tf.AdamOptimizer's formulas. The training workers take the same step cut into shards
+   * in place with tf.AdamOptimizer's formulas. `stride` (default `size`): floats from one region to the next, as a
+   * training pool lays them out (`TrainPool.gradStride`). The training workers take the same step cut into shards
    * ({@link summedSquares} and {@link adamUpdate} over each, then {@link FusedAdam.advance}).
    */
-  step(params: Float32Array, grads: Float32Array, shares: ArrayLike<number>, lr: number, clip: number): void {
+  step(params: Float32Array, grads: Float32Array, shares: ArrayLike<number>, lr: number, clip: number, stride = this.size): void {
     const size = this.size;
-    if (params.length < size || grads.length < shares.length * size) throw new Error('fused Adam: parameter or gradient arrays too short');
+    if (!Number.isInteger(stride) || stride < size) throw new Error(`fused Adam: stride must be an integer of at least ${size}, got ${stride}`);
+    if (params.length < size || grads.length < (shares.length - 1) * stride + size) throw new Error('fused Adam: parameter or gradient arrays too short');
     // pass 1: the global norm of the summed gradient; pass 2: moments and weights
-    const norm = Math.sqrt(summedSquares(grads, size, shares, 0, size));
-    adamUpdate(params, grads, size, shares, this.m, this.v, 0, size, clipScale(norm, clip), this.constants(lr));
+    const norm = Math.sqrt(summedSquares(grads, stride, shares, 0, size));
+    adamUpdate(params, grads, stride, shares, this.m, this.v, 0, size, clipScale(norm, clip), this.constants(lr));
     this.advance(norm);
   }
 
@@ -193,16 +195,16 @@ export function clipScale(norm: number, clip: number): number {
 }
 
 /**
- * Σ_{lo ≤ i < hi} g_i² in float64, i ascending, of the summed gradient g_i = 0 + Σ_w shares[w] · grads[w·size + i]
+ * Σ_{lo ≤ i < hi} g_i² in float64, i ascending, of the summed gradient g_i = 0 + Σ_w shares[w] · grads[w·stride + i]
  * (worker order): a shard's part of the squared global norm.
  */
-export function summedSquares(grads: Float32Array, size: number, shares: ArrayLike<number>, lo: number, hi: number): number {
+export function summedSquares(grads: Float32Array, stride: number, shares: ArrayLike<number>, lo: number, hi: number): number {
   const n = shares.length;
   let sumsq = 0;
   if (n <= 2) {
     const s0 = shares[0];
     const s1 = n === 2 ? shares[1] : 0;
-    const off1 = n === 2 ? size : 0;
+    const off1 = n === 2 ? stride : 0;
     for (let i = lo; i < hi; i++) {
       const g = 0 + s0 * grads[i] + s1 * grads[off1 + i];
       sumsq += g * g;
@@ -210,7 +212,7 @@ export function summedSquares(grads: Float32Array, size: number, shares: ArrayLi
   } else {
     for (let i = lo; i < hi; i++) {
       let g = 0;
-      for (let w = 0; w < n; w++) g += shares[w] * grads[w * size + i];
+      for (let w = 0; w < n; w++) g += shares[w] * grads[w * stride + i];
       sumsq += g * g;
     }
   }
@@ -232,7 +234,7 @@ export function normOfShards(partials: Float64Array, n: number): number {
  * elements), which moves the float64 value by an ulp or two, far below the float32 it is stored as.
  * Elements are independent: shards updated apart equal one whole update bit for bit.
  */
-export function adamUpdate(params: Float32Array, grads: Float32Array, size: number, shares: ArrayLike<number>, m: Float32Array, v: Float32Array, lo: number, hi: number, scale: number, k: AdamConstants): void {
+export function adamUpdate(params: Float32Array, grads: Float32Array, stride: number, shares: ArrayLike<number>, m: Float32Array, v: Float32Array, lo: number, hi: number, scale: number, k: AdamConstants): void {
   const f = Math.fround;
   const { b1, c1, b2, c2, eps, rate, bias1, bias2 } = k;
   const step = rate / bias1;
@@ -241,7 +243,7 @@ export function adamUpdate(params: Float32Array, grads: Float32Array, size: numb
   if (n <= 2) {
     const s0 = shares[0];
     const s1 = n === 2 ? shares[1] : 0;
-    const off1 = n === 2 ? size : 0;
+    const off1 = n === 2 ? stride : 0;
     for (let i = lo; i < hi; i++) {
       const g = (0 + s0 * grads[i] + s1 * grads[off1 + i]) * scale;
       const mi = f(b1 * m[i] + c1 * g);
@@ -253,7 +255,7 @@ export function adamUpdate(params: Float32Array, grads: Float32Array, size: numb
   } else {
     for (let i = lo; i < hi; i++) {
       let g = 0;
-      for (let w = 0; w < n; w++) g += shares[w] * grads[w * size + i];
+      for (let w = 0; w < n; w++) g += shares[w] * grads[w * stride + i];
       g *= scale;
       const mi = f(b1 * m[i] + c1 * g);
       const vi = f(b2 * v[i] + c2 * (g * g));

@@ -11,7 +11,7 @@ import { ModelParts } from './parts';
 import { adamConstants, adamUpdate, clipScale, normOfShards, summedSquares } from './fused-adam';
 import { valuesInPlace } from './kernels';
 import { assignFlat, batchGradients } from './step';
-import { CONTROL, workerPart, workerShares, type TrainWorkerInit } from './workers';
+import { CONTROL, gradientStride, workerPart, workerShares, type TrainWorkerInit } from './workers';
 
 /** Thrown out of a step whose Adam part cannot go on: a peer failed, or the pool is stopping. */
 class Abandoned extends Error {}
@@ -61,7 +61,8 @@ async function serve(init: TrainWorkerInit): Promise<void> {
   const ctrl = new Int32Array(init.ctrl);
   const params = new Float32Array(init.params);
   const total = params.length;
-  const grads = new Float32Array(init.grads, init.index * total * 4, total);
+  const stride = gradientStride(total);
+  const grads = new Float32Array(init.grads, init.index * stride * 4, total);
   const losses = new Float64Array(init.losses);
   const batch: Batch = {
     inputs: new Int32Array(init.inputs),
@@ -108,13 +109,13 @@ async function serve(init: TrainWorkerInit): Promise<void> {
         Atomics.store(ctrl, flag, 3 * seq - 2);
         Atomics.notify(ctrl, flag);
         awaitAll(ctrl, n, 3 * seq - 2);
-        partials[init.index] = summedSquares(allGrads, total, shares, lo, hi);
+        partials[init.index] = summedSquares(allGrads, stride, shares, lo, hi);
         Atomics.store(ctrl, flag, 3 * seq - 1);
         Atomics.notify(ctrl, flag);
         awaitAll(ctrl, n, 3 * seq - 1);
         const [lr, clip, accBeta1, accBeta2] = adamArgs.subarray(1, 5);
         const k = adamConstants(init.adam!.beta1, init.adam!.beta2, init.adam!.epsilon, lr, accBeta1, accBeta2);
-        adamUpdate(params, allGrads, total, shares, m, v, lo, hi, clipScale(normOfShards(partials, n), clip), k);
+        adamUpdate(params, allGrads, stride, shares, m, v, lo, hi, clipScale(normOfShards(partials, n), clip), k);
       }
       Atomics.store(ctrl, flag, 3 * seq);
     } catch (e) {

@@ -199,7 +199,7 @@ describe('data-parallel training over worker threads', () => {
         const lr = 0.05 / (step + 1);
         const lossA = await pools[0].step(batch, step, lr, clip);
         const lossB = await pools[1].compute(batch, step);
-        caller.step(pools[1].sharedParams, pools[1].sharedGrads, pools[1].shares, lr, clip);
+        caller.step(pools[1].sharedParams, pools[1].sharedGrads, pools[1].shares, lr, clip, pools[1].gradStride);
         expect(lossA).toBe(lossB);
         expect(Math.abs(sharded.lastNorm - caller.lastNorm)).toBeLessThan(1e-12 * caller.lastNorm);
         expect(sharded.lastNorm > clip).toBe(clip < 1);
