@@ -36,6 +36,18 @@ function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
 }
 
 /**
+ * Row r of a row-major [·, m] float32 matrix in float64: its largest entry, Σ_j exp(z_j − max) and ln Σ_j exp(z_j)
+ * (−∞ entries add nothing).
+ */
+function rowLogSumExp64(z: Float32Array, r: number, m: number): { mx: number; sum: number; lse: number } {
+  let mx = -Infinity;
+  for (let j = 0; j < m; j++) mx = Math.max(mx, z[r * m + j]);
+  let sum = 0;
+  for (let j = 0; j < m; j++) sum += Math.exp(z[r * m + j] - mx);
+  return { mx, sum, lse: mx + Math.log(sum) };
+}
+
+/**
  * Slow float64 reference of the factored distribution, straight from the definition and the saved config;
  * with `present`, the direct tables Dc [K, C] and Dx [K, K] (permuted columns) add to the logits.
  */
@@ -330,11 +342,7 @@ describe('on the wasm backend', () => {
     expect(tf.memory().numTensors).toBe(before);
     // the value and the gradient (dy·exp(z − lse)) against float64
     for (let r = 0; r < n; r++) {
-      let mx = -Infinity;
-      for (let j = 0; j < m; j++) mx = Math.max(mx, zv[r * m + j]);
-      let sum = 0;
-      for (let j = 0; j < m; j++) sum += Math.exp(zv[r * m + j] - mx);
-      const lse = mx + Math.log(sum);
+      const { mx, sum, lse } = rowLogSumExp64(zv, r, m);
       // a float32 of lse is within half an ulp (6e-8 relative); ln p_j and the subtraction add a few more
       expect(Math.abs(value[r] - lse)).toBeLessThanOrEqual(4e-7 * Math.max(1, Math.abs(lse)));
       expect(Math.abs(ref[r] - lse)).toBeLessThanOrEqual(4e-7 * Math.max(1, Math.abs(lse)));
@@ -372,11 +380,7 @@ describe('pickedLogProb: the chosen entry of each row\'s log-softmax, in one op'
     });
     expect(tf.memory().numTensors).toBe(before);
     for (let r = 0; r < n; r++) {
-      let mx = -Infinity;
-      for (let j = 0; j < m; j++) mx = Math.max(mx, zv[r * m + j]);
-      let sum = 0;
-      for (let j = 0; j < m; j++) sum += Math.exp(zv[r * m + j] - mx);
-      const lse = mx + Math.log(sum);
+      const { mx, sum, lse } = rowLogSumExp64(zv, r, m);
       expect(Math.abs(value[r] - (zv[r * m + cols[r]] - lse))).toBeLessThanOrEqual(1e-6 * Math.max(1, Math.abs(lse)));
       for (let j = 0; j < m; j++) {
         // d/dz_j of dy·(z_c − lse) = dy·([j = c] − softmax_j)
