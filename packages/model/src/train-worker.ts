@@ -9,8 +9,7 @@ import type { Batch, BatchGeometry } from './batch';
 import type { BatchPart } from './dropout';
 import { ModelParts } from './parts';
 import { adamConstants, adamUpdate, clipScale, normOfShards, summedSquares } from './fused-adam';
-import { valuesInPlace } from './kernels';
-import { assignFlat, batchGradients } from './step';
+import { assignFlat, batchGradients, copyGradients } from './step';
 import { CONTROL, gradientStride, workerPart, workerShares, type TrainWorkerInit } from './workers';
 
 /** Thrown out of a step whose Adam part cannot go on: a peer failed, or the pool is stopping. */
@@ -95,12 +94,7 @@ async function serve(init: TrainWorkerInit): Promise<void> {
       const mine = sliceBatch(batch, init.geometry, init.part);
       losses[init.index] = tf.tidy(() => {
         const { value, grads: gr } = batchGradients(model, g, mine, Atomics.load(ctrl, CONTROL.GLOBAL_STEP), init.part);
-        let at = 0;
-        // heap views, read before anything else is allocated
-        for (const w of vars) {
-          grads.set(valuesInPlace(gr[w.name]), at);
-          at += w.size;
-        }
+        copyGradients(vars, gr, grads);
         return value.dataSync()[0];
       });
       Atomics.store(ctrl, flag + n, tf.memory().numTensors);

@@ -9,7 +9,7 @@ import { emGateWeights, fitGateOffsets, MixtureOutput, SparseBigram, SpatialPrio
 import type { ModelParts } from './parts';
 import { rolloutBatch, rolloutPlan } from './rollout';
 import { FusedAdam, optimizerSnapshot, type AdamInternals, type AdamSnapshot } from './fused-adam';
-import { assignFlat, trainStep } from './step';
+import { assignFlat, fusedTrainStep } from './step';
 import { defaultWorkers, TrainPool } from './workers';
 
 /**
@@ -459,6 +459,8 @@ export async function fitModel(model: ModelParts, volumes: CodeVolume[], o: FitO
   // model's variables are brought up to date (sync) only before something reads them
   let fused: FusedAdam | null = null;
   let stale = false;
+  // the one-thread path: the same fused step in this thread, on the weights laid end to end (and their gradient)
+  let flat: { params: Float32Array; grads: Float32Array } | null = null;
   const sync = () => {
     if (pool && stale) assignFlat(model.variables(), pool.sharedParams);
     stale = false;
@@ -466,9 +468,19 @@ export async function fitModel(model: ModelParts, volumes: CodeVolume[], o: FitO
   const adamState = (): Promise<AdamSnapshot> | AdamSnapshot => (fused ? fused.snapshot(model.variables().map((v) => v.size)) : optimizerSnapshot(opt));
   try {
     const workers = Math.min(r.workers ?? (await defaultWorkers(r.batch)), g.batch);
+    const sizes = model.variables().map((v) => v.size);
     if (workers > 1 && state.epoch < r.epochs) {
-      fused = await FusedAdam.fromOptimizer(opt, model.variables().map((v) => v.size), { shared: true });
+      fused = await FusedAdam.fromOptimizer(opt, sizes, { shared: true });
       pool = await startPool(model, g, workers, fused);
+    } else if (state.epoch < r.epochs) {
+      fused = await FusedAdam.fromOptimizer(opt, sizes);
+      const params = new Float32Array(fused.size);
+      let at = 0;
+      for (const v of model.variables()) {
+        params.set(v.dataSync() as Float32Array, at);
+        at += v.size;
+      }
+      flat = { params, grads: new Float32Array(fused.size) };
     }
     epochs: while (state.epoch < r.epochs) {
       const lr = r.lr * Math.pow(r.lrDecay, state.epoch) * (state.lrScale ?? 1);
@@ -493,11 +505,11 @@ export async function fitModel(model: ModelParts, volumes: CodeVolume[], o: FitO
         let loss: number;
         if (pool && fused) {
           stale = true;
-          // trainStep's Adam step, taken by the workers in shards on the pool's shared weights (the model's
+          // fusedTrainStep's Adam step, taken by the workers in shards on the pool's shared weights (the model's
           // variables are left behind until sync)
           loss = await pool.step(batch, state.globalStep, lr, r.clip);
         } else {
-          loss = trainStep(model, g, batch, opt, r.clip, state.globalStep);
+          loss = fusedTrainStep(model, g, batch, fused!, flat!.params, flat!.grads, lr, r.clip, state.globalStep);
         }
         if (!Number.isFinite(loss)) throw new VqvidError('E_STATE', `training diverged (loss ${loss}) at epoch ${state.epoch}; lower lr`);
         state.lossSum += loss;
