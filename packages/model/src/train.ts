@@ -451,7 +451,6 @@ export async function fitModel(model: ModelParts, volumes: CodeVolume[], o: FitO
   if (resuming) ({ state, best } = await readCheckpoint(r.checkpointDir!, model, opt));
   const rollout = resolveRollout(r, state, resuming);
   if (rollout.frames > 0) state.rollout = rollout;
-  const internals = opt as unknown as AdamInternals;
   let stopped: FitResult['stopped'] = 'completed';
   const deadline = r.timeLimit === undefined ? Infinity : performance.now() + r.timeLimit * 1000;
   let pool: TrainPool | null = null;
@@ -484,7 +483,6 @@ export async function fitModel(model: ModelParts, volumes: CodeVolume[], o: FitO
     }
     epochs: while (state.epoch < r.epochs) {
       const lr = r.lr * Math.pow(r.lrDecay, state.epoch) * (state.lrScale ?? 1);
-      internals.learningRate = lr;
       const plan = epochPlan(volumes, g, stepsPerEpoch, new Rng(epochSeed(cfg.seed, state.epoch)));
       for (; state.step < stepsPerEpoch; state.step++) {
         // let timers and events run, so an AbortSignal fired by a timer or a UI is seen between batches. A pooled
