@@ -2,8 +2,8 @@
  * A fused, plain-JS Adam step over one flat Float32Array parameter vector (the data-parallel trainer's shared
  * weights, or in one thread the model's weights laid end to end): the workers' gradients summed in worker order,
  * the global-norm clip of `applyClipped` (step.ts) and tf.AdamOptimizer's update of both moments and the weights,
- * in two passes over the vector (the norm, then the update) with no tfjs tensor. Each element is computed in float64 from float32 operands and stored as float32,
- * so the result equals tfjs's float32 Adam within float rounding.
+ * in two passes over the vector (the norm, then the update) with no tfjs tensor. Each element is computed in float64
+ * from float32 operands and stored as float32, so the result equals tfjs's float32 Adam within float rounding.
  */
 import type * as tf from '@tensorflow/tfjs-core';
 

@@ -68,15 +68,20 @@ export function fusedTrainStep(model: ModelParts, g: BatchGeometry, b: Batch, ad
 }
 
 /**
- * Copies the gradient `grads` of each of `vars` into `into`, end to end in the order of `vars`. The values are read
- * in place (heap views on wasm), each copied out before anything else is allocated: call it before allocating.
+ * Copies the values of `tensors` (float32) into `into`, end to end in their order: the layout of {@link assignFlat}.
+ * The values are read in place (heap views on wasm), each copied out before anything else is allocated.
  */
-export function copyGradients(vars: tf.Variable[], grads: tf.NamedTensorMap, into: Float32Array): void {
+export function packValues(tensors: tf.Tensor[], into: Float32Array): void {
   let at = 0;
-  for (const v of vars) {
-    into.set(valuesInPlace(grads[v.name]), at);
-    at += v.size;
+  for (const t of tensors) {
+    into.set(valuesInPlace(t), at);
+    at += t.size;
   }
+}
+
+/** Copies the gradient `grads` of each of `vars` into `into`, end to end in the order of `vars` ({@link packValues}). */
+export function copyGradients(vars: tf.Variable[], grads: tf.NamedTensorMap, into: Float32Array): void {
+  packValues(vars.map((v) => grads[v.name]), into);
 }
 
 /** The one gradient region of {@link fusedTrainStep}, weighted 1. */

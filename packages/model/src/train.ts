@@ -9,7 +9,7 @@ import { emGateWeights, fitGateOffsets, MixtureOutput, SparseBigram, SpatialPrio
 import type { ModelParts } from './parts';
 import { rolloutBatch, rolloutPlan } from './rollout';
 import { FusedAdam, optimizerSnapshot, type AdamInternals, type AdamSnapshot } from './fused-adam';
-import { assignFlat, fusedTrainStep } from './step';
+import { assignFlat, fusedTrainStep, packValues } from './step';
 import { defaultWorkers, TrainPool } from './workers';
 
 /**
@@ -474,11 +474,7 @@ export async function fitModel(model: ModelParts, volumes: CodeVolume[], o: FitO
     } else if (state.epoch < r.epochs) {
       fused = await FusedAdam.fromOptimizer(opt, sizes);
       const params = new Float32Array(fused.size);
-      let at = 0;
-      for (const v of model.variables()) {
-        params.set(v.dataSync() as Float32Array, at);
-        at += v.size;
-      }
+      packValues(model.variables(), params);
       flat = { params, grads: new Float32Array(fused.size) };
     }
     epochs: while (state.epoch < r.epochs) {
