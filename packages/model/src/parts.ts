@@ -6,6 +6,7 @@ import { inputChannels, motionChannels, Network } from './network';
 import { cellMixture, createOutputLayer, MixtureOutput, OnlineGateOffsets, type OutputLayer, outputVariableSizes, SparseBigram, SPATIAL_WIDTH, SpatialPrior, spatialContext } from './output';
 import { takeF32 } from './persist';
 import { readTidy } from './read';
+import { driveAsync, driveSync } from './drive';
 
 /**
  * The first frame whose cells the online gate adaptation observes: frame 1 is predicted from a state that has read
@@ -182,13 +183,29 @@ export class ModelParts {
    * each. With `online`, each frame t ≥ {@link ADAPT_FROM} is first observed by it (its cells' gate terms given h_(t−1)).
    */
   stateAfter(codes: CodeVolume, onStep?: (t: number, h: tf.Tensor2D) => void, online?: OnlineGateOffsets | null): tf.Tensor2D {
+    return driveSync(this.statesOf(codes, online ?? null, onStep), (r) => this.step(r.h, r.frame, codes.rows, codes.cols, false));
+  }
+
+  /**
+   * The loop of {@link stateAfter} and {@link contextStateAsync}: asks its driver for the state after each frame of
+   * `codes` given the state before (null: the zero state), `online` observing the frame first; frees each state once
+   * the next is made, and the last one when a request fails.
+   */
+  private *statesOf(codes: CodeVolume, online: OnlineGateOffsets | null, onStep?: (t: number, h: tf.Tensor2D) => void): Generator<StateRequest, tf.Tensor2D, tf.Tensor2D> {
     const n = codes.rows * codes.cols;
     let h: tf.Tensor2D | null = null;
-    for (let t = 0; t < codes.frames; t++) {
-      const frame = codes.codes.subarray(t * n, (t + 1) * n);
-      if (online && h && t >= ADAPT_FROM) this.observe(online, h, codes.codes.subarray((t - 1) * n, t * n), frame, codes.rows, codes.cols);
-      h = this.step(h, frame, codes.rows, codes.cols, true);
-      onStep?.(t, h);
+    try {
+      for (let t = 0; t < codes.frames; t++) {
+        const frame = codes.codes.subarray(t * n, (t + 1) * n);
+        if (online && h && t >= ADAPT_FROM) this.observe(online, h, codes.codes.subarray((t - 1) * n, t * n), frame, codes.rows, codes.cols);
+        const next: tf.Tensor2D = yield { h, frame };
+        h?.dispose();
+        h = next;
+        onStep?.(t, h);
+      }
+    } catch (e) {
+      h?.dispose();
+      throw e;
     }
     return h!;
   }
@@ -229,24 +246,12 @@ export class ModelParts {
    */
   async contextStateAsync(codes: CodeVolume, stepper: AsyncStepper): Promise<{ h: tf.Tensor2D; offsets: Float64Array | null }> {
     const online = this.onlineGate();
-    const n = codes.rows * codes.cols;
-    const width = stateWidth(this.config);
-    let data: Float32Array = new Float32Array(n * width);
-    let h: tf.Tensor2D | null = null;
-    try {
-      for (let t = 0; t < codes.frames; t++) {
-        const frame = codes.codes.subarray(t * n, (t + 1) * n);
-        if (online && h && t >= ADAPT_FROM) this.observe(online, h, codes.codes.subarray((t - 1) * n, t * n), frame, codes.rows, codes.cols);
-        data = await stepper.stepAsync(data, Int32Array.from(frame), codes.rows, codes.cols);
-        h?.dispose();
-        h = null;
-        h = tf.tensor2d(data, [n, width]);
-      }
-    } catch (e) {
-      h?.dispose();
-      throw e;
-    }
-    return { h: h!, offsets: online ? online.offsets : null };
+    const shape: [number, number] = [codes.rows * codes.cols, stateWidth(this.config)];
+    const h = await driveAsync(this.statesOf(codes, online), async (r) => {
+      const before = r.h ? (r.h.dataSync() as Float32Array) : new Float32Array(shape[0] * shape[1]);
+      return tf.tensor2d(await stepper.stepAsync(before, Int32Array.from(r.frame), codes.rows, codes.cols), shape);
+    });
+    return { h, offsets: online ? online.offsets : null };
   }
 
   /** Runs `fn` with the copy-aware output's gate shifted by `offsets` (null, or a plain output: as it is). */
@@ -432,6 +437,12 @@ export function checkStoredWeights(
     throw new VqvidError('E_FORMAT', `${source}: the config implies ${total} weights in ${expected.length} arrays, the file holds ${held}`, { source });
   }
   for (const [name, size] of expected) takeF32(arrays, name, size, source);
+}
+
+/** What the state loop (`ModelParts.statesOf`) asks its driver for: the state after `frame` given `h` (null: the zero state). */
+interface StateRequest {
+  h: tf.Tensor2D | null;
+  frame: CodeVolume['codes'];
 }
 
 /** The last (at most two) frames a motion model's state has read, oldest first, each [b*rows*cols]. */

@@ -70,3 +70,37 @@ describe('predictFrames from top candidates renders what the dense path renders'
     m.dispose();
   });
 });
+
+describe('a prediction that fails part way leaves no tensor behind', () => {
+  test('a renderer that throws at step 2 (predictFrames), a source or a stepper that rejects (predictFramesAsync)', async () => {
+    const m = new RCNN({ k: K, embedDim: 6, hidden: 8, seed: 7, softmax: 'factored', classes: 5, copy: false, prior: 'none' });
+    await m.fit(sliceCodes(codes, 0, 8), quick);
+    const context = sliceCodes(codes, 0, 6);
+    const reference = sliceVideo(video, 5);
+    m.predictFrames(context, 2, { codec, reference });
+    const before = tf.memory().numTensors;
+    let calls = 0;
+    const failing = Object.create(codec) as PatchCodec;
+    failing.decodeCandidates = (...args: Parameters<PatchCodec['decodeCandidates']>) => {
+      if (++calls === 2) throw new Error('renderer gave out');
+      return codec.decodeCandidates(...args);
+    };
+    expect(() => m.predictFrames(context, 3, { codec: failing, reference })).toThrow('renderer gave out');
+    expect(calls).toBe(2);
+    expect(tf.memory().numTensors).toBe(before);
+    const source = { k: K, hidden: 8, logCandidatesAsync: () => Promise.reject(new Error('source gave out')) };
+    await expect(m.predictFramesAsync(context, 2, { codec, reference, source })).rejects.toThrow('source gave out');
+    expect(tf.memory().numTensors).toBe(before);
+    let steps = 0;
+    const stepper = {
+      stepAsync: async (h: Float32Array) => {
+        if (++steps === 3) throw new Error('stepper gave out');
+        return new Float32Array(h.length);
+      },
+    };
+    await expect(m.predictFramesAsync(context, 2, { codec, reference, source, stepper })).rejects.toThrow('stepper gave out');
+    expect(steps).toBe(3);
+    expect(tf.memory().numTensors).toBe(before);
+    m.dispose();
+  });
+});

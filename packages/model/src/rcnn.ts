@@ -10,6 +10,7 @@ import { candidatePosterior, FilledFrame, fillGap, FillOptions } from './fill';
 import { fitModel, FitOptions, FitResult, withPriorCountedOn } from './train';
 import { cellFeatures, CellFeatures, FeatureOptions } from './features';
 import { type AsyncTopSource, topCandidates, topCandidatesAsync, type TopCandidates } from './output';
+import { driveAsync, driveSync } from './drive';
 
 /**
  * Exact likelihood of codes under a model: core's {@link @vqvid/core!CodeEvaluation | CodeEvaluation}.
@@ -349,37 +350,13 @@ export class RCNN implements CodeModel, SteppableModel {
     this.parts.checkCodes(context, 'context', 1);
     assertInt(steps, 'steps', 1);
     const geometry = geometryOf(context);
-    const n = context.rows * context.cols;
-    const frames: Video[] = [];
-    let reference = opts.reference;
-    let present: ArrayLike<number> = lastFrame(context);
+    const { rows, cols } = context;
     const start = this.parts.contextState(context);
-    let h = start.h;
-    const k = this.config.k;
-    return this.parts.withOffsets(start.offsets, () => {
-      for (let s = 0; s < steps; s++) {
-        const render = { geometry, reference, present, decoder: opts.decoder, alpha: opts.alpha, topM: opts.topM, changeRatio: opts.changeRatio, search: opts.search };
-        const top = this.topOf(h, present, context.rows, context.cols, opts);
-        let frame: Video;
-        let codes: Int32Array;
-        if (top) {
-          // the decoders read only each cell's top M and its present code: the same frame as from all K probabilities
-          frame = opts.codec.decodeCandidates!({ rows: context.rows, cols: context.cols, k, ...top }, render);
-          codes = Int32Array.from({ length: n }, (_, i) => top.codes[i * top.m]);
-        } else {
-          const probs = probsOf(this.parts.nextLogProbs(h, present, context.rows, context.cols, false));
-          frame = opts.codec.decodeDistribution({ rows: context.rows, cols: context.cols, k, probs }, render);
-          codes = argmaxCodes(probs, n, k);
-        }
-        frames.push(frame);
-        reference = frame;
-        present = codes;
-        const last = h;
-        h = s < steps - 1 ? this.parts.step(h, codes, context.rows, context.cols, false) : h;
-        last.dispose();
-      }
-      return stackFrames(frames);
-    });
+    return this.parts.withOffsets(start.offsets, () =>
+      driveSync(this.framesFrom(context, steps, opts, geometry, start.h), (r) =>
+        r.kind === 'top' ? this.topOf(r.h, r.present, rows, cols, opts) : this.parts.step(r.h, r.codes, rows, cols, false),
+      ),
+    );
   }
 
   /**
@@ -401,37 +378,57 @@ export class RCNN implements CodeModel, SteppableModel {
     assertInt(steps, 'steps', 1);
     if (typeof opts.codec?.decodeCandidates !== 'function') fail('E_STATE', 'opts.codec', 'a renderer with decodeCandidates (the source gives top lists)', opts.codec);
     const geometry = geometryOf(context);
-    const n = context.rows * context.cols;
+    const { rows, cols } = context;
+    const m = Math.min(opts.topM ?? DEFAULT_RENDER_TOP_M, this.config.k);
+    const start = opts.stepper ? await this.parts.contextStateAsync(context, opts.stepper) : this.parts.contextState(context);
+    return driveAsync(this.framesFrom(context, steps, opts, geometry, start.h), async (r): Promise<TopCandidates | tf.Tensor2D> => {
+      if (r.kind === 'step') {
+        if (!opts.stepper) return this.parts.step(r.h, r.codes, rows, cols, false);
+        const next = await opts.stepper.stepAsync(r.h.dataSync() as Float32Array, Int32Array.from(r.codes), rows, cols);
+        return tf.tensor2d(next, r.h.shape);
+      }
+      const presentTensor = this.parts.presentTensor(r.present, rows, cols);
+      try {
+        return await topCandidatesAsync(this.parts.output, r.h, r.present, presentTensor, m, opts.source, start.offsets);
+      } finally {
+        presentTensor?.dispose();
+      }
+    });
+  }
+
+  /**
+   * The loop of {@link RCNN.predictFrames} and {@link RCNN.predictFramesAsync} from the state `h` after `context`
+   * (owned: freed at the end, or when a request fails): it asks its driver for each step's top lists ('top'; null
+   * renders from all K probabilities) and for the state after each predicted frame but the last ('step').
+   */
+  private *framesFrom(context: CodeVolume, steps: number, opts: RenderOptions, geometry: CodeGeometry, h: tf.Tensor2D): Generator<FrameRequest, Video, TopCandidates | null | tf.Tensor2D> {
+    const { rows, cols } = context;
+    const n = rows * cols;
     const k = this.config.k;
-    const m = Math.min(opts.topM ?? DEFAULT_RENDER_TOP_M, k);
     const frames: Video[] = [];
     let reference = opts.reference;
-    let present: ArrayLike<number> = lastFrame(context);
-    const start = opts.stepper ? await this.parts.contextStateAsync(context, opts.stepper) : this.parts.contextState(context);
-    let h = start.h;
+    let present: Int32Array = Int32Array.from(lastFrame(context));
     try {
       for (let s = 0; s < steps; s++) {
         const render = { geometry, reference, present, decoder: opts.decoder, alpha: opts.alpha, topM: opts.topM, changeRatio: opts.changeRatio, search: opts.search };
-        const codesNow = Int32Array.from(present);
-        const presentTensor = this.parts.presentTensor(codesNow, context.rows, context.cols);
-        let top: TopCandidates;
-        try {
-          top = await topCandidatesAsync(this.parts.output, h, codesNow, presentTensor, m, opts.source, start.offsets);
-        } finally {
-          presentTensor?.dispose();
+        const top = (yield { kind: 'top', h, present }) as TopCandidates | null;
+        let frame: Video;
+        let codes: Int32Array;
+        if (top) {
+          // the decoders read only each cell's top M and its present code: the same frame as from all K probabilities
+          frame = opts.codec.decodeCandidates!({ rows, cols, k, ...top }, render);
+          codes = Int32Array.from({ length: n }, (_, i) => top.codes[i * top.m]);
+        } else {
+          const probs = probsOf(this.parts.nextLogProbs(h, present, rows, cols, false));
+          frame = opts.codec.decodeDistribution({ rows, cols, k, probs }, render);
+          codes = argmaxCodes(probs, n, k);
         }
-        const frame = opts.codec.decodeCandidates({ rows: context.rows, cols: context.cols, k, ...top }, render);
         frames.push(frame);
         reference = frame;
-        present = Int32Array.from({ length: n }, (_, i) => top.codes[i * top.m]);
+        present = codes;
         if (s < steps - 1) {
           const last = h;
-          if (opts.stepper) {
-            const next = await opts.stepper.stepAsync(last.dataSync() as Float32Array, Int32Array.from(present), context.rows, context.cols);
-            h = tf.tensor2d(next, last.shape);
-          } else {
-            h = this.parts.step(last, present, context.rows, context.cols, false);
-          }
+          h = (yield { kind: 'step', h: last, codes }) as tf.Tensor2D;
           last.dispose();
         }
       }
@@ -642,6 +639,9 @@ function geometryOf(codes: CodeVolume): CodeGeometry {
   if (codes.geometry === undefined) fail('E_SHAPE', 'context.geometry', 'the geometry the codes were encoded with (PatchCodec.encode sets it)', undefined);
   return codes.geometry;
 }
+
+/** What the prediction loop (`RCNN.framesFrom`) asks its driver for: a step's top lists, or the state after a step's codes. */
+type FrameRequest = { kind: 'top'; h: tf.Tensor2D; present: Int32Array } | { kind: 'step'; h: tf.Tensor2D; codes: Int32Array };
 
 /** Candidates per cell of the decoders when `topM` is not given (decodeCells' default). */
 const DEFAULT_RENDER_TOP_M = 16;
