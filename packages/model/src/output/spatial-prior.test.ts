@@ -73,6 +73,38 @@ describe('SpatialPrior', () => {
   const seen = events(vols);
   const probes = [...seen.slice(0, 40), { ctx: [2, K, 0, K, 4], b: 1 }, { ctx: [4, 4, 4, 4, 4], b: 0 }];
 
+  it('stores every (context, next code) counted: distinct contexts ascending, each row its next codes ascending', () => {
+    const sets = [vols, [randomCodes(7, 5, 3, K, 8), flickerCodes(1, 9), randomCodes(4, 2, 6, K, 10)], [flickerCodes(1, 11)]];
+    for (const set of sets) {
+      const arrays = SpatialPrior.fit(set, K, strength).toArrays('p.');
+      const byContext = new Map<string, Map<number, number>>();
+      const byCode = Array.from({ length: K }, () => new Map<number, number>());
+      for (const e of events(set)) {
+        const row = byContext.get(e.ctx.join()) ?? new Map<number, number>();
+        row.set(e.b, (row.get(e.b) ?? 0) + 1);
+        byContext.set(e.ctx.join(), row);
+        byCode[e.ctx[0]].set(e.b, (byCode[e.ctx[0]].get(e.b) ?? 0) + 1);
+      }
+      const contexts = [...byContext.keys()].map((key) => key.split(',').map(Number));
+      const j = (a: number[], b: number[]) => a.findIndex((x, i) => x !== b[i]);
+      contexts.sort((a, b) => (j(a, b) < 0 ? 0 : a[j(a, b)] - b[j(a, b)]));
+      expect(Array.from(arrays['p.contexts'] as Int32Array)).toEqual(contexts.flat());
+      // each stored row, as (next, count) pairs, against the counted map (its keys ascending)
+      const rowsOf = (name: string, keys: Array<Map<number, number>>) => {
+        const start = arrays[`p.${name}Start`] as Int32Array;
+        const next = arrays[`p.${name}Next`] as Int32Array;
+        const count = arrays[`p.${name}Count`] as Float32Array;
+        expect(start.length).toBe(keys.length + 1);
+        keys.forEach((want, a) => {
+          const got = Array.from({ length: start[a + 1] - start[a] }, (_, j) => [next[start[a] + j], count[start[a] + j]]);
+          expect(got).toEqual([...want.entries()].sort((x, y) => x[0] - y[0]));
+        });
+      };
+      rowsOf('spatial', contexts.map((c) => byContext.get(c.join())!));
+      rowsOf('bigram', byCode);
+    }
+  });
+
   it('prob, with and without leave-one-out, equals the counting reference, seen and unseen contexts alike', () => {
     for (const { ctx, b } of probes) {
       for (let x = 0; x < K; x++) {
