@@ -166,6 +166,29 @@ describe('SparseBigram', () => {
     }
   });
 
+  it('stores each code’s row of next codes ascending with their counts, as counted by hand', () => {
+    const vols = [stickyCodes(9, 3), stickyCodes(1, 5), stickyCodes(5, 4)];
+    const arrays = SparseBigram.fit(vols, K).toArrays('p:');
+    const want = Array.from({ length: K }, () => new Map<number, number>());
+    for (const v of vols) {
+      const n = v.rows * v.cols;
+      for (let t = 1; t < v.frames; t++) for (let i = 0; i < n; i++) {
+        const row = want[v.codes[(t - 1) * n + i]];
+        row.set(v.codes[t * n + i], (row.get(v.codes[t * n + i]) ?? 0) + 1);
+      }
+    }
+    const start = arrays['p:rowStart'] as Int32Array;
+    const next = arrays['p:next'] as Int32Array;
+    const count = arrays['p:count'] as Float32Array;
+    expect(start.length).toBe(K + 1);
+    want.forEach((row, a) => {
+      const got = Array.from({ length: start[a + 1] - start[a] }, (_, j) => [next[start[a] + j], count[start[a] + j]]);
+      expect(got).toEqual([...row.entries()].sort((x, y) => x[0] - y[0]));
+    });
+    // one frame: nothing counted, every row empty
+    expect(Array.from(SparseBigram.fit([stickyCodes(1, 6)], K).toArrays('p:')['p:rowStart'] as Int32Array)).toEqual(new Array(K + 1).fill(0));
+  });
+
   it('leave-one-out scores a pair with one count of it removed (unigram kept)', () => {
     const v = stickyCodes(9, 3);
     const sparse = SparseBigram.fit([v], K);

@@ -1,6 +1,6 @@
 import { fail, goldenMin, VqvidError } from '@vqvid/core';
 import type { CodeVolume, StoredArray } from '@vqvid/core';
-import { type CountRows, clearRow, loadRow, mixRow, readCountRows, readUnigram, rowStatsInto, rowTypes, smoothedUnigram, TopScratch, wittenBell } from './prior';
+import { type CountRows, clearRow, loadRow, mixRow, pairCountRows, sortedRowCounts, sortRows, readCountRows, readUnigram, rowStatsInto, rowTypes, smoothedUnigram, TopScratch, wittenBell } from './prior';
 import { offerTopOnce } from './top';
 
 /**
@@ -52,70 +52,6 @@ function compareRows(a: ArrayLike<number>, i: number, b: ArrayLike<number>, j: n
     if (d !== 0) return d;
   }
   return 0;
-}
-
-/**
- * The indices of the `n` rows of `width` ints in `rows` (each in [0, top]) in lexicographic order of their columns
- * `cols` (a stable counting sort per column, the last first: O(|cols|·(n + top)), where a comparison sort of vtest's
- * 954k counted cells took some 130 ms).
- */
-function sortRows(rows: Int32Array, n: number, width: number, cols: number[], top: number): Int32Array {
-  let order = new Int32Array(n);
-  for (let i = 0; i < n; i++) order[i] = i;
-  let into = new Int32Array(n);
-  const bucket = new Int32Array(top + 2);
-  for (let x = cols.length - 1; x >= 0; x--) {
-    const col = cols[x];
-    bucket.fill(0);
-    for (let i = 0; i < n; i++) bucket[rows[i * width + col] + 1]++;
-    for (let v = 0; v <= top; v++) bucket[v + 1] += bucket[v];
-    for (let j = 0; j < n; j++) {
-      const r = order[j];
-      into[bucket[rows[r * width + col]]++] = r;
-    }
-    [order, into] = [into, order];
-  }
-  return order;
-}
-
-/**
- * Counts of rows of `width` ints taken in sorted `order`: each distinct prefix of width − 1 (a context) becomes a
- * row of {@link CountRows}, the last int its next code, counted. With `contexts`, the prefix is one int, the row's
- * own index, and every one of the `contexts` rows is there (empty when unseen); without, the distinct prefixes are
- * listed in order. The rows `countRows` (prior.ts) makes of the same pairs.
- */
-function sortedRowCounts(rows: Int32Array, width: number, order: Int32Array, contexts?: number): { rows: CountRows; contexts: Int32Array } {
-  const w = width - 1;
-  const listed: number[] = [];
-  const start: number[] = [0];
-  const next: number[] = [];
-  const count: number[] = [];
-  let last = -1;
-  for (let j = 0; j < order.length; j++) {
-    const base = order[j] * width;
-    const b = rows[base + w];
-    if (last < 0 || compareRows(rows, base, rows, last, w) !== 0) {
-      if (contexts === undefined) {
-        for (let x = 0; x < w; x++) listed.push(rows[base + x]);
-        if (last >= 0) start.push(next.length);
-      } else {
-        while (start.length <= rows[base]) start.push(next.length);
-      }
-      next.push(b);
-      count.push(1);
-    } else if (rows[last + w] === b) count[count.length - 1]++;
-    else {
-      next.push(b);
-      count.push(1);
-    }
-    last = base;
-  }
-  if (contexts === undefined) {
-    if (order.length > 0) start.push(next.length);
-  } else {
-    while (start.length <= contexts) start.push(next.length);
-  }
-  return { rows: { start: Int32Array.from(start), next: Int32Array.from(next), count: Float32Array.from(count) }, contexts: Int32Array.from(listed) };
 }
 
 /** A 31-bit hash of the 5 codes ctx[at .. at + 5) (multiply-xorshift rounds). */
@@ -196,8 +132,8 @@ export class SpatialPrior {
       pairs[2 * c] = tuples[c * T];
       pairs[2 * c + 1] = tuples[c * T + W];
     }
-    const bigram = sortedRowCounts(pairs, 2, sortRows(pairs, cells, 2, [0, 1], k), k);
-    const prior = new SpatialPrior(k, smoothedUnigram(volumes, k), bigram.rows, spatial.contexts, spatial.rows, Float32Array.from(strength ?? [1, 1]));
+    const bigram = pairCountRows(pairs, k);
+    const prior = new SpatialPrior(k, smoothedUnigram(volumes, k), bigram, spatial.contexts, spatial.rows, Float32Array.from(strength ?? [1, 1]));
     if (strength === undefined) prior.tuneStrength(heldOut.length > 0 ? heldOut : volumes, heldOut.length > 0);
     return prior;
   }
