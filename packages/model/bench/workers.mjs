@@ -12,7 +12,10 @@
 // grid. Uniform random codes on a small grid leave most of K = 10,000 codes unseen, so the factored softmax's
 // frequency classes put them all in one class (8,818 of 10,000 codes); real codes give it classes as in use.
 // `independent` (unless --no-independent): the same number of threads each training its own model alone, started
-// together, as a ceiling for `speedup` on this machine (see independentCellsPerSecond).
+// together, as a ceiling for `speedup` on this machine (see independentCellsPerSecond). `independentShares`: the
+// same, each thread training on its share of the batch (batch / threads windows, as a worker of the pool does): the
+// ceiling of a pool that lost nothing to waiting, sharing or the Adam step, so `speedup` against it tells the pool's
+// own cost from what a step of half the windows costs.
 // Usage: node bench/workers.mjs [--quick] [--workers 1,2] [--batches 4,8] [--crops 16,32] [--warmup 30] [--steps 10] [--codes FILE,...] [--no-independent]   (needs `npm run build` first)
 import * as os from 'node:os';
 import { Worker } from 'node:worker_threads';
@@ -166,6 +169,11 @@ for (const crop of crops) for (const batch of batches) {
     if (independent && fewest === 1 && most > 1) {
       const cellsPerSecond = await independentCellsPerSecond(k, softmax, Math.min(most, batch), fit, grid, cells);
       entry.independent = { threads: Math.min(most, batch), cellsPerSecond, speedup: +(cellsPerSecond / per[1].cellsPerSecond).toFixed(2) };
+      const t = Math.min(most, batch);
+      if (batch % t === 0) {
+        const shares = await independentCellsPerSecond(k, softmax, t, { ...fit, batch: batch / t }, grid, cells / t);
+        entry.independentShares = { threads: t, batchEach: batch / t, cellsPerSecond: shares, speedup: +(shares / per[1].cellsPerSecond).toFixed(2) };
+      }
     }
     results[`${softmax}@${k}/batch${batch}${crop === baseFit.crop ? '' : `/crop${crop}`}`] = entry;
   }
