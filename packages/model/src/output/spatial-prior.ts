@@ -125,7 +125,7 @@ export class SpatialPrior {
     // (context, next) tuples in lexicographic order: the distinct contexts come out sorted (so the stored prior
     // does not depend on the order frames were read, and a context is found by binary search), and each
     // context's next codes are adjacent and ascending, so its row of counts is read off in one pass
-    const spatial = sortedRowCounts(tuples, T, sortRows(tuples, cells, T, [0, 1, 2, 3, 4, 5], k));
+    const spatial = sortedRowCounts(tuples, T, sortRows(tuples, cells, T, Array.from({ length: T }, (_, x) => x), k));
     // the same-cell bigram: (cell's code, next code) pairs, the cell's own code being each context's first
     const pairs = new Int32Array(cells * 2);
     for (let c = 0; c < cells; c++) {
