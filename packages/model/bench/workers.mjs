@@ -167,9 +167,9 @@ for (const crop of crops) for (const batch of batches) {
     const speedup = +(per[most].cellsPerSecond / per[fewest].cellsPerSecond).toFixed(2);
     const entry = { ...per, speedup, codes: realCodes.get(k)?.file ?? 'random' };
     if (independent && fewest === 1 && most > 1) {
-      const cellsPerSecond = await independentCellsPerSecond(k, softmax, Math.min(most, batch), fit, grid, cells);
-      entry.independent = { threads: Math.min(most, batch), cellsPerSecond, speedup: +(cellsPerSecond / per[1].cellsPerSecond).toFixed(2) };
       const t = Math.min(most, batch);
+      const cellsPerSecond = await independentCellsPerSecond(k, softmax, t, fit, grid, cells);
+      entry.independent = { threads: t, cellsPerSecond, speedup: +(cellsPerSecond / per[1].cellsPerSecond).toFixed(2) };
       if (batch % t === 0) {
         const shares = await independentCellsPerSecond(k, softmax, t, { ...fit, batch: batch / t }, grid, cells / t);
         entry.independentShares = { threads: t, batchEach: batch / t, cellsPerSecond: shares, speedup: +(shares / per[1].cellsPerSecond).toFixed(2) };
