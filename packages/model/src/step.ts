@@ -57,14 +57,22 @@ export function applyClipped(vars: tf.Variable[], grads: tf.NamedTensorMap, opt:
  */
 export function fusedTrainStep(model: ModelParts, g: BatchGeometry, b: Batch, adam: FusedAdam, params: Float32Array, grads: Float32Array, lr: number, clip: number, step: number): number {
   const vars = model.variables();
-  const loss = tf.tidy(() => {
-    const { value, grads: gr } = batchGradients(model, g, b, step);
-    copyGradients(vars, gr, grads);
-    return value.dataSync()[0];
-  });
+  const loss = lossAndGradientInto(model, g, b, step, vars, grads);
   adam.step(params, grads, ALONE, lr, clip);
   assignFlat(vars, params);
   return loss;
+}
+
+/**
+ * Mean loss of batch `b` ({@link batchGradients}), its gradient copied into `into` ({@link copyGradients}, `vars`
+ * the model's variables); no tensor is left. What a training step and each training worker compute first.
+ */
+export function lossAndGradientInto(model: ModelParts, g: BatchGeometry, b: Batch, step: number, vars: tf.Variable[], into: Float32Array, part?: BatchPart): number {
+  return tf.tidy(() => {
+    const { value, grads } = batchGradients(model, g, b, step, part);
+    copyGradients(vars, grads, into);
+    return value.dataSync()[0];
+  });
 }
 
 /**

@@ -9,7 +9,7 @@ import type { Batch, BatchGeometry } from './batch';
 import type { BatchPart } from './dropout';
 import { ModelParts } from './parts';
 import { adamConstants, adamUpdate, clipScale, normOfShards, summedSquares } from './fused-adam';
-import { assignFlat, batchGradients, copyGradients } from './step';
+import { assignFlat, lossAndGradientInto } from './step';
 import { CONTROL, gradientStride, workerPart, workerShares, type TrainWorkerInit } from './workers';
 
 /** Thrown out of a step whose Adam part cannot go on: a peer failed, or the pool is stopping. */
@@ -92,11 +92,7 @@ async function serve(init: TrainWorkerInit): Promise<void> {
     try {
       assignFlat(vars, params);
       const mine = sliceBatch(batch, init.geometry, init.part);
-      losses[init.index] = tf.tidy(() => {
-        const { value, grads: gr } = batchGradients(model, g, mine, Atomics.load(ctrl, CONTROL.GLOBAL_STEP), init.part);
-        copyGradients(vars, gr, grads);
-        return value.dataSync()[0];
-      });
+      losses[init.index] = lossAndGradientInto(model, g, mine, Atomics.load(ctrl, CONTROL.GLOBAL_STEP), vars, grads, init.part);
       Atomics.store(ctrl, flag + n, tf.memory().numTensors);
       if (adamArgs[0] === 1) {
         if (!m || !v) throw new Error('the pool asked for an Adam step but started this worker without Adam state');
