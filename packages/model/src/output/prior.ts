@@ -80,12 +80,21 @@ function sameInts(a: Int32Array, i: number, j: number, width: number): boolean {
 }
 
 /**
- * {@link CountRows} of (a, b) pairs, `pairs` [a0, b0, a1, b1, …] with a in [0, k) and b in [0, k): row a lists the
- * b seen after it, ascending, with their counts.
+ * The same-cell bigram of `volumes` as {@link CountRows}: row a lists the codes a cell held after holding a in the
+ * frame before, ascending, with their counts (rows for all k codes).
  */
-export function pairCountRows(pairs: Int32Array, k: number): CountRows {
-  const n = pairs.length / 2;
-  return sortedRowCounts(pairs, 2, sortRows(pairs, n, 2, [0, 1], k), k).rows;
+export function sameCellCounts(volumes: CodeVolume[], k: number): CountRows {
+  const cells = volumes.reduce((s, v) => s + Math.max(0, v.frames - 1) * v.rows * v.cols, 0);
+  const pairs = new Int32Array(cells * 2);
+  let at = 0;
+  for (const v of volumes) {
+    const n = v.rows * v.cols;
+    for (let i = n; i < v.frames * n; i++, at += 2) {
+      pairs[at] = v.codes[i - n];
+      pairs[at + 1] = v.codes[i];
+    }
+  }
+  return sortedRowCounts(pairs, 2, sortRows(pairs, cells, 2, [0, 1], k), k).rows;
 }
 
 /**
@@ -272,17 +281,7 @@ export class SparseBigram {
 
   /** Counts the pairs (frame t−1, frame t) of every cell of `volumes`. */
   static fit(volumes: CodeVolume[], k: number): SparseBigram {
-    const cells = volumes.reduce((s, v) => s + Math.max(0, v.frames - 1) * v.rows * v.cols, 0);
-    const pairs = new Int32Array(cells * 2);
-    let at = 0;
-    for (const v of volumes) {
-      const n = v.rows * v.cols;
-      for (let i = n; i < v.frames * n; i++, at += 2) {
-        pairs[at] = v.codes[i - n];
-        pairs[at + 1] = v.codes[i];
-      }
-    }
-    return new SparseBigram(k, pairCountRows(pairs, k), smoothedUnigram(volumes, k));
+    return new SparseBigram(k, sameCellCounts(volumes, k), smoothedUnigram(volumes, k));
   }
 
   /** Restores a table written by {@link SparseBigram.toArrays}; E_FORMAT when the arrays do not fit. */

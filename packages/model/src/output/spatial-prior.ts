@@ -1,6 +1,6 @@
 import { fail, goldenMin, VqvidError } from '@vqvid/core';
 import type { CodeVolume, StoredArray } from '@vqvid/core';
-import { type CountRows, clearRow, loadRow, mixRow, pairCountRows, sortedRowCounts, sortRows, readCountRows, readUnigram, rowStatsInto, rowTypes, smoothedUnigram, TopScratch, wittenBell } from './prior';
+import { type CountRows, clearRow, loadRow, mixRow, sameCellCounts, sortedRowCounts, sortRows, readCountRows, readUnigram, rowStatsInto, rowTypes, smoothedUnigram, TopScratch, wittenBell } from './prior';
 import { offerTopOnce } from './top';
 
 /**
@@ -126,14 +126,7 @@ export class SpatialPrior {
     // does not depend on the order frames were read, and a context is found by binary search), and each
     // context's next codes are adjacent and ascending, so its row of counts is read off in one pass
     const spatial = sortedRowCounts(tuples, T, sortRows(tuples, cells, T, Array.from({ length: T }, (_, x) => x), k));
-    // the same-cell bigram: (cell's code, next code) pairs, the cell's own code being each context's first
-    const pairs = new Int32Array(cells * 2);
-    for (let c = 0; c < cells; c++) {
-      pairs[2 * c] = tuples[c * T];
-      pairs[2 * c + 1] = tuples[c * T + W];
-    }
-    const bigram = pairCountRows(pairs, k);
-    const prior = new SpatialPrior(k, smoothedUnigram(volumes, k), bigram, spatial.contexts, spatial.rows, Float32Array.from(strength ?? [1, 1]));
+    const prior = new SpatialPrior(k, smoothedUnigram(volumes, k), sameCellCounts(volumes, k), spatial.contexts, spatial.rows, Float32Array.from(strength ?? [1, 1]));
     if (strength === undefined) prior.tuneStrength(heldOut.length > 0 ? heldOut : volumes, heldOut.length > 0);
     return prior;
   }
