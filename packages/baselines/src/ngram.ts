@@ -1,4 +1,4 @@
-import { assertCodeVolume, assertInt, assertNumber, crc32, evaluateLogProb, fail, goldenMin } from '@vqvid/core';
+import { assertCodeVolume, assertInt, assertNumber, crc32, evaluateLogProb, fail, goldenMin, transitionCells } from '@vqvid/core';
 import type { CodeEvaluation, CodeModel, CodeStepper, CodeVolume, OnProgress, SteppableModel } from '@vqvid/core';
 import { SparseCounts } from './counts';
 
@@ -191,7 +191,7 @@ export abstract class CodeNgramModel implements CodeModel, SteppableModel {
     if (levels === 0) return;
     // per held-out cell: the unigram probability, and per level its context's total, types and the pair count
     const k = this.k_ as number;
-    const cells = list.reduce((n, v) => n + (v.frames - 1) * v.rows * v.cols, 0);
+    const cells = transitionCells(list);
     const uni = new Float64Array(cells);
     const stats = new Float64Array(cells * levels * 3);
     let i = 0;
@@ -251,7 +251,7 @@ export abstract class CodeNgramModel implements CodeModel, SteppableModel {
    */
   logProb(codes: CodeVolume): Float64Array {
     this.assertScorable(codes, 'codes');
-    const out = new Float64Array((codes.frames - 1) * codes.rows * codes.cols);
+    const out = new Float64Array(transitionCells([codes]));
     let i = 0;
     this.forEachCell(codes, 1, codes.frames - 1, (ctx, x) => {
       out[i++] = Math.log(this.prob(ctx, x));

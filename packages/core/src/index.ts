@@ -30,7 +30,7 @@ export { writeCodes, readCodes } from './codes-file';
 export type { SavedCodes } from './codes-file';
 export { selectTfBackend } from './backend';
 export type { TfBackendHost, BackendChoice } from './backend';
-export { sliceVideo, sliceCodes, stackFrames } from './slice';
+export { sliceVideo, sliceCodes, stackFrames, transitionCells } from './slice';
 export { summarizeLogProbs, evaluateLogProb } from './codemodel';
 export type { CodeModel, CodeEvaluation } from './codemodel';
 export type { CodeStepper, StepperIdentity, SteppableModel } from './stepper';

@@ -1,5 +1,5 @@
 import type { Video } from './types';
-import { sliceVideo, sliceCodes, stackFrames } from './slice';
+import { sliceVideo, sliceCodes, stackFrames, transitionCells } from './slice';
 
 describe('slicing', () => {
   it('copies the right frames of a video', () => {
@@ -31,4 +31,18 @@ test('stackFrames stacks the first frame of each video and slicing gives them ba
   expect(sliceVideo(s, 1).data).toEqual(Float32Array.from([10, 11]));
   expect(() => stackFrames([])).toThrow(expect.objectContaining({ code: 'E_SHAPE' }));
   expect(() => stackFrames([one(1), { width: 1, height: 2, frames: 1, data: new Float32Array(2) }])).toThrow(/frames\[1\]/);
+});
+
+test('transitionCells counts each cell of every frame after a volume\'s first, by enumeration', () => {
+  const vols = [
+    { rows: 2, cols: 3, frames: 4 },
+    { rows: 1, cols: 5, frames: 1 },
+    { rows: 3, cols: 1, frames: 2 },
+  ];
+  let pairs = 0;
+  for (const v of vols) for (let t = 1; t < v.frames; t++) for (let r = 0; r < v.rows; r++) for (let c = 0; c < v.cols; c++) pairs++;
+  expect(pairs).toBe(21);
+  expect(transitionCells(vols)).toBe(pairs);
+  expect(transitionCells([])).toBe(0);
+  expect(transitionCells([{ rows: 4, cols: 4, frames: 0 }])).toBe(0);
 });

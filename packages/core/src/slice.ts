@@ -41,6 +41,20 @@ export function sliceCodes(codes: CodeVolume, start: number, end = start + 1): C
 }
 
 /**
+ * The number of (cell, next frame) transitions in `volumes`: Σ (frames − 1)·rows·cols, the cells a next-frame code
+ * model is trained or scored on (a one-frame volume has none). Reads only the sizes (no validation of the codes).
+ * @example
+ * ```ts
+ * const bitsPerCode = totalBits / transitionCells([test]);
+ * ```
+ */
+export function transitionCells(volumes: readonly Pick<CodeVolume, 'rows' | 'cols' | 'frames'>[]): number {
+  let cells = 0;
+  for (const v of volumes) cells += Math.max(0, v.frames - 1) * v.rows * v.cols;
+  return cells;
+}
+
+/**
  * The first frame of each video, stacked along time into one Video (the inverse of slicing frame by frame);
  * all videos must share one frame size. E_SHAPE on an empty list or a size mismatch.
  * @example

@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { assertCodeVolume, assertInt, fail, Rng, stackFrames, VqvidError } from '@vqvid/core';
+import { assertCodeVolume, assertInt, fail, Rng, stackFrames, transitionCells, VqvidError } from '@vqvid/core';
 import type { CodeGeometry, CodeVolume, StoredArray, Video } from '@vqvid/core';
 import { assembleBatch, type BatchGeometry, batchGeometry, cropRegion, epochPlan, epochSeed } from './batch';
 import { type CellKind, receptiveRadius, resolveConfig } from './config';
@@ -206,7 +206,7 @@ export class PatchRegressor {
     if (o.validation) this.checkPair(o.validation.codes, o.validation.targets, 'validation.codes', 'validation.targets', 2);
     const g = batchGeometry([codes], o.bptt, o.batch, o.crop, receptiveRadius(this.config));
     const cellsPerStep = g.steps * g.batch * g.cropRows * g.cropCols;
-    const stepsPerEpoch = o.stepsPerEpoch ?? Math.max(1, Math.round(((codes.frames - 1) * codes.rows * codes.cols) / cellsPerStep));
+    const stepsPerEpoch = o.stepsPerEpoch ?? Math.max(1, Math.round(transitionCells([codes]) / cellsPerStep));
     if (this.fresh) this.startHead(targets);
     const opt = tf.train.adam(o.lr);
     const internals = opt as unknown as { learningRate: number };

@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { assertCodeVolume, assertInt, assertNumber, evaluateLogProb, fail, Rng, VqvidError } from '@vqvid/core';
+import { assertCodeVolume, assertInt, assertNumber, evaluateLogProb, fail, Rng, transitionCells, VqvidError } from '@vqvid/core';
 import type { CodeVolume, OnProgress, StoredArray } from '@vqvid/core';
 import { assembleBatch, BatchGeometry, batchGeometry, epochPlan, epochSeed } from './batch';
 import { coarseSide, receptiveRadius } from './config';
@@ -410,7 +410,7 @@ function initMixture(out: OutputLayer, volumes: CodeVolume[], validation: CodeVo
     out.setPrior(SpatialPrior.fit(volumes, out.k, keep, validation));
   }
   if (!out.gatesAreFresh()) return;
-  const total = volumes.reduce((s, v) => s + (v.frames - 1) * v.rows * v.cols, 0);
+  const total = transitionCells(volumes);
   const every = Math.max(1, Math.ceil(total / GATE_INIT_PAIRS));
   const pairs: number[] = [];
   const held: number[] = []; // the prior's held-out probability of each pair
@@ -437,7 +437,7 @@ export async function fitModel(model: ModelParts, volumes: CodeVolume[], o: FitO
   const cfg = model.config;
   const g = batchGeometry(volumes, r.bptt, r.batch, r.crop, receptiveRadius(cfg), r.warmup, coarseSide(cfg));
   const cellsPerStep = g.steps * g.batch * g.cropRows * g.cropCols;
-  const totalCells = volumes.reduce((s, v) => s + (v.frames - 1) * v.rows * v.cols, 0);
+  const totalCells = transitionCells(volumes);
   const stepsPerEpoch = r.stepsPerEpoch ?? Math.max(1, Math.round(totalCells / cellsPerStep));
 
   const resuming = r.resume && (await hasCheckpoint(r.checkpointDir!));

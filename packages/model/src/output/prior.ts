@@ -1,4 +1,4 @@
-import { fail, VqvidError } from '@vqvid/core';
+import { fail, transitionCells, VqvidError } from '@vqvid/core';
 import type { CodeVolume, StoredArray } from '@vqvid/core';
 import { mergeTop, offerTop } from './top';
 
@@ -84,7 +84,7 @@ function sameInts(a: Int32Array, i: number, j: number, width: number): boolean {
  * frame before, ascending, with their counts (rows for all k codes).
  */
 export function sameCellCounts(volumes: CodeVolume[], k: number): CountRows {
-  const cells = volumes.reduce((s, v) => s + Math.max(0, v.frames - 1) * v.rows * v.cols, 0);
+  const cells = transitionCells(volumes);
   const pairs = new Int32Array(cells * 2);
   let at = 0;
   for (const v of volumes) {

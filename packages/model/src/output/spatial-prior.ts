@@ -1,4 +1,4 @@
-import { fail, goldenMin, VqvidError } from '@vqvid/core';
+import { fail, goldenMin, transitionCells, VqvidError } from '@vqvid/core';
 import type { CodeVolume, StoredArray } from '@vqvid/core';
 import { type CountRows, clearRow, loadRow, mixRow, sameCellCounts, sortedRowCounts, sortRows, readCountRows, readUnigram, rowStatsInto, rowTypes, smoothedUnigram, TopScratch, wittenBell } from './prior';
 import { offerTopOnce } from './top';
@@ -109,7 +109,7 @@ export class SpatialPrior {
   static fit(volumes: CodeVolume[], k: number, strength?: readonly [number, number], heldOut: CodeVolume[] = []): SpatialPrior {
     const W = SPATIAL_WIDTH;
     const T = W + 1; // a counted cell: its 5-code context, then its next code
-    const cells = volumes.reduce((s, v) => s + Math.max(0, v.frames - 1) * v.rows * v.cols, 0);
+    const cells = transitionCells(volumes);
     const tuples = new Int32Array(cells * T);
     let at = 0;
     for (const v of volumes) {
@@ -342,7 +342,7 @@ export class SpatialPrior {
    * are, or the counted cells leave-one-out.
    */
   private tuneStrength(volumes: CodeVolume[], heldOut: boolean): void {
-    const total = volumes.reduce((s, v) => s + (v.frames - 1) * v.rows * v.cols, 0);
+    const total = transitionCells(volumes);
     if (total === 0) return;
     const every = Math.max(1, Math.ceil(total / TUNE_CELLS));
     const stats: number[] = [];
