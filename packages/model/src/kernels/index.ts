@@ -21,6 +21,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-layers';
 import { backend_util } from '@tensorflow/tfjs-core';
+import type { MemberKernels } from './member';
 import { HeapSimd, type TapSum, type WasmModuleLike } from './simd';
 
 /** How a kernel reads its inputs and hands back an output on one backend (wasm and cpu differ only here). */
@@ -55,6 +56,31 @@ interface CpuBackendLike {
 
 /** Each wasm backend instance's SIMD kernels, made on first use. */
 const simdOf = new WeakMap<object, HeapSimd | null>();
+
+/** What the class-factored softmax's fused member products need of a wasm backend (see output/member.ts). */
+export interface MemberHeap {
+  kernels: MemberKernels;
+  simd: HeapSimd;
+  /** A new float32 tensor's storage in the heap, uninitialised. */
+  output(shape: number[]): tf.TensorInfo;
+  /** Byte offset of a float32 tensor's values in the heap. */
+  offset(t: tf.TensorInfo): number;
+}
+
+/** The member kernels on the current backend's heap; null off the wasm backend or where they cannot run. */
+export function memberHeap(): MemberHeap | null {
+  if (tf.getBackend() !== 'wasm') return null;
+  const b = tf.backend() as unknown as WasmBackendLike;
+  const simd = heapSimdOf(b);
+  const kernels = simd?.member();
+  if (!simd || !kernels) return null;
+  return {
+    kernels,
+    simd,
+    output: (shape) => b.makeOutput(shape, 'float32'),
+    offset: (t) => (b.typedArrayFromHeap(t) as Float32Array).byteOffset,
+  };
+}
 
 /** The SIMD kernels on wasm backend `b`'s heap (null where they cannot run there). */
 function heapSimdOf(b: WasmBackendLike): HeapSimd | null {

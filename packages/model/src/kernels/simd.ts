@@ -1,4 +1,5 @@
 import { wasmBytes } from '@vqvid/core';
+import { memberKernels, type MemberKernels } from './member';
 
 const { addConst, BR_IF, doWhile, END, F32X4_ADD, get, I32, I32_ADD, I32_CONST, I32_NE, LOOP, MODULE_HEADER, name, section, set, simd, uleb, V128, vec } = wasmBytes;
 
@@ -112,6 +113,19 @@ export class HeapSimd {
     }
     new Uint8Array(this.memory.buffer, this.scratch, zeros).fill(0);
     return this.scratch;
+  }
+
+  /** The class-factored softmax's member kernels on this heap ({@link memberKernels}), made on first use. */
+  member(): MemberKernels | null {
+    if (this.members === undefined) this.members = memberKernels(this.memory);
+    return this.members;
+  }
+
+  private members: MemberKernels | null | undefined;
+
+  /** The heap as float32 values (a fresh view: take it after every allocation). */
+  get heapF32(): Float32Array {
+    return new Float32Array(this.memory.buffer);
   }
 
   /** The heap as Int32 values (a fresh view: take it after every allocation). */

@@ -14,6 +14,7 @@ import {
   zeroVariable,
 } from './layer';
 import { valuesInPlace } from '../kernels';
+import { fusedMemberHeap, fusedMemberLogProb } from './member';
 import { emptyLogCandidates, type ExtraCodes, type LogCandidates, offerTop, type SearchMemo, type TopSource } from './top';
 
 /** Classes a cell visits in the first round of {@link FactoredSoftmax.logCandidates} (doubling each round after). */
@@ -104,7 +105,9 @@ interface Grouping {
  * `logProb` costs O(n·(C + largest class)·hidden) plus O(K·hidden) for splitting the weights. It scores classes
  * with few rows together, masked to each row's own members, in runs ({@link planClassRuns}): fewer tfjs ops, and
  * the values of one product per class up to float rounding (the normaliser's softmax sums a row in SIMD lanes, and
- * masked columns move members between lanes).
+ * masked columns move members between lanes). On the wasm backend (without direct connections, hidden a multiple
+ * of 4) the members are scored by fused SIMD kernels instead ({@link fusedMemberLogProb}): each class's rows against
+ * its columns where they lie, one op for the batch, a cost that scales with the (row, member) pairs alone.
  * With direct connections both levels get a learned table entry for (present code, output): Dc [K, C] on
  * the class logits and Dx [K, K] (columns permuted like Wx) on the member logits, zero at the start; a
  * training step reads only the Dx entries of each row's target class.
@@ -141,6 +144,11 @@ export class FactoredSoftmax implements OutputLayer, TopSource {
     readonly direct = false,
     /** See {@link MERGE_PAIRS}; 0 scores every class of a batch with its own product (for tests). */
     private readonly mergePairs = MERGE_PAIRS,
+    /**
+     * Score the members with the fused kernels ({@link fusedMemberLogProb}) where they can run (the wasm backend,
+     * no direct connections); false keeps the tfjs products in runs everywhere (for tests).
+     */
+    private readonly fused = true,
   ) {
     this.sizes = classes.members.map((m) => m.length);
     this.starts = [];
@@ -181,6 +189,17 @@ export class FactoredSoftmax implements OutputLayer, TopSource {
       // the chosen logits are read from the logits (pickedLogProb): no gather of weight columns, nor its gradient
       const classPart = pickedLogProb(classZ, targetClass);
       const hs = tf.gather(h, tf.tensor1d(g.order, 'int32'));
+      const heap = this.fused && !p ? fusedMemberHeap(this.hidden) : null;
+      if (heap) {
+        const own = new Int32Array(n);
+        let row = 0;
+        g.active.forEach((c, a) => {
+          for (let j = row; j < row + g.counts[a]; j++) own[j] = sortedColumn[j] - this.starts[c];
+          row += g.counts[a];
+        });
+        const within = fusedMemberLogProb(heap, hs, wx, bx, { active: g.active, counts: g.counts, starts: this.starts, sizes: this.sizes, own });
+        if (within) return tf.add(classPart, tf.gather(within, tf.tensor1d(g.inverse, 'int32'))) as tf.Tensor1D;
+      }
       // runs of classes scored together, each class's rows masked to its own members (see planClassRuns)
       const runs = planClassRuns(g.active, g.counts, this.starts, this.sizes, this.mergePairs);
       // split (not slice): its gradient is one concat, where each slice's would be a full-size pad.

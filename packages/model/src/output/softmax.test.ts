@@ -7,6 +7,7 @@ import { assignClasses } from './classes';
 import { FactoredSoftmax, MERGE_PAIRS, planClassRuns } from './factored';
 import { type OutputLayer, createOutputLayer } from './index';
 import { logNormaliser, pickedLogProb } from './layer';
+import { fusedMemberHeap } from './member';
 
 const FREQ = [50, 3, 20, 1, 9, 30, 2]; // K = 7, gives classes of different sizes
 
@@ -548,7 +549,8 @@ describe('factored logProb: classes scored together in runs (planClassRuns)', ()
     await tf.setBackend(backend);
     const d = setup(k, classes, n, hidden, 42);
     // one run per class, the default cut, and everything in one run
-    const layers = [0, MERGE_PAIRS, 1e12].map((merge) => new FactoredSoftmax(k, hidden, 5, d.cls, direct, merge));
+    // the tfjs products in runs (the fused member kernels are tested against them below)
+    const layers = [0, MERGE_PAIRS, 1e12].map((merge) => new FactoredSoftmax(k, hidden, 5, d.cls, direct, merge, false));
     const weights = layers[0].variables.map((v) => d.values(v.size));
     const counts = d.cls.members.map((m) => m.length);
     expect(Math.min(...counts)).toBe(1);
@@ -575,6 +577,118 @@ describe('factored logProb: classes scored together in runs (planClassRuns)', ()
     }
     // the gradient reaches every variable
     for (const g of results[1].slice(2)) expect(Math.max(...Array.from(g, Math.abs))).toBeGreaterThan(1e-3);
+    await tf.setBackend('cpu');
+  });
+
+  // the fused member kernels (output/member.ts) against one tfjs product per class: frequency-binned classes whose
+  // padding runs past the last column (k not a multiple of 16), and few rows, so that some classes have none
+  it.each([
+    [300, 17, 600, 16],
+    [61, 12, 20, 8],
+  ] as const)('fused member products (wasm; k %i, %i classes, %i rows, hidden %i): the values and gradients of the products per class, zeros for absent classes', async (k, classes, n, hidden) => {
+    registerWasmKernels();
+    await tf.setBackend('wasm');
+    expect(fusedMemberHeap(hidden)).not.toBeNull();
+    const d = setup(k, classes, n, hidden, 43);
+    const starts: number[] = [];
+    d.cls.members.reduce((at, m) => (starts.push(at), at + m.length), 0);
+    const active = new Set(Array.from(d.targets, (x) => d.cls.classOf[x]));
+    const absent = d.cls.members.map((_, c) => c).filter((c) => !active.has(c));
+    // a class whose 16-column padding runs past column k (the kernels then read and write a padded copy)
+    expect([...active].some((c) => starts[c] + Math.ceil(d.cls.members[c].length / 16) * 16 > k)).toBe(true);
+    if (n < 100) expect(absent.length).toBeGreaterThan(0);
+    const layers = [false, true].map((fused) => new FactoredSoftmax(k, hidden, 5, d.cls, false, 0, fused));
+    const weights = layers[0].variables.map((v) => d.values(v.size));
+    const before = tf.memory().numTensors;
+    const results = layers.map((layer) => {
+      layer.variables.forEach((v, i) => tf.tidy(() => v.assign(tf.tensor(weights[i], v.shape))));
+      const run = () =>
+        tf.tidy(() => {
+          const h = tf.tensor2d(d.h, [n, hidden]);
+          const t = tf.tensor1d(d.targets, 'int32');
+          const loss = (x: tf.Tensor2D) => tf.sum(tf.mul(layer.logProb(x, t), tf.tensor1d(d.rows))) as tf.Scalar;
+          const { value, grads } = tf.variableGrads(() => loss(h), layer.variables);
+          return [value, tf.grad(loss)(h), ...layer.variables.map((v) => grads[v.name])].map((x) => Float32Array.from(x.dataSync()));
+        });
+      const out = run();
+      for (let i = 0; i < 3; i++) run();
+      return out;
+    });
+    // four steps of each layer leave no tensor behind
+    expect(tf.memory().numTensors).toBe(before);
+    // float32 rounding of the loss (a sum over the rows) and of each gradient, relative to its largest entry
+    results[1].forEach((x, i) => expect(maxAbsDiff(x, results[0][i])).toBeLessThan(2e-6 * Math.max(1, ...Array.from(results[0][i], Math.abs)) * (i === 0 ? n : 10)));
+    // the fused layer's member weights and biases (variables 2, 3): exactly 0 in every column of an absent class
+    const [dwx, dbx] = [results[1][4], results[1][5]];
+    for (const c of absent) {
+      for (let j = starts[c]; j < starts[c] + d.cls.members[c].length; j++) {
+        expect(dbx[j]).toBe(0);
+        for (let r = 0; r < hidden; r++) expect(dwx[r * k + j]).toBe(0);
+      }
+    }
+    // one product for the whole batch (the class logits): the members are not tfjs products
+    const h = tf.tensor2d(d.h, [n, hidden]);
+    const t = tf.tensor1d(d.targets, 'int32');
+    // (counted as each profile ends: tf.profile hands back the engine's one profile record, reused by the next)
+    const products: number[] = [];
+    for (const layer of layers) {
+      const info = await tf.profile(() => layer.logProb(h, t));
+      products.push(info.kernels.filter((x) => x.name === 'BatchMatMul').length);
+      tf.dispose(info.result as tf.Tensor);
+    }
+    expect(products[1]).toBe(1);
+    expect(products[0]).toBeGreaterThan(2);
+    tf.dispose([h, t]);
+    layers.forEach((layer) => layer.dispose());
+    await tf.setBackend('cpu');
+  });
+
+  it('fused member products: gradients match central finite differences (wasm, float32)', async () => {
+    registerWasmKernels();
+    await tf.setBackend('wasm');
+    const [k, classes, n, hidden] = [45, 4, 30, 8];
+    const d = setup(k, classes, n, hidden, 44);
+    const layer = new FactoredSoftmax(k, hidden, 5, d.cls, false, 0, true);
+    layer.variables.forEach((v) => v.assign(tf.tensor(d.values(v.size), v.shape)));
+    const t = tf.tensor1d(d.targets, 'int32');
+    const loss = (x: tf.Tensor2D) => tf.sum(tf.mul(layer.logProb(x, t), tf.tensor1d(d.rows))) as tf.Scalar;
+    const h = tf.tensor2d(d.h, [n, hidden]);
+    const { grads } = tf.variableGrads(() => loss(h), layer.variables);
+    const dh = tf.grad(loss)(h);
+    const value = (hv: Float32Array) => tf.tidy(() => loss(tf.tensor2d(hv, [n, hidden])).dataSync()[0]);
+    const eps = 1e-2;
+    const rng = new Rng(45);
+    const close = (fd: number, an: number) => expect(Math.abs(fd - an)).toBeLessThan(3e-3 + 2e-2 * Math.abs(an));
+    // the member weights and biases (in columns of classes with rows), then the hidden rows
+    for (const v of layer.variables.slice(2)) {
+      const g = grads[v.name].dataSync();
+      const base = Float32Array.from(v.dataSync());
+      for (let s = 0; s < 12; s++) {
+        const i = rng.int(v.size);
+        const at = (x: number) => {
+          const w = base.slice();
+          w[i] += x;
+          v.assign(tf.tensor(w, v.shape));
+          return value(d.h);
+        };
+        close((at(eps) - at(-eps)) / (2 * eps), g[i]);
+      }
+      v.assign(tf.tensor(base, v.shape));
+    }
+    const gh = dh.dataSync();
+    for (let s = 0; s < 12; s++) {
+      const i = rng.int(n * hidden);
+      const at = (x: number) => {
+        const hv = d.h.slice();
+        hv[i] += x;
+        return value(hv);
+      };
+      close((at(eps) - at(-eps)) / (2 * eps), gh[i]);
+    }
+    // a real gradient: not all zero
+    expect(Math.max(...Array.from(grads[layer.variables[2].name].dataSync(), Math.abs))).toBeGreaterThan(1e-2);
+    tf.dispose([t, h, dh, ...Object.values(grads)]);
+    layer.dispose();
     await tf.setBackend('cpu');
   });
 });
