@@ -96,7 +96,8 @@ export function fusedMemberLogProb(heap: MemberHeap, hs: tf.Tensor2D, wx: tf.Ten
     const [hT, wT, bT, save] = args as [tf.Tensor2D, tf.Tensor2D, tf.Tensor1D, tf.GradSaveFunc];
     // kept for the gradient (hs is an intermediate, freed with the forward's scope otherwise)
     save([hT, wT, bT]);
-    // scratch (padded copies, the logits, row statistics) and the output first: they may grow the heap, so offsets and views after
+    // scratch (padded copies, the logits, row statistics) and the output first: they may grow the heap, so the
+    // offsets and views after
     const scratch = simd.reserve(4 * (copies + zFloats + 2 * n), 4 * copies) / 4;
     const outInfo = heap.output([n]);
     const [h, w, b, out] = [heap.offset(hT), heap.offset(wT), heap.offset(bT), heap.offset(outInfo)].map((x) => x / 4);
