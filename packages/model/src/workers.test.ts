@@ -12,6 +12,7 @@ import { batchDropout } from './dropout';
 import { sliceBatch } from './train-worker';
 import { FusedAdam } from './fused-adam';
 import { liveTrainWorkers, TrainPool, workerPart } from './workers';
+import { fusedMemberHeap } from './output/member';
 import { Rng } from '@vqvid/core';
 
 let tmp: string;
@@ -95,6 +96,30 @@ describe('data-parallel training over worker threads', () => {
     }
     // training moved the weights (the comparison is not between untouched initial weights)
     const fresh = new RCNN(small);
+    expect(maxRelDiff(one.w, partsOf(fresh).exportWeights())).toBeGreaterThan(1e-3);
+    fresh.dispose();
+    expect(liveTrainWorkers()).toBe(0);
+  });
+
+  it('the factored softmax through its fused member kernels (wasm, hidden 8): 2 workers match 1 within 1e-5', async () => {
+    expect(fusedMemberHeap(8)).not.toBeNull();
+    // 40 codes (the motion codes times 10, plus a pattern): frequency-binned classes of several sizes
+    const base = motionCodes(12);
+    const codes = { ...base, k: 40, codes: Int32Array.from(base.codes, (x, i) => x * 10 + ((i * 7 + Math.floor(i / 64)) % 10)) };
+    const cfg: ModelOptions = { k: 40, embedDim: 8, hidden: 8, seed: 5, softmax: 'factored' };
+    const run = async (workers: number) => {
+      const m = new RCNN(cfg);
+      const losses: number[] = [];
+      await m.fit(codes, { ...opts, workers, onProgress: (e) => e.stage === 'train' && losses.push(e.metrics!.loss) });
+      const w = partsOf(m).exportWeights();
+      m.dispose();
+      return { w, losses };
+    };
+    const one = await run(1);
+    const two = await run(2);
+    expect(maxRelDiff(one.w, two.w)).toBeLessThan(1e-5);
+    two.losses.forEach((l, i) => expect(Math.abs(l - one.losses[i])).toBeLessThan(1e-5 * Math.abs(one.losses[i])));
+    const fresh = new RCNN(cfg);
     expect(maxRelDiff(one.w, partsOf(fresh).exportWeights())).toBeGreaterThan(1e-3);
     fresh.dispose();
     expect(liveTrainWorkers()).toBe(0);
