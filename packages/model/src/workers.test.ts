@@ -29,10 +29,10 @@ const small: ModelOptions = { k: 4, embedDim: 4, hidden: 6, seed: 4, dropout: 0.
 const data = motionCodes(12);
 const opts: FitOptions = { epochs: 1, stepsPerEpoch: 5, batch: 4, bptt: 3, crop: 5, lr: 0.01 };
 
-async function train(workers: number, extra: FitOptions = {}, cfg = small): Promise<{ w: Record<string, StoredArray>; losses: number[] }> {
+async function train(workers: number, extra: FitOptions = {}, cfg = small, codes = data): Promise<{ w: Record<string, StoredArray>; losses: number[] }> {
   const m = new RCNN(cfg);
   const losses: number[] = [];
-  await m.fit(data, { ...opts, workers, ...extra, onProgress: (e) => e.stage === 'train' && losses.push(e.metrics!.loss) });
+  await m.fit(codes, { ...opts, workers, ...extra, onProgress: (e) => e.stage === 'train' && losses.push(e.metrics!.loss) });
   const w = partsOf(m).exportWeights();
   m.dispose();
   return { w, losses };
@@ -46,6 +46,20 @@ function maxRelDiff(a: Record<string, StoredArray>, b: Record<string, StoredArra
     for (let i = 0; i < a[key].length; i++) worst = Math.max(worst, Math.abs(a[key][i] - b[key][i]) / scale);
   }
   return worst;
+}
+
+/**
+ * `other` trained as `one` did within float rounding: weights within 1e-5 of each tensor's largest and every loss
+ * within 1e-5; and training moved the weights (the comparison is not between untouched initial weights of `cfg`).
+ */
+function expectSameTraining(one: Awaited<ReturnType<typeof train>>, other: Awaited<ReturnType<typeof train>>, cfg: ModelOptions): void {
+  expect(maxRelDiff(one.w, other.w)).toBeLessThan(1e-5);
+  expect(one.losses.length).toBeGreaterThan(0);
+  expect(other.losses).toHaveLength(one.losses.length);
+  other.losses.forEach((l, i) => expect(Math.abs(l - one.losses[i])).toBeLessThan(1e-5 * Math.abs(one.losses[i])));
+  const fresh = new RCNN(cfg);
+  expect(maxRelDiff(one.w, partsOf(fresh).exportWeights())).toBeGreaterThan(1e-3);
+  fresh.dispose();
 }
 
 describe('data-parallel training over worker threads', () => {
@@ -90,14 +104,7 @@ describe('data-parallel training over worker threads', () => {
     for (const key of Object.keys(two.w)) expect(Array.from(again.w[key])).toEqual(Array.from(two.w[key]));
     expect(again.losses).toEqual(two.losses);
     expect(two.losses).toHaveLength(5);
-    for (const other of [two, three]) {
-      expect(maxRelDiff(one.w, other.w)).toBeLessThan(1e-5);
-      other.losses.forEach((l, i) => expect(Math.abs(l - one.losses[i])).toBeLessThan(1e-5 * Math.abs(one.losses[i])));
-    }
-    // training moved the weights (the comparison is not between untouched initial weights)
-    const fresh = new RCNN(small);
-    expect(maxRelDiff(one.w, partsOf(fresh).exportWeights())).toBeGreaterThan(1e-3);
-    fresh.dispose();
+    for (const other of [two, three]) expectSameTraining(one, other, small);
     expect(liveTrainWorkers()).toBe(0);
   });
 
@@ -107,21 +114,8 @@ describe('data-parallel training over worker threads', () => {
     const base = motionCodes(12);
     const codes = { ...base, k: 40, codes: Int32Array.from(base.codes, (x, i) => x * 10 + ((i * 7 + Math.floor(i / 64)) % 10)) };
     const cfg: ModelOptions = { k: 40, embedDim: 8, hidden: 8, seed: 5, softmax: 'factored' };
-    const run = async (workers: number) => {
-      const m = new RCNN(cfg);
-      const losses: number[] = [];
-      await m.fit(codes, { ...opts, workers, onProgress: (e) => e.stage === 'train' && losses.push(e.metrics!.loss) });
-      const w = partsOf(m).exportWeights();
-      m.dispose();
-      return { w, losses };
-    };
-    const one = await run(1);
-    const two = await run(2);
-    expect(maxRelDiff(one.w, two.w)).toBeLessThan(1e-5);
-    two.losses.forEach((l, i) => expect(Math.abs(l - one.losses[i])).toBeLessThan(1e-5 * Math.abs(one.losses[i])));
-    const fresh = new RCNN(cfg);
-    expect(maxRelDiff(one.w, partsOf(fresh).exportWeights())).toBeGreaterThan(1e-3);
-    fresh.dispose();
+    const one = await train(1, {}, cfg, codes);
+    expectSameTraining(one, await train(2, {}, cfg, codes), cfg);
     expect(liveTrainWorkers()).toBe(0);
   });
 

@@ -1,6 +1,7 @@
 import { wasmBytes } from '@vqvid/core';
+import { heapFunctionBytes, STORE } from './heap-module';
 
-const { BR_IF, END, F32X4_ADD, F32X4_MUL, get, I32, I32_ADD, I32_CONST, I32_MUL, I32_NE, LOOP, MODULE_HEADER, name, section, set, simd, sleb, uleb, V128, vec, ZERO } = wasmBytes;
+const { addConst, BR_IF, END, F32X4_ADD, F32X4_MUL, get, I32_ADD, I32_CONST, I32_MUL, I32_NE, LOAD, LOOP, set, simd, sleb, uleb, ZERO } = wasmBytes;
 
 /*
  * Hand-assembled WebAssembly SIMD for the member products of a class-factored softmax (see output/member.ts):
@@ -10,31 +11,17 @@ const { BR_IF, END, F32X4_ADD, F32X4_MUL, get, I32, I32_ADD, I32_CONST, I32_MUL,
  * reads finite and what it writes harmless. Pointers are byte offsets.
  */
 
-const LOADV = (off: number) => simd(0x00, 4, ...uleb(off));
 const SPLAT32 = simd(0x09, 2, 0);
-const STOREV = (off: number) => simd(0x0b, 4, ...uleb(off));
 const LANE = (l: number) => simd(0x1f, l);
 const F32_ADD = 0x92;
 const F32_STORE = (off: number) => [0x38, 2, ...uleb(off)];
 const addLocal = (i: number, j: number) => [...get(i), ...get(j), I32_ADD, ...set(i)];
-const addConst = (i: number, v: number) => [...get(i), I32_CONST, ...sleb(v), I32_ADD, ...set(i)];
 const copy = (to: number, from: number) => [...get(from), ...set(to)];
 const zero = (i: number) => [I32_CONST, 0, ...set(i)];
 /** acc += s · v128.load(ptr + off) */
-const fma = (acc: number, s: number, ptr: number, off: number) => [...get(acc), ...get(s), ...get(ptr), ...LOADV(off), ...F32X4_MUL, ...F32X4_ADD, ...set(acc)];
+const fma = (acc: number, s: number, ptr: number, off: number) => [...get(acc), ...get(s), ...get(ptr), ...LOAD(off), ...F32X4_MUL, ...F32X4_ADD, ...set(acc)];
 /** do { body } while (local[p] != local[end]): every caller runs its body at least once. */
 const until = (p: number, end: number, body: number[]) => [LOOP, 0x40, ...body, ...get(p), ...get(end), I32_NE, BR_IF, 0, END];
-
-function moduleBytes(params: number, i32Locals: number, v128Locals: number, body: number[], exported: string): Uint8Array<ArrayBuffer> {
-  const type = section(1, vec([[0x60, ...vec(new Array(params).fill([I32])), 0]]));
-  // (import "env" "memory" (memory 1)): any memory of at least one page
-  const imports = section(2, vec([[...name('env'), ...name('memory'), 0x02, 0x00, 1]]));
-  const func = section(3, vec([[0]]));
-  const exports = section(7, vec([[...name(exported), 0x00, 0]]));
-  const code = [...vec([[i32Locals, I32], [v128Locals, V128]]), ...body, END];
-  const codeSection = section(10, vec([[...uleb(code.length), ...code]]));
-  return new Uint8Array([...MODULE_HEADER, ...type, ...imports, ...func, ...exports, ...codeSection]);
-}
 
 /**
  * `fwd(h, rows, w, kpb, b, z, nb, hb)`: z[i, j] = b[j] + Σ_d h[i, d]·w[d, j] for rows i < rows and columns
@@ -45,16 +32,16 @@ export function memberForwardBytes(): Uint8Array<ArrayBuffer> {
   const L = { hEnd: 8, jb: 9, wp: 10, hp: 11, rowEnd: 12, bp: 13, a: [14, 15, 16, 17], s: 18 };
   const perD = [...get(L.hp), ...SPLAT32, ...set(L.s), ...L.a.flatMap((a, k) => fma(a, L.s, L.wp, 16 * k)), ...addLocal(L.wp, P.kpb), ...addConst(L.hp, 4)];
   const perBlock = [
-    ...L.a.flatMap((a, k) => [...get(L.bp), ...LOADV(16 * k), ...set(a)]),
+    ...L.a.flatMap((a, k) => [...get(L.bp), ...LOAD(16 * k), ...set(a)]),
     ...get(P.w), ...get(L.jb), I32_CONST, ...sleb(64), I32_MUL, I32_ADD, ...set(L.wp),
     ...copy(L.hp, P.h),
     ...until(L.hp, L.rowEnd, perD),
-    ...L.a.flatMap((a, k) => [...get(P.z), ...get(a), ...STOREV(16 * k)]),
+    ...L.a.flatMap((a, k) => [...get(P.z), ...get(a), ...STORE(16 * k)]),
     ...addConst(P.z, 64), ...addConst(L.bp, 64), ...addConst(L.jb, 1),
   ];
   const perRow = [...get(P.h), ...get(P.hb), I32_ADD, ...set(L.rowEnd), ...zero(L.jb), ...copy(L.bp, P.b), ...until(L.jb, P.nb, perBlock), ...addLocal(P.h, P.hb)];
   const body = [...get(P.h), ...get(P.rows), ...get(P.hb), I32_MUL, I32_ADD, ...set(L.hEnd), ...until(P.h, L.hEnd, perRow)];
-  return moduleBytes(8, 6, 5, body, 'fwd');
+  return heapFunctionBytes(8, 6, 5, body, 'fwd');
 }
 
 /**
@@ -65,7 +52,7 @@ export function memberHiddenGradientBytes(): Uint8Array<ArrayBuffer> {
   const P = { dz: 0, rows: 1, w: 2, kpb: 3, n4: 4, dh: 5, hq: 6 };
   const L = { zEnd: 7, rowEnd: 8, q: 9, p: [10, 11, 12, 13], zp: 14, wq: 15, a: [16, 17, 18, 19], v: 20 };
   const hsum = (a: number) => [...get(a), ...LANE(0), ...get(a), ...LANE(1), F32_ADD, ...get(a), ...LANE(2), ...get(a), ...LANE(3), F32_ADD, F32_ADD];
-  const perCols = [...get(L.zp), ...LOADV(0), ...set(L.v), ...L.a.flatMap((a, k) => fma(a, L.v, L.p[k], 0)), ...addConst(L.zp, 16), ...L.p.flatMap((p) => addConst(p, 16))];
+  const perCols = [...get(L.zp), ...LOAD(0), ...set(L.v), ...L.a.flatMap((a, k) => fma(a, L.v, L.p[k], 0)), ...addConst(L.zp, 16), ...L.p.flatMap((p) => addConst(p, 16))];
   const perQuad = [
     ...L.a.flatMap((a) => [...ZERO, ...set(a)]),
     ...copy(L.p[0], L.wq),
@@ -77,7 +64,7 @@ export function memberHiddenGradientBytes(): Uint8Array<ArrayBuffer> {
   ];
   const perRow = [...get(P.dz), ...get(P.n4), I32_CONST, 16, I32_MUL, I32_ADD, ...set(L.rowEnd), ...zero(L.q), ...copy(L.wq, P.w), ...until(L.q, P.hq, perQuad), ...copy(P.dz, L.rowEnd)];
   const body = [...get(P.dz), ...get(P.rows), ...get(P.n4), I32_MUL, I32_CONST, 16, I32_MUL, I32_ADD, ...set(L.zEnd), ...until(P.dz, L.zEnd, perRow)];
-  return moduleBytes(7, 9, 5, body, 'dh');
+  return heapFunctionBytes(7, 9, 5, body, 'dh');
 }
 
 /**
@@ -92,7 +79,7 @@ export function memberWeightGradientBytes(): Uint8Array<ArrayBuffer> {
     ...L.a.flatMap((a) => [...ZERO, ...set(a)]),
     ...copy(L.hp, L.hd), ...get(P.dz), ...get(L.jb), I32_CONST, ...sleb(64), I32_MUL, I32_ADD, ...set(L.zp), ...zero(L.i),
     ...until(L.i, P.rows, perRow),
-    ...L.a.flatMap((a, k) => [...get(L.out), ...get(a), ...STOREV(16 * k)]),
+    ...L.a.flatMap((a, k) => [...get(L.out), ...get(a), ...STORE(16 * k)]),
     ...addConst(L.out, 64), ...addConst(L.jb, 1),
   ];
   const perD = [
@@ -101,7 +88,7 @@ export function memberWeightGradientBytes(): Uint8Array<ArrayBuffer> {
     ...zero(L.jb), ...until(L.jb, P.nb, perBlock), ...addConst(L.d, 1),
   ];
   const body = [...get(P.nb), I32_CONST, ...sleb(64), I32_MUL, ...set(L.zrb), ...zero(L.d), ...until(L.d, P.hidden, perD)];
-  return moduleBytes(8, 8, 5, body, 'dw');
+  return heapFunctionBytes(8, 8, 5, body, 'dw');
 }
 
 const F32X4_MAX = simd(0xe9);
@@ -150,23 +137,23 @@ export function memberSoftmaxBytes(): Uint8Array<ArrayBuffer> {
   const across = (v: number, op: number) => [...get(v), ...LANE(0), ...get(v), ...LANE(1), op, ...get(v), ...LANE(2), ...get(v), ...LANE(3), op, op];
   const perRow = [
     ...get(P.z), ...get(P.n4), I32_CONST, 16, I32_MUL, I32_ADD, ...set(L.rowEnd),
-    ...get(P.z), ...LOADV(0), ...set(L.mx), ...get(P.z), I32_CONST, 16, I32_ADD, ...set(L.p),
-    ...until(L.p, L.rowEnd, [...get(L.mx), ...get(L.p), ...LOADV(0), ...F32X4_MAX, ...set(L.mx), ...addConst(L.p, 16)]),
+    ...get(P.z), ...LOAD(0), ...set(L.mx), ...get(P.z), I32_CONST, 16, I32_ADD, ...set(L.p),
+    ...until(L.p, L.rowEnd, [...get(L.mx), ...get(L.p), ...LOAD(0), ...F32X4_MAX, ...set(L.mx), ...addConst(L.p, 16)]),
     ...get(P.st), ...across(L.mx, F32_MAX), ...F32_STORE(0),
     ...get(P.st), ...SPLAT32, ...set(L.ms),
     ...ZERO, ...set(L.sum), ...copy(L.p, P.z),
     ...until(L.p, L.rowEnd, [
-      ...get(L.p), ...LOADV(0), ...get(L.ms), ...F32X4_SUB, ...expLanes(L.x, L.k), ...set(L.x),
-      ...get(L.p), ...get(L.x), ...STOREV(0), ...get(L.sum), ...get(L.x), ...F32X4_ADD, ...set(L.sum), ...addConst(L.p, 16),
+      ...get(L.p), ...LOAD(0), ...get(L.ms), ...F32X4_SUB, ...expLanes(L.x, L.k), ...set(L.x),
+      ...get(L.p), ...get(L.x), ...STORE(0), ...get(L.sum), ...get(L.x), ...F32X4_ADD, ...set(L.sum), ...addConst(L.p, 16),
     ]),
     ...get(P.st), ...across(L.sum, F32_ADD), ...F32_STORE(4),
     ...F32_CONST(1), ...get(P.st), ...F32_LOAD(4), F32_DIV, ...F32X4_SPLAT, ...set(L.ms),
     ...copy(L.p, P.z),
-    ...until(L.p, L.rowEnd, [...get(L.p), ...get(L.p), ...LOADV(0), ...get(L.ms), ...F32X4_MUL, ...STOREV(0), ...addConst(L.p, 16)]),
+    ...until(L.p, L.rowEnd, [...get(L.p), ...get(L.p), ...LOAD(0), ...get(L.ms), ...F32X4_MUL, ...STORE(0), ...addConst(L.p, 16)]),
     ...copy(P.z, L.rowEnd), ...addConst(P.st, 8),
   ];
   const body = [...get(P.z), ...get(P.rows), ...get(P.n4), I32_MUL, I32_CONST, 16, I32_MUL, I32_ADD, ...set(L.zEnd), ...until(P.z, L.zEnd, perRow)];
-  return moduleBytes(4, 3, 5, body, 'smax');
+  return heapFunctionBytes(4, 3, 5, body, 'smax');
 }
 
 /** `scale(z, rows, n4, by)`: row i of `rows` rows of 4·n4 floats (16·n4 bytes apart) times the float32 at by + 4i. */
@@ -176,11 +163,11 @@ export function memberScaleBytes(): Uint8Array<ArrayBuffer> {
   const perRow = [
     ...get(P.z), ...get(P.n4), I32_CONST, 16, I32_MUL, I32_ADD, ...set(L.rowEnd),
     ...get(P.by), ...SPLAT32, ...set(L.s),
-    ...until(P.z, L.rowEnd, [...get(P.z), ...get(P.z), ...LOADV(0), ...get(L.s), ...F32X4_MUL, ...STOREV(0), ...addConst(P.z, 16)]),
+    ...until(P.z, L.rowEnd, [...get(P.z), ...get(P.z), ...LOAD(0), ...get(L.s), ...F32X4_MUL, ...STORE(0), ...addConst(P.z, 16)]),
     ...addConst(P.by, 4),
   ];
   const body = [...get(P.z), ...get(P.rows), ...get(P.n4), I32_MUL, I32_CONST, 16, I32_MUL, I32_ADD, ...set(L.zEnd), ...until(P.z, L.zEnd, perRow)];
-  return moduleBytes(4, 2, 1, body, 'scale');
+  return heapFunctionBytes(4, 2, 1, body, 'scale');
 }
 
 /** The kernels of this file, instantiated on one heap. */

@@ -1,7 +1,8 @@
 import { wasmBytes } from '@vqvid/core';
+import { heapFunctionBytes, STORE } from './heap-module';
 import { memberKernels, type MemberKernels } from './member';
 
-const { addConst, BR_IF, doWhile, END, F32X4_ADD, get, I32, I32_ADD, I32_CONST, I32_NE, LOOP, MODULE_HEADER, name, section, set, simd, uleb, V128, vec } = wasmBytes;
+const { addConst, BR_IF, doWhile, END, F32X4_ADD, get, I32_ADD, I32_CONST, I32_NE, LOAD, LOOP, set, uleb } = wasmBytes;
 
 /*
  * Hand-assembled WebAssembly SIMD for training kernels that tfjs-backend-wasm lacks (see index.ts), run on the
@@ -11,8 +12,6 @@ const { addConst, BR_IF, doWhile, END, F32X4_ADD, get, I32, I32_ADD, I32_CONST, 
 
 // opcodes of these kernels only (the shared ones are @vqvid/core's wasmBytes)
 const I32_LOAD = (off: number) => [0x28, 2, ...uleb(off)];
-const V128_LOAD = simd(0x00, 4, 0);
-const V128_STORE = simd(0x0b, 4, 0);
 
 /**
  * `sum(outp, len, tabp, cells)`: for each of `cells` cells i, the `taps` byte offsets f[0..taps) at tabp + 4·(i·taps)
@@ -22,27 +21,17 @@ const V128_STORE = simd(0x0b, 4, 0);
 export function tapSumModuleBytes(taps: number): Uint8Array<ArrayBuffer> {
   const P = { outp: 0, len: 1, tabp: 2, cells: 3 };
   const L = { i: 4, ch: 5, t: 6, o: 7, f: 8, a: 8 + taps };
-  const load = (s: number) => [...get(L.f + s), ...get(L.ch), I32_ADD, ...V128_LOAD];
+  const load = (s: number) => [...get(L.f + s), ...get(L.ch), I32_ADD, ...LOAD(0)];
   const inner = [...load(taps - 1)];
   for (let s = taps - 2; s >= 0; s--) inner.push(...load(s), ...F32X4_ADD);
-  inner.push(...set(L.a), ...get(L.o), ...get(L.ch), I32_ADD, ...get(L.a), ...V128_STORE);
+  inner.push(...set(L.a), ...get(L.o), ...get(L.ch), I32_ADD, ...get(L.a), ...STORE(0));
   inner.push(...get(L.ch), I32_CONST, 16, I32_ADD, ...set(L.ch), ...get(L.ch), ...get(P.len), I32_NE, BR_IF, 0);
   const cell: number[] = [];
   for (let s = 0; s < taps; s++) cell.push(...get(L.t), ...I32_LOAD(4 * s), ...set(L.f + s));
   cell.push(I32_CONST, 0, ...set(L.ch), LOOP, 0x40, ...inner, END);
   cell.push(...get(L.o), ...get(P.len), I32_ADD, ...set(L.o), ...addConst(L.t, 4 * taps));
-  const body = [
-    ...vec([[4 + taps, I32], [1, V128]]),
-    ...get(P.outp), ...set(L.o), ...get(P.tabp), ...set(L.t),
-    ...doWhile(L.i, P.cells, cell), END,
-  ];
-  const type = section(1, vec([[0x60, ...vec(new Array(4).fill([I32])), 0]]));
-  // (import "env" "memory" (memory 1)): any memory of at least one page
-  const imports = section(2, vec([[...name('env'), ...name('memory'), 0x02, 0x00, 1]]));
-  const func = section(3, vec([[0]]));
-  const exports = section(7, vec([[...name('sum'), 0x00, 0]]));
-  const code = section(10, vec([[...uleb(body.length), ...body]]));
-  return new Uint8Array([...MODULE_HEADER, ...type, ...imports, ...func, ...exports, ...code]);
+  const body = [...get(P.outp), ...set(L.o), ...get(P.tabp), ...set(L.t), ...doWhile(L.i, P.cells, cell)];
+  return heapFunctionBytes(4, 4 + taps, 1, body, 'sum');
 }
 
 /** `sum(outp, len, tabp, cells)` of {@link tapSumModuleBytes}. */

@@ -539,6 +539,17 @@ describe('factored logProb: classes scored together in runs (planClassRuns)', ()
     };
   };
 
+  /** Σ rows·logProb of `d`'s batch through `layer`, then its gradient for h and for each variable, as float32 arrays. */
+  const lossAndGradients = (layer: FactoredSoftmax, d: ReturnType<typeof setup>, n: number, hidden: number, direct = false) =>
+    tf.tidy(() => {
+      const h = tf.tensor2d(d.h, [n, hidden]);
+      const t = tf.tensor1d(d.targets, 'int32');
+      const p = direct ? tf.tensor1d(d.present, 'int32') : undefined;
+      const loss = (x: tf.Tensor2D) => tf.sum(tf.mul(layer.logProb(x, t, p), tf.tensor1d(d.rows))) as tf.Scalar;
+      const { value, grads } = tf.variableGrads(() => loss(h), layer.variables);
+      return [value, tf.grad(loss)(h), ...layer.variables.map((v) => grads[v.name])].map((x) => Float32Array.from(x.dataSync()));
+    });
+
   it.each([
     ['wasm', false, 300, 17, 600, 16],
     ['wasm', true, 300, 17, 600, 16],
@@ -548,8 +559,8 @@ describe('factored logProb: classes scored together in runs (planClassRuns)', ()
     if (backend === 'wasm') registerWasmKernels();
     await tf.setBackend(backend);
     const d = setup(k, classes, n, hidden, 42);
-    // one run per class, the default cut, and everything in one run
-    // the tfjs products in runs (the fused member kernels are tested against them below)
+    // one run per class, the default cut, and everything in one run, all as tfjs products (the fused member
+    // kernels are tested against them below)
     const layers = [0, MERGE_PAIRS, 1e12].map((merge) => new FactoredSoftmax(k, hidden, 5, d.cls, direct, merge, false));
     const weights = layers[0].variables.map((v) => d.values(v.size));
     const counts = d.cls.members.map((m) => m.length);
@@ -557,14 +568,7 @@ describe('factored logProb: classes scored together in runs (planClassRuns)', ()
     expect(Math.max(...counts)).toBeGreaterThan(15);
     const results = layers.map((layer) => {
       layer.variables.forEach((v, i) => v.assign(tf.tensor(weights[i], v.shape)));
-      const out = tf.tidy(() => {
-        const h = tf.tensor2d(d.h, [n, hidden]);
-        const t = tf.tensor1d(d.targets, 'int32');
-        const p = direct ? tf.tensor1d(d.present, 'int32') : undefined;
-        const loss = (x: tf.Tensor2D) => tf.sum(tf.mul(layer.logProb(x, t, p), tf.tensor1d(d.rows))) as tf.Scalar;
-        const { value, grads } = tf.variableGrads(() => loss(h), layer.variables);
-        return [value, tf.grad(loss)(h), ...layer.variables.map((v) => grads[v.name])].map((x) => Float32Array.from(x.dataSync()));
-      });
+      const out = lossAndGradients(layer, d, n, hidden, direct);
       layer.dispose();
       return out;
     });
@@ -602,16 +606,8 @@ describe('factored logProb: classes scored together in runs (planClassRuns)', ()
     const before = tf.memory().numTensors;
     const results = layers.map((layer) => {
       layer.variables.forEach((v, i) => tf.tidy(() => v.assign(tf.tensor(weights[i], v.shape))));
-      const run = () =>
-        tf.tidy(() => {
-          const h = tf.tensor2d(d.h, [n, hidden]);
-          const t = tf.tensor1d(d.targets, 'int32');
-          const loss = (x: tf.Tensor2D) => tf.sum(tf.mul(layer.logProb(x, t), tf.tensor1d(d.rows))) as tf.Scalar;
-          const { value, grads } = tf.variableGrads(() => loss(h), layer.variables);
-          return [value, tf.grad(loss)(h), ...layer.variables.map((v) => grads[v.name])].map((x) => Float32Array.from(x.dataSync()));
-        });
-      const out = run();
-      for (let i = 0; i < 3; i++) run();
+      const out = lossAndGradients(layer, d, n, hidden);
+      for (let i = 0; i < 3; i++) lossAndGradients(layer, d, n, hidden);
       return out;
     });
     // four steps of each layer leave no tensor behind
